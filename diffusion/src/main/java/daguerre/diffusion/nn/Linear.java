@@ -1,0 +1,21 @@
+package daguerre.diffusion.nn;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.Shape;
+
+/** y = x W^T + b, as torch.nn.Linear; keys {@code weight} [out, in] and optional {@code bias} [out]. */
+public final class Linear extends Module {
+
+    private final Parameter weight;
+    private final Parameter bias;
+
+    public Linear(int in, int out, boolean withBias) {
+        weight = parameter("weight", new Shape(out, in));
+        bias = withBias ? parameter("bias", new Shape(out)) : null;
+    }
+
+    /** [..., in] -> [..., out] */
+    public NDArray forward(NDArray x) {
+        return ai.djl.nn.core.Linear.linear(x, weight.value(), bias == null ? null : bias.value()).singletonOrThrow();
+    }
+}

@@ -1,0 +1,96 @@
+package daguerre.diffusion.nn;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import daguerre.weights.TensorSource;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.function.Predicate;
+
+/**
+ * Loads a {@link Module}'s parameters from a {@link TensorSource}, strictly and loudly: a missing key,
+ * an unexpected key or a shape mismatch fails with the key's name. The only shape changes allowed
+ * are those declared in {@link #ALLOWED_RESHAPES}.
+ */
+public final class WeightLoader {
+
+    /**
+     * The one list of shape transforms: a checkpoint tensor may differ from its parameter only by
+     * unit dimensions, as when a 1x1 convolution [out, in, 1, 1] stores a linear projection
+     * [out, in] or the reverse (SD 1.x vs 2.x {@code proj_in}/{@code proj_out}, VAE attention
+     * {@code to_q/to_k/to_v} in original LDM files).
+     */
+    public static final String ALLOWED_RESHAPES = "squeeze/unsqueeze of size-1 dimensions only";
+
+    private WeightLoader() {}
+
+    /**
+     * Loads every parameter of {@code module} from {@code source}; tensors named {@code prefix + key}.
+     *
+     * @param ignored source keys (without prefix) that may be present and are skipped, e.g. the
+     *     {@code position_ids} buffer real CLIP checkpoints carry
+     */
+    public static void load(Module module, TensorSource source, String prefix, NDManager manager,
+                            Predicate<String> ignored) throws IOException {
+        Map<String, Parameter> parameters = module.namedParameters();
+        List<String> missing = new ArrayList<>();
+        for (Map.Entry<String, Parameter> e : parameters.entrySet()) {
+            String key = prefix + e.getKey();
+            if (!source.names().contains(key)) {
+                missing.add(key);
+            }
+        }
+        Set<String> unexpected = new TreeSet<>();
+        for (String name : source.names()) {
+            if (name.startsWith(prefix)) {
+                String key = name.substring(prefix.length());
+                if (!parameters.containsKey(key) && !ignored.test(key)) {
+                    unexpected.add(name);
+                }
+            }
+        }
+        if (!missing.isEmpty() || !unexpected.isEmpty()) {
+            throw new IOException(source.description() + ": weights do not match the model: "
+                    + (missing.isEmpty() ? "" : missing.size() + " missing key(s) " + head(missing))
+                    + (missing.isEmpty() || unexpected.isEmpty() ? "" : "; ")
+                    + (unexpected.isEmpty() ? "" : unexpected.size() + " unexpected key(s) " + head(new ArrayList<>(unexpected))));
+        }
+        for (Map.Entry<String, Parameter> e : parameters.entrySet()) {
+            String key = prefix + e.getKey();
+            Parameter parameter = e.getValue();
+            long[] stored = source.shape(key);
+            if (!compatible(stored, parameter.shape().getShape())) {
+                throw new IOException(source.description() + ": tensor '" + key + "' has shape " + Arrays.toString(stored)
+                        + " but the model expects " + parameter.shape() + " (allowed: " + ALLOWED_RESHAPES + ")");
+            }
+            float[] values = source.floats(key);
+            NDArray array = manager.create(values, parameter.shape());
+            parameter.set(array);
+        }
+    }
+
+    /** Loads with no ignored keys. */
+    public static void load(Module module, TensorSource source, String prefix, NDManager manager) throws IOException {
+        load(module, source, prefix, manager, key -> false);
+    }
+
+    private static boolean compatible(long[] stored, long[] expected) {
+        return Arrays.equals(withoutUnitDims(stored), withoutUnitDims(expected))
+                && new Shape(stored).size() == new Shape(expected).size();
+    }
+
+    private static long[] withoutUnitDims(long[] shape) {
+        return Arrays.stream(shape).filter(d -> d != 1).toArray();
+    }
+
+    private static String head(List<String> keys) {
+        int shown = Math.min(keys.size(), 8);
+        return keys.subList(0, shown) + (keys.size() > shown ? " ..." : "");
+    }
+}
