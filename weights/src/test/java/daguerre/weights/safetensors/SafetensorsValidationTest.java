@@ -37,11 +37,8 @@ class SafetensorsValidationTest {
     }
 
     private static String fails(Path file) {
-        InvalidTensorFileException e = assertThrows(InvalidTensorFileException.class, () -> {
-            try (SafetensorsFile ignored = SafetensorsFile.open(file)) {
-                // opening must fail
-            }
-        });
+        InvalidTensorFileException e = assertThrows(InvalidTensorFileException.class,
+                () -> SafetensorsFile.open(file).close());
         assertTrue(e.getMessage().contains(file.toString()), "message names the file: " + e.getMessage());
         return e.getMessage();
     }
