@@ -161,17 +161,21 @@ public final class OriginalLayouts {
 
     /** Number of resolution levels of an original VAE: the encoder's {@code down.i} count. */
     public static int vaeLevels(TensorSource original) throws IOException {
+        return vaeLevels(original, VAE_PREFIX);
+    }
+
+    private static int vaeLevels(TensorSource original, String prefix) throws IOException {
         int levels = 0;
         for (String name : original.names()) {
-            if (name.startsWith(VAE_PREFIX)) {
-                Matcher m = VAE_DOWN_LEVEL.matcher(name.substring(VAE_PREFIX.length()));
+            if (name.startsWith(prefix)) {
+                Matcher m = VAE_DOWN_LEVEL.matcher(name.substring(prefix.length()));
                 if (m.lookingAt()) {
                     levels = Math.max(levels, Integer.parseInt(m.group(1)) + 1);
                 }
             }
         }
         if (levels == 0) {
-            throw new IOException(original.description() + ": no VAE encoder levels under '" + VAE_PREFIX + "encoder.down.*'");
+            throw new IOException(original.description() + ": no VAE encoder levels under '" + prefix + "encoder.down.*'");
         }
         return levels;
     }
@@ -182,7 +186,15 @@ public final class OriginalLayouts {
      * 1x1-convolution q/k/v/proj_out weights are presented squeezed to diffusers' linear shape.
      */
     public static RenamedTensorSource vae(TensorSource original) throws IOException {
-        int levels = vaeLevels(original);
+        return vae(original, VAE_PREFIX);
+    }
+
+    /**
+     * An original-layout VAE under {@code prefix}: {@link #VAE_PREFIX} in a full checkpoint, or
+     * {@code ""} in a standalone VAE file such as {@code vae-ft-mse-840000-ema-pruned.safetensors}.
+     */
+    public static RenamedTensorSource vae(TensorSource original, String prefix) throws IOException {
+        int levels = vaeLevels(original, prefix);
         RenameRule[] resnet = {
             rule("(norm1|conv1|norm2|conv2)\\.", "$1."),
             rule("nin_shortcut\\.", "conv_shortcut.")
@@ -208,9 +220,9 @@ public final class OriginalLayouts {
                 rule("(quant_conv|post_quant_conv)\\.", "$1."),
                 ignore("loss\\."));
         RenamedTensorSource.Builder view = RenamedTensorSource.over(original,
-                "original LDM VAE '" + VAE_PREFIX + "*' under diffusers names");
+                "original LDM VAE '" + prefix + "*' under diffusers names");
         for (String name : original.names()) {
-            String canonical = rename(original, VAE_PREFIX, rules, name);
+            String canonical = rename(original, prefix, rules, name);
             if (canonical == null) {
                 continue;
             }

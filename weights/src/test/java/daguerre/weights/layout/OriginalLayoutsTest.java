@@ -87,6 +87,24 @@ class OriginalLayoutsTest {
     }
 
     @Test
+    void standaloneVaeFileWithoutPrefix() throws IOException {
+        Path file = dir.resolve("vae-standalone.safetensors");
+        List<SafetensorsWriter.Tensor> tensors = new ArrayList<>();
+        try (SafetensorsFile original = Golden.tensors("vae_tiny", "vae_original.safetensors")) {
+            for (String name : original.names()) {
+                tensors.add(SafetensorsWriter.Tensor.f32(name.substring(OriginalLayouts.VAE_PREFIX.length()),
+                        original.shape(name), original.floats(name)));
+            }
+        }
+        tensors.add(SafetensorsWriter.Tensor.f32("loss.logvar", new long[] {}, new float[] {0f}));
+        SafetensorsWriter.write(file, tensors);
+        try (SafetensorsFile standalone = SafetensorsFile.open(file);
+             SafetensorsFile diffusers = Golden.tensors("vae_tiny", "vae_diffusers.safetensors")) {
+            assertSameTensors(OriginalLayouts.vae(standalone, ""), diffusers, null);
+        }
+    }
+
+    @Test
     void clipTextSd1() throws IOException {
         try (SafetensorsFile original = Golden.tensors("clip_text_tiny", "text_encoder_original.safetensors");
              SafetensorsFile transformers = Golden.tensors("clip_text_tiny", "text_encoder_transformers.safetensors")) {

@@ -89,6 +89,10 @@ class SafetensorsValidationTest {
     void badJson() throws IOException {
         assertMentions(fails(raw("bad.safetensors", "{\"a\": ", 0)), "not well-formed JSON");
         assertMentions(fails(raw("trailing.safetensors", "{} {}", 0)), "not well-formed JSON");
+        String deep = "{\"a\":" + "[".repeat(100_000) + "]".repeat(100_000) + "}";
+        assertMentions(fails(raw("deep.safetensors", deep, 0)), "not well-formed JSON");
+        String longNumber = "{\"w\":{\"dtype\":\"F32\",\"shape\":[" + "9".repeat(5000) + "],\"data_offsets\":[0,4]}}";
+        assertMentions(fails(raw("number.safetensors", longNumber, 4)), "not well-formed JSON");
         byte[] invalidUtf8 = {'{', '"', (byte) 0xff, '"', ':', '1', '}'};
         assertMentions(fails(rawBytes("utf8.safetensors", invalidUtf8.length, invalidUtf8, 0)), "not valid UTF-8");
     }
