@@ -1,5 +1,6 @@
 package daguerre.weights.model;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import daguerre.weights.TensorSource;
@@ -212,7 +213,7 @@ public final class ModelDiscovery {
                 throw new IOException(path + ": not a JSON object");
             }
             return node;
-        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+        } catch (JsonProcessingException e) {
             throw new IOException(path + ": not valid JSON: " + e.getOriginalMessage(), e);
         }
     }

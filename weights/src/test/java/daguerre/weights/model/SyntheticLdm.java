@@ -2,6 +2,7 @@ package daguerre.weights.model;
 
 import daguerre.weights.TensorSource;
 import java.io.IOException;
+import java.util.ArrayDeque;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -66,7 +67,7 @@ final class SyntheticLdm implements TensorSource {
         linear(p + "time_embed.0.", time, mc, true);
         linear(p + "time_embed.2.", time, time, true);
         conv(p + "input_blocks.0.0.", mc, 4, 3);
-        java.util.ArrayDeque<Long> skips = new java.util.ArrayDeque<>();
+        ArrayDeque<Long> skips = new ArrayDeque<>();
         skips.push(mc);
         long ch = mc;
         int k = 1;

@@ -5,6 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -68,8 +71,8 @@ class UnsafeCheckpointTest {
             json.append('x');
         }
         json.append("\"}}");
-        byte[] header = json.toString().getBytes(java.nio.charset.StandardCharsets.US_ASCII);
-        java.nio.ByteBuffer buffer = java.nio.ByteBuffer.allocate(8 + header.length).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        byte[] header = json.toString().getBytes(StandardCharsets.US_ASCII);
+        ByteBuffer buffer = ByteBuffer.allocate(8 + header.length).order(ByteOrder.LITTLE_ENDIAN);
         buffer.putLong(header.length).put(header);
         Path file = dir.resolve("ok.safetensors");
         Files.write(file, buffer.array());
