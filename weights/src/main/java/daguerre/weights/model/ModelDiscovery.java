@@ -95,7 +95,7 @@ public final class ModelDiscovery {
                             + "' is not one of " + PREDICTION_TYPES);
                 }
             }
-            return new DiscoveredModel(folder.getFileName().toString(), folder, DiscoveredModel.Format.DIFFUSERS_FOLDER,
+            return new DiscoveredModel(nameOf(folder), folder, DiscoveredModel.Format.DIFFUSERS_FOLDER,
                     unet, vae, text, tokenizer, scheduler, prediction, unetWeights, open);
         } catch (IOException | RuntimeException e) {
             closeAll(open, e);
@@ -170,7 +170,7 @@ public final class ModelDiscovery {
                 throw new IOException(file + ": no text encoder (neither '" + OriginalLayouts.CLIP_TEXT_PREFIX
                         + "*' nor '" + OriginalLayouts.OPEN_CLIP_TEXT_PREFIX + "*' tensors)");
             }
-            return new DiscoveredModel(stripExtension(file.getFileName().toString()), file,
+            return new DiscoveredModel(stripExtension(nameOf(file)), file,
                     DiscoveredModel.Format.SINGLE_FILE, unet, vae, text, tokenizer, null, prediction, file,
                     List.of(checkpoint));
         } catch (IOException | RuntimeException e) {
@@ -199,6 +199,11 @@ public final class ModelDiscovery {
         String text = Files.readString(yaml, StandardCharsets.UTF_8);
         Matcher m = V_PARAMETERIZATION.matcher(text);
         return m.find() ? "v_prediction" : "epsilon";
+    }
+
+    private static String nameOf(Path path) {
+        Path name = path.toAbsolutePath().normalize().getFileName();
+        return name == null ? path.toString() : name.toString();
     }
 
     private static String stripExtension(String name) {
