@@ -2,8 +2,10 @@ package daguerre.diffusion.text;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.DataType;
 import daguerre.diffusion.nn.Module;
 import daguerre.diffusion.nn.WeightLoader;
 import daguerre.weights.TensorSource;
@@ -95,7 +97,7 @@ public final class ClipTextModel extends Module {
     private NDArray pool(NDArray lastHidden, NDArray inputIds) {
         long batch = inputIds.getShape().get(0);
         int length = Math.toIntExact(inputIds.getShape().get(1));
-        long[] ids = inputIds.toType(ai.djl.ndarray.types.DataType.INT64, false).toLongArray();
+        long[] ids = inputIds.toType(DataType.INT64, false).toLongArray();
         NDArray[] rows = new NDArray[Math.toIntExact(batch)];
         for (int b = 0; b < batch; b++) {
             int chosen = 0;
@@ -112,6 +114,6 @@ public final class ClipTextModel extends Module {
             }
             rows[b] = lastHidden.get(new NDIndex("{}, {}", b, chosen));  // [D]
         }
-        return NDArrays.stack(new ai.djl.ndarray.NDList(rows));
+        return NDArrays.stack(new NDList(rows));
     }
 }

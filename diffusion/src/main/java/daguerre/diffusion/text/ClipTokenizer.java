@@ -1,9 +1,8 @@
 package daguerre.diffusion.text;
 
+import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -17,6 +16,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.OptionalInt;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.regex.Matcher;
@@ -50,15 +50,13 @@ public final class ClipTokenizer {
     private static final int CACHE_LIMIT = 50_000;
     /** CLIPTokenizer reads no more merges than fit its 49,152-entry table: 49152 - 256 - 2. */
     private static final int MAX_MERGES = 49152 - 256 - 2;
-    private static final ObjectMapper JSON = new ObjectMapper();
+    /** Streaming JSON only: no data-binding, so that loading stays fast in a cold JVM. */
+    private static final JsonFactory JSON = new JsonFactory();
     /** The byte-to-character table of GPT-2/CLIP: printable bytes map to themselves, the rest to 256+n. */
     private static final char[] BYTE_TO_CHAR = byteToChar();
 
     private final Map<String, Integer> vocab;
     private final Map<String, Integer> mergeRanks;
-    private final String bosToken;
-    private final String eosToken;
-    private final String unkToken;
     private final String padToken;
     private final int bosId;
     private final int eosId;
@@ -73,9 +71,6 @@ public final class ClipTokenizer {
                           String unkToken, String padToken, int maxLength) {
         this.vocab = vocab;
         this.mergeRanks = mergeRanks;
-        this.bosToken = bosToken;
-        this.eosToken = eosToken;
-        this.unkToken = unkToken;
         this.padToken = padToken;
         this.bosId = requireId(bosToken, "bos_token");
         this.eosId = requireId(eosToken, "eos_token");
@@ -111,17 +106,20 @@ public final class ClipTokenizer {
         int maxLength = 77;
         Path configFile = folder.resolve("tokenizer_config.json");
         if (Files.isRegularFile(configFile)) {
-            JsonNode config = readJson(configFile);
-            readSpecials(config, specials, configFile);
-            JsonNode max = config.get("model_max_length");
+            Map<String, String> config = readTopLevelFields(configFile);
+            readSpecials(config, specials);
+            String max = config.get("model_max_length");
             // transformers writes a huge sentinel (1e30) when no length is known: keep the default then
-            if (max != null && max.isNumber() && max.asDouble() >= 1 && max.asDouble() <= 1_000_000) {
-                maxLength = max.asInt();
+            if (max != null) {
+                double value = parseNumber(max, "model_max_length", configFile);
+                if (value >= 1 && value <= 1_000_000) {
+                    maxLength = (int) value;
+                }
             }
         }
         Path mapFile = folder.resolve("special_tokens_map.json");
         if (Files.isRegularFile(mapFile)) {
-            readSpecials(readJson(mapFile), specials, mapFile);
+            readSpecials(readTopLevelFields(mapFile), specials);
         }
         if (maxLength < 2) {
             throw new IOException(configFile + ": model_max_length " + maxLength + " leaves no room for bos and eos");
@@ -269,9 +267,9 @@ public final class ClipTokenizer {
     }
 
     /** The id of a token string ({@code "a</w>"}, {@code ",</w>"}), or empty if not in the vocabulary. */
-    public java.util.OptionalInt idOfToken(String token) {
+    public OptionalInt idOfToken(String token) {
         Integer id = vocab.get(token);
-        return id == null ? java.util.OptionalInt.empty() : java.util.OptionalInt.of(id);
+        return id == null ? OptionalInt.empty() : OptionalInt.of(id);
     }
 
     public String padToken() {
@@ -470,12 +468,12 @@ public final class ClipTokenizer {
     /** Streams vocab.json (token -> id) without building a JSON tree: ~50k entries in well under a second. */
     private static Map<String, Integer> readVocab(Path file) throws IOException {
         Map<String, Integer> vocab = new HashMap<>(1 << 17);
-        try (JsonParser parser = JSON.getFactory().createParser(file.toFile())) {
+        try (JsonParser parser = JSON.createParser(Files.readAllBytes(file))) {
             if (parser.nextToken() != JsonToken.START_OBJECT) {
                 throw new IOException(file + ": expected a JSON object of token -> id");
             }
             while (parser.nextToken() == JsonToken.FIELD_NAME) {
-                String token = parser.getCurrentName();
+                String token = parser.currentName();
                 if (parser.nextToken() != JsonToken.VALUE_NUMBER_INT) {
                     throw new IOException(file + ": id of token '" + token + "' is not an integer");
                 }
@@ -502,36 +500,63 @@ public final class ClipTokenizer {
         int count = Math.min(end - 1, MAX_MERGES);
         for (int rank = 0; rank < count; rank++) {
             String line = lines.get(rank + 1).strip();
-            String[] pair = line.split("\\s+");
-            if (pair.length != 2) {
+            int space = line.indexOf(' ');
+            if (space <= 0 || space == line.length() - 1 || line.indexOf(' ', space + 1) >= 0) {
                 throw new IOException(file + ": line " + (rank + 2) + " is not a 'left right' merge: '" + line + "'");
             }
-            ranks.put(pair[0] + ' ' + pair[1], rank);
+            ranks.put(line, rank);
         }
         return ranks;
     }
 
-    private static JsonNode readJson(Path file) throws IOException {
+    /**
+     * The top-level fields of a small JSON object: strings and numbers as text, an object as its
+     * {@code "content"} string (transformers' AddedToken form) when it has one; other values are skipped.
+     */
+    private static Map<String, String> readTopLevelFields(Path file) throws IOException {
+        Map<String, String> fields = new HashMap<>();
+        try (JsonParser parser = JSON.createParser(Files.readAllBytes(file))) {
+            if (parser.nextToken() != JsonToken.START_OBJECT) {
+                throw new IOException(file + ": expected a JSON object");
+            }
+            while (parser.nextToken() == JsonToken.FIELD_NAME) {
+                String name = parser.currentName();
+                JsonToken value = parser.nextToken();
+                if (value == JsonToken.VALUE_STRING || value.isNumeric()) {
+                    fields.put(name, parser.getText());
+                } else if (value == JsonToken.START_OBJECT) {
+                    while (parser.nextToken() == JsonToken.FIELD_NAME) {
+                        String inner = parser.currentName();
+                        if (parser.nextToken() == JsonToken.VALUE_STRING && inner.equals("content")) {
+                            fields.put(name, parser.getText());
+                        } else {
+                            parser.skipChildren();
+                        }
+                    }
+                } else {
+                    parser.skipChildren();
+                }
+            }
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new IOException(file + ": not valid JSON: " + e.getOriginalMessage(), e);
+        }
+        return fields;
+    }
+
+    private static double parseNumber(String text, String field, Path file) throws IOException {
         try {
-            return JSON.readTree(file.toFile());
-        } catch (IOException e) {
-            throw new IOException(file + ": not valid JSON: " + e.getMessage(), e);
+            return Double.parseDouble(text);
+        } catch (NumberFormatException e) {
+            throw new IOException(file + ": " + field + " is not a number: '" + text + "'", e);
         }
     }
 
-    /** Reads bos/eos/unk/pad tokens given either as strings or as AddedToken objects ({"content": ...}). */
-    private static void readSpecials(JsonNode node, Map<String, String> specials, Path file) throws IOException {
+    /** bos/eos/unk/pad tokens, given as strings or as AddedToken objects. */
+    private static void readSpecials(Map<String, String> fields, Map<String, String> specials) {
         for (String key : List.of("bos_token", "eos_token", "unk_token", "pad_token")) {
-            JsonNode value = node.get(key);
-            if (value == null || value.isNull()) {
-                continue;
-            }
-            if (value.isTextual()) {
-                specials.put(key, value.asText());
-            } else if (value.isObject() && value.path("content").isTextual()) {
-                specials.put(key, value.path("content").asText());
-            } else {
-                throw new IOException(file + ": " + key + " must be a string or an object with 'content', got " + value);
+            String value = fields.get(key);
+            if (value != null) {
+                specials.put(key, value);
             }
         }
     }

@@ -184,10 +184,11 @@ public final class PromptEncoder {
         if (options.emphasis() == Emphasis.NO_NORM) {
             return weighted;
         }
-        int[] perChunk = {1, 2};
-        NDArray originalMean = z.mean(perChunk, true);       // [k, 1, 1]
-        NDArray newMean = weighted.mean(perChunk, true);     // [k, 1, 1]
-        return weighted.mul(originalMean.div(newMean));
+        Shape shape = z.getShape();
+        Shape perChunk = new Shape(shape.get(0), shape.get(1) * shape.get(2));
+        NDArray originalMean = z.reshape(perChunk).mean(new int[] {1}, true);         // [k, 1]
+        NDArray newMean = weighted.reshape(perChunk).mean(new int[] {1}, true);       // [k, 1]
+        return weighted.mul(originalMean.div(newMean).reshape(shape.get(0), 1, 1));  // [k, 77, D] * [k, 1, 1]
     }
 
     /** A1111's chunk filling: 75 tokens a chunk, comma backtracking, BREAK, EOS padding. */
