@@ -34,6 +34,8 @@ public final class PromptEncoder {
         ORIGINAL,
         /** Multiply by the weights only ("No norm"). */
         NO_NORM,
+        /** Brackets are parsed away and BREAK works, but weights are not applied ("Ignore"). */
+        IGNORE,
         /** Brackets are plain text and BREAK is not special ("None"). */
         NONE
     }
@@ -170,7 +172,8 @@ public final class PromptEncoder {
             NDArray z = model.encode(inputIds, options.clipSkip());                                // [k, 77, D]
             NDArray multipliers = scope.create(weights, new Shape(chunks.size(), positions, 1))
                     .toType(z.getDataType(), false);                                               // [k, 77, 1]
-            NDArray weighted = options.emphasis() == Emphasis.NONE ? z : emphasize(z, multipliers);
+            boolean applyWeights = options.emphasis() == Emphasis.ORIGINAL || options.emphasis() == Emphasis.NO_NORM;
+            NDArray weighted = applyWeights ? emphasize(z, multipliers) : z;
             long dim = weighted.getShape().get(2);
             NDArray result = weighted.reshape(1, (long) chunks.size() * positions, dim);           // [1, 77k, D]
             result.attach(manager);

@@ -165,6 +165,10 @@ class PromptEncoderTest {
             expected[i] = z[i] * w[i / dim];
         }
         assertTrue(maxAbsDiff(expected, scaledOnly) <= TOLERANCE);
+
+        // "Ignore": brackets are parsed away, weights are not applied
+        PromptEncoder ignore = new PromptEncoder(tokenizer, model, new PromptEncoder.Options(1, PromptEncoder.Emphasis.IGNORE, 20));
+        assertArrayEquals(z, ignore.encode(prompt, manager).toFloatArray());
     }
 
     @Test
