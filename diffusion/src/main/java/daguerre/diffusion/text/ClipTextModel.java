@@ -44,9 +44,11 @@ public final class ClipTextModel extends Module {
     /**
      * Loads every weight from {@code source} (keys {@code prefix + "text_model..."}) into {@code manager},
      * strictly: missing, unexpected (other than {@link #IGNORED_KEYS}) and mis-shaped tensors fail by name.
+     * Also builds the causal mask for full-length sequences, so that later calls add nothing to {@code manager}.
      */
     public void load(TensorSource source, String prefix, NDManager manager) throws IOException {
         WeightLoader.load(this, source, prefix, manager, IGNORED_KEYS);
+        textModel.prepareCausalMask(config.maxPositionEmbeddings());
     }
 
     /** input ids [B, L] int64 -> last_hidden_state [B, L, D]. */

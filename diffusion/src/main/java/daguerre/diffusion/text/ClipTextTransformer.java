@@ -64,7 +64,15 @@ final class ClipTextTransformer extends Module {
         return finalLayerNorm.forward(hidden);
     }
 
-    /** 0 on and below the diagonal, -inf above: position i attends to positions 0..i. */
+    /** Builds the mask for {@code length} now rather than on first use (it lives as long as the weights). */
+    void prepareCausalMask(long length) {
+        causalMask(length);
+    }
+
+    /**
+     * 0 on and below the diagonal, -inf above: position i attends to positions 0..i. Built once per
+     * length, in the weights' manager (and on their device and data type).
+     */
     private NDArray causalMask(long length) {
         return causalMasks.computeIfAbsent(length, l -> {
             int n = Math.toIntExact(l);

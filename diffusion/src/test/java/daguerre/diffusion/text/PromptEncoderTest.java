@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import ai.djl.ndarray.BaseNDManager;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
@@ -252,6 +253,18 @@ class PromptEncoderTest {
         assertArrayEquals(sd2.encode("a cat", 77), chunked.chunks().get(0).ids());
         assertEquals(sd2.padId(), chunked.chunks().get(0).ids()[5]);
         assertArrayEquals(sd2.encode(words("a", 75), 77), chunked.chunks().get(1).ids());
+    }
+
+    /** Request arrays stay in the request's manager, temporaries are freed, nothing lands in the weights' manager. */
+    @Test
+    void encodingKeepsOnlyTheResultAndNeverTouchesTheWeightsManager() {
+        // ClipTextModel.load built the causal mask; from now on any attachment to the weights' manager throws
+        ((BaseNDManager) manager).cap();
+        try (NDManager request = NDManager.newBaseManager()) {
+            NDArray context = encoder.encode("a (cat:1.3) BREAK " + words("a", 80), request);
+            assertEquals(new Shape(1, 3 * 77, model.config().hiddenSize()), context.getShape());
+            assertEquals(List.of(context), ((BaseNDManager) request).getManagedArrays());
+        }
     }
 
     private static String words(String word, int count) {
