@@ -38,12 +38,20 @@ import java.util.regex.Pattern;
  *       and BPE merges are applied lowest rank first.</li>
  * </ol>
  * Instances are immutable apart from a bounded per-word cache and are safe to share between threads.
+ *
+ * <p>Character properties come from the running JDK: Unicode 13 on Java 17, as in Python 3.10 (the
+ * version A1111 recommends). Characters assigned later (e.g. emoji new in Unicode 14) count as unassigned
+ * and are dropped, as Python 3.10 drops them; Python 3.11+ would keep them, so such prompts may differ.
  */
 public final class ClipTokenizer {
 
-    /** CLIP's pre-tokenisation pattern; digits are single tokens. */
+    /**
+     * CLIP's pre-tokenisation pattern; digits are single tokens. U+0345 (combining ypogegrammeni) is
+     * excluded from the symbol runs: Python's case-insensitive {@code regex} treats it as a letter in the
+     * negated class (its case fold is iota) but not in the letter class, so it is never matched there.
+     */
     private static final Pattern WORD_PATTERN = Pattern.compile(
-            "<\\|startoftext\\|>|<\\|endoftext\\|>|'s|'t|'re|'ve|'m|'ll|'d|[\\p{L}]+|[\\p{N}]|[^\\s\\p{L}\\p{N}]+",
+            "<\\|startoftext\\|>|<\\|endoftext\\|>|'s|'t|'re|'ve|'m|'ll|'d|[\\p{L}]+|[\\p{N}]|[^\\s\\p{L}\\p{N}\\x{0345}]+",
             Pattern.CASE_INSENSITIVE | Pattern.UNICODE_CASE | Pattern.UNICODE_CHARACTER_CLASS);
 
     private static final String END_OF_WORD = "</w>";
@@ -225,9 +233,76 @@ public final class ClipTokenizer {
             if (out.length() > 0) {
                 out.append(' ');
             }
-            out.append(word.toLowerCase(Locale.ROOT));
+            out.append(pythonLower(word));
         }
         return out.toString();
+    }
+
+    /**
+     * Python's {@code str.lower()}: the JDK's full lower-case mapping per code point (so {@code İ} becomes
+     * {@code i̇}), and capital sigma by Python's Final_Sigma test: {@code ς} when a cased letter precedes it
+     * and none follows it (case-ignorable characters skipped both ways), else {@code σ}.
+     */
+    static String pythonLower(String word) {
+        StringBuilder out = new StringBuilder(word.length());
+        int i = 0;
+        while (i < word.length()) {
+            int cp = word.codePointAt(i);
+            if (cp == CAPITAL_SIGMA) {
+                out.append(isFinalSigma(word, i) ? 'ς' : 'σ');
+            } else {
+                out.append(new String(Character.toChars(cp)).toLowerCase(Locale.ROOT));
+            }
+            i += Character.charCount(cp);
+        }
+        return out.toString();
+    }
+
+    private static final int CAPITAL_SIGMA = 0x03A3;
+
+    private static boolean isFinalSigma(String word, int index) {
+        int before = index;
+        int previous = -1;
+        while (before > 0) {
+            previous = word.codePointBefore(before);
+            before -= Character.charCount(previous);
+            if (!isCaseIgnorable(previous)) {
+                break;
+            }
+            previous = -1;
+        }
+        if (previous < 0 || !isCased(previous)) {
+            return false;
+        }
+        int after = index + 1;
+        while (after < word.length()) {
+            int next = word.codePointAt(after);
+            if (!isCaseIgnorable(next)) {
+                return !isCased(next);
+            }
+            after += Character.charCount(next);
+        }
+        return true;
+    }
+
+    private static boolean isCased(int cp) {
+        return Character.isLowerCase(cp) || Character.isUpperCase(cp) || Character.isTitleCase(cp);
+    }
+
+    /** Unicode Case_Ignorable: Mn, Me, Cf, Lm, Sk, or word-break MidLetter / MidNumLet / Single_Quote. */
+    private static boolean isCaseIgnorable(int cp) {
+        switch (Character.getType(cp)) {
+            case Character.NON_SPACING_MARK:
+            case Character.ENCLOSING_MARK:
+            case Character.FORMAT:
+            case Character.MODIFIER_LETTER:
+            case Character.MODIFIER_SYMBOL:
+                return true;
+            default:
+                return cp == '\'' || cp == '.' || cp == ':' || cp == 0x00B7 || cp == 0x0387 || cp == 0x05F4 || cp == 0x2018
+                        || cp == 0x2019 || cp == 0x2024 || cp == 0x2027 || cp == 0xFE13 || cp == 0xFE52 || cp == 0xFE55
+                        || cp == 0xFF07 || cp == 0xFF0E || cp == 0xFF1A;
+        }
     }
 
     /** CLIP's regex pieces of already cleaned text. */

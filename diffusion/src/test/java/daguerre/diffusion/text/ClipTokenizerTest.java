@@ -80,6 +80,19 @@ class ClipTokenizerTest {
         assertFalse(tokenizer.idOfToken("no such token").isPresent());
     }
 
+    /** Python str.lower() details: Final_Sigma context, and the regex never matching U+0345. */
+    @Test
+    void pythonLowerCasingAndRegexQuirks() {
+        assertEquals("οδος", ClipTokenizer.clean("ΟΔΟΣ"));
+        assertEquals("ας\u0301", ClipTokenizer.clean("ΑΣ\u0301"));  // case-ignorable marks are skipped
+        assertEquals("σ", ClipTokenizer.clean("Σ"));
+        assertEquals("3σ", ClipTokenizer.clean("3Σ"));
+        assertEquals("ασ.β", ClipTokenizer.clean("ΑΣ.Β"));
+        assertEquals("i\u0307stanbul", ClipTokenizer.clean("İstanbul"));
+        assertEquals(List.of("ab", "cd"), ClipTokenizer.preTokenize("ab\u0345cd"));
+        assertEquals(List.of(".", "."), ClipTokenizer.preTokenize(".\u0345."));
+    }
+
     @Test
     void missingFilesAreReportedByName() {
         IOException e = assertThrows(IOException.class, () -> ClipTokenizer.load(temp));
