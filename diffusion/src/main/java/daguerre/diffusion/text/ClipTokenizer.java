@@ -140,6 +140,16 @@ public final class ClipTokenizer {
         }
     }
 
+    /**
+     * The same vocabulary with another pad token, e.g. {@code "!"} for SD 2.x models loaded from a single
+     * checkpoint file with an SD 1.x tokenizer folder (what SD 2.x's own special_tokens_map.json sets).
+     *
+     * @throws IllegalArgumentException if {@code token} is not in the vocabulary
+     */
+    public ClipTokenizer withPadToken(String token) {
+        return new ClipTokenizer(vocab, mergeRanks, idToToken(bosId), idToToken(eosId), idToToken(unkId), token, maxLength);
+    }
+
     /** Token ids of {@code text} between BOS and EOS, untruncated (transformers' {@code tokenizer(text).input_ids}). */
     public int[] tokenize(String text) {
         int[] body = tokenIds(text);
@@ -352,6 +362,15 @@ public final class ClipTokenizer {
     }
 
     // ---- internals --------------------------------------------------------------------------
+
+    private String idToToken(int id) {
+        for (String special : specialTokens) {
+            if (vocab.get(special) == id) {
+                return special;
+            }
+        }
+        throw new IllegalStateException("no special token has id " + id);
+    }
 
     private int idOf(String token) {
         Integer id = vocab.get(token);

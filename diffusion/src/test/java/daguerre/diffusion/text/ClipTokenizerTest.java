@@ -67,6 +67,18 @@ class ClipTokenizerTest {
     }
 
     @Test
+    void withPadTokenGivesTheSd2Behaviour() throws Exception {
+        ClipTokenizer sd1 = ClipTokenizer.load(Golden.caseDir("clip_tokenizer"));
+        ClipTokenizer sd2 = sd1.withPadToken("!");
+        assertEquals(sd1.eosId(), sd1.padId());
+        assertEquals(0, sd2.padId());
+        assertEquals(sd1.bosId(), sd2.bosId());
+        assertEquals(sd1.eosId(), sd2.eosId());
+        checkModelInputs(sd2, "clip_text_tiny_gelu");
+        assertThrows(IllegalArgumentException.class, () -> sd1.withPadToken("<pad>"));
+    }
+
+    @Test
     void encodeTruncatesAndPads() throws Exception {
         ClipTokenizer tokenizer = ClipTokenizer.load(Golden.caseDir("clip_tokenizer"));
         int[] ids = tokenizer.encode("a photo of a cat", 5);
