@@ -11,7 +11,6 @@ import daguerre.weights.Golden;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.util.ArrayList;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 
@@ -66,8 +65,7 @@ final class SchedulerGolden {
             throw new UncheckedIOException(e);
         }
         List<Variant> variants = new ArrayList<>();
-        for (Iterator<Map.Entry<String, JsonNode>> it = root.fields(); it.hasNext(); ) {
-            Map.Entry<String, JsonNode> field = it.next();
+        for (Map.Entry<String, JsonNode> field : root.properties()) {
             variants.add(variant(caseName, field.getKey(), field.getValue()));
         }
         if (variants.isEmpty()) {
@@ -122,8 +120,7 @@ final class SchedulerGolden {
                     + "; map it to a Sampler in SchedulerGolden");
         };
         double eta = 0;
-        for (Iterator<Map.Entry<String, JsonNode>> it = entry.get("step_kwargs").fields(); it.hasNext(); ) {
-            Map.Entry<String, JsonNode> kwarg = it.next();
+        for (Map.Entry<String, JsonNode> kwarg : entry.get("step_kwargs").properties()) {
             if (!kwarg.getKey().equals("eta")) {
                 fail(where + ": unknown step kwarg " + kwarg.getKey());
             }

@@ -11,7 +11,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import daguerre.weights.Golden;
 import daguerre.weights.safetensors.SafetensorsFile;
 import java.io.IOException;
-import java.util.Iterator;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
@@ -30,8 +29,7 @@ class SchedulesTest {
         try (SafetensorsFile file = Golden.tensors("schedulers", "alphas_cumprod.safetensors")) {
             JsonNode definitions = new ObjectMapper().readTree(file.metadata().get("definitions"));
             Set<String> checked = new TreeSet<>();
-            for (Iterator<Map.Entry<String, JsonNode>> it = definitions.fields(); it.hasNext(); ) {
-                Map.Entry<String, JsonNode> definition = it.next();
+            for (Map.Entry<String, JsonNode> definition : definitions.properties()) {
                 String prefix = definition.getKey();
                 SchedulerConfig config = SchedulerConfig.fromJson(definition.getValue());
                 float[] betas = Schedules.betas(config);
