@@ -130,11 +130,11 @@ class SamplerParityTest {
             double finalError = maxAbsDiff(finalLatents, state.result());
             assertTrue(finalError <= finalTolerance, variant + " final latents off by " + finalError);
             assertEquals(noise.recorded(), noise.drawn(), variant + " noise tensors used");
+            String x0Report = x0Kind == null ? "no x0 stored"
+                    : String.format(Locale.ROOT, "%s %.3g (tol %.3g)", x0Kind, x0Error2, x0Tolerance);
             reporter.publishEntry(variant.toString(), String.format(Locale.ROOT,
-                    "max abs err: model input %.3g (tol %.3g), latents %.3g (tol %.3g), %s %.3g (tol %.3g),"
-                            + " final %.3g (tol %.3g)",
-                    inputError, inputTolerance, latentError, latentTolerance, x0Kind, x0Error2, x0Tolerance,
-                    finalError, finalTolerance));
+                    "max abs err: model input %.3g (tol %.3g), latents %.3g (tol %.3g), %s, final %.3g (tol %.3g)",
+                    inputError, inputTolerance, latentError, latentTolerance, x0Report, finalError, finalTolerance));
         }
     }
 
