@@ -1,7 +1,7 @@
 package daguerre.diffusion.vae;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.index.NDIndex;
 import daguerre.diffusion.nn.Capture;
 import daguerre.diffusion.nn.Conv2d;
 import daguerre.diffusion.nn.Module;
@@ -73,10 +73,10 @@ public final class AutoencoderKL extends Module {
         NDArray moments = Scopes.scoped(() -> Capture.record(capture, "quant_conv",
                 quantConv.forward(encoder.forward(x, Capture.child(capture, "encoder")))), x);
         // [B, 2L, h, w] -> mean [B, L, h, w], log-variance [B, L, h, w]
-        try (NDList halves = moments.split(2, 1)) {
-            NDArray mean = halves.get(0).duplicate();
-            NDArray logvar = halves.get(1).clip(-30f, 20f);
-            moments.close();
+        long latent = config.latentChannels();
+        try (moments; NDArray rawLogvar = moments.get(new NDIndex(":, {}:", latent))) {
+            NDArray mean = moments.get(new NDIndex(":, :{}", latent));
+            NDArray logvar = Scopes.scoped(() -> rawLogvar.clip(-30f, 20f), rawLogvar);
             return new LatentDistribution(mean, logvar);
         }
     }

@@ -56,4 +56,27 @@ class AutoencoderKLTest {
             }
         }
     }
+
+    @Test
+    void decodeAndEncodeLeaveOnlyTheirOutputsBehind() throws Exception {
+        VaeConfig config = VaeConfig.fromJson(Golden.json(CASE, "config.json"));
+        try (NDManager weights = NDManager.newBaseManager();
+             NDManager request = NDManager.newBaseManager();
+             SafetensorsFile weightFile = Golden.tensors(CASE, "vae_diffusers.safetensors");
+             SafetensorsFile io = Golden.tensors(CASE, "inputs_outputs.safetensors")) {
+            AutoencoderKL vae = new AutoencoderKL(config);
+            WeightLoader.load(vae, weightFile, "", weights);
+            int weightArrays = weights.getManagedArrays().size();
+            NDArray latent = Parity.load(io, "dec_in_latent", request);
+            NDArray image = Parity.load(io, "enc_in_image", request);
+            int inputArrays = request.getManagedArrays().size();
+
+            vae.decode(latent);
+            vae.encode(image);
+
+            assertEquals(weightArrays, weights.getManagedArrays().size(), "arrays leaked into the weights' manager");
+            // decode's image, encode's mean and log-variance
+            assertEquals(inputArrays + 3, request.getManagedArrays().size(), "temporaries left in the input's manager");
+        }
+    }
 }
