@@ -7,14 +7,14 @@ import java.util.ArrayList;
 import java.util.List;
 
 /** Replays recorded noise tensors in order, failing on a shape mismatch or when they run out. */
-final class RecordedNoise implements NoiseSource {
+public final class RecordedNoise implements NoiseSource {
 
     private record Tensor(String name, float[] values, Shape shape) {}
 
     private final List<Tensor> tensors = new ArrayList<>();
     private int next;
 
-    RecordedNoise add(String name, float[] values, Shape shape) {
+    public RecordedNoise add(String name, float[] values, Shape shape) {
         tensors.add(new Tensor(name, values, shape));
         return this;
     }
@@ -33,12 +33,12 @@ final class RecordedNoise implements NoiseSource {
     }
 
     /** How many tensors were drawn. */
-    int drawn() {
+    public int drawn() {
         return next;
     }
 
     /** How many tensors were recorded. */
-    int recorded() {
+    public int recorded() {
         return tensors.size();
     }
 }
