@@ -3,20 +3,28 @@ package daguerre.diffusion.nn;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
+import daguerre.diffusion.unet.UNet2DConditionModel;
+import daguerre.diffusion.unet.UNetConfig;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Random;
 import java.util.function.Function;
 
 /**
  * Prints wall-clock timings of the heavy building blocks at Stable Diffusion 1.x level-0 sizes
- * (320 channels, 8 heads, 768-wide context of 77 tokens) on random weights. Not a test: run with
- * {@code java -cp <test classpath> daguerre.diffusion.nn.NnBenchmark [latentSize] [batch] [runs]}.
+ * (320 channels, 8 heads, 768-wide context of 77 tokens) on random weights, or with first argument
+ * {@code unet} of a whole SD 1.x-sized U-Net (deterministic made-up weights). Not a test: run with
+ * {@code java -cp <test classpath> daguerre.diffusion.nn.NnBenchmark [unet] [latentSize] [batch] [runs]}.
  */
 public final class NnBenchmark {
 
     private NnBenchmark() {}
 
     public static void main(String[] args) {
+        if (args.length > 0 && args[0].equals("unet")) {
+            unet(Arrays.copyOfRange(args, 1, args.length));
+            return;
+        }
         int size = args.length > 0 ? Integer.parseInt(args[0]) : 32;
         int batch = args.length > 1 ? Integer.parseInt(args[1]) : 2;
         int runs = args.length > 2 ? Integer.parseInt(args[2]) : 5;
@@ -59,6 +67,30 @@ public final class NnBenchmark {
 
             Transformer2DModel transformer = init(new Transformer2DModel(channels, heads, contextDim, 32, false, 1), weights, random);
             time("Transformer2DModel 320", runs, image, x -> transformer.forward(x, context, null));
+        }
+    }
+
+    private static void unet(String[] args) {
+        int size = args.length > 0 ? Integer.parseInt(args[0]) : 32;
+        int batch = args.length > 1 ? Integer.parseInt(args[1]) : 2;
+        int runs = args.length > 2 ? Integer.parseInt(args[2]) : 3;
+        UNetConfig sd15 = new UNetConfig(64, 4, 4, List.of(320, 640, 1280, 1280), 2,
+                List.of(UNetConfig.CROSS_ATTN_DOWN, UNetConfig.CROSS_ATTN_DOWN, UNetConfig.CROSS_ATTN_DOWN, UNetConfig.DOWN),
+                List.of(UNetConfig.UP, UNetConfig.CROSS_ATTN_UP, UNetConfig.CROSS_ATTN_UP, UNetConfig.CROSS_ATTN_UP),
+                768, List.of(8, 8, 8, 8), 1, false, false, 32, 1e-5f, true, 0);
+        Random random = new Random(1);
+        try (NDManager weights = NDManager.newBaseManager(); NDManager inputs = NDManager.newBaseManager()) {
+            UNet2DConditionModel unet = new UNet2DConditionModel(sd15);
+            for (Parameter p : unet.namedParameters().values()) {
+                // deterministic values of scale 0.02, made on the engine to keep start-up short
+                p.set(weights.arange(0f, p.shape().size(), 1f).mul(0.618f).sin().mul(0.02f).reshape(p.shape()));
+            }
+            NDArray sample = gaussian(inputs, random, new Shape(batch, 4, size, size));
+            NDArray context = gaussian(inputs, random, new Shape(batch, 77, 768));
+            NDArray timesteps = inputs.create(new float[] {500f});
+            System.out.printf("SD 1.x-sized U-Net (%d parameters), latent %dx%d, batch %d, %d runs, ms%n",
+                    unet.parameterCount(), size, size, batch, runs);
+            time("UNet2DConditionModel.forward", runs, sample, x -> unet.forward(x, timesteps, context));
         }
     }
 
