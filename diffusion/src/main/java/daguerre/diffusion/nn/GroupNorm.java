@@ -50,5 +50,4 @@ public final class GroupNorm extends Module {
                     weight.value(), bias.value(), 1, 0f, 0f, false).singletonOrThrow();
         }, x);
     }
-
 }
