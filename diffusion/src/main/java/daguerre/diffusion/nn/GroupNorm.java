@@ -3,7 +3,6 @@ package daguerre.diffusion.nn;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
-import java.util.Arrays;
 
 /**
  * Group normalisation, as torch.nn.GroupNorm with affine weights (Wu and He 2018): channels are
@@ -43,14 +42,12 @@ public final class GroupNorm extends Module {
             // layer norm over the last axis = per-group normalisation; unit scale, zero shift here
             NDArray normed = ai.djl.nn.norm.LayerNorm.layerNorm(
                     grouped, normalized, manager.ones(normalized), manager.zeros(normalized), eps).singletonOrThrow();
-            // per-channel affine, broadcast over the spatial axes: [C] -> [C, 1, ..., 1]
-            long[] affineShape = new long[shape.dimension() - 1];
-            Arrays.fill(affineShape, 1);
-            affineShape[0] = channels;
-            NDArray scale = Scopes.adopt(weight.value().reshape(affineShape), manager);
-            NDArray shift = Scopes.adopt(bias.value().reshape(affineShape), manager);
-            return normed.reshape(shape).mul(scale).add(shift);
+            // per-channel affine y = normed * weight[c] + bias[c] in one pass: inference-mode batch
+            // norm along axis 1 with running mean 0, running variance 1 and epsilon 0 computes
+            // exactly (normed - 0) / sqrt(1 + 0) * weight + bias
+            Shape perChannel = new Shape(channels);
+            return ai.djl.nn.norm.BatchNorm.batchNorm(normed.reshape(shape), manager.zeros(perChannel), manager.ones(perChannel),
+                    weight.value(), bias.value(), 1, 0f, 0f, false).singletonOrThrow();
         }, x);
     }
-
 }

@@ -34,13 +34,4 @@ public final class Scopes {
             return out;
         }
     }
-
-    /**
-     * Moves {@code array} (typically a reshaped view of a weight, which DJL puts in the weights'
-     * manager) into {@code manager}, so that it is closed with the forward pass's temporaries.
-     */
-    public static NDArray adopt(NDArray array, NDManager manager) {
-        array.attach(manager);
-        return array;
-    }
 }

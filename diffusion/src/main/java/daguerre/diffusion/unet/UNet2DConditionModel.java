@@ -72,6 +72,11 @@ public final class UNet2DConditionModel extends Module {
         return forward(sample, timesteps, context, null);
     }
 
+    /** As {@link #forward(NDArray, NDArray, NDArray)} with the timesteps as Java floats ([B] or one value). */
+    public NDArray forward(NDArray sample, float[] timesteps, NDArray context) {
+        return run(sample, timesteps, context, null);
+    }
+
     /**
      * As {@link #forward(NDArray, NDArray, NDArray)}, also recording intermediates (null: none)
      * under the names of the golden {@code intermediates.safetensors}: {@code time_proj},
@@ -80,6 +85,15 @@ public final class UNet2DConditionModel extends Module {
      * ({@code down_blocks.0.attentions.0.proj_in}, ...).
      */
     public NDArray forward(NDArray sample, NDArray timesteps, NDArray context, Capture capture) {
+        NDArray asFloat = timesteps.toType(DataType.FLOAT32, false);
+        float[] values = asFloat.toFloatArray();
+        if (asFloat != timesteps) {
+            asFloat.close();
+        }
+        return run(sample, values, context, capture);
+    }
+
+    private NDArray run(NDArray sample, float[] timesteps, NDArray context, Capture capture) {
         Shape shape = sample.getShape();
         if (shape.dimension() != 4 || shape.get(1) != config.inChannels()) {
             throw new IllegalArgumentException("UNet sample must be [B, " + config.inChannels() + ", h, w], got " + shape);
@@ -90,7 +104,7 @@ public final class UNet2DConditionModel extends Module {
             throw new IllegalArgumentException("UNet context must be [" + batch + ", T, " + config.crossAttentionDim()
                     + "], got " + context.getShape());
         }
-        float[] steps = timestepsPerSample(timesteps, batch);
+        float[] steps = perSample(timesteps, batch);
         return Scopes.scoped(() -> {
             // time_proj: [B] -> [B, C0]; time_embedding: [B, C0] -> [B, 4*C0]
             int first = config.blockOutChannels().get(0);
@@ -113,15 +127,10 @@ public final class UNet2DConditionModel extends Module {
             }
             h = Capture.record(capture, "conv_norm_out", convNormOut.forward(h));
             return convOut.forward(Activations.silu(h));
-        }, sample, timesteps, context);
+        }, sample, context);
     }
 
-    private static float[] timestepsPerSample(NDArray timesteps, long batch) {
-        NDArray asFloat = timesteps.toType(DataType.FLOAT32, false);
-        float[] values = asFloat.toFloatArray();
-        if (asFloat != timesteps) {
-            asFloat.close();
-        }
+    private static float[] perSample(float[] values, long batch) {
         if (values.length == batch) {
             return values;
         }
@@ -130,6 +139,6 @@ public final class UNet2DConditionModel extends Module {
             Arrays.fill(repeated, values[0]);
             return repeated;
         }
-        throw new IllegalArgumentException("UNet timesteps must hold 1 or " + batch + " values, got shape " + timesteps.getShape());
+        throw new IllegalArgumentException("UNet timesteps must hold 1 or " + batch + " values, got " + values.length);
     }
 }

@@ -1,10 +1,7 @@
 package daguerre.diffusion.unet;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import daguerre.diffusion.nn.ConfigReader;
-import java.io.IOException;
-import java.nio.file.Path;
 import java.util.Collections;
 import java.util.List;
 
@@ -143,16 +140,6 @@ public record UNetConfig(
     /** Channels of up block {@code index} (0 = lowest resolution): block_out_channels reversed. */
     public int upChannels(int index) {
         return blockOutChannels.get(levels() - 1 - index);
-    }
-
-    /** Reads and parses a diffusers {@code unet/config.json}. */
-    public static UNetConfig read(Path configJson) throws IOException {
-        JsonNode json = new ObjectMapper().readTree(configJson.toFile());
-        try {
-            return fromJson(json);
-        } catch (IllegalArgumentException e) {
-            throw new IOException(configJson + ": " + e.getMessage(), e);
-        }
     }
 
     /** Parses a diffusers {@code UNet2DConditionModel} config, refusing options SD 1.x/2.x do not use. */

@@ -1,10 +1,7 @@
 package daguerre.diffusion.vae;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import daguerre.diffusion.nn.ConfigReader;
-import java.io.IOException;
-import java.nio.file.Path;
 import java.util.Collections;
 import java.util.List;
 
@@ -60,16 +57,6 @@ public record VaeConfig(
     /** Image pixels per latent pixel along each axis: 2^(levels - 1). */
     public int downsamplingFactor() {
         return 1 << (levels() - 1);
-    }
-
-    /** Reads and parses a diffusers {@code vae/config.json}. */
-    public static VaeConfig read(Path configJson) throws IOException {
-        JsonNode json = new ObjectMapper().readTree(configJson.toFile());
-        try {
-            return fromJson(json);
-        } catch (IllegalArgumentException e) {
-            throw new IOException(configJson + ": " + e.getMessage(), e);
-        }
     }
 
     /** Parses a diffusers {@code AutoencoderKL} config, refusing options SD 1.x/2.x VAEs do not use. */

@@ -10,7 +10,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import daguerre.weights.Golden;
 import daguerre.weights.safetensors.SafetensorsFile;
-import java.util.Iterator;
 import java.util.Map;
 import java.util.TreeMap;
 import org.junit.jupiter.api.Test;
@@ -35,8 +34,7 @@ class SinusoidalEmbeddingTest {
             JsonNode dims = json.readTree(file.metadata().get("dims"));
             assertFalse(settings.isEmpty() || dims.isEmpty(), "no settings or dims in the golden metadata");
             Map<String, Double> errors = new TreeMap<>();
-            for (Iterator<Map.Entry<String, JsonNode>> it = settings.fields(); it.hasNext(); ) {
-                Map.Entry<String, JsonNode> setting = it.next();
+            for (Map.Entry<String, JsonNode> setting : settings.properties()) {
                 boolean flip = setting.getValue().get("flip_sin_to_cos").booleanValue();
                 float shift = (float) setting.getValue().get("downscale_freq_shift").doubleValue();
                 for (JsonNode dimNode : dims) {
