@@ -65,18 +65,36 @@ public final class Attention extends Module {
 
     /**
      * The attention core on projected inputs: q [B, N, C], k and v [B, T, C], C = heads * d ->
-     * [B, N, C] = concat over heads of softmax(q_h k_h^T / sqrt(d)) v_h.
-     *
-     * <p>Heads are folded into the batch ([B * heads, N, d]) for batched matrix products, q is
-     * scaled before the product (N*d rather than N*T multiplications), and queries are processed
-     * in chunks so that one chunk's score matrix holds at most {@link #SCORE_BUDGET} values:
-     * memory stays bounded at large latents (the result is the same; softmax is per query row).
+     * [B, N, C] = concat over heads of softmax(q_h k_h^T / sqrt(d)) v_h, computed by libtorch's
+     * fused scaled-dot-product attention ({@link FusedOps#attention}); {@link #attendUnfused} is
+     * the plain reference path the tests compare it with.
      */
     public static NDArray attend(NDArray q, NDArray k, NDArray v, int heads) {
+        long batch = q.getShape().get(0);
+        long queries = q.getShape().get(1);
+        long channels = q.getShape().get(2);
+        NDArray out = FusedOps.attention(toHeads(q, heads), toHeads(k, heads), toHeads(v, heads)); // [B, heads, N, d]
+        return out.transpose(0, 2, 1, 3).reshape(batch, queries, channels);
+    }
+
+    /** [B, N, heads * d] -> [B, heads, N, d] */
+    private static NDArray toHeads(NDArray x, int heads) {
+        long batch = x.getShape().get(0);
+        long tokens = x.getShape().get(1);
+        return x.reshape(batch, tokens, heads, x.getShape().get(2) / heads).transpose(0, 2, 1, 3);
+    }
+
+    /**
+     * The same attention from plain DJL ops, the reference for the fused path: heads folded into
+     * the batch ([B * heads, N, d]) for batched matrix products, q scaled before the product, and
+     * queries processed in chunks so that one chunk's score matrix holds at most
+     * {@link #SCORE_BUDGET} values (softmax is per query row, so the result is the same).
+     */
+    public static NDArray attendUnfused(NDArray q, NDArray k, NDArray v, int heads) {
         return attend(q, k, v, heads, SCORE_BUDGET);
     }
 
-    /** {@link #attend(NDArray, NDArray, NDArray, int)} with a given score budget per chunk. */
+    /** {@link #attendUnfused} with a given score budget per chunk. */
     static NDArray attend(NDArray q, NDArray k, NDArray v, int heads, long scoreBudget) {
         long batch = q.getShape().get(0);
         long queries = q.getShape().get(1);
