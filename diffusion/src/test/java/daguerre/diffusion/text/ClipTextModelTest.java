@@ -8,6 +8,9 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import daguerre.weights.Golden;
+import daguerre.weights.TensorSource;
+import daguerre.weights.layout.OriginalLayouts;
+import org.junit.jupiter.params.provider.CsvSource;
 import daguerre.weights.safetensors.SafetensorsFile;
 import java.io.IOException;
 import java.util.ArrayList;
@@ -22,15 +25,19 @@ class ClipTextModelTest {
     private static final double TOLERANCE = 1e-5;
 
     @ParameterizedTest
-    @ValueSource(strings = {"clip_text_tiny", "clip_text_tiny_gelu"})
-    void matchesTransformersOutputs(String caseName) throws IOException {
+    @CsvSource({"clip_text_tiny, transformers", "clip_text_tiny, original",
+                "clip_text_tiny_gelu, transformers", "clip_text_tiny_gelu, original"})
+    void matchesTransformersOutputs(String caseName, String layout) throws IOException {
         ClipTextConfig config = ClipTextConfig.load(Golden.file(caseName, "config.json"));
         ClipTextModel model = new ClipTextModel(config);
         try (NDManager manager = NDManager.newBaseManager();
-             SafetensorsFile weights = Golden.tensors(caseName, "text_encoder_transformers.safetensors");
+             SafetensorsFile weights = Golden.tensors(caseName, "text_encoder_" + layout + ".safetensors");
              SafetensorsFile io = Golden.tensors(caseName, "inputs_outputs.safetensors")) {
-            model.load(weights, "", manager);
-            assertEquals(weightCount(weights), model.parameterCount());
+            TensorSource source = layout.equals("transformers") ? weights : originalView(weights, config);
+            model.load(source, "", manager);
+            if (layout.equals("transformers")) {
+                assertEquals(weightCount(weights), model.parameterCount());
+            }
             List<String> report = new ArrayList<>();
             try (NDManager request = manager.newSubManager()) {
                 NDArray ids = request.create(io.longs("input_ids"), new Shape(io.info("input_ids").shape()));
@@ -72,6 +79,13 @@ class ClipTextModelTest {
             n += file.info(name).elementCount();
         }
         return n;
+    }
+
+    /** SD 1.x files hold the transformers keys under a prefix; SD 2.x files hold OpenCLIP's fused layout. */
+    private static TensorSource originalView(SafetensorsFile file, ClipTextConfig config) throws IOException {
+        return OriginalLayouts.hasPrefix(file, OriginalLayouts.OPEN_CLIP_TEXT_PREFIX)
+                ? OriginalLayouts.openClipText(file, config.numHiddenLayers())
+                : OriginalLayouts.clipText(file);
     }
 
     private static void compare(SafetensorsFile io, String name, NDArray actual, List<String> report) throws IOException {

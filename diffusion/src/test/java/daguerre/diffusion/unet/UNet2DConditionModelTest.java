@@ -10,28 +10,31 @@ import daguerre.diffusion.nn.Capture;
 import daguerre.diffusion.nn.Parity;
 import daguerre.diffusion.nn.WeightLoader;
 import daguerre.weights.Golden;
+import daguerre.weights.layout.OriginalLayouts;
 import daguerre.weights.safetensors.SafetensorsFile;
 import java.util.Map;
 import java.util.Random;
 import java.util.TreeMap;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /** Parity of the whole U-Net and its recorded intermediates with diffusers (SD 1.x and 2.x toy configs). */
 class UNet2DConditionModelTest {
 
     @ParameterizedTest
-    @ValueSource(strings = {"unet_tiny", "unet_tiny_v2"})
-    void matchesDiffusers(String caseName) throws Exception {
+    @CsvSource({"unet_tiny, diffusers", "unet_tiny, original", "unet_tiny_v2, diffusers", "unet_tiny_v2, original"})
+    void matchesDiffusers(String caseName, String layout) throws Exception {
         Map<String, Double> observed = Parity.observedErrors(caseName);
         UNetConfig config = UNetConfig.fromJson(Golden.json(caseName, "config.json"));
         try (NDManager weights = NDManager.newBaseManager();
-             SafetensorsFile weightFile = Golden.tensors(caseName, "unet_diffusers.safetensors");
+             SafetensorsFile weightFile = Golden.tensors(caseName, "unet_" + layout + ".safetensors");
              SafetensorsFile io = Golden.tensors(caseName, "inputs_outputs.safetensors");
              SafetensorsFile recorded = Golden.tensors(caseName, "intermediates.safetensors")) {
             UNet2DConditionModel unet = new UNet2DConditionModel(config);
-            WeightLoader.load(unet, weightFile, "", weights);
+            // the original LDM layout is read through the weights module's rename view
+            WeightLoader.load(unet, layout.equals("original") ? OriginalLayouts.unet(weightFile) : weightFile, "", weights);
 
             try (NDManager request = weights.newSubManager()) {
                 NDArray sample = Parity.load(io, "sample", request);

@@ -9,6 +9,9 @@ import daguerre.diffusion.nn.Capture;
 import daguerre.diffusion.nn.Parity;
 import daguerre.diffusion.nn.WeightLoader;
 import daguerre.weights.Golden;
+import daguerre.weights.layout.OriginalLayouts;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import daguerre.weights.safetensors.SafetensorsFile;
 import java.util.Map;
 import java.util.TreeMap;
@@ -19,16 +22,18 @@ class AutoencoderKLTest {
 
     private static final String CASE = "vae_tiny";
 
-    @Test
-    void decodeAndEncodeMatchDiffusers() throws Exception {
+    @ParameterizedTest
+    @ValueSource(strings = {"diffusers", "original"})
+    void decodeAndEncodeMatchDiffusers(String layout) throws Exception {
         Map<String, Double> observed = Parity.observedErrors(CASE);
         VaeConfig config = VaeConfig.fromJson(Golden.json(CASE, "config.json"));
         try (NDManager weights = NDManager.newBaseManager();
-             SafetensorsFile weightFile = Golden.tensors(CASE, "vae_diffusers.safetensors");
+             SafetensorsFile weightFile = Golden.tensors(CASE, "vae_" + layout + ".safetensors");
              SafetensorsFile io = Golden.tensors(CASE, "inputs_outputs.safetensors");
              SafetensorsFile recorded = Golden.tensors(CASE, "intermediates.safetensors")) {
             AutoencoderKL vae = new AutoencoderKL(config);
-            WeightLoader.load(vae, weightFile, "", weights);
+            // the original LDM layout is read through the weights module's rename view
+            WeightLoader.load(vae, layout.equals("original") ? OriginalLayouts.vae(weightFile) : weightFile, "", weights);
 
             try (NDManager request = weights.newSubManager()) {
                 Map<String, NDArray> intermediates = new TreeMap<>();
