@@ -2,6 +2,7 @@ package daguerre.diffusion.pipeline;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.types.Shape;
 import daguerre.diffusion.sampling.Denoiser;
 
 /**
@@ -50,12 +51,13 @@ public final class ClassifierFreeGuidance implements Denoiser {
 
     /** Per-row sample standard deviation (N - 1 in the denominator, as torch.std): [B, ...] -> [B, 1, 1, 1]. */
     private static NDArray std(NDArray x) {
-        int[] axes = new int[x.getShape().dimension() - 1];
-        for (int i = 0; i < axes.length; i++) {
-            axes[i] = i + 1;
-        }
-        long n = x.getShape().size() / x.getShape().get(0);
-        NDArray centred = x.sub(x.mean(axes, true));
-        return centred.square().sum(axes, true).div(n - 1).sqrt();
+        Shape shape = x.getShape();
+        long rows = shape.get(0);
+        NDArray flat = x.reshape(rows, -1); // [B, N]
+        NDArray centred = flat.sub(flat.mean(new int[] {1}, true));
+        long[] keep = new long[shape.dimension()];
+        java.util.Arrays.fill(keep, 1);
+        keep[0] = rows;
+        return centred.square().sum(new int[] {1}, true).div(flat.getShape().get(1) - 1).sqrt().reshape(new Shape(keep));
     }
 }
