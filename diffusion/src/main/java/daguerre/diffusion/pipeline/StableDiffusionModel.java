@@ -52,6 +52,19 @@ public final class StableDiffusionModel implements AutoCloseable {
     }
 
     /**
+     * A model assembled from components built in memory (random weights for benchmarks and tests,
+     * a freshly trained model). Every weight must already live in {@code manager}, which the model
+     * then owns and closes.
+     *
+     * @param hash the short model hash to show (e.g. of the file the model will be saved to)
+     */
+    public static StableDiffusionModel of(String id, String hash, NDManager manager, ClipTokenizer tokenizer,
+                                          ClipTextModel textEncoder, UNet2DConditionModel unet, AutoencoderKL vae,
+                                          SchedulerConfig scheduler) {
+        return new StableDiffusionModel(id, hash, manager, tokenizer, textEncoder, unet, vae, scheduler);
+    }
+
+    /**
      * Loads the model at {@code path} (a diffusers folder or a single-file checkpoint).
      *
      * @param predictionType "epsilon", "v_prediction", or null to take it from the model (scheduler
@@ -78,7 +91,8 @@ public final class StableDiffusionModel implements AutoCloseable {
         }
     }
 
-    private static ClipTokenizer loadTokenizer(TokenizerFiles files) throws IOException {
+    /** The tokenizer of {@code files} (a folder, or the bundled CLIP vocabulary) with their padding token. */
+    public static ClipTokenizer loadTokenizer(TokenizerFiles files) throws IOException {
         ClipTokenizer tokenizer;
         if (files.folder().isPresent()) {
             tokenizer = ClipTokenizer.load(files.folder().get());
