@@ -1,5 +1,6 @@
 package daguerre.server;
 
+import daguerre.server.cli.BenchCommand;
 import daguerre.server.cli.GenerateCommand;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -7,7 +8,7 @@ import picocli.CommandLine.Command;
 /** Command-line entry point of daguerre.jar. */
 @Command(name = "daguerre", mixinStandardHelpOptions = true, version = "Daguerre 0.1.0",
         description = "Text-to-image latent diffusion on the JVM.",
-        subcommands = {GenerateCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {GenerateCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 
     @CommandLine.Spec
