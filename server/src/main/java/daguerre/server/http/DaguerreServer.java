@@ -134,6 +134,8 @@ public final class DaguerreServer implements AutoCloseable {
         if (!config.apiKeys().isEmpty()) {
             router.route().handler(ctx -> authenticate(ctx, config.apiKeys()));
         }
+        EventStreams events = new EventStreams(services);
+        events.mountWebSocket(router);
         router.route().handler(BodyHandler.create(false).setBodyLimit(config.maxBodyBytes()));
         router.get("/healthz").handler(ctx -> Http.send(ctx, 200, JSON.createObjectNode().put("status", "ok")));
         router.get("/readyz").handler(ctx -> ready(ctx, services));
@@ -141,7 +143,7 @@ public final class DaguerreServer implements AutoCloseable {
         router.get("/api/v1/openapi.json").handler(DaguerreServer::openApi);
         new NativeApi(services).mount(router);
         new GalleryApi(services).mount(router);
-        new EventStreams(services).mount(router);
+        events.mount(router);
         new A1111Api(services).mount(router);
         new OpenAiApi(services).mount(router);
         router.route("/*").handler(StaticHandler.create("webroot"));

@@ -31,9 +31,13 @@ final class EventStreams {
         this.services = services;
     }
 
+    /** Mounts the WebSocket route; it must come before any body handler, which would consume the upgrade request. */
+    void mountWebSocket(Router router) {
+        router.get("/api/v1/ws").handler(this::webSocket);
+    }
+
     void mount(Router router) {
         router.get("/api/v1/jobs/:id/events").handler(this::sse);
-        router.get("/api/v1/ws").handler(this::webSocket);
     }
 
     /**
