@@ -180,7 +180,7 @@ public final class Gallery {
         return file.isEmpty() ? Optional.empty() : Optional.of(Files.readAllBytes(file.get()));
     }
 
-    /** The thumbnail of an image (made once with imgscalr and cached), or empty. */
+    /** The thumbnail of an image (at most {@link #THUMBNAIL_SIZE} on its longest side, never enlarged; made once and cached), or empty. */
     public Optional<Path> thumbnail(String id) throws SQLException, IOException {
         Optional<Path> source = file(id);
         if (source.isEmpty()) {
@@ -189,7 +189,8 @@ public final class Gallery {
         Path thumbnail = thumbnailsDir.resolve(id + ".png");
         if (!Files.isRegularFile(thumbnail)) {
             BufferedImage image = ImageIO.read(source.get().toFile());
-            BufferedImage small = Scalr.resize(image, Scalr.Method.QUALITY, Scalr.Mode.AUTOMATIC, THUMBNAIL_SIZE);
+            BufferedImage small = Math.max(image.getWidth(), image.getHeight()) <= THUMBNAIL_SIZE ? image
+                    : Scalr.resize(image, Scalr.Method.QUALITY, Scalr.Mode.AUTOMATIC, THUMBNAIL_SIZE);
             ByteArrayOutputStream png = new ByteArrayOutputStream();
             ImageIO.write(small, "png", png);
             writeAtomically(thumbnail, png.toByteArray());
