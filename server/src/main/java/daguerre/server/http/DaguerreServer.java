@@ -2,17 +2,12 @@ package daguerre.server.http;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import daguerre.server.batch.BatchStore;
 import daguerre.server.config.ServeConfig;
-import daguerre.server.gallery.Gallery;
-import daguerre.server.jobs.Database;
-import daguerre.server.jobs.GenerationRequests;
+import daguerre.server.config.ServiceCore;
 import daguerre.server.jobs.ImageEngine;
 import daguerre.server.jobs.JobEvents;
 import daguerre.server.jobs.JobQueue;
-import daguerre.server.jobs.JobStore;
 import daguerre.server.jobs.RequestException;
-import daguerre.server.jobs.Worker;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServer;
@@ -24,7 +19,6 @@ import io.vertx.ext.web.handler.CorsHandler;
 import io.vertx.ext.web.handler.StaticHandler;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.security.MessageDigest;
 import java.util.List;
 import java.util.Set;
@@ -49,67 +43,45 @@ public final class DaguerreServer implements AutoCloseable {
 
     private final Vertx vertx;
     private final HttpServer httpServer;
-    private final Database database;
-    private final Worker worker;
+    private final ServiceCore core;
     private final ImageEngine engine;
-    private final ServeConfig config;
     private boolean closed;
 
-    private DaguerreServer(Vertx vertx, HttpServer httpServer, Database database, Worker worker, ImageEngine engine,
-            ServeConfig config) {
+    private DaguerreServer(Vertx vertx, HttpServer httpServer, ServiceCore core, ImageEngine engine) {
         this.vertx = vertx;
         this.httpServer = httpServer;
-        this.database = database;
-        this.worker = worker;
+        this.core = core;
         this.engine = engine;
-        this.config = config;
     }
 
     /** Opens the data directory, restores the queue, starts the worker and listens; returns once the port is bound. */
     public static DaguerreServer start(ServeConfig config, ImageEngine engine) throws Exception {
-        Files.createDirectories(config.dataDir());
-        Database database = Database.open(config.dataDir().resolve("daguerre.db"));
         Vertx vertx = Vertx.vertx();
+        JobEvents events = (jobId, event, data) -> {
+            ObjectNode envelope = JSON.createObjectNode().put("job_id", jobId).put("event", event);
+            envelope.set("data", data);
+            vertx.eventBus().publish(EVENTS_ADDRESS, envelope.toString());
+        };
+        ServiceCore core;
         try {
-            JobEvents events = (jobId, event, data) -> {
-                ObjectNode envelope = JSON.createObjectNode().put("job_id", jobId).put("event", event);
-                envelope.set("data", data);
-                vertx.eventBus().publish(EVENTS_ADDRESS, envelope.toString());
-            };
-            JobStore jobs = new JobStore(database);
-            JobQueue queue = new JobQueue(jobs, events, config.limits(), config.dataDir(), config.minFreeDiskBytes());
-            int restored = queue.restore();
-            if (restored > 0) {
-                LOG.info("{} jobs back in the queue from the last run", restored);
-            }
-            Gallery gallery = new Gallery(database, config.dataDir());
-            RuntimeOptions options = new RuntimeOptions(database, engine);
-            GenerationRequests requests = new GenerationRequests(engine, config.limits(), () -> {
-                try {
-                    return options.defaultModel();
-                } catch (java.sql.SQLException e) {
-                    throw new IllegalStateException("cannot read the default model setting: " + e.getMessage(), e);
-                }
-            });
-            Services services = new Services(vertx, config, engine, jobs, queue, gallery, requests, new BatchStore(database), options);
-            Worker worker = new Worker(queue, engine, (jobId, params, result) -> {
-                String request = GenerationRequests.toJson(params).put("job_id", jobId).toString();
-                List<String> ids = new java.util.ArrayList<>();
-                for (var image : result.images()) {
-                    ids.add(gallery.store(jobId, params, request, image));
-                }
-                return ids;
-            }, config.previewEvery(), "daguerre-worker");
-            worker.start();
-            Router router = router(services);
-            HttpServer server = vertx.createHttpServer(new HttpServerOptions().setHost(config.host()).setPort(config.port())
-                    .setCompressionSupported(true));
-            server.requestHandler(router);
-            server.listen().toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
-            return new DaguerreServer(vertx, server, database, worker, engine, config);
+            core = ServiceCore.open(config, engine, events);
         } catch (Exception e) {
             vertx.close();
-            database.close();
+            throw e;
+        }
+        try {
+            if (core.restoredJobs() > 0) {
+                LOG.info("{} jobs back in the queue from the last run", core.restoredJobs());
+            }
+            core.startWorker();
+            HttpServer server = vertx.createHttpServer(new HttpServerOptions().setHost(config.host()).setPort(config.port())
+                    .setCompressionSupported(true));
+            server.requestHandler(router(new Services(vertx, core)));
+            server.listen().toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
+            return new DaguerreServer(vertx, server, core, engine);
+        } catch (Exception e) {
+            core.close();
+            vertx.close();
             throw e;
         }
     }
@@ -270,19 +242,14 @@ public final class DaguerreServer implements AutoCloseable {
             LOG.warn("HTTP server did not shut down cleanly", e);
         }
         try {
-            worker.stop(config.shutdownGraceMillis());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
+            core.close();
+        } catch (Exception e) {
+            LOG.warn("the job queue or database did not close cleanly", e);
         }
         try {
             vertx.close().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
         } catch (Exception e) {
             LOG.warn("Vert.x did not close cleanly", e);
-        }
-        try {
-            database.close();
-        } catch (java.sql.SQLException e) {
-            LOG.warn("database did not close cleanly", e);
         }
         try {
             engine.close();

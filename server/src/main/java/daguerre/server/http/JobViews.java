@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import daguerre.server.jobs.GenerationRequests;
 import daguerre.server.jobs.JobQueue;
 import daguerre.server.jobs.JobRecord;
+import daguerre.server.jobs.JobState;
 
 /** Jobs as the native API shows them. */
 final class JobViews {
@@ -33,7 +34,7 @@ final class JobViews {
         } else {
             json.putNull("eta_ms");
         }
-        json.putObject("progress").put("step", job.state().isFinal() && job.state().wireName().equals("succeeded") ? job.total() : job.step())
+        json.putObject("progress").put("step", job.state() == JobState.SUCCEEDED ? job.total() : job.step())
                 .put("total", job.total());
         json.put("created_at", Http.time(job.createdAt()));
         json.put("started_at", Http.time(job.startedAt()));

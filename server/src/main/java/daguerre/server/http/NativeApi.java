@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import daguerre.server.batch.BatchStore;
-import daguerre.server.batch.PromptFileParser;
 import daguerre.server.jobs.ActiveJob;
 import daguerre.server.jobs.GenerationParams;
 import daguerre.server.jobs.Ids;
@@ -16,8 +15,6 @@ import daguerre.server.jobs.SamplerDescriptor;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import java.sql.SQLException;
-import java.util.ArrayList;
-import java.util.List;
 
 /** The native API's job routes: generations, jobs, models, samplers, batches. */
 final class NativeApi {
@@ -112,39 +109,7 @@ final class NativeApi {
     }
 
     private void createBatch(RoutingContext ctx) {
-        String text = ctx.body() == null ? null : ctx.body().asString();
-        if (text == null || text.isBlank()) {
-            throw RequestException.invalid(null, "the request body must be a prompt file (one prompt per line)");
-        }
-        PromptFileParser parser = new PromptFileParser(this::samplerFromA1111);
-        List<PromptFileParser.Line> lines = parser.parse(text);
-        List<BatchStore.StoredLine> stored = new ArrayList<>();
-        List<GenerationParams> valid = new ArrayList<>();
-        List<Integer> validLines = new ArrayList<>();
-        for (PromptFileParser.Line line : lines) {
-            RequestException error = line.error();
-            if (error == null) {
-                try {
-                    valid.add(services.requests().parse(line.request(), true));
-                    validLines.add(line.line());
-                    continue;
-                } catch (RequestException e) {
-                    error = e;
-                }
-            }
-            stored.add(new BatchStore.StoredLine(line.line(), null, error.code(), error.getMessage(), error.field()));
-        }
-        List<ActiveJob> jobs = services.queue().submitAll(valid);
-        for (int i = 0; i < jobs.size(); i++) {
-            stored.add(new BatchStore.StoredLine(validLines.get(i), jobs.get(i).id(), null, null, null));
-        }
-        stored.sort(java.util.Comparator.comparingInt(BatchStore.StoredLine::line));
-        BatchStore.StoredBatch batch = new BatchStore.StoredBatch(Ids.newId(), System.currentTimeMillis(), stored);
-        try {
-            services.batches().insert(batch);
-        } catch (SQLException e) {
-            throw new IllegalStateException("cannot store batch: " + e.getMessage(), e);
-        }
+        BatchStore.StoredBatch batch = services.batchService().submit(ctx.body() == null ? null : ctx.body().asString());
         ctx.response().putHeader("Location", "/api/v1/batches/" + batch.id());
         Http.send(ctx, 202, batchView(batch));
     }
@@ -189,10 +154,5 @@ final class NativeApi {
         body.set("counts", counts);
         body.putObject("links").put("self", "/api/v1/batches/" + batch.id());
         return body;
-    }
-
-    private String samplerFromA1111(String name) {
-        return services.engine().samplers().stream().filter(s -> s.a1111Name().equals(name) || s.name().equals(name))
-                .map(SamplerDescriptor::name).findFirst().orElse(name);
     }
 }

@@ -1,4 +1,4 @@
-package daguerre.server.http;
+package daguerre.server.config;
 
 import daguerre.server.jobs.Database;
 import daguerre.server.jobs.ImageEngine;
@@ -10,20 +10,20 @@ import java.sql.SQLException;
  * Settings clients may change while the service runs (A1111's {@code /sdapi/v1/options}),
  * kept in the {@code settings} table: for now the model used when a request names none.
  */
-final class RuntimeOptions {
+public final class RuntimeOptions {
 
     private static final String DEFAULT_MODEL = "default_model";
 
     private final Database database;
     private final ImageEngine engine;
 
-    RuntimeOptions(Database database, ImageEngine engine) {
+    public RuntimeOptions(Database database, ImageEngine engine) {
         this.database = database;
         this.engine = engine;
     }
 
     /** The model used when a request names none: the stored choice while the engine still has it, else the engine's default. */
-    String defaultModel() throws SQLException {
+    public String defaultModel() throws SQLException {
         String stored = database.call(c -> {
             try (PreparedStatement s = c.prepareStatement("SELECT value FROM settings WHERE key = ?")) {
                 s.setString(1, DEFAULT_MODEL);
@@ -38,7 +38,8 @@ final class RuntimeOptions {
         return engine.defaultModelId();
     }
 
-    void setDefaultModel(String modelId) throws SQLException {
+    /** Makes {@code modelId} the default model (the caller checked it exists). */
+    public void setDefaultModel(String modelId) throws SQLException {
         database.call(c -> {
             try (PreparedStatement s = c.prepareStatement("INSERT INTO settings (key, value) VALUES (?, ?) "
                     + "ON CONFLICT(key) DO UPDATE SET value = excluded.value")) {
