@@ -9,7 +9,7 @@ public final class ActiveJob {
     private final String id;
     private final GenerationParams params;
     private final long createdAt;
-    private final int requeued;
+    private volatile int requeued;
     private volatile JobState state = JobState.QUEUED;
     private volatile Long startedAt;
     private volatile int step;
@@ -59,6 +59,12 @@ public final class ActiveJob {
 
     void step(int step) {
         this.step = step;
+    }
+
+    void markRequeued() {
+        this.requeued++;
+        this.startedAt = null;
+        this.step = 0;
     }
 
     void requestCancel() {

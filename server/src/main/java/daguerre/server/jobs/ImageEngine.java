@@ -6,7 +6,9 @@ import java.util.function.BooleanSupplier;
 /**
  * The diffusion engine as the service sees it: the models and samplers it offers, and one
  * method that runs a generation job to completion. The server calls {@link #generate} only
- * from its worker threads, never from an HTTP event loop.
+ * from its worker threads, never from an HTTP event loop; {@link #models()},
+ * {@link #defaultModelId()} and {@link #samplers()} may be called from an event loop and must
+ * return at once (fixed lists made when the engine was built).
  */
 public interface ImageEngine extends AutoCloseable {
 

@@ -21,10 +21,10 @@ import java.util.function.Predicate;
  * and every state change in the {@link JobStore}, publishes {@link JobEvents}, and estimates
  * positions and ETAs from the measured speed of recent steps.
  *
- * <p>Workers call {@link #take()} (the next job, first come first served) or
- * {@link #takeMatching} (a queued job a batching worker can add to its running batch, such as
- * one for the same model and size), then report {@link #stepDone}, and {@link #finish} or
- * {@link #requeue} the job.
+ * <p>Workers call {@link #take()} (the next job, first come first served), {@link #take(Predicate)}
+ * (the next job they can run, e.g. for their model) or {@link #takeMatching} (without waiting: a
+ * queued job a batching worker can add to its running batch, such as one for the same model and
+ * size), then report {@link #stepDone}, and {@link #finish} or {@link #requeue} each job.
  */
 public final class JobQueue {
 
@@ -120,14 +120,24 @@ public final class JobQueue {
     }
 
     /** Blocks until a job is queued and returns it, now running; returns null once the queue is closed. */
-    public synchronized ActiveJob take() throws InterruptedException {
-        while (queued.isEmpty() && !closed) {
+    public ActiveJob take() throws InterruptedException {
+        return take(params -> true);
+    }
+
+    /**
+     * Blocks until a job whose params match is queued and returns the oldest such, now running
+     * (a worker per model passes {@code p -> p.model().equals(id)}); returns null once the queue is closed.
+     */
+    public synchronized ActiveJob take(Predicate<GenerationParams> accepts) throws InterruptedException {
+        while (!closed) {
+            for (ActiveJob job : queued.values()) {
+                if (accepts.test(job.params())) {
+                    return start(job.id());
+                }
+            }
             wait();
         }
-        if (closed) {
-            return null;
-        }
-        return start(queued.keySet().iterator().next());
+        return null;
     }
 
     /** The oldest queued job whose params match, now running, or empty; never blocks. */
@@ -214,6 +224,7 @@ public final class JobQueue {
             throw new IllegalStateException("cannot re-queue job " + job.id() + ": " + e.getMessage(), e);
         }
         job.state(JobState.QUEUED);
+        job.markRequeued();
         LinkedHashMap<String, ActiveJob> rest = new LinkedHashMap<>(queued);
         queued.clear();
         queued.put(job.id(), job);
