@@ -154,15 +154,11 @@ final class GalleryApi {
         if (value == null) {
             return DEFAULT_LIMIT;
         }
-        try {
-            int limit = Integer.parseInt(value);
-            if (limit >= 1 && limit <= MAX_LIMIT) {
-                return limit;
-            }
-        } catch (NumberFormatException e) {
-            // reported below
+        int limit = value.matches("\\d{1,4}") ? Integer.parseInt(value) : -1;
+        if (limit < 1 || limit > MAX_LIMIT) {
+            throw RequestException.invalid("limit", "limit must be an integer between 1 and " + MAX_LIMIT + ", got " + value);
         }
-        throw RequestException.invalid("limit", "limit must be an integer between 1 and " + MAX_LIMIT + ", got " + value);
+        return limit;
     }
 
     @FunctionalInterface

@@ -32,6 +32,8 @@ public final class JobQueue {
     /** Pixels of a 512x512 image: the unit of work is one step on one such image. */
     private static final double UNIT_PIXELS = 512.0 * 512.0;
     private static final double SPEED_SMOOTHING = 0.2;
+    /** Free disk space is measured at most this often while it is above the minimum. */
+    private static final long DISK_CHECK_INTERVAL_NANOS = 1_000_000_000L;
 
     private final JobStore store;
     private final JobEvents events;
@@ -43,6 +45,8 @@ public final class JobQueue {
     private final Map<String, List<CompletableFuture<JobRecord>>> waiters = new HashMap<>();
     private double msPerUnit = Double.NaN;
     private boolean closed;
+    private long usableBytes;
+    private long usableCheckedAt;
     private long stepsDone;
     private long stepMillisTotal;
     private long jobsFinished;
@@ -358,12 +362,16 @@ public final class JobQueue {
     }
 
     private void checkDiskSpace() {
-        long usable;
-        try {
-            usable = Files.getFileStore(Files.createDirectories(dataDir)).getUsableSpace();
-        } catch (IOException e) {
-            throw new IllegalStateException("cannot check free space in " + dataDir + ": " + e.getMessage(), e);
+        long now = System.nanoTime();
+        if (now - usableCheckedAt > DISK_CHECK_INTERVAL_NANOS || usableBytes < minFreeDiskBytes) {
+            try {
+                usableBytes = Files.getFileStore(Files.createDirectories(dataDir)).getUsableSpace();
+            } catch (IOException e) {
+                throw new IllegalStateException("cannot check free space in " + dataDir + ": " + e.getMessage(), e);
+            }
+            usableCheckedAt = now;
         }
+        long usable = usableBytes;
         if (usable < minFreeDiskBytes) {
             throw new RequestException(507, "insufficient_storage", "the data directory has " + usable / (1 << 20)
                     + " MiB free, below the configured minimum of " + minFreeDiskBytes / (1 << 20) + " MiB", null);
