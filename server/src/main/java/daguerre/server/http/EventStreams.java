@@ -73,7 +73,8 @@ final class EventStreams {
                         return;
                     }
                     response.setChunked(true).putHeader("Content-Type", "text/event-stream; charset=utf-8")
-                            .putHeader("Cache-Control", "no-cache").putHeader("X-Accel-Buffering", "no");
+                            .putHeader("Cache-Control", "no-cache").putHeader("X-Accel-Buffering", "no")
+                            .putHeader("Content-Encoding", "identity"); // compression would hold events back
                     long heartbeat = services.vertx().setPeriodic(HEARTBEAT_MILLIS, t -> {
                         if (!response.ended()) {
                             response.write(": keep-alive\n\n");

@@ -57,13 +57,15 @@ final class GalleryApi {
 
     private void png(RoutingContext ctx) {
         Path file = call(() -> services.gallery().file(ctx.pathParam("id"))).orElseThrow(() -> notFound(ctx));
-        ctx.response().putHeader("Content-Type", "image/png").putHeader("Cache-Control", "private, max-age=31536000, immutable")
+        ctx.response().putHeader("Content-Type", "image/png").putHeader("Content-Encoding", "identity")
+                .putHeader("Cache-Control", "private, max-age=31536000, immutable")
                 .sendFile(file.toString());
     }
 
     private void thumbnail(RoutingContext ctx) {
         Path file = call(() -> services.gallery().thumbnail(ctx.pathParam("id"))).orElseThrow(() -> notFound(ctx));
-        ctx.response().putHeader("Content-Type", "image/png").putHeader("Cache-Control", "private, max-age=31536000, immutable")
+        ctx.response().putHeader("Content-Type", "image/png").putHeader("Content-Encoding", "identity")
+                .putHeader("Cache-Control", "private, max-age=31536000, immutable")
                 .sendFile(file.toString());
     }
 

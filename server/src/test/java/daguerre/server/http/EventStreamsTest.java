@@ -116,6 +116,15 @@ class EventStreamsTest {
     }
 
     @Test
+    void sseIsNeverCompressed() throws Exception {
+        String id = server.submit("{\"prompt\":\"plain\",\"steps\":1}");
+        server.awaitStatus(id, "succeeded");
+        HttpResponse<String> response = server.send(HttpRequest.newBuilder(server.uri("/api/v1/jobs/" + id + "/events"))
+                .header("Accept-Encoding", "gzip, deflate"));
+        assertTrue(response.body().startsWith("event: succeeded\ndata: {"), response.body());
+    }
+
+    @Test
     void sseReportsCancellation() throws Exception {
         server.engine.hold();
         try {
