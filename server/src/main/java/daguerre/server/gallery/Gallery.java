@@ -45,10 +45,18 @@ public final class Gallery {
     private final Path imagesDir;
     private final Path thumbnailsDir;
 
+    /** Opens the gallery under {@code dataDir}, removing temporary files a crash may have left mid-write. */
     public Gallery(Database database, Path dataDir) throws IOException {
         this.database = database;
         this.imagesDir = Files.createDirectories(dataDir.resolve("images")).toRealPath();
         this.thumbnailsDir = Files.createDirectories(dataDir.resolve("thumbnails")).toRealPath();
+        for (Path dir : List.of(imagesDir, thumbnailsDir)) {
+            try (var files = Files.walk(dir)) {
+                for (Path temp : files.filter(f -> f.getFileName().toString().endsWith(".tmp")).toList()) {
+                    Files.deleteIfExists(temp);
+                }
+            }
+        }
     }
 
     /**

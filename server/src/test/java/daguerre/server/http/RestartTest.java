@@ -31,7 +31,11 @@ class RestartTest {
             String queued = server.submit("{\"prompt\":\"queued\",\"steps\":2}");
             int startedBefore = engine.started();
 
+            Path leftover = dataDir.resolve("images").resolve("ab").resolve(".abcdefghijklmnopqrst.png.tmp");
+            java.nio.file.Files.createDirectories(leftover.getParent());
+            java.nio.file.Files.write(leftover, new byte[] {1, 2, 3});
             server.restart();
+            assertTrue(java.nio.file.Files.notExists(leftover), "half-written files from a crash are removed");
             JsonNode requeued = json(server.get("/api/v1/jobs/" + inFlight));
             assertEquals(1, requeued.get("requeued").asInt(), requeued.toString());
             assertTrue(requeued.get("status").asText().matches("queued|running"), requeued.toString());
