@@ -74,6 +74,11 @@ public record ServeConfig(
                 previewEvery, shutdownGraceMillis);
     }
 
+    public ServeConfig withPreviewEvery(int steps) {
+        return new ServeConfig(host, port, dataDir, models, limits, maxBodyBytes, minFreeDiskBytes, apiKeys, corsOrigins,
+                steps, shutdownGraceMillis);
+    }
+
     public ServeConfig withCorsOrigins(List<String> origins) {
         return new ServeConfig(host, port, dataDir, models, limits, maxBodyBytes, minFreeDiskBytes, apiKeys, origins,
                 previewEvery, shutdownGraceMillis);

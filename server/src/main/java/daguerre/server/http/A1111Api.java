@@ -225,7 +225,7 @@ final class A1111Api {
         return model.name() + " [" + model.hash() + "]";
     }
 
-    /** A1111's progress: the running job's fraction done and ETA. */
+    /** A1111's progress: the running job's fraction done, ETA and latest preview. */
     private void progress(RoutingContext ctx) {
         List<ActiveJob> running = services.queue().runningJobs();
         ObjectNode body = JSON.createObjectNode();
@@ -243,7 +243,12 @@ final class A1111Api {
         }
         state.put("skipped", false).put("job_no", 0);
         body.set("state", state);
-        body.putNull("current_image");
+        byte[] preview = running.isEmpty() ? null : running.get(0).lastPreview();
+        if (preview == null) {
+            body.putNull("current_image");
+        } else {
+            body.put("current_image", Base64.getEncoder().encodeToString(preview));
+        }
         body.put("textinfo", running.isEmpty() ? "" : "running");
         Http.send(ctx, 200, body);
     }

@@ -14,6 +14,7 @@ public final class ActiveJob {
     private volatile Long startedAt;
     private volatile int step;
     private volatile boolean cancelRequested;
+    private volatile byte[] lastPreview;
 
     ActiveJob(String id, GenerationParams params, long createdAt, int requeued) {
         this.id = id;
@@ -65,6 +66,15 @@ public final class ActiveJob {
         this.requeued++;
         this.startedAt = null;
         this.step = 0;
+    }
+
+    /** The latest preview PNG while it runs, or null. */
+    public byte[] lastPreview() {
+        return lastPreview;
+    }
+
+    void lastPreview(byte[] png) {
+        this.lastPreview = png;
     }
 
     void requestCancel() {

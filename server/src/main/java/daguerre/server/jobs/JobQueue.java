@@ -192,6 +192,7 @@ public final class JobQueue {
 
     /** Publishes a preview image of a running job. */
     public void preview(ActiveJob job, int step, byte[] png) {
+        job.lastPreview(png);
         events.publish(job.id(), "preview", JSON.createObjectNode().put("step", step)
                 .put("png", java.util.Base64.getEncoder().encodeToString(png)));
     }

@@ -60,11 +60,11 @@ public final class Worker implements AutoCloseable {
             @Override
             public void onStep(int step, int total, byte[] previewPng) {
                 long now = System.nanoTime();
-                queue.stepDone(job, step, total, (now - lastStep[0]) / 1_000_000);
-                lastStep[0] = now;
                 if (previewPng != null) {
                     queue.preview(job, step, previewPng);
                 }
+                queue.stepDone(job, step, total, (now - lastStep[0]) / 1_000_000);
+                lastStep[0] = now;
             }
 
             @Override

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import daguerre.diffusion.pipeline.PngText;
+import daguerre.server.testing.GradientTestEngine;
 import daguerre.server.testing.TestServer;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
@@ -26,7 +27,7 @@ class CompatibleApisTest {
 
     @BeforeAll
     static void start() throws Exception {
-        server = TestServer.start(dataDir);
+        server = TestServer.start(dataDir, new GradientTestEngine(2), c -> c.withPreviewEvery(1));
     }
 
     @AfterAll
@@ -146,6 +147,7 @@ class CompatibleApisTest {
             } while (progress.at("/state/sampling_step").asInt() < 1 && System.nanoTime() < deadline);
             assertEquals(0.25, progress.get("progress").asDouble());
             assertEquals(4, progress.at("/state/sampling_steps").asInt());
+            assertTrue(Base64.getDecoder().decode(progress.get("current_image").asText()).length > 8, "the step-1 preview");
             assertEquals(200, server.post("/sdapi/v1/interrupt", "").statusCode());
             HttpResponse<String> response = generation.get(20, TimeUnit.SECONDS);
             assertEquals(200, response.statusCode(), response.body());
