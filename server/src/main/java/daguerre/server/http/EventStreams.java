@@ -146,7 +146,10 @@ final class EventStreams {
                 || event.equals(JobState.CANCELLED.wireName());
     }
 
-    /** Relays every job's events as JSON text frames {@code {job_id, event, data}}. */
+    /**
+     * Relays every job's events as JSON text frames {@code {job_id, event, data}}, after a first
+     * frame {@code {"event":"subscribed"}} that tells the client no later event will be missed.
+     */
     private void webSocket(RoutingContext ctx) {
         ctx.request().toWebSocket().onFailure(ctx::fail).onSuccess(socket -> {
             MessageConsumer<String> consumer = services.vertx().eventBus().consumer(DaguerreServer.EVENTS_ADDRESS, message -> {
@@ -155,6 +158,11 @@ final class EventStreams {
                 }
             });
             socket.closeHandler(v -> consumer.unregister());
+            consumer.completion().onSuccess(v -> {
+                if (!socket.isClosed()) {
+                    socket.writeTextMessage(JSON.createObjectNode().put("event", "subscribed").toString());
+                }
+            });
         });
     }
 

@@ -46,6 +46,11 @@ class EventStreamsTest {
     record Event(String name, JsonNode data) {}
 
     static List<Event> readEvents(String path) throws Exception {
+        return readEvents(path, new CountDownLatch(1));
+    }
+
+    /** Reads the whole stream; {@code firstEvent} opens when the first event has arrived. */
+    static List<Event> readEvents(String path, CountDownLatch firstEvent) throws Exception {
         HttpResponse<Stream<String>> response = server.client().send(HttpRequest.newBuilder(server.uri(path))
                 .timeout(Duration.ofSeconds(20)).GET().build(), HttpResponse.BodyHandlers.ofLines());
         assertEquals(200, response.statusCode());
@@ -58,6 +63,7 @@ class EventStreamsTest {
             } else if (line.startsWith("data: ")) {
                 try {
                     events.add(new Event(name[0], TestServer.JSON.readTree(line.substring(6))));
+                    firstEvent.countDown();
                 } catch (Exception e) {
                     throw new AssertionError(line, e);
                 }
@@ -76,14 +82,15 @@ class EventStreamsTest {
             server.awaitStatus(blocker, "running");
             id = server.submit("{\"prompt\":\"streamed\",\"steps\":6,\"seed\":7}");
             String path = "/api/v1/jobs/" + id + "/events";
+            CountDownLatch connected = new CountDownLatch(1);
             events = CompletableFuture.supplyAsync(() -> {
                 try {
-                    return readEvents(path);
+                    return readEvents(path, connected);
                 } catch (Exception e) {
                     throw new IllegalStateException(e);
                 }
             });
-            Thread.sleep(200);
+            assertTrue(connected.await(10, TimeUnit.SECONDS));
         } finally {
             server.engine.release();
         }
@@ -130,14 +137,15 @@ class EventStreamsTest {
         try {
             String id = server.submit("{\"prompt\":\"to cancel\",\"steps\":4}");
             server.awaitStatus(id, "running");
+            CountDownLatch connected = new CountDownLatch(1);
             CompletableFuture<List<Event>> events = CompletableFuture.supplyAsync(() -> {
                 try {
-                    return readEvents("/api/v1/jobs/" + id + "/events");
+                    return readEvents("/api/v1/jobs/" + id + "/events", connected);
                 } catch (Exception e) {
                     throw new IllegalStateException(e);
                 }
             });
-            Thread.sleep(200);
+            assertTrue(connected.await(10, TimeUnit.SECONDS));
             assertEquals(202, server.post("/api/v1/jobs/" + id + "/cancel", "").statusCode());
             List<Event> received = events.get(20, TimeUnit.SECONDS);
             assertEquals("progress", received.get(0).name());
@@ -151,6 +159,7 @@ class EventStreamsTest {
     void webSocketStreamsEventsOfAllJobs() throws Exception {
         Set<String> succeeded = ConcurrentHashMap.newKeySet();
         CountDownLatch done = new CountDownLatch(2);
+        CountDownLatch subscribed = new CountDownLatch(1);
         WebSocket socket = server.client().newWebSocketBuilder()
                 .buildAsync(URI.create("ws://127.0.0.1:" + server.port() + "/api/v1/ws"), new WebSocket.Listener() {
                     private final StringBuilder text = new StringBuilder();
@@ -161,7 +170,9 @@ class EventStreamsTest {
                         if (last) {
                             try {
                                 JsonNode event = TestServer.JSON.readTree(text.toString());
-                                if (event.get("event").asText().equals("succeeded")) {
+                                if (event.get("event").asText().equals("subscribed")) {
+                                    subscribed.countDown();
+                                } else if (event.get("event").asText().equals("succeeded")) {
                                     succeeded.add(event.get("job_id").asText());
                                     done.countDown();
                                 }
@@ -174,6 +185,7 @@ class EventStreamsTest {
                         return null;
                     }
                 }).get(10, TimeUnit.SECONDS);
+        assertTrue(subscribed.await(10, TimeUnit.SECONDS));
         String a = server.submit("{\"prompt\":\"ws one\",\"steps\":2}");
         String b = server.submit("{\"prompt\":\"ws two\",\"steps\":2}");
         assertTrue(done.await(20, TimeUnit.SECONDS), "succeeded events: " + succeeded);
