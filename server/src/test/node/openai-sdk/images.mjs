@@ -5,6 +5,12 @@ import OpenAI from "openai";
 const client = new OpenAI({ maxRetries: 0, timeout: 30_000 });
 const result = {};
 
+const models = [];
+for await (const model of client.models.list()) {
+  models.push(model.id);
+}
+result.models = models;
+
 const b64 = await client.images.generate({
   model: "tiny",
   prompt: "a lighthouse, drawn by the OpenAI SDK",

@@ -8,6 +8,7 @@ import daguerre.server.jobs.ActiveJob;
 import daguerre.server.jobs.GenerationParams;
 import daguerre.server.jobs.JobRecord;
 import daguerre.server.jobs.JobState;
+import daguerre.server.jobs.ModelDescriptor;
 import daguerre.server.jobs.RequestException;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
@@ -17,7 +18,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * OpenAI's image generation route, {@code POST /v1/images/generations}, so that OpenAI SDKs can
+ * OpenAI's image generation route, {@code POST /v1/images/generations} (and {@code GET /v1/models}), so that OpenAI SDKs can
  * use the service: {@code prompt}, {@code model}, {@code n}, {@code size} "WxH",
  * {@code response_format} {@code b64_json} | {@code url}, and the extra optional fields
  * {@code seed}, {@code steps}, {@code guidance_scale}, {@code negative_prompt}, {@code sampler}.
@@ -37,6 +38,17 @@ final class OpenAiApi {
 
     void mount(Router router) {
         router.post("/v1/images/generations").blockingHandler(this::generate, false);
+        router.get("/v1/models").handler(this::models);
+    }
+
+    /** OpenAI's model list, so that clients that check a model's availability find ours. */
+    private void models(RoutingContext ctx) {
+        ObjectNode body = JSON.createObjectNode().put("object", "list");
+        ArrayNode data = body.putArray("data");
+        for (ModelDescriptor model : services.engine().models()) {
+            data.addObject().put("id", model.id()).put("object", "model").put("created", 0).put("owned_by", "daguerre");
+        }
+        Http.send(ctx, 200, body);
     }
 
     private void generate(RoutingContext ctx) {

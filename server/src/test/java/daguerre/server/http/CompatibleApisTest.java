@@ -190,6 +190,15 @@ class CompatibleApisTest {
     }
 
     @Test
+    void openAiModelList() throws Exception {
+        JsonNode models = json(server.get("/v1/models"));
+        assertEquals("list", models.get("object").asText());
+        assertEquals("tiny", models.at("/data/0/id").asText());
+        assertEquals("model", models.at("/data/0/object").asText());
+        assertOpenAiError(server.get("/v1/nothing"), 404, null);
+    }
+
+    @Test
     void openAiErrorsUseItsShape() throws Exception {
         assertOpenAiError(server.post("/v1/images/generations", "{\"n\":1}"), 400, "prompt");
         assertOpenAiError(server.post("/v1/images/generations", "{\"prompt\":\"x\",\"size\":\"big\"}"), 400, "size");

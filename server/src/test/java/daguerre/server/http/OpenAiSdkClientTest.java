@@ -42,6 +42,7 @@ class OpenAiSdkClientTest {
             assertEquals(0, process.exitValue(), output);
             JsonNode result = TestServer.JSON.readTree(output.lines().reduce((a, b) -> b).orElseThrow());
 
+            assertEquals("[\"tiny\",\"wide\"]", result.get("models").toString(), output);
             assertEquals(2, result.get("b64").size(), output);
             for (JsonNode image : result.get("b64")) {
                 assertEquals("PNG", image.get("signature").asText());
