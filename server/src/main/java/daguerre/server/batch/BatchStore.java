@@ -1,0 +1,92 @@
+package daguerre.server.batch;
+
+import daguerre.server.jobs.Database;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+/** The {@code batches} and {@code batch_lines} tables: which job each line of a prompt file became, or why it did not. */
+public final class BatchStore {
+
+    /**
+     * One line of a stored batch.
+     *
+     * @param line the 1-based line number in the file
+     * @param jobId the job it became, or null
+     * @param errorCode why it was refused, or null
+     * @param errorMessage the refusal in words, or null
+     * @param errorField the offending field, or null
+     */
+    public record StoredLine(int line, String jobId, String errorCode, String errorMessage, String errorField) {}
+
+    /**
+     * A stored batch.
+     *
+     * @param id the opaque batch id
+     * @param createdAt when it was accepted, epoch milliseconds
+     * @param lines its lines in file order
+     */
+    public record StoredBatch(String id, long createdAt, List<StoredLine> lines) {}
+
+    private final Database database;
+
+    public BatchStore(Database database) {
+        this.database = database;
+    }
+
+    /** Stores a batch and its lines in one transaction. */
+    public void insert(StoredBatch batch) throws SQLException {
+        database.transaction(c -> {
+            try (PreparedStatement s = c.prepareStatement("INSERT INTO batches (id, created_at) VALUES (?, ?)")) {
+                s.setString(1, batch.id());
+                s.setLong(2, batch.createdAt());
+                s.executeUpdate();
+            }
+            try (PreparedStatement s = c.prepareStatement("INSERT INTO batch_lines (batch_id, line, job_id, error_code, error_message, "
+                    + "error_field) VALUES (?, ?, ?, ?, ?, ?)")) {
+                for (StoredLine line : batch.lines()) {
+                    s.setString(1, batch.id());
+                    s.setInt(2, line.line());
+                    s.setString(3, line.jobId());
+                    s.setString(4, line.errorCode());
+                    s.setString(5, line.errorMessage());
+                    s.setString(6, line.errorField());
+                    s.addBatch();
+                }
+                s.executeBatch();
+            }
+            return null;
+        });
+    }
+
+    /** The batch with this id, if any. */
+    public Optional<StoredBatch> find(String id) throws SQLException {
+        return database.call(c -> {
+            long createdAt;
+            try (PreparedStatement s = c.prepareStatement("SELECT created_at FROM batches WHERE id = ?")) {
+                s.setString(1, id);
+                try (ResultSet rows = s.executeQuery()) {
+                    if (!rows.next()) {
+                        return Optional.empty();
+                    }
+                    createdAt = rows.getLong(1);
+                }
+            }
+            List<StoredLine> lines = new ArrayList<>();
+            try (PreparedStatement s = c.prepareStatement("SELECT line, job_id, error_code, error_message, error_field FROM batch_lines "
+                    + "WHERE batch_id = ? ORDER BY line")) {
+                s.setString(1, id);
+                try (ResultSet rows = s.executeQuery()) {
+                    while (rows.next()) {
+                        lines.add(new StoredLine(rows.getInt(1), rows.getString(2), rows.getString(3), rows.getString(4),
+                                rows.getString(5)));
+                    }
+                }
+            }
+            return Optional.of(new StoredBatch(id, createdAt, lines));
+        });
+    }
+}

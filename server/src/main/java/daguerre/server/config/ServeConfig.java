@@ -1,0 +1,86 @@
+package daguerre.server.config;
+
+import daguerre.server.jobs.Limits;
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * Everything {@code serve} needs, resolved from flags, environment and config file.
+ *
+ * @param host the address to listen on
+ * @param port the TCP port (0 = any free port)
+ * @param dataDir where the database, images and thumbnails live
+ * @param models model folders or files given with {@code --model}; empty = the default model
+ * @param limits bounds on requests and on the queue
+ * @param maxBodyBytes the largest request body; larger ones get 413
+ * @param minFreeDiskBytes below this much free space in the data directory new jobs get 507
+ * @param apiKeys accepted Bearer keys; empty = no authentication
+ * @param corsOrigins origins allowed by CORS ({@code *} for any); empty = no CORS headers
+ * @param previewEvery publish a preview image every this many steps (0 = never)
+ * @param shutdownGraceMillis how long a shutdown waits for the running job to stop at its next step
+ */
+public record ServeConfig(
+        String host,
+        int port,
+        Path dataDir,
+        List<Path> models,
+        Limits limits,
+        long maxBodyBytes,
+        long minFreeDiskBytes,
+        List<String> apiKeys,
+        List<String> corsOrigins,
+        int previewEvery,
+        long shutdownGraceMillis) {
+
+    public ServeConfig {
+        models = List.copyOf(models);
+        apiKeys = List.copyOf(apiKeys);
+        corsOrigins = List.copyOf(corsOrigins);
+    }
+
+    /** The defaults: localhost:7860, {@code ./data}, 2048 px, 150 steps, 8 images, 100 queued jobs, 32 MiB bodies, 1 GiB free. */
+    public static ServeConfig defaults() {
+        return new ServeConfig("127.0.0.1", 7860, Path.of("data"), List.of(), new Limits(2048, 2048, 150, 8, 100),
+                32L << 20, 1L << 30, List.of(), List.of(), 5, 30_000);
+    }
+
+    public ServeConfig withPort(int newPort) {
+        return new ServeConfig(host, newPort, dataDir, models, limits, maxBodyBytes, minFreeDiskBytes, apiKeys, corsOrigins,
+                previewEvery, shutdownGraceMillis);
+    }
+
+    public ServeConfig withDataDir(Path newDataDir) {
+        return new ServeConfig(host, port, newDataDir, models, limits, maxBodyBytes, minFreeDiskBytes, apiKeys, corsOrigins,
+                previewEvery, shutdownGraceMillis);
+    }
+
+    public ServeConfig withLimits(Limits newLimits) {
+        return new ServeConfig(host, port, dataDir, models, newLimits, maxBodyBytes, minFreeDiskBytes, apiKeys, corsOrigins,
+                previewEvery, shutdownGraceMillis);
+    }
+
+    public ServeConfig withMaxBodyBytes(long bytes) {
+        return new ServeConfig(host, port, dataDir, models, limits, bytes, minFreeDiskBytes, apiKeys, corsOrigins,
+                previewEvery, shutdownGraceMillis);
+    }
+
+    public ServeConfig withMinFreeDiskBytes(long bytes) {
+        return new ServeConfig(host, port, dataDir, models, limits, maxBodyBytes, bytes, apiKeys, corsOrigins,
+                previewEvery, shutdownGraceMillis);
+    }
+
+    public ServeConfig withApiKeys(List<String> keys) {
+        return new ServeConfig(host, port, dataDir, models, limits, maxBodyBytes, minFreeDiskBytes, keys, corsOrigins,
+                previewEvery, shutdownGraceMillis);
+    }
+
+    public ServeConfig withPreviewEvery(int steps) {
+        return new ServeConfig(host, port, dataDir, models, limits, maxBodyBytes, minFreeDiskBytes, apiKeys, corsOrigins,
+                steps, shutdownGraceMillis);
+    }
+
+    public ServeConfig withCorsOrigins(List<String> origins) {
+        return new ServeConfig(host, port, dataDir, models, limits, maxBodyBytes, minFreeDiskBytes, apiKeys, origins,
+                previewEvery, shutdownGraceMillis);
+    }
+}

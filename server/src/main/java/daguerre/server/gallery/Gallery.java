@@ -1,0 +1,314 @@
+package daguerre.server.gallery;
+
+import daguerre.diffusion.pipeline.PngText;
+import daguerre.server.jobs.Database;
+import daguerre.server.jobs.EngineResult;
+import daguerre.server.jobs.GenerationParams;
+import daguerre.server.jobs.Ids;
+import daguerre.server.jobs.RequestException;
+import java.awt.image.BufferedImage;
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.List;
+import java.util.Optional;
+import javax.imageio.ImageIO;
+import org.imgscalr.Scalr;
+
+/**
+ * The image gallery: PNG files under {@code images/} in the data directory, written atomically
+ * (temporary file, then rename), indexed in the {@code images} table with full-text search on
+ * prompts. Files are found from the id through the index, never from a path a client gave.
+ */
+public final class Gallery {
+
+    /** The PNG text chunk holding the full native request as JSON. */
+    public static final String REQUEST_CHUNK = "daguerre";
+    /** The longest side of a thumbnail, in pixels. */
+    public static final int THUMBNAIL_SIZE = 256;
+    private static final String COLUMNS = "id, job_id, prompt, negative_prompt, model, sampler, seed, steps, guidance_scale, "
+            + "width, height, created_at, favorite, infotext, request";
+
+    private final Database database;
+    private final Path imagesDir;
+    private final Path thumbnailsDir;
+
+    /** Opens the gallery under {@code dataDir}, removing temporary files a crash may have left mid-write. */
+    public Gallery(Database database, Path dataDir) throws IOException {
+        this.database = database;
+        this.imagesDir = Files.createDirectories(dataDir.resolve("images")).toRealPath();
+        this.thumbnailsDir = Files.createDirectories(dataDir.resolve("thumbnails")).toRealPath();
+        for (Path dir : List.of(imagesDir, thumbnailsDir)) {
+            try (var files = Files.walk(dir)) {
+                for (Path temp : files.filter(f -> f.getFileName().toString().endsWith(".tmp")).toList()) {
+                    Files.deleteIfExists(temp);
+                }
+            }
+        }
+    }
+
+    /**
+     * Stores one generated image: adds the request chunk to its PNG, writes it atomically and indexes it.
+     *
+     * @param requestJson the job's full native request
+     * @return the new image id
+     */
+    public String store(String jobId, GenerationParams params, String requestJson, EngineResult.Image image)
+            throws IOException, SQLException {
+        String id = Ids.newId();
+        byte[] png = PngText.withText(image.png(), REQUEST_CHUNK, requestJson);
+        Path file = imageFile(id);
+        writeAtomically(file, png);
+        int[] size = pngSize(png);
+        try {
+            database.call(c -> {
+                try (PreparedStatement s = c.prepareStatement("INSERT INTO images (id, job_id, file, prompt, negative_prompt, model, "
+                        + "sampler, seed, steps, guidance_scale, width, height, created_at, infotext, request) "
+                        + "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")) {
+                    s.setString(1, id);
+                    s.setString(2, jobId);
+                    s.setString(3, imagesDir.relativize(file).toString());
+                    s.setString(4, params.prompt());
+                    s.setString(5, params.negativePrompt());
+                    s.setString(6, params.model());
+                    s.setString(7, params.sampler());
+                    s.setLong(8, image.seed());
+                    s.setInt(9, params.steps());
+                    s.setDouble(10, params.guidanceScale());
+                    s.setInt(11, size[0]);
+                    s.setInt(12, size[1]);
+                    s.setLong(13, System.currentTimeMillis());
+                    s.setString(14, image.infotext());
+                    s.setString(15, requestJson);
+                    return s.executeUpdate();
+                }
+            });
+        } catch (SQLException | RuntimeException e) {
+            Files.deleteIfExists(file);
+            throw e;
+        }
+        return id;
+    }
+
+    /** Searches the gallery, newest first. */
+    public ImagePage list(ImageQuery query) throws SQLException {
+        StringBuilder sql = new StringBuilder("SELECT seq, " + COLUMNS + " FROM images WHERE 1 = 1");
+        List<Object> args = new ArrayList<>();
+        if (query.text() != null && !query.text().isBlank()) {
+            sql.append(" AND seq IN (SELECT rowid FROM images_fts WHERE images_fts MATCH ?)");
+            args.add(ftsQuery(query.text()));
+        }
+        if (query.favorite() != null) {
+            sql.append(" AND favorite = ?");
+            args.add(query.favorite() ? 1 : 0);
+        }
+        if (query.model() != null) {
+            sql.append(" AND model = ?");
+            args.add(query.model());
+        }
+        if (query.sampler() != null) {
+            sql.append(" AND sampler = ?");
+            args.add(query.sampler());
+        }
+        if (query.from() != null) {
+            sql.append(" AND created_at >= ?");
+            args.add(query.from());
+        }
+        if (query.to() != null) {
+            sql.append(" AND created_at < ?");
+            args.add(query.to());
+        }
+        if (query.cursor() != null) {
+            sql.append(" AND seq < ?");
+            args.add(decodeCursor(query.cursor()));
+        }
+        sql.append(" ORDER BY seq DESC LIMIT ?");
+        args.add(query.limit() + 1);
+        return database.call(c -> {
+            try (PreparedStatement s = c.prepareStatement(sql.toString())) {
+                for (int i = 0; i < args.size(); i++) {
+                    s.setObject(i + 1, args.get(i));
+                }
+                List<ImageEntry> items = new ArrayList<>();
+                long lastSeq = 0;
+                boolean more = false;
+                try (ResultSet rows = s.executeQuery()) {
+                    while (rows.next()) {
+                        if (items.size() == query.limit()) {
+                            more = true;
+                            break;
+                        }
+                        lastSeq = rows.getLong("seq");
+                        items.add(read(rows));
+                    }
+                }
+                return new ImagePage(items, more ? encodeCursor(lastSeq) : null);
+            }
+        });
+    }
+
+    /** The image with this id, if any; anything that is not an id finds nothing. */
+    public Optional<ImageEntry> find(String id) throws SQLException {
+        if (!Ids.isValid(id)) {
+            return Optional.empty();
+        }
+        return database.call(c -> {
+            try (PreparedStatement s = c.prepareStatement("SELECT " + COLUMNS + " FROM images WHERE id = ?")) {
+                s.setString(1, id);
+                try (ResultSet rows = s.executeQuery()) {
+                    return rows.next() ? Optional.of(read(rows)) : Optional.empty();
+                }
+            }
+        });
+    }
+
+    /** The PNG file of an image, or empty when there is no such image. */
+    public Optional<Path> file(String id) throws SQLException {
+        if (find(id).isEmpty()) {
+            return Optional.empty();
+        }
+        return Optional.of(imageFile(id)).filter(Files::isRegularFile);
+    }
+
+    /** The PNG bytes of an image, or empty. */
+    public Optional<byte[]> png(String id) throws SQLException, IOException {
+        Optional<Path> file = file(id);
+        return file.isEmpty() ? Optional.empty() : Optional.of(Files.readAllBytes(file.get()));
+    }
+
+    /** The thumbnail of an image (at most {@link #THUMBNAIL_SIZE} on its longest side, never enlarged; made once and cached), or empty. */
+    public Optional<Path> thumbnail(String id) throws SQLException, IOException {
+        Optional<Path> source = file(id);
+        if (source.isEmpty()) {
+            return Optional.empty();
+        }
+        Path thumbnail = thumbnailsDir.resolve(id + ".png");
+        if (!Files.isRegularFile(thumbnail)) {
+            BufferedImage image = ImageIO.read(source.get().toFile());
+            BufferedImage small = Math.max(image.getWidth(), image.getHeight()) <= THUMBNAIL_SIZE ? image
+                    : Scalr.resize(image, Scalr.Method.QUALITY, Scalr.Mode.AUTOMATIC, THUMBNAIL_SIZE);
+            ByteArrayOutputStream png = new ByteArrayOutputStream();
+            ImageIO.write(small, "png", png);
+            writeAtomically(thumbnail, png.toByteArray());
+        }
+        return Optional.of(thumbnail);
+    }
+
+    /** Marks or unmarks an image as a favourite; false when there is no such image. */
+    public boolean setFavorite(String id, boolean favorite) throws SQLException {
+        if (!Ids.isValid(id)) {
+            return false;
+        }
+        return database.call(c -> {
+            try (PreparedStatement s = c.prepareStatement("UPDATE images SET favorite = ? WHERE id = ?")) {
+                s.setInt(1, favorite ? 1 : 0);
+                s.setString(2, id);
+                return s.executeUpdate() == 1;
+            }
+        });
+    }
+
+    /** Deletes an image: its row, its file and its thumbnail; false when there is no such image. */
+    public boolean delete(String id) throws SQLException, IOException {
+        if (!Ids.isValid(id)) {
+            return false;
+        }
+        boolean deleted = database.call(c -> {
+            try (PreparedStatement s = c.prepareStatement("DELETE FROM images WHERE id = ?")) {
+                s.setString(1, id);
+                return s.executeUpdate() == 1;
+            }
+        });
+        if (deleted) {
+            Files.deleteIfExists(imageFile(id));
+            Files.deleteIfExists(thumbnailsDir.resolve(id + ".png"));
+        }
+        return deleted;
+    }
+
+    /** Number of images in the gallery. */
+    public long count() throws SQLException {
+        return database.call(c -> {
+            try (PreparedStatement s = c.prepareStatement("SELECT COUNT(*) FROM images"); ResultSet rows = s.executeQuery()) {
+                return rows.getLong(1);
+            }
+        });
+    }
+
+    /** {@code images/<first two characters>/<id>.png}; the id was checked against {@link Ids#isValid}. */
+    private Path imageFile(String id) {
+        if (!Ids.isValid(id)) {
+            throw new IllegalArgumentException("not an image id: " + id);
+        }
+        return imagesDir.resolve(id.substring(0, 2)).resolve(id + ".png");
+    }
+
+    private static void writeAtomically(Path file, byte[] bytes) throws IOException {
+        Files.createDirectories(file.getParent());
+        Path temp = file.resolveSibling("." + file.getFileName() + ".tmp");
+        try (FileChannel channel = FileChannel.open(temp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
+                StandardOpenOption.WRITE)) {
+            ByteBuffer buffer = ByteBuffer.wrap(bytes);
+            while (buffer.hasRemaining()) {
+                channel.write(buffer);
+            }
+            channel.force(true);
+        }
+        Files.move(temp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    }
+
+    private static int[] pngSize(byte[] png) throws IOException {
+        BufferedImage image = ImageIO.read(new ByteArrayInputStream(png));
+        if (image == null) {
+            throw new IOException("the engine returned bytes that are not a PNG image");
+        }
+        return new int[] {image.getWidth(), image.getHeight()};
+    }
+
+    /** Each word quoted, so that FTS5 operators in user input are plain text; words are ANDed. */
+    private static String ftsQuery(String text) {
+        StringBuilder query = new StringBuilder();
+        for (String word : text.strip().split("\\s+")) {
+            if (query.length() > 0) {
+                query.append(' ');
+            }
+            query.append('"').append(word.replace("\"", "\"\"")).append('"');
+        }
+        return query.toString();
+    }
+
+    private static String encodeCursor(long seq) {
+        return Base64.getUrlEncoder().withoutPadding().encodeToString(("s" + seq).getBytes(StandardCharsets.US_ASCII));
+    }
+
+    private static long decodeCursor(String cursor) {
+        try {
+            String text = new String(Base64.getUrlDecoder().decode(cursor), StandardCharsets.US_ASCII);
+            if (!text.startsWith("s")) {
+                throw new IllegalArgumentException();
+            }
+            return Long.parseLong(text.substring(1));
+        } catch (IllegalArgumentException e) {
+            throw RequestException.invalid("cursor", "cursor is not a cursor this service returned");
+        }
+    }
+
+    private static ImageEntry read(ResultSet rows) throws SQLException {
+        return new ImageEntry(rows.getString("id"), rows.getString("job_id"), rows.getString("prompt"),
+                rows.getString("negative_prompt"), rows.getString("model"), rows.getString("sampler"), rows.getLong("seed"),
+                rows.getInt("steps"), rows.getDouble("guidance_scale"), rows.getInt("width"), rows.getInt("height"),
+                rows.getLong("created_at"), rows.getInt("favorite") == 1, rows.getString("infotext"), rows.getString("request"));
+    }
+}

@@ -1,0 +1,260 @@
+package daguerre.server.http;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import daguerre.server.config.ServeConfig;
+import daguerre.server.config.ServiceCore;
+import daguerre.server.jobs.ImageEngine;
+import daguerre.server.jobs.JobEvents;
+import daguerre.server.jobs.JobQueue;
+import daguerre.server.jobs.RequestException;
+import io.vertx.core.Vertx;
+import io.vertx.core.http.HttpMethod;
+import io.vertx.core.http.HttpServer;
+import io.vertx.core.http.HttpServerOptions;
+import io.vertx.ext.web.Router;
+import io.vertx.ext.web.RoutingContext;
+import io.vertx.ext.web.handler.BodyHandler;
+import io.vertx.ext.web.handler.CorsHandler;
+import io.vertx.ext.web.handler.StaticHandler;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The running service: the Vert.x HTTP server with all routes, the job queue and its worker,
+ * the gallery, over one SQLite database in the data directory. {@link #close()} stops it
+ * gracefully: no new connections, the running job is put back in the queue, the database is closed.
+ */
+public final class DaguerreServer implements AutoCloseable {
+
+    /** The event-bus address job events are published on (one JSON message per event). */
+    public static final String EVENTS_ADDRESS = "daguerre.jobs.events";
+
+    private static final Logger LOG = LoggerFactory.getLogger(DaguerreServer.class);
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final List<String> PROTECTED_PREFIXES = List.of("/api/", "/sdapi/", "/v1/", "/metrics");
+    private static final Set<String> TOKEN_IN_QUERY = Set.of("/api/v1/ws");
+
+    private final Vertx vertx;
+    private final HttpServer httpServer;
+    private final ServiceCore core;
+    private final ImageEngine engine;
+    private boolean closed;
+
+    private DaguerreServer(Vertx vertx, HttpServer httpServer, ServiceCore core, ImageEngine engine) {
+        this.vertx = vertx;
+        this.httpServer = httpServer;
+        this.core = core;
+        this.engine = engine;
+    }
+
+    /** Opens the data directory, restores the queue, starts the worker and listens; returns once the port is bound. */
+    public static DaguerreServer start(ServeConfig config, ImageEngine engine) throws Exception {
+        Vertx vertx = Vertx.vertx();
+        JobEvents events = (jobId, event, data) -> {
+            ObjectNode envelope = JSON.createObjectNode().put("job_id", jobId).put("event", event);
+            envelope.set("data", data);
+            vertx.eventBus().publish(EVENTS_ADDRESS, envelope.toString());
+        };
+        ServiceCore core;
+        try {
+            core = ServiceCore.open(config, engine, events);
+        } catch (Exception e) {
+            vertx.close();
+            throw e;
+        }
+        try {
+            if (core.restoredJobs() > 0) {
+                LOG.info("{} jobs back in the queue from the last run", core.restoredJobs());
+            }
+            core.startWorker();
+            HttpServer server = vertx.createHttpServer(new HttpServerOptions().setHost(config.host()).setPort(config.port())
+                    .setCompressionSupported(true));
+            server.requestHandler(router(new Services(vertx, core)));
+            server.listen().toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
+            return new DaguerreServer(vertx, server, core, engine);
+        } catch (Exception e) {
+            core.close();
+            vertx.close();
+            throw e;
+        }
+    }
+
+    /** The bound port (useful with port 0). */
+    public int port() {
+        return httpServer.actualPort();
+    }
+
+    private static Router router(Services services) {
+        Router router = Router.router(services.vertx());
+        ServeConfig config = services.config();
+        if (!config.corsOrigins().isEmpty()) {
+            CorsHandler cors = CorsHandler.create();
+            if (!config.corsOrigins().contains("*")) {
+                config.corsOrigins().forEach(cors::addOrigin);
+            }
+            cors.allowedMethods(Set.of(HttpMethod.GET, HttpMethod.POST, HttpMethod.PATCH, HttpMethod.DELETE, HttpMethod.OPTIONS))
+                    .allowedHeaders(Set.of("Authorization", "Content-Type"));
+            router.route().handler(cors);
+        }
+        if (!config.apiKeys().isEmpty()) {
+            router.route().handler(ctx -> authenticate(ctx, config.apiKeys()));
+        }
+        EventStreams events = new EventStreams(services);
+        events.mountWebSocket(router);
+        router.route().handler(BodyHandler.create(false).setBodyLimit(config.maxBodyBytes()));
+        router.get("/healthz").handler(ctx -> Http.send(ctx, 200, JSON.createObjectNode().put("status", "ok")));
+        router.get("/readyz").handler(ctx -> ready(ctx, services));
+        router.get("/metrics").blockingHandler(ctx -> metrics(ctx, services), false);
+        router.get("/api/v1/openapi.json").handler(DaguerreServer::openApi);
+        new NativeApi(services).mount(router);
+        new GalleryApi(services).mount(router);
+        events.mount(router);
+        new A1111Api(services).mount(router);
+        new OpenAiApi(services).mount(router);
+        router.route("/*").handler(StaticHandler.create("webroot"));
+        router.route().handler(ctx -> ctx.fail(404));
+        router.route().failureHandler(DaguerreServer::failure);
+        return router;
+    }
+
+    private static void authenticate(RoutingContext ctx, List<String> keys) {
+        String path = ctx.normalizedPath();
+        if (PROTECTED_PREFIXES.stream().noneMatch(path::startsWith) || ctx.request().method() == HttpMethod.OPTIONS) {
+            ctx.next();
+            return;
+        }
+        String header = ctx.request().getHeader("Authorization");
+        String given = header != null && header.regionMatches(true, 0, "Bearer ", 0, 7) ? header.substring(7).strip() : null;
+        if (given == null && (TOKEN_IN_QUERY.contains(path) || path.endsWith("/events"))) {
+            given = ctx.request().getParam("api_key");
+        }
+        byte[] givenBytes = given == null ? new byte[0] : given.getBytes(StandardCharsets.UTF_8);
+        boolean ok = false;
+        for (String key : keys) {
+            ok |= MessageDigest.isEqual(givenBytes, key.getBytes(StandardCharsets.UTF_8));
+        }
+        if (ok) {
+            ctx.next();
+        } else {
+            ctx.response().putHeader("WWW-Authenticate", "Bearer");
+            ctx.fail(new RequestException(401, "unauthorized", given == null ? "an API key is required (Authorization: Bearer KEY)"
+                    : "the API key is not valid", null));
+        }
+    }
+
+    private static void ready(RoutingContext ctx, Services services) {
+        boolean ready = !services.queue().isClosed() && !services.engine().models().isEmpty();
+        Http.send(ctx, ready ? 200 : 503, JSON.createObjectNode().put("status", ready ? "ready" : "not ready")
+                .put("models", services.engine().models().size()).put("queue_depth", services.queue().depth()));
+    }
+
+    private static void metrics(RoutingContext ctx, Services services) {
+        JobQueue.Stats stats = services.queue().stats();
+        StringBuilder text = new StringBuilder();
+        gauge(text, "daguerre_queue_depth", "Jobs waiting in the queue.", stats.queueDepth());
+        gauge(text, "daguerre_jobs_running", "Jobs running now.", stats.running());
+        try {
+            text.append("# HELP daguerre_jobs Jobs in the database by state.\n# TYPE daguerre_jobs gauge\n");
+            services.jobs().countByState().forEach((state, count) ->
+                    text.append("daguerre_jobs{state=\"").append(state.wireName()).append("\"} ").append(count).append('\n'));
+            gauge(text, "daguerre_gallery_images", "Images in the gallery.", services.gallery().count());
+        } catch (java.sql.SQLException e) {
+            throw new IllegalStateException("cannot read job counts: " + e.getMessage(), e);
+        }
+        summary(text, "daguerre_step_seconds", "Time per denoising step.", stats.stepMillisTotal(), stats.stepsDone());
+        summary(text, "daguerre_job_seconds", "Running time per finished job.", stats.jobMillisTotal(), stats.jobsFinished());
+        text.append("# HELP daguerre_images_generated_total Images generated since start.\n# TYPE daguerre_images_generated_total counter\n")
+                .append("daguerre_images_generated_total ").append(stats.imagesGenerated()).append('\n');
+        ctx.response().putHeader("Content-Type", "text/plain; version=0.0.4; charset=utf-8").end(text.toString());
+    }
+
+    private static void gauge(StringBuilder text, String name, String help, long value) {
+        text.append("# HELP ").append(name).append(' ').append(help).append("\n# TYPE ").append(name).append(" gauge\n")
+                .append(name).append(' ').append(value).append('\n');
+    }
+
+    private static void summary(StringBuilder text, String name, String help, long millis, long count) {
+        text.append("# HELP ").append(name).append(' ').append(help).append("\n# TYPE ").append(name).append(" summary\n")
+                .append(name).append("_sum ").append(millis / 1000.0).append('\n')
+                .append(name).append("_count ").append(count).append('\n');
+    }
+
+    private static void openApi(RoutingContext ctx) {
+        try (var in = DaguerreServer.class.getResourceAsStream("openapi.json")) {
+            if (in == null) {
+                throw new IllegalStateException("openapi.json is missing from the classpath");
+            }
+            ctx.response().putHeader("Content-Type", "application/json; charset=utf-8")
+                    .end(new String(in.readAllBytes(), StandardCharsets.UTF_8));
+        } catch (java.io.IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    private static void failure(RoutingContext ctx) {
+        Throwable failure = ctx.failure();
+        RequestException error;
+        if (failure instanceof RequestException e) {
+            error = e;
+        } else if (failure == null || ctx.statusCode() > 0 && ctx.statusCode() < 500) {
+            int status = ctx.statusCode() > 0 ? ctx.statusCode() : 500;
+            error = switch (status) {
+                case 404 -> new RequestException(404, "not_found", "no route " + ctx.request().method() + " " + ctx.normalizedPath(), null);
+                case 405 -> new RequestException(405, "method_not_allowed", "method " + ctx.request().method() + " not allowed here", null);
+                case 413 -> new RequestException(413, "body_too_large", "the request body is larger than the limit", null);
+                default -> new RequestException(status, "error", "request failed with status " + status, null);
+            };
+        } else {
+            LOG.error("{} {} failed", ctx.request().method(), ctx.normalizedPath(), failure);
+            error = new RequestException(500, "internal_error", "internal error; see the server log", null);
+        }
+        if (ctx.response().ended() || ctx.response().headWritten()) {
+            if (!ctx.response().ended()) {
+                ctx.response().end();
+            }
+            return;
+        }
+        ApiFamily family = ApiFamily.of(ctx.normalizedPath());
+        if (error.retryAfterSeconds() != null) {
+            ctx.response().putHeader("Retry-After", Long.toString(error.retryAfterSeconds()));
+        }
+        String body = family == ApiFamily.A1111 && ctx.body() != null && error.status() != 413 ? ctx.body().asString() : null;
+        Http.send(ctx, family.status(error), family.body(error, body));
+    }
+
+    /** Stops the service gracefully; the running job goes back to the queue. */
+    @Override
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        try {
+            httpServer.shutdown(5, TimeUnit.SECONDS).toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+        } catch (Exception e) {
+            LOG.warn("HTTP server did not shut down cleanly", e);
+        }
+        try {
+            core.close();
+        } catch (Exception e) {
+            LOG.warn("the job queue or database did not close cleanly", e);
+        }
+        try {
+            vertx.close().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+        } catch (Exception e) {
+            LOG.warn("Vert.x did not close cleanly", e);
+        }
+        try {
+            engine.close();
+        } catch (Exception e) {
+            LOG.warn("engine did not close cleanly", e);
+        }
+    }
+}

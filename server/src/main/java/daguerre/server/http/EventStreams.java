@@ -1,0 +1,176 @@
+package daguerre.server.http;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import daguerre.server.jobs.Ids;
+import daguerre.server.jobs.JobRecord;
+import daguerre.server.jobs.JobState;
+import daguerre.server.jobs.RequestException;
+import io.vertx.core.eventbus.MessageConsumer;
+import io.vertx.core.http.HttpServerResponse;
+import io.vertx.ext.web.Router;
+import io.vertx.ext.web.RoutingContext;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * Live job events: Server-Sent Events for one job at {@code /api/v1/jobs/{id}/events} and a
+ * WebSocket at {@code /api/v1/ws} for all jobs. Both relay the event bus; neither blocks the event loop.
+ */
+final class EventStreams {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final long HEARTBEAT_MILLIS = 15_000;
+
+    private final Services services;
+
+    EventStreams(Services services) {
+        this.services = services;
+    }
+
+    /** Mounts the WebSocket route; it must come before any body handler, which would consume the upgrade request. */
+    void mountWebSocket(Router router) {
+        router.get("/api/v1/ws").handler(this::webSocket);
+    }
+
+    void mount(Router router) {
+        router.get("/api/v1/jobs/:id/events").handler(this::sse);
+    }
+
+    /**
+     * Streams one job's events. The stream opens with the job's current state (a {@code queued},
+     * {@code progress} or final event), then relays events until a final one, and ends.
+     */
+    private void sse(RoutingContext ctx) {
+        String id = ctx.pathParam("id");
+        if (!Ids.isValid(id)) {
+            ctx.fail(RequestException.notFound("job " + id));
+            return;
+        }
+        HttpServerResponse response = ctx.response();
+        List<JsonNode> early = new ArrayList<>();
+        boolean[] snapshotSent = {false};
+        MessageConsumer<String> consumer = services.vertx().eventBus().consumer(DaguerreServer.EVENTS_ADDRESS, message -> {
+            JsonNode envelope = parse(message.body());
+            if (!id.equals(envelope.path("job_id").asText())) {
+                return;
+            }
+            if (snapshotSent[0]) {
+                writeSse(response, envelope);
+            } else {
+                early.add(envelope);
+            }
+        });
+        consumer.completion().compose(ready -> services.vertx().executeBlocking(() -> services.queue().find(id)))
+                .onFailure(ctx::fail)
+                .onSuccess(found -> {
+                    if (found.isEmpty()) {
+                        consumer.unregister();
+                        ctx.fail(RequestException.notFound("job " + id));
+                        return;
+                    }
+                    response.setChunked(true).putHeader("Content-Type", "text/event-stream; charset=utf-8")
+                            .putHeader("Cache-Control", "no-cache").putHeader("X-Accel-Buffering", "no")
+                            .putHeader("Content-Encoding", "identity"); // compression would hold events back
+                    long heartbeat = services.vertx().setPeriodic(HEARTBEAT_MILLIS, t -> {
+                        if (!response.ended()) {
+                            response.write(": keep-alive\n\n");
+                        }
+                    });
+                    response.closeHandler(v -> {
+                        consumer.unregister();
+                        services.vertx().cancelTimer(heartbeat);
+                    });
+                    response.endHandler(v -> {
+                        consumer.unregister();
+                        services.vertx().cancelTimer(heartbeat);
+                    });
+                    writeSse(response, snapshot(found.get()));
+                    snapshotSent[0] = true;
+                    for (JsonNode envelope : early) {
+                        writeSse(response, envelope);
+                    }
+                    early.clear();
+                });
+    }
+
+    /** The job's current state as an event envelope. */
+    private ObjectNode snapshot(JobRecord job) {
+        ObjectNode envelope = JSON.createObjectNode().put("job_id", job.id());
+        ObjectNode data = JSON.createObjectNode();
+        switch (job.state()) {
+            case QUEUED -> {
+                envelope.put("event", "queued");
+                data.put("position", services.queue().position(job.id()));
+                Optional.ofNullable(services.queue().etaMs(job.id())).ifPresent(eta -> data.put("eta_ms", eta));
+            }
+            case RUNNING -> {
+                envelope.put("event", "progress");
+                data.put("step", job.step()).put("total", job.total());
+                Optional.ofNullable(services.queue().etaMs(job.id())).ifPresent(eta -> data.put("eta_ms", eta));
+            }
+            case SUCCEEDED -> {
+                envelope.put("event", "succeeded");
+                data.set("images", JSON.valueToTree(job.imageIds()));
+            }
+            case FAILED -> {
+                envelope.put("event", "failed");
+                data.putObject("error").put("code", job.errorCode()).put("message", job.errorMessage());
+            }
+            case CANCELLED -> envelope.put("event", "cancelled");
+            default -> throw new IllegalStateException();
+        }
+        envelope.set("data", data);
+        return envelope;
+    }
+
+    /** Writes {@code event: NAME} and {@code data: {job_id, ...}}; ends the stream after a final event. */
+    private static void writeSse(HttpServerResponse response, JsonNode envelope) {
+        if (response.ended() || response.closed()) {
+            return;
+        }
+        String event = envelope.path("event").asText();
+        ObjectNode data = JSON.createObjectNode().put("job_id", envelope.path("job_id").asText());
+        envelope.path("data").fields().forEachRemaining(field -> data.set(field.getKey(), field.getValue()));
+        response.write("event: " + event + "\ndata: " + data + "\n\n");
+        if (isFinal(event)) {
+            response.end();
+        }
+    }
+
+    private static boolean isFinal(String event) {
+        return event.equals(JobState.SUCCEEDED.wireName()) || event.equals(JobState.FAILED.wireName())
+                || event.equals(JobState.CANCELLED.wireName());
+    }
+
+    /**
+     * Relays every job's events as JSON text frames {@code {job_id, event, data}}, after a first
+     * frame {@code {"event":"subscribed"}} that tells the client no later event will be missed.
+     */
+    private void webSocket(RoutingContext ctx) {
+        ctx.request().toWebSocket().onFailure(ctx::fail).onSuccess(socket -> {
+            MessageConsumer<String> consumer = services.vertx().eventBus().consumer(DaguerreServer.EVENTS_ADDRESS, message -> {
+                if (!socket.isClosed()) {
+                    socket.writeTextMessage(message.body());
+                }
+            });
+            socket.closeHandler(v -> consumer.unregister());
+            consumer.completion().onSuccess(v -> {
+                if (!socket.isClosed()) {
+                    socket.writeTextMessage(JSON.createObjectNode().put("event", "subscribed").toString());
+                }
+            });
+        });
+    }
+
+    private static JsonNode parse(String text) {
+        try {
+            return JSON.readTree(text);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException("malformed job event: " + text, e);
+        }
+    }
+}

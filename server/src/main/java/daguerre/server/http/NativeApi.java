@@ -1,0 +1,158 @@
+package daguerre.server.http;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import daguerre.server.batch.BatchStore;
+import daguerre.server.jobs.ActiveJob;
+import daguerre.server.jobs.GenerationParams;
+import daguerre.server.jobs.Ids;
+import daguerre.server.jobs.JobRecord;
+import daguerre.server.jobs.JobState;
+import daguerre.server.jobs.ModelDescriptor;
+import daguerre.server.jobs.RequestException;
+import daguerre.server.jobs.SamplerDescriptor;
+import io.vertx.ext.web.Router;
+import io.vertx.ext.web.RoutingContext;
+import java.sql.SQLException;
+
+/** The native API's job routes: generations, jobs, models, samplers, batches. */
+final class NativeApi {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final int RECENT_JOBS = 50;
+
+    private final Services services;
+
+    NativeApi(Services services) {
+        this.services = services;
+    }
+
+    void mount(Router router) {
+        router.post("/api/v1/generations").blockingHandler(this::generate, false);
+        router.get("/api/v1/jobs").blockingHandler(this::listJobs, false);
+        router.get("/api/v1/jobs/:id").blockingHandler(this::getJob, false);
+        router.post("/api/v1/jobs/:id/cancel").blockingHandler(this::cancel, false);
+        router.get("/api/v1/models").handler(this::models);
+        router.get("/api/v1/samplers").handler(this::samplers);
+        router.post("/api/v1/batches").blockingHandler(this::createBatch, false);
+        router.get("/api/v1/batches/:id").blockingHandler(this::getBatch, false);
+    }
+
+    private void generate(RoutingContext ctx) {
+        GenerationParams params = services.requests().parse(Http.body(ctx), true);
+        ActiveJob job = services.queue().submit(params);
+        ObjectNode body = JSON.createObjectNode().put("id", job.id()).put("status", job.state().wireName())
+                .put("position", services.queue().position(job.id()));
+        body.set("links", JobViews.links(job.id()));
+        ctx.response().putHeader("Location", "/api/v1/jobs/" + job.id());
+        Http.send(ctx, 202, body);
+    }
+
+    private void listJobs(RoutingContext ctx) {
+        ArrayNode active = JSON.createArrayNode();
+        for (JobRecord job : services.queue().active()) {
+            active.add(JobViews.job(job, services.queue()));
+        }
+        ArrayNode recent = JSON.createArrayNode();
+        try {
+            for (JobRecord job : services.jobs().recentFinished(RECENT_JOBS)) {
+                recent.add(JobViews.job(job, services.queue()));
+            }
+        } catch (SQLException e) {
+            throw new IllegalStateException("cannot list jobs: " + e.getMessage(), e);
+        }
+        ObjectNode body = JSON.createObjectNode().put("queue_depth", services.queue().depth());
+        body.set("items", active);
+        body.set("recent", recent);
+        Http.send(ctx, 200, body);
+    }
+
+    private void getJob(RoutingContext ctx) {
+        Http.send(ctx, 200, JobViews.job(findJob(ctx.pathParam("id")), services.queue()));
+    }
+
+    private void cancel(RoutingContext ctx) {
+        String id = ctx.pathParam("id");
+        if (!Ids.isValid(id)) {
+            throw RequestException.notFound("job " + id);
+        }
+        JobState state = services.queue().cancel(id);
+        ObjectNode body = JobViews.job(findJob(id), services.queue());
+        body.put("cancel", state == JobState.RUNNING ? "requested" : "done");
+        Http.send(ctx, state == JobState.RUNNING ? 202 : 200, body);
+    }
+
+    private JobRecord findJob(String id) {
+        if (!Ids.isValid(id)) {
+            throw RequestException.notFound("job " + id);
+        }
+        return services.queue().find(id).orElseThrow(() -> RequestException.notFound("job " + id));
+    }
+
+    private void models(RoutingContext ctx) {
+        ArrayNode items = JSON.createArrayNode();
+        for (ModelDescriptor model : services.engine().models()) {
+            items.addObject().put("id", model.id()).put("name", model.name()).put("hash", model.hash())
+                    .put("default_width", model.defaultWidth()).put("default_height", model.defaultHeight())
+                    .put("description", model.description()).put("default", model.id().equals(services.engine().defaultModelId()));
+        }
+        Http.send(ctx, 200, JSON.createObjectNode().set("items", items));
+    }
+
+    private void samplers(RoutingContext ctx) {
+        ArrayNode items = JSON.createArrayNode();
+        for (SamplerDescriptor sampler : services.engine().samplers()) {
+            items.addObject().put("name", sampler.name()).put("a1111_name", sampler.a1111Name());
+        }
+        Http.send(ctx, 200, JSON.createObjectNode().set("items", items));
+    }
+
+    private void createBatch(RoutingContext ctx) {
+        BatchStore.StoredBatch batch = services.batchService().submit(ctx.body() == null ? null : ctx.body().asString());
+        ctx.response().putHeader("Location", "/api/v1/batches/" + batch.id());
+        Http.send(ctx, 202, batchView(batch));
+    }
+
+    private void getBatch(RoutingContext ctx) {
+        String id = ctx.pathParam("id");
+        if (!Ids.isValid(id)) {
+            throw RequestException.notFound("batch " + id);
+        }
+        try {
+            BatchStore.StoredBatch batch = services.batches().find(id).orElseThrow(() -> RequestException.notFound("batch " + id));
+            Http.send(ctx, 200, batchView(batch));
+        } catch (SQLException e) {
+            throw new IllegalStateException("cannot read batch " + id + ": " + e.getMessage(), e);
+        }
+    }
+
+    private ObjectNode batchView(BatchStore.StoredBatch batch) {
+        ObjectNode body = JSON.createObjectNode().put("id", batch.id()).put("created_at", Http.time(batch.createdAt()));
+        ObjectNode counts = JSON.createObjectNode().put("invalid", 0);
+        for (JobState state : JobState.values()) {
+            counts.put(state.wireName(), 0);
+        }
+        ArrayNode lines = body.putArray("lines");
+        for (BatchStore.StoredLine line : batch.lines()) {
+            ObjectNode item = lines.addObject().put("line", line.line());
+            if (line.jobId() == null) {
+                item.put("status", "invalid");
+                item.putObject("error").put("code", line.errorCode()).put("message", line.errorMessage()).put("field", line.errorField());
+                counts.put("invalid", counts.get("invalid").asInt() + 1);
+                continue;
+            }
+            JobRecord job = services.queue().find(line.jobId()).orElseThrow();
+            item.put("status", job.state().wireName()).put("job_id", job.id());
+            item.set("images", JSON.valueToTree(job.imageIds()));
+            if (job.errorCode() != null) {
+                item.putObject("error").put("code", job.errorCode()).put("message", job.errorMessage());
+            }
+            counts.put(job.state().wireName(), counts.get(job.state().wireName()).asInt() + 1);
+        }
+        body.put("total", batch.lines().size());
+        body.set("counts", counts);
+        body.putObject("links").put("self", "/api/v1/batches/" + batch.id());
+        return body;
+    }
+}

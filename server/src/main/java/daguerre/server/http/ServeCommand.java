@@ -1,0 +1,87 @@
+package daguerre.server.http;
+
+import daguerre.server.config.EngineFactory;
+import daguerre.server.config.ServeConfig;
+import daguerre.server.config.ServiceOptions;
+import daguerre.server.jobs.ImageEngine;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+/**
+ * {@code daguerre serve}: runs the HTTP service until the process is stopped. Options can also
+ * come from the environment or a config file, as {@link ServiceOptions} describes
+ * ({@code DAGUERRE_HOST}, {@code DAGUERRE_API_KEYS}, {@code DAGUERRE_CORS_ORIGINS}, ...).
+ */
+@Command(name = "serve", mixinStandardHelpOptions = true,
+        description = "Runs the image generation service (native, A1111- and OpenAI-compatible APIs, gallery).")
+public final class ServeCommand implements Callable<Integer> {
+
+    @Option(names = "--host", description = "Address to listen on (default 127.0.0.1).")
+    String host;
+
+    @Option(names = "--port", description = "TCP port (default 7860).")
+    Integer port;
+
+    @Option(names = "--max-body", description = "Largest request body, bytes or with k/m/g (default 32m).")
+    String maxBody;
+
+    @Option(names = "--api-key", description = "Require this Bearer key on API routes; repeat for more keys.")
+    List<String> apiKeys;
+
+    @Option(names = "--cors-origin", description = "Allow this browser origin (or *) by CORS; repeat for more.")
+    List<String> corsOrigins;
+
+    @Mixin
+    ServiceOptions options = new ServiceOptions();
+
+    @Spec
+    CommandSpec spec;
+
+    private final EngineFactory engines;
+    private final Map<String, String> environment;
+
+    /** @param engines makes the engine from the resolved configuration (Main passes the pipeline's factory) */
+    public ServeCommand(EngineFactory engines) {
+        this(engines, System.getenv());
+    }
+
+    ServeCommand(EngineFactory engines, Map<String, String> environment) {
+        this.engines = engines;
+        this.environment = environment;
+    }
+
+    /** The configuration from flags, environment and config file, over the defaults. */
+    public ServeConfig resolve() throws java.io.IOException {
+        return options.resolve(environment, new ServiceOptions.HttpFlags(host, port, maxBody, apiKeys, corsOrigins));
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        ServeConfig config;
+        try {
+            config = resolve();
+        } catch (IllegalArgumentException | java.io.IOException e) {
+            spec.commandLine().getErr().println("serve: " + e.getMessage());
+            return 2;
+        }
+        ImageEngine engine = engines.create(config);
+        DaguerreServer server = DaguerreServer.start(config, engine);
+        CountDownLatch stopped = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            server.close();
+            stopped.countDown();
+        }, "daguerre-shutdown"));
+        spec.commandLine().getOut().printf("Daguerre listening on http://%s:%d (data in %s)%n", config.host(), server.port(),
+                config.dataDir().toAbsolutePath());
+        spec.commandLine().getOut().flush();
+        stopped.await();
+        return 0;
+    }
+}

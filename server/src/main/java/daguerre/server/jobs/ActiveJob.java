@@ -1,0 +1,88 @@
+package daguerre.server.jobs;
+
+/**
+ * A queued or running job, held in memory by the {@link JobQueue} (which guards its state);
+ * workers read its params and watch {@link #cancelRequested()}.
+ */
+public final class ActiveJob {
+
+    private final String id;
+    private final GenerationParams params;
+    private final long createdAt;
+    private volatile int requeued;
+    private volatile JobState state = JobState.QUEUED;
+    private volatile Long startedAt;
+    private volatile int step;
+    private volatile boolean cancelRequested;
+    private volatile byte[] lastPreview;
+
+    ActiveJob(String id, GenerationParams params, long createdAt, int requeued) {
+        this.id = id;
+        this.params = params;
+        this.createdAt = createdAt;
+        this.requeued = requeued;
+    }
+
+    public String id() {
+        return id;
+    }
+
+    public GenerationParams params() {
+        return params;
+    }
+
+    public JobState state() {
+        return state;
+    }
+
+    /** When it last started running, epoch milliseconds, or null while queued. */
+    public Long startedAt() {
+        return startedAt;
+    }
+
+    public int step() {
+        return step;
+    }
+
+    /** Whether a client asked to cancel this job while it runs; the worker stops at the next step. */
+    public boolean cancelRequested() {
+        return cancelRequested;
+    }
+
+    void state(JobState state) {
+        this.state = state;
+    }
+
+    void started(long at) {
+        this.startedAt = at;
+        this.step = 0;
+    }
+
+    void step(int step) {
+        this.step = step;
+    }
+
+    void markRequeued() {
+        this.requeued++;
+        this.startedAt = null;
+        this.step = 0;
+    }
+
+    /** The latest preview PNG while it runs, or null. */
+    public byte[] lastPreview() {
+        return lastPreview;
+    }
+
+    void lastPreview(byte[] png) {
+        this.lastPreview = png;
+    }
+
+    void requestCancel() {
+        this.cancelRequested = true;
+    }
+
+    JobRecord toRecord() {
+        return new JobRecord(id, state, params, createdAt, startedAt, null, step, params.steps(), null, null,
+                java.util.List.of(), requeued);
+    }
+}

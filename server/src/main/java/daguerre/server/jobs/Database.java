@@ -1,0 +1,215 @@
+package daguerre.server.jobs;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.List;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * The service's SQLite database ({@code daguerre.db} in the data directory): one connection,
+ * used by one thread at a time, with versioned schema migrations tracked in {@code PRAGMA user_version}.
+ */
+public final class Database implements AutoCloseable {
+
+    /** Schema migrations; migration i (0-based) brings the schema from version i to i + 1. Append only. */
+    private static final List<String> MIGRATIONS = List.of(
+            """
+            CREATE TABLE jobs (
+                seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                id TEXT NOT NULL UNIQUE,
+                state TEXT NOT NULL,
+                request TEXT NOT NULL,
+                init_image BLOB,
+                created_at INTEGER NOT NULL,
+                started_at INTEGER,
+                finished_at INTEGER,
+                step INTEGER NOT NULL DEFAULT 0,
+                total INTEGER NOT NULL DEFAULT 0,
+                error_code TEXT,
+                error_message TEXT,
+                image_ids TEXT NOT NULL DEFAULT '[]',
+                requeued INTEGER NOT NULL DEFAULT 0
+            );
+            CREATE INDEX jobs_by_state ON jobs(state, seq);
+            CREATE TABLE images (
+                seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                id TEXT NOT NULL UNIQUE,
+                job_id TEXT,
+                file TEXT NOT NULL,
+                prompt TEXT NOT NULL,
+                negative_prompt TEXT NOT NULL,
+                model TEXT NOT NULL,
+                sampler TEXT NOT NULL,
+                seed INTEGER NOT NULL,
+                steps INTEGER NOT NULL,
+                guidance_scale REAL NOT NULL,
+                width INTEGER NOT NULL,
+                height INTEGER NOT NULL,
+                created_at INTEGER NOT NULL,
+                favorite INTEGER NOT NULL DEFAULT 0,
+                infotext TEXT NOT NULL,
+                request TEXT NOT NULL
+            );
+            CREATE INDEX images_by_created ON images(created_at);
+            CREATE VIRTUAL TABLE images_fts USING fts5(prompt, negative_prompt, content='images', content_rowid='seq');
+            CREATE TRIGGER images_fts_insert AFTER INSERT ON images BEGIN
+                INSERT INTO images_fts(rowid, prompt, negative_prompt) VALUES (new.seq, new.prompt, new.negative_prompt);
+            END;
+            CREATE TRIGGER images_fts_delete AFTER DELETE ON images BEGIN
+                INSERT INTO images_fts(images_fts, rowid, prompt, negative_prompt)
+                    VALUES ('delete', old.seq, old.prompt, old.negative_prompt);
+            END;
+            """,
+            """
+            CREATE TABLE batches (
+                id TEXT PRIMARY KEY,
+                created_at INTEGER NOT NULL
+            );
+            CREATE TABLE batch_lines (
+                batch_id TEXT NOT NULL REFERENCES batches(id),
+                line INTEGER NOT NULL,
+                job_id TEXT,
+                error_code TEXT,
+                error_message TEXT,
+                error_field TEXT,
+                PRIMARY KEY (batch_id, line)
+            );
+            CREATE TABLE settings (
+                key TEXT PRIMARY KEY,
+                value TEXT NOT NULL
+            );
+            """);
+
+    /** Work done with the connection. */
+    @FunctionalInterface
+    public interface Work<T> {
+        T apply(Connection connection) throws SQLException;
+    }
+
+    private final Connection connection;
+    private final ReentrantLock lock = new ReentrantLock();
+
+    private Database(Connection connection) {
+        this.connection = connection;
+    }
+
+    /** Opens (creating when missing) {@code file} and migrates its schema to the newest version. */
+    public static Database open(Path file) throws SQLException {
+        try {
+            Files.createDirectories(file.toAbsolutePath().getParent());
+        } catch (java.io.IOException e) {
+            throw new SQLException("cannot create the directory of " + file + ": " + e.getMessage(), e);
+        }
+        Connection connection = DriverManager.getConnection("jdbc:sqlite:" + file.toAbsolutePath());
+        try (Statement statement = connection.createStatement()) {
+            statement.execute("PRAGMA journal_mode=WAL");
+            statement.execute("PRAGMA synchronous=FULL");
+            statement.execute("PRAGMA foreign_keys=ON");
+            statement.execute("PRAGMA busy_timeout=5000");
+        }
+        Database database = new Database(connection);
+        database.migrate();
+        return database;
+    }
+
+    /** The schema version this code writes. */
+    public static int latestVersion() {
+        return MIGRATIONS.size();
+    }
+
+    /** The schema version of the open file. */
+    public int version() throws SQLException {
+        return call(c -> {
+            try (Statement statement = c.createStatement(); var rows = statement.executeQuery("PRAGMA user_version")) {
+                return rows.getInt(1);
+            }
+        });
+    }
+
+    private void migrate() throws SQLException {
+        int version = version();
+        if (version > MIGRATIONS.size()) {
+            throw new SQLException("database schema version " + version + " is newer than this program's " + MIGRATIONS.size());
+        }
+        for (int v = version; v < MIGRATIONS.size(); v++) {
+            int target = v + 1;
+            String script = MIGRATIONS.get(v);
+            transaction(c -> {
+                try (Statement statement = c.createStatement()) {
+                    for (String sql : splitStatements(script)) {
+                        statement.execute(sql);
+                    }
+                    statement.execute("PRAGMA user_version=" + target);
+                }
+                return null;
+            });
+        }
+    }
+
+    /** Splits a script at semicolons that end a line, keeping trigger bodies (whose lines end in ";" inside BEGIN..END) whole. */
+    private static List<String> splitStatements(String script) {
+        List<String> statements = new java.util.ArrayList<>();
+        StringBuilder current = new StringBuilder();
+        boolean inTrigger = false;
+        for (String line : script.split("\n")) {
+            current.append(line).append('\n');
+            String trimmed = line.strip();
+            if (trimmed.startsWith("CREATE TRIGGER")) {
+                inTrigger = true;
+            }
+            if (inTrigger ? trimmed.equals("END;") : trimmed.endsWith(";")) {
+                statements.add(current.toString().strip());
+                current.setLength(0);
+                inTrigger = false;
+            }
+        }
+        if (!current.toString().isBlank()) {
+            statements.add(current.toString().strip());
+        }
+        return statements;
+    }
+
+    /** Runs {@code work} with the connection, holding it exclusively. */
+    public <T> T call(Work<T> work) throws SQLException {
+        lock.lock();
+        try {
+            return work.apply(connection);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Runs {@code work} in one transaction, rolled back when it throws. */
+    public <T> T transaction(Work<T> work) throws SQLException {
+        lock.lock();
+        try {
+            connection.setAutoCommit(false);
+            try {
+                T result = work.apply(connection);
+                connection.commit();
+                return result;
+            } catch (SQLException | RuntimeException e) {
+                connection.rollback();
+                throw e;
+            } finally {
+                connection.setAutoCommit(true);
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    @Override
+    public void close() throws SQLException {
+        lock.lock();
+        try {
+            connection.close();
+        } finally {
+            lock.unlock();
+        }
+    }
+}

@@ -1,0 +1,218 @@
+package daguerre.server.jobs;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.awt.image.BufferedImage;
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.util.Base64;
+import java.util.Iterator;
+import java.util.Set;
+import java.util.function.Supplier;
+import javax.imageio.ImageIO;
+
+/**
+ * Validates native generation requests (the JSON of {@code POST /api/v1/generations}) into
+ * {@link GenerationParams}, and stores params back as that JSON. The other API families map
+ * their fields onto these names first, so every request passes the same checks.
+ */
+public final class GenerationRequests {
+
+    /** Defaults of the native API. */
+    public static final String DEFAULT_SAMPLER = "euler_a";
+    public static final int DEFAULT_STEPS = 20;
+    public static final double DEFAULT_GUIDANCE_SCALE = 7.0;
+    public static final double DEFAULT_STRENGTH = 0.75;
+
+    private static final long MAX_SEED = (1L << 53) - 1;
+    private static final long MAX_INIT_IMAGE_PIXELS = 64L << 20;
+    private static final Set<String> FIELDS = Set.of("prompt", "negative_prompt", "model", "sampler", "steps",
+            "guidance_scale", "guidance_rescale", "clip_skip", "seed", "width", "height", "n", "init_image", "strength");
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final ImageEngine engine;
+    private final Limits limits;
+    private final Supplier<String> defaultModel;
+
+    /** @param defaultModel the model id used when a request names none */
+    public GenerationRequests(ImageEngine engine, Limits limits, Supplier<String> defaultModel) {
+        this.engine = engine;
+        this.limits = limits;
+        this.defaultModel = defaultModel;
+    }
+
+    /** The limits requests are checked against. */
+    public Limits limits() {
+        return limits;
+    }
+
+    /**
+     * Validates a native request body; a seed of -1 or none becomes a random one.
+     *
+     * @param strict whether unknown fields are refused (the native API) or ignored
+     * @throws RequestException naming the first offending field
+     */
+    public GenerationParams parse(JsonNode body, boolean strict) {
+        if (body == null || !body.isObject()) {
+            throw RequestException.invalid(null, "the request body must be a JSON object");
+        }
+        if (strict) {
+            for (Iterator<String> names = body.fieldNames(); names.hasNext(); ) {
+                String name = names.next();
+                if (!FIELDS.contains(name)) {
+                    throw new RequestException(400, "unknown_field", "unknown field " + name, name);
+                }
+            }
+        }
+        String prompt = string(body, "prompt", null);
+        if (prompt == null) {
+            throw new RequestException(400, "missing_field", "prompt is required", "prompt");
+        }
+        String negativePrompt = string(body, "negative_prompt", "");
+        String model = string(body, "model", null);
+        if (model == null) {
+            model = defaultModel.get();
+        }
+        String modelId = model;
+        ModelDescriptor descriptor = engine.models().stream().filter(m -> m.id().equals(modelId)).findFirst()
+                .orElseThrow(() -> new RequestException(404, "model_not_found", "unknown model " + modelId, "model"));
+        String sampler = string(body, "sampler", DEFAULT_SAMPLER);
+        if (engine.samplers().stream().noneMatch(s -> s.name().equals(sampler))) {
+            throw new RequestException(400, "unknown_sampler", "unknown sampler " + sampler, "sampler");
+        }
+        int steps = (int) integer(body, "steps", DEFAULT_STEPS, 1, limits.maxSteps());
+        double guidanceScale = number(body, "guidance_scale", DEFAULT_GUIDANCE_SCALE, 0, 50);
+        double guidanceRescale = number(body, "guidance_rescale", 0, 0, 1);
+        int clipSkip = (int) integer(body, "clip_skip", 1, 1, 12);
+        long seed = integer(body, "seed", -1, -1, MAX_SEED);
+        if (seed == -1) {
+            seed = Ids.randomSeed();
+        }
+        int width = (int) integer(body, "width", descriptor.defaultWidth(), 64, limits.maxWidth());
+        int height = (int) integer(body, "height", descriptor.defaultHeight(), 64, limits.maxHeight());
+        multipleOf8("width", width);
+        multipleOf8("height", height);
+        int n = (int) integer(body, "n", 1, 1, limits.maxBatch());
+        byte[] initImage = initImage(body);
+        double strength = number(body, "strength", DEFAULT_STRENGTH, 0, 1);
+        return new GenerationParams(prompt, negativePrompt, model, sampler, steps, guidanceScale, guidanceRescale,
+                clipSkip, seed, width, height, n, initImage, strength);
+    }
+
+    /** The params as a native request (the init image left out: it is stored apart). */
+    public static ObjectNode toJson(GenerationParams p) {
+        ObjectNode json = JSON.createObjectNode();
+        json.put("prompt", p.prompt());
+        json.put("negative_prompt", p.negativePrompt());
+        json.put("model", p.model());
+        json.put("sampler", p.sampler());
+        json.put("steps", p.steps());
+        json.put("guidance_scale", p.guidanceScale());
+        json.put("guidance_rescale", p.guidanceRescale());
+        json.put("clip_skip", p.clipSkip());
+        json.put("seed", p.seed());
+        json.put("width", p.width());
+        json.put("height", p.height());
+        json.put("n", p.n());
+        if (p.initImage() != null) {
+            json.put("strength", p.strength());
+        }
+        return json;
+    }
+
+    /** Reads params stored by {@link #toJson}; no validation (they were validated when stored). */
+    public static GenerationParams fromJson(JsonNode json, byte[] initImage) {
+        return new GenerationParams(json.get("prompt").asText(), json.get("negative_prompt").asText(),
+                json.get("model").asText(), json.get("sampler").asText(), json.get("steps").asInt(),
+                json.get("guidance_scale").asDouble(), json.get("guidance_rescale").asDouble(),
+                json.get("clip_skip").asInt(), json.get("seed").asLong(), json.get("width").asInt(),
+                json.get("height").asInt(), json.get("n").asInt(), initImage,
+                json.path("strength").asDouble(DEFAULT_STRENGTH));
+    }
+
+    /** Decodes a base64 image (a {@code data:} URL prefix allowed) into PNG bytes, converting other formats. */
+    public static byte[] decodeImage(String base64, String field) {
+        String data = base64.startsWith("data:") && base64.indexOf(',') > 0 ? base64.substring(base64.indexOf(',') + 1) : base64;
+        byte[] bytes;
+        try {
+            bytes = Base64.getMimeDecoder().decode(data);
+        } catch (IllegalArgumentException e) {
+            throw RequestException.invalid(field, field + " is not valid base64");
+        }
+        BufferedImage image;
+        try {
+            image = ImageIO.read(new ByteArrayInputStream(bytes));
+        } catch (IOException | RuntimeException e) {
+            image = null;
+        }
+        if (image == null) {
+            throw RequestException.invalid(field, field + " is not a PNG or JPEG image");
+        }
+        if ((long) image.getWidth() * image.getHeight() > MAX_INIT_IMAGE_PIXELS) {
+            throw RequestException.invalid(field, field + " is too large: " + image.getWidth() + "x" + image.getHeight());
+        }
+        if (bytes.length > 8 && bytes[0] == (byte) 0x89 && bytes[1] == 'P') {
+            return bytes;
+        }
+        ByteArrayOutputStream png = new ByteArrayOutputStream();
+        try {
+            ImageIO.write(image, "png", png);
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot re-encode " + field + " as PNG", e);
+        }
+        return png.toByteArray();
+    }
+
+    private static byte[] initImage(JsonNode body) {
+        String base64 = string(body, "init_image", null);
+        return base64 == null ? null : decodeImage(base64, "init_image");
+    }
+
+    private static void multipleOf8(String field, int value) {
+        if (value % 8 != 0) {
+            throw RequestException.invalid(field, field + " must be a multiple of 8, got " + value);
+        }
+    }
+
+    private static String string(JsonNode body, String field, String fallback) {
+        JsonNode node = body.get(field);
+        if (node == null || node.isNull()) {
+            return fallback;
+        }
+        if (!node.isTextual()) {
+            throw new RequestException(400, "invalid_type", field + " must be a string", field);
+        }
+        return node.asText();
+    }
+
+    private static long integer(JsonNode body, String field, long fallback, long min, long max) {
+        JsonNode node = body.get(field);
+        if (node == null || node.isNull()) {
+            return fallback;
+        }
+        if (!node.isIntegralNumber() && !(node.isNumber() && node.asDouble() == Math.rint(node.asDouble()))) {
+            throw new RequestException(400, "invalid_type", field + " must be an integer", field);
+        }
+        if (!node.canConvertToLong() || node.asLong() < min || node.asLong() > max) {
+            throw new RequestException(400, "out_of_range", field + " must be between " + min + " and " + max + ", got " + node.asText(), field);
+        }
+        return node.asLong();
+    }
+
+    private static double number(JsonNode body, String field, double fallback, double min, double max) {
+        JsonNode node = body.get(field);
+        if (node == null || node.isNull()) {
+            return fallback;
+        }
+        if (!node.isNumber()) {
+            throw new RequestException(400, "invalid_type", field + " must be a number", field);
+        }
+        double value = node.asDouble();
+        if (!(value >= min && value <= max)) {
+            throw new RequestException(400, "out_of_range", field + " must be between " + min + " and " + max + ", got " + node.asText(), field);
+        }
+        return value;
+    }
+}

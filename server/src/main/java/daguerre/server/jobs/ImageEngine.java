@@ -1,0 +1,40 @@
+package daguerre.server.jobs;
+
+import java.util.List;
+import java.util.function.BooleanSupplier;
+
+/**
+ * The diffusion engine as the service sees it: the models and samplers it offers, and one
+ * method that runs a generation job to completion. The server calls {@link #generate} only
+ * from its worker threads, never from an HTTP event loop; {@link #models()},
+ * {@link #defaultModelId()} and {@link #samplers()} may be called from an event loop and must
+ * return at once (fixed lists made when the engine was built).
+ */
+public interface ImageEngine extends AutoCloseable {
+
+    /** The models this engine can run; ids are the folder or file names without extension. */
+    List<ModelDescriptor> models();
+
+    /** The id of the model used when a request names none; one of {@link #models()}. */
+    String defaultModelId();
+
+    /** The samplers this engine supports, in the order clients should list them. */
+    List<SamplerDescriptor> samplers();
+
+    /**
+     * Runs one job on the calling thread and returns its images.
+     *
+     * <p>The engine calls {@code listener} after every denoising step. It checks
+     * {@code cancelled} between steps; once it returns true, the engine stops and throws
+     * {@link java.util.concurrent.CancellationException}.
+     *
+     * @param params a validated request: model and sampler exist, sizes within the limits, seed resolved
+     * @throws java.util.concurrent.CancellationException when stopped through {@code cancelled}
+     * @throws Exception any other failure; the job fails with the exception's message
+     */
+    EngineResult generate(GenerationParams params, StepListener listener, BooleanSupplier cancelled) throws Exception;
+
+    /** Releases the models; the default does nothing. */
+    @Override
+    default void close() throws Exception {}
+}

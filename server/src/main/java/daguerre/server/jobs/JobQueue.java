@@ -1,0 +1,426 @@
+package daguerre.server.jobs;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.function.Predicate;
+
+/**
+ * The bounded job queue in front of the workers. It keeps queued and running jobs in memory
+ * and every state change in the {@link JobStore}, publishes {@link JobEvents}, and estimates
+ * positions and ETAs from the measured speed of recent steps.
+ *
+ * <p>Workers call {@link #take()} (the next job, first come first served), {@link #take(Predicate)}
+ * (the next job they can run, e.g. for their model) or {@link #takeMatching} (without waiting: a
+ * queued job a batching worker can add to its running batch, such as one for the same model and
+ * size), then report {@link #stepDone}, and {@link #finish} or {@link #requeue} each job.
+ */
+public final class JobQueue {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+    /** Pixels of a 512x512 image: the unit of work is one step on one such image. */
+    private static final double UNIT_PIXELS = 512.0 * 512.0;
+    private static final double SPEED_SMOOTHING = 0.2;
+    /** Free disk space is measured at most this often while it is above the minimum. */
+    private static final long DISK_CHECK_INTERVAL_NANOS = 1_000_000_000L;
+
+    private final JobStore store;
+    private final JobEvents events;
+    private final Limits limits;
+    private final Path dataDir;
+    private final long minFreeDiskBytes;
+    private final LinkedHashMap<String, ActiveJob> queued = new LinkedHashMap<>();
+    private final Map<String, ActiveJob> running = new LinkedHashMap<>();
+    private final Map<String, List<CompletableFuture<JobRecord>>> waiters = new HashMap<>();
+    private double msPerUnit = Double.NaN;
+    private boolean closed;
+    private long usableBytes;
+    private long usableCheckedAt;
+    private long stepsDone;
+    private long stepMillisTotal;
+    private long jobsFinished;
+    private long jobMillisTotal;
+    private long imagesGenerated;
+
+    /**
+     * Counters since the service started, for {@code /metrics}.
+     *
+     * @param queueDepth jobs waiting now
+     * @param running jobs running now
+     * @param stepsDone denoising steps done
+     * @param stepMillisTotal time spent in those steps
+     * @param jobsFinished jobs that ran and ended (any final state)
+     * @param jobMillisTotal their running time
+     * @param imagesGenerated images stored
+     */
+    public record Stats(int queueDepth, int running, long stepsDone, long stepMillisTotal, long jobsFinished, long jobMillisTotal,
+            long imagesGenerated) {}
+
+    public JobQueue(JobStore store, JobEvents events, Limits limits, Path dataDir, long minFreeDiskBytes) {
+        this.store = store;
+        this.events = events;
+        this.limits = limits;
+        this.dataDir = dataDir;
+        this.minFreeDiskBytes = minFreeDiskBytes;
+    }
+
+    /** Loads the jobs that were queued, or running when the service stopped, back into the queue. */
+    public synchronized int restore() throws SQLException {
+        List<JobRecord> jobs = store.recoverQueued();
+        for (JobRecord job : jobs) {
+            queued.put(job.id(), new ActiveJob(job.id(), job.params(), job.createdAt(), job.requeued()));
+        }
+        return jobs.size();
+    }
+
+    /**
+     * Accepts a job.
+     *
+     * @throws RequestException 429 when the queue is full, 507 when the data directory is short of space, 503 when shutting down
+     */
+    public ActiveJob submit(GenerationParams params) {
+        return submitAll(List.of(params)).get(0);
+    }
+
+    /** Accepts several jobs at once, all or none. */
+    public synchronized List<ActiveJob> submitAll(List<GenerationParams> params) {
+        if (closed) {
+            throw new RequestException(503, "shutting_down", "the service is shutting down", null);
+        }
+        checkDiskSpace();
+        if (queued.size() + params.size() > limits.queueSize()) {
+            long retryAfter = Math.max(1, (etaAheadMs(1) + 999) / 1000);
+            throw new RequestException(429, "queue_full", "the queue is full (" + limits.queueSize() + " jobs); retry later",
+                    null, retryAfter);
+        }
+        List<ActiveJob> accepted = new ArrayList<>();
+        long now = System.currentTimeMillis();
+        for (GenerationParams p : params) {
+            ActiveJob job = new ActiveJob(Ids.newId(), p, now, 0);
+            try {
+                store.insert(job.id(), p, now);
+            } catch (SQLException e) {
+                throw new IllegalStateException("cannot store job " + job.id() + ": " + e.getMessage(), e);
+            }
+            queued.put(job.id(), job);
+            accepted.add(job);
+        }
+        for (ActiveJob job : accepted) {
+            publishQueued(job);
+        }
+        notifyAll();
+        return accepted;
+    }
+
+    /** Blocks until a job is queued and returns it, now running; returns null once the queue is closed. */
+    public ActiveJob take() throws InterruptedException {
+        return take(params -> true);
+    }
+
+    /**
+     * Blocks until a job whose params match is queued and returns the oldest such, now running
+     * (a worker per model passes {@code p -> p.model().equals(id)}); returns null once the queue is closed.
+     */
+    public synchronized ActiveJob take(Predicate<GenerationParams> accepts) throws InterruptedException {
+        while (!closed) {
+            for (ActiveJob job : queued.values()) {
+                if (accepts.test(job.params())) {
+                    return start(job.id());
+                }
+            }
+            wait();
+        }
+        return null;
+    }
+
+    /** The oldest queued job whose params match, now running, or empty; never blocks. */
+    public synchronized Optional<ActiveJob> takeMatching(Predicate<GenerationParams> compatible) {
+        if (closed) {
+            return Optional.empty();
+        }
+        return queued.values().stream().filter(job -> compatible.test(job.params())).findFirst().map(job -> start(job.id()));
+    }
+
+    private ActiveJob start(String id) {
+        ActiveJob job = queued.remove(id);
+        long now = System.currentTimeMillis();
+        try {
+            store.markRunning(id, now);
+        } catch (SQLException e) {
+            queued.put(id, job);
+            throw new IllegalStateException("cannot mark job " + id + " running: " + e.getMessage(), e);
+        }
+        job.state(JobState.RUNNING);
+        job.started(now);
+        running.put(id, job);
+        events.publish(id, "running", JSON.createObjectNode().put("total", job.params().steps()));
+        for (ActiveJob waiting : queued.values()) {
+            publishQueued(waiting);
+        }
+        return job;
+    }
+
+    /** Records a finished step of a running job and how long it took. */
+    public void stepDone(ActiveJob job, int step, int total, long stepMillis) {
+        ObjectNode data;
+        synchronized (this) {
+            job.step(step);
+            stepsDone++;
+            stepMillisTotal += stepMillis;
+            double units = units(job.params()) / job.params().steps();
+            double measured = stepMillis / units;
+            msPerUnit = Double.isNaN(msPerUnit) ? measured : msPerUnit + SPEED_SMOOTHING * (measured - msPerUnit);
+            data = JSON.createObjectNode().put("step", step).put("total", total);
+            Long eta = remainingMs(job);
+            if (eta != null) {
+                data.put("eta_ms", eta);
+            }
+        }
+        events.publish(job.id(), "progress", data);
+    }
+
+    /** Publishes a preview image of a running job. */
+    public void preview(ActiveJob job, int step, byte[] png) {
+        job.lastPreview(png);
+        events.publish(job.id(), "preview", JSON.createObjectNode().put("step", step)
+                .put("png", java.util.Base64.getEncoder().encodeToString(png)));
+    }
+
+    /** Ends a running job as succeeded (with its images), failed (with an error) or cancelled. */
+    public synchronized void finish(ActiveJob job, JobState state, List<String> imageIds, String errorCode, String errorMessage) {
+        running.remove(job.id());
+        job.state(state);
+        long now = System.currentTimeMillis();
+        jobsFinished++;
+        jobMillisTotal += now - job.startedAt();
+        imagesGenerated += imageIds.size();
+        try {
+            store.markFinished(job.id(), state, now, imageIds, errorCode, errorMessage);
+        } catch (SQLException e) {
+            throw new IllegalStateException("cannot record the end of job " + job.id() + ": " + e.getMessage(), e);
+        }
+        ObjectNode data = JSON.createObjectNode();
+        if (state == JobState.SUCCEEDED) {
+            data.set("images", JSON.valueToTree(imageIds));
+        } else if (state == JobState.FAILED) {
+            data.putObject("error").put("code", errorCode).put("message", errorMessage);
+        }
+        events.publish(job.id(), state.wireName(), data);
+        completeWaiters(job.id());
+    }
+
+    /** Puts a running job back at the head of the queue (the service is stopping). */
+    public synchronized void requeue(ActiveJob job) {
+        running.remove(job.id());
+        try {
+            store.requeue(job.id());
+        } catch (SQLException e) {
+            throw new IllegalStateException("cannot re-queue job " + job.id() + ": " + e.getMessage(), e);
+        }
+        job.state(JobState.QUEUED);
+        job.markRequeued();
+        LinkedHashMap<String, ActiveJob> rest = new LinkedHashMap<>(queued);
+        queued.clear();
+        queued.put(job.id(), job);
+        queued.putAll(rest);
+    }
+
+    /**
+     * Cancels a job: a queued one at once, a running one at its next step.
+     *
+     * @throws RequestException 404 for an unknown id, 409 when the job is already finished
+     */
+    public synchronized JobState cancel(String id) {
+        ActiveJob waiting = queued.remove(id);
+        if (waiting != null) {
+            waiting.state(JobState.CANCELLED);
+            try {
+                store.markFinished(id, JobState.CANCELLED, System.currentTimeMillis(), List.of(), null, null);
+            } catch (SQLException e) {
+                throw new IllegalStateException("cannot cancel job " + id + ": " + e.getMessage(), e);
+            }
+            events.publish(id, "cancelled", JSON.createObjectNode());
+            completeWaiters(id);
+            for (ActiveJob other : queued.values()) {
+                publishQueued(other);
+            }
+            return JobState.CANCELLED;
+        }
+        ActiveJob job = running.get(id);
+        if (job != null) {
+            job.requestCancel();
+            return JobState.RUNNING;
+        }
+        JobRecord stored = find(id).orElseThrow(() -> RequestException.notFound("job " + id));
+        throw new RequestException(409, "job_finished", "job " + id + " is already " + stored.state().wireName(), null);
+    }
+
+    /** Cancels the running jobs (A1111's interrupt); returns how many. */
+    public synchronized int cancelRunning() {
+        running.values().forEach(ActiveJob::requestCancel);
+        return running.size();
+    }
+
+    /** The job, from memory while active, else from the store. */
+    public Optional<JobRecord> find(String id) {
+        synchronized (this) {
+            ActiveJob job = queued.containsKey(id) ? queued.get(id) : running.get(id);
+            if (job != null) {
+                return Optional.of(job.toRecord());
+            }
+        }
+        try {
+            return store.find(id);
+        } catch (SQLException e) {
+            throw new IllegalStateException("cannot read job " + id + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** The running jobs, then the queued ones in order. */
+    public synchronized List<JobRecord> active() {
+        List<JobRecord> jobs = new ArrayList<>();
+        running.values().forEach(job -> jobs.add(job.toRecord()));
+        queued.values().forEach(job -> jobs.add(job.toRecord()));
+        return jobs;
+    }
+
+    /** The running jobs. */
+    public synchronized List<ActiveJob> runningJobs() {
+        return List.copyOf(running.values());
+    }
+
+    /** 1-based place in the queue of a queued job, 0 for a running job, -1 for any other. */
+    public synchronized int position(String id) {
+        if (running.containsKey(id)) {
+            return 0;
+        }
+        int position = 1;
+        for (String queuedId : queued.keySet()) {
+            if (queuedId.equals(id)) {
+                return position;
+            }
+            position++;
+        }
+        return -1;
+    }
+
+    /** Estimated milliseconds until the job finishes, or null before any step was measured or once it is over. */
+    public synchronized Long etaMs(String id) {
+        if (Double.isNaN(msPerUnit)) {
+            return null;
+        }
+        ActiveJob job = running.get(id);
+        if (job != null) {
+            return remainingMs(job);
+        }
+        int position = position(id);
+        return position < 1 ? null : etaAheadMs(position) + Math.round(units(queued.get(id).params()) * msPerUnit);
+    }
+
+    /** Counters for monitoring. */
+    public synchronized Stats stats() {
+        return new Stats(queued.size(), running.size(), stepsDone, stepMillisTotal, jobsFinished, jobMillisTotal, imagesGenerated);
+    }
+
+    /** Number of queued jobs. */
+    public synchronized int depth() {
+        return queued.size();
+    }
+
+    /** Completes when the job is finished, with its final record. */
+    public CompletableFuture<JobRecord> completion(String id) {
+        CompletableFuture<JobRecord> future = new CompletableFuture<>();
+        synchronized (this) {
+            if (queued.containsKey(id) || running.containsKey(id)) {
+                waiters.computeIfAbsent(id, k -> new ArrayList<>()).add(future);
+                return future;
+            }
+        }
+        find(id).ifPresentOrElse(future::complete, () -> future.completeExceptionally(RequestException.notFound("job " + id)));
+        return future;
+    }
+
+    /** Stops handing out jobs; {@link #take()} returns null from now on. */
+    public synchronized void close() {
+        closed = true;
+        notifyAll();
+    }
+
+    /** Whether {@link #close()} was called. */
+    public synchronized boolean isClosed() {
+        return closed;
+    }
+
+    private void checkDiskSpace() {
+        long now = System.nanoTime();
+        if (now - usableCheckedAt > DISK_CHECK_INTERVAL_NANOS || usableBytes < minFreeDiskBytes) {
+            try {
+                usableBytes = Files.getFileStore(Files.createDirectories(dataDir)).getUsableSpace();
+            } catch (IOException e) {
+                throw new IllegalStateException("cannot check free space in " + dataDir + ": " + e.getMessage(), e);
+            }
+            usableCheckedAt = now;
+        }
+        long usable = usableBytes;
+        if (usable < minFreeDiskBytes) {
+            throw new RequestException(507, "insufficient_storage", "the data directory has " + usable / (1 << 20)
+                    + " MiB free, below the configured minimum of " + minFreeDiskBytes / (1 << 20) + " MiB", null);
+        }
+    }
+
+    private void completeWaiters(String id) {
+        List<CompletableFuture<JobRecord>> futures = waiters.remove(id);
+        if (futures != null) {
+            JobRecord record = find(id).orElseThrow();
+            futures.forEach(f -> f.complete(record));
+        }
+    }
+
+    private void publishQueued(ActiveJob job) {
+        ObjectNode data = JSON.createObjectNode().put("position", position(job.id()));
+        Long eta = etaMs(job.id());
+        if (eta != null) {
+            data.put("eta_ms", eta);
+        }
+        events.publish(job.id(), "queued", data);
+    }
+
+    /** Estimated milliseconds of work before the queued job at {@code position} can start. */
+    private long etaAheadMs(int position) {
+        if (Double.isNaN(msPerUnit)) {
+            return 0;
+        }
+        double ms = 0;
+        for (ActiveJob job : running.values()) {
+            ms += remainingMs(job);
+        }
+        Iterator<ActiveJob> ahead = queued.values().iterator();
+        for (int i = 1; i < position && ahead.hasNext(); i++) {
+            ms += units(ahead.next().params()) * msPerUnit;
+        }
+        return Math.round(ms);
+    }
+
+    private Long remainingMs(ActiveJob job) {
+        if (Double.isNaN(msPerUnit)) {
+            return null;
+        }
+        double perStep = units(job.params()) / job.params().steps();
+        return Math.round((job.params().steps() - job.step()) * perStep * msPerUnit);
+    }
+
+    private static double units(GenerationParams p) {
+        return (double) p.steps() * p.n() * p.width() * p.height() / UNIT_PIXELS;
+    }
+}

@@ -1,0 +1,146 @@
+package daguerre.server.jobs;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.type.TypeReference;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+/** The {@code jobs} table: every job and its request, so that none is lost across restarts. */
+public final class JobStore {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final String COLUMNS = "id, state, request, init_image, created_at, started_at, finished_at, step, total, "
+            + "error_code, error_message, image_ids, requeued";
+
+    private final Database database;
+
+    public JobStore(Database database) {
+        this.database = database;
+    }
+
+    /** Stores a new queued job. */
+    public void insert(String id, GenerationParams params, long createdAt) throws SQLException {
+        database.call(c -> {
+            try (PreparedStatement s = c.prepareStatement(
+                    "INSERT INTO jobs (id, state, request, init_image, created_at, total) VALUES (?, 'queued', ?, ?, ?, ?)")) {
+                s.setString(1, id);
+                s.setString(2, GenerationRequests.toJson(params).toString());
+                s.setBytes(3, params.initImage());
+                s.setLong(4, createdAt);
+                s.setInt(5, params.steps());
+                return s.executeUpdate();
+            }
+        });
+    }
+
+    /** Marks a job running. */
+    public void markRunning(String id, long startedAt) throws SQLException {
+        update("UPDATE jobs SET state = 'running', started_at = ?, step = 0 WHERE id = ?", startedAt, id);
+    }
+
+    /** Marks a job finished. */
+    public void markFinished(String id, JobState state, long finishedAt, List<String> imageIds, String errorCode, String errorMessage)
+            throws SQLException {
+        String images;
+        try {
+            images = JSON.writeValueAsString(imageIds);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
+        update("UPDATE jobs SET state = ?, finished_at = ?, image_ids = ?, error_code = ?, error_message = ? WHERE id = ?",
+                state.wireName(), finishedAt, images, errorCode, errorMessage, id);
+    }
+
+    /** Puts a running job back in the queue (shutdown); it keeps its place by creation order. */
+    public void requeue(String id) throws SQLException {
+        update("UPDATE jobs SET state = 'queued', started_at = NULL, step = 0, requeued = requeued + 1 WHERE id = ?", id);
+    }
+
+    /**
+     * Prepares the queue after a start: jobs left running by a crash go back to queued; returns
+     * all queued jobs, oldest first.
+     */
+    public List<JobRecord> recoverQueued() throws SQLException {
+        update("UPDATE jobs SET state = 'queued', started_at = NULL, step = 0, requeued = requeued + 1 WHERE state = 'running'");
+        return query("SELECT " + COLUMNS + " FROM jobs WHERE state = 'queued' ORDER BY seq", List.of());
+    }
+
+    /** The job with this id, if any. */
+    public Optional<JobRecord> find(String id) throws SQLException {
+        return query("SELECT " + COLUMNS + " FROM jobs WHERE id = ?", List.of(id)).stream().findFirst();
+    }
+
+    /** The most recent finished jobs, newest first. */
+    public List<JobRecord> recentFinished(int limit) throws SQLException {
+        return query("SELECT " + COLUMNS + " FROM jobs WHERE state IN ('succeeded', 'failed', 'cancelled') ORDER BY seq DESC LIMIT ?",
+                List.of(limit));
+    }
+
+    /** Job counts by state, from the whole history. */
+    public java.util.Map<JobState, Long> countByState() throws SQLException {
+        return database.call(c -> {
+            java.util.Map<JobState, Long> counts = new java.util.EnumMap<>(JobState.class);
+            for (JobState state : JobState.values()) {
+                counts.put(state, 0L);
+            }
+            try (PreparedStatement s = c.prepareStatement("SELECT state, COUNT(*) FROM jobs GROUP BY state");
+                    ResultSet rows = s.executeQuery()) {
+                while (rows.next()) {
+                    counts.put(JobState.fromWire(rows.getString(1)), rows.getLong(2));
+                }
+            }
+            return counts;
+        });
+    }
+
+    private void update(String sql, Object... args) throws SQLException {
+        database.call(c -> {
+            try (PreparedStatement s = c.prepareStatement(sql)) {
+                for (int i = 0; i < args.length; i++) {
+                    s.setObject(i + 1, args[i]);
+                }
+                return s.executeUpdate();
+            }
+        });
+    }
+
+    private List<JobRecord> query(String sql, List<Object> args) throws SQLException {
+        return database.call(c -> {
+            try (PreparedStatement s = c.prepareStatement(sql)) {
+                for (int i = 0; i < args.size(); i++) {
+                    s.setObject(i + 1, args.get(i));
+                }
+                List<JobRecord> jobs = new ArrayList<>();
+                try (ResultSet rows = s.executeQuery()) {
+                    while (rows.next()) {
+                        jobs.add(read(rows));
+                    }
+                }
+                return jobs;
+            }
+        });
+    }
+
+    private static JobRecord read(ResultSet rows) throws SQLException {
+        try {
+            GenerationParams params = GenerationRequests.fromJson(JSON.readTree(rows.getString("request")), rows.getBytes("init_image"));
+            List<String> imageIds = JSON.readValue(rows.getString("image_ids"), new TypeReference<List<String>>() {});
+            return new JobRecord(rows.getString("id"), JobState.fromWire(rows.getString("state")), params,
+                    rows.getLong("created_at"), nullableLong(rows, "started_at"),
+                    nullableLong(rows, "finished_at"), rows.getInt("step"), rows.getInt("total"),
+                    rows.getString("error_code"), rows.getString("error_message"), imageIds, rows.getInt("requeued"));
+        } catch (JsonProcessingException e) {
+            throw new SQLException("job " + rows.getString("id") + " has an unreadable request: " + e.getMessage(), e);
+        }
+    }
+
+    private static Long nullableLong(ResultSet rows, String column) throws SQLException {
+        long value = rows.getLong(column);
+        return rows.wasNull() ? null : value;
+    }
+}

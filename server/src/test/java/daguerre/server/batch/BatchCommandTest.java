@@ -1,0 +1,65 @@
+package daguerre.server.batch;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import daguerre.diffusion.pipeline.PngText;
+import daguerre.server.config.ServeConfig;
+import daguerre.server.config.ServiceCore;
+import daguerre.server.testing.GradientTestEngine;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/** {@code batch FILE}: images into the gallery and the output folder, bad lines reported with their numbers. */
+class BatchCommandTest {
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void runsEveryGoodLineAndReportsTheBadOnes() throws Exception {
+        Path prompts = dir.resolve("prompts.txt");
+        Files.writeString(prompts, String.join("\n",
+                "--prompt \"a harbour\" --steps 2 --seed 10 --batch_size 2",
+                "--prompt \"broken\" --steps zero",
+                "{\"prompt\": \"json\", \"steps\": 1, \"seed\": 20}"));
+        Path data = dir.resolve("data");
+        Path out = dir.resolve("out");
+        StringWriter stdout = new StringWriter();
+        StringWriter stderr = new StringWriter();
+        int status = new CommandLine(new BatchCommand(config -> new GradientTestEngine(1), Map.of()))
+                .setOut(new PrintWriter(stdout)).setErr(new PrintWriter(stderr))
+                .execute(prompts.toString(), "--data", data.toString(), "--out", out.toString());
+        assertEquals(1, status, stderr.toString());
+        assertTrue(stderr.toString().contains(prompts + ":2: steps must be an integer"), stderr.toString());
+        assertTrue(stderr.toString().contains("100%"), stderr.toString());
+        assertTrue(stdout.toString().startsWith("3 images from 2 lines"), stdout.toString());
+        try (Stream<Path> files = Files.list(out)) {
+            assertEquals(List.of("00001-10.png", "00001-11.png", "00003-20.png"),
+                    files.map(f -> f.getFileName().toString()).sorted().toList());
+        }
+        assertTrue(PngText.read(Files.readAllBytes(out.resolve("00003-20.png"))).get("parameters").startsWith("json\n"));
+        assertTrue(Files.exists(data.resolve("daguerre.db")));
+    }
+
+    @Test
+    void aDataDirectoryServesOneProcessAtATime() throws Exception {
+        ServeConfig config = ServeConfig.defaults().withDataDir(dir.resolve("data"));
+        GradientTestEngine engine = new GradientTestEngine(1);
+        try (ServiceCore first = ServiceCore.open(config, engine, (id, event, data) -> { })) {
+            IOException e = assertThrows(IOException.class, () -> ServiceCore.open(config, engine, (id, event, data) -> { }));
+            assertTrue(e.getMessage().contains("in use"), e.getMessage());
+        }
+        ServiceCore.open(config, engine, (id, event, data) -> { }).close();
+    }
+}

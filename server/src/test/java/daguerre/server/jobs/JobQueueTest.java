@@ -1,0 +1,92 @@
+package daguerre.server.jobs;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The queue on its own: order, positions, ETAs, per-model taking, limits, completion. */
+class JobQueueTest {
+
+    @TempDir
+    Path dir;
+    Database database;
+    JobQueue queue;
+    List<String> events = new ArrayList<>();
+
+    @BeforeEach
+    void open() throws Exception {
+        database = Database.open(dir.resolve("daguerre.db"));
+        queue = new JobQueue(new JobStore(database), (id, event, data) -> events.add(event + " " + data), new Limits(512, 512, 50, 4, 3),
+                dir, 0);
+    }
+
+    @AfterEach
+    void close() throws Exception {
+        database.close();
+    }
+
+    static GenerationParams params(String model, int steps) {
+        return new GenerationParams("p", "", model, "euler", steps, 7, 0, 1, 1, 512, 512, 1, null, 0.75);
+    }
+
+    @Test
+    void positionsAndEtasFollowTheMeasuredSpeed() throws Exception {
+        ActiveJob first = queue.submit(params("a", 10));
+        ActiveJob second = queue.submit(params("a", 10));
+        assertEquals(1, queue.position(first.id()));
+        assertEquals(2, queue.position(second.id()));
+        assertNull(queue.etaMs(second.id()), "no estimate before any step was measured");
+        ActiveJob running = queue.take();
+        assertEquals(first.id(), running.id());
+        assertEquals(0, queue.position(first.id()));
+        assertEquals(1, queue.position(second.id()));
+        queue.stepDone(running, 1, 10, 100);
+        assertEquals(900, queue.etaMs(first.id()));
+        assertEquals(900 + 1000, queue.etaMs(second.id()));
+        assertTrue(events.stream().anyMatch(e -> e.startsWith("progress {\"step\":1,\"total\":10,\"eta_ms\":900}")), events.toString());
+        queue.finish(running, JobState.SUCCEEDED, List.of("img"), null, null);
+        assertEquals(JobState.SUCCEEDED, queue.completion(first.id()).get(1, TimeUnit.SECONDS).state());
+        assertEquals(-1, queue.position(first.id()));
+    }
+
+    @Test
+    void aWorkerPerModelTakesOnlyItsJobs() throws Exception {
+        queue.submit(params("a", 1));
+        ActiveJob forB = queue.submit(params("b", 1));
+        assertEquals(forB.id(), queue.take(p -> p.model().equals("b")).id());
+        assertTrue(queue.takeMatching(p -> p.model().equals("b")).isEmpty());
+        assertEquals("a", queue.takeMatching(p -> p.steps() == 1).orElseThrow().params().model());
+    }
+
+    @Test
+    void fullQueueRefusesWholeBatchesAndClosedQueueRefusesAll() {
+        queue.submit(params("a", 1));
+        RequestException full = assertThrows(RequestException.class,
+                () -> queue.submitAll(List.of(params("a", 1), params("a", 1), params("a", 1))));
+        assertEquals(429, full.status());
+        assertTrue(full.retryAfterSeconds() >= 1);
+        assertEquals(1, queue.depth(), "all or none");
+        queue.close();
+        assertEquals(503, assertThrows(RequestException.class, () -> queue.submit(params("a", 1))).status());
+    }
+
+    @Test
+    void requeuedJobGoesBackToTheHead() throws Exception {
+        ActiveJob first = queue.submit(params("a", 1));
+        ActiveJob second = queue.submit(params("a", 1));
+        queue.requeue(queue.take());
+        assertEquals(1, queue.position(first.id()));
+        assertEquals(2, queue.position(second.id()));
+        assertEquals(1, queue.find(first.id()).orElseThrow().requeued());
+    }
+}

@@ -1,0 +1,121 @@
+package daguerre.server.testing;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import daguerre.server.config.ServeConfig;
+import daguerre.server.http.DaguerreServer;
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.function.UnaryOperator;
+
+/** A real service on a free port of 127.0.0.1, over a {@link GradientTestEngine}, with a small HTTP client. */
+public final class TestServer implements AutoCloseable {
+
+    public static final ObjectMapper JSON = new ObjectMapper();
+
+    public final GradientTestEngine engine;
+    public final Path dataDir;
+    private final ServeConfig config;
+    private DaguerreServer server;
+    private final HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+
+    private TestServer(GradientTestEngine engine, ServeConfig config) throws Exception {
+        this.engine = engine;
+        this.dataDir = config.dataDir();
+        this.config = config;
+        this.server = DaguerreServer.start(config, engine);
+    }
+
+    /** Starts a server with the defaults, port 0, {@code dataDir}, small limits and a tiny free-disk minimum, then {@code customize}. */
+    public static TestServer start(Path dataDir, GradientTestEngine engine, UnaryOperator<ServeConfig> customize) throws Exception {
+        ServeConfig config = ServeConfig.defaults().withPort(0).withDataDir(dataDir).withMinFreeDiskBytes(0)
+                .withMaxBodyBytes(1 << 20);
+        return new TestServer(engine, customize.apply(config));
+    }
+
+    public static TestServer start(Path dataDir) throws Exception {
+        return start(dataDir, new GradientTestEngine(2), c -> c);
+    }
+
+    /** Stops the server gracefully and starts a new one on the same data directory (and engine). */
+    public void restart() throws Exception {
+        server.close();
+        server = DaguerreServer.start(config, engine);
+    }
+
+    public int port() {
+        return server.port();
+    }
+
+    public URI uri(String path) {
+        return URI.create("http://127.0.0.1:" + port() + path);
+    }
+
+    public HttpResponse<String> get(String path) throws IOException, InterruptedException {
+        return send(HttpRequest.newBuilder(uri(path)).GET());
+    }
+
+    public HttpResponse<byte[]> getBytes(String path) throws IOException, InterruptedException {
+        return client.send(HttpRequest.newBuilder(uri(path)).timeout(Duration.ofSeconds(30)).GET().build(),
+                HttpResponse.BodyHandlers.ofByteArray());
+    }
+
+    public HttpResponse<String> post(String path, String body) throws IOException, InterruptedException {
+        return send(HttpRequest.newBuilder(uri(path)).header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(body)));
+    }
+
+    public HttpResponse<String> patch(String path, String body) throws IOException, InterruptedException {
+        return send(HttpRequest.newBuilder(uri(path)).header("Content-Type", "application/json")
+                .method("PATCH", HttpRequest.BodyPublishers.ofString(body)));
+    }
+
+    public HttpResponse<String> delete(String path) throws IOException, InterruptedException {
+        return send(HttpRequest.newBuilder(uri(path)).DELETE());
+    }
+
+    public HttpResponse<String> send(HttpRequest.Builder request) throws IOException, InterruptedException {
+        return client.send(request.timeout(Duration.ofSeconds(30)).build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    public HttpClient client() {
+        return client;
+    }
+
+    public static JsonNode json(HttpResponse<String> response) throws IOException {
+        return JSON.readTree(response.body());
+    }
+
+    /** Submits a native generation and returns its job id. */
+    public String submit(String body) throws IOException, InterruptedException {
+        HttpResponse<String> response = post("/api/v1/generations", body);
+        if (response.statusCode() != 202) {
+            throw new AssertionError("expected 202, got " + response.statusCode() + ": " + response.body());
+        }
+        return json(response).get("id").asText();
+    }
+
+    /** Polls the job until it has {@code status} (at most 20 s) and returns it. */
+    public JsonNode awaitStatus(String jobId, String status) throws Exception {
+        long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+        JsonNode job = null;
+        while (System.nanoTime() < deadline) {
+            job = json(get("/api/v1/jobs/" + jobId));
+            if (job.get("status").asText().equals(status)) {
+                return job;
+            }
+            Thread.sleep(5);
+        }
+        throw new AssertionError("job " + jobId + " did not become " + status + ": " + job);
+    }
+
+    @Override
+    public void close() {
+        server.close();
+    }
+}
