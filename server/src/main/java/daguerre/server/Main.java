@@ -1,6 +1,11 @@
 package daguerre.server;
 
+import daguerre.server.batch.BatchCommand;
 import daguerre.server.cli.BenchCommand;
+import daguerre.server.config.EngineFactory;
+import daguerre.server.engine.PipelineEngine;
+import daguerre.server.http.ServeCommand;
+import daguerre.weights.model.ModelHasher;
 import daguerre.server.cli.GenerateCommand;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -20,7 +25,10 @@ public final class Main implements Runnable {
 
     /** The command tree, with clear one-line errors for bad arguments and failures. */
     public static CommandLine commandLine() {
-        CommandLine cli = new CommandLine(new Main());
+        EngineFactory engines = config -> PipelineEngine.load(config.models(), new ModelHasher(config.dataDir().resolve("model-hashes.json")));
+        CommandLine cli = new CommandLine(new Main())
+                .addSubcommand(new ServeCommand(engines))
+                .addSubcommand(new BatchCommand(engines));
         cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
             commandLine.getErr().println("error: " + (e.getMessage() == null ? e.toString() : e.getMessage()));
             return 1;

@@ -1,0 +1,143 @@
+package daguerre.server.engine;
+
+import daguerre.diffusion.pipeline.GeneratedImage;
+import daguerre.diffusion.pipeline.GenerationListener;
+import daguerre.diffusion.pipeline.GenerationRequest;
+import daguerre.diffusion.pipeline.StableDiffusionModel;
+import daguerre.diffusion.pipeline.StableDiffusionPipeline;
+import daguerre.diffusion.sampling.Sampler;
+import daguerre.server.jobs.EngineResult;
+import daguerre.server.jobs.GenerationParams;
+import daguerre.server.jobs.ImageEngine;
+import daguerre.server.jobs.ModelDescriptor;
+import daguerre.server.jobs.SamplerDescriptor;
+import daguerre.server.jobs.StepListener;
+import daguerre.weights.model.ModelHasher;
+import java.awt.image.BufferedImage;
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.BooleanSupplier;
+import javax.imageio.ImageIO;
+
+/** The service's {@link ImageEngine} on Daguerre's own pipeline: one loaded model per {@code --model}. */
+public final class PipelineEngine implements ImageEngine {
+
+    private final Map<String, StableDiffusionPipeline> pipelines;
+    private final List<ModelDescriptor> models;
+    private final List<SamplerDescriptor> samplers = Arrays.stream(Sampler.values())
+            .map(s -> new SamplerDescriptor(s.apiName(), s.a1111Name())).toList();
+
+    private PipelineEngine(Map<String, StableDiffusionPipeline> pipelines) {
+        this.pipelines = pipelines;
+        this.models = pipelines.values().stream().map(p -> describe(p.model())).toList();
+    }
+
+    /** Loads every model; ids (folder or file name without extension) must be unique. */
+    public static PipelineEngine load(List<Path> modelPaths, ModelHasher hasher) throws IOException {
+        if (modelPaths.isEmpty()) {
+            throw new IllegalArgumentException("no model to serve: pass --model PATH (a diffusers folder or a .safetensors file)");
+        }
+        Map<String, StableDiffusionPipeline> pipelines = new LinkedHashMap<>();
+        try {
+            for (Path path : modelPaths) {
+                StableDiffusionModel model = StableDiffusionModel.load(path, null, hasher);
+                if (pipelines.containsKey(model.id())) {
+                    model.close();
+                    throw new IllegalArgumentException("two models have the id '" + model.id() + "'; rename one of " + modelPaths);
+                }
+                pipelines.put(model.id(), new StableDiffusionPipeline(model));
+            }
+        } catch (IOException | RuntimeException e) {
+            pipelines.values().forEach(p -> p.model().close());
+            throw e;
+        }
+        return new PipelineEngine(pipelines);
+    }
+
+    private static ModelDescriptor describe(StableDiffusionModel model) {
+        int size = model.defaultImageSize();
+        String family = model.scheduler().predictionType().configName();
+        return new ModelDescriptor(model.id(), model.id(), model.hash(), size, size,
+                "Stable Diffusion model (" + family + " prediction, " + size + " px)");
+    }
+
+    @Override
+    public List<ModelDescriptor> models() {
+        return models;
+    }
+
+    @Override
+    public String defaultModelId() {
+        return models.get(0).id();
+    }
+
+    @Override
+    public List<SamplerDescriptor> samplers() {
+        return samplers;
+    }
+
+    @Override
+    public EngineResult generate(GenerationParams params, StepListener listener, BooleanSupplier cancelled) {
+        StableDiffusionPipeline pipeline = pipelines.get(params.model());
+        if (pipeline == null) {
+            throw new IllegalArgumentException("unknown model '" + params.model() + "'");
+        }
+        GenerationRequest request = GenerationRequest.builder(params.prompt())
+                .negativePrompt(params.negativePrompt())
+                .sampler(Sampler.fromName(params.sampler()))
+                .steps(params.steps())
+                .guidanceScale(params.guidanceScale())
+                .guidanceRescale(params.guidanceRescale())
+                .clipSkip(params.clipSkip())
+                .seed(params.seed())
+                .size(params.width(), params.height())
+                .batchSize(params.n())
+                .initImage(params.initImage() == null ? null : decode(params.initImage()), params.strength())
+                .build();
+        GenerationListener progress = (step, total, preview) ->
+                listener.onStep(step, total, listener.wantsPreview(step) ? firstPreviewPng(preview.get()) : null);
+        List<EngineResult.Image> images = new ArrayList<>();
+        for (GeneratedImage image : pipeline.generate(request, progress, cancelled)) {
+            images.add(new EngineResult.Image(image.png(), image.seed(), image.infotext().format()));
+        }
+        return new EngineResult(images);
+    }
+
+    private static BufferedImage decode(byte[] png) {
+        try {
+            BufferedImage image = ImageIO.read(new ByteArrayInputStream(png));
+            if (image == null) {
+                throw new IllegalArgumentException("init_image is not a readable image");
+            }
+            return image;
+        } catch (IOException e) {
+            throw new IllegalArgumentException("init_image is not a readable image: " + e.getMessage(), e);
+        }
+    }
+
+    private static byte[] firstPreviewPng(List<BufferedImage> previews) {
+        if (previews.isEmpty()) {
+            return null;
+        }
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        try {
+            ImageIO.write(previews.get(0), "png", out);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return out.toByteArray();
+    }
+
+    @Override
+    public void close() {
+        pipelines.values().forEach(p -> p.model().close());
+    }
+}
