@@ -17,9 +17,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * A third-party client: the official OpenAI Node SDK (pinned with a lockfile in
- * {@code src/test/node/openai-sdk}) generates images against a real server. Needs Node 20 and
- * {@code npm ci} in that folder, so it runs in its own tagged step: see the server pom's
- * {@code third-party} group.
+ * {@code src/test/node/openai-sdk}) generates images against a real server. Needs Node 20 and npm;
+ * the test installs the pinned SDK with {@code npm ci} when it is not installed yet.
  */
 @Tag("third-party")
 class OpenAiSdkClientTest {
@@ -27,11 +26,22 @@ class OpenAiSdkClientTest {
     @TempDir
     Path dataDir;
 
+    /** {@code npm ci} from the lockfile, once; fails with npm's output when it cannot. */
+    private static void installSdk(Path project) throws Exception {
+        if (Files.isDirectory(project.resolve("node_modules/openai"))) {
+            return;
+        }
+        Process npm = new ProcessBuilder("npm", "ci", "--no-audit", "--no-fund").directory(project.toFile())
+                .redirectErrorStream(true).start();
+        String output = new String(npm.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(npm.waitFor(300, TimeUnit.SECONDS), "npm ci timed out");
+        assertEquals(0, npm.exitValue(), "npm ci failed in " + project + ":\n" + output);
+    }
+
     @Test
     void officialOpenAiSdkGeneratesImages() throws Exception {
         Path project = Path.of(System.getProperty("daguerre.openaiSdkDir", "src/test/node/openai-sdk")).toAbsolutePath();
-        assertTrue(Files.isDirectory(project.resolve("node_modules/openai")),
-                "the OpenAI SDK is not installed: run npm ci --prefix " + project);
+        installSdk(project);
         try (TestServer server = TestServer.start(dataDir, new GradientTestEngine(1), c -> c.withApiKeys(List.of("sdk-key")))) {
             ProcessBuilder node = new ProcessBuilder("node", "images.mjs").directory(project.toFile()).redirectErrorStream(true);
             node.environment().put("OPENAI_BASE_URL", "http://127.0.0.1:" + server.port() + "/v1");
