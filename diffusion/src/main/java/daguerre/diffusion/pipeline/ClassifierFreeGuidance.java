@@ -36,7 +36,15 @@ public final class ClassifierFreeGuidance implements Denoiser {
     @Override
     public NDArray predict(NDArray input, double timestep) {
         NDArray doubled = input.concat(input, 0); // [B, C, h, w] -> [2B, C, h, w]
-        NDList halves = model.predict(doubled, timestep, contexts).split(2, 0);
+        return combine(model.predict(doubled, timestep, contexts), scale, rescale);
+    }
+
+    /**
+     * The guidance arithmetic on a doubled model output: [2B, C, h, w] with the B unconditional
+     * rows first -> [B, C, h, w] = uncond + scale * (cond - uncond), then rescaled when phi > 0.
+     */
+    public static NDArray combine(NDArray doubledOutput, double scale, double rescale) {
+        NDList halves = doubledOutput.split(2, 0);
         NDArray uncond = halves.get(0);
         NDArray cond = halves.get(1);
         NDArray guided = uncond.add(cond.sub(uncond).mul(scale));

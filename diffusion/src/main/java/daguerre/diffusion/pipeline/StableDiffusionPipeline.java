@@ -1,13 +1,15 @@
 package daguerre.diffusion.pipeline;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
 import daguerre.diffusion.nn.Scopes;
-import daguerre.diffusion.sampling.Denoiser;
+import daguerre.diffusion.sampling.ModelCall;
 import daguerre.diffusion.sampling.NoiseSource;
 import daguerre.diffusion.sampling.SamplerState;
-import daguerre.diffusion.sampling.Sampling;
 import daguerre.diffusion.sampling.SamplingPlan;
 import daguerre.diffusion.sampling.SeededNoise;
 import daguerre.diffusion.text.PromptEncoder;
@@ -15,6 +17,7 @@ import daguerre.diffusion.vae.LatentDistribution;
 import java.awt.Image;
 import java.awt.image.BufferedImage;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -62,12 +65,28 @@ public final class StableDiffusionPipeline {
      */
     public List<GeneratedImage> generate(GenerationRequest request, NoiseSource noise, GenerationListener listener,
                                          BooleanSupplier cancelled) {
+        try (GenerationJob job = start(request, noise, listener, cancelled)) {
+            while (!job.isFinished()) {
+                job.checkCancelled();
+                step(List.of(job));
+            }
+            return finish(job);
+        }
+    }
+
+    /**
+     * Prepares a job: encodes the prompt (and the negative prompt for guidance) and draws the
+     * initial latents. The caller closes the job.
+     */
+    public GenerationJob start(GenerationRequest request, NoiseSource noise, GenerationListener listener,
+                               BooleanSupplier cancelled) {
         int width = request.width() > 0 ? request.width() : model.defaultImageSize();
         int height = request.height() > 0 ? request.height() : model.defaultImageSize();
         checkSize(width, height);
-        try (NDManager job = model.manager().newSubManager()) {
+        NDManager manager = model.manager().newSubManager();
+        try {
             // 1. Encode the prompt (and the negative prompt for classifier-free guidance).
-            Denoiser denoiser = denoiser(request, job);
+            NDArray contexts = contexts(request, manager);
 
             // 2. Initial latents: pure noise, or the encoded init image noised to the first timestep.
             SamplingPlan plan = SamplingPlan.of(request.sampler(), model.scheduler(), request.steps()).withEta(request.eta());
@@ -76,39 +95,84 @@ public final class StableDiffusionPipeline {
                     height / factor, width / factor);
             SamplerState state = request.isImageToImage()
                     ? SamplerState.startFromImage(plan.withStrength(request.strength()),
-                            encodeImage(request.initImage(), width, height, latentShape, noise, job), noise, job)
-                    : SamplerState.start(plan, latentShape, noise, job);
-
-            // 3. Denoising loop, one child manager per step (inside Sampling.run).
-            boolean previewable = LatentPreview.supports(model.vae().config().latentChannels());
-            NDArray latents = Sampling.run(state, denoiser, (step, total) -> listener.onStep(step, total,
-                    () -> previewable ? LatentPreview.render(state.denoised()) : List.of()), cancelled);
-
-            // 4. Decode each image on its own (bounded memory; the same result at any batch position).
-            List<GeneratedImage> images = new ArrayList<>();
-            long[] seeds = noise instanceof SeededNoise seeded ? seeded.seeds() : null;
-            for (int i = 0; i < request.batchSize(); i++) {
-                long seed = seeds != null ? seeds[i] : request.seed() + i;
-                images.add(new GeneratedImage(decode(latents.get(i).expandDims(0)), seed,
-                        infotext(request, seed, width, height)));
-            }
-            return images;
+                            encodeImage(request.initImage(), width, height, latentShape, noise, manager), noise, manager)
+                    : SamplerState.start(plan, latentShape, noise, manager);
+            return new GenerationJob(request, width, height, noise, manager, state, contexts, listener, cancelled);
+        } catch (RuntimeException e) {
+            manager.close();
+            throw e;
         }
     }
 
-    /** The raw model output for the sampler: classifier-free guidance when the scale is above 1. */
-    private Denoiser denoiser(GenerationRequest request, NDManager job) {
+    /**
+     * 3. One denoising step for each job in one shared U-Net call: the jobs' model inputs (doubled
+     * for guided jobs), per-row timesteps and contexts are stacked along the batch axis; each job
+     * then applies its own guidance and sampler update, and its listener hears of the step. All
+     * jobs must have the same {@link GenerationJob#batchKey()} and not be finished.
+     */
+    public void step(List<GenerationJob> jobs) {
+        GenerationJob.BatchKey key = jobs.get(0).batchKey();
+        try (NDManager step = model.manager().newSubManager()) {
+            NDList inputs = new NDList();
+            NDList contexts = new NDList();
+            float[] timesteps = new float[jobs.stream().mapToInt(GenerationJob::rows).sum()];
+            int row = 0;
+            for (GenerationJob job : jobs) {
+                if (!job.batchKey().equals(key)) {
+                    throw new IllegalArgumentException("jobs of different shapes cannot share a U-Net call: " + key + " vs " + job.batchKey());
+                }
+                ModelCall call = job.state.modelCall(step);
+                inputs.add(call.input());
+                if (job.guided()) {
+                    inputs.add(call.input()); // [B, C, h, w] twice: unconditional rows, then conditional rows
+                }
+                contexts.add(job.contexts);
+                Arrays.fill(timesteps, row, row + job.rows(), (float) call.timestep());
+                row += job.rows();
+            }
+            NDList all = new NDList(inputs);
+            all.addAll(contexts);
+            NDArray output = Scopes.scoped(() -> model.unet().forward(
+                    NDArrays.concat(inputs, 0), timesteps, NDArrays.concat(contexts, 0)), all.toArray(new NDArray[0])); // [rows, C, h, w]
+            int start = 0;
+            for (GenerationJob job : jobs) {
+                NDArray rows = output.get(new NDIndex("{}:{}", start, start + job.rows()));
+                start += job.rows();
+                job.state.advance(job.guided()
+                        ? ClassifierFreeGuidance.combine(rows, job.request.guidanceScale(), job.request.guidanceRescale())
+                        : rows);
+            }
+        }
+        boolean previewable = LatentPreview.supports(model.vae().config().latentChannels());
+        for (GenerationJob job : jobs) {
+            job.listener.onStep(job.state.stepsTaken(), job.state.totalSteps(),
+                    () -> previewable ? LatentPreview.render(job.state.denoised()) : List.of());
+        }
+    }
+
+    /** 4. Decodes a finished job, each image on its own (bounded memory; the same result at any batch position). */
+    public List<GeneratedImage> finish(GenerationJob job) {
+        NDArray latents = job.state.result();
+        long[] seeds = job.noise instanceof SeededNoise seeded ? seeded.seeds() : null;
+        List<GeneratedImage> images = new ArrayList<>();
+        for (int i = 0; i < job.request.batchSize(); i++) {
+            long seed = seeds != null ? seeds[i] : job.request.seed() + i;
+            images.add(new GeneratedImage(decode(latents.get(i).expandDims(0)), seed,
+                    infotext(job.request, seed, job.width, job.height)));
+        }
+        return images;
+    }
+
+    /** Text contexts for the U-Net: [2B, 77k, D] (unconditional rows first) with guidance, else [B, 77k, D]. */
+    private NDArray contexts(GenerationRequest request, NDManager manager) {
         PromptEncoder encoder = new PromptEncoder(model.tokenizer(), model.textEncoder(),
                 PromptEncoder.Options.DEFAULTS.withClipSkip(request.clipSkip()));
-        ConditionedModel unet = ConditionedModel.of(model.unet());
         int batch = request.batchSize();
         if (request.guidanceScale() <= 1) {
-            NDArray context = encoder.encode(request.prompt(), job).repeat(0, batch); // [B, 77k, D]
-            return (x, t) -> unet.predict(x, t, context);
+            return encoder.encode(request.prompt(), manager).repeat(0, batch);
         }
-        List<NDArray> pair = encoder.encodeSameLength(List.of(request.negativePrompt(), request.prompt()), job);
-        NDArray contexts = pair.get(0).repeat(0, batch).concat(pair.get(1).repeat(0, batch), 0); // [2B, 77k, D]
-        return new ClassifierFreeGuidance(unet, contexts, request.guidanceScale(), request.guidanceRescale());
+        List<NDArray> pair = encoder.encodeSameLength(List.of(request.negativePrompt(), request.prompt()), manager);
+        return pair.get(0).repeat(0, batch).concat(pair.get(1).repeat(0, batch), 0);
     }
 
     /** Image-to-image: VAE posterior sample of the init image, scaled, one row per batch image. */

@@ -1,0 +1,84 @@
+package daguerre.diffusion.pipeline;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import daguerre.diffusion.sampling.NoiseSource;
+import daguerre.diffusion.sampling.SamplerState;
+import java.util.concurrent.CancellationException;
+import java.util.function.BooleanSupplier;
+
+/**
+ * One generation in progress: its encoded prompt, its sampler state and its own child manager.
+ * Everything that carries over between steps lives here, so jobs can share U-Net calls
+ * ({@link StableDiffusionPipeline#step}) and join or leave a batch between steps.
+ */
+public final class GenerationJob implements AutoCloseable {
+
+    /**
+     * What must be equal for jobs to share a U-Net call: latent shape (per row) and context length.
+     */
+    public record BatchKey(long channels, long height, long width, long contextTokens) {}
+
+    final GenerationRequest request;
+    final int width;
+    final int height;
+    final NoiseSource noise;
+    final NDManager manager;
+    final SamplerState state;
+    /** [rows, T, D]: guided jobs hold [B unconditional; B conditional] rows, unguided ones B conditional rows. */
+    final NDArray contexts;
+    final GenerationListener listener;
+    final BooleanSupplier cancelled;
+
+    GenerationJob(GenerationRequest request, int width, int height, NoiseSource noise, NDManager manager,
+                  SamplerState state, NDArray contexts, GenerationListener listener, BooleanSupplier cancelled) {
+        this.request = request;
+        this.width = width;
+        this.height = height;
+        this.noise = noise;
+        this.manager = manager;
+        this.state = state;
+        this.contexts = contexts;
+        this.listener = listener;
+        this.cancelled = cancelled;
+    }
+
+    /** Whether classifier-free guidance doubles this job's rows. */
+    boolean guided() {
+        return request.guidanceScale() > 1;
+    }
+
+    /** U-Net rows this job adds to a shared call. */
+    public int rows() {
+        return (int) contexts.getShape().get(0);
+    }
+
+    public BatchKey batchKey() {
+        return new BatchKey(state.latents().getShape().get(1), state.latents().getShape().get(2),
+                state.latents().getShape().get(3), contexts.getShape().get(1));
+    }
+
+    public boolean isFinished() {
+        return state.isFinished();
+    }
+
+    public boolean isCancelled() {
+        return cancelled.getAsBoolean();
+    }
+
+    /** Throws {@link CancellationException} when the job was cancelled. */
+    public void checkCancelled() {
+        if (isCancelled()) {
+            throw new CancellationException("generation cancelled after " + state.stepsTaken() + " of " + state.totalSteps() + " steps");
+        }
+    }
+
+    public GenerationRequest request() {
+        return request;
+    }
+
+    @Override
+    public void close() {
+        manager.close();
+    }
+}
