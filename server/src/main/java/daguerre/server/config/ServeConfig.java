@@ -17,6 +17,7 @@ import java.util.List;
  * @param apiKeys accepted Bearer keys; empty = no authentication
  * @param corsOrigins origins allowed by CORS ({@code *} for any); empty = no CORS headers
  * @param previewEvery publish a preview image every this many steps (0 = never)
+ * @param concurrentJobs how many jobs the engine runs at once; jobs of the same model and size share U-Net steps
  * @param shutdownGraceMillis how long a shutdown waits for the running job to stop at its next step
  */
 public record ServeConfig(
@@ -30,6 +31,7 @@ public record ServeConfig(
         List<String> apiKeys,
         List<String> corsOrigins,
         int previewEvery,
+        int concurrentJobs,
         long shutdownGraceMillis) {
 
     public ServeConfig {
@@ -38,49 +40,54 @@ public record ServeConfig(
         corsOrigins = List.copyOf(corsOrigins);
     }
 
-    /** The defaults: localhost:7860, {@code ./data}, 2048 px, 150 steps, 8 images, 100 queued jobs, 32 MiB bodies, 1 GiB free. */
+    /** The defaults: localhost:7860, {@code ./data}, 2048 px, 150 steps, 8 images, 100 queued jobs, 32 MiB bodies, 1 GiB free, 4 concurrent jobs. */
     public static ServeConfig defaults() {
         return new ServeConfig("127.0.0.1", 7860, Path.of("data"), List.of(), new Limits(2048, 2048, 150, 8, 100),
-                32L << 20, 1L << 30, List.of(), List.of(), 5, 30_000);
+                32L << 20, 1L << 30, List.of(), List.of(), 5, 4, 30_000);
     }
 
     public ServeConfig withPort(int newPort) {
         return new ServeConfig(host, newPort, dataDir, models, limits, maxBodyBytes, minFreeDiskBytes, apiKeys, corsOrigins,
-                previewEvery, shutdownGraceMillis);
+                previewEvery, concurrentJobs, shutdownGraceMillis);
     }
 
     public ServeConfig withDataDir(Path newDataDir) {
         return new ServeConfig(host, port, newDataDir, models, limits, maxBodyBytes, minFreeDiskBytes, apiKeys, corsOrigins,
-                previewEvery, shutdownGraceMillis);
+                previewEvery, concurrentJobs, shutdownGraceMillis);
     }
 
     public ServeConfig withLimits(Limits newLimits) {
         return new ServeConfig(host, port, dataDir, models, newLimits, maxBodyBytes, minFreeDiskBytes, apiKeys, corsOrigins,
-                previewEvery, shutdownGraceMillis);
+                previewEvery, concurrentJobs, shutdownGraceMillis);
     }
 
     public ServeConfig withMaxBodyBytes(long bytes) {
         return new ServeConfig(host, port, dataDir, models, limits, bytes, minFreeDiskBytes, apiKeys, corsOrigins,
-                previewEvery, shutdownGraceMillis);
+                previewEvery, concurrentJobs, shutdownGraceMillis);
     }
 
     public ServeConfig withMinFreeDiskBytes(long bytes) {
         return new ServeConfig(host, port, dataDir, models, limits, maxBodyBytes, bytes, apiKeys, corsOrigins,
-                previewEvery, shutdownGraceMillis);
+                previewEvery, concurrentJobs, shutdownGraceMillis);
     }
 
     public ServeConfig withApiKeys(List<String> keys) {
         return new ServeConfig(host, port, dataDir, models, limits, maxBodyBytes, minFreeDiskBytes, keys, corsOrigins,
-                previewEvery, shutdownGraceMillis);
+                previewEvery, concurrentJobs, shutdownGraceMillis);
     }
 
     public ServeConfig withPreviewEvery(int steps) {
         return new ServeConfig(host, port, dataDir, models, limits, maxBodyBytes, minFreeDiskBytes, apiKeys, corsOrigins,
-                steps, shutdownGraceMillis);
+                steps, concurrentJobs, shutdownGraceMillis);
     }
 
     public ServeConfig withCorsOrigins(List<String> origins) {
         return new ServeConfig(host, port, dataDir, models, limits, maxBodyBytes, minFreeDiskBytes, apiKeys, origins,
-                previewEvery, shutdownGraceMillis);
+                previewEvery, concurrentJobs, shutdownGraceMillis);
+    }
+
+    public ServeConfig withConcurrentJobs(int jobs) {
+        return new ServeConfig(host, port, dataDir, models, limits, maxBodyBytes, minFreeDiskBytes, apiKeys, corsOrigins,
+                previewEvery, jobs, shutdownGraceMillis);
     }
 }

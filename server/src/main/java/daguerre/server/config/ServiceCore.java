@@ -39,7 +39,7 @@ public final class ServiceCore implements AutoCloseable {
     private final GenerationRequests requests;
     private final BatchStore batchStore;
     private final BatchService batches;
-    private final Worker worker;
+    private final List<Worker> workers = new ArrayList<>();
     private final int restored;
 
     private ServiceCore(ServeConfig config, ImageEngine engine, JobEvents events, FileChannel lockChannel, FileLock lock,
@@ -57,7 +57,9 @@ public final class ServiceCore implements AutoCloseable {
         this.requests = new GenerationRequests(engine, config.limits(), this::defaultModel);
         this.batchStore = new BatchStore(database);
         this.batches = new BatchService(engine, requests, queue, batchStore);
-        this.worker = new Worker(queue, engine, this::saveImages, config.previewEvery(), "daguerre-worker");
+        for (int i = 0; i < engine.concurrentJobs(); i++) {
+            workers.add(new Worker(queue, engine, this::saveImages, config.previewEvery(), "daguerre-worker-" + i));
+        }
     }
 
     /**
@@ -95,9 +97,9 @@ public final class ServiceCore implements AutoCloseable {
         }
     }
 
-    /** Starts the worker thread. */
+    /** Starts the worker threads. */
     public void startWorker() {
-        worker.start();
+        workers.forEach(Worker::start);
     }
 
     private String defaultModel() {
@@ -163,7 +165,9 @@ public final class ServiceCore implements AutoCloseable {
     @Override
     public void close() throws SQLException, IOException {
         try {
-            worker.stop(config.shutdownGraceMillis());
+            for (Worker worker : workers) {
+                worker.stop(config.shutdownGraceMillis());
+            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         } finally {

@@ -44,6 +44,10 @@ public final class ServiceOptions {
     @Option(names = "--preview-every", description = "Send a preview image every N steps (0 = never; default 5).")
     Integer previewEvery;
 
+    @Option(names = "--concurrent-jobs",
+            description = "Jobs run at once; jobs of the same model and size share U-Net steps (default 4; 1 = one at a time).")
+    Integer concurrentJobs;
+
     @Option(names = "--config", description = "A properties file with defaults for these options (or DAGUERRE_CONFIG).")
     Path configFile;
 
@@ -79,6 +83,7 @@ public final class ServiceOptions {
                 settings.list("api-keys", http.apiKeys()),
                 settings.list("cors-origins", http.corsOrigins()),
                 settings.integer("preview-every", previewEvery, d.previewEvery(), 0, 10_000),
+                settings.integer("concurrent-jobs", concurrentJobs, d.concurrentJobs(), 1, 64),
                 d.shutdownGraceMillis());
     }
 }

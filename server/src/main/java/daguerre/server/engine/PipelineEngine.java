@@ -5,6 +5,7 @@ import daguerre.diffusion.pipeline.GenerationListener;
 import daguerre.diffusion.pipeline.GenerationRequest;
 import daguerre.diffusion.pipeline.StableDiffusionModel;
 import daguerre.diffusion.pipeline.StableDiffusionPipeline;
+import daguerre.diffusion.pipeline.StepBatcher;
 import daguerre.diffusion.sampling.Sampler;
 import daguerre.server.jobs.EngineResult;
 import daguerre.server.jobs.GenerationParams;
@@ -27,21 +28,41 @@ import java.util.Map;
 import java.util.function.BooleanSupplier;
 import javax.imageio.ImageIO;
 
-/** The service's {@link ImageEngine} on Daguerre's own pipeline: one loaded model per {@code --model}. */
+/**
+ * The service's {@link ImageEngine} on Daguerre's own pipeline: one loaded model per
+ * {@code --model}. With more than one concurrent job, each model has a {@link StepBatcher}: jobs
+ * of the same size share U-Net steps.
+ */
 public final class PipelineEngine implements ImageEngine {
 
+    /** The most U-Net rows in one shared step (a guided image takes two). */
+    public static final int MAX_BATCH_ROWS = 16;
+
     private final Map<String, StableDiffusionPipeline> pipelines;
+    private final Map<String, StepBatcher> batchers = new LinkedHashMap<>();
+    private final int concurrentJobs;
     private final List<ModelDescriptor> models;
     private final List<SamplerDescriptor> samplers = Arrays.stream(Sampler.values())
             .map(s -> new SamplerDescriptor(s.apiName(), s.a1111Name())).toList();
 
-    private PipelineEngine(Map<String, StableDiffusionPipeline> pipelines) {
+    private PipelineEngine(Map<String, StableDiffusionPipeline> pipelines, int concurrentJobs) {
         this.pipelines = pipelines;
+        this.concurrentJobs = concurrentJobs;
         this.models = pipelines.values().stream().map(p -> describe(p.model())).toList();
+        if (concurrentJobs > 1) {
+            pipelines.forEach((id, pipeline) -> batchers.put(id, new StepBatcher(pipeline, MAX_BATCH_ROWS, "daguerre-steps-" + id)));
+        }
     }
 
-    /** Loads every model; ids (folder or file name without extension) must be unique. */
-    public static PipelineEngine load(List<Path> modelPaths, ModelHasher hasher) throws IOException {
+    /**
+     * Loads every model; ids (folder or file name without extension) must be unique.
+     *
+     * @param concurrentJobs jobs run at once (1: one at a time, no step sharing)
+     */
+    public static PipelineEngine load(List<Path> modelPaths, ModelHasher hasher, int concurrentJobs) throws IOException {
+        if (concurrentJobs < 1) {
+            throw new IllegalArgumentException("concurrent jobs must be at least 1, got " + concurrentJobs);
+        }
         if (modelPaths.isEmpty()) {
             throw new IllegalArgumentException("no model to serve: pass --model PATH (a diffusers folder or a .safetensors file)");
         }
@@ -59,7 +80,7 @@ public final class PipelineEngine implements ImageEngine {
             pipelines.values().forEach(p -> p.model().close());
             throw e;
         }
-        return new PipelineEngine(pipelines);
+        return new PipelineEngine(pipelines, concurrentJobs);
     }
 
     private static ModelDescriptor describe(StableDiffusionModel model) {
@@ -85,7 +106,13 @@ public final class PipelineEngine implements ImageEngine {
     }
 
     @Override
-    public EngineResult generate(GenerationParams params, StepListener listener, BooleanSupplier cancelled) {
+    public int concurrentJobs() {
+        return concurrentJobs;
+    }
+
+    @Override
+    public EngineResult generate(GenerationParams params, StepListener listener, BooleanSupplier cancelled)
+            throws InterruptedException {
         StableDiffusionPipeline pipeline = pipelines.get(params.model());
         if (pipeline == null) {
             throw new IllegalArgumentException("unknown model '" + params.model() + "'");
@@ -105,7 +132,11 @@ public final class PipelineEngine implements ImageEngine {
         GenerationListener progress = (step, total, preview) ->
                 listener.onStep(step, total, listener.wantsPreview(step) ? firstPreviewPng(preview.get()) : null);
         List<EngineResult.Image> images = new ArrayList<>();
-        for (GeneratedImage image : pipeline.generate(request, progress, cancelled)) {
+        StepBatcher batcher = batchers.get(params.model());
+        List<GeneratedImage> generated = batcher != null
+                ? batcher.generate(request, progress, cancelled)
+                : pipeline.generate(request, progress, cancelled);
+        for (GeneratedImage image : generated) {
             images.add(new EngineResult.Image(image.png(), image.seed(), image.infotext().format()));
         }
         return new EngineResult(images);
@@ -137,7 +168,10 @@ public final class PipelineEngine implements ImageEngine {
     }
 
     @Override
-    public void close() {
+    public void close() throws InterruptedException {
+        for (StepBatcher batcher : batchers.values()) {
+            batcher.close();
+        }
         pipelines.values().forEach(p -> p.model().close());
     }
 }

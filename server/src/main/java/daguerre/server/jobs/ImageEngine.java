@@ -34,6 +34,14 @@ public interface ImageEngine extends AutoCloseable {
      */
     EngineResult generate(GenerationParams params, StepListener listener, BooleanSupplier cancelled) throws Exception;
 
+    /**
+     * How many jobs the service should run at once on this engine (one worker thread each); an
+     * engine that batches steps across jobs benefits from more than one. The default is 1.
+     */
+    default int concurrentJobs() {
+        return 1;
+    }
+
     /** Releases the models; the default does nothing. */
     @Override
     default void close() throws Exception {}

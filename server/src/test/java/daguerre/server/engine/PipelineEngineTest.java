@@ -42,7 +42,7 @@ class PipelineEngineTest {
     void servedImagesEqualThePipelinesAndCarryTheirParameters() throws Exception {
         Path model = TinyModelFolder.create(temp, "tiny");
         ServeConfig config = ServeConfig.defaults().withPort(0).withDataDir(temp.resolve("data")).withMinFreeDiskBytes(0);
-        try (PipelineEngine engine = PipelineEngine.load(List.of(model), new ModelHasher());
+        try (PipelineEngine engine = PipelineEngine.load(List.of(model), new ModelHasher(), 2);
              DaguerreServer server = DaguerreServer.start(config, engine)) {
             String base = "http://127.0.0.1:" + server.port();
             JsonNode models = get(base + "/api/v1/models");

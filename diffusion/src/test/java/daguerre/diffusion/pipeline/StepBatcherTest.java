@@ -1,0 +1,112 @@
+package daguerre.diffusion.pipeline;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import daguerre.diffusion.sampling.Sampler;
+import daguerre.diffusion.testing.TinyModelFolder;
+import daguerre.weights.model.ModelHasher;
+import java.awt.image.BufferedImage;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Jobs running at the same time share U-Net calls and still give their unbatched images. */
+class StepBatcherTest {
+
+    @TempDir
+    Path temp;
+
+    private static List<GenerationRequest> mixedRequests() {
+        return List.of(
+                GenerationRequest.builder("a photo of an astronaut riding a horse").negativePrompt("blurry")
+                        .sampler(Sampler.EULER_A).steps(8).seed(1).build(),
+                GenerationRequest.builder("a cat").sampler(Sampler.DDIM).steps(5).guidanceScale(4).seed(2).batchSize(2).build(),
+                GenerationRequest.builder("a horse").sampler(Sampler.DPMPP_2M).steps(6).guidanceScale(1).seed(3).build(),
+                GenerationRequest.builder("a dog").sampler(Sampler.LMS).steps(7).guidanceRescale(0.5).seed(4).build());
+    }
+
+    @Test
+    void concurrentJobsShareStepsAndMatchTheirUnbatchedImages() throws Exception {
+        try (StableDiffusionModel model = StableDiffusionModel.load(TinyModelFolder.create(temp, "tiny"), null, new ModelHasher())) {
+            StableDiffusionPipeline pipeline = new StableDiffusionPipeline(model);
+            List<GenerationRequest> requests = mixedRequests();
+            List<List<GeneratedImage>> alone = new ArrayList<>();
+            for (GenerationRequest request : requests) {
+                alone.add(pipeline.generate(request, GenerationListener.NONE, () -> false));
+            }
+
+            ExecutorService clients = Executors.newFixedThreadPool(requests.size());
+            CountDownLatch ready = new CountDownLatch(requests.size());
+            try (StepBatcher batcher = new StepBatcher(pipeline, 16, "test-batcher")) {
+                List<Future<List<GeneratedImage>>> futures = new ArrayList<>();
+                for (GenerationRequest request : requests) {
+                    futures.add(clients.submit(() -> {
+                        ready.countDown();
+                        ready.await();
+                        return batcher.generate(request, GenerationListener.NONE, () -> false);
+                    }));
+                }
+                int totalSteps = 0;
+                for (int i = 0; i < requests.size(); i++) {
+                    List<GeneratedImage> batched = futures.get(i).get();
+                    assertEquals(alone.get(i).size(), batched.size());
+                    for (int j = 0; j < batched.size(); j++) {
+                        int difference = maxLevelDifference(alone.get(i).get(j).image(), batched.get(j).image());
+                        assertTrue(difference <= 2, "request " + i + " image " + j + " differs by " + difference + " levels");
+                        assertEquals(alone.get(i).get(j).infotext(), batched.get(j).infotext());
+                    }
+                    totalSteps += requests.get(i).steps();
+                }
+                assertTrue(batcher.unetCalls() < totalSteps,
+                        batcher.unetCalls() + " U-Net calls for " + totalSteps + " steps: jobs did not share calls");
+            } finally {
+                clients.shutdownNow();
+            }
+        }
+    }
+
+    @Test
+    void aCancelledJobLeavesTheBatchAndTheOthersFinish() throws Exception {
+        try (StableDiffusionModel model = StableDiffusionModel.load(TinyModelFolder.create(temp, "tiny"), null, new ModelHasher());
+             StepBatcher batcher = new StepBatcher(new StableDiffusionPipeline(model), 16, "test-batcher")) {
+            ExecutorService clients = Executors.newFixedThreadPool(2);
+            try {
+                AtomicInteger cancelledSteps = new AtomicInteger();
+                Future<List<GeneratedImage>> cancelled = clients.submit(() -> batcher.generate(
+                        GenerationRequest.builder("a cat").steps(20).seed(1).build(),
+                        (step, total, preview) -> cancelledSteps.set(step), () -> cancelledSteps.get() >= 3));
+                Future<List<GeneratedImage>> kept = clients.submit(() -> batcher.generate(
+                        GenerationRequest.builder("a dog").steps(10).seed(2).build(), GenerationListener.NONE, () -> false));
+                ExecutionException e = assertThrows(ExecutionException.class, cancelled::get);
+                assertTrue(e.getCause() instanceof CancellationException, e.toString());
+                assertEquals(1, kept.get().size());
+                assertEquals(3, cancelledSteps.get());
+            } finally {
+                clients.shutdownNow();
+            }
+        }
+    }
+
+    private static int maxLevelDifference(BufferedImage a, BufferedImage b) {
+        int worst = 0;
+        for (int y = 0; y < a.getHeight(); y++) {
+            for (int x = 0; x < a.getWidth(); x++) {
+                for (int shift = 0; shift <= 16; shift += 8) {
+                    worst = Math.max(worst, Math.abs(((a.getRGB(x, y) >> shift) & 0xff) - ((b.getRGB(x, y) >> shift) & 0xff)));
+                }
+            }
+        }
+        return worst;
+    }
+}
