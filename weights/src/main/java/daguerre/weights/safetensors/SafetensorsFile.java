@@ -2,6 +2,7 @@ package daguerre.weights.safetensors;
 
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.json.JsonMapper;
@@ -10,6 +11,8 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -37,6 +40,7 @@ public final class SafetensorsFile implements AutoCloseable, TensorSource {
 
     private static final ObjectMapper JSON = JsonMapper.builder()
             .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
+            .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
             .build();
 
     private final Path path;
@@ -54,17 +58,29 @@ public final class SafetensorsFile implements AutoCloseable, TensorSource {
         this.metadata = metadata;
     }
 
-    /** Opens and validates {@code path}; throws {@link InvalidTensorFileException} naming the problem. */
+    /**
+     * Opens and validates {@code path}; throws {@link InvalidTensorFileException} naming the problem.
+     * Pickle-based checkpoints (by extension, or by their zip/pickle bytes under any name) are refused
+     * with an {@link UnsafeCheckpointException} before anything else is read.
+     */
     public static SafetensorsFile open(Path path) throws IOException {
+        if (UnsafeCheckpointException.hasPickleExtension(path)) {
+            throw UnsafeCheckpointException.byExtension(path);
+        }
         FileChannel channel = FileChannel.open(path, StandardOpenOption.READ);
         try {
             long fileSize = channel.size();
+            ByteBuffer start = ByteBuffer.allocate((int) Math.min(fileSize, 9)).order(ByteOrder.LITTLE_ENDIAN);
+            readFully(channel, start, 0);
+            start.flip();
+            long headerLength = fileSize >= 8 ? start.getLong(0) : -1;
+            boolean plausible = headerLength > 0 && headerLength <= fileSize - 8 && start.get(8) == '{';
+            if (!plausible) {
+                refuseForeignPayload(path, start);
+            }
             if (fileSize < 8) {
                 throw new InvalidTensorFileException(path, "file is " + fileSize + " bytes, shorter than the 8-byte header length");
             }
-            ByteBuffer lengthBytes = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
-            readFully(channel, lengthBytes, 0);
-            long headerLength = lengthBytes.flip().getLong();
             if (headerLength <= 0 || headerLength > MAX_HEADER_BYTES) {
                 throw new InvalidTensorFileException(path, "header length " + Long.toUnsignedString(headerLength)
                         + " is outside 1.." + MAX_HEADER_BYTES + " bytes");
@@ -75,13 +91,37 @@ public final class SafetensorsFile implements AutoCloseable, TensorSource {
             }
             ByteBuffer headerBytes = ByteBuffer.allocate((int) headerLength);
             readFully(channel, headerBytes, 8);
-            String header = new String(headerBytes.array(), StandardCharsets.UTF_8);
+            String header = decodeUtf8(path, headerBytes.flip());
             long dataStart = 8 + headerLength;
             Header parsed = parseHeader(path, header, fileSize - dataStart);
             return new SafetensorsFile(path, channel, dataStart, parsed.tensors, parsed.metadata);
         } catch (IOException | RuntimeException e) {
             channel.close();
             throw e;
+        }
+    }
+
+    /** Rejects a zip archive (PyTorch {@code torch.save}) or a raw pickle stream, whatever the file's name. */
+    private static void refuseForeignPayload(Path path, ByteBuffer start) throws UnsafeCheckpointException {
+        int n = start.limit();
+        if (n >= 4 && start.get(0) == 'P' && start.get(1) == 'K' && start.get(2) == 3 && start.get(3) == 4) {
+            throw UnsafeCheckpointException.zipPayload(path);
+        }
+        // pickle protocol 2..5 streams open with PROTO (0x80), the protocol number and an opcode (never 0)
+        if (n >= 3 && (start.get(0) & 0xff) == 0x80 && start.get(1) >= 2 && start.get(1) <= 5 && start.get(2) != 0) {
+            throw UnsafeCheckpointException.picklePayload(path);
+        }
+    }
+
+    private static String decodeUtf8(Path path, ByteBuffer bytes) throws InvalidTensorFileException {
+        try {
+            return StandardCharsets.UTF_8.newDecoder()
+                    .onMalformedInput(CodingErrorAction.REPORT)
+                    .onUnmappableCharacter(CodingErrorAction.REPORT)
+                    .decode(bytes)
+                    .toString();
+        } catch (CharacterCodingException e) {
+            throw new InvalidTensorFileException(path, "header is not valid UTF-8");
         }
     }
 
@@ -92,7 +132,11 @@ public final class SafetensorsFile implements AutoCloseable, TensorSource {
         try {
             root = JSON.readTree(header);
         } catch (JsonProcessingException e) {
-            throw new InvalidTensorFileException(path, "header is not well-formed JSON: " + e.getOriginalMessage());
+            String problem = e.getOriginalMessage();
+            if (problem != null && problem.startsWith("Duplicate")) {
+                throw new InvalidTensorFileException(path, "header has a duplicate key: " + problem);
+            }
+            throw new InvalidTensorFileException(path, "header is not well-formed JSON: " + problem);
         }
         if (root == null || !root.isObject()) {
             throw new InvalidTensorFileException(path, "header is not a JSON object");

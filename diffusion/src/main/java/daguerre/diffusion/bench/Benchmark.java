@@ -1,0 +1,219 @@
+package daguerre.diffusion.bench;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import daguerre.diffusion.pipeline.StableDiffusionModel;
+import daguerre.diffusion.text.ClipTextConfig;
+import daguerre.diffusion.unet.UNetConfig;
+import daguerre.diffusion.vae.VaeConfig;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.function.Function;
+import java.util.function.Supplier;
+
+/**
+ * Times the three networks of a loaded model as a generation uses them, and relates each time to
+ * the machine's FLOP limit measured in the same run:
+ * <ul>
+ *   <li>one U-Net step: batch 2 (unconditional and conditional halves, as with classifier-free
+ *       guidance) of latents [2, 4, s/8, s/8] on a [2, 77, D] context, per image size s;</li>
+ *   <li>one VAE decode of [1, 4, s/8, s/8] latents, per image size;</li>
+ *   <li>one text encode of one 77-token prompt.</li>
+ * </ul>
+ * Each figure is the median over {@code repeats} calls after {@code warmups} untimed ones; each call
+ * runs in its own child {@link NDManager}, its inputs created there before the clock starts. The
+ * FLOP count of each call comes from {@link FlopCounter}; the limit is the float32 peak of
+ * {@link PeakFlops}, measured before and after the timed calls (the higher is used, since the CPU
+ * share of shared machines drifts). Peak RSS is the process's {@code VmHWM} (Linux), reset at the
+ * start of each size where the kernel allows it. Inputs are seeded Java random numbers.
+ */
+public final class Benchmark {
+
+    private static final float TIMESTEP = 500f;
+    private static final String PROMPT = "a photograph of an astronaut riding a horse on the moon, highly detailed";
+    private static final double GIB = 1024.0 * 1024 * 1024;
+
+    private Benchmark() {}
+
+    /**
+     * What to run.
+     *
+     * @param sizes image sizes in pixels (multiples of the VAE's scale factor)
+     * @param repeats timed calls per figure (the median is reported)
+     * @param warmups untimed calls before them
+     * @param seed seed of the random inputs
+     */
+    public record Options(List<Integer> sizes, int repeats, int warmups, long seed) {
+
+        public Options {
+            sizes = List.copyOf(sizes);
+            if (sizes.isEmpty()) {
+                throw new IllegalArgumentException("give at least one image size");
+            }
+            if (repeats < 1 || warmups < 0) {
+                throw new IllegalArgumentException("repeats must be at least 1 and warmups not negative, got "
+                        + repeats + " and " + warmups);
+            }
+        }
+    }
+
+    /**
+     * Figures for one image size.
+     *
+     * @param unetStepSeconds median seconds of one batch-2 U-Net call
+     * @param unetStepFlops FLOPs of that call
+     * @param vaeDecodeSeconds median seconds of one batch-1 decode
+     * @param vaeDecodeFlops FLOPs of that decode
+     * @param unetPeakRssGib peak RSS while the U-Net steps ran (whole model loaded)
+     * @param unetOnlyRssGib that peak less the text encoder's and VAE's weights: the RSS of a
+     *     process holding the U-Net alone, estimated
+     * @param peakRssGib peak RSS over the size's U-Net steps and decodes
+     */
+    public record SizeFigures(int size, double unetStepSeconds, long unetStepFlops, double vaeDecodeSeconds,
+                              long vaeDecodeFlops, double unetPeakRssGib, double unetOnlyRssGib, double peakRssGib) {}
+
+    /**
+     * Figures of one run.
+     *
+     * @param peakGflopsStart, peakGflopsEnd the float32 peak measured before and after the timed calls
+     * @param modelRssGib RSS with the model loaded, before any call
+     * @param textEncodeSeconds median seconds of one text encode (batch 1, 77 tokens)
+     */
+    public record Figures(double peakGflopsStart, double peakGflopsEnd, double modelRssGib, double textEncodeSeconds,
+                          long textEncodeFlops, List<SizeFigures> sizes) {
+
+        /** The FLOP limit used for the ratios: the higher of the two peak measurements, in GFLOP/s. */
+        public double peakGflops() {
+            return Math.max(peakGflopsStart, peakGflopsEnd);
+        }
+
+        /** {@code seconds} as a multiple of the time {@code flops} take at the peak. */
+        public double ratio(double seconds, long flops) {
+            return seconds / (flops / (peakGflops() * 1e9));
+        }
+
+        /**
+         * Every figure by name, in print order: {@code peak_gflops}, {@code text_encode_s}, then per
+         * size {@code unet_step_s.512}, {@code unet_step_ratio.512}, ... Times in seconds, FLOPs in
+         * TFLOP (GFLOP for the text encoder), RSS in GiB.
+         */
+        public Map<String, Double> named() {
+            Map<String, Double> out = new LinkedHashMap<>();
+            out.put("peak_gflops", peakGflops());
+            out.put("peak_gflops_start", peakGflopsStart);
+            out.put("peak_gflops_end", peakGflopsEnd);
+            out.put("model_rss_gib", modelRssGib);
+            out.put("text_encode_s", textEncodeSeconds);
+            out.put("text_encode_gflop", textEncodeFlops / 1e9);
+            out.put("text_encode_ratio", ratio(textEncodeSeconds, textEncodeFlops));
+            for (SizeFigures s : sizes) {
+                String at = "." + s.size();
+                out.put("unet_step_s" + at, s.unetStepSeconds());
+                out.put("unet_step_tflop" + at, s.unetStepFlops() / 1e12);
+                out.put("unet_step_ratio" + at, ratio(s.unetStepSeconds(), s.unetStepFlops()));
+                out.put("vae_decode_s" + at, s.vaeDecodeSeconds());
+                out.put("vae_decode_tflop" + at, s.vaeDecodeFlops() / 1e12);
+                out.put("vae_decode_ratio" + at, ratio(s.vaeDecodeSeconds(), s.vaeDecodeFlops()));
+                out.put("unet_peak_rss_gib" + at, s.unetPeakRssGib());
+                out.put("unet_only_rss_gib" + at, s.unetOnlyRssGib());
+                out.put("peak_rss_gib" + at, s.peakRssGib());
+            }
+            return out;
+        }
+    }
+
+    /** Runs the benchmark on {@code model}. */
+    public static Figures run(StableDiffusionModel model, Options options) throws IOException, InterruptedException {
+        int factor = model.vaeScaleFactor();
+        for (int size : options.sizes()) {
+            if (size <= 0 || size % factor != 0) {
+                throw new IllegalArgumentException("image size " + size + " is not a positive multiple of " + factor);
+            }
+        }
+        UNetConfig unet = model.unet().config();
+        VaeConfig vae = model.vae().config();
+        ClipTextConfig text = model.textEncoder().config();
+        SplittableRandom random = new SplittableRandom(options.seed());
+        double peakStart = MachinePeak.measureGflops();
+        System.gc();
+        double modelRss = MemoryStatus.rssGib();
+
+        int[] ids = model.tokenizer().encode(PROMPT);
+        int tokens = ids.length;
+        long[] idValues = Arrays.stream(ids).asLongStream().toArray();
+        double textSeconds = median(options, model.manager(), m -> {
+            NDArray input = m.create(idValues, new Shape(1, tokens));
+            return () -> model.textEncoder().encode(input, 1);
+        });
+        long textFlops = FlopCounter.textEncoder(text, 1, tokens);
+
+        double otherWeightsGib = (model.textEncoder().parameterCount() + model.vae().parameterCount()) * 4 / GIB;
+        List<SizeFigures> sizes = new ArrayList<>();
+        for (int size : options.sizes()) {
+            int latent = size / factor;
+            float[] sample = normal(random, 2L * unet.inChannels() * latent * latent);
+            float[] context = normal(random, 2L * tokens * unet.crossAttentionDim());
+            float[] latents = normal(random, (long) vae.latentChannels() * latent * latent);
+            MemoryStatus.resetPeak();
+            double unetSeconds = median(options, model.manager(), m -> {
+                NDArray x = m.create(sample, new Shape(2, unet.inChannels(), latent, latent));
+                NDArray t = m.create(new float[] {TIMESTEP, TIMESTEP});
+                NDArray c = m.create(context, new Shape(2, tokens, unet.crossAttentionDim()));
+                return () -> model.unet().forward(x, t, c);
+            });
+            double unetPeak = MemoryStatus.peakRssGib();
+            double vaeSeconds = median(options, model.manager(), m -> {
+                NDArray z = m.create(latents, new Shape(1, vae.latentChannels(), latent, latent));
+                return () -> model.vae().decode(z);
+            });
+            sizes.add(new SizeFigures(size, unetSeconds, FlopCounter.unet(unet, 2, latent, latent, tokens),
+                    vaeSeconds, FlopCounter.vaeDecode(vae, 1, latent, latent),
+                    unetPeak, unetPeak - otherWeightsGib, MemoryStatus.peakRssGib()));
+        }
+        double peakEnd = MachinePeak.measureGflops();
+        return new Figures(peakStart, peakEnd, modelRss, textSeconds, textFlops, sizes);
+    }
+
+    /**
+     * Median seconds of {@code options.repeats()} calls after {@code options.warmups()} untimed
+     * ones. {@code prepare} creates a call's inputs in the call's own child manager and returns the
+     * call; only the call is timed. PyTorch's CPU ops are synchronous, so the call's return means
+     * its work is done.
+     */
+    private static double median(Options options, NDManager parent,
+                                 Function<NDManager, Supplier<NDArray>> prepare) {
+        double[] seconds = new double[options.repeats()];
+        for (int i = -options.warmups(); i < options.repeats(); i++) {
+            try (NDManager call = parent.newSubManager()) {
+                Supplier<NDArray> work = prepare.apply(call);
+                long start = System.nanoTime();
+                NDArray out = work.get();
+                long end = System.nanoTime();
+                if (out.getDataType() != DataType.FLOAT32) {
+                    throw new IllegalStateException("benchmark call returned " + out.getDataType());
+                }
+                if (i >= 0) {
+                    seconds[i] = (end - start) / 1e9;
+                }
+            }
+        }
+        Arrays.sort(seconds);
+        int n = seconds.length;
+        return n % 2 == 1 ? seconds[n / 2] : (seconds[n / 2 - 1] + seconds[n / 2]) / 2;
+    }
+
+    private static float[] normal(SplittableRandom random, long count) {
+        float[] values = new float[Math.toIntExact(count)];
+        for (int i = 0; i < values.length; i++) {
+            values[i] = (float) random.nextGaussian();
+        }
+        return values;
+    }
+}

@@ -1,0 +1,166 @@
+package daguerre.diffusion.pipeline;
+
+import daguerre.diffusion.sampling.Sampler;
+import java.awt.image.BufferedImage;
+
+/**
+ * Everything one text-to-image or image-to-image generation needs, validated on construction.
+ *
+ * @param prompt the prompt, in A1111's syntax ({@code (word:1.3)}, {@code [word]}, {@code BREAK})
+ * @param negativePrompt what to steer away from; "" for none (the unconditional context)
+ * @param sampler the sampling algorithm
+ * @param steps number of denoising steps (1..1000)
+ * @param guidanceScale classifier-free guidance scale; at or below 1 there is no unconditional pass
+ * @param guidanceRescale guidance rescale phi in [0, 1] (Lin et al. 2023, eq. 16); 0 disables it
+ * @param clipSkip A1111's clip skip: 1 uses the text encoder's last layer, 2 the one before, ...
+ * @param seed the seed of image 0; image i uses seed + i
+ * @param width image width in pixels, a multiple of 8; 0 means the model's default
+ * @param height image height in pixels, a multiple of 8; 0 means the model's default
+ * @param batchSize number of images (1..64)
+ * @param initImage the image-to-image source, or null for text-to-image
+ * @param strength image-to-image denoising strength in (0, 1]; ignored without an init image
+ * @param eta DDIM's eta in [0, 1] (0: deterministic DDIM); only with the DDIM sampler
+ */
+public record GenerationRequest(
+        String prompt,
+        String negativePrompt,
+        Sampler sampler,
+        int steps,
+        double guidanceScale,
+        double guidanceRescale,
+        int clipSkip,
+        long seed,
+        int width,
+        int height,
+        int batchSize,
+        BufferedImage initImage,
+        double strength,
+        double eta) {
+
+    public static final int MAX_STEPS = 1000;
+    public static final int MAX_BATCH = 64;
+
+    public GenerationRequest {
+        require(prompt != null, "prompt", "is required");
+        negativePrompt = negativePrompt == null ? "" : negativePrompt;
+        require(sampler != null, "sampler", "is required");
+        require(steps >= 1 && steps <= MAX_STEPS, "steps", "must be between 1 and " + MAX_STEPS + ", got " + steps);
+        require(Double.isFinite(guidanceScale) && guidanceScale >= 0 && guidanceScale <= 100,
+                "guidance_scale", "must be between 0 and 100, got " + guidanceScale);
+        require(guidanceRescale >= 0 && guidanceRescale <= 1, "guidance_rescale", "must be between 0 and 1, got " + guidanceRescale);
+        require(clipSkip >= 1 && clipSkip <= 12, "clip_skip", "must be between 1 and 12, got " + clipSkip);
+        require(width == 0 || (width >= 8 && width % 8 == 0), "width", "must be a positive multiple of 8, got " + width);
+        require(height == 0 || (height >= 8 && height % 8 == 0), "height", "must be a positive multiple of 8, got " + height);
+        require(batchSize >= 1 && batchSize <= MAX_BATCH, "batch_size", "must be between 1 and " + MAX_BATCH + ", got " + batchSize);
+        require(initImage == null || (strength > 0 && strength <= 1), "strength", "must be in (0, 1], got " + strength);
+        require(eta >= 0 && eta <= 1, "eta", "must be between 0 and 1, got " + eta);
+        require(eta == 0 || sampler == Sampler.DDIM, "eta", "applies to the DDIM sampler only");
+    }
+
+    /** A builder with A1111's defaults: Euler a, 20 steps, CFG 7, seed 0, the model's size, one image. */
+    public static Builder builder(String prompt) {
+        return new Builder(prompt);
+    }
+
+    /** A builder pre-filled with this request's values. */
+    public Builder toBuilder() {
+        return new Builder(prompt).negativePrompt(negativePrompt).sampler(sampler).steps(steps)
+                .guidanceScale(guidanceScale).guidanceRescale(guidanceRescale).clipSkip(clipSkip).seed(seed)
+                .size(width, height).batchSize(batchSize).initImage(initImage, strength).eta(eta);
+    }
+
+    /** Whether this is an image-to-image request. */
+    public boolean isImageToImage() {
+        return initImage != null;
+    }
+
+    private static void require(boolean condition, String field, String message) {
+        if (!condition) {
+            throw new InvalidRequestException(field, field + " " + message);
+        }
+    }
+
+    /** Fluent construction of a {@link GenerationRequest}. */
+    public static final class Builder {
+        private final String prompt;
+        private String negativePrompt = "";
+        private Sampler sampler = Sampler.EULER_A;
+        private int steps = 20;
+        private double guidanceScale = 7.0;
+        private double guidanceRescale;
+        private int clipSkip = 1;
+        private long seed;
+        private int width;
+        private int height;
+        private int batchSize = 1;
+        private BufferedImage initImage;
+        private double strength = 0.75;
+        private double eta;
+
+        private Builder(String prompt) {
+            this.prompt = prompt;
+        }
+
+        public Builder negativePrompt(String value) {
+            negativePrompt = value;
+            return this;
+        }
+
+        public Builder sampler(Sampler value) {
+            sampler = value;
+            return this;
+        }
+
+        public Builder steps(int value) {
+            steps = value;
+            return this;
+        }
+
+        public Builder guidanceScale(double value) {
+            guidanceScale = value;
+            return this;
+        }
+
+        public Builder guidanceRescale(double value) {
+            guidanceRescale = value;
+            return this;
+        }
+
+        public Builder clipSkip(int value) {
+            clipSkip = value;
+            return this;
+        }
+
+        public Builder seed(long value) {
+            seed = value;
+            return this;
+        }
+
+        public Builder size(int newWidth, int newHeight) {
+            width = newWidth;
+            height = newHeight;
+            return this;
+        }
+
+        public Builder batchSize(int value) {
+            batchSize = value;
+            return this;
+        }
+
+        public Builder initImage(BufferedImage image, double denoisingStrength) {
+            initImage = image;
+            strength = denoisingStrength;
+            return this;
+        }
+
+        public Builder eta(double value) {
+            eta = value;
+            return this;
+        }
+
+        public GenerationRequest build() {
+            return new GenerationRequest(prompt, negativePrompt, sampler, steps, guidanceScale, guidanceRescale,
+                    clipSkip, seed, width, height, batchSize, initImage, strength, eta);
+        }
+    }
+}

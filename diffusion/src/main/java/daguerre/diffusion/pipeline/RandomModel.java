@@ -1,0 +1,65 @@
+package daguerre.diffusion.pipeline;
+
+import ai.djl.ndarray.NDManager;
+import daguerre.diffusion.DjlRuntime;
+import daguerre.diffusion.nn.Initializers;
+import daguerre.diffusion.schedule.SchedulerConfig;
+import daguerre.diffusion.text.ClipTextModel;
+import daguerre.diffusion.text.ClipTokenizer;
+import daguerre.diffusion.unet.UNet2DConditionModel;
+import daguerre.diffusion.vae.AutoencoderKL;
+import daguerre.weights.model.ModelHasher;
+import daguerre.weights.model.TokenizerFiles;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+import java.util.SplittableRandom;
+
+/**
+ * Builds a {@link StableDiffusionModel} of a {@link ModelPreset}'s size with seeded random weights
+ * ({@link Initializers}) in memory, with the bundled OpenAI CLIP tokenizer and the SD 1.5 scheduler
+ * settings. Nothing is downloaded or read from disk but the tokenizer's vocabulary; the same preset
+ * and seed give the same weights on every machine.
+ */
+public final class RandomModel {
+
+    private RandomModel() {}
+
+    /**
+     * A random-weight model of {@code preset}'s size. Its id is {@code random-<preset>}; its hash,
+     * having no file, is the first 10 hex digits of the SHA-256 of {@code "random:<preset>:<seed>"}.
+     */
+    public static StableDiffusionModel create(ModelPreset preset, long seed) throws IOException {
+        ClipTokenizer tokenizer = StableDiffusionModel.loadTokenizer(TokenizerFiles.bundledClip(TokenizerFiles.SD1_PAD_TOKEN));
+        if (tokenizer.vocabSize() > preset.textEncoder().vocabSize()) {
+            throw new IllegalArgumentException("preset " + preset.name() + ": text encoder vocabulary "
+                    + preset.textEncoder().vocabSize() + " is smaller than the tokenizer's " + tokenizer.vocabSize());
+        }
+        SplittableRandom seeds = new SplittableRandom(seed);
+        NDManager manager = DjlRuntime.newManager();
+        try {
+            ClipTextModel textEncoder = new ClipTextModel(preset.textEncoder());
+            Initializers.initialize(textEncoder, seeds.nextLong(), manager);
+            UNet2DConditionModel unet = new UNet2DConditionModel(preset.unet());
+            Initializers.initialize(unet, seeds.nextLong(), manager);
+            AutoencoderKL vae = new AutoencoderKL(preset.vae());
+            Initializers.initialize(vae, seeds.nextLong(), manager);
+            return StableDiffusionModel.of("random-" + preset.name(), hash("random:" + preset.name() + ":" + seed),
+                    manager, tokenizer, textEncoder, unet, vae, SchedulerConfig.SD15);
+        } catch (RuntimeException e) {
+            manager.close();
+            throw e;
+        }
+    }
+
+    private static String hash(String text) {
+        try {
+            byte[] digest = MessageDigest.getInstance("SHA-256").digest(text.getBytes(StandardCharsets.UTF_8));
+            return HexFormat.of().formatHex(digest).substring(0, ModelHasher.SHORT_HASH_LENGTH);
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("SHA-256 is missing from this JVM", e);
+        }
+    }
+}

@@ -1,0 +1,164 @@
+package daguerre.diffusion.pipeline;
+
+import ai.djl.ndarray.NDManager;
+import daguerre.diffusion.DjlRuntime;
+import daguerre.diffusion.nn.WeightLoader;
+import daguerre.diffusion.schedule.PredictionType;
+import daguerre.diffusion.schedule.SchedulerConfig;
+import daguerre.diffusion.text.ClipTextConfig;
+import daguerre.diffusion.text.ClipTextModel;
+import daguerre.diffusion.text.ClipTokenizer;
+import daguerre.diffusion.unet.UNet2DConditionModel;
+import daguerre.diffusion.unet.UNetConfig;
+import daguerre.diffusion.vae.AutoencoderKL;
+import daguerre.diffusion.vae.VaeConfig;
+import daguerre.weights.model.DiscoveredModel;
+import daguerre.weights.model.ModelDiscovery;
+import daguerre.weights.model.ModelHasher;
+import daguerre.weights.model.TokenizerFiles;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Comparator;
+import java.util.stream.Stream;
+
+/**
+ * A loaded Stable Diffusion 1.x/2.x model: tokenizer, text encoder, U-Net, VAE and scheduler
+ * settings, with every weight in one {@link NDManager} (float32). Loaded from a diffusers folder or
+ * an original single {@code .safetensors} file through {@link ModelDiscovery}; nothing else.
+ */
+public final class StableDiffusionModel implements AutoCloseable {
+
+    private final String id;
+    private final String hash;
+    private final NDManager manager;
+    private final ClipTokenizer tokenizer;
+    private final ClipTextModel textEncoder;
+    private final UNet2DConditionModel unet;
+    private final AutoencoderKL vae;
+    private final SchedulerConfig scheduler;
+
+    private StableDiffusionModel(String id, String hash, NDManager manager, ClipTokenizer tokenizer,
+                                 ClipTextModel textEncoder, UNet2DConditionModel unet, AutoencoderKL vae,
+                                 SchedulerConfig scheduler) {
+        this.id = id;
+        this.hash = hash;
+        this.manager = manager;
+        this.tokenizer = tokenizer;
+        this.textEncoder = textEncoder;
+        this.unet = unet;
+        this.vae = vae;
+        this.scheduler = scheduler;
+    }
+
+    /**
+     * A model assembled from components built in memory (random weights for benchmarks and tests,
+     * a freshly trained model). Every weight must already live in {@code manager}, which the model
+     * then owns and closes.
+     *
+     * @param hash the short model hash to show (e.g. of the file the model will be saved to)
+     */
+    public static StableDiffusionModel of(String id, String hash, NDManager manager, ClipTokenizer tokenizer,
+                                          ClipTextModel textEncoder, UNet2DConditionModel unet, AutoencoderKL vae,
+                                          SchedulerConfig scheduler) {
+        return new StableDiffusionModel(id, hash, manager, tokenizer, textEncoder, unet, vae, scheduler);
+    }
+
+    /**
+     * Loads the model at {@code path} (a diffusers folder or a single-file checkpoint).
+     *
+     * @param predictionType "epsilon", "v_prediction", or null to take it from the model (scheduler
+     *     config, or a single file's sidecar .yaml; default epsilon)
+     * @param hasher computes (and caches) the A1111 model hash
+     */
+    public static StableDiffusionModel load(Path path, String predictionType, ModelHasher hasher) throws IOException {
+        NDManager manager = DjlRuntime.newManager();
+        try (DiscoveredModel model = ModelDiscovery.open(path, predictionType)) {
+            ClipTokenizer tokenizer = loadTokenizer(model.tokenizer());
+            ClipTextModel textEncoder = new ClipTextModel(ClipTextConfig.fromJson(model.textEncoder().config()));
+            textEncoder.load(model.textEncoder().weights(), "", manager);
+            UNet2DConditionModel unet = new UNet2DConditionModel(UNetConfig.fromJson(model.unet().config()));
+            WeightLoader.load(unet, model.unet().weights(), "", manager);
+            AutoencoderKL vae = new AutoencoderKL(VaeConfig.fromJson(model.vae().config()));
+            WeightLoader.load(vae, model.vae().weights(), "", manager);
+            SchedulerConfig scheduler = model.schedulerConfig().map(SchedulerConfig::fromJson).orElse(SchedulerConfig.SD15)
+                    .withPredictionType(PredictionType.fromConfigName(model.predictionType()));
+            String hash = hasher.shortHash(model.hashedFile());
+            return new StableDiffusionModel(model.id(), hash, manager, tokenizer, textEncoder, unet, vae, scheduler);
+        } catch (IOException | RuntimeException e) {
+            manager.close();
+            throw e;
+        }
+    }
+
+    /** The tokenizer of {@code files} (a folder, or the bundled CLIP vocabulary) with their padding token. */
+    public static ClipTokenizer loadTokenizer(TokenizerFiles files) throws IOException {
+        ClipTokenizer tokenizer;
+        if (files.folder().isPresent()) {
+            tokenizer = ClipTokenizer.load(files.folder().get());
+        } else {
+            Path temp = Files.createTempDirectory("daguerre-tokenizer");
+            try {
+                tokenizer = ClipTokenizer.load(files.copyTo(temp));
+            } finally {
+                try (Stream<Path> walk = Files.walk(temp)) {
+                    for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) {
+                        Files.deleteIfExists(p);
+                    }
+                }
+            }
+        }
+        return tokenizer.padToken().equals(files.padToken()) ? tokenizer : tokenizer.withPadToken(files.padToken());
+    }
+
+    /** The model id: its folder or file name without extension. */
+    public String id() {
+        return id;
+    }
+
+    /** A1111's short model hash (first 10 hex digits of the weights file's SHA-256). */
+    public String hash() {
+        return hash;
+    }
+
+    /** The manager that owns every weight; requests use child managers of it. */
+    public NDManager manager() {
+        return manager;
+    }
+
+    public ClipTokenizer tokenizer() {
+        return tokenizer;
+    }
+
+    public ClipTextModel textEncoder() {
+        return textEncoder;
+    }
+
+    public UNet2DConditionModel unet() {
+        return unet;
+    }
+
+    public AutoencoderKL vae() {
+        return vae;
+    }
+
+    /** Noise schedule settings (from the model's scheduler config, or the SD 1.5 defaults). */
+    public SchedulerConfig scheduler() {
+        return scheduler;
+    }
+
+    /** Pixels per latent cell: 2^(VAE levels - 1), 8 for SD. */
+    public int vaeScaleFactor() {
+        return vae.config().downsamplingFactor();
+    }
+
+    /** Default image width and height: the U-Net's sample size times the VAE scale factor. */
+    public int defaultImageSize() {
+        return unet.config().sampleSize() * vaeScaleFactor();
+    }
+
+    @Override
+    public void close() {
+        manager.close();
+    }
+}

@@ -1,0 +1,26 @@
+package daguerre.diffusion.text;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.ndarray.types.SparseFormat;
+import daguerre.diffusion.nn.Module;
+import daguerre.diffusion.nn.Parameter;
+
+/** A lookup table as torch.nn.Embedding; key {@code weight} [count, dim]. */
+final class EmbeddingTable extends Module {
+
+    private final Parameter weight;
+
+    EmbeddingTable(int count, int dim) {
+        this.weight = parameter("weight", new Shape(count, dim));
+    }
+
+    /** int64 indices [...] -> [..., dim]; the result lives in the indices' manager. */
+    NDArray forward(NDArray indices) {
+        return ai.djl.nn.core.Embedding.embedding(indices, weight.value(), SparseFormat.DENSE).singletonOrThrow();
+    }
+
+    NDArray weight() {
+        return weight.value();
+    }
+}

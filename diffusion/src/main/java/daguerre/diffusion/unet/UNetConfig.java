@@ -1,0 +1,197 @@
+package daguerre.diffusion.unet;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import daguerre.diffusion.nn.ConfigReader;
+import java.util.Collections;
+import java.util.List;
+
+/**
+ * The options of a diffusers {@code UNet2DConditionModel} {@code config.json} that Stable Diffusion
+ * 1.x and 2.x use. Missing keys take diffusers' defaults; options of other model families (SDXL's
+ * added embeddings, class embeddings, LCM's guidance embedding, ...) are refused by
+ * {@link #fromJson} with a message naming the key.
+ *
+ * @param sampleSize latent height/width the model was trained at
+ * @param inChannels latent channels in
+ * @param outChannels channels out
+ * @param blockOutChannels channels per resolution level
+ * @param layersPerBlock resnets per down block (up blocks have one more)
+ * @param downBlockTypes {@code CrossAttnDownBlock2D} or {@code DownBlock2D} per level
+ * @param upBlockTypes {@code CrossAttnUpBlock2D} or {@code UpBlock2D} per level (lowest resolution first)
+ * @param crossAttentionDim channels of the text context
+ * @param attentionHeads number of attention heads per down level; diffusers calls this
+ *     {@code attention_head_dim} (one number in SD 1.x, a per-level list in SD 2.x)
+ * @param transformerLayersPerBlock transformer blocks in each Transformer2DModel
+ * @param useLinearProjection Linear proj_in/proj_out (SD 2.x) instead of 1x1 convolutions
+ * @param upcastAttention attention scores in float32 (always so here: every array is float32)
+ * @param normNumGroups GroupNorm groups
+ * @param normEps GroupNorm epsilon of the resnets and conv_norm_out
+ * @param flipSinToCos timestep embedding order cos, sin
+ * @param freqShift timestep embedding frequency shift
+ */
+public record UNetConfig(
+        int sampleSize,
+        int inChannels,
+        int outChannels,
+        List<Integer> blockOutChannels,
+        int layersPerBlock,
+        List<String> downBlockTypes,
+        List<String> upBlockTypes,
+        int crossAttentionDim,
+        List<Integer> attentionHeads,
+        int transformerLayersPerBlock,
+        boolean useLinearProjection,
+        boolean upcastAttention,
+        int normNumGroups,
+        float normEps,
+        boolean flipSinToCos,
+        float freqShift) {
+
+    /** Down block type with cross-attention. */
+    public static final String CROSS_ATTN_DOWN = "CrossAttnDownBlock2D";
+    /** Down block type without attention. */
+    public static final String DOWN = "DownBlock2D";
+    /** Up block type with cross-attention. */
+    public static final String CROSS_ATTN_UP = "CrossAttnUpBlock2D";
+    /** Up block type without attention. */
+    public static final String UP = "UpBlock2D";
+
+    public UNetConfig {
+        blockOutChannels = List.copyOf(blockOutChannels);
+        downBlockTypes = List.copyOf(downBlockTypes);
+        upBlockTypes = List.copyOf(upBlockTypes);
+        attentionHeads = List.copyOf(attentionHeads);
+        int levels = blockOutChannels.size();
+        if (levels == 0) {
+            throw new IllegalArgumentException("unet config: block_out_channels is empty");
+        }
+        if (downBlockTypes.size() != levels || upBlockTypes.size() != levels) {
+            throw new IllegalArgumentException("unet config: " + levels + " block_out_channels but "
+                    + downBlockTypes.size() + " down_block_types and " + upBlockTypes.size() + " up_block_types");
+        }
+        if (attentionHeads.size() != levels) {
+            throw new IllegalArgumentException("unet config: attention_head_dim has " + attentionHeads.size()
+                    + " entries for " + levels + " levels");
+        }
+        for (String type : downBlockTypes) {
+            if (!type.equals(CROSS_ATTN_DOWN) && !type.equals(DOWN)) {
+                throw new IllegalArgumentException("unet config: unsupported down block type " + type
+                        + " (supported: " + CROSS_ATTN_DOWN + ", " + DOWN + ")");
+            }
+        }
+        for (String type : upBlockTypes) {
+            if (!type.equals(CROSS_ATTN_UP) && !type.equals(UP)) {
+                throw new IllegalArgumentException("unet config: unsupported up block type " + type
+                        + " (supported: " + CROSS_ATTN_UP + ", " + UP + ")");
+            }
+        }
+        for (int i = 0; i < levels; i++) {
+            int channels = blockOutChannels.get(i);
+            int heads = attentionHeads.get(i);
+            if (channels % normNumGroups != 0) {
+                throw new IllegalArgumentException("unet config: block_out_channels[" + i + "] = " + channels
+                        + " is not a multiple of norm_num_groups " + normNumGroups);
+            }
+            if (heads <= 0 || channels % heads != 0) {
+                throw new IllegalArgumentException("unet config: block_out_channels[" + i + "] = " + channels
+                        + " does not split into " + heads + " attention heads (attention_head_dim)");
+            }
+        }
+        if (layersPerBlock <= 0 || transformerLayersPerBlock <= 0) {
+            throw new IllegalArgumentException("unet config: layers_per_block and transformer_layers_per_block must be positive");
+        }
+    }
+
+    /** Number of resolution levels. */
+    public int levels() {
+        return blockOutChannels.size();
+    }
+
+    /** Width of the time embedding: 4 * block_out_channels[0]. */
+    public int timeEmbeddingDim() {
+        return 4 * blockOutChannels.get(0);
+    }
+
+    /** Whether down block {@code level} has cross-attention. */
+    public boolean downHasAttention(int level) {
+        return downBlockTypes.get(level).equals(CROSS_ATTN_DOWN);
+    }
+
+    /** Whether up block {@code index} (0 = lowest resolution) has cross-attention. */
+    public boolean upHasAttention(int index) {
+        return upBlockTypes.get(index).equals(CROSS_ATTN_UP);
+    }
+
+    /** Heads of down block {@code level}'s transformers. */
+    public int downHeads(int level) {
+        return attentionHeads.get(level);
+    }
+
+    /** Heads of the mid block's transformer: those of the last level. */
+    public int midHeads() {
+        return attentionHeads.get(levels() - 1);
+    }
+
+    /** Heads of up block {@code index}'s transformers: the up blocks run the levels in reverse. */
+    public int upHeads(int index) {
+        return attentionHeads.get(levels() - 1 - index);
+    }
+
+    /** Channels of up block {@code index} (0 = lowest resolution): block_out_channels reversed. */
+    public int upChannels(int index) {
+        return blockOutChannels.get(levels() - 1 - index);
+    }
+
+    /** Parses a diffusers {@code UNet2DConditionModel} config, refusing options SD 1.x/2.x do not use. */
+    public static UNetConfig fromJson(JsonNode json) {
+        ConfigReader in = new ConfigReader(json, "unet config");
+        in.requireAbsent("class_embed_type", "num_class_embeds", "addition_embed_type", "addition_time_embed_dim",
+                "encoder_hid_dim", "encoder_hid_dim_type", "time_cond_proj_dim", "projection_class_embeddings_input_dim",
+                "num_attention_heads", "reverse_transformer_layers_per_block", "time_embedding_dim",
+                "time_embedding_act_fn", "timestep_post_act", "cross_attention_norm", "mid_block_only_cross_attention");
+        in.requireValue("act_fn", "silu");
+        in.requireValue("mid_block_type", "UNetMidBlock2DCrossAttn");
+        in.requireValue("resnet_time_scale_shift", "default");
+        in.requireValue("time_embedding_type", "positional");
+        in.requireValue("attention_type", "default");
+        in.requireValue("center_input_sample", false);
+        in.requireValue("only_cross_attention", false);
+        in.requireValue("dual_cross_attention", false);
+        in.requireValue("resnet_skip_time_act", false);
+        in.requireValue("class_embeddings_concat", false);
+        in.requireValue("conv_in_kernel", 3);
+        in.requireValue("conv_out_kernel", 3);
+        in.requireValue("downsample_padding", 1);
+        in.requireValue("mid_block_scale_factor", 1.0);
+        in.requireValue("resnet_out_scale_factor", 1.0);
+
+        List<Integer> channels = in.intList("block_out_channels", List.of(320, 640, 1280, 1280));
+        int levels = channels.size();
+        JsonNode heads = json.get("attention_head_dim");
+        List<Integer> headList;
+        if (heads == null || heads.isNull()) {
+            headList = Collections.nCopies(levels, 8);
+        } else if (heads.isInt()) {
+            headList = Collections.nCopies(levels, heads.intValue());
+        } else {
+            headList = in.intList("attention_head_dim", List.of());
+        }
+        return new UNetConfig(
+                in.integer("sample_size", 64),
+                in.integer("in_channels", 4),
+                in.integer("out_channels", 4),
+                channels,
+                in.integer("layers_per_block", 2),
+                in.stringList("down_block_types", List.of(CROSS_ATTN_DOWN, CROSS_ATTN_DOWN, CROSS_ATTN_DOWN, DOWN)),
+                in.stringList("up_block_types", List.of(UP, CROSS_ATTN_UP, CROSS_ATTN_UP, CROSS_ATTN_UP)),
+                in.integer("cross_attention_dim", 1280),
+                headList,
+                in.integer("transformer_layers_per_block", 1),
+                in.bool("use_linear_projection", false),
+                in.bool("upcast_attention", false),
+                in.integer("norm_num_groups", 32),
+                (float) in.number("norm_eps", 1e-5),
+                in.bool("flip_sin_to_cos", true),
+                (float) in.number("freq_shift", 0));
+    }
+}

@@ -1,0 +1,81 @@
+package daguerre.diffusion.vae;
+
+import ai.djl.ndarray.NDArray;
+import daguerre.diffusion.nn.Activations;
+import daguerre.diffusion.nn.Capture;
+import daguerre.diffusion.nn.Conv2d;
+import daguerre.diffusion.nn.GroupNorm;
+import daguerre.diffusion.nn.Module;
+import daguerre.diffusion.nn.ResnetBlock2D;
+import daguerre.diffusion.nn.Upsample2D;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * diffusers' VAE {@code Decoder}: conv_in -> mid_block -> up_blocks.i (UpDecoderBlock2D:
+ * layers_per_block + 1 resnets, then a nearest x2 upsampler on every level but the last; channels
+ * in reverse order) -> conv_norm_out -> SiLU -> conv_out.
+ */
+public final class VaeDecoder extends Module {
+
+    private final Conv2d convIn;
+    private final VaeMidBlock midBlock;
+    private final List<UpBlock> upBlocks = new ArrayList<>();
+    private final GroupNorm convNormOut;
+    private final Conv2d convOut;
+
+    public VaeDecoder(VaeConfig config) {
+        List<Integer> channels = config.blockOutChannels();
+        int levels = config.levels();
+        int groups = config.normNumGroups();
+        int deepest = channels.get(levels - 1);
+        this.convIn = child("conv_in", new Conv2d(config.latentChannels(), deepest, 3, 1, 1));
+        this.midBlock = child("mid_block", new VaeMidBlock(deepest, groups));
+        for (int i = 0; i < levels; i++) {
+            int in = channels.get(levels - 1 - Math.max(i - 1, 0));
+            int out = channels.get(levels - 1 - i);
+            boolean last = i == levels - 1;
+            upBlocks.add(child("up_blocks." + i, new UpBlock(in, out, config.layersPerBlock() + 1, groups, !last)));
+        }
+        this.convNormOut = child("conv_norm_out", new GroupNorm(groups, channels.get(0), AutoencoderKL.NORM_EPS));
+        // the SiLU after conv_norm_out has no weights
+        this.convOut = child("conv_out", new Conv2d(channels.get(0), config.outChannels(), 3, 1, 1));
+    }
+
+    /**
+     * [B, latent, h, w] -> [B, out_channels, h * f, w * f]; records {@code conv_in},
+     * {@code mid_block}, {@code up_blocks.i}, {@code conv_norm_out}, {@code conv_out}.
+     */
+    public NDArray forward(NDArray z, Capture capture) {
+        NDArray h = Capture.record(capture, "conv_in", convIn.forward(z));
+        h = Capture.record(capture, "mid_block", midBlock.forward(h));
+        for (int i = 0; i < upBlocks.size(); i++) {
+            h = Capture.record(capture, "up_blocks." + i, upBlocks.get(i).forward(h));
+        }
+        h = Capture.record(capture, "conv_norm_out", convNormOut.forward(h));
+        return Capture.record(capture, "conv_out", convOut.forward(Activations.silu(h)));
+    }
+
+    /** diffusers' {@code UpDecoderBlock2D}: keys {@code resnets.j}, {@code upsamplers.0}. */
+    public static final class UpBlock extends Module {
+
+        private final List<ResnetBlock2D> resnets = new ArrayList<>();
+        private final Upsample2D upsampler;
+
+        public UpBlock(int in, int out, int layers, int groups, boolean upsample) {
+            for (int j = 0; j < layers; j++) {
+                resnets.add(child("resnets." + j, new ResnetBlock2D(j == 0 ? in : out, out, 0, groups, AutoencoderKL.NORM_EPS)));
+            }
+            this.upsampler = upsample ? child("upsamplers.0", new Upsample2D(out)) : null;
+        }
+
+        /** [B, in, h, w] -> [B, out, 2h, 2w] (no doubling on the last level) */
+        public NDArray forward(NDArray x) {
+            NDArray h = x;
+            for (ResnetBlock2D resnet : resnets) {
+                h = resnet.forward(h, null);
+            }
+            return upsampler == null ? h : upsampler.forward(h);
+        }
+    }
+}

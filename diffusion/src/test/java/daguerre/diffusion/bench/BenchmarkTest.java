@@ -1,0 +1,31 @@
+package daguerre.diffusion.bench;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import daguerre.diffusion.pipeline.ModelPreset;
+import daguerre.diffusion.pipeline.RandomModel;
+import daguerre.diffusion.pipeline.StableDiffusionModel;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/** A smoke run of the benchmark on the tiny random model: every figure is there, finite and positive (times are never asserted). */
+class BenchmarkTest {
+
+    @Test
+    void tinyRandomModelGivesEveryFigure() throws Exception {
+        try (StableDiffusionModel model = RandomModel.create(ModelPreset.TINY, 7)) {
+            Benchmark.Figures figures = Benchmark.run(model, new Benchmark.Options(List.of(32, 64), 2, 1, 0));
+            Map<String, Double> named = figures.named();
+            for (String name : List.of("peak_gflops", "text_encode_s", "text_encode_ratio", "model_rss_gib",
+                    "unet_step_s.32", "unet_step_ratio.32", "vae_decode_s.64", "vae_decode_ratio.64",
+                    "peak_rss_gib.64", "unet_only_rss_gib.64")) {
+                assertTrue(named.containsKey(name), "missing figure " + name + " in " + named.keySet());
+            }
+            named.forEach((name, value) -> assertTrue(Double.isFinite(value) && value > 0, name + " = " + value));
+            assertEquals(FlopCounter.unet(ModelPreset.TINY.unet(), 2, 32, 32, 77) / 1e12, named.get("unet_step_tflop.64"));
+            assertEquals(2, figures.sizes().size());
+        }
+    }
+}

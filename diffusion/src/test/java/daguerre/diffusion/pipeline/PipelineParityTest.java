@@ -1,0 +1,195 @@
+package daguerre.diffusion.pipeline;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import daguerre.diffusion.nn.Parity;
+import daguerre.diffusion.sampling.ModelCall;
+import daguerre.diffusion.sampling.RecordedNoise;
+import daguerre.diffusion.sampling.Sampler;
+import daguerre.diffusion.sampling.SamplerState;
+import daguerre.diffusion.sampling.SamplingPlan;
+import daguerre.diffusion.testing.TinyModelFolder;
+import daguerre.diffusion.text.PromptEncoder;
+import daguerre.weights.Golden;
+import daguerre.weights.model.ModelHasher;
+import daguerre.weights.safetensors.SafetensorsFile;
+import java.awt.image.BufferedImage;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.DynamicTest;
+import org.junit.jupiter.api.TestFactory;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * End to end: the tiny pipeline assembled from the golden parts reproduces diffusers'
+ * StableDiffusionPipeline runs in {@code pipeline_tiny} (prompt embeddings, first U-Net call, every
+ * step's latents, the decoder output and the final image), with the recorded noise fed in.
+ */
+class PipelineParityTest {
+
+    private static final String CASE = "pipeline_tiny";
+
+    @TempDir
+    Path temp;
+
+    @TestFactory
+    Stream<DynamicTest> everyRecordedRun() throws Exception {
+        JsonNode summary = Golden.json(CASE, "summary.json");
+        List<DynamicTest> tests = new ArrayList<>();
+        for (Iterator<Map.Entry<String, JsonNode>> it = summary.get("runs").fields(); it.hasNext(); ) {
+            Map.Entry<String, JsonNode> run = it.next();
+            tests.add(DynamicTest.dynamicTest(run.getKey(), () -> checkRun(run.getKey(), run.getValue(), summary)));
+        }
+        assertTrue(!tests.isEmpty(), "summary.json lists no runs");
+        return tests.stream();
+    }
+
+    private void checkRun(String name, JsonNode run, JsonNode summary) throws Exception {
+        Call call = Call.fromReadme();
+        Path folder = TinyModelFolder.create(temp, name);
+        JsonNode schedulerConfig = summary.get("scheduler_configs").get(run.get("scheduler").asText());
+        new ObjectMapper().writeValue(folder.resolve("scheduler/scheduler_config.json").toFile(), schedulerConfig);
+
+        try (StableDiffusionModel model = StableDiffusionModel.load(folder, null, new ModelHasher());
+             SafetensorsFile golden = Golden.tensors(CASE, name + ".safetensors");
+             NDManager manager = model.manager().newSubManager()) {
+            String negative = run.get("negative_prompt").isNull() ? "" : run.get("negative_prompt").asText();
+            Sampler sampler = Sampler.fromName(run.get("scheduler").asText());
+            int steps = run.get("num_unet_calls").asInt();
+            long[] imageShape = golden.info("image").shape(); // [1, H, W, 3]
+            GenerationRequest request = GenerationRequest.builder(call.prompt).negativePrompt(negative).sampler(sampler)
+                    .steps(steps).guidanceScale(call.guidanceScale)
+                    .size((int) imageShape[2], (int) imageShape[1]).build();
+            Map<String, Double> observed = observed(run);
+
+            // 1. Token ids and prompt embeddings.
+            assertEquals(toList(golden.longs("prompt_input_ids")), toList(model.tokenizer().encode(call.prompt, 77)));
+            assertEquals(toList(golden.longs("negative_input_ids")), toList(model.tokenizer().encode(negative, 77)));
+            PromptEncoder encoder = new PromptEncoder(model.tokenizer(), model.textEncoder(), PromptEncoder.Options.DEFAULTS);
+            List<NDArray> contexts = encoder.encodeSameLength(List.of(negative, call.prompt), manager);
+            Parity.assertClose(golden, "prompt_embeds", contexts.get(1), 10 * observed.get("prompt_embeds"));
+            Parity.assertClose(golden, "negative_prompt_embeds", contexts.get(0), 10 * observed.get("prompt_embeds"));
+
+            // 2. First U-Net call on the recorded doubled input.
+            NDArray step0 = ConditionedModel.of(model.unet()).predict(
+                    Parity.load(golden, "unet_step0_latent_model_input", manager),
+                    firstTimestep(golden),
+                    Parity.load(golden, "unet_step0_encoder_hidden_states", manager));
+            Parity.assertClose(golden, "unet_step0_noise_pred", step0, 10 * observed.get("unet_step0_noise_pred"));
+
+            // 3. Every step's latents, through the same guidance and sampler classes the pipeline uses.
+            NDArray cfgContexts = contexts.get(0).concat(contexts.get(1), 0);
+            ClassifierFreeGuidance guidance = new ClassifierFreeGuidance(
+                    ConditionedModel.of(model.unet()), cfgContexts, call.guidanceScale, 0);
+            RecordedNoise noise = recordedNoise(golden, steps);
+            NDArray latentsInput = Parity.load(golden, "latents_input", manager);
+            SamplerState state = SamplerState.start(SamplingPlan.of(sampler, model.scheduler(), steps),
+                    latentsInput.getShape(), noise, manager);
+            Parity.assertClose(golden, "latents_init", state.latents(), 1e-6);
+            double latentTolerance = 10 * observed.get("final_latents");
+            for (int i = 0; !state.isFinished(); i++) {
+                try (NDManager step = manager.newSubManager()) {
+                    ModelCall modelCall = state.modelCall(step);
+                    NDArray output = guidance.predict(modelCall.input(), modelCall.timestep());
+                    if (i == 0) {
+                        // guided = (1 - s) uncond + s cond: the U-Net's error grows by |1 - s| + s
+                        double amplification = Math.abs(1 - call.guidanceScale) + call.guidanceScale;
+                        Parity.assertClose(golden, "step0_guided_noise_pred", output,
+                                amplification * 10 * observed.get("unet_step0_noise_pred"));
+                    }
+                    state.advance(output);
+                }
+                Parity.assertClose(golden, String.format("step%02d_latents", i), state.latents(), latentTolerance);
+            }
+            NDArray decoderInput = state.result().div(model.vae().config().scalingFactor());
+            Parity.assertClose(golden, "decoder_input", decoderInput, latentTolerance);
+            Parity.assertClose(golden, "decoded_raw", model.vae().decode(decoderInput), 10 * observed.get("decoded_raw"));
+
+            // 4. The whole pipeline, same noise: its 8-bit image within one level of the reference.
+            RecordedNoise pipelineNoise = recordedNoise(golden, steps);
+            List<GeneratedImage> images = new StableDiffusionPipeline(model)
+                    .generate(request, pipelineNoise, GenerationListener.NONE, () -> false);
+            assertEquals(pipelineNoise.recorded(), pipelineNoise.drawn(), "every recorded noise tensor is consumed");
+            assertImageClose(golden.floats("image"), imageShape, images.get(0).image());
+        }
+    }
+
+    private static double firstTimestep(SafetensorsFile golden) throws Exception {
+        return golden.info("timesteps").dtype() == daguerre.weights.safetensors.DType.I64
+                ? golden.longs("timesteps")[0] : golden.floats("timesteps")[0];
+    }
+
+    /** latents_input first, then the per-step noise tensors noiseKK (stochastic samplers). */
+    private static RecordedNoise recordedNoise(SafetensorsFile golden, int steps) throws Exception {
+        RecordedNoise noise = new RecordedNoise();
+        noise.add("latents_input", golden.floats("latents_input"), new Shape(golden.info("latents_input").shape()));
+        for (int k = 0; k < steps; k++) {
+            String key = String.format("noise%02d", k);
+            if (golden.contains(key)) {
+                noise.add(key, golden.floats(key), new Shape(golden.info(key).shape()));
+            }
+        }
+        return noise;
+    }
+
+    /** Reference image [1, H, W, 3] in [0, 1] vs ours: at most one 8-bit level apart (rounding). */
+    private static void assertImageClose(float[] reference, long[] shape, BufferedImage image) {
+        int height = (int) shape[1];
+        int width = (int) shape[2];
+        assertEquals(width, image.getWidth());
+        assertEquals(height, image.getHeight());
+        int worst = 0;
+        for (int y = 0; y < height; y++) {
+            for (int x = 0; x < width; x++) {
+                int rgb = image.getRGB(x, y);
+                for (int c = 0; c < 3; c++) {
+                    int expected = (int) Math.rint(reference[(y * width + x) * 3 + c] * 255.0);
+                    int actual = (rgb >> (16 - 8 * c)) & 0xff;
+                    worst = Math.max(worst, Math.abs(expected - actual));
+                }
+            }
+        }
+        assertTrue(worst <= 1, "image differs by " + worst + " levels");
+    }
+
+    private static Map<String, Double> observed(JsonNode run) {
+        Map<String, Double> out = new java.util.HashMap<>();
+        run.get("f32_vs_f64").fields().forEachRemaining(e -> out.put(e.getKey(), e.getValue().get("max_abs_err").asDouble()));
+        return out;
+    }
+
+    private static List<Long> toList(long[] values) {
+        return java.util.Arrays.stream(values).boxed().toList();
+    }
+
+    private static List<Long> toList(int[] values) {
+        return java.util.Arrays.stream(values).asLongStream().boxed().toList();
+    }
+
+    /** The pipeline call's arguments as the case README states them. */
+    private record Call(String prompt, double guidanceScale) {
+        static Call fromReadme() throws Exception {
+            String readme = Files.readString(Golden.file(CASE, "README.md"));
+            return new Call(find(readme, "prompt=\"([^\"]*)\""), Double.parseDouble(find(readme, "guidance_scale=([0-9.]+)")));
+        }
+
+        private static String find(String text, String regex) {
+            Matcher m = Pattern.compile(regex).matcher(text);
+            assertTrue(m.find(), "README.md of " + CASE + " does not state " + regex);
+            return m.group(1);
+        }
+    }
+}

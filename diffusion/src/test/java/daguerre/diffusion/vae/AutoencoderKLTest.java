@@ -1,0 +1,87 @@
+package daguerre.diffusion.vae;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import daguerre.diffusion.nn.Capture;
+import daguerre.diffusion.nn.Parity;
+import daguerre.diffusion.nn.WeightLoader;
+import daguerre.weights.Golden;
+import daguerre.weights.layout.OriginalLayouts;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import daguerre.weights.safetensors.SafetensorsFile;
+import java.util.Map;
+import java.util.TreeMap;
+import org.junit.jupiter.api.Test;
+
+/** Parity of the VAE's decode and encode, and their recorded intermediates, with diffusers. */
+class AutoencoderKLTest {
+
+    private static final String CASE = "vae_tiny";
+
+    @ParameterizedTest
+    @ValueSource(strings = {"diffusers", "original"})
+    void decodeAndEncodeMatchDiffusers(String layout) throws Exception {
+        Map<String, Double> observed = Parity.observedErrors(CASE);
+        VaeConfig config = VaeConfig.fromJson(Golden.json(CASE, "config.json"));
+        try (NDManager weights = NDManager.newBaseManager();
+             SafetensorsFile weightFile = Golden.tensors(CASE, "vae_" + layout + ".safetensors");
+             SafetensorsFile io = Golden.tensors(CASE, "inputs_outputs.safetensors");
+             SafetensorsFile recorded = Golden.tensors(CASE, "intermediates.safetensors")) {
+            AutoencoderKL vae = new AutoencoderKL(config);
+            // the original LDM layout is read through the weights module's rename view
+            WeightLoader.load(vae, layout.equals("original") ? OriginalLayouts.vae(weightFile) : weightFile, "", weights);
+
+            try (NDManager request = weights.newSubManager()) {
+                Map<String, NDArray> intermediates = new TreeMap<>();
+                Capture capture = Capture.into(intermediates, request);
+                Map<String, Double> errors = new TreeMap<>();
+
+                NDArray decoded = vae.decode(Parity.load(io, "dec_in_latent", request), capture.child("dec"));
+                errors.put("dec_out", Parity.assertClose(io, "dec_out", decoded, Parity.tolerance(observed, "dec_out")));
+                assertEquals(request, decoded.getManager(), "output must live in the input's manager");
+
+                LatentDistribution latent = vae.encode(Parity.load(io, "enc_in_image", request), capture.child("enc"));
+                errors.put("enc_mean", Parity.assertClose(io, "enc_mean", latent.mean(), Parity.tolerance(observed, "enc_mean")));
+                errors.put("enc_logvar", Parity.assertClose(io, "enc_logvar", latent.logvar(), Parity.tolerance(observed, "enc_logvar")));
+                errors.put("enc_std", Parity.assertClose(io, "enc_std", latent.std(), Parity.tolerance(observed, "enc_std")));
+                NDArray sample = latent.sample(Parity.load(io, "enc_sample_noise", request));
+                errors.put("enc_sample", Parity.assertClose(io, "enc_sample", sample, Parity.tolerance(observed, "enc_sample")));
+
+                for (String name : recorded.names()) {
+                    assertTrue(intermediates.containsKey(name), "intermediate not recorded: " + name);
+                    // golden intermediates hold batch element 0 only
+                    NDArray first = intermediates.get(name).get(0).expandDims(0);
+                    errors.put(name, Parity.assertClose(recorded, name, first, Parity.tolerance(observed, name)));
+                }
+                System.out.println(CASE + " max abs errors: " + errors);
+            }
+        }
+    }
+
+    @Test
+    void decodeAndEncodeLeaveOnlyTheirOutputsBehind() throws Exception {
+        VaeConfig config = VaeConfig.fromJson(Golden.json(CASE, "config.json"));
+        try (NDManager weights = NDManager.newBaseManager();
+             NDManager request = NDManager.newBaseManager();
+             SafetensorsFile weightFile = Golden.tensors(CASE, "vae_diffusers.safetensors");
+             SafetensorsFile io = Golden.tensors(CASE, "inputs_outputs.safetensors")) {
+            AutoencoderKL vae = new AutoencoderKL(config);
+            WeightLoader.load(vae, weightFile, "", weights);
+            int weightArrays = weights.getManagedArrays().size();
+            NDArray latent = Parity.load(io, "dec_in_latent", request);
+            NDArray image = Parity.load(io, "enc_in_image", request);
+            int inputArrays = request.getManagedArrays().size();
+
+            vae.decode(latent);
+            vae.encode(image);
+
+            assertEquals(weightArrays, weights.getManagedArrays().size(), "arrays leaked into the weights' manager");
+            // decode's image, encode's mean and log-variance
+            assertEquals(inputArrays + 3, request.getManagedArrays().size(), "temporaries left in the input's manager");
+        }
+    }
+}

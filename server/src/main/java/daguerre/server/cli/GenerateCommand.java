@@ -1,0 +1,142 @@
+package daguerre.server.cli;
+
+import daguerre.diffusion.pipeline.GeneratedImage;
+import daguerre.diffusion.pipeline.GenerationRequest;
+import daguerre.diffusion.pipeline.StableDiffusionModel;
+import daguerre.diffusion.pipeline.StableDiffusionPipeline;
+import daguerre.diffusion.sampling.Sampler;
+import daguerre.weights.model.ModelHasher;
+import java.awt.image.BufferedImage;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.security.SecureRandom;
+import java.util.List;
+import java.util.concurrent.Callable;
+import javax.imageio.ImageIO;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code generate}: text-to-image or image-to-image from the command line, PNGs into a folder. */
+@Command(name = "generate", mixinStandardHelpOptions = true,
+        description = "Generate images from a prompt and write them as PNGs with their parameters embedded.")
+public final class GenerateCommand implements Callable<Integer> {
+
+    @Option(names = "--model", required = true, paramLabel = "PATH",
+            description = "A diffusers model folder or a single-file .safetensors checkpoint (SD 1.x/2.x).")
+    Path model;
+
+    @Option(names = "--prediction-type", paramLabel = "TYPE",
+            description = "epsilon or v_prediction (default: from the model, its sidecar .yaml, else epsilon).")
+    String predictionType;
+
+    @Option(names = "--prompt", required = true, description = "The prompt (A1111 emphasis syntax supported).")
+    String prompt;
+
+    @Option(names = "--negative-prompt", defaultValue = "", description = "What to steer away from.")
+    String negativePrompt;
+
+    @Option(names = "--sampler", defaultValue = "euler_a",
+            description = "ddpm, ddim, pndm, lms, euler, euler_a, dpmpp_2m, dpmpp_2m_karras, lcm (or A1111 names). Default: ${DEFAULT-VALUE}.")
+    String sampler;
+
+    @Option(names = "--steps", defaultValue = "20", description = "Denoising steps. Default: ${DEFAULT-VALUE}.")
+    int steps;
+
+    @Option(names = {"--guidance", "--cfg-scale"}, defaultValue = "7.5",
+            description = "Classifier-free guidance scale (<= 1: no guidance pass). Default: ${DEFAULT-VALUE}.")
+    double guidance;
+
+    @Option(names = "--guidance-rescale", defaultValue = "0", description = "Guidance rescale phi in [0, 1]. Default: 0.")
+    double guidanceRescale;
+
+    @Option(names = "--clip-skip", defaultValue = "1", description = "A1111 clip skip (1 = last layer). Default: 1.")
+    int clipSkip;
+
+    @Option(names = "--eta", defaultValue = "0", description = "DDIM eta in [0, 1]. Default: 0.")
+    double eta;
+
+    @Option(names = "--seed", defaultValue = "-1", description = "Seed of the first image; image i uses seed + i. -1: random.")
+    long seed;
+
+    @Option(names = "--width", defaultValue = "0", description = "Width in pixels, a multiple of 8 (default: the model's).")
+    int width;
+
+    @Option(names = "--height", defaultValue = "0", description = "Height in pixels, a multiple of 8 (default: the model's).")
+    int height;
+
+    @Option(names = "--batch", defaultValue = "1", description = "Number of images. Default: 1.")
+    int batch;
+
+    @Option(names = "--init-image", paramLabel = "FILE", description = "Image-to-image: the source image (PNG, JPEG).")
+    Path initImage;
+
+    @Option(names = "--strength", defaultValue = "0.75", description = "Image-to-image denoising strength in (0, 1]. Default: ${DEFAULT-VALUE}.")
+    double strength;
+
+    @Option(names = "--out", required = true, paramLabel = "DIR", description = "Output folder (created if missing).")
+    Path out;
+
+    @Override
+    public Integer call() throws Exception {
+        long firstSeed = seed == -1 ? new SecureRandom().nextLong() & 0xffffffffL : seed;
+        GenerationRequest request = GenerationRequest.builder(prompt)
+                .negativePrompt(negativePrompt).sampler(Sampler.fromName(sampler)).steps(steps)
+                .guidanceScale(guidance).guidanceRescale(guidanceRescale).clipSkip(clipSkip).eta(eta)
+                .seed(firstSeed).size(width, height).batchSize(batch)
+                .initImage(initImage == null ? null : readImage(initImage), strength)
+                .build();
+        Files.createDirectories(out);
+
+        long loadStart = System.nanoTime();
+        try (StableDiffusionModel loaded = StableDiffusionModel.load(model, predictionType, new ModelHasher())) {
+            System.err.printf("loaded %s (hash %s) in %.1f s%n", loaded.id(), loaded.hash(), seconds(loadStart));
+            ProgressBar bar = new ProgressBar(System.err, "generating");
+            long start = System.nanoTime();
+            List<GeneratedImage> images = new StableDiffusionPipeline(loaded)
+                    .generate(request, (step, total, preview) -> bar.update(step, total), () -> false);
+            System.err.printf("generated %d image(s) in %.1f s%n", images.size(), seconds(start));
+            for (GeneratedImage image : images) {
+                Path file = write(image);
+                System.out.println(file + "  seed " + image.seed());
+            }
+        }
+        return 0;
+    }
+
+    private static BufferedImage readImage(Path file) throws IOException {
+        if (!Files.isRegularFile(file)) {
+            throw new IOException("init image not found: " + file);
+        }
+        BufferedImage image = ImageIO.read(file.toFile());
+        if (image == null) {
+            throw new IOException(file + " is not an image this program can read (use PNG or JPEG)");
+        }
+        return image;
+    }
+
+    /** Writes atomically (temp file + rename) as NNNNN-SEED.png with the next free number. */
+    private Path write(GeneratedImage image) throws IOException {
+        byte[] png = image.png();
+        for (int index = 0; ; index++) {
+            Path target = out.resolve(String.format("%05d-%d.png", index, image.seed()));
+            if (Files.exists(target)) {
+                continue;
+            }
+            Path temp = Files.createTempFile(out, ".daguerre-", ".png.tmp");
+            Files.write(temp, png);
+            try {
+                Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE);
+            } catch (IOException e) {
+                Files.deleteIfExists(temp);
+                throw e;
+            }
+            return target;
+        }
+    }
+
+    private static double seconds(long start) {
+        return (System.nanoTime() - start) / 1e9;
+    }
+}

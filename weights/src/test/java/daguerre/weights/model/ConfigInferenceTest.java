@@ -1,0 +1,164 @@
+package daguerre.weights.model;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import daguerre.weights.Golden;
+import daguerre.weights.TensorSource;
+import daguerre.weights.layout.OriginalLayouts;
+import daguerre.weights.model.ConfigInference.TextEncoderKind;
+import daguerre.weights.safetensors.SafetensorsFile;
+import java.io.IOException;
+import org.junit.jupiter.api.Test;
+
+/** Configs inferred from original single files match the reference configs wherever shapes decide. */
+class ConfigInferenceTest {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private static final String[] UNET_SHAPE_FIELDS = {
+        "in_channels", "out_channels", "block_out_channels", "layers_per_block", "down_block_types", "up_block_types",
+        "cross_attention_dim", "use_linear_projection", "transformer_layers_per_block"
+    };
+    private static final String[] VAE_SHAPE_FIELDS = {
+        "in_channels", "out_channels", "block_out_channels", "layers_per_block", "latent_channels",
+        "down_block_types", "up_block_types"
+    };
+    private static final String[] TEXT_SHAPE_FIELDS = {
+        "hidden_size", "intermediate_size", "vocab_size", "max_position_embeddings"
+    };
+
+    private static void assertFields(JsonNode expected, JsonNode actual, String... fields) {
+        for (String field : fields) {
+            assertTrue(actual.has(field), "inferred config lacks " + field);
+            assertEquals(expected.get(field), actual.get(field), field);
+        }
+    }
+
+    @Test
+    void goldenSd1UnetConfig() throws IOException {
+        try (SafetensorsFile original = Golden.tensors("unet_tiny", "unet_original.safetensors")) {
+            JsonNode expected = Golden.json("unet_tiny", "config.json");
+            ObjectNode inferred = ConfigInference.unet(OriginalLayouts.unet(original), "epsilon");
+            assertFields(expected, inferred, UNET_SHAPE_FIELDS);
+            // SD 1.x conventions that this case also follows
+            assertFields(expected, inferred, "attention_head_dim", "upcast_attention", "norm_num_groups", "norm_eps",
+                    "act_fn", "flip_sin_to_cos", "freq_shift", "downsample_padding", "center_input_sample", "mid_block_type");
+        }
+    }
+
+    @Test
+    void goldenSd2UnetConfig() throws IOException {
+        try (SafetensorsFile original = Golden.tensors("unet_tiny_v2", "unet_original.safetensors")) {
+            JsonNode expected = Golden.json("unet_tiny_v2", "config.json");
+            ObjectNode inferred = ConfigInference.unet(OriginalLayouts.unet(original), "epsilon");
+            assertFields(expected, inferred, UNET_SHAPE_FIELDS);
+            assertFields(expected, inferred, "upcast_attention");
+            // the toy's 12-wide heads are not SD 2.x's 64: only the list form is decided by the layout
+            assertTrue(inferred.get("attention_head_dim").isArray());
+            assertEquals(expected.get("block_out_channels").size(), inferred.get("attention_head_dim").size());
+        }
+    }
+
+    @Test
+    void goldenVaeConfig() throws IOException {
+        try (SafetensorsFile original = Golden.tensors("vae_tiny", "vae_original.safetensors")) {
+            JsonNode expected = Golden.json("vae_tiny", "config.json");
+            ObjectNode inferred = ConfigInference.vae(OriginalLayouts.vae(original));
+            assertFields(expected, inferred, VAE_SHAPE_FIELDS);
+            assertFields(expected, inferred, "scaling_factor", "norm_num_groups", "act_fn");
+        }
+    }
+
+    @Test
+    void goldenSd1TextEncoderConfig() throws IOException {
+        try (SafetensorsFile original = Golden.tensors("clip_text_tiny", "text_encoder_original.safetensors")) {
+            JsonNode expected = Golden.json("clip_text_tiny", "config.json");
+            ObjectNode inferred = ConfigInference.textEncoder(OriginalLayouts.clipText(original), TextEncoderKind.CLIP);
+            assertFields(expected, inferred, TEXT_SHAPE_FIELDS);
+            assertFields(expected, inferred, "num_hidden_layers", "hidden_act", "layer_norm_eps");
+        }
+    }
+
+    @Test
+    void goldenSd2TextEncoderConfig() throws IOException {
+        try (SafetensorsFile original = Golden.tensors("clip_text_tiny_gelu", "text_encoder_original.safetensors")) {
+            JsonNode expected = Golden.json("clip_text_tiny_gelu", "config.json");
+            int layers = expected.get("num_hidden_layers").asInt();
+            ObjectNode inferred = ConfigInference.textEncoder(OriginalLayouts.openClipText(original, layers),
+                    TextEncoderKind.OPEN_CLIP);
+            assertFields(expected, inferred, TEXT_SHAPE_FIELDS);
+            assertFields(expected, inferred, "num_hidden_layers", "hidden_act", "layer_norm_eps");
+        }
+    }
+
+    @Test
+    void sd15ShapedCheckpoint() throws IOException {
+        SyntheticLdm sd15 = SyntheticLdm.sd15();
+        TensorSource unet = OriginalLayouts.unet(sd15);
+        TensorSource vae = OriginalLayouts.vae(sd15);
+        TensorSource text = OriginalLayouts.clipText(sd15);
+        // the tensor counts of the diffusers SD 1.5 unet / vae / text_encoder state dicts
+        assertEquals(686, unet.names().size());
+        assertEquals(248, vae.names().size());
+        assertEquals(196, text.names().size());
+        assertEquals(JSON.readTree("""
+                {"_class_name":"UNet2DConditionModel","sample_size":64,"in_channels":4,"out_channels":4,
+                 "block_out_channels":[320,640,1280,1280],"layers_per_block":2,
+                 "down_block_types":["CrossAttnDownBlock2D","CrossAttnDownBlock2D","CrossAttnDownBlock2D","DownBlock2D"],
+                 "mid_block_type":"UNetMidBlock2DCrossAttn",
+                 "up_block_types":["UpBlock2D","CrossAttnUpBlock2D","CrossAttnUpBlock2D","CrossAttnUpBlock2D"],
+                 "cross_attention_dim":768,"transformer_layers_per_block":1,"attention_head_dim":8,
+                 "use_linear_projection":false,"upcast_attention":false,"norm_num_groups":32,"norm_eps":1e-5,
+                 "act_fn":"silu","flip_sin_to_cos":true,"freq_shift":0,"downsample_padding":1,"center_input_sample":false}
+                """), ConfigInference.unet(unet, "epsilon"));
+        assertEquals(JSON.readTree("""
+                {"_class_name":"AutoencoderKL","in_channels":3,"out_channels":3,"block_out_channels":[128,256,512,512],
+                 "down_block_types":["DownEncoderBlock2D","DownEncoderBlock2D","DownEncoderBlock2D","DownEncoderBlock2D"],
+                 "up_block_types":["UpDecoderBlock2D","UpDecoderBlock2D","UpDecoderBlock2D","UpDecoderBlock2D"],
+                 "layers_per_block":2,"latent_channels":4,"norm_num_groups":32,"act_fn":"silu","scaling_factor":0.18215}
+                """), ConfigInference.vae(vae));
+        assertEquals(JSON.readTree("""
+                {"architectures":["CLIPTextModel"],"model_type":"clip_text_model","hidden_size":768,
+                 "intermediate_size":3072,"num_hidden_layers":12,"num_attention_heads":12,"vocab_size":49408,
+                 "max_position_embeddings":77,"hidden_act":"quick_gelu","layer_norm_eps":1e-5}
+                """), ConfigInference.textEncoder(text, TextEncoderKind.CLIP));
+    }
+
+    @Test
+    void sd21ShapedCheckpoint() throws IOException {
+        SyntheticLdm sd21 = SyntheticLdm.sd21();
+        TensorSource unet = OriginalLayouts.unet(sd21);
+        assertEquals(686, unet.names().size());
+        ObjectNode v = ConfigInference.unet(unet, "v_prediction");
+        assertEquals(JSON.readTree("[5,10,20,20]"), v.get("attention_head_dim"));
+        assertEquals(1024, v.get("cross_attention_dim").asInt());
+        assertTrue(v.get("use_linear_projection").asBoolean());
+        assertTrue(v.get("upcast_attention").asBoolean());
+        assertEquals(96, v.get("sample_size").asInt());
+        assertEquals(64, ConfigInference.unet(unet, "epsilon").get("sample_size").asInt());
+
+        // SD 2.x conditions on the penultimate of 24 OpenCLIP blocks: diffusers' 23-layer text encoder
+        int layers = OriginalLayouts.openClipResblocks(sd21) - 1;
+        TensorSource text = OriginalLayouts.openClipText(sd21, layers);
+        assertEquals(2 + 23 * 16 + 2, text.names().size());
+        assertEquals(JSON.readTree("""
+                {"architectures":["CLIPTextModel"],"model_type":"clip_text_model","hidden_size":1024,
+                 "intermediate_size":4096,"num_hidden_layers":23,"num_attention_heads":16,"vocab_size":49408,
+                 "max_position_embeddings":77,"hidden_act":"gelu","layer_norm_eps":1e-5}
+                """), ConfigInference.textEncoder(text, TextEncoderKind.OPEN_CLIP));
+        assertArrayEquals(new long[] {1024, 1024}, text.shape("text_model.encoder.layers.22.self_attn.v_proj.weight"));
+        assertArrayEquals(new long[] {1024}, text.shape("text_model.encoder.layers.22.self_attn.k_proj.bias"));
+    }
+
+    @Test
+    void missingTensorsAreNamed() {
+        IOException e = assertThrows(IOException.class, () -> ConfigInference.vae(SyntheticLdm.sd15()));
+        assertTrue(e.getMessage().contains("encoder.down_blocks"), e.getMessage());
+    }
+}
