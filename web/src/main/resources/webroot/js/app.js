@@ -14,7 +14,10 @@ const CONNECTION_TEXT = {
 
 async function main() {
   const gallery = new Gallery({ onOpen: (index) => detail.open(index) });
-  const detail = new DetailView(gallery, { onReuse: (params, what) => form.fill(params, what) });
+  const detail = new DetailView(gallery, {
+    onReuse: (params, what) => form.fill(params, what),
+    samplerName: (name) => form.samplerName(name),
+  });
   const queue = new Queue({ onImages: (ids) => gallery.addImages(ids) });
   const form = new GenerateForm({ submit: (body) => queue.submit(body) });
   const batch = new BatchView();

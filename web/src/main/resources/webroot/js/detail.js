@@ -11,7 +11,7 @@ const byId = (id) => document.getElementById(id);
 export class DetailView {
   /**
    * @param {import('./gallery.js').Gallery} gallery
-   * @param {{onReuse: function(object, string)}} handlers
+   * @param {{onReuse: function(object, string), samplerName: function(string): string}} handlers
    */
   constructor(gallery, handlers) {
     this.gallery = gallery;
@@ -114,7 +114,7 @@ export class DetailView {
       ['Prompt', item.prompt],
       ['Negative prompt', item.negative_prompt || '—'],
       ['Model', item.model],
-      ['Sampler', item.sampler],
+      ['Sampler', this.handlers.samplerName(item.sampler)],
       ['Steps', item.steps],
       ['Guidance', item.guidance_scale],
       ['Seed', item.seed],

@@ -10,20 +10,16 @@ const EMOJI_EXAMPLES = [
   'yellow heart, twemoji style, on a purple background',
   'grinning face, noto style, on a yellow background',
   'rocket, twemoji style, on a black background',
-  'blue circle, noto style, on a pink background',
-  'fire, twemoji style, on a gray background',
-  'green heart, noto style, on a white background',
-  'pizza, twemoji style, on a orange background',
+  'pizza, noto style, on a orange background',
 ];
 
-const EMOJI_HINT = 'This model knows only captions of the form “emoji name, twemoji or noto style, on a colour background”. '
-    + 'Colours: white, black, gray, red, orange, yellow, green, blue, purple, pink.';
+const EMOJI_HINT = 'This model understands only captions like these: “emoji name, twemoji or noto style, on a colour background” '
+    + '(white, black, gray, red, orange, yellow, green, blue, purple or pink).';
 
 const FREE_TEXT_EXAMPLES = [
   'a lighthouse on a cliff at dawn, watercolor painting',
   'a red fox sleeping in the snow, photograph, soft light',
   'a cozy reading nook with plants, warm evening light, highly detailed',
-  'an astronaut riding a horse on the moon, digital art',
 ];
 
 /** Whether a model is one of Daguerre's emoji caption models (by its name, or its small native size). */

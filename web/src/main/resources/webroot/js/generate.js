@@ -41,11 +41,18 @@ export class GenerateForm {
     this.models = models.items;
     const modelSelect = byId('model');
     modelSelect.replaceChildren(...this.models.map((m) => el('option', { value: m.id, selected: m.default }, m.name || m.id)));
+    this.samplers = samplers.items;
     const samplerSelect = byId('sampler');
     samplerSelect.replaceChildren(...samplers.items.map((s) =>
         el('option', { value: s.name, selected: s.name === 'euler_a' }, s.a1111_name || s.name)));
     this.modelChanged();
     return this.models;
+  }
+
+  /** A sampler's display name (A1111's), or its API name when unknown. */
+  samplerName(name) {
+    const sampler = (this.samplers || []).find((s) => s.name === name);
+    return sampler ? sampler.a1111_name : name;
   }
 
   selectedModel() {
@@ -145,7 +152,7 @@ export class GenerateForm {
     const { prompts, hint } = examplesFor(model);
     byId('examples').replaceChildren(...prompts.map((prompt) => el('li', {},
         el('button', { type: 'button', class: 'chip', onclick: () => this.useExample(prompt) }, prompt))));
-    byId('examples-label').textContent = hint ? `${hint} Examples:` : 'Examples:';
+    byId('examples-label').textContent = hint || 'Examples:';
     byId('examples-label').parentElement.hidden = prompts.length === 0;
     this.setSize(model.default_width, model.default_height);
     const base = Math.min(model.default_width, model.default_height);

@@ -19,7 +19,7 @@ export class Queue {
     // sent before that event (older news) does not undo what the event said.
     this.eventCount = 0;
     this.list = document.getElementById('queue');
-    this.empty = document.getElementById('queue-empty');
+    this.panel = document.getElementById('queue-panel');
   }
 
   /** Posts a generation request; the job joins the list. Throws the server's ApiError. */
@@ -184,7 +184,7 @@ export class Queue {
         this.list.insertBefore(li, this.list.children[index] || null);
       }
     });
-    this.empty.hidden = jobs.length > 0;
+    this.panel.hidden = jobs.length === 0;
   }
 
   /** The list item of a job, made once and then updated in place. */
@@ -219,7 +219,7 @@ export class Queue {
     view.li.dataset.status = job.status;
     view.prompt.textContent = prompt + (job.request && job.request.n > 1 ? ` · ${job.request.n} images` : '');
     view.prompt.title = prompt;
-    view.progress.hidden = !active;
+    view.progress.hidden = job.status !== 'running';
     view.progress.max = total || 1;
     view.progress.setAttribute('aria-label', `Progress of “${short}”`);
     if (job.status === 'running') {
