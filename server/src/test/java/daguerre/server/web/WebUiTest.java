@@ -21,6 +21,7 @@ import java.util.Set;
 import java.util.function.Function;
 import javax.imageio.ImageIO;
 import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
@@ -75,6 +76,12 @@ class WebUiTest {
                 server.close();
             }
         }
+    }
+
+    @AfterEach
+    void noScriptErrors() {
+        String console = browser.consoleLog();
+        assertFalse(console.contains("Uncaught"), "the page threw:\n" + console);
     }
 
     @BeforeEach
@@ -169,15 +176,15 @@ class WebUiTest {
         star.click();
         waitFor(d -> "true".equals(star.getDomAttribute("aria-pressed")));
         assertTrue(TestServer.json(server.get("/api/v1/images/" + favourite + "/metadata")).get("favorite").asBoolean());
-        driver.findElement(By.id("detail-close")).click();
+        click(By.id("detail-close"));
         waitFor(d -> !isOpen("detail"));
         assertFalse(driver.findElements(By.cssSelector("li[data-image-id='" + favourite + "'] .fav-badge")).isEmpty());
 
-        driver.findElement(By.id("filter-favorites")).click();
+        click(By.id("filter-favorites"));
         Set<String> favourites = apiIds("favorite=true");
         assertTrue(favourites.contains(favourite));
         waitFor(d -> tileIds().equals(favourites));
-        driver.findElement(By.id("filter-favorites")).click();
+        click(By.id("filter-favorites"));
 
         new org.openqa.selenium.support.ui.Select(driver.findElement(By.id("filter-model"))).selectByValue("wide");
         Set<String> wideImages = apiIds("model=wide");
@@ -189,19 +196,19 @@ class WebUiTest {
     void reuseSeedGeneratesTheSameImageAgain() throws Exception {
         String prompt = "reused seed, twemoji style, on a red background";
         type(By.id("prompt"), prompt);
-        driver.findElement(By.id("generate-button")).click();
+        click(By.id("generate-button"));
         By tiles = By.cssSelector("#gallery-grid img[alt='" + prompt + "']");
         waitFor(d -> d.findElements(tiles).size() == 1);
         String first = driver.findElement(By.cssSelector("#gallery-grid li:first-child")).getDomAttribute("data-image-id");
         long seed = TestServer.json(server.get("/api/v1/images/" + first + "/metadata")).get("seed").asLong();
 
         openDetail(first);
-        driver.findElement(By.id("reuse-seed")).click();
+        click(By.id("reuse-seed"));
         waitFor(d -> !isOpen("detail"));
         assertEquals(Long.toString(seed), driver.findElement(By.id("seed")).getDomProperty("value"));
         assertTrue(driver.findElement(By.id("seed-fixed")).isSelected());
         assertEquals("prompt", driver.switchTo().activeElement().getDomAttribute("id"));
-        driver.findElement(By.id("generate-button")).click();
+        click(By.id("generate-button"));
         waitFor(d -> d.findElements(tiles).size() == 2);
         String second = driver.findElement(By.cssSelector("#gallery-grid li:first-child")).getDomAttribute("data-image-id");
         assertEquals(seed, TestServer.json(server.get("/api/v1/images/" + second + "/metadata")).get("seed").asLong());
@@ -214,7 +221,7 @@ class WebUiTest {
                 + "\"guidance_scale\":3.5,\"seed\":77,\"model\":\"wide\",\"width\":128,\"height\":64,\"n\":2}").get(1);
         driver.navigate().refresh();
         openDetail(id);
-        driver.findElement(By.id("reuse-all")).click();
+        click(By.id("reuse-all"));
         waitFor(d -> !isOpen("detail"));
         assertEquals("fill all", value("prompt"));
         assertEquals("noise", value("negative_prompt"));
@@ -233,15 +240,15 @@ class WebUiTest {
         String id = generated("{\"prompt\":\"to be deleted\"}").get(0);
         driver.navigate().refresh();
         openDetail(id);
-        driver.findElement(By.id("detail-delete")).click();
+        click(By.id("detail-delete"));
         waitFor(d -> isOpen("confirm-delete"));
-        driver.findElement(By.id("confirm-delete-cancel")).click();
+        click(By.id("confirm-delete-cancel"));
         waitFor(d -> !isOpen("confirm-delete"));
         assertEquals(200, server.getBytes("/api/v1/images/" + id).statusCode());
 
-        driver.findElement(By.id("detail-delete")).click();
+        click(By.id("detail-delete"));
         waitFor(d -> isOpen("confirm-delete"));
-        driver.findElement(By.id("confirm-delete-ok")).click();
+        click(By.id("confirm-delete-ok"));
         waitFor(d -> !tileIds().contains(id));
         assertEquals(404, server.getBytes("/api/v1/images/" + id).statusCode());
     }
@@ -251,7 +258,7 @@ class WebUiTest {
         server.engine.hold();
         try {
             type(By.id("prompt"), "cancel me, twemoji style");
-            driver.findElement(By.id("generate-button")).click();
+            click(By.id("generate-button"));
             WebElement job = waitFor(d -> d.findElement(By.cssSelector("#queue li.running")));
             String jobId = job.getDomAttribute("data-job-id");
             job.findElement(By.tagName("button")).click();
@@ -267,7 +274,7 @@ class WebUiTest {
         int started = server.engine.started();
         type(By.id("prompt"), "too many steps");
         type(By.id("steps"), "999");
-        driver.findElement(By.id("generate-button")).click();
+        click(By.id("generate-button"));
         WebElement error = waitFor(d -> d.findElement(By.id("steps-error")));
         waitFor(d -> error.isDisplayed());
         assertTrue(error.getText().contains("steps must be between 1 and 150, got 999"), error.getText());
@@ -332,19 +339,74 @@ class WebUiTest {
 
     @Test
     void everyControlHasALabelAndTheFirstTabReachesTheSkipLink() throws Exception {
-        WebElement summary = driver.findElement(By.cssSelector("#img2img summary"));
-        ((JavascriptExecutor) driver).executeScript("arguments[0].scrollIntoView({block: 'center'})", summary);
-        summary.click();
+        click(By.cssSelector("#img2img summary"));
         assertEquals(List.of(), unlabelledControls("body"));
         openDetail(generated("{\"prompt\":\"labels\"}").get(0));
         assertEquals(List.of(), unlabelledControls("#detail"));
-        driver.findElement(By.id("detail-close")).click();
+        click(By.id("detail-close"));
         driver.navigate().refresh();
         waitFor(d -> "true".equals(d.findElement(By.tagName("body")).getDomAttribute("data-ready")));
         driver.findElement(By.tagName("body")).sendKeys(Keys.TAB);
         assertEquals("Skip to the gallery", driver.switchTo().activeElement().getText());
         driver.switchTo().activeElement().sendKeys(Keys.TAB);
         assertEquals("prompt", driver.switchTo().activeElement().getDomAttribute("id"));
+    }
+
+    @Test
+    void examplesDiceAndSizePresetsFillTheForm() {
+        WebElement example = driver.findElement(By.cssSelector("#examples button"));
+        example.click();
+        assertEquals(example.getText(), value("prompt"));
+        assertTrue(example.getText().matches(".+, (twemoji|noto) style, on a \\w+ background"), example.getText());
+
+        assertTrue(driver.findElement(By.id("seed-random")).isSelected());
+        click(By.id("seed-dice"));
+        assertTrue(driver.findElement(By.id("seed-fixed")).isSelected());
+        assertTrue(value("seed").matches("\\d+"), value("seed"));
+        click(By.id("seed-random"));
+        assertEquals("", value("seed"));
+
+        click(By.xpath("//div[@id='size-presets']/button[starts-with(., 'Large')]"));
+        assertEquals("128", value("width"));
+        assertEquals("128", value("height"));
+        new org.openqa.selenium.support.ui.Select(driver.findElement(By.id("model"))).selectByValue("wide");
+        assertEquals("128", value("width"));
+        assertEquals("64", value("height"));
+    }
+
+    @Test
+    void imageToImageSendsThePickedImageAndStrength() throws Exception {
+        Path png = dataDir.resolve("init.png");
+        ImageIO.write(new BufferedImage(64, 64, BufferedImage.TYPE_INT_RGB), "png", png.toFile());
+        click(By.cssSelector("#img2img summary"));
+        driver.findElement(By.id("init-file")).sendKeys(png.toString());
+        WebElement preview = driver.findElement(By.id("init-preview"));
+        waitFor(d -> preview.isDisplayed() && "64".equals(preview.getDomProperty("naturalWidth")));
+        ((JavascriptExecutor) driver).executeScript(
+                "const s = document.getElementById('strength'); s.value = '0.4'; s.dispatchEvent(new Event('input'))");
+        assertEquals("0.40", driver.findElement(By.id("strength-value")).getText());
+        type(By.id("prompt"), "from an image");
+        click(By.id("generate-button"));
+        waitFor(d -> !d.findElements(By.cssSelector("#gallery-grid img[alt='from an image']")).isEmpty());
+        String imageId = driver.findElement(By.cssSelector("#gallery-grid li:first-child")).getDomAttribute("data-image-id");
+        JsonNode request = TestServer.json(server.get("/api/v1/images/" + imageId + "/metadata")).get("request");
+        assertEquals(0.4, request.get("strength").asDouble(), 1e-9);
+
+        click(By.id("init-remove"));
+        assertFalse(preview.isDisplayed());
+    }
+
+    @Test
+    void galleryLoadsMorePagesOnScroll() throws Exception {
+        for (int i = 0; i < 5; i++) {
+            generated("{\"prompt\":\"scroll page filler\",\"steps\":1,\"n\":8}");
+        }
+        driver.navigate().refresh();
+        type(By.id("search"), "filler");
+        waitFor(d -> tileIds().size() == 30);
+        ((JavascriptExecutor) driver).executeScript("window.scrollTo(0, document.body.scrollHeight)");
+        waitFor(d -> tileIds().size() == 40);
+        waitFor(d -> "40 images".equals(d.findElement(By.id("gallery-status")).getText()));
     }
 
     @Test
@@ -368,7 +430,7 @@ class WebUiTest {
             waitFor(d -> "true".equals(d.findElement(By.tagName("body")).getDomAttribute("data-ready")));
             assertFalse(isOpen("api-key-dialog"));
             type(By.id("prompt"), "behind a key");
-            driver.findElement(By.id("generate-button")).click();
+            click(By.id("generate-button"));
             waitFor(d -> !d.findElements(By.cssSelector("#queue li.running")).isEmpty());
             keyed.engine.release();
             WebElement tile = waitFor(d -> d.findElement(By.cssSelector("#gallery-grid img[alt='behind a key']")));
@@ -386,6 +448,13 @@ class WebUiTest {
             throw new AssertionError("the page did not reach the expected state in " + TIMEOUT.toSeconds() + " s; it shows:\n"
                     + driver.findElement(By.tagName("body")).getText() + "\n--- browser console:\n" + browser.consoleLog(), e);
         }
+    }
+
+    /** Clicks an element after scrolling it to the middle of the window, clear of the sticky Generate bar. */
+    private void click(By locator) {
+        WebElement element = driver.findElement(locator);
+        ((JavascriptExecutor) driver).executeScript("arguments[0].scrollIntoView({block: 'center'})", element);
+        element.click();
     }
 
     private void type(By locator, String text) {
