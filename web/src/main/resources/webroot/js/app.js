@@ -32,7 +32,12 @@ async function main() {
       queue.handle(event);
       batch.handle(event);
     },
-    onResync: () => queue.resync(),
+    onResync: (reconnected) => {
+      queue.resync();
+      if (reconnected) {
+        gallery.catchUp();
+      }
+    },
     onState: (state) => {
       connection.dataset.state = state;
       connection.textContent = CONNECTION_TEXT[state];

@@ -11,7 +11,8 @@ const MAX_RETRY_MS = 5000;
 
 export class EventStream {
   /**
-   * @param {{onEvent: function({job_id, event, data}), onResync: function(), onState: function(string)}} handlers
+   * @param {{onEvent: function({job_id, event, data}), onResync: function(boolean), onState: function(string)}} handlers
+   *     onResync gets true after a reconnection, false on the first connection
    */
   constructor(handlers) {
     this.handlers = handlers;
@@ -32,10 +33,11 @@ export class EventStream {
         return;
       }
       if (envelope.event === 'subscribed') {
+        const reconnected = this.everConnected;
         this.everConnected = true;
         this.retryMs = FIRST_RETRY_MS;
         this.handlers.onState('live');
-        this.handlers.onResync();
+        this.handlers.onResync(reconnected);
       } else if (envelope.job_id) {
         this.handlers.onEvent(envelope);
       }

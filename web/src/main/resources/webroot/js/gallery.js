@@ -74,18 +74,23 @@ export class Gallery {
     }
   }
 
-  async fetchPage(cursor) {
-    const generation = this.generation;
+  /** The query string of a page with the current filters. */
+  query(cursor) {
     const { q, favorite, model } = this.filters();
     const params = new URLSearchParams({ limit: String(PAGE_SIZE) });
     if (q) params.set('q', q);
     if (favorite) params.set('favorite', 'true');
     if (model) params.set('model', model);
     if (cursor) params.set('cursor', cursor);
+    return params;
+  }
+
+  async fetchPage(cursor) {
+    const generation = this.generation;
     this.loading = true;
     this.status.textContent = 'Loading images…';
     try {
-      const page = await request('GET', `/api/v1/images?${params}`);
+      const page = await request('GET', `/api/v1/images?${this.query(cursor)}`);
       if (generation !== this.generation) {
         return;
       }
@@ -125,6 +130,31 @@ export class Gallery {
           el('p', {}, 'Write a prompt in the Generate form, or click one of its examples, then press Enter or Generate. '
               + 'Your images appear here as soon as they are done.')]));
     }
+  }
+
+  /** Puts in front the images made while the event stream was down (newer than the newest one shown). */
+  async catchUp() {
+    if (this.items.length === 0) {
+      await this.reload();
+      return;
+    }
+    const generation = this.generation;
+    const newest = Date.parse(this.items[0].created_at);
+    let page;
+    try {
+      page = await request('GET', `/api/v1/images?${this.query(null)}`);
+    } catch (e) {
+      return;
+    }
+    if (generation !== this.generation) {
+      return;
+    }
+    const fresh = page.items.filter((item) => !this.tiles.has(item.id) && Date.parse(item.created_at) >= newest);
+    for (const item of fresh.reverse()) {
+      this.items.unshift(item);
+      this.grid.prepend(this.tile(item));
+    }
+    this.updateStatus();
   }
 
   clearFilters() {

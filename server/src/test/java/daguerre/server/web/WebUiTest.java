@@ -305,23 +305,27 @@ class WebUiTest {
     }
 
     @Test
-    void reconnectsTheEventStreamAfterAServerRestart() throws Exception {
-        ((JavascriptExecutor) driver).executeScript("""
-                window.connectionStates = [];
-                new MutationObserver(() => window.connectionStates.push(document.getElementById('connection').dataset.state))
-                    .observe(document.getElementById('connection'), {attributes: true});""");
-        server.restart();
-        waitFor(d -> String.valueOf(((JavascriptExecutor) d).executeScript("return window.connectionStates.join(',')"))
-                .matches(".*reconnecting.*live.*"));
+    void aRunningJobSurvivesAServerRestartAndTheEventStreamReconnects() throws Exception {
         server.engine.hold();
         String jobId;
         try {
-            jobId = server.submit("{\"prompt\":\"after the restart\"}");
+            type(By.id("prompt"), "survives a restart");
+            click(By.id("generate-button"));
+            jobId = waitFor(d -> d.findElement(By.cssSelector("#queue li.running"))).getDomAttribute("data-job-id");
+            ((JavascriptExecutor) driver).executeScript("""
+                    window.connectionStates = [];
+                    new MutationObserver(() => window.connectionStates.push(document.getElementById('connection').dataset.state))
+                        .observe(document.getElementById('connection'), {attributes: true});""");
+            server.restart();
+            waitFor(d -> String.valueOf(((JavascriptExecutor) d).executeScript("return window.connectionStates.join(',')"))
+                    .matches(".*reconnecting.*live.*"));
             waitFor(d -> !d.findElements(By.cssSelector("#queue li.running[data-job-id='" + jobId + "']")).isEmpty());
+            assertTrue(TestServer.json(server.get("/api/v1/jobs/" + jobId)).get("requeued").asBoolean());
         } finally {
             server.engine.release();
         }
-        waitFor(d -> !d.findElements(By.cssSelector("#gallery-grid img[alt='after the restart']")).isEmpty());
+        waitFor(d -> !d.findElements(By.cssSelector("#gallery-grid img[alt='survives a restart']")).isEmpty());
+        waitFor(d -> d.findElements(By.cssSelector("#queue li")).isEmpty());
     }
 
     @Test
