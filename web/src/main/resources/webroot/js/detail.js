@@ -109,7 +109,7 @@ export class DetailView {
     }, () => {});
     byId('detail-download').download = `daguerre-${item.seed}.png`;
     byId('detail-title').textContent = 'Image details';
-    const request_ = item.request || {};
+    const stored = item.request || {};
     const rows = [
       ['Prompt', item.prompt],
       ['Negative prompt', item.negative_prompt || '—'],
@@ -121,9 +121,9 @@ export class DetailView {
       ['Size', `${item.width} × ${item.height}`],
       ['Created', formatDate(item.created_at)],
     ];
-    if (request_.guidance_rescale) rows.push(['Guidance rescale', request_.guidance_rescale]);
-    if (request_.clip_skip > 1) rows.push(['CLIP skip', request_.clip_skip]);
-    if (request_.strength !== undefined) rows.push(['Strength (image to image)', request_.strength]);
+    if (stored.guidance_rescale) rows.push(['Guidance rescale', stored.guidance_rescale]);
+    if (stored.clip_skip > 1) rows.push(['CLIP skip', stored.clip_skip]);
+    if (stored.strength !== undefined) rows.push(['Strength (image to image)', stored.strength]);
     byId('detail-meta').replaceChildren(...rows.flatMap(([name, value]) => [
       el('dt', {}, name), el('dd', { dataset: { field: name.toLowerCase().replace(/\W+/g, '_') } }, String(value ?? '')),
     ]));

@@ -288,16 +288,16 @@ export class GenerateForm {
   showError(field, message) {
     const controlId = FIELD_CONTROLS[field] || field;
     const control = byId(controlId);
-    const message_ = byId(`${field}-error`);
+    const messageBox = byId(`${field}-error`);
     if (field === 'init_image' || field === 'strength') {
       byId('img2img').open = true;
     }
     if (control) {
       control.setAttribute('aria-invalid', 'true');
     }
-    if (message_) {
-      message_.textContent = message;
-      message_.hidden = false;
+    if (messageBox) {
+      messageBox.textContent = message;
+      messageBox.hidden = false;
     }
   }
 
