@@ -139,6 +139,8 @@ class WebUiTest {
         assertEquals("detail check, twemoji style, on a green background", image.getDomAttribute("alt"));
         waitFor(d -> "128".equals(image.getDomProperty("naturalWidth")));
         assertTrue(driver.findElement(By.id("detail-download")).getDomAttribute("href").endsWith("/api/v1/images/" + id));
+        click(By.id("detail-copy"));
+        waitFor(d -> "Copied".equals(d.findElement(By.id("detail-copy")).getText()));
 
         dialog.sendKeys(Keys.ARROW_RIGHT);
         waitFor(d -> "older neighbour, noto style".equals(field("prompt")));
