@@ -10,7 +10,7 @@ const CANCELLED_LINGER_MS = 6000;
 const FINAL = new Set(['succeeded', 'failed', 'cancelled']);
 
 export class Queue {
-  /** @param {{onImages: function(string[]), onJob: function(object)}} handlers */
+  /** @param {{onImages: function(string[])}} handlers onImages gets the image ids of each finished job */
   constructor(handlers) {
     this.handlers = handlers;
     this.jobs = new Map();
@@ -84,15 +84,14 @@ export class Queue {
       this.refresh(id);
     }
     const job = this.jobs.get(id);
-    if (job) {
-      job.lastEvent = this.eventCount;
-    }
     if (!job) {
+      // A job this page never saw (another client's, or one that finished while disconnected).
       if (event === 'succeeded') {
         this.handlers.onImages(data.images || []);
       }
       return;
     }
+    job.lastEvent = this.eventCount;
     switch (event) {
       case 'queued':
         this.upsert({ id, status: 'queued', position: data.position, etaMs: data.eta_ms });
@@ -136,19 +135,18 @@ export class Queue {
   }
 
   upsert(update) {
-    const previous = this.jobs.get(update.id) || { id: update.id };
-    if (previous.finished && !FINAL.has(update.status)) {
-      return;
+    const previous = this.jobs.get(update.id);
+    if ((!previous && !update.status) || (previous && previous.finished && !FINAL.has(update.status))) {
+      return; // news about a job that has left the list
     }
-    const job = { ...previous };
+    const job = { ...(previous || { id: update.id }) };
     for (const [key, value] of Object.entries(update)) {
-      if (value !== undefined && !(key === 'request' && value === null && previous.request)) {
+      if (value !== undefined && !(key === 'request' && value === null && job.request)) {
         job[key] = value;
       }
     }
     this.jobs.set(job.id, job);
     this.render();
-    this.handlers.onJob?.(job);
   }
 
   remove(id) {
