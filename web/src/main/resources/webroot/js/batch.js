@@ -53,14 +53,28 @@ export class BatchView {
     }
   }
 
+  /** Reads the batch again; one read at a time, and one more after it when asked meanwhile. */
   async poll() {
+    if (this.polling) {
+      this.pollAgain = true;
+      return;
+    }
+    this.polling = true;
+    window.clearTimeout(this.timer);
     try {
       this.batch = await request('GET', `/api/v1/batches/${encodeURIComponent(this.batch.id)}`);
       this.render();
     } catch (e) {
       // the server may be restarting: try again
+    } finally {
+      this.polling = false;
     }
-    this.schedulePoll();
+    if (this.pollAgain) {
+      this.pollAgain = false;
+      this.poll();
+    } else {
+      this.schedulePoll();
+    }
   }
 
   /** Live step progress of the batch's jobs. */
@@ -74,7 +88,6 @@ export class BatchView {
       line.status = 'running';
       this.render();
     } else if (FINAL.has(event)) {
-      window.clearTimeout(this.timer);
       this.poll();
     }
   }

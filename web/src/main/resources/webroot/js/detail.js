@@ -83,8 +83,14 @@ export class DetailView {
     }
   }
 
+  /** The gallery index of the image shown (new images may have arrived in front of it meanwhile). */
+  currentIndex() {
+    const index = this.current ? this.gallery.indexOf(this.current.id) : -1;
+    return index >= 0 ? index : this.index;
+  }
+
   async move(delta) {
-    let target = this.index + delta;
+    const target = this.currentIndex() + delta;
     if (target >= this.gallery.items.length && this.gallery.nextCursor) {
       await this.gallery.loadMore();
     }
@@ -130,6 +136,7 @@ export class DetailView {
     const favorite = byId('detail-favorite');
     favorite.setAttribute('aria-pressed', String(Boolean(item.favorite)));
     favorite.textContent = item.favorite ? '★ Favourite' : '☆ Favourite';
+    this.index = this.currentIndex();
     byId('detail-position').textContent = `${this.index + 1} of ${this.gallery.items.length}${this.gallery.nextCursor ? '+' : ''}`;
     byId('detail-prev').disabled = this.index <= 0;
     byId('detail-next').disabled = this.index >= this.gallery.items.length - 1 && !this.gallery.nextCursor;
@@ -185,7 +192,7 @@ export class DetailView {
       announce(`The image could not be deleted: ${error.message}`);
       return;
     }
-    const index = this.index;
+    const index = this.currentIndex();
     this.current = null;
     this.gallery.remove(item.id);
     announce('The image is deleted.');
