@@ -79,6 +79,8 @@ class ReadmeScreenshots {
             waitFor(driver, d -> !d.findElements(By.cssSelector("#queue li.running .job-preview img")).isEmpty());
             driver.findElement(By.id("prompt")).clear();
             driver.findElement(By.id("prompt")).sendKeys("rocket, noto style, on a blue background");
+            driver.findElement(By.id("seed")).clear();
+            driver.findElement(By.id("seed")).sendKeys("12590080");
             driver.findElement(By.id("generate-button")).click();
             waitFor(driver, d -> !d.findElements(By.cssSelector("#queue li.queued")).isEmpty());
             ((JavascriptExecutor) driver).executeScript("document.activeElement.blur(); window.scrollTo(0, 0)");
