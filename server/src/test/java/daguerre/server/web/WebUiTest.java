@@ -1,0 +1,527 @@
+package daguerre.server.web;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import daguerre.server.testing.GradientTestEngine;
+import daguerre.server.testing.TestServer;
+import java.awt.image.BufferedImage;
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.function.Function;
+import javax.imageio.ImageIO;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.io.TempDir;
+import org.openqa.selenium.By;
+import org.openqa.selenium.JavascriptExecutor;
+import org.openqa.selenium.Keys;
+import org.openqa.selenium.WebDriver;
+import org.openqa.selenium.WebElement;
+import org.openqa.selenium.support.ui.WebDriverWait;
+
+/**
+ * The web UI end to end: headless Chromium drives the page served by a real service on a free
+ * port of 127.0.0.1, over the {@link GradientTestEngine} test double (each image a gradient of
+ * its seed, a few milliseconds per step).
+ */
+@Tag("browser")
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class WebUiTest {
+
+    private static final Duration TIMEOUT = Duration.ofSeconds(15);
+
+    @TempDir
+    static Path dataDir;
+
+    private TestServer server;
+    private HeadlessChromium browser;
+    private WebDriver driver;
+
+    @BeforeAll
+    void start() throws Exception {
+        int port;
+        try (ServerSocket socket = new ServerSocket(0)) {
+            port = socket.getLocalPort();
+        }
+        // A fixed port, so that a restarted server is found again at the same address; a preview after every step.
+        server = TestServer.start(dataDir, new GradientTestEngine(10), c -> c.withPort(port).withPreviewEvery(1));
+        browser = HeadlessChromium.start(1280, 900);
+        driver = browser.driver;
+    }
+
+    @AfterAll
+    void stop() {
+        try {
+            if (browser != null) {
+                browser.close();
+            }
+        } finally {
+            if (server != null) {
+                server.close();
+            }
+        }
+    }
+
+    @AfterEach
+    void noScriptErrors() {
+        String console = browser.consoleLog();
+        assertFalse(console.contains("Uncaught"), "the page threw:\n" + console);
+    }
+
+    @BeforeEach
+    void openPage() {
+        server.engine.release();
+        driver.manage().window().setSize(new org.openqa.selenium.Dimension(1280, 900));
+        driver.get(server.uri("/").toString());
+        waitFor(d -> "true".equals(d.findElement(By.tagName("body")).getDomAttribute("data-ready")));
+        waitFor(d -> "live".equals(d.findElement(By.id("connection")).getDomAttribute("data-state")));
+    }
+
+    @Test
+    void generateShowsLiveProgressThenTheImageInTheGallery() throws Exception {
+        String prompt = "red heart, twemoji style, on a blue background";
+        server.engine.hold();
+        try {
+            type(By.id("prompt"), prompt);
+            driver.findElement(By.id("prompt")).sendKeys(Keys.ENTER);
+            WebElement job = waitFor(d -> d.findElement(By.cssSelector("#queue li.running")));
+            waitFor(d -> job.findElement(By.className("job-status")).getText().startsWith("Step 1 / 20"));
+            assertEquals("1", job.findElement(By.tagName("progress")).getDomProperty("value"));
+            WebElement preview = waitFor(d -> job.findElement(By.cssSelector(".job-preview img")));
+            assertTrue(preview.getDomAttribute("src").startsWith("data:image/png;base64,"));
+            assertTrue(job.getText().contains(prompt));
+        } finally {
+            server.engine.release();
+        }
+        WebElement tile = waitFor(d -> d.findElement(By.cssSelector("#gallery-grid li:first-child img[alt='" + prompt + "']")));
+        waitFor(d -> d.findElements(By.cssSelector("#queue li")).isEmpty());
+        assertFalse(driver.findElement(By.id("queue-panel")).isDisplayed());
+        waitFor(d -> tile.getDomProperty("naturalWidth").equals("64"));
+        String imageId = driver.findElement(By.cssSelector("#gallery-grid li:first-child")).getDomAttribute("data-image-id");
+        assertEquals(200, server.getBytes("/api/v1/images/" + imageId).statusCode());
+    }
+
+    @Test
+    void detailViewShowsEveryParameterAndArrowsAndEscapeWork() throws Exception {
+        generated("{\"prompt\":\"older neighbour, noto style\",\"seed\":11}");
+        String id = generated("{\"prompt\":\"detail check, twemoji style, on a green background\","
+                + "\"negative_prompt\":\"blurry\",\"sampler\":\"ddim\",\"steps\":7,\"guidance_scale\":5.5,\"seed\":4242,"
+                + "\"model\":\"wide\",\"width\":128,\"height\":64}").get(0);
+        driver.navigate().refresh();
+        openDetail(id);
+        WebElement dialog = driver.findElement(By.id("detail"));
+        assertEquals("detail check, twemoji style, on a green background", field("prompt"));
+        assertEquals("blurry", field("negative_prompt"));
+        assertEquals("DDIM", field("sampler"));
+        assertEquals("7", field("steps"));
+        assertEquals("5.5", field("guidance"));
+        assertEquals("4242", field("seed"));
+        assertEquals("128 × 64", field("size"));
+        assertEquals("wide", field("model"));
+        assertFalse(field("created").isBlank());
+        WebElement image = driver.findElement(By.id("detail-img"));
+        assertEquals("detail check, twemoji style, on a green background", image.getDomAttribute("alt"));
+        waitFor(d -> "128".equals(image.getDomProperty("naturalWidth")));
+        assertTrue(driver.findElement(By.id("detail-download")).getDomAttribute("href").endsWith("/api/v1/images/" + id));
+        click(By.id("detail-copy"));
+        waitFor(d -> "Copied".equals(d.findElement(By.id("detail-copy")).getText()));
+
+        dialog.sendKeys(Keys.ARROW_RIGHT);
+        waitFor(d -> "older neighbour, noto style".equals(field("prompt")));
+        assertEquals("11", field("seed"));
+        dialog.sendKeys(Keys.ARROW_LEFT);
+        waitFor(d -> "4242".equals(field("seed")));
+        driver.switchTo().activeElement().sendKeys(Keys.ESCAPE);
+        waitFor(d -> !isOpen("detail"));
+        assertEquals(id, driver.switchTo().activeElement().findElement(By.xpath("..")).getDomAttribute("data-image-id"));
+    }
+
+    @Test
+    void searchShowsOnlyMatchingPrompts() throws Exception {
+        String quokka = generated("{\"prompt\":\"smiling quokka, twemoji style, on a yellow background\"}").get(0);
+        String narwhal = generated("{\"prompt\":\"narwhal, noto style, on a purple background\"}").get(0);
+        driver.navigate().refresh();
+        waitFor(d -> tileIds().containsAll(List.of(quokka, narwhal)));
+        type(By.id("search"), "quokka");
+        waitFor(d -> tileIds().equals(Set.of(quokka)));
+        type(By.id("search"), "narwhal purple");
+        waitFor(d -> tileIds().equals(Set.of(narwhal)));
+        type(By.id("search"), "no such animal");
+        waitFor(d -> driver.findElement(By.id("gallery-empty")).isDisplayed());
+        assertTrue(driver.findElement(By.id("gallery-empty")).getText().contains("No image matches"));
+    }
+
+    @Test
+    void favouriteThenFilterByFavouritesAndByModel() throws Exception {
+        String favourite = generated("{\"prompt\":\"favourite one, twemoji style\"}").get(0);
+        String wide = generated("{\"prompt\":\"wide one, noto style\",\"model\":\"wide\"}").get(0);
+        driver.navigate().refresh();
+        openDetail(favourite);
+        WebElement star = driver.findElement(By.id("detail-favorite"));
+        assertEquals("false", star.getDomAttribute("aria-pressed"));
+        star.click();
+        waitFor(d -> "true".equals(star.getDomAttribute("aria-pressed")));
+        assertTrue(TestServer.json(server.get("/api/v1/images/" + favourite + "/metadata")).get("favorite").asBoolean());
+        click(By.id("detail-close"));
+        waitFor(d -> !isOpen("detail"));
+        assertFalse(driver.findElements(By.cssSelector("li[data-image-id='" + favourite + "'] .fav-badge")).isEmpty());
+
+        click(By.id("filter-favorites"));
+        Set<String> favourites = apiIds("favorite=true");
+        assertTrue(favourites.contains(favourite));
+        waitFor(d -> tileIds().equals(favourites));
+        click(By.id("filter-favorites"));
+
+        new org.openqa.selenium.support.ui.Select(driver.findElement(By.id("filter-model"))).selectByValue("wide");
+        Set<String> wideImages = apiIds("model=wide");
+        assertTrue(wideImages.contains(wide));
+        waitFor(d -> tileIds().equals(wideImages));
+    }
+
+    @Test
+    void reuseSeedGeneratesTheSameImageAgain() throws Exception {
+        String prompt = "reused seed, twemoji style, on a red background";
+        type(By.id("prompt"), prompt);
+        click(By.id("generate-button"));
+        By tiles = By.cssSelector("#gallery-grid img[alt='" + prompt + "']");
+        waitFor(d -> d.findElements(tiles).size() == 1);
+        String first = driver.findElement(By.cssSelector("#gallery-grid li:first-child")).getDomAttribute("data-image-id");
+        long seed = TestServer.json(server.get("/api/v1/images/" + first + "/metadata")).get("seed").asLong();
+
+        openDetail(first);
+        click(By.id("reuse-seed"));
+        waitFor(d -> !isOpen("detail"));
+        assertEquals(Long.toString(seed), driver.findElement(By.id("seed")).getDomProperty("value"));
+        assertTrue(driver.findElement(By.id("seed-fixed")).isSelected());
+        assertEquals("prompt", driver.switchTo().activeElement().getDomAttribute("id"));
+        click(By.id("generate-button"));
+        waitFor(d -> d.findElements(tiles).size() == 2);
+        String second = driver.findElement(By.cssSelector("#gallery-grid li:first-child")).getDomAttribute("data-image-id");
+        assertEquals(seed, TestServer.json(server.get("/api/v1/images/" + second + "/metadata")).get("seed").asLong());
+        assertArrayEquals(pixels(first), pixels(second));
+    }
+
+    @Test
+    void reuseAllFillsEveryField() throws Exception {
+        String id = generated("{\"prompt\":\"fill all\",\"negative_prompt\":\"noise\",\"sampler\":\"lms\",\"steps\":9,"
+                + "\"guidance_scale\":3.5,\"seed\":77,\"model\":\"wide\",\"width\":128,\"height\":64,\"n\":2}").get(1);
+        driver.navigate().refresh();
+        openDetail(id);
+        click(By.id("reuse-all"));
+        waitFor(d -> !isOpen("detail"));
+        assertEquals("fill all", value("prompt"));
+        assertEquals("noise", value("negative_prompt"));
+        assertEquals("lms", value("sampler"));
+        assertEquals("wide", value("model"));
+        assertEquals("9", value("steps"));
+        assertEquals("3.5", value("guidance_scale"));
+        assertEquals("78", value("seed"));
+        assertEquals("128", value("width"));
+        assertEquals("64", value("height"));
+        assertEquals("1", value("n"));
+    }
+
+    @Test
+    void deleteAsksForConfirmationThenRemovesTheImage() throws Exception {
+        String id = generated("{\"prompt\":\"to be deleted\"}").get(0);
+        driver.navigate().refresh();
+        openDetail(id);
+        click(By.id("detail-delete"));
+        waitFor(d -> isOpen("confirm-delete"));
+        click(By.id("confirm-delete-cancel"));
+        waitFor(d -> !isOpen("confirm-delete"));
+        assertEquals(200, server.getBytes("/api/v1/images/" + id).statusCode());
+
+        click(By.id("detail-delete"));
+        waitFor(d -> isOpen("confirm-delete"));
+        click(By.id("confirm-delete-ok"));
+        waitFor(d -> !tileIds().contains(id));
+        assertEquals(404, server.getBytes("/api/v1/images/" + id).statusCode());
+    }
+
+    @Test
+    void cancelStopsARunningJob() throws Exception {
+        server.engine.hold();
+        try {
+            type(By.id("prompt"), "cancel me, twemoji style");
+            click(By.id("generate-button"));
+            WebElement job = waitFor(d -> d.findElement(By.cssSelector("#queue li.running")));
+            String jobId = job.getDomAttribute("data-job-id");
+            job.findElement(By.tagName("button")).click();
+            waitFor(d -> !d.findElements(By.cssSelector("#queue li[data-status='cancelled']")).isEmpty());
+            assertEquals("cancelled", TestServer.json(server.get("/api/v1/jobs/" + jobId)).get("status").asText());
+        } finally {
+            server.engine.release();
+        }
+    }
+
+    @Test
+    void badValueShowsTheServersMessageNextToTheField() throws Exception {
+        type(By.id("prompt"), "too many steps");
+        type(By.id("steps"), "999");
+        click(By.id("generate-button"));
+        WebElement error = waitFor(d -> d.findElement(By.id("steps-error")));
+        waitFor(d -> error.isDisplayed());
+        assertTrue(error.getText().contains("steps must be between 1 and 150, got 999"), error.getText());
+        assertEquals("true", driver.findElement(By.id("steps")).getDomAttribute("aria-invalid"));
+        assertEquals("steps", driver.switchTo().activeElement().getDomAttribute("id"));
+        assertTrue(driver.findElements(By.cssSelector("#queue li")).isEmpty());
+
+        type(By.id("steps"), "5");
+        assertFalse(error.isDisplayed());
+        assertEquals(null, driver.findElement(By.id("steps")).getDomAttribute("aria-invalid"));
+    }
+
+    @Test
+    void batchFileShowsEachLinesProgressAndErrors() throws Exception {
+        Path file = dataDir.resolve("prompts.txt");
+        Files.writeString(file, "batch heart, twemoji style, on a blue background\n"
+                + "--prompt \"batch circle, noto style\" --steps 4 --seed 7\n"
+                + "--prompt \"batch broken\" --steps 9999\n");
+        driver.findElement(By.id("batch-file")).sendKeys(file.toString());
+        waitFor(d -> "succeeded".equals(lineStatus(1)) && "succeeded".equals(lineStatus(2)));
+        assertEquals("invalid", lineStatus(3));
+        waitFor(d -> driver.findElement(By.id("batch-summary")).getText().contains("3 of 3 lines done"));
+        String bad = driver.findElement(By.cssSelector("#batch-lines tr[data-line='3']")).getText();
+        assertTrue(bad.contains("steps must be between 1 and 150"), bad);
+        assertTrue(bad.contains("--prompt \"batch broken\""), bad);
+        waitFor(d -> d.findElements(By.cssSelector("#gallery-grid img[alt^='batch ']")).size() == 2);
+    }
+
+    @Test
+    void aRunningJobSurvivesAServerRestartAndTheEventStreamReconnects() throws Exception {
+        server.engine.hold();
+        String jobId;
+        try {
+            type(By.id("prompt"), "survives a restart");
+            click(By.id("generate-button"));
+            jobId = waitFor(d -> d.findElement(By.cssSelector("#queue li.running"))).getDomAttribute("data-job-id");
+            ((JavascriptExecutor) driver).executeScript("""
+                    window.connectionStates = [];
+                    new MutationObserver(() => window.connectionStates.push(document.getElementById('connection').dataset.state))
+                        .observe(document.getElementById('connection'), {attributes: true});""");
+            server.restart();
+            waitFor(d -> String.valueOf(((JavascriptExecutor) d).executeScript("return window.connectionStates.join(',')"))
+                    .matches(".*reconnecting.*live.*"));
+            waitFor(d -> !d.findElements(By.cssSelector("#queue li.running[data-job-id='" + jobId + "']")).isEmpty());
+            assertTrue(TestServer.json(server.get("/api/v1/jobs/" + jobId)).get("requeued").asBoolean());
+        } finally {
+            server.engine.release();
+        }
+        waitFor(d -> !d.findElements(By.cssSelector("#gallery-grid img[alt='survives a restart']")).isEmpty());
+        waitFor(d -> d.findElements(By.cssSelector("#queue li")).isEmpty());
+    }
+
+    @Test
+    void phoneWidthHasNoSidewaysScrolling() {
+        driver.manage().window().setSize(new org.openqa.selenium.Dimension(390, 844));
+        waitFor(d -> ((Number) ((JavascriptExecutor) d).executeScript("return window.innerWidth")).intValue() <= 400);
+        long overflow = (Long) ((JavascriptExecutor) driver).executeScript(
+                "return document.documentElement.scrollWidth - document.documentElement.clientWidth");
+        assertEquals(0, overflow);
+        WebElement form = driver.findElement(By.id("generate-form"));
+        WebElement gallery = driver.findElement(By.id("gallery"));
+        assertTrue(gallery.getRect().getY() > form.getRect().getY(), "the gallery comes below the form");
+        assertTrue(form.getRect().getWidth() <= 390);
+    }
+
+    @Test
+    void everyControlHasALabelAndTheFirstTabReachesTheSkipLink() throws Exception {
+        click(By.cssSelector("#img2img summary"));
+        assertEquals(List.of(), unlabelledControls("body"));
+        openDetail(generated("{\"prompt\":\"labels\"}").get(0));
+        assertEquals(List.of(), unlabelledControls("#detail"));
+        click(By.id("detail-close"));
+        driver.navigate().refresh();
+        waitFor(d -> "true".equals(d.findElement(By.tagName("body")).getDomAttribute("data-ready")));
+        driver.findElement(By.tagName("body")).sendKeys(Keys.TAB);
+        assertEquals("Skip to the gallery", driver.switchTo().activeElement().getText());
+        driver.switchTo().activeElement().sendKeys(Keys.TAB);
+        assertEquals("prompt", driver.switchTo().activeElement().getDomAttribute("id"));
+    }
+
+    @Test
+    void examplesDiceAndSizePresetsFillTheForm() {
+        WebElement example = driver.findElement(By.cssSelector("#examples button"));
+        example.click();
+        assertEquals(example.getText(), value("prompt"));
+        assertTrue(example.getText().matches(".+, (twemoji|noto) style, on a \\w+ background"), example.getText());
+
+        assertTrue(driver.findElement(By.id("seed-random")).isSelected());
+        click(By.id("seed-dice"));
+        assertTrue(driver.findElement(By.id("seed-fixed")).isSelected());
+        assertTrue(value("seed").matches("\\d+"), value("seed"));
+        click(By.id("seed-random"));
+        assertEquals("", value("seed"));
+
+        click(By.xpath("//div[@id='size-presets']/button[starts-with(., 'Large')]"));
+        assertEquals("128", value("width"));
+        assertEquals("128", value("height"));
+        new org.openqa.selenium.support.ui.Select(driver.findElement(By.id("model"))).selectByValue("wide");
+        assertEquals("128", value("width"));
+        assertEquals("64", value("height"));
+    }
+
+    @Test
+    void imageToImageSendsThePickedImageAndStrength() throws Exception {
+        Path png = dataDir.resolve("init.png");
+        ImageIO.write(new BufferedImage(64, 64, BufferedImage.TYPE_INT_RGB), "png", png.toFile());
+        click(By.cssSelector("#img2img summary"));
+        driver.findElement(By.id("init-file")).sendKeys(png.toString());
+        WebElement preview = driver.findElement(By.id("init-preview"));
+        waitFor(d -> preview.isDisplayed() && "64".equals(preview.getDomProperty("naturalWidth")));
+        ((JavascriptExecutor) driver).executeScript(
+                "const s = document.getElementById('strength'); s.value = '0.4'; s.dispatchEvent(new Event('input'))");
+        assertEquals("0.40", driver.findElement(By.id("strength-value")).getText());
+        type(By.id("prompt"), "from an image");
+        click(By.id("generate-button"));
+        waitFor(d -> !d.findElements(By.cssSelector("#gallery-grid img[alt='from an image']")).isEmpty());
+        String imageId = driver.findElement(By.cssSelector("#gallery-grid li:first-child")).getDomAttribute("data-image-id");
+        JsonNode request = TestServer.json(server.get("/api/v1/images/" + imageId + "/metadata")).get("request");
+        assertEquals(0.4, request.get("strength").asDouble(), 1e-9);
+
+        click(By.id("init-remove"));
+        assertFalse(preview.isDisplayed());
+    }
+
+    @Test
+    void galleryLoadsMorePagesOnScroll() throws Exception {
+        for (int i = 0; i < 5; i++) {
+            generated("{\"prompt\":\"scroll page filler\",\"steps\":1,\"n\":8}");
+        }
+        driver.navigate().refresh();
+        type(By.id("search"), "filler");
+        waitFor(d -> tileIds().size() == 30);
+        ((JavascriptExecutor) driver).executeScript("window.scrollTo(0, document.body.scrollHeight)");
+        waitFor(d -> tileIds().size() == 40);
+        waitFor(d -> "40 images".equals(d.findElement(By.id("gallery-status")).getText()));
+    }
+
+    @Test
+    void asksForTheApiKeyOnceAndKeepsItForTheSession() throws Exception {
+        try (TestServer keyed = TestServer.start(Files.createTempDirectory(dataDir, "keyed"), new GradientTestEngine(1),
+                c -> c.withApiKeys(List.of("open-sesame")))) {
+            keyed.engine.hold();
+            driver.get(keyed.uri("/").toString());
+            waitFor(d -> isOpen("api-key-dialog"));
+            assertEquals("api-key", driver.switchTo().activeElement().getDomAttribute("id"));
+            driver.switchTo().activeElement().sendKeys("wrong key", Keys.ENTER);
+            waitFor(d -> isOpen("api-key-dialog") && d.findElement(By.id("api-key-message")).getText().contains("not accepted"));
+            driver.switchTo().activeElement().sendKeys("open-sesame", Keys.ENTER);
+            waitFor(d -> "true".equals(d.findElement(By.tagName("body")).getDomAttribute("data-ready")));
+            waitFor(d -> "live".equals(d.findElement(By.id("connection")).getDomAttribute("data-state")));
+            WebElement empty = driver.findElement(By.id("gallery-empty"));
+            waitFor(d -> empty.isDisplayed());
+            assertTrue(empty.getText().contains("No images yet"), empty.getText());
+
+            driver.navigate().refresh();
+            waitFor(d -> "true".equals(d.findElement(By.tagName("body")).getDomAttribute("data-ready")));
+            assertFalse(isOpen("api-key-dialog"));
+            type(By.id("prompt"), "behind a key");
+            click(By.id("generate-button"));
+            waitFor(d -> !d.findElements(By.cssSelector("#queue li.running")).isEmpty());
+            keyed.engine.release();
+            WebElement tile = waitFor(d -> d.findElement(By.cssSelector("#gallery-grid img[alt='behind a key']")));
+            waitFor(d -> tile.getDomAttribute("src") != null && tile.getDomAttribute("src").startsWith("blob:")
+                    && "64".equals(tile.getDomProperty("naturalWidth")));
+        }
+    }
+
+    // --- helpers -------------------------------------------------------------------------------
+
+    private <T> T waitFor(Function<WebDriver, T> condition) {
+        try {
+            return new WebDriverWait(driver, TIMEOUT, Duration.ofMillis(25)).until(condition::apply);
+        } catch (org.openqa.selenium.TimeoutException e) {
+            throw new AssertionError("the page did not reach the expected state in " + TIMEOUT.toSeconds() + " s; it shows:\n"
+                    + driver.findElement(By.tagName("body")).getText() + "\n--- browser console:\n" + browser.consoleLog(), e);
+        }
+    }
+
+    /** Clicks an element after scrolling it to the middle of the window, clear of the sticky Generate bar. */
+    private void click(By locator) {
+        WebElement element = driver.findElement(locator);
+        ((JavascriptExecutor) driver).executeScript("arguments[0].scrollIntoView({block: 'center'})", element);
+        element.click();
+    }
+
+    private void type(By locator, String text) {
+        WebElement element = driver.findElement(locator);
+        element.clear();
+        element.sendKeys(text);
+    }
+
+    private String value(String id) {
+        return driver.findElement(By.id(id)).getDomProperty("value");
+    }
+
+    /** A value shown in the detail view (read in one script: the view is redrawn when the full metadata arrives). */
+    private String field(String name) {
+        return (String) ((JavascriptExecutor) driver).executeScript(
+                "return document.querySelector(`#detail-meta dd[data-field='${arguments[0]}']`)?.textContent ?? ''", name);
+    }
+
+    private boolean isOpen(String dialogId) {
+        return driver.findElement(By.id(dialogId)).getDomAttribute("open") != null;
+    }
+
+    private void openDetail(String imageId) {
+        WebElement tile = waitFor(d -> d.findElement(By.cssSelector("li[data-image-id='" + imageId + "'] button")));
+        tile.click();
+        waitFor(d -> isOpen("detail"));
+        waitFor(d -> !field("seed").isEmpty());
+    }
+
+    /** The image ids of the gallery's tiles (read in one script: tiles come and go while the page works). */
+    private Set<String> tileIds() {
+        @SuppressWarnings("unchecked")
+        List<String> ids = (List<String>) ((JavascriptExecutor) driver).executeScript(
+                "return [...document.querySelectorAll('#gallery-grid li')].map(li => li.dataset.imageId)");
+        return new HashSet<>(ids);
+    }
+
+    /** The controls on screen that have no accessible name (as Chromium computes it for assistive technology). */
+    private List<String> unlabelledControls(String within) {
+        return driver.findElement(By.cssSelector(within)).findElements(By.cssSelector("input, select, textarea, button")).stream()
+                .filter(WebElement::isDisplayed)
+                .filter(control -> control.getAccessibleName().isBlank()).map(control -> control.getDomProperty("outerHTML")).toList();
+    }
+
+    private Set<String> apiIds(String query) throws Exception {
+        Set<String> ids = new HashSet<>();
+        TestServer.json(server.get("/api/v1/images?limit=200&" + query)).get("items").forEach(item -> ids.add(item.get("id").asText()));
+        return ids;
+    }
+
+    private String lineStatus(int line) {
+        return (String) ((JavascriptExecutor) driver).executeScript(
+                "return document.querySelector(`#batch-lines tr[data-line='${arguments[0]}']`)?.dataset.status ?? null", line);
+    }
+
+    /** Runs a job through the API and returns its image ids. */
+    private List<String> generated(String request) throws Exception {
+        JsonNode job = server.awaitStatus(server.submit(request), "succeeded");
+        return java.util.stream.StreamSupport.stream(job.get("images").spliterator(), false).map(JsonNode::asText).toList();
+    }
+
+    private int[] pixels(String imageId) throws IOException, InterruptedException {
+        BufferedImage image = ImageIO.read(new ByteArrayInputStream(server.getBytes("/api/v1/images/" + imageId).body()));
+        return image.getRGB(0, 0, image.getWidth(), image.getHeight(), null, 0, image.getWidth());
+    }
+}

@@ -1,0 +1,64 @@
+/** The page: wires the generate form, queue, gallery, detail view, batches and the event stream. */
+import { BatchView } from './batch.js';
+import { DetailView } from './detail.js';
+import { EventStream } from './events.js';
+import { Gallery } from './gallery.js';
+import { GenerateForm } from './generate.js';
+import { Queue } from './queue.js';
+
+const CONNECTION_TEXT = {
+  connecting: 'Connecting…',
+  live: 'Live',
+  reconnecting: 'Reconnecting to the server…',
+};
+
+async function main() {
+  const gallery = new Gallery({ onOpen: (index) => detail.open(index) });
+  const detail = new DetailView(gallery, {
+    onReuse: (params, what) => form.fill(params, what),
+    samplerName: (name) => form.samplerName(name),
+  });
+  const queue = new Queue({ onImages: (ids) => gallery.addImages(ids) });
+  const form = new GenerateForm({ submit: (body) => queue.submit(body) });
+  const batch = new BatchView();
+
+  const models = await loadModels(form);
+  gallery.setModels(models);
+  gallery.reload();
+
+  const connection = document.getElementById('connection');
+  new EventStream({
+    onEvent: (event) => {
+      queue.handle(event);
+      batch.handle(event);
+    },
+    onResync: (reconnected) => {
+      queue.resync();
+      if (reconnected) {
+        gallery.catchUp();
+      }
+    },
+    onState: (state) => {
+      connection.dataset.state = state;
+      connection.textContent = CONNECTION_TEXT[state];
+    },
+  }).connect();
+  document.body.dataset.ready = 'true';
+}
+
+/** Loads models and samplers, trying again while the server cannot be reached. */
+async function loadModels(form) {
+  for (let delay = 500; ; delay = Math.min(delay * 2, 5000)) {
+    try {
+      document.getElementById('form-error').hidden = true;
+      return await form.load();
+    } catch (error) {
+      const formError = document.getElementById('form-error');
+      formError.textContent = `${error.message} Trying again…`;
+      formError.hidden = false;
+      await new Promise((resolve) => window.setTimeout(resolve, delay));
+    }
+  }
+}
+
+main();

@@ -1,0 +1,331 @@
+/**
+ * The generate form: prompt, model, sampler, steps, guidance, seed, size, count and an optional
+ * init image. It hands requests to the queue and shows the server's validation errors next to
+ * the field they name.
+ */
+import { ApiError, request } from './api.js';
+import { announce, el, randomSeed } from './dom.js';
+import { examplesFor } from './examples.js';
+
+/** Request fields shown by a form control (the id of the control that gets the error). */
+const FIELD_CONTROLS = {
+  prompt: 'prompt',
+  negative_prompt: 'negative_prompt',
+  model: 'model',
+  sampler: 'sampler',
+  steps: 'steps',
+  guidance_scale: 'guidance_scale',
+  n: 'n',
+  seed: 'seed',
+  width: 'width',
+  height: 'height',
+  init_image: 'init-file',
+  strength: 'strength',
+};
+
+const byId = (id) => document.getElementById(id);
+
+export class GenerateForm {
+  /** @param {{submit: function(object): Promise<object>}} handlers submit posts a request body and returns the job */
+  constructor(handlers) {
+    this.handlers = handlers;
+    this.models = [];
+    this.initImage = null;
+    this.form = byId('generate-form');
+    this.bind();
+  }
+
+  /** Loads models and samplers into the selects; returns the models. */
+  async load() {
+    const [models, samplers] = await Promise.all([request('GET', '/api/v1/models'), request('GET', '/api/v1/samplers')]);
+    this.models = models.items;
+    const modelSelect = byId('model');
+    modelSelect.replaceChildren(...this.models.map((m) => el('option', { value: m.id, selected: m.default }, m.name || m.id)));
+    this.samplers = samplers.items;
+    const samplerSelect = byId('sampler');
+    samplerSelect.replaceChildren(...samplers.items.map((s) =>
+        el('option', { value: s.name, selected: s.name === 'euler_a' }, s.a1111_name || s.name)));
+    this.modelChanged();
+    return this.models;
+  }
+
+  /** A sampler's display name (A1111's), or its API name when unknown. */
+  samplerName(name) {
+    const sampler = (this.samplers || []).find((s) => s.name === name);
+    return sampler ? sampler.a1111_name : name;
+  }
+
+  selectedModel() {
+    return this.models.find((m) => m.id === byId('model').value);
+  }
+
+  bind() {
+    this.form.addEventListener('submit', (event) => {
+      event.preventDefault();
+      this.submit();
+    });
+    for (const id of ['prompt', 'negative_prompt']) {
+      byId(id).addEventListener('keydown', (event) => {
+        if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
+          event.preventDefault();
+          this.form.requestSubmit();
+        }
+      });
+    }
+    byId('model').addEventListener('change', () => this.modelChanged());
+    byId('seed-dice').addEventListener('click', () => {
+      this.setSeed(randomSeed());
+      byId('seed').focus();
+    });
+    byId('seed-random').addEventListener('change', () => { byId('seed').value = ''; });
+    byId('seed').addEventListener('input', () => {
+      byId(byId('seed').value === '' ? 'seed-random' : 'seed-fixed').checked = true;
+    });
+    byId('seed-fixed').addEventListener('change', () => {
+      if (byId('seed').value === '') {
+        this.setSeed(randomSeed());
+      }
+    });
+    const strength = byId('strength');
+    strength.addEventListener('input', () => { byId('strength-value').textContent = Number(strength.value).toFixed(2); });
+    this.bindInitImage();
+    for (const control of this.form.querySelectorAll('input, textarea, select')) {
+      control.addEventListener('input', () => this.clearError(control.id));
+    }
+  }
+
+  bindInitImage() {
+    const zone = byId('drop-zone');
+    const input = byId('init-file');
+    input.addEventListener('change', () => {
+      if (input.files.length) {
+        this.readInitImage(input.files[0]);
+      }
+    });
+    zone.addEventListener('dragover', (event) => {
+      event.preventDefault();
+      zone.classList.add('dragging');
+    });
+    zone.addEventListener('dragleave', () => zone.classList.remove('dragging'));
+    zone.addEventListener('drop', (event) => {
+      event.preventDefault();
+      zone.classList.remove('dragging');
+      const file = event.dataTransfer.files[0];
+      if (file) {
+        this.readInitImage(file);
+      }
+    });
+    byId('init-remove').addEventListener('click', () => this.setInitImage(null));
+  }
+
+  readInitImage(file) {
+    this.clearError('init-file');
+    if (!['image/png', 'image/jpeg'].includes(file.type)) {
+      this.showError('init_image', `${file.name} is not a PNG or JPEG image.`);
+      return;
+    }
+    const reader = new FileReader();
+    reader.addEventListener('load', () => this.setInitImage(reader.result));
+    reader.readAsDataURL(file);
+  }
+
+  setInitImage(dataUrl) {
+    this.initImage = dataUrl;
+    const preview = byId('init-preview');
+    preview.hidden = !dataUrl;
+    preview.src = dataUrl || '';
+    preview.alt = dataUrl ? 'The init image' : '';
+    byId('init-remove').hidden = !dataUrl;
+    byId('drop-text').hidden = Boolean(dataUrl);
+    byId('init-file').value = '';
+    if (dataUrl) {
+      byId('img2img').open = true;
+    }
+  }
+
+  modelChanged() {
+    const model = this.selectedModel();
+    if (!model) {
+      return;
+    }
+    byId('model-description').textContent = model.description || '';
+    const { prompts, hint } = examplesFor(model);
+    byId('examples').replaceChildren(...prompts.map((prompt) => el('li', {},
+        el('button', { type: 'button', class: 'chip', onclick: () => this.useExample(prompt) }, prompt))));
+    byId('examples-label').textContent = hint || 'Examples:';
+    byId('examples-label').parentElement.hidden = prompts.length === 0;
+    this.setSize(model.default_width, model.default_height);
+    const base = Math.min(model.default_width, model.default_height);
+    const round8 = (value) => Math.max(64, Math.round(value / 8) * 8);
+    const presets = [
+      ['Default', model.default_width, model.default_height],
+      ['Square', base, base],
+      ['Landscape', round8(base * 1.5), base],
+      ['Portrait', base, round8(base * 1.5)],
+      ['Large', round8(model.default_width * 2), round8(model.default_height * 2)],
+    ];
+    const seen = new Set();
+    byId('size-presets').replaceChildren(...presets.filter(([, w, h]) => !seen.has(`${w}x${h}`) && seen.add(`${w}x${h}`))
+        .map(([name, w, h]) => el('button', { type: 'button', class: 'chip', onclick: () => this.setSize(w, h) },
+            `${name} ${w}×${h}`)));
+  }
+
+  useExample(prompt) {
+    byId('prompt').value = prompt;
+    this.clearError('prompt');
+    byId('prompt').focus();
+  }
+
+  setSize(width, height) {
+    byId('width').value = width;
+    byId('height').value = height;
+    this.clearError('width');
+    this.clearError('height');
+  }
+
+  setSeed(seed) {
+    byId('seed').value = seed;
+    byId('seed-fixed').checked = true;
+    this.clearError('seed');
+  }
+
+  /** Fills the form from a stored request: what = 'all', 'prompt' or 'seed'. */
+  fill(params, what) {
+    if (what === 'all' || what === 'prompt') {
+      byId('prompt').value = params.prompt || '';
+      byId('negative_prompt').value = params.negative_prompt || '';
+    }
+    if (what === 'all' || what === 'seed') {
+      this.setSeed(params.seed);
+    }
+    if (what === 'all') {
+      if (this.models.some((m) => m.id === params.model)) {
+        byId('model').value = params.model;
+        this.modelChanged();
+      }
+      if ([...byId('sampler').options].some((o) => o.value === params.sampler)) {
+        byId('sampler').value = params.sampler;
+      }
+      byId('steps').value = params.steps;
+      byId('guidance_scale').value = params.guidance_scale;
+      this.setSize(params.width, params.height);
+      byId('n').value = 1;
+    }
+    this.clearAllErrors();
+    announce(what === 'seed' ? `Seed ${params.seed} is in the form.` : 'The form is filled in.');
+  }
+
+  /** The request body, or null after showing the errors found before sending. */
+  body() {
+    const body = {};
+    let valid = true;
+    const prompt = byId('prompt').value.trim();
+    if (!prompt) {
+      this.showError('prompt', 'Write a prompt first: try one of the examples.');
+      valid = false;
+    }
+    body.prompt = prompt;
+    const negative = byId('negative_prompt').value.trim();
+    if (negative) {
+      body.negative_prompt = negative;
+    }
+    body.model = byId('model').value || undefined;
+    body.sampler = byId('sampler').value || undefined;
+    const numbers = { steps: 'steps', guidance_scale: 'guidance', n: 'the number of images', width: 'width', height: 'height' };
+    for (const [field, label] of Object.entries(numbers)) {
+      const input = byId(field);
+      if (input.validity.badInput) {
+        this.showError(field, `Enter a number for ${label}.`);
+        valid = false;
+      } else if (input.value !== '') {
+        body[field] = Number(input.value);
+      }
+    }
+    if (byId('seed-fixed').checked) {
+      const seed = byId('seed');
+      if (seed.validity.badInput || seed.value === '') {
+        this.showError('seed', 'Enter a whole number for the seed, or choose Random.');
+        valid = false;
+      } else {
+        body.seed = Number(seed.value);
+      }
+    } else {
+      body.seed = -1;
+    }
+    if (this.initImage) {
+      body.init_image = this.initImage;
+      body.strength = Number(byId('strength').value);
+    }
+    return valid ? body : null;
+  }
+
+  async submit() {
+    this.clearAllErrors();
+    const body = this.body();
+    if (!body) {
+      this.focusFirstError();
+      return;
+    }
+    const button = byId('generate-button');
+    button.disabled = true;
+    try {
+      const job = await this.handlers.submit(body);
+      announce(job.position > 0 ? `Queued at position ${job.position}.` : 'Queued.');
+    } catch (error) {
+      if (error instanceof ApiError && error.field && FIELD_CONTROLS[error.field]) {
+        this.showError(error.field, error.message);
+      } else {
+        const formError = byId('form-error');
+        formError.textContent = error.message;
+        formError.hidden = false;
+      }
+      this.focusFirstError();
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  showError(field, message) {
+    const controlId = FIELD_CONTROLS[field] || field;
+    const control = byId(controlId);
+    const messageBox = byId(`${field}-error`);
+    if (field === 'init_image' || field === 'strength') {
+      byId('img2img').open = true;
+    }
+    if (control) {
+      control.setAttribute('aria-invalid', 'true');
+    }
+    if (messageBox) {
+      messageBox.textContent = message;
+      messageBox.hidden = false;
+    }
+  }
+
+  clearError(controlId) {
+    const field = Object.keys(FIELD_CONTROLS).find((f) => FIELD_CONTROLS[f] === controlId) || controlId;
+    const control = byId(controlId);
+    if (control) {
+      control.removeAttribute('aria-invalid');
+    }
+    const message = byId(`${field}-error`);
+    if (message) {
+      message.hidden = true;
+      message.textContent = '';
+    }
+    byId('form-error').hidden = true;
+  }
+
+  clearAllErrors() {
+    for (const control of Object.values(FIELD_CONTROLS)) {
+      this.clearError(control);
+    }
+  }
+
+  focusFirstError() {
+    const invalid = this.form.querySelector('[aria-invalid="true"]');
+    (invalid || byId('form-error')).focus?.();
+    if (invalid && invalid.id === 'init-file') {
+      byId('drop-zone').scrollIntoView({ block: 'center' });
+    }
+  }
+}
