@@ -4,14 +4,11 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import daguerre.diffusion.testing.TinyModelFolder;
 import java.io.PrintWriter;
 import java.io.StringWriter;
-import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
 
 /** The bench command on the tiny random model: one "name value" figure per line (values never asserted beyond being positive). */
@@ -36,17 +33,6 @@ class BenchCommandTest {
             assertTrue(figures.containsKey(name), "no figure " + name + " in\n" + out);
             assertTrue(figures.get(name) > 0, name + " = " + figures.get(name));
         }
-    }
-
-    @Test
-    void benchesAModelFolder(@TempDir Path dir) {
-        Path folder = TinyModelFolder.create(dir, "tiny");
-        StringWriter out = new StringWriter();
-        CommandLine command = new CommandLine(new BenchCommand()).setOut(new PrintWriter(out));
-        int exit = command.execute("--model", folder.toString(), "--size", "64", "--repeats", "1", "--warmups", "0");
-        assertEquals(0, exit, out.toString());
-        assertTrue(out.toString().startsWith("model tiny\n"), out.toString());
-        assertTrue(out.toString().contains("\nunet_step_ratio.64 "), out.toString());
     }
 
     @Test
