@@ -82,7 +82,8 @@ public final class Benchmark {
     /**
      * Figures of one run.
      *
-     * @param peakGflopsStart, peakGflopsEnd the float32 peak measured before and after the timed calls
+     * @param peakGflopsStart the float32 peak measured before the timed calls, GFLOP/s
+     * @param peakGflopsEnd the same, measured after them
      * @param modelRssGib RSS with the model loaded, before any call
      * @param textEncodeSeconds median seconds of one text encode (batch 1, 77 tokens)
      */

@@ -25,7 +25,8 @@ public final class FlopCounter {
     /**
      * FLOPs of one {@code UNet2DConditionModel} forward on a batch.
      *
-     * @param latentHeight, latentWidth latent size (image size / 8 for SD)
+     * @param latentHeight latent height (image height / 8 for SD)
+     * @param latentWidth latent width
      * @param contextTokens length of the text context (77, or a multiple with long prompts)
      */
     public static long unet(UNetConfig config, int batch, int latentHeight, int latentWidth, int contextTokens) {

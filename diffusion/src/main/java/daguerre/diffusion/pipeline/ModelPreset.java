@@ -38,7 +38,7 @@ public record ModelPreset(String name, UNetConfig unet, VaeConfig vae, ClipTextC
     /**
      * SD 1.5's structure at small widths (U-Net and VAE [32, 64, 128, 128]; a 12-layer text
      * encoder of width 64 with one 64-wide head, as single-file config inference assumes):
-     * exercises every block type and key of an SD 1.5 checkpoint in about 15 M parameters.
+     * exercises every block type and key of an SD 1.5 checkpoint in about 18 M parameters.
      */
     public static final ModelPreset SMALL = sd15Shaped("small", List.of(32, 64, 128, 128), 8,
             List.of(32, 64, 128, 128), 512, new ClipTextConfig(CLIP_VOCAB_SIZE, 64, 256, 12, 1, CLIP_POSITIONS,

@@ -11,13 +11,22 @@ import ai.djl.ndarray.types.Shape;
 import daguerre.diffusion.nn.Module;
 import daguerre.diffusion.nn.Parameter;
 import daguerre.diffusion.vae.VaeConfig;
+import daguerre.diffusion.schedule.SchedulerConfig;
+import daguerre.diffusion.text.ClipTokenizer;
+import daguerre.weights.TensorSource;
+import daguerre.weights.model.DiscoveredModel;
+import daguerre.weights.model.ModelDiscovery;
 import daguerre.weights.model.ModelHasher;
+import daguerre.weights.model.TokenizerFiles;
 import daguerre.weights.safetensors.DType;
 import daguerre.weights.safetensors.HalfFloats;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.SplittableRandom;
+import java.util.TreeSet;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
 import org.junit.jupiter.api.io.TempDir;
@@ -25,7 +34,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * A random-weight model written as a diffusers folder and as an original single file (F16), then
  * loaded by {@link StableDiffusionModel#load}: same configs, every parameter bit-equal to the
- * in-memory value rounded to F16, and the same U-Net output from both loads. The SD 1.5-sized run
+ * in-memory value rounded to F16 (through the files, see {@link #roundTrip}), and the same U-Net
+ * output from both loads. The SD 1.5-sized run
  * (1.07 G parameters, two 2 GB files) is opt-in with {@code -Ddaguerre.largeTests=true}; the
  * SD 1.5-structured {@code small} preset runs always.
  */
@@ -45,58 +55,92 @@ class ModelRoundTripTest {
         roundTrip(ModelPreset.SD15);
     }
 
+    /**
+     * Only one model is alive at a time (an SD 1.5-sized one takes 4.3 GB of native memory): the
+     * written files are first checked against the in-memory model through {@link ModelDiscovery}'s
+     * memory-mapped tensor views, then each loaded model is checked against the other layout's file.
+     */
     private void roundTrip(ModelPreset preset) throws Exception {
+        Path folder = dir.resolve("random-folder");
+        Path file = dir.resolve("random-single.safetensors");
         try (StableDiffusionModel model = RandomModel.create(preset, 11)) {
-            Path folder = dir.resolve("random-folder");
-            Path file = dir.resolve("random-single.safetensors");
             ModelWriter.writeDiffusersFolder(model, folder, DType.F16);
             ModelWriter.writeSingleFile(model, file, DType.F16);
-            assertTrue(Files.size(file) < 2L * model.unet().parameterCount() + 2L * model.vae().parameterCount()
-                    + 2L * model.textEncoder().parameterCount() + (1 << 20), "F16 file size " + Files.size(file));
-            float[] fromFolder;
-            try (StableDiffusionModel loaded = StableDiffusionModel.load(folder, null, new ModelHasher())) {
-                assertSameModel(model, loaded, true);
-                fromFolder = unetOutput(loaded);
+            long parameters = model.unet().parameterCount() + model.vae().parameterCount() + model.textEncoder().parameterCount();
+            assertTrue(Files.size(file) < 2 * parameters + (1 << 20), "F16 file of " + Files.size(file) + " bytes");
+            try (DiscoveredModel written = ModelDiscovery.open(folder)) {
+                assertFilesHoldF16OfModel(model, written, "folder");
             }
-            try (StableDiffusionModel loaded = StableDiffusionModel.load(file, null, new ModelHasher())) {
-                assertSameModel(model, loaded, false);
-                assertArrayEquals(fromFolder, unetOutput(loaded), "U-Net output, folder vs single file");
+            try (DiscoveredModel written = ModelDiscovery.open(file)) {
+                assertFilesHoldF16OfModel(model, written, "single file");
             }
+        }
+        float[] fromFolder;
+        try (StableDiffusionModel loaded = StableDiffusionModel.load(folder, null, new ModelHasher());
+             DiscoveredModel other = ModelDiscovery.open(file)) {
+            assertSameConfigs(preset, loaded, true);
+            assertLoadedEqualsFile(loaded, other, "folder load vs single file");
+            fromFolder = unetOutput(loaded);
+        }
+        try (StableDiffusionModel loaded = StableDiffusionModel.load(file, null, new ModelHasher());
+             DiscoveredModel other = ModelDiscovery.open(folder)) {
+            assertSameConfigs(preset, loaded, false);
+            assertLoadedEqualsFile(loaded, other, "single-file load vs folder");
+            assertArrayEquals(fromFolder, unetOutput(loaded), "U-Net output, folder vs single file");
         }
     }
 
-    private static void assertSameModel(StableDiffusionModel expected, StableDiffusionModel loaded, boolean folder) {
+    private static void assertSameConfigs(ModelPreset preset, StableDiffusionModel loaded, boolean folder) {
         String layout = folder ? "folder" : "single file";
-        assertEquals(expected.unet().config(), loaded.unet().config(), layout + " U-Net config");
-        assertEquals(expected.textEncoder().config(), loaded.textEncoder().config(), layout + " text encoder config");
+        assertEquals(preset.unet(), loaded.unet().config(), layout + " U-Net config");
+        assertEquals(preset.textEncoder(), loaded.textEncoder().config(), layout + " text encoder config");
+        VaeConfig expected = preset.vae();
         VaeConfig vae = loaded.vae().config();
         // a single file does not record the VAE's training sample size
-        VaeConfig expectedVae = folder ? expected.vae().config() : new VaeConfig(expected.vae().config().inChannels(),
-                expected.vae().config().outChannels(), expected.vae().config().blockOutChannels(),
-                expected.vae().config().layersPerBlock(), expected.vae().config().latentChannels(),
-                expected.vae().config().normNumGroups(), vae.sampleSize(), expected.vae().config().scalingFactor());
-        assertEquals(expectedVae, vae, layout + " VAE config");
-        assertEquals(expected.scheduler(), loaded.scheduler(), layout + " scheduler");
+        assertEquals(folder ? expected : new VaeConfig(expected.inChannels(), expected.outChannels(),
+                expected.blockOutChannels(), expected.layersPerBlock(), expected.latentChannels(),
+                expected.normNumGroups(), vae.sampleSize(), expected.scalingFactor()), vae, layout + " VAE config");
+        assertEquals(SchedulerConfig.SD15, loaded.scheduler(), layout + " scheduler");
         String prompt = "a watercolour of a lighthouse at dusk";
-        assertArrayEquals(expected.tokenizer().encode(prompt), loaded.tokenizer().encode(prompt), layout + " tokenizer");
-        assertSameF16Weights(expected.unet(), loaded.unet(), layout + " U-Net");
-        assertSameF16Weights(expected.vae(), loaded.vae(), layout + " VAE");
-        assertSameF16Weights(expected.textEncoder(), loaded.textEncoder(), layout + " text encoder");
+        assertArrayEquals(bundledTokenizer().encode(prompt), loaded.tokenizer().encode(prompt), layout + " tokenizer");
     }
 
-    /** Every loaded value is the in-memory value rounded to F16 and widened back, bit for bit. */
-    private static void assertSameF16Weights(Module expected, Module loaded, String what) {
-        Map<String, Parameter> loadedParameters = loaded.namedParameters();
-        assertEquals(expected.namedParameters().keySet(), loadedParameters.keySet(), what + " parameter names");
-        for (Map.Entry<String, Parameter> e : expected.namedParameters().entrySet()) {
-            Parameter actual = loadedParameters.get(e.getKey());
-            assertEquals(e.getValue().shape(), actual.shape(), what + " " + e.getKey());
+    private static ClipTokenizer bundledTokenizer() {
+        try {
+            return StableDiffusionModel.loadTokenizer(TokenizerFiles.bundledClip(TokenizerFiles.SD1_PAD_TOKEN));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** The written tensors are the in-memory values rounded to F16, bit for bit, under every canonical name. */
+    private static void assertFilesHoldF16OfModel(StableDiffusionModel model, DiscoveredModel written, String layout)
+            throws IOException {
+        assertSameValues(model.unet(), written.unet().weights(), layout + " U-Net", true);
+        assertSameValues(model.vae(), written.vae().weights(), layout + " VAE", true);
+        assertSameValues(model.textEncoder(), written.textEncoder().weights(), layout + " text encoder", true);
+    }
+
+    /** The loaded model's weights are exactly the tensors of the other layout's file (already F16-rounded). */
+    private static void assertLoadedEqualsFile(StableDiffusionModel loaded, DiscoveredModel other, String what)
+            throws IOException {
+        assertSameValues(loaded.unet(), other.unet().weights(), what + " U-Net", false);
+        assertSameValues(loaded.vae(), other.vae().weights(), what + " VAE", false);
+        assertSameValues(loaded.textEncoder(), other.textEncoder().weights(), what + " text encoder", false);
+    }
+
+    private static void assertSameValues(Module module, TensorSource source, String what, boolean roundToF16)
+            throws IOException {
+        Map<String, Parameter> parameters = module.namedParameters();
+        assertEquals(new TreeSet<>(parameters.keySet()), new TreeSet<>(source.names()), what + " tensor names");
+        for (Map.Entry<String, Parameter> e : parameters.entrySet()) {
+            assertArrayEquals(e.getValue().shape().getShape(), source.shape(e.getKey()), what + " shape of " + e.getKey());
             float[] in = e.getValue().value().toFloatArray();
-            float[] out = actual.value().toFloatArray();
+            float[] stored = source.floats(e.getKey());
             for (int i = 0; i < in.length; i++) {
-                float rounded = HalfFloats.f16ToFloat(HalfFloats.floatToF16(in[i]));
-                if (Float.floatToRawIntBits(rounded) != Float.floatToRawIntBits(out[i])) {
-                    fail(what + " " + e.getKey() + "[" + i + "]: expected " + rounded + " (F16 of " + in[i] + "), loaded " + out[i]);
+                float expected = roundToF16 ? HalfFloats.f16ToFloat(HalfFloats.floatToF16(in[i])) : in[i];
+                if (Float.floatToRawIntBits(expected) != Float.floatToRawIntBits(stored[i])) {
+                    fail(what + " " + e.getKey() + "[" + i + "]: expected " + expected + ", file holds " + stored[i]);
                 }
             }
         }
