@@ -1,7 +1,5 @@
 package daguerre.diffusion.bench;
 
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
@@ -18,7 +16,8 @@ import jdk.incubator.vector.VectorSpecies;
  * a day, so a benchmark measures it in the same run as the work it reports.
  *
  * <p>The Vector API is an incubator module, so the measurement runs in a child JVM started with
- * {@code --add-modules jdk.incubator.vector} ({@link #measureInChildJvm}).
+ * {@code --add-modules jdk.incubator.vector} ({@link MachinePeak}); this class must not be loaded
+ * by a JVM without that module.
  */
 public final class PeakFlops {
 
@@ -82,23 +81,5 @@ public final class PeakFlops {
         }
         return a0.add(a1).add(a2).add(a3).add(a4).add(a5).add(a6).add(a7).add(a8).add(a9).add(a10).add(a11)
                 .reduceLanes(VectorOperators.ADD);
-    }
-
-    /**
-     * Runs {@link #main} in a child JVM (same java binary and class path, with the Vector API
-     * module added) and returns its GFLOP/s.
-     */
-    public static double measureInChildJvm() throws IOException, InterruptedException {
-        String java = ProcessHandle.current().info().command().orElse("java");
-        Process process = new ProcessBuilder(java, "--add-modules", "jdk.incubator.vector",
-                "-cp", System.getProperty("java.class.path"), PeakFlops.class.getName())
-                .redirectError(ProcessBuilder.Redirect.DISCARD)
-                .start();
-        String out = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
-        if (process.waitFor() != 0 || out.isEmpty()) {
-            throw new IOException("peak FLOP measurement failed (exit " + process.exitValue() + ")");
-        }
-        String[] lines = out.split("\n");
-        return Double.parseDouble(lines[lines.length - 1].strip());
     }
 }

@@ -118,7 +118,7 @@ public final class DaguerreServer implements AutoCloseable {
         events.mount(router);
         new A1111Api(services).mount(router);
         new OpenAiApi(services).mount(router);
-        router.route("/*").handler(StaticHandler.create("webroot"));
+        router.route("/*").handler(StaticHandler.create("webroot").setCachingEnabled(false));
         router.route().handler(ctx -> ctx.fail(404));
         router.route().failureHandler(DaguerreServer::failure);
         return router;
