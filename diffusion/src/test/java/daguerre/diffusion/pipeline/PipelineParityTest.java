@@ -80,7 +80,8 @@ class PipelineParityTest {
             assertEquals(toList(golden.longs("negative_input_ids")), toList(model.tokenizer().encode(negative, 77)));
             PromptEncoder encoder = new PromptEncoder(model.tokenizer(), model.textEncoder(), PromptEncoder.Options.DEFAULTS);
             List<NDArray> contexts = encoder.encodeSameLength(List.of(negative, call.prompt), manager);
-            Parity.assertClose(golden, "prompt_embeds", contexts.get(1), 10 * observed.get("prompt_embeds"));
+            Map<String, Double> errors = new java.util.TreeMap<>();
+            errors.put("prompt_embeds", Parity.assertClose(golden, "prompt_embeds", contexts.get(1), 10 * observed.get("prompt_embeds")));
             Parity.assertClose(golden, "negative_prompt_embeds", contexts.get(0), 10 * observed.get("prompt_embeds"));
 
             // 2. First U-Net call on the recorded doubled input.
@@ -88,7 +89,7 @@ class PipelineParityTest {
                     Parity.load(golden, "unet_step0_latent_model_input", manager),
                     firstTimestep(golden),
                     Parity.load(golden, "unet_step0_encoder_hidden_states", manager));
-            Parity.assertClose(golden, "unet_step0_noise_pred", step0, 10 * observed.get("unet_step0_noise_pred"));
+            errors.put("unet_step0_noise_pred", Parity.assertClose(golden, "unet_step0_noise_pred", step0, 10 * observed.get("unet_step0_noise_pred")));
 
             // 3. Every step's latents, through the same guidance and sampler classes the pipeline uses.
             NDArray cfgContexts = contexts.get(0).concat(contexts.get(1), 0);
@@ -107,23 +108,26 @@ class PipelineParityTest {
                     if (i == 0) {
                         // guided = (1 - s) uncond + s cond: the U-Net's error grows by |1 - s| + s
                         double amplification = Math.abs(1 - call.guidanceScale) + call.guidanceScale;
-                        Parity.assertClose(golden, "step0_guided_noise_pred", output,
-                                amplification * 10 * observed.get("unet_step0_noise_pred"));
+                        errors.put("step0_guided_noise_pred", Parity.assertClose(golden, "step0_guided_noise_pred", output,
+                                amplification * 10 * observed.get("unet_step0_noise_pred")));
                     }
                     state.advance(output);
                 }
-                Parity.assertClose(golden, String.format("step%02d_latents", i), state.latents(), latentTolerance);
+                errors.merge("step_latents", Parity.assertClose(golden, String.format("step%02d_latents", i), state.latents(),
+                        latentTolerance), Math::max);
             }
             NDArray decoderInput = state.result().div(model.vae().config().scalingFactor());
-            Parity.assertClose(golden, "decoder_input", decoderInput, latentTolerance);
-            Parity.assertClose(golden, "decoded_raw", model.vae().decode(decoderInput), 10 * observed.get("decoded_raw"));
+            errors.put("decoder_input", Parity.assertClose(golden, "decoder_input", decoderInput, latentTolerance));
+            errors.put("decoded_raw", Parity.assertClose(golden, "decoded_raw", model.vae().decode(decoderInput),
+                    10 * observed.get("decoded_raw")));
 
             // 4. The whole pipeline, same noise: its 8-bit image within one level of the reference.
             RecordedNoise pipelineNoise = recordedNoise(golden, steps);
             List<GeneratedImage> images = new StableDiffusionPipeline(model)
                     .generate(request, pipelineNoise, GenerationListener.NONE, () -> false);
             assertEquals(pipelineNoise.recorded(), pipelineNoise.drawn(), "every recorded noise tensor is consumed");
-            assertImageClose(golden.floats("image"), imageShape, images.get(0).image());
+            errors.put("image_levels", (double) assertImageClose(golden.floats("image"), imageShape, images.get(0).image()));
+            System.out.println(name + " max abs errors: " + errors);
         }
     }
 
@@ -146,7 +150,7 @@ class PipelineParityTest {
     }
 
     /** Reference image [1, H, W, 3] in [0, 1] vs ours: at most one 8-bit level apart (rounding). */
-    private static void assertImageClose(float[] reference, long[] shape, BufferedImage image) {
+    private static int assertImageClose(float[] reference, long[] shape, BufferedImage image) {
         int height = (int) shape[1];
         int width = (int) shape[2];
         assertEquals(width, image.getWidth());
@@ -163,6 +167,7 @@ class PipelineParityTest {
             }
         }
         assertTrue(worst <= 1, "image differs by " + worst + " levels");
+        return worst;
     }
 
     private static Map<String, Double> observed(JsonNode run) {
