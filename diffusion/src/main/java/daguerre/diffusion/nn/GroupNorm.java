@@ -28,12 +28,30 @@ public final class GroupNorm extends Module {
         this.eps = eps;
     }
 
-    /** [B, C, ...] -> [B, C, ...] */
+    /**
+     * [B, C, ...] -> [B, C, ...], by libtorch's fused {@code group_norm} ({@link FusedOps}); while
+     * the weights are being trained, by {@link #forwardUnfused}, since DJL runs TorchScript methods
+     * with autograd off.
+     */
     public NDArray forward(NDArray x) {
+        checkInput(x);
+        if (weight.value().hasGradient()) {
+            return forwardUnfused(x);
+        }
+        return FusedOps.groupNorm(x, groups, weight.value(), bias.value(), eps);
+    }
+
+    private void checkInput(NDArray x) {
         Shape shape = x.getShape();
         if (shape.dimension() < 2 || shape.get(1) != channels) {
             throw new IllegalArgumentException("GroupNorm over " + channels + " channels got input " + shape);
         }
+    }
+
+    /** The same normalisation from plain DJL ops: the reference for the fused path, and the training path. */
+    public NDArray forwardUnfused(NDArray x) {
+        checkInput(x);
+        Shape shape = x.getShape();
         return Scopes.scoped(() -> {
             NDManager manager = x.getManager();
             // [B, C, H, W] -> [B, G, C/G*H*W]: each group's values lie contiguous in the last axis

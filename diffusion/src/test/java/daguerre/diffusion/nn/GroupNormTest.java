@@ -8,7 +8,7 @@ import ai.djl.ndarray.types.Shape;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 
-/** GroupNorm against a direct double-precision evaluation of its definition. */
+/** GroupNorm, fused and unfused, against a direct double-precision evaluation of its definition. */
 class GroupNormTest {
 
     @Test
@@ -26,7 +26,8 @@ class GroupNormTest {
             GroupNorm norm = new GroupNorm(groups, channels, eps);
             norm.namedParameters().get("weight").set(manager.create(weight));
             norm.namedParameters().get("bias").set(manager.create(bias));
-            float[] actual = norm.forward(manager.create(x, new Shape(batch, channels, 5, 7))).toFloatArray();
+            NDArray input = manager.create(x, new Shape(batch, channels, 5, 7));
+            for (float[] actual : new float[][] {norm.forward(input).toFloatArray(), norm.forwardUnfused(input).toFloatArray()}) {
 
             int perGroup = channels / groups * spatial;
             for (int b = 0; b < batch; b++) {
@@ -48,6 +49,7 @@ class GroupNormTest {
                         assertEquals(expected, actual[start + i], 2e-6, "element " + (start + i));
                     }
                 }
+            }
             }
         }
     }
