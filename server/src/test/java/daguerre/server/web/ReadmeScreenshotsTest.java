@@ -28,10 +28,10 @@ import org.openqa.selenium.support.ui.WebDriverWait;
  * come from the real {@link PipelineEngine} on the tiny model assembled from the golden parts
  * ({@link TinyModelFolder}): its random weights paint coloured noise, whatever the prompt. Not
  * part of the normal test run; run it with
- * {@code mvn -B test -pl server -am -Dgroups=screenshots -DexcludedGroups=none -Dsurefire.failIfNoSpecifiedTests=false}.
+ * {@code mvn -B test -pl server -am -Dgroups=screenshots -DexcludedGroups=none}.
  */
 @Tag("screenshots")
-class ReadmeScreenshots {
+class ReadmeScreenshotsTest {
 
     private static final List<String> PROMPTS = List.of(
             "red heart, twemoji style, on a blue background",
@@ -102,8 +102,10 @@ class ReadmeScreenshots {
             Files.write(out.resolve("gallery.png"), gallery.getScreenshotAs(OutputType.BYTES));
 
             driver.findElement(By.cssSelector("#gallery-grid li:nth-child(6) button")).click();
-            waitFor(driver, d -> !d.findElement(By.cssSelector("#detail-meta dd[data-field='seed']")).getText().isEmpty()
-                    && !"0".equals(d.findElement(By.id("detail-img")).getDomProperty("naturalWidth")));
+            // Read in one script: the details are redrawn when the full metadata arrives.
+            waitFor(driver, d -> (Boolean) ((JavascriptExecutor) d).executeScript(
+                    "return (document.querySelector(`#detail-meta dd[data-field='seed']`)?.textContent ?? '') !== ''"
+                            + " && document.getElementById('detail-img').naturalWidth > 0"));
             Files.write(out.resolve("detail.png"), browser.driver.getScreenshotAs(OutputType.BYTES));
             driver.findElement(By.id("detail-close")).click();
 
