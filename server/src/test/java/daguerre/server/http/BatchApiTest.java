@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import daguerre.server.testing.GradientTestEngine;
 import daguerre.server.testing.TestServer;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
@@ -20,7 +21,7 @@ class BatchApiTest {
 
     @TempDir
     static Path dataDir;
-    static TestServer server;
+    static TestServer<GradientTestEngine> server;
 
     @BeforeAll
     static void start() throws Exception {

@@ -23,7 +23,7 @@ class CompatibleApisTest {
 
     @TempDir
     static Path dataDir;
-    static TestServer server;
+    static TestServer<GradientTestEngine> server;
 
     @BeforeAll
     static void start() throws Exception {

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import daguerre.server.testing.GradientTestEngine;
 import daguerre.server.testing.TestServer;
 import java.net.URI;
 import java.net.http.HttpRequest;
@@ -30,7 +31,7 @@ class EventStreamsTest {
 
     @TempDir
     static Path dataDir;
-    static TestServer server;
+    static TestServer<GradientTestEngine> server;
 
     @BeforeAll
     static void start() throws Exception {

@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import daguerre.diffusion.pipeline.PngText;
+import daguerre.server.testing.GradientTestEngine;
 import daguerre.server.testing.TestServer;
 import java.awt.image.BufferedImage;
 import java.io.ByteArrayInputStream;
@@ -32,7 +33,7 @@ class GalleryApiTest {
 
     @TempDir
     static Path dataDir;
-    static TestServer server;
+    static TestServer<GradientTestEngine> server;
     static List<String> images = new ArrayList<>();
 
     @BeforeAll

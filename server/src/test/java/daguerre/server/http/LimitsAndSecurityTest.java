@@ -25,7 +25,7 @@ class LimitsAndSecurityTest {
     void fullQueueGets429WithRetryAfterAndLosesNothing() throws Exception {
         GradientTestEngine engine = new GradientTestEngine(1);
         engine.hold();
-        try (TestServer server = TestServer.start(dataDir, engine, c -> c.withLimits(new Limits(512, 512, 50, 4, 2)))) {
+        try (var server = TestServer.start(dataDir, engine, c -> c.withLimits(new Limits(512, 512, 50, 4, 2)))) {
             String running = server.submit("{\"prompt\":\"a\",\"steps\":3}");
             server.awaitStatus(running, "running");
             String first = server.submit("{\"prompt\":\"b\",\"steps\":3}");
@@ -47,14 +47,14 @@ class LimitsAndSecurityTest {
 
     @Test
     void shortOfDiskSpaceGets507() throws Exception {
-        try (TestServer server = TestServer.start(dataDir, new GradientTestEngine(1), c -> c.withMinFreeDiskBytes(Long.MAX_VALUE / 2))) {
+        try (var server = TestServer.start(dataDir, new GradientTestEngine(1), c -> c.withMinFreeDiskBytes(Long.MAX_VALUE / 2))) {
             assertError(server.post("/api/v1/generations", "{\"prompt\":\"a\"}"), 507, "insufficient_storage", null);
         }
     }
 
     @Test
     void apiKeysAreRequiredOnApiRoutesWhenConfigured() throws Exception {
-        try (TestServer server = TestServer.start(dataDir, new GradientTestEngine(1), c -> c.withApiKeys(List.of("s3cret")))) {
+        try (var server = TestServer.start(dataDir, new GradientTestEngine(1), c -> c.withApiKeys(List.of("s3cret")))) {
             HttpResponse<String> missing = server.get("/api/v1/models");
             assertError(missing, 401, "unauthorized", null);
             assertEquals("Bearer", missing.headers().firstValue("WWW-Authenticate").orElseThrow());
@@ -75,7 +75,7 @@ class LimitsAndSecurityTest {
 
     @Test
     void corsAllowsConfiguredOriginsOnly() throws Exception {
-        try (TestServer server = TestServer.start(dataDir, new GradientTestEngine(1),
+        try (var server = TestServer.start(dataDir, new GradientTestEngine(1),
                 c -> c.withCorsOrigins(List.of("https://app.example")))) {
             HttpResponse<String> preflight = server.send(HttpRequest.newBuilder(server.uri("/api/v1/generations"))
                     .method("OPTIONS", HttpRequest.BodyPublishers.noBody())

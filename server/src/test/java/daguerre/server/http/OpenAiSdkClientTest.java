@@ -42,7 +42,7 @@ class OpenAiSdkClientTest {
     void officialOpenAiSdkGeneratesImages() throws Exception {
         Path project = Path.of(System.getProperty("daguerre.openaiSdkDir", "src/test/node/openai-sdk")).toAbsolutePath();
         installSdk(project);
-        try (TestServer server = TestServer.start(dataDir, new GradientTestEngine(1), c -> c.withApiKeys(List.of("sdk-key")))) {
+        try (var server = TestServer.start(dataDir, new GradientTestEngine(1), c -> c.withApiKeys(List.of("sdk-key")))) {
             ProcessBuilder node = new ProcessBuilder("node", "images.mjs").directory(project.toFile()).redirectErrorStream(true);
             node.environment().put("OPENAI_BASE_URL", "http://127.0.0.1:" + server.port() + "/v1");
             node.environment().put("OPENAI_API_KEY", "sdk-key");

@@ -21,7 +21,7 @@ class RestartTest {
     void restartWithAJobInFlightLosesNothing() throws Exception {
         GradientTestEngine engine = new GradientTestEngine(1);
         engine.hold();
-        try (TestServer server = TestServer.start(dataDir, engine, c -> c)) {
+        try (var server = TestServer.start(dataDir, engine, c -> c)) {
             String finished = server.submit("{\"prompt\":\"before\",\"steps\":1}");
             engine.release();
             server.awaitStatus(finished, "succeeded");

@@ -6,8 +6,12 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import daguerre.diffusion.testing.TinyModelFolder;
+import daguerre.server.engine.PipelineEngine;
+import daguerre.server.jobs.ModelDescriptor;
 import daguerre.server.testing.GradientTestEngine;
 import daguerre.server.testing.TestServer;
+import daguerre.weights.model.ModelHasher;
 import java.awt.image.BufferedImage;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
@@ -15,8 +19,10 @@ import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.function.Function;
 import javax.imageio.ImageIO;
@@ -37,44 +43,47 @@ import org.openqa.selenium.support.ui.WebDriverWait;
 
 /**
  * The web UI end to end: headless Chromium drives the page served by a real service on a free
- * port of 127.0.0.1, over the {@link GradientTestEngine} test double (each image a gradient of
- * its seed, a few milliseconds per step).
+ * port of 127.0.0.1, over the real {@link PipelineEngine} with two tiny models assembled from the
+ * golden parts ({@link TinyModelFolder}; the same weights under two ids, so that the model
+ * filter and picker have a choice). The models are loaded once for the class; the engine runs
+ * one job at a time, so two jobs with the same parameters give the same pixels.
+ *
+ * <p>One test uses the {@link GradientTestEngine} test double instead: the server restart, which
+ * needs a job held running across the restart for as long as the test takes, a control the real
+ * engine does not offer (a long real job could finish, or not yet have started, at the moment of
+ * the restart on a busy machine).
  */
 @Tag("browser")
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class WebUiTest {
 
-    private static final Duration TIMEOUT = Duration.ofSeconds(15);
+    /** Generous: on a busy machine a real tiny-model job of 20 steps can take seconds. */
+    private static final Duration TIMEOUT = Duration.ofSeconds(60);
+    private static final String TWIN = "tiny-twin";
 
     @TempDir
     static Path dataDir;
 
-    private TestServer server;
+    private PipelineEngine engine;
+    private TestServer<PipelineEngine> server;
     private HeadlessChromium browser;
     private WebDriver driver;
 
     @BeforeAll
     void start() throws Exception {
-        int port;
-        try (ServerSocket socket = new ServerSocket(0)) {
-            port = socket.getLocalPort();
-        }
-        // A fixed port, so that a restarted server is found again at the same address; a preview after every step.
-        server = TestServer.start(dataDir, new GradientTestEngine(10), c -> c.withPort(port).withPreviewEvery(1));
+        Path models = Files.createDirectories(dataDir.resolve("models"));
+        engine = PipelineEngine.load(List.of(TinyModelFolder.create(models, "tiny"), TinyModelFolder.create(models, TWIN)),
+                new ModelHasher(), 1);
+        // A preview after every step.
+        server = TestServer.start(dataDir.resolve("data"), engine, c -> c.withPreviewEvery(1));
         browser = HeadlessChromium.start(1280, 900);
         driver = browser.driver;
     }
 
     @AfterAll
-    void stop() {
-        try {
-            if (browser != null) {
-                browser.close();
-            }
-        } finally {
-            if (server != null) {
-                server.close();
-            }
+    void stop() throws Exception {
+        try (PipelineEngine models = engine; TestServer<PipelineEngine> service = server; HeadlessChromium chromium = browser) {
+            // try-with-resources closes the browser, then the server, then the engine, skipping any that did not start
         }
     }
 
@@ -86,7 +95,6 @@ class WebUiTest {
 
     @BeforeEach
     void openPage() {
-        server.engine.release();
         driver.manage().window().setSize(new org.openqa.selenium.Dimension(1280, 900));
         driver.get(server.uri("/").toString());
         waitFor(d -> "true".equals(d.findElement(By.tagName("body")).getDomAttribute("data-ready")));
@@ -96,33 +104,38 @@ class WebUiTest {
     @Test
     void generateShowsLiveProgressThenTheImageInTheGallery() throws Exception {
         String prompt = "red heart, twemoji style, on a blue background";
-        server.engine.hold();
-        try {
-            type(By.id("prompt"), prompt);
-            driver.findElement(By.id("prompt")).sendKeys(Keys.ENTER);
-            WebElement job = waitFor(d -> d.findElement(By.cssSelector("#queue li.running")));
-            waitFor(d -> job.findElement(By.className("job-status")).getText().startsWith("Step 1 / 20"));
-            assertEquals("1", job.findElement(By.tagName("progress")).getDomProperty("value"));
-            WebElement preview = waitFor(d -> job.findElement(By.cssSelector(".job-preview img")));
-            assertTrue(preview.getDomAttribute("src").startsWith("data:image/png;base64,"));
-            assertTrue(job.getText().contains(prompt));
-        } finally {
-            server.engine.release();
-        }
+        type(By.id("prompt"), prompt);
+        type(By.id("steps"), "40");
+        driver.findElement(By.id("prompt")).sendKeys(Keys.ENTER);
+        // One snapshot of the running job, taken in the page once a step and its preview have arrived.
+        @SuppressWarnings("unchecked")
+        Map<String, Object> running = waitFor(d -> (Map<String, Object>) ((JavascriptExecutor) d).executeScript("""
+                const li = document.querySelector('#queue li.running');
+                const img = li?.querySelector('.job-preview img');
+                const status = li?.querySelector('.job-status')?.textContent ?? '';
+                if (!img || !/^Step [1-9]/.test(status)) return null;
+                return {status, progress: String(li.querySelector('progress').value), src: img.getAttribute('src'),
+                        text: li.textContent};"""));
+        String status = (String) running.get("status");
+        assertTrue(status.matches("Step \\d+ / 40.*"), status);
+        assertEquals(status.replaceAll("Step (\\d+) .*", "$1"), running.get("progress"));
+        assertTrue(((String) running.get("src")).startsWith("data:image/png;base64,"));
+        assertTrue(((String) running.get("text")).contains(prompt));
         WebElement tile = waitFor(d -> d.findElement(By.cssSelector("#gallery-grid li:first-child img[alt='" + prompt + "']")));
         waitFor(d -> d.findElements(By.cssSelector("#queue li")).isEmpty());
         assertFalse(driver.findElement(By.id("queue-panel")).isDisplayed());
-        waitFor(d -> tile.getDomProperty("naturalWidth").equals("64"));
+        String width = Integer.toString(tinyModel().defaultWidth());
+        waitFor(d -> tile.getDomProperty("naturalWidth").equals(width));
         String imageId = driver.findElement(By.cssSelector("#gallery-grid li:first-child")).getDomAttribute("data-image-id");
         assertEquals(200, server.getBytes("/api/v1/images/" + imageId).statusCode());
     }
 
     @Test
     void detailViewShowsEveryParameterAndArrowsAndEscapeWork() throws Exception {
-        generated("{\"prompt\":\"older neighbour, noto style\",\"seed\":11}");
+        generated("{\"prompt\":\"older neighbour, noto style\",\"seed\":11,\"steps\":4}");
         String id = generated("{\"prompt\":\"detail check, twemoji style, on a green background\","
                 + "\"negative_prompt\":\"blurry\",\"sampler\":\"ddim\",\"steps\":7,\"guidance_scale\":5.5,\"seed\":4242,"
-                + "\"model\":\"wide\",\"width\":128,\"height\":64}").get(0);
+                + "\"model\":\"" + TWIN + "\",\"width\":128,\"height\":64}").get(0);
         driver.navigate().refresh();
         openDetail(id);
         WebElement dialog = driver.findElement(By.id("detail"));
@@ -133,7 +146,7 @@ class WebUiTest {
         assertEquals("5.5", field("guidance"));
         assertEquals("4242", field("seed"));
         assertEquals("128 × 64", field("size"));
-        assertEquals("wide", field("model"));
+        assertEquals(TWIN, field("model"));
         assertFalse(field("created").isBlank());
         WebElement image = driver.findElement(By.id("detail-img"));
         assertEquals("detail check, twemoji style, on a green background", image.getDomAttribute("alt"));
@@ -154,8 +167,8 @@ class WebUiTest {
 
     @Test
     void searchShowsOnlyMatchingPrompts() throws Exception {
-        String quokka = generated("{\"prompt\":\"smiling quokka, twemoji style, on a yellow background\"}").get(0);
-        String narwhal = generated("{\"prompt\":\"narwhal, noto style, on a purple background\"}").get(0);
+        String quokka = generated("{\"prompt\":\"smiling quokka, twemoji style, on a yellow background\",\"steps\":4}").get(0);
+        String narwhal = generated("{\"prompt\":\"narwhal, noto style, on a purple background\",\"steps\":4}").get(0);
         driver.navigate().refresh();
         waitFor(d -> tileIds().containsAll(List.of(quokka, narwhal)));
         type(By.id("search"), "quokka");
@@ -169,8 +182,8 @@ class WebUiTest {
 
     @Test
     void favouriteThenFilterByFavouritesAndByModel() throws Exception {
-        String favourite = generated("{\"prompt\":\"favourite one, twemoji style\"}").get(0);
-        String wide = generated("{\"prompt\":\"wide one, noto style\",\"model\":\"wide\"}").get(0);
+        String favourite = generated("{\"prompt\":\"favourite one, twemoji style\",\"steps\":4}").get(0);
+        String twin = generated("{\"prompt\":\"twin one, noto style\",\"steps\":4,\"model\":\"" + TWIN + "\"}").get(0);
         driver.navigate().refresh();
         openDetail(favourite);
         WebElement star = driver.findElement(By.id("detail-favorite"));
@@ -188,16 +201,18 @@ class WebUiTest {
         waitFor(d -> tileIds().equals(favourites));
         click(By.id("filter-favorites"));
 
-        new org.openqa.selenium.support.ui.Select(driver.findElement(By.id("filter-model"))).selectByValue("wide");
-        Set<String> wideImages = apiIds("model=wide");
-        assertTrue(wideImages.contains(wide));
-        waitFor(d -> tileIds().equals(wideImages));
+        new org.openqa.selenium.support.ui.Select(driver.findElement(By.id("filter-model"))).selectByValue(TWIN);
+        Set<String> twinImages = apiIds("model=" + TWIN);
+        assertTrue(twinImages.contains(twin));
+        assertFalse(twinImages.contains(favourite));
+        waitFor(d -> tileIds().equals(twinImages));
     }
 
     @Test
     void reuseSeedGeneratesTheSameImageAgain() throws Exception {
         String prompt = "reused seed, twemoji style, on a red background";
         type(By.id("prompt"), prompt);
+        type(By.id("steps"), "6");
         click(By.id("generate-button"));
         By tiles = By.cssSelector("#gallery-grid img[alt='" + prompt + "']");
         waitFor(d -> d.findElements(tiles).size() == 1);
@@ -214,13 +229,15 @@ class WebUiTest {
         waitFor(d -> d.findElements(tiles).size() == 2);
         String second = driver.findElement(By.cssSelector("#gallery-grid li:first-child")).getDomAttribute("data-image-id");
         assertEquals(seed, TestServer.json(server.get("/api/v1/images/" + second + "/metadata")).get("seed").asLong());
-        assertArrayEquals(pixels(first), pixels(second));
+        int[] pixels = pixels(first);
+        assertTrue(Arrays.stream(pixels).distinct().count() > 1, "the engine painted one flat colour");
+        assertArrayEquals(pixels, pixels(second));
     }
 
     @Test
     void reuseAllFillsEveryField() throws Exception {
         String id = generated("{\"prompt\":\"fill all\",\"negative_prompt\":\"noise\",\"sampler\":\"lms\",\"steps\":9,"
-                + "\"guidance_scale\":3.5,\"seed\":77,\"model\":\"wide\",\"width\":128,\"height\":64,\"n\":2}").get(1);
+                + "\"guidance_scale\":3.5,\"seed\":77,\"model\":\"" + TWIN + "\",\"width\":128,\"height\":64,\"n\":2}").get(1);
         driver.navigate().refresh();
         openDetail(id);
         click(By.id("reuse-all"));
@@ -228,7 +245,7 @@ class WebUiTest {
         assertEquals("fill all", value("prompt"));
         assertEquals("noise", value("negative_prompt"));
         assertEquals("lms", value("sampler"));
-        assertEquals("wide", value("model"));
+        assertEquals(TWIN, value("model"));
         assertEquals("9", value("steps"));
         assertEquals("3.5", value("guidance_scale"));
         assertEquals("78", value("seed"));
@@ -239,7 +256,7 @@ class WebUiTest {
 
     @Test
     void deleteAsksForConfirmationThenRemovesTheImage() throws Exception {
-        String id = generated("{\"prompt\":\"to be deleted\"}").get(0);
+        String id = generated("{\"prompt\":\"to be deleted\",\"steps\":4}").get(0);
         driver.navigate().refresh();
         openDetail(id);
         click(By.id("detail-delete"));
@@ -257,18 +274,18 @@ class WebUiTest {
 
     @Test
     void cancelStopsARunningJob() throws Exception {
-        server.engine.hold();
-        try {
-            type(By.id("prompt"), "cancel me, twemoji style");
-            click(By.id("generate-button"));
-            WebElement job = waitFor(d -> d.findElement(By.cssSelector("#queue li.running")));
-            String jobId = job.getDomAttribute("data-job-id");
-            job.findElement(By.tagName("button")).click();
-            waitFor(d -> !d.findElements(By.cssSelector("#queue li[data-status='cancelled']")).isEmpty());
-            assertEquals("cancelled", TestServer.json(server.get("/api/v1/jobs/" + jobId)).get("status").asText());
-        } finally {
-            server.engine.release();
-        }
+        type(By.id("prompt"), "cancel me, twemoji style");
+        // The most steps the server allows: the job is still running when the Cancel button is clicked.
+        type(By.id("steps"), "150");
+        click(By.id("generate-button"));
+        WebElement job = waitFor(d -> d.findElement(By.cssSelector("#queue li.running")));
+        String jobId = job.getDomAttribute("data-job-id");
+        waitFor(d -> job.findElement(By.className("job-status")).getText().matches("Step [1-9].*"));
+        job.findElement(By.tagName("button")).click();
+        waitFor(d -> !d.findElements(By.cssSelector("#queue li[data-status='cancelled']")).isEmpty());
+        JsonNode cancelled = TestServer.json(server.get("/api/v1/jobs/" + jobId));
+        assertEquals("cancelled", cancelled.get("status").asText(), cancelled.toString());
+        assertTrue(cancelled.get("images") == null || cancelled.get("images").isEmpty(), cancelled.toString());
     }
 
     @Test
@@ -306,7 +323,22 @@ class WebUiTest {
 
     @Test
     void aRunningJobSurvivesAServerRestartAndTheEventStreamReconnects() throws Exception {
-        server.engine.hold();
+        int port;
+        try (ServerSocket socket = new ServerSocket(0)) {
+            port = socket.getLocalPort();
+        }
+        // The test double holds the job running across the restart; a fixed port finds the restarted server again.
+        try (var held = TestServer.start(Files.createTempDirectory(dataDir, "restart"), new GradientTestEngine(10),
+                c -> c.withPort(port).withPreviewEvery(1))) {
+            driver.get(held.uri("/").toString());
+            waitFor(d -> "live".equals(d.findElement(By.id("connection")).getDomAttribute("data-state")));
+            restartWithARunningJob(held);
+        }
+    }
+
+    /** Queues a job that the test double holds running, restarts the server, and checks that the page reconnects. */
+    private void restartWithARunningJob(TestServer<GradientTestEngine> held) throws Exception {
+        held.engine.hold();
         String jobId;
         try {
             type(By.id("prompt"), "survives a restart");
@@ -316,13 +348,13 @@ class WebUiTest {
                     window.connectionStates = [];
                     new MutationObserver(() => window.connectionStates.push(document.getElementById('connection').dataset.state))
                         .observe(document.getElementById('connection'), {attributes: true});""");
-            server.restart();
+            held.restart();
             waitFor(d -> String.valueOf(((JavascriptExecutor) d).executeScript("return window.connectionStates.join(',')"))
                     .matches(".*reconnecting.*live.*"));
             waitFor(d -> !d.findElements(By.cssSelector("#queue li.running[data-job-id='" + jobId + "']")).isEmpty());
-            assertTrue(TestServer.json(server.get("/api/v1/jobs/" + jobId)).get("requeued").asBoolean());
+            assertTrue(TestServer.json(held.get("/api/v1/jobs/" + jobId)).get("requeued").asBoolean());
         } finally {
-            server.engine.release();
+            held.engine.release();
         }
         waitFor(d -> !d.findElements(By.cssSelector("#gallery-grid img[alt='survives a restart']")).isEmpty());
         waitFor(d -> d.findElements(By.cssSelector("#queue li")).isEmpty());
@@ -345,7 +377,7 @@ class WebUiTest {
     void everyControlHasALabelAndTheFirstTabReachesTheSkipLink() throws Exception {
         click(By.cssSelector("#img2img summary"));
         assertEquals(List.of(), unlabelledControls("body"));
-        openDetail(generated("{\"prompt\":\"labels\"}").get(0));
+        openDetail(generated("{\"prompt\":\"labels\",\"steps\":4}").get(0));
         assertEquals(List.of(), unlabelledControls("#detail"));
         click(By.id("detail-close"));
         driver.navigate().refresh();
@@ -373,9 +405,10 @@ class WebUiTest {
         click(By.xpath("//div[@id='size-presets']/button[starts-with(., 'Large')]"));
         assertEquals("128", value("width"));
         assertEquals("128", value("height"));
-        new org.openqa.selenium.support.ui.Select(driver.findElement(By.id("model"))).selectByValue("wide");
-        assertEquals("128", value("width"));
-        assertEquals("64", value("height"));
+        ModelDescriptor twin = engine.models().stream().filter(m -> m.id().equals(TWIN)).findFirst().orElseThrow();
+        new org.openqa.selenium.support.ui.Select(driver.findElement(By.id("model"))).selectByValue(TWIN);
+        assertEquals(Integer.toString(twin.defaultWidth()), value("width"));
+        assertEquals(Integer.toString(twin.defaultHeight()), value("height"));
     }
 
     @Test
@@ -415,9 +448,8 @@ class WebUiTest {
 
     @Test
     void asksForTheApiKeyOnceAndKeepsItForTheSession() throws Exception {
-        try (TestServer keyed = TestServer.start(Files.createTempDirectory(dataDir, "keyed"), new GradientTestEngine(1),
+        try (var keyed = TestServer.start(Files.createTempDirectory(dataDir, "keyed"), engine,
                 c -> c.withApiKeys(List.of("open-sesame")))) {
-            keyed.engine.hold();
             driver.get(keyed.uri("/").toString());
             waitFor(d -> isOpen("api-key-dialog"));
             assertEquals("api-key", driver.switchTo().activeElement().getDomAttribute("id"));
@@ -434,16 +466,20 @@ class WebUiTest {
             waitFor(d -> "true".equals(d.findElement(By.tagName("body")).getDomAttribute("data-ready")));
             assertFalse(isOpen("api-key-dialog"));
             type(By.id("prompt"), "behind a key");
+            type(By.id("steps"), "4");
             click(By.id("generate-button"));
-            waitFor(d -> !d.findElements(By.cssSelector("#queue li.running")).isEmpty());
-            keyed.engine.release();
             WebElement tile = waitFor(d -> d.findElement(By.cssSelector("#gallery-grid img[alt='behind a key']")));
+            String width = Integer.toString(tinyModel().defaultWidth());
             waitFor(d -> tile.getDomAttribute("src") != null && tile.getDomAttribute("src").startsWith("blob:")
-                    && "64".equals(tile.getDomProperty("naturalWidth")));
+                    && width.equals(tile.getDomProperty("naturalWidth")));
         }
     }
 
     // --- helpers -------------------------------------------------------------------------------
+
+    private ModelDescriptor tinyModel() {
+        return engine.models().get(0);
+    }
 
     private <T> T waitFor(Function<WebDriver, T> condition) {
         try {

@@ -2,8 +2,10 @@ package daguerre.server.web;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import daguerre.server.testing.GradientTestEngine;
+import daguerre.diffusion.testing.TinyModelFolder;
+import daguerre.server.engine.PipelineEngine;
 import daguerre.server.testing.TestServer;
+import daguerre.weights.model.ModelHasher;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -23,12 +25,13 @@ import org.openqa.selenium.support.ui.WebDriverWait;
 /**
  * Takes the README's screenshots of the UI into {@code docs/screenshots/}: the generate view
  * with a running job, the gallery, the detail view and the page at phone width. The images
- * are those of the {@link GradientTestEngine} test double (gradients of the seed). Not part of
- * the normal test run; run it with
- * {@code mvn -B test -pl server -am -Dgroups=screenshots -DexcludedGroups=none -Dsurefire.failIfNoSpecifiedTests=false}.
+ * come from the real {@link PipelineEngine} on the tiny model assembled from the golden parts
+ * ({@link TinyModelFolder}): its random weights paint coloured noise, whatever the prompt. Not
+ * part of the normal test run; run it with
+ * {@code mvn -B test -pl server -am -Dgroups=screenshots -DexcludedGroups=none}.
  */
 @Tag("screenshots")
-class ReadmeScreenshots {
+class ReadmeScreenshotsTest {
 
     private static final List<String> PROMPTS = List.of(
             "red heart, twemoji style, on a blue background",
@@ -51,13 +54,13 @@ class ReadmeScreenshots {
     void takeScreenshots() throws Exception {
         Path out = Path.of(System.getProperty("daguerre.root", ".")).resolve("docs/screenshots");
         Files.createDirectories(out);
-        try (TestServer server = TestServer.start(dataDir, new GradientTestEngine(5), c -> c.withPreviewEvery(1));
+        Path model = TinyModelFolder.create(dataDir, "tiny");
+        try (PipelineEngine engine = PipelineEngine.load(List.of(model), new ModelHasher(), 1);
+                var server = TestServer.start(dataDir.resolve("data"), engine, c -> c.withPreviewEvery(1));
                 HeadlessChromium browser = HeadlessChromium.start(1280, 900)) {
             for (int i = 0; i < PROMPTS.size(); i++) {
-                // The test engine paints red = x + seed's low byte, green = y + its second byte, blue = its third byte:
-                // low and second bytes up to 190 keep a 64 px gradient from wrapping around.
-                long seed = (long) ((i * 97) % 256) << 16 | (long) ((i * 53) % 191) << 8 | (i * 71) % 191;
-                server.awaitStatus(server.submit("{\"prompt\":\"" + PROMPTS.get(i) + "\",\"seed\":" + seed + "}"), "succeeded");
+                server.awaitStatus(server.submit("{\"prompt\":\"" + PROMPTS.get(i) + "\",\"seed\":" + (1000 + 17 * i) + "}"),
+                        "succeeded");
             }
             WebDriver driver = browser.driver;
             driver.get(server.uri("/").toString());
@@ -70,13 +73,16 @@ class ReadmeScreenshots {
             driver.navigate().refresh();
             waitFor(driver, d -> !d.findElements(By.cssSelector("#gallery-grid .fav-badge")).isEmpty());
 
-            server.engine.hold();
+            // Two long jobs (the most steps allowed): the first is running, with its live preview, the second waits.
+            driver.findElement(By.id("steps")).clear();
+            driver.findElement(By.id("steps")).sendKeys("150");
             driver.findElement(By.id("prompt")).sendKeys("yellow heart, twemoji style, on a purple background");
             driver.findElement(By.id("n")).clear();
             driver.findElement(By.id("n")).sendKeys("2");
             driver.findElement(By.id("seed")).sendKeys("4227072");
             driver.findElement(By.id("generate-button")).click();
-            waitFor(driver, d -> !d.findElements(By.cssSelector("#queue li.running .job-preview img")).isEmpty());
+            waitFor(driver, d -> !d.findElements(By.cssSelector("#queue li.running .job-preview img")).isEmpty()
+                    && d.findElement(By.cssSelector("#queue li.running .job-status")).getText().matches("Step \\d{2,}.*"));
             driver.findElement(By.id("prompt")).clear();
             driver.findElement(By.id("prompt")).sendKeys("rocket, noto style, on a blue background");
             driver.findElement(By.id("seed")).clear();
@@ -85,15 +91,21 @@ class ReadmeScreenshots {
             waitFor(driver, d -> !d.findElements(By.cssSelector("#queue li.queued")).isEmpty());
             ((JavascriptExecutor) driver).executeScript("document.activeElement.blur(); window.scrollTo(0, 0)");
             Files.write(out.resolve("generate.png"), browser.driver.getScreenshotAs(OutputType.BYTES));
-            server.engine.release();
+            for (WebElement job : driver.findElements(By.cssSelector("#queue li"))) {
+                server.post("/api/v1/jobs/" + job.getDomAttribute("data-job-id") + "/cancel", "{}");
+            }
+            waitFor(driver, d -> d.findElements(By.cssSelector("#queue li.running, #queue li.queued")).isEmpty());
+            ((JavascriptExecutor) driver).executeScript("for (const b of document.querySelectorAll('#queue li button')) b.click()");
             waitFor(driver, d -> d.findElements(By.cssSelector("#queue li")).isEmpty());
 
             WebElement gallery = driver.findElement(By.id("gallery"));
             Files.write(out.resolve("gallery.png"), gallery.getScreenshotAs(OutputType.BYTES));
 
             driver.findElement(By.cssSelector("#gallery-grid li:nth-child(6) button")).click();
-            waitFor(driver, d -> !d.findElement(By.cssSelector("#detail-meta dd[data-field='seed']")).getText().isEmpty()
-                    && !"0".equals(d.findElement(By.id("detail-img")).getDomProperty("naturalWidth")));
+            // Read in one script: the details are redrawn when the full metadata arrives.
+            waitFor(driver, d -> (Boolean) ((JavascriptExecutor) d).executeScript(
+                    "return (document.querySelector(`#detail-meta dd[data-field='seed']`)?.textContent ?? '') !== ''"
+                            + " && document.getElementById('detail-img').naturalWidth > 0"));
             Files.write(out.resolve("detail.png"), browser.driver.getScreenshotAs(OutputType.BYTES));
             driver.findElement(By.id("detail-close")).click();
 
@@ -109,6 +121,6 @@ class ReadmeScreenshots {
     }
 
     private static <T> T waitFor(WebDriver driver, Function<WebDriver, T> condition) {
-        return new WebDriverWait(driver, Duration.ofSeconds(20), Duration.ofMillis(25)).until(condition::apply);
+        return new WebDriverWait(driver, Duration.ofSeconds(60), Duration.ofMillis(25)).until(condition::apply);
     }
 }
