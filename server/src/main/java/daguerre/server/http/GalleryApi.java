@@ -56,14 +56,18 @@ final class GalleryApi {
     }
 
     private void png(RoutingContext ctx) {
-        Path file = call(() -> services.gallery().file(ctx.pathParam("id"))).orElseThrow(() -> notFound(ctx));
-        ctx.response().putHeader("Content-Type", "image/png").putHeader("Content-Encoding", "identity")
-                .putHeader("Cache-Control", "private, max-age=31536000, immutable")
-                .sendFile(file.toString());
+        sendPng(ctx, call(() -> services.gallery().file(ctx.pathParam("id"))).orElseThrow(() -> notFound(ctx)));
     }
 
     private void thumbnail(RoutingContext ctx) {
-        Path file = call(() -> services.gallery().thumbnail(ctx.pathParam("id"))).orElseThrow(() -> notFound(ctx));
+        sendPng(ctx, call(() -> services.gallery().thumbnail(ctx.pathParam("id"))).orElseThrow(() -> notFound(ctx)));
+    }
+
+    /** Sends an immutable PNG file, unless the client went away meanwhile (a browser dropping a thumbnail). */
+    private static void sendPng(RoutingContext ctx, Path file) {
+        if (ctx.response().closed()) {
+            return;
+        }
         ctx.response().putHeader("Content-Type", "image/png").putHeader("Content-Encoding", "identity")
                 .putHeader("Cache-Control", "private, max-age=31536000, immutable")
                 .sendFile(file.toString());
