@@ -20,7 +20,7 @@ public final class ServiceOptions {
     @Option(names = "--data", description = "Data directory: database, images, thumbnails (default ./data).")
     String data;
 
-    @Option(names = "--model", description = "A model folder or single-file checkpoint; repeat for more (default: the shipped model).")
+    @Option(names = "--model", description = "A model folder or single-file checkpoint; repeat for more.")
     List<Path> models;
 
     @Option(names = "--max-width", description = "Largest image width in pixels (default 2048).")
