@@ -5,6 +5,7 @@ import daguerre.diffusion.pipeline.GenerationRequest;
 import daguerre.diffusion.pipeline.StableDiffusionModel;
 import daguerre.diffusion.pipeline.StableDiffusionPipeline;
 import daguerre.diffusion.sampling.Sampler;
+import daguerre.weights.model.DefaultModel;
 import daguerre.weights.model.ModelHasher;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
@@ -23,8 +24,8 @@ import picocli.CommandLine.Option;
         description = "Generate images from a prompt and write them as PNGs with their parameters embedded.")
 public final class GenerateCommand implements Callable<Integer> {
 
-    @Option(names = "--model", required = true, paramLabel = "PATH",
-            description = "A diffusers model folder or a single-file .safetensors checkpoint (SD 1.x/2.x).")
+    @Option(names = "--model", paramLabel = "PATH",
+            description = "A diffusers model folder or a single-file .safetensors checkpoint (SD 1.x/2.x); default: Daguerre's own model.")
     Path model;
 
     @Option(names = "--prediction-type", paramLabel = "TYPE",
@@ -90,7 +91,9 @@ public final class GenerateCommand implements Callable<Integer> {
         Files.createDirectories(out);
 
         long loadStart = System.nanoTime();
-        try (StableDiffusionModel loaded = StableDiffusionModel.load(model, predictionType, new ModelHasher())) {
+        Path modelPath = model != null ? model : DefaultModel.locate().orElseThrow(() -> new IllegalArgumentException(
+                "this build ships no default model: pass --model PATH"));
+        try (StableDiffusionModel loaded = StableDiffusionModel.load(modelPath, predictionType, new ModelHasher())) {
             System.err.printf("loaded %s (hash %s) in %.1f s%n", loaded.id(), loaded.hash(), seconds(loadStart));
             ProgressBar bar = new ProgressBar(System.err, "generating");
             long start = System.nanoTime();

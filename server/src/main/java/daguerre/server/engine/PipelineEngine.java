@@ -13,6 +13,7 @@ import daguerre.server.jobs.ImageEngine;
 import daguerre.server.jobs.ModelDescriptor;
 import daguerre.server.jobs.SamplerDescriptor;
 import daguerre.server.jobs.StepListener;
+import daguerre.weights.model.DefaultModel;
 import daguerre.weights.model.ModelHasher;
 import java.awt.image.BufferedImage;
 import java.io.ByteArrayInputStream;
@@ -55,7 +56,8 @@ public final class PipelineEngine implements ImageEngine {
     }
 
     /**
-     * Loads every model; ids (folder or file name without extension) must be unique.
+     * Loads every model (none given: Daguerre's default model); ids (folder or file name without
+     * extension) must be unique.
      *
      * @param concurrentJobs jobs run at once (1: one at a time, no step sharing)
      */
@@ -64,7 +66,8 @@ public final class PipelineEngine implements ImageEngine {
             throw new IllegalArgumentException("concurrent jobs must be at least 1, got " + concurrentJobs);
         }
         if (modelPaths.isEmpty()) {
-            throw new IllegalArgumentException("no model to serve: pass --model PATH (a diffusers folder or a .safetensors file)");
+            modelPaths = List.of(DefaultModel.locate().orElseThrow(() -> new IllegalArgumentException(
+                    "this build ships no default model: pass --model PATH (a diffusers folder or a .safetensors file)")));
         }
         Map<String, StableDiffusionPipeline> pipelines = new LinkedHashMap<>();
         try {
