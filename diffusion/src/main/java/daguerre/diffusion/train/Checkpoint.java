@@ -27,7 +27,7 @@ import java.util.stream.Stream;
  * A training checkpoint: a folder {@code <stage>-<step>} under the run's {@code checkpoints/} with
  * {@code state.safetensors} (F32 tensors {@code model/<name>}, {@code ema/<name>},
  * {@code adam_m/<name>}, {@code adam_v/<name>}) and {@code state.json} (stage, step, optimiser
- * update count, seed, training seconds). Every random draw of the trainer is a pure function of
+ * update count, seed, training wall-clock and CPU seconds). Every random draw of the trainer is a pure function of
  * (seed, step), so the step is the whole generator state.
  *
  * <p>Written atomically: into a hidden temporary folder, then renamed; older checkpoints of the
@@ -46,15 +46,16 @@ public final class Checkpoint {
      *
      * @param step the next step to run
      * @param trainingSeconds wall-clock seconds spent training the stage so far
+     * @param cpuSeconds process CPU seconds spent training the stage so far (0 when not recorded)
      */
-    public record State(String stage, long step, long optimiserUpdates, long seed, double trainingSeconds,
+    public record State(String stage, long step, long optimiserUpdates, long seed, double trainingSeconds, double cpuSeconds,
                         Map<String, float[]> model, Map<String, float[]> ema, Map<String, float[]> firstMoments,
                         Map<String, float[]> secondMoments) {}
 
     private Checkpoint() {}
 
     /** Writes a checkpoint of {@code stage} at {@code step}; returns its folder. */
-    public static Path write(Path checkpoints, String stage, long step, long seed, double trainingSeconds,
+    public static Path write(Path checkpoints, String stage, long step, long seed, double trainingSeconds, double cpuSeconds,
                              TrainableParameters parameters, ExponentialMovingAverage ema, AdamW optimiser) throws IOException {
         Files.createDirectories(checkpoints);
         String name = String.format("%s-%08d", stage, step);
@@ -85,6 +86,7 @@ public final class Checkpoint {
                 .put("optimiser_updates", optimiser.updates())
                 .put("seed", seed)
                 .put("training_seconds", trainingSeconds)
+                .put("cpu_seconds", cpuSeconds)
                 .put("random_state", "every draw is a pure function of (seed, step)");
         JSON.writerWithDefaultPrettyPrinter().writeValue(temp.resolve("state.json").toFile(), json);
         deleteRecursively(target);
@@ -125,7 +127,7 @@ public final class Checkpoint {
             }
         }
         return new State(json.get("stage").asText(), json.get("step").asLong(), json.get("optimiser_updates").asLong(),
-                json.get("seed").asLong(), json.get("training_seconds").asDouble(), model, ema, first, second);
+                json.get("seed").asLong(), json.get("training_seconds").asDouble(), json.path("cpu_seconds").asDouble(0), model, ema, first, second);
     }
 
     /** The complete checkpoints of {@code stage}, oldest first. */

@@ -50,6 +50,7 @@ public final class Trainer implements AutoCloseable {
     private final DoubleSupplier peakGflops;
     private long step;
     private double trainingSeconds;
+    private double cpuSeconds;
 
     /**
      * A trainer for {@code parameters}; its optimiser and EMA state live in children of {@code manager}.
@@ -88,6 +89,7 @@ public final class Trainer implements AutoCloseable {
         ema.restore(state.ema());
         step = state.step();
         trainingSeconds = state.trainingSeconds();
+        cpuSeconds = state.cpuSeconds();
         log.truncate(settings.stage(), step);
         log.event("resume", "stage", settings.stage(), "step", step, "checkpoint", latest.get().toString());
         listener.onMessage(settings.stage() + ": resumed at step " + step + " from " + latest.get());
@@ -116,6 +118,7 @@ public final class Trainer implements AutoCloseable {
         long lastCheckpoint = started;
         while (step < end) {
             long stepStart = System.nanoTime();
+            double cpuStart = processCpuSeconds();
             double learningRate = settings.schedule().at(step);
             double loss;
             try (NDManager scope = parameters.all().values().iterator().next().value().getManager().newSubManager()) {
@@ -134,6 +137,7 @@ public final class Trainer implements AutoCloseable {
             step++;
             long now = System.nanoTime();
             trainingSeconds += (now - stepStart) / 1e9;
+            cpuSeconds += processCpuSeconds() - cpuStart;
             double elapsed = (now - started) / 1e9;
             double rate = (step - startStep) * settings.batchSize() / elapsed;
             TrainingProgress progress = new TrainingProgress(settings.stage(), step, settings.steps(), loss, learningRate, norm,
@@ -149,10 +153,10 @@ public final class Trainer implements AutoCloseable {
 
     /** Writes a checkpoint of the current state now. */
     public Path checkpoint() throws IOException {
-        Path folder = Checkpoint.write(checkpoints, settings.stage(), step, settings.seed(), trainingSeconds, parameters, ema,
-                optimiser);
+        Path folder = Checkpoint.write(checkpoints, settings.stage(), step, settings.seed(), trainingSeconds, cpuSeconds,
+                parameters, ema, optimiser);
         log.event("checkpoint", "stage", settings.stage(), "step", step, "training_seconds", trainingSeconds,
-                "folder", folder.toString());
+                "cpu_seconds", cpuSeconds, "folder", folder.toString());
         listener.onCheckpoint(folder);
         measurePeak("checkpoint");
         return folder;
@@ -169,6 +173,19 @@ public final class Trainer implements AutoCloseable {
     /** Seconds spent in training steps of this stage, over all sessions. */
     public double trainingSeconds() {
         return trainingSeconds;
+    }
+
+    /**
+     * CPU seconds this process used during the stage's steps, over all sessions: divided by the
+     * machine's cores, the time the stage would take at full CPU speed (the share a shared machine
+     * gives varies over a day).
+     */
+    public double cpuSeconds() {
+        return cpuSeconds;
+    }
+
+    private static double processCpuSeconds() {
+        return ProcessHandle.current().info().totalCpuDuration().map(d -> d.toNanos() / 1e9).orElse(0.0);
     }
 
     /** The averaged weights, by parameter name ({@code component.key}). */

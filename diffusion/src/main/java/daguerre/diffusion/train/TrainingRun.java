@@ -88,7 +88,8 @@ public final class TrainingRun {
                             vaeSettings.batchSize(), vae.parameterCount()));
                     trainer.run(new VaeObjective(vae, data, vaeSettings.batchSize(), config.vae().klWeight(),
                             config.vae().edgeWeight(), TrainingRandom.mix(config.seed(), 1)), vaeSettings.steps());
-                    log.event("stage_done", "stage", VAE_STAGE, "training_seconds", trainer.trainingSeconds());
+                    log.event("stage_done", "stage", VAE_STAGE, "training_seconds", trainer.trainingSeconds(),
+                            "cpu_seconds", trainer.cpuSeconds());
                 }
                 vaeEma = copy(strip(trainer.emaWeights(), "vae."), manager);
             }
@@ -119,7 +120,8 @@ public final class TrainingRun {
                     trainer.run(new DiffusionObjective(unet, textEncoder, tokenizer, latents, data.size(),
                             diffusionSettings.batchSize(), Schedules.alphasCumprod(SchedulerConfig.SD15),
                             config.diffusion().emptyCaptionRate(), TrainingRandom.mix(config.seed(), 2)), diffusionSettings.steps());
-                    log.event("stage_done", "stage", DIFFUSION_STAGE, "training_seconds", trainer.trainingSeconds());
+                    log.event("stage_done", "stage", DIFFUSION_STAGE, "training_seconds", trainer.trainingSeconds(),
+                            "cpu_seconds", trainer.cpuSeconds());
                 }
                 DiffusersExport.write(new DiffusersExport.Components(config.unet(), strip(trainer.emaWeights(), "unet."),
                         vaeConfig, vaeEma, textConfig, strip(trainer.emaWeights(), "text_encoder."),
