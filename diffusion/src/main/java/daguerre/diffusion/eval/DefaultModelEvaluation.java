@@ -172,6 +172,28 @@ public final class DefaultModelEvaluation {
         return total / count;
     }
 
+    /**
+     * A contact sheet: one row per prompt, one column per seed (firstSeed, firstSeed + 1, ...), each
+     * cell the generated image at the model's size.
+     */
+    public static BufferedImage sampleGrid(StableDiffusionModel model, List<String> prompts, Options options) {
+        StableDiffusionPipeline pipeline = new StableDiffusionPipeline(model);
+        int size = model.defaultImageSize();
+        BufferedImage grid = new BufferedImage(size * options.seeds(), size * prompts.size(), BufferedImage.TYPE_INT_RGB);
+        java.awt.Graphics2D g = grid.createGraphics();
+        try {
+            for (int row = 0; row < prompts.size(); row++) {
+                List<BufferedImage> images = generate(pipeline, prompts.get(row), options.seeds(), options);
+                for (int column = 0; column < images.size(); column++) {
+                    g.drawImage(images.get(column), column * size, row * size, null);
+                }
+            }
+        } finally {
+            g.dispose();
+        }
+        return grid;
+    }
+
     private static List<BufferedImage> generate(StableDiffusionPipeline pipeline, String prompt, int seeds, Options options) {
         GenerationRequest request = GenerationRequest.builder(prompt).sampler(options.sampler()).steps(options.steps())
                 .guidanceScale(options.guidance()).seed(options.firstSeed()).batchSize(seeds).build();

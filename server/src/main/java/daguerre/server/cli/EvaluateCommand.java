@@ -5,7 +5,12 @@ import daguerre.diffusion.pipeline.StableDiffusionModel;
 import daguerre.diffusion.sampling.Sampler;
 import daguerre.diffusion.train.data.EmojiDataset;
 import daguerre.weights.model.ModelHasher;
+import java.awt.image.BufferedImage;
 import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.StandardCopyOption;
+import java.util.List;
+import javax.imageio.ImageIO;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -54,6 +59,21 @@ public final class EvaluateCommand implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "1000", description = "First seed. Default: ${DEFAULT-VALUE}.")
     long seed;
 
+    @Option(names = "--samples", paramLabel = "PNG",
+            description = "Also write a contact sheet of example prompts (one row each, one column per seed) to this file.")
+    Path samples;
+
+    /** Prompts of the contact sheet: object colours, backgrounds, both styles, a held-out emoji (star). */
+    static final List<String> EXAMPLE_PROMPTS = List.of(
+            "red heart, twemoji style, on a blue background",
+            "yellow heart, twemoji style, on a purple background",
+            "green circle, noto style, on a white background",
+            "blue square, noto style, on a orange background",
+            "smiling face with sunglasses, twemoji style, on a pink background",
+            "pizza, noto style, on a gray background",
+            "rocket, twemoji style, on a black background",
+            "star, noto style, on a green background");
+
     /** Runs the command on its own, before the lead registers it under daguerre.server.Main. */
     public static void main(String[] args) {
         System.exit(new CommandLine(new EvaluateCommand()).execute(args));
@@ -77,6 +97,15 @@ public final class EvaluateCommand implements Callable<Integer> {
                     100 * f.objectColourAdherence(), f.objectImages());
             out.printf(Locale.ROOT, "seed diversity (mean pairwise) %6.1f / 255%n", f.seedDiversity());
             out.printf(Locale.ROOT, "one image, %d steps            %6.2f s%n", steps, f.secondsPerImage());
+            if (samples != null) {
+                BufferedImage grid = DefaultModelEvaluation.sampleGrid(loaded, EXAMPLE_PROMPTS, options);
+                Path parent = samples.toAbsolutePath().getParent();
+                Files.createDirectories(parent);
+                Path temp = Files.createTempFile(parent, ".samples-", ".png.tmp");
+                ImageIO.write(grid, "png", temp.toFile());
+                Files.move(temp, samples, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+                out.println("samples: " + samples + " (rows: " + String.join(" | ", EXAMPLE_PROMPTS) + ")");
+            }
         }
         return 0;
     }
