@@ -8,6 +8,8 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.function.DoubleSupplier;
 
 /**
@@ -48,6 +50,10 @@ public final class Trainer implements AutoCloseable {
     private final TrainingLog log;
     private final TrainingListener listener;
     private final DoubleSupplier peakGflops;
+    /** Seconds a stopping JVM waits for the step under way and its checkpoint. */
+    public static final long STOP_GRACE_SECONDS = 120;
+
+    private volatile boolean stopRequested;
     private long step;
     private double trainingSeconds;
     private double cpuSeconds;
@@ -106,13 +112,41 @@ public final class Trainer implements AutoCloseable {
         return step >= settings.steps();
     }
 
-    /** Runs steps until {@code untilStep} (at most the stage's total), checkpointing on the way and at the end. */
+    /**
+     * Runs steps until {@code untilStep} (at most the stage's total), checkpointing on the way and at
+     * the end. When the JVM is asked to stop (Ctrl-C, SIGTERM) during the run, the step under way
+     * finishes, a checkpoint is written, and {@link TrainingStoppedException} is thrown, so that a
+     * stop loses nothing (the JVM waits up to {@link #STOP_GRACE_SECONDS} for it).
+     */
     public void run(Objective objective, long untilStep) throws IOException {
         long end = Math.min(untilStep, settings.steps());
         if (step >= end) {
             return;
         }
         measurePeak("start");
+        CountDownLatch finished = new CountDownLatch(1);
+        Thread hook = new Thread(() -> {
+            stopRequested = true;
+            try {
+                finished.await(STOP_GRACE_SECONDS, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }, "trainer-stop");
+        Runtime.getRuntime().addShutdownHook(hook);
+        try {
+            loop(objective, end);
+        } finally {
+            finished.countDown();
+            try {
+                Runtime.getRuntime().removeShutdownHook(hook);
+            } catch (IllegalStateException shuttingDown) {
+                // the JVM is already stopping: the hook has run or is running
+            }
+        }
+    }
+
+    private void loop(Objective objective, long end) throws IOException {
         long startStep = step;
         long started = System.nanoTime();
         long lastCheckpoint = started;
@@ -144,6 +178,10 @@ public final class Trainer implements AutoCloseable {
                     rate, (settings.steps() - step) * settings.batchSize() / rate);
             log.step(progress);
             listener.onStep(progress);
+            if (stopRequested) {
+                checkpoint();
+                throw new TrainingStoppedException(settings.stage(), step);
+            }
             if (step == end || (now - lastCheckpoint) / 1e9 >= settings.checkpointSeconds()) {
                 checkpoint();
                 lastCheckpoint = System.nanoTime();
@@ -153,6 +191,9 @@ public final class Trainer implements AutoCloseable {
 
     /** Writes a checkpoint of the current state now. */
     public Path checkpoint() throws IOException {
+        if (stopRequested) {
+            listener.onMessage(settings.stage() + ": stopping; writing a checkpoint at step " + step);
+        }
         Path folder = Checkpoint.write(checkpoints, settings.stage(), step, settings.seed(), trainingSeconds, cpuSeconds,
                 parameters, ema, optimiser);
         log.event("checkpoint", "stage", settings.stage(), "step", step, "training_seconds", trainingSeconds,
@@ -163,6 +204,9 @@ public final class Trainer implements AutoCloseable {
     }
 
     private void measurePeak(String when) throws IOException {
+        if (stopRequested) {
+            return;
+        }
         double gflops = peakGflops.getAsDouble();
         if (Double.isFinite(gflops)) {
             log.event("cpu_peak", "stage", settings.stage(), "step", step, "when", when, "gflops", gflops);

@@ -5,6 +5,7 @@ import daguerre.diffusion.train.TrainConfig;
 import daguerre.diffusion.train.TrainingListener;
 import daguerre.diffusion.train.TrainingProgress;
 import daguerre.diffusion.train.TrainingRun;
+import daguerre.diffusion.train.TrainingStoppedException;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.Locale;
@@ -22,6 +23,9 @@ import picocli.CommandLine.Option;
         description = "Train (or resume training) a small text-to-image model from a JSON recipe.")
 public final class TrainCommand implements Callable<Integer> {
 
+    /** Exit status after a stop request (as a shell reports SIGINT). */
+    static final int STOPPED = 130;
+
     @Option(names = "--config", required = true, paramLabel = "FILE",
             description = "The training recipe (e.g. weights/default/train-config.json).")
     Path config;
@@ -38,16 +42,23 @@ public final class TrainCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         TrainConfig recipe = TrainConfig.load(config);
         PrintStream out = System.out;
-        Path folder = new TrainingRun(recipe, new ConsoleListener(out), () -> {
-            if (noCpuMeasure) {
-                return Double.NaN;
-            }
-            try {
-                return MachinePeak.measureGflops();
-            } catch (Exception e) {
-                return Double.NaN;
-            }
-        }).run();
+        Path folder;
+        try {
+            folder = new TrainingRun(recipe, new ConsoleListener(out), () -> {
+                if (noCpuMeasure) {
+                    return Double.NaN;
+                }
+                try {
+                    return MachinePeak.measureGflops();
+                } catch (Exception e) {
+                    return Double.NaN;
+                }
+            }).run();
+        } catch (TrainingStoppedException stopped) {
+            out.println();
+            out.println(stopped.getMessage());
+            return STOPPED;
+        }
         out.println("done: " + folder);
         return 0;
     }
