@@ -77,11 +77,28 @@ public final class Trainer implements AutoCloseable {
         this.peakGflops = peakGflops;
     }
 
-    /** Loads the stage's newest checkpoint, if there is one; returns the step to continue from. */
+    /**
+     * Loads the stage's newest checkpoint, if there is one, and drops the loss rows logged after it
+     * (those steps run again); returns the step to continue from.
+     */
     public long resume() throws IOException {
+        Optional<Path> latest = loadLatest();
+        if (latest.isPresent()) {
+            log.truncate(settings.stage(), step);
+            log.event("resume", "stage", settings.stage(), "step", step, "checkpoint", latest.get().toString());
+            listener.onMessage(settings.stage() + ": resumed at step " + step + " from " + latest.get());
+        }
+        return step;
+    }
+
+    /**
+     * Loads the stage's newest checkpoint (weights, EMA, optimiser state, step), if there is one,
+     * leaving the logs alone: for reading the state of a run that may still be going.
+     */
+    public Optional<Path> loadLatest() throws IOException {
         Optional<Path> latest = Checkpoint.latest(checkpoints, settings.stage());
         if (latest.isEmpty()) {
-            return step;
+            return latest;
         }
         Checkpoint.State state = Checkpoint.read(latest.get());
         for (Map.Entry<String, daguerre.diffusion.nn.Parameter> entry : parameters.all().entrySet()) {
@@ -96,10 +113,7 @@ public final class Trainer implements AutoCloseable {
         step = state.step();
         trainingSeconds = state.trainingSeconds();
         cpuSeconds = state.cpuSeconds();
-        log.truncate(settings.stage(), step);
-        log.event("resume", "stage", settings.stage(), "step", step, "checkpoint", latest.get().toString());
-        listener.onMessage(settings.stage() + ": resumed at step " + step + " from " + latest.get());
-        return step;
+        return latest;
     }
 
     /** The next step to run. */

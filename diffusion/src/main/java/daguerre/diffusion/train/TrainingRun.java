@@ -68,9 +68,22 @@ public final class TrainingRun {
 
     /** Runs (or resumes) every stage and exports the model; returns the export folder. */
     public Path run() throws IOException {
+        return execute(true, config.exportDir());
+    }
+
+    /**
+     * Exports the EMA weights of the newest checkpoints without training, e.g. to evaluate a run
+     * that is still going: the VAE stage must be finished and the diffusion stage must have a
+     * checkpoint. Returns {@code folder}.
+     */
+    public Path exportCheckpoint(Path folder) throws IOException {
+        return execute(false, folder);
+    }
+
+    private Path execute(boolean train, Path exportDir) throws IOException {
         Path runDir = config.runDir();
         TrainingLog log = new TrainingLog(runDir);
-        log.event("start", "config", config.source().toString(), "seed", config.seed());
+        log.event(train ? "start" : "export_checkpoint", "config", config.source().toString(), "seed", config.seed());
         ImageCaptionDataset data = trainingData(config);
         ClipTokenizer tokenizer = tokenizer(data, log);
         Path checkpoints = runDir.resolve("checkpoints");
@@ -82,7 +95,15 @@ public final class TrainingRun {
             TrainConfig.Optimisation vaeSettings = config.vae().optimisation();
             try (Trainer trainer = new Trainer(settings(VAE_STAGE, vaeSettings), TrainableParameters.of(Map.of("vae", vae)),
                     manager, checkpoints, log, listener, peakGflops)) {
-                trainer.resume();
+                if (train) {
+                    trainer.resume();
+                } else {
+                    trainer.loadLatest();
+                }
+                if (!train && !trainer.finished()) {
+                    throw new IllegalStateException("the " + VAE_STAGE + " stage is not finished (step " + trainer.step() + " of "
+                            + vaeSettings.steps() + "): nothing to export yet");
+                }
                 if (!trainer.finished()) {
                     listener.onMessage(String.format("%s: %d steps of %d images, %,d parameters", VAE_STAGE, vaeSettings.steps(),
                             vaeSettings.batchSize(), vae.parameterCount()));
@@ -111,8 +132,11 @@ public final class TrainingRun {
             networks.put("unet", unet);
             try (Trainer trainer = new Trainer(settings(DIFFUSION_STAGE, diffusionSettings), TrainableParameters.of(networks),
                     manager, checkpoints, log, listener, peakGflops)) {
-                trainer.resume();
-                if (!trainer.finished()) {
+                long resumedAt = train ? trainer.resume() : trainer.loadLatest().map(p -> trainer.step()).orElse(0L);
+                if (!train && resumedAt == 0) {
+                    throw new IllegalStateException("the " + DIFFUSION_STAGE + " stage has no checkpoint yet: nothing to export");
+                }
+                if (train && !trainer.finished()) {
                     listener.onMessage(String.format("%s: %d steps of %d latents, text encoder %,d + U-Net %,d parameters",
                             DIFFUSION_STAGE, diffusionSettings.steps(), diffusionSettings.batchSize(),
                             textEncoder.parameterCount(), unet.parameterCount()));
@@ -125,11 +149,11 @@ public final class TrainingRun {
                 }
                 DiffusersExport.write(new DiffusersExport.Components(config.unet(), strip(trainer.emaWeights(), "unet."),
                         vaeConfig, vaeEma, textConfig, strip(trainer.emaWeights(), "text_encoder."),
-                        runDir.resolve("tokenizer"), SchedulerConfig.SD15), config.exportDir(), DType.F16);
+                        runDir.resolve("tokenizer"), SchedulerConfig.SD15), exportDir, DType.F16);
+                log.event("exported", "folder", exportDir.toString(), "diffusion_step", trainer.step());
             }
-            log.event("exported", "folder", config.exportDir().toString());
-            listener.onMessage("model written to " + config.exportDir());
-            return config.exportDir();
+            listener.onMessage("model written to " + exportDir);
+            return exportDir;
         }
     }
 

@@ -62,6 +62,13 @@ class TrainingRunTest {
             new TrainingRun(recipe, TrainingListener.NONE, () -> Double.NaN).run();
             assertEquals(40, losses(recipe.runDir().resolve("losses.csv")).get(TrainingRun.VAE_STAGE).size());
         }
+        // exporting the newest checkpoints gives the same weights as the finished run's export
+        Path snapshot = new TrainingRun(recipe, TrainingListener.NONE, () -> Double.NaN).exportCheckpoint(temp.resolve("snapshot"));
+        for (String weights : List.of("unet/diffusion_pytorch_model.safetensors", "vae/diffusion_pytorch_model.safetensors",
+                "text_encoder/model.safetensors")) {
+            assertArrayEquals(Files.readAllBytes(model.resolve(weights)), Files.readAllBytes(snapshot.resolve(weights)), weights);
+        }
+        assertEquals(40, losses(recipe.runDir().resolve("losses.csv")).get(TrainingRun.DIFFUSION_STAGE).size());
     }
 
     @Test

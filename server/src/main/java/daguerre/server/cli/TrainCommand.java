@@ -30,6 +30,11 @@ public final class TrainCommand implements Callable<Integer> {
             description = "The training recipe (e.g. weights/default/train-config.json).")
     Path config;
 
+    @Option(names = "--export-checkpoint", paramLabel = "DIR",
+            description = "Do not train: export the EMA weights of the newest checkpoints to DIR (for evaluating a run that is"
+                    + " still going; the VAE stage must be finished).")
+    Path exportCheckpoint;
+
     @Option(names = "--no-cpu-measure", description = "Do not measure the CPU's peak at start and at checkpoints.")
     boolean noCpuMeasure;
 
@@ -42,6 +47,10 @@ public final class TrainCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         TrainConfig recipe = TrainConfig.load(config);
         PrintStream out = System.out;
+        if (exportCheckpoint != null) {
+            new TrainingRun(recipe, new ConsoleListener(out), () -> Double.NaN).exportCheckpoint(exportCheckpoint);
+            return 0;
+        }
         Path folder;
         try {
             folder = new TrainingRun(recipe, new ConsoleListener(out), () -> {
