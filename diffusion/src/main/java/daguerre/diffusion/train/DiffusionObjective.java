@@ -2,7 +2,6 @@ package daguerre.diffusion.train;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import daguerre.diffusion.sampling.SeededNoise;
 import daguerre.diffusion.text.ClipTextModel;
@@ -81,7 +80,7 @@ public final class DiffusionObjective implements Trainer.Objective {
         NDArray noise = new SeededNoise(rowSeeds).next(latentShape, scope);                    // [B, 4, h, w]
         NDArray noisy = clean.mul(scope.create(signal, new Shape(batchSize, 1, 1, 1)))
                 .add(noise.mul(scope.create(noiseScale, new Shape(batchSize, 1, 1, 1))));
-        NDArray context = textEncoder.lastHiddenState(scope.create(ids, new Shape(batchSize, length)).toType(DataType.INT64, false));
+        NDArray context = textEncoder.lastHiddenState(scope.create(ids, new Shape(batchSize, length)));   // [B, 77, D]
         NDArray predicted = unet.forward(noisy, timesteps, context);
         return predicted.sub(noise).square().mean();
     }

@@ -43,6 +43,7 @@ public final class Trainer implements AutoCloseable {
                            double emaDecay, double checkpointSeconds, long seed) {}
 
     private final Settings settings;
+    private final NDManager manager;
     private final TrainableParameters parameters;
     private final AdamW optimiser;
     private final ExponentialMovingAverage ema;
@@ -68,6 +69,7 @@ public final class Trainer implements AutoCloseable {
     public Trainer(Settings settings, TrainableParameters parameters, NDManager manager, Path checkpoints, TrainingLog log,
                    TrainingListener listener, DoubleSupplier peakGflops) {
         this.settings = settings;
+        this.manager = manager;
         this.parameters = parameters;
         this.optimiser = new AdamW(parameters, settings.optimiser(), manager);
         this.ema = new ExponentialMovingAverage(parameters, settings.emaDecay(), manager);
@@ -169,7 +171,7 @@ public final class Trainer implements AutoCloseable {
             double cpuStart = processCpuSeconds();
             double learningRate = settings.schedule().at(step);
             double loss;
-            try (NDManager scope = parameters.all().values().iterator().next().value().getManager().newSubManager()) {
+            try (NDManager scope = manager.newSubManager()) {
                 try (GradientCollector collector = DjlRuntime.engine().newGradientCollector()) {
                     NDArray value = objective.loss(step, scope);
                     loss = value.getFloat();
