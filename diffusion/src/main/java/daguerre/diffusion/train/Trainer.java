@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.training.GradientCollector;
 import daguerre.diffusion.DjlRuntime;
+import daguerre.diffusion.nn.Parameter;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Map;
@@ -103,7 +104,7 @@ public final class Trainer implements AutoCloseable {
             return latest;
         }
         Checkpoint.State state = Checkpoint.read(latest.get());
-        for (Map.Entry<String, daguerre.diffusion.nn.Parameter> entry : parameters.all().entrySet()) {
+        for (Map.Entry<String, Parameter> entry : parameters.all().entrySet()) {
             float[] values = state.model().get(entry.getKey());
             if (values == null) {
                 throw new IOException(latest.get() + ": no weights for " + entry.getKey());
