@@ -2,18 +2,21 @@ package daguerre.server;
 
 import daguerre.server.batch.BatchCommand;
 import daguerre.server.cli.BenchCommand;
+import daguerre.server.cli.EvaluateCommand;
 import daguerre.server.config.EngineFactory;
 import daguerre.server.engine.PipelineEngine;
 import daguerre.server.http.ServeCommand;
 import daguerre.weights.model.ModelHasher;
 import daguerre.server.cli.GenerateCommand;
+import daguerre.server.cli.TrainCommand;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 /** Command-line entry point of daguerre.jar. */
 @Command(name = "daguerre", mixinStandardHelpOptions = true, version = "Daguerre 0.1.0",
         description = "Text-to-image latent diffusion on the JVM.",
-        subcommands = {GenerateCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {GenerateCommand.class, BenchCommand.class, TrainCommand.class, EvaluateCommand.class,
+                CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 
     @CommandLine.Spec

@@ -14,6 +14,14 @@ public final class Linear extends Module {
         bias = withBias ? parameter("bias", new Shape(out)) : null;
     }
 
+    /**
+     * Whether the weight records gradients (it is being trained): blocks then avoid fused kernels,
+     * which DJL runs with autograd off (see {@link Attention#attend}).
+     */
+    public boolean requiresGradient() {
+        return weight.value().hasGradient();
+    }
+
     /** [..., in] -> [..., out] */
     public NDArray forward(NDArray x) {
         return ai.djl.nn.core.Linear.linear(x, weight.value(), bias == null ? null : bias.value()).singletonOrThrow();

@@ -41,7 +41,10 @@ public final class AttentionBlock extends Module {
             long width = x.getShape().get(3);
             // [B, C, H, W] -> [B, H*W, C]
             NDArray tokens = groupNorm.forward(x).reshape(batch, channels, height * width).transpose(0, 2, 1);
-            NDArray attended = Attention.attend(toQ.forward(tokens), toK.forward(tokens), toV.forward(tokens), 1);
+            // training takes the plain path: fused kernels carry no gradient (see Attention.attend)
+            NDArray attended = toQ.requiresGradient()
+                    ? Attention.attendUnfused(toQ.forward(tokens), toK.forward(tokens), toV.forward(tokens), 1)
+                    : Attention.attend(toQ.forward(tokens), toK.forward(tokens), toV.forward(tokens), 1);
             // [B, H*W, C] -> [B, C, H, W]
             NDArray out = toOut.forward(attended).transpose(0, 2, 1).reshape(batch, channels, height, width);
             return out.add(x);
