@@ -4,16 +4,23 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import daguerre.diffusion.nn.FusedOps;
+import daguerre.diffusion.pipeline.GenerationRequest;
 import daguerre.diffusion.pipeline.StableDiffusionModel;
+import daguerre.diffusion.pipeline.StableDiffusionPipeline;
+import daguerre.diffusion.sampling.Sampler;
 import daguerre.diffusion.text.ClipTextConfig;
 import daguerre.diffusion.unet.UNetConfig;
 import daguerre.diffusion.vae.VaeConfig;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.EnumSet;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.function.Function;
 import java.util.function.Supplier;
@@ -183,6 +190,113 @@ public final class Benchmark {
     }
 
     /**
+     * Each fused kernel's effect, in one run: the median seconds of a U-Net step and of a VAE decode
+     * at image size {@code size} with every {@link FusedOps.Kernel} in use ({@code all}), with each
+     * one switched off in turn ({@code without_<kernel>}), and with none ({@code none}: plain DJL
+     * ops only). Leaves every kernel switched on.
+     *
+     * @return by configuration name, {unet seconds, vae decode seconds}
+     */
+    public static Map<String, double[]> ablation(StableDiffusionModel model, int size, Options options) {
+        Map<String, Set<FusedOps.Kernel>> configurations = new LinkedHashMap<>();
+        configurations.put("all", EnumSet.allOf(FusedOps.Kernel.class));
+        for (FusedOps.Kernel kernel : FusedOps.Kernel.values()) {
+            Set<FusedOps.Kernel> others = EnumSet.allOf(FusedOps.Kernel.class);
+            others.remove(kernel);
+            configurations.put("without_" + kernel.name().toLowerCase(Locale.ROOT), others);
+        }
+        configurations.put("none", EnumSet.noneOf(FusedOps.Kernel.class));
+        if (size <= 0 || size % model.vaeScaleFactor() != 0) {
+            throw new IllegalArgumentException("image size " + size + " is not a positive multiple of " + model.vaeScaleFactor());
+        }
+        int latent = size / model.vaeScaleFactor();
+        UNetConfig unet = model.unet().config();
+        VaeConfig vae = model.vae().config();
+        SplittableRandom random = new SplittableRandom(options.seed());
+        float[] sample = normal(random, 2L * unet.inChannels() * latent * latent);
+        float[] context = normal(random, 2L * 77 * unet.crossAttentionDim());
+        float[] latents = normal(random, (long) vae.latentChannels() * latent * latent);
+        Map<String, double[]> seconds = new LinkedHashMap<>();
+        try {
+            for (Map.Entry<String, Set<FusedOps.Kernel>> configuration : configurations.entrySet()) {
+                FusedOps.enableOnly(configuration.getValue());
+                double unetSeconds = median(options, model.manager(), m -> {
+                    NDArray x = m.create(sample, new Shape(2, unet.inChannels(), latent, latent));
+                    NDArray t = m.create(new float[] {TIMESTEP, TIMESTEP});
+                    NDArray c = m.create(context, new Shape(2, 77, unet.crossAttentionDim()));
+                    return () -> model.unet().forward(x, t, c);
+                });
+                double vaeSeconds = median(options, model.manager(), m -> {
+                    NDArray z = m.create(latents, new Shape(1, vae.latentChannels(), latent, latent));
+                    return () -> model.vae().decode(z);
+                });
+                seconds.put(configuration.getKey(), new double[] {unetSeconds, vaeSeconds});
+            }
+        } finally {
+            FusedOps.enableOnly(EnumSet.allOf(FusedOps.Kernel.class));
+        }
+        return seconds;
+    }
+
+    /**
+     * Median seconds of one whole generation: one image at the model's default size, {@code steps}
+     * steps of Euler with guidance 7.5 (so every step is a batch-2 U-Net call), text encoding and
+     * VAE decode included, PNG encoding excluded; {@code options.warmups()} untimed generations first.
+     */
+    public static double imageSeconds(StableDiffusionModel model, int steps, Options options) {
+        StableDiffusionPipeline pipeline = new StableDiffusionPipeline(model);
+        double[] seconds = new double[options.repeats()];
+        for (int i = -options.warmups(); i < options.repeats(); i++) {
+            long start = System.nanoTime();
+            pipeline.generate(imageRequest(steps, options.seed() + i), (step, total, preview) -> { }, () -> false);
+            if (i >= 0) {
+                seconds[i] = (System.nanoTime() - start) / 1e9;
+            }
+        }
+        return median(seconds);
+    }
+
+    /**
+     * Resident memory over a long run of generations (a leak shows as growth).
+     *
+     * @param generations how many images were generated
+     * @param startRssGib RSS after the first generation, in GiB
+     * @param endRssGib RSS after the last
+     * @param maxRssGib the highest RSS seen after any generation
+     */
+    public record Soak(int generations, double startRssGib, double endRssGib, double maxRssGib) {
+
+        /** The end RSS as a percentage change from the start. */
+        public double changePercent() {
+            return 100 * (endRssGib - startRssGib) / startRssGib;
+        }
+    }
+
+    /** Generates {@code generations} images one after another ({@code steps} steps each) and tracks RSS. */
+    public static Soak soak(StableDiffusionModel model, int generations, int steps, long seed) {
+        if (generations < 2) {
+            throw new IllegalArgumentException("a soak needs at least 2 generations, got " + generations);
+        }
+        StableDiffusionPipeline pipeline = new StableDiffusionPipeline(model);
+        double start = Double.NaN;
+        double end = Double.NaN;
+        double max = 0;
+        for (int i = 0; i < generations; i++) {
+            pipeline.generate(imageRequest(steps, seed + i), (step, total, preview) -> { }, () -> false);
+            end = MemoryStatus.rssGib();
+            max = Math.max(max, end);
+            if (i == 0) {
+                start = end;
+            }
+        }
+        return new Soak(generations, start, end, max);
+    }
+
+    private static GenerationRequest imageRequest(int steps, long seed) {
+        return GenerationRequest.builder(PROMPT).sampler(Sampler.EULER).steps(steps).guidanceScale(7.5).seed(seed).build();
+    }
+
+    /**
      * Median seconds of {@code options.repeats()} calls after {@code options.warmups()} untimed
      * ones. {@code prepare} creates a call's inputs in the call's own child manager and returns the
      * call; only the call is timed. PyTorch's CPU ops are synchronous, so the call's return means
@@ -205,6 +319,10 @@ public final class Benchmark {
                 }
             }
         }
+        return median(seconds);
+    }
+
+    private static double median(double[] seconds) {
         Arrays.sort(seconds);
         int n = seconds.length;
         return n % 2 == 1 ? seconds[n / 2] : (seconds[n / 2 - 1] + seconds[n / 2]) / 2;

@@ -8,8 +8,17 @@ public final class Activations {
 
     private Activations() {}
 
-    /** SiLU (swish with beta 1): x * sigmoid(x). */
+    /**
+     * SiLU (swish with beta 1): x * sigmoid(x), in one pass by libtorch's {@code silu}
+     * ({@link FusedOps}); while gradients are recorded (a {@code GradientCollector} is open), by {@link #siluUnfused}, since DJL runs
+     * TorchScript methods with autograd off.
+     */
     public static NDArray silu(NDArray x) {
+        return FusedOps.recordingGradients() || !FusedOps.enabled(FusedOps.Kernel.SILU) ? siluUnfused(x) : FusedOps.silu(x);
+    }
+
+    /** SiLU from plain DJL ops (two passes and a temporary): the reference and the training path. */
+    public static NDArray siluUnfused(NDArray x) {
         return x.mul(Activation.sigmoid(x));
     }
 

@@ -13,13 +13,15 @@ import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
+import java.util.EnumSet;
+import java.util.Set;
 import java.util.zip.CRC32;
 import java.util.zip.ZipEntry;
 import java.util.zip.ZipOutputStream;
 
 /**
  * libtorch operators that DJL 0.35.1 does not expose (fused scaled-dot-product attention,
- * group_norm), reached through a tiny TorchScript module that this class writes itself.
+ * group_norm, one-pass SiLU, nearest upsampling, oneDNN's linear), reached through a tiny TorchScript module that this class writes itself.
  *
  * <p>A TorchScript archive is a zip of four entries: {@code code/__torch__.py} (the module's
  * source in TorchScript's serialised dialect), {@code data.pkl} (the pickled module object: a
@@ -51,6 +53,42 @@ public final class FusedOps {
                 bias: Tensor,
                 eps: float) -> Tensor:
                 return torch.group_norm(x, groups, weight, bias, eps)
+              def group_norm_silu(self: __torch__.FusedOps,
+                x: Tensor,
+                groups: int,
+                weight: Tensor,
+                bias: Tensor,
+                eps: float) -> Tensor:
+                return torch.silu_(torch.group_norm(x, groups, weight, bias, eps))
+              def linear(self: __torch__.FusedOps,
+                x: Tensor,
+                weight: Tensor,
+                bias: Tensor) -> Tensor:
+                return ops.mkldnn._linear_pointwise(x, weight, bias, "none", annotate(List[Optional[number]], []), None)
+              def linear_no_bias(self: __torch__.FusedOps,
+                x: Tensor,
+                weight: Tensor) -> Tensor:
+                return ops.mkldnn._linear_pointwise(x, weight, None, "none", annotate(List[Optional[number]], []), None)
+              def im2col(self: __torch__.FusedOps,
+                x: Tensor,
+                kernel: int,
+                padding: int,
+                stride: int) -> Tensor:
+                return torch.im2col(x, [kernel, kernel], [1, 1], [padding, padding], [stride, stride])
+              def channels_last(self: __torch__.FusedOps,
+                x: Tensor) -> Tensor:
+                return torch.contiguous(x, memory_format=2)
+              def channels_first(self: __torch__.FusedOps,
+                x: Tensor) -> Tensor:
+                return torch.contiguous(x)
+              def silu(self: __torch__.FusedOps,
+                x: Tensor) -> Tensor:
+                return torch.silu(x)
+              def upsample_nearest(self: __torch__.FusedOps,
+                x: Tensor,
+                height: int,
+                width: int) -> Tensor:
+                return torch.upsample_nearest2d(x, [height, width])
             """;
 
     /** Pickle protocol 2: GLOBAL __torch__.FusedOps, NEWOBJ with (), BUILD with {"training": False}. */
@@ -59,6 +97,30 @@ public final class FusedOps {
             "c__torch__\nFusedOps\nq\u0000)\u0081}(X\u0008\u0000\u0000\u0000trainingq\u0001\u0089ub.".getBytes(StandardCharsets.ISO_8859_1));
 
     private static final byte[] CONSTANTS_PKL = {(byte) 0x80, 2, ')', '.'};
+
+    /**
+     * The inference kernels this class provides, each of which can be switched off (process-wide)
+     * so that {@code bench --ablation} can time a network with and without it in one run. Every
+     * call site keeps its plain DJL path as the reference the tests compare with.
+     */
+    public enum Kernel {
+        /** {@link #attention}, in {@link Attention#forward}. */
+        ATTENTION,
+        /** {@link #groupNorm}, in {@link GroupNorm#forward}. */
+        GROUP_NORM,
+        /** {@link #silu} and the SiLU of {@link #groupNormSilu}. */
+        SILU,
+        /** {@link #upsampleNearest}, in {@link Upsample2D#nearest}. */
+        UPSAMPLE,
+        /** {@link #linear} (oneDNN), in {@link Linear#forward}. */
+        LINEAR,
+        /** {@link #im2col} + {@link #linear} for 3x3 convolutions on small maps, in {@link Conv2d#forward}. */
+        SMALL_CONV_GEMM,
+        /** {@link #channelsLast} activations through the VAE decoder (in the U-Net they measured no faster). */
+        CHANNELS_LAST
+    }
+
+    private static volatile Set<Kernel> enabled = EnumSet.allOf(Kernel.class);
 
     private static PtSymbolBlock module;
     private static PtNDManager moduleManager;
@@ -92,6 +154,85 @@ public final class FusedOps {
      */
     public static NDArray groupNorm(NDArray x, int groups, NDArray weight, NDArray bias, float eps) {
         return call("group_norm", x, tensor(x), IValue.from(groups), tensor(weight), tensor(bias), IValue.from((double) eps));
+    }
+
+    /** {@link #groupNorm} followed by SiLU, computed in place on the normalised tensor: one output, no temporary. */
+    public static NDArray groupNormSilu(NDArray x, int groups, NDArray weight, NDArray bias, float eps) {
+        return call("group_norm_silu", x, tensor(x), IValue.from(groups), tensor(weight), tensor(bias), IValue.from((double) eps));
+    }
+
+    /**
+     * y = x W^T + b by oneDNN's matrix multiply ({@code mkldnn::_linear_pointwise}) rather than the
+     * BLAS behind {@code aten::linear}: the bundled libtorch's MKL sgemm runs at about 40% of this
+     * CPU's float32 peak (an AMD EPYC, where MKL does not use its fastest kernels), oneDNN's at
+     * 60-90% (measured in {@code docs/performance.md}).
+     *
+     * @param x [..., in]
+     * @param weight [out, in]
+     * @param bias [out], or null
+     * @return [..., out]
+     */
+    public static NDArray linear(NDArray x, NDArray weight, NDArray bias) {
+        return bias == null
+                ? call("linear_no_bias", x, tensor(x), tensor(weight))
+                : call("linear", x, tensor(x), tensor(weight), tensor(bias));
+    }
+
+    /**
+     * The sliding windows of a square kernel as columns (torch's {@code im2col} / {@code unfold}):
+     * [B, C, H, W] -> [B, C k k, H' W'], row c k k + i k + j holding input channel c at kernel
+     * offset (i, j), zero-padded.
+     */
+    public static NDArray im2col(NDArray x, int kernel, int padding, int stride) {
+        return call("im2col", x, tensor(x), IValue.from(kernel), IValue.from(padding), IValue.from(stride));
+    }
+
+    /**
+     * The same [B, C, H, W] values stored channels-last (as [B, H, W, C] in memory, torch's
+     * {@code channels_last} format). Shapes and indexing are unchanged; oneDNN convolves such
+     * tensors without reordering them, and the results of convolutions, norms, element-wise ops
+     * and upsampling on them stay channels-last.
+     */
+    public static NDArray channelsLast(NDArray x) {
+        return call("channels_last", x, tensor(x));
+    }
+
+    /** The same values in the default (row-major, channels-first) layout. */
+    public static NDArray channelsFirst(NDArray x) {
+        return call("channels_first", x, tensor(x));
+    }
+
+    /** SiLU, x * sigmoid(x), in one pass (the plain form takes two and a temporary). */
+    public static NDArray silu(NDArray x) {
+        return call("silu", x, tensor(x));
+    }
+
+    /**
+     * Nearest-neighbour resize of [B, C, H, W] to [B, C, height, width], as torch's
+     * {@code interpolate(mode="nearest")} with an explicit size: output row o reads input row
+     * min(floor(o * H / height), H - 1).
+     */
+    public static NDArray upsampleNearest(NDArray x, long height, long width) {
+        return call("upsample_nearest", x, tensor(x), IValue.from(height), IValue.from(width));
+    }
+
+    /** Whether {@code kernel} is in use (all are, unless {@link #enableOnly} said otherwise). */
+    public static boolean enabled(Kernel kernel) {
+        return enabled.contains(kernel);
+    }
+
+    /** Uses only {@code kernels} from now on, process-wide (for benchmarks; the default is all). */
+    public static void enableOnly(Set<Kernel> kernels) {
+        enabled = kernels.isEmpty() ? EnumSet.noneOf(Kernel.class) : EnumSet.copyOf(kernels);
+    }
+
+    /**
+     * Whether this thread records operations for autograd (a {@code GradientCollector} is open).
+     * The fused ops run without autograd and their results cannot take part in a backward pass,
+     * so callers without weights of their own to ask use the plain ops then.
+     */
+    public static boolean recordingGradients() {
+        return JniUtils.isGradMode();
     }
 
     private static IValue tensor(NDArray array) {

@@ -35,10 +35,23 @@ public final class GroupNorm extends Module {
      */
     public NDArray forward(NDArray x) {
         checkInput(x);
-        if (weight.value().hasGradient()) {
+        if (weight.value().hasGradient() || !FusedOps.enabled(FusedOps.Kernel.GROUP_NORM)) {
             return forwardUnfused(x);
         }
         return FusedOps.groupNorm(x, groups, weight.value(), bias.value(), eps);
+    }
+
+    /**
+     * SiLU(GroupNorm(x)), as every ResNet block and output head uses it: fused into one output
+     * tensor (the SiLU runs in place on the normalised values) unless the weights are being trained.
+     */
+    public NDArray forwardSilu(NDArray x) {
+        checkInput(x);
+        if (weight.value().hasGradient() || !FusedOps.enabled(FusedOps.Kernel.GROUP_NORM)
+                || !FusedOps.enabled(FusedOps.Kernel.SILU)) {
+            return Scopes.scoped(() -> Activations.silu(forward(x)), x);
+        }
+        return FusedOps.groupNormSilu(x, groups, weight.value(), bias.value(), eps);
     }
 
     private void checkInput(NDArray x) {

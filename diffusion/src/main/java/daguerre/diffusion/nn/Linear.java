@@ -22,8 +22,19 @@ public final class Linear extends Module {
         return weight.value().hasGradient();
     }
 
-    /** [..., in] -> [..., out] */
+    /**
+     * [..., in] -> [..., out], by oneDNN ({@link FusedOps#linear}); while the weight is being trained,
+     * by {@link #forwardUnfused}, since DJL runs TorchScript methods with autograd off.
+     */
     public NDArray forward(NDArray x) {
+        if (requiresGradient() || !FusedOps.enabled(FusedOps.Kernel.LINEAR)) {
+            return forwardUnfused(x);
+        }
+        return FusedOps.linear(x, weight.value(), bias == null ? null : bias.value());
+    }
+
+    /** The same map by libtorch's {@code linear} (its BLAS): the reference for the fused path, and the training path. */
+    public NDArray forwardUnfused(NDArray x) {
         return ai.djl.nn.core.Linear.linear(x, weight.value(), bias == null ? null : bias.value()).singletonOrThrow();
     }
 }

@@ -41,16 +41,25 @@ public final class ResnetBlock2D extends Module {
                     ? "this ResnetBlock2D has no time_emb_proj but got a time embedding"
                     : "this ResnetBlock2D needs a time embedding");
         }
+        // Temporaries are closed as soon as they are used (autograd keeps what it needs), so the
+        // block's peak is about three activations besides its input.
         return Scopes.scoped(() -> {
-            NDArray h = conv1.forward(Activations.silu(norm1.forward(x)));
+            NDArray h = closing(norm1.forwardSilu(x), conv1::forward);
             if (temb != null) {
                 // [B, out] -> [B, out, 1, 1], added at every position
                 NDArray t = timeEmbProj.forward(Activations.silu(temb));
-                h = h.add(t.expandDims(2).expandDims(3));
+                h = closing(h, conv -> conv.add(t.expandDims(2).expandDims(3)));
             }
-            h = conv2.forward(Activations.silu(norm2.forward(h)));
+            h = closing(closing(h, norm2::forwardSilu), conv2::forward);
             NDArray shortcut = convShortcut == null ? x : convShortcut.forward(x);
-            return shortcut.add(h);
+            return closing(h, shortcut::add);
         }, x, temb);
+    }
+
+    /** f(temporary), closing the temporary. */
+    private static NDArray closing(NDArray temporary, java.util.function.UnaryOperator<NDArray> f) {
+        try (temporary) {
+            return f.apply(temporary);
+        }
     }
 }

@@ -31,10 +31,19 @@ public final class Upsample2D extends Module {
 
     /**
      * Nearest-neighbour resize as torch's {@code interpolate(mode="nearest")}: output row o reads
-     * input row min(floor(o * in/out), in - 1), computed in float32 as torch does; the exact
-     * doubling case is a plain repeat.
+     * input row min(floor(o * in/out), in - 1). By libtorch's {@code upsample_nearest2d}
+     * ({@link FusedOps}, one pass); while gradients are recorded (a {@code GradientCollector} is open), by {@link #nearestUnfused}, since
+     * DJL runs TorchScript methods with autograd off.
      */
     public static NDArray nearest(NDArray x, long height, long width) {
+        return FusedOps.recordingGradients() || !FusedOps.enabled(FusedOps.Kernel.UPSAMPLE) ? nearestUnfused(x, height, width) : FusedOps.upsampleNearest(x, height, width);
+    }
+
+    /**
+     * The same resize from plain DJL ops, computed in float32 as torch does: the reference for the
+     * fused path, and the training path. The exact doubling case is a plain repeat.
+     */
+    public static NDArray nearestUnfused(NDArray x, long height, long width) {
         long inHeight = x.getShape().get(2);
         long inWidth = x.getShape().get(3);
         if (height == 2 * inHeight && width == 2 * inWidth) {

@@ -5,7 +5,9 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.jni.JniUtils;
 import daguerre.diffusion.nn.Parameter;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -36,6 +38,7 @@ public final class AdamW implements AutoCloseable {
     private final Map<String, NDArray> firstMoments = new LinkedHashMap<>();
     private final Map<String, NDArray> secondMoments = new LinkedHashMap<>();
     private long updates;
+    private List<String> nonFiniteGradients = List.of();
 
     /** An optimiser with zero moments, its state in a new child of {@code parent}. */
     public AdamW(TrainableParameters parameters, Settings settings, NDManager parent) {
@@ -82,8 +85,11 @@ public final class AdamW implements AutoCloseable {
 
     /**
      * Applies one update from the gradients accumulated by the last backward pass, then zeroes them.
+     * When the gradients hold a NaN or an infinity (the global norm is not finite), nothing is
+     * updated, not even the update count: the step is skipped, as mixed-precision loss scalers do,
+     * and {@link #nonFiniteGradients()} names the parameters at fault.
      *
-     * @return the global gradient norm before clipping
+     * @return the global gradient norm before clipping (not finite when the step was skipped)
      */
     public double step(double learningRate) {
         boolean gradMode = JniUtils.isGradMode();
@@ -98,6 +104,18 @@ public final class AdamW implements AutoCloseable {
                 squaredNorm += gradient.square().sum().getFloat();
             }
             double norm = Math.sqrt(squaredNorm);
+            nonFiniteGradients = List.of();
+            if (!Double.isFinite(norm)) {
+                List<String> names = new ArrayList<>();
+                gradients.forEach((name, gradient) -> {
+                    if (!Float.isFinite(gradient.abs().sum().getFloat())) {
+                        names.add(name);
+                    }
+                });
+                nonFiniteGradients = List.copyOf(names);
+                parameters.all().values().forEach(parameter -> JniUtils.zeroGrad((PtNDArray) parameter.value()));
+                return norm;
+            }
             float clip = (float) (norm > settings.maxGradientNorm() ? settings.maxGradientNorm() / norm : 1.0);
             updates++;
             double correction1 = 1 - Math.pow(settings.beta1(), updates);
@@ -131,6 +149,11 @@ public final class AdamW implements AutoCloseable {
         } finally {
             JniUtils.setGradMode(gradMode);
         }
+    }
+
+    /** The parameters whose gradients were not finite at the last {@link #step}, which was then skipped; empty otherwise. */
+    public List<String> nonFiniteGradients() {
+        return nonFiniteGradients;
     }
 
     @Override

@@ -7,6 +7,7 @@ import daguerre.diffusion.DjlRuntime;
 import daguerre.diffusion.nn.Parameter;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CountDownLatch;
@@ -56,6 +57,10 @@ public final class Trainer implements AutoCloseable {
     public static final long STOP_GRACE_SECONDS = 120;
 
     private volatile boolean stopRequested;
+    private int skippedInARow;
+
+    /** Consecutive steps with non-finite gradients after which training stops. */
+    static final int MAX_SKIPPED_IN_A_ROW = 20;
     private long step;
     private double trainingSeconds;
     private double cpuSeconds;
@@ -184,7 +189,12 @@ public final class Trainer implements AutoCloseable {
                 }
             }
             double norm = optimiser.step(learningRate);
-            ema.update(optimiser.updates());
+            if (Double.isFinite(norm)) {
+                ema.update(optimiser.updates());
+                skippedInARow = 0;
+            } else {
+                skipped(step, loss);
+            }
             step++;
             long now = System.nanoTime();
             trainingSeconds += (now - stepStart) / 1e9;
@@ -203,6 +213,26 @@ public final class Trainer implements AutoCloseable {
                 checkpoint();
                 lastCheckpoint = System.nanoTime();
             }
+        }
+    }
+
+    /**
+     * A step whose gradients were not finite was skipped (no update): logged, and fatal only when
+     * {@link #MAX_SKIPPED_IN_A_ROW} steps in a row were skipped, since then the weights themselves are
+     * likely broken.
+     */
+    private void skipped(long at, double loss) throws IOException {
+        skippedInARow++;
+        List<String> names = optimiser.nonFiniteGradients();
+        log.event("skipped_step", "stage", settings.stage(), "step", at, "loss", loss,
+                "non_finite_gradients", String.join(" ", names.subList(0, Math.min(names.size(), 8))),
+                "non_finite_count", names.size());
+        listener.onMessage(String.format("%s: step %d skipped: non-finite gradients in %d parameters (%s%s)",
+                settings.stage(), at, names.size(), String.join(", ", names.subList(0, Math.min(names.size(), 3))),
+                names.size() > 3 ? ", ..." : ""));
+        if (skippedInARow >= MAX_SKIPPED_IN_A_ROW) {
+            throw new IllegalStateException(settings.stage() + ": " + skippedInARow + " steps in a row had non-finite"
+                    + " gradients (last at step " + at + "); lower the learning rate or resume from an earlier checkpoint");
         }
     }
 

@@ -4,12 +4,14 @@ import ai.djl.ndarray.NDArray;
 import daguerre.diffusion.nn.Activations;
 import daguerre.diffusion.nn.Capture;
 import daguerre.diffusion.nn.Conv2d;
+import daguerre.diffusion.nn.FusedOps;
 import daguerre.diffusion.nn.GroupNorm;
 import daguerre.diffusion.nn.Module;
 import daguerre.diffusion.nn.ResnetBlock2D;
 import daguerre.diffusion.nn.Upsample2D;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.UnaryOperator;
 
 /**
  * diffusers' VAE {@code Decoder}: conv_in -> mid_block -> up_blocks.i (UpDecoderBlock2D:
@@ -47,6 +49,25 @@ public final class VaeDecoder extends Module {
      * {@code mid_block}, {@code up_blocks.i}, {@code conv_norm_out}, {@code conv_out}.
      */
     public NDArray forward(NDArray z, Capture capture) {
+        if (capture != null) {
+            return forwardRecorded(z, capture);
+        }
+        // At 512 px the up blocks' activations are 128-256 MiB each: each stage's input is closed
+        // once the next stage has its output, so only one stage's temporaries are alive at a time.
+        // Channels-last activations spare oneDNN a layout reorder around every convolution.
+        boolean channelsLast = FusedOps.enabled(FusedOps.Kernel.CHANNELS_LAST) && !FusedOps.recordingGradients();
+        NDArray h = channelsLast ? replacing(FusedOps.channelsLast(z), convIn::forward) : convIn.forward(z);
+        h = replacing(h, midBlock::forward);
+        for (UpBlock block : upBlocks) {
+            h = replacing(h, block::forward);
+        }
+        h = replacing(h, convNormOut::forwardSilu);
+        h = replacing(h, convOut::forward);
+        return channelsLast ? replacing(h, FusedOps::channelsFirst) : h;
+    }
+
+    /** The same computation, keeping every stage's output for {@code capture}. */
+    private NDArray forwardRecorded(NDArray z, Capture capture) {
         NDArray h = Capture.record(capture, "conv_in", convIn.forward(z));
         h = Capture.record(capture, "mid_block", midBlock.forward(h));
         for (int i = 0; i < upBlocks.size(); i++) {
@@ -54,6 +75,13 @@ public final class VaeDecoder extends Module {
         }
         h = Capture.record(capture, "conv_norm_out", convNormOut.forward(h));
         return Capture.record(capture, "conv_out", convOut.forward(Activations.silu(h)));
+    }
+
+    /** stage(h), closing h (a temporary of this forward pass; autograd keeps what it needs). */
+    private static NDArray replacing(NDArray h, UnaryOperator<NDArray> stage) {
+        try (h) {
+            return stage.apply(h);
+        }
     }
 
     /** diffusers' {@code UpDecoderBlock2D}: keys {@code resnets.j}, {@code upsamplers.0}. */
@@ -71,11 +99,11 @@ public final class VaeDecoder extends Module {
 
         /** [B, in, h, w] -> [B, out, 2h, 2w] (no doubling on the last level) */
         public NDArray forward(NDArray x) {
-            NDArray h = x;
-            for (ResnetBlock2D resnet : resnets) {
-                h = resnet.forward(h, null);
+            NDArray h = resnets.get(0).forward(x, null);
+            for (ResnetBlock2D resnet : resnets.subList(1, resnets.size())) {
+                h = replacing(h, previous -> resnet.forward(previous, null));
             }
-            return upsampler == null ? h : upsampler.forward(h);
+            return upsampler == null ? h : replacing(h, upsampler::forward);
         }
     }
 }

@@ -3,6 +3,7 @@ package daguerre.diffusion.bench;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import daguerre.diffusion.nn.FusedOps;
 import daguerre.diffusion.pipeline.ModelPreset;
 import daguerre.diffusion.pipeline.RandomModel;
 import daguerre.diffusion.pipeline.StableDiffusionModel;
@@ -26,6 +27,29 @@ class BenchmarkTest {
             named.forEach((name, value) -> assertTrue(Double.isFinite(value) && value > 0, name + " = " + value));
             assertEquals(FlopCounter.unet(ModelPreset.TINY.unet(), 2, 32, 32, 77) / 1e12, named.get("unet_step_tflop.64"));
             assertEquals(2, figures.sizes().size());
+        }
+    }
+
+    @Test
+    void ablationTimesEveryKernelOffInTurnAndSwitchesThemBackOn() throws Exception {
+        try (StableDiffusionModel model = RandomModel.create(ModelPreset.TINY, 7)) {
+            Map<String, double[]> seconds = Benchmark.ablation(model, 32, new Benchmark.Options(List.of(32), 1, 0, 0));
+            assertEquals(FusedOps.Kernel.values().length + 2, seconds.size(), seconds.keySet().toString());
+            assertTrue(seconds.containsKey("all") && seconds.containsKey("none") && seconds.containsKey("without_linear"));
+            seconds.values().forEach(pair -> assertTrue(pair[0] > 0 && pair[1] > 0));
+            for (FusedOps.Kernel kernel : FusedOps.Kernel.values()) {
+                assertTrue(FusedOps.enabled(kernel), kernel + " left off");
+            }
+        }
+    }
+
+    @Test
+    void wholeImagesAndASoakReportTimeAndMemory() throws Exception {
+        try (StableDiffusionModel model = RandomModel.create(ModelPreset.TINY, 7)) {
+            assertTrue(Benchmark.imageSeconds(model, 2, new Benchmark.Options(List.of(32), 1, 0, 0)) > 0);
+            Benchmark.Soak soak = Benchmark.soak(model, 3, 2, 0);
+            assertEquals(3, soak.generations());
+            assertTrue(soak.startRssGib() > 0 && soak.maxRssGib() >= soak.endRssGib(), soak.toString());
         }
     }
 }

@@ -77,4 +77,67 @@ class FusedOpsTest {
             assertTrue(maxAbsDiff(reference, fused) < 1e-5f, "max diff " + maxAbsDiff(reference, fused));
         }
     }
+
+    @Test
+    void siluMatchesXTimesSigmoid() {
+        try (NDManager m = DjlRuntime.newManager()) {
+            NDArray x = random(m, new Random(15), 3, 7, 11).mul(4);
+            NDArray fused = Activations.silu(x);
+            assertTrue(maxAbsDiff(Activations.siluUnfused(x), fused) < 1e-6f, "max diff " + maxAbsDiff(Activations.siluUnfused(x), fused));
+        }
+    }
+
+    @Test
+    void nearestUpsamplingMatchesThePlainResizeAtEverySize() {
+        try (NDManager m = DjlRuntime.newManager()) {
+            NDArray x = random(m, new Random(16), 2, 3, 5, 7);
+            for (long[] size : new long[][] {{10, 14}, {7, 9}, {5, 7}, {11, 15}, {6, 20}}) {
+                NDArray fused = FusedOps.upsampleNearest(x, size[0], size[1]);
+                assertArrayEquals(new long[] {2, 3, size[0], size[1]}, fused.getShape().getShape());
+                assertArrayEquals(Upsample2D.nearestUnfused(x, size[0], size[1]).toFloatArray(), fused.toFloatArray(),
+                        "size " + size[0] + "x" + size[1]);
+            }
+        }
+    }
+
+    @Test
+    void linearMatchesLibtorchsLinearWithAndWithoutBias() {
+        try (NDManager m = DjlRuntime.newManager()) {
+            Random rng = new Random(17);
+            for (boolean withBias : new boolean[] {true, false}) {
+                Linear layer = new Linear(24, 40, withBias);
+                layer.namedParameters().get("weight").set(random(m, rng, 40, 24));
+                if (withBias) {
+                    layer.namedParameters().get("bias").set(random(m, rng, 40));
+                }
+                for (NDArray x : new NDArray[] {random(m, rng, 7, 24), random(m, rng, 2, 9, 24), random(m, rng, 2, 24, 9).transpose(0, 2, 1)}) {
+                    NDArray fused = layer.forward(x);
+                    NDArray reference = layer.forwardUnfused(x);
+                    assertArrayEquals(reference.getShape().getShape(), fused.getShape().getShape());
+                    assertTrue(maxAbsDiff(reference, fused) < 1e-5f, "bias " + withBias + " input " + x.getShape()
+                            + ": max diff " + maxAbsDiff(reference, fused));
+                }
+            }
+        }
+    }
+
+    @Test
+    void unfoldedConvolutionMatchesTheDirectOne() {
+        try (NDManager m = DjlRuntime.newManager()) {
+            Random rng = new Random(18);
+            // (in, out, kernel, stride, padding, input size): SD's 3x3 same convolutions and the stride-2 downsampler
+            int[][] cases = {{6, 10, 3, 1, 1, 8}, {6, 10, 3, 1, 1, 5}, {4, 7, 3, 2, 1, 9}, {3, 5, 3, 1, 0, 6}};
+            for (int[] c : cases) {
+                Conv2d conv = new Conv2d(c[0], c[1], c[2], c[3], c[4]);
+                conv.namedParameters().get("weight").set(random(m, rng, c[1], c[0], c[2], c[2]));
+                conv.namedParameters().get("bias").set(random(m, rng, c[1]));
+                NDArray x = random(m, rng, 2, c[0], c[5], c[5]);
+                NDArray direct = conv.forwardDirect(x);
+                NDArray unfolded = conv.forwardUnfolded(x);
+                assertArrayEquals(direct.getShape().getShape(), unfolded.getShape().getShape(), java.util.Arrays.toString(c));
+                assertTrue(maxAbsDiff(direct, unfolded) < 1e-5f, java.util.Arrays.toString(c) + ": max diff " + maxAbsDiff(direct, unfolded));
+                assertTrue(maxAbsDiff(direct, conv.forward(x)) < 1e-5f);
+            }
+        }
+    }
 }

@@ -54,6 +54,22 @@ class GroupNormTest {
         }
     }
 
+    @Test
+    void fusedSiluOfTheNormMatchesTheUnfusedComposition() {
+        Random random = new Random(4);
+        try (NDManager manager = NDManager.newBaseManager()) {
+            GroupNorm norm = new GroupNorm(4, 8, 1e-5f);
+            norm.namedParameters().get("weight").set(manager.create(gaussian(random, 8, 0.5, 1)));
+            norm.namedParameters().get("bias").set(manager.create(gaussian(random, 8, 0.5, 0)));
+            NDArray input = manager.create(gaussian(random, 2 * 8 * 30, 2, 0.5), new Shape(2, 8, 5, 6));
+            float[] reference = Activations.siluUnfused(norm.forwardUnfused(input)).toFloatArray();
+            float[] fused = norm.forwardSilu(input).toFloatArray();
+            for (int i = 0; i < reference.length; i++) {
+                assertEquals(reference[i], fused[i], 2e-6, "element " + i);
+            }
+        }
+    }
+
     static float[] gaussian(Random random, int n, double std, double mean) {
         float[] values = new float[n];
         for (int i = 0; i < n; i++) {

@@ -3,6 +3,7 @@ package daguerre.diffusion.train;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
@@ -50,6 +51,39 @@ class OptimisationTest {
             float[] clipped = adam.firstMoments().get("layer.weight").toFloatArray();
             assertEquals(0.1 * 3 / Math.sqrt(26), clipped[0], 1e-6, "moments see the clipped gradient");
             assertEquals(0f, parameters.value("layer.weight").getGradient().abs().sum().getFloat(), "gradients zeroed");
+        }
+    }
+
+    @Test
+    void adamwSkipsAStepWithANonFiniteGradientAndNamesTheParameter() {
+        try (NDManager manager = DjlRuntime.newManager()) {
+            Linear layer = new Linear(2, 1, true);
+            layer.namedParameters().get("weight").set(manager.create(new float[] {1f, -2f}, new ai.djl.ndarray.types.Shape(1, 2)));
+            layer.namedParameters().get("bias").set(manager.create(new float[] {0.5f}));
+            TrainableParameters parameters = TrainableParameters.of(Map.of("layer", layer));
+            AdamW adam = new AdamW(parameters, new AdamW.Settings(0.9, 0.999, 1e-8, 0.1, 1.0), manager);
+            // d/dW of sum(W x + b) is x: a NaN in x reaches the weight's gradient, not the bias's
+            NDArray x = manager.create(new float[] {Float.NaN, 4f}, new ai.djl.ndarray.types.Shape(1, 2));
+            try (GradientCollector collector = DjlRuntime.engine().newGradientCollector()) {
+                collector.backward(layer.forward(x).sum());
+            }
+            double norm = adam.step(0.01);
+            assertTrue(Double.isNaN(norm));
+            assertEquals(java.util.List.of("layer.weight"), adam.nonFiniteGradients());
+            assertEquals(0, adam.updates(), "a skipped step is not an update");
+            assertArrayEquals(new float[] {1f, -2f}, parameters.value("layer.weight").toFloatArray());
+            assertArrayEquals(new float[] {0.5f}, parameters.value("layer.bias").toFloatArray());
+            assertEquals(0f, adam.firstMoments().get("layer.weight").abs().sum().getFloat(), "moments untouched");
+            assertEquals(0f, parameters.value("layer.bias").getGradient().abs().sum().getFloat(), "gradients zeroed");
+
+            // the next, finite step is applied as a first update
+            NDArray finite = manager.create(new float[] {3f, 4f}, new ai.djl.ndarray.types.Shape(1, 2));
+            try (GradientCollector collector = DjlRuntime.engine().newGradientCollector()) {
+                collector.backward(layer.forward(finite).sum());
+            }
+            assertEquals(Math.sqrt(26), adam.step(0.01), 1e-5);
+            assertEquals(java.util.List.of(), adam.nonFiniteGradients());
+            assertEquals(1, adam.updates());
         }
     }
 

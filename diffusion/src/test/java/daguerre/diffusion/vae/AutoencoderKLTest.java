@@ -43,6 +43,9 @@ class AutoencoderKLTest {
                 NDArray decoded = vae.decode(Parity.load(io, "dec_in_latent", request), capture.child("dec"));
                 errors.put("dec_out", Parity.assertClose(io, "dec_out", decoded, Parity.tolerance(observed, "dec_out")));
                 assertEquals(request, decoded.getManager(), "output must live in the input's manager");
+                // the fast path (stages closed as it goes, fused norm + SiLU head) against the same golden output
+                NDArray fast = vae.decode(Parity.load(io, "dec_in_latent", request));
+                errors.put("dec_out_uncaptured", Parity.assertClose(io, "dec_out", fast, Parity.tolerance(observed, "dec_out")));
 
                 LatentDistribution latent = vae.encode(Parity.load(io, "enc_in_image", request), capture.child("enc"));
                 errors.put("enc_mean", Parity.assertClose(io, "enc_mean", latent.mean(), Parity.tolerance(observed, "enc_mean")));

@@ -4,13 +4,16 @@ import daguerre.diffusion.bench.Benchmark;
 import daguerre.diffusion.pipeline.ModelPreset;
 import daguerre.diffusion.pipeline.RandomModel;
 import daguerre.diffusion.pipeline.StableDiffusionModel;
+import daguerre.weights.model.DefaultModel;
 import daguerre.weights.model.ModelHasher;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.Callable;
+import java.util.function.Supplier;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -20,9 +23,12 @@ import picocli.CommandLine.Spec;
 
 /**
  * {@code bench}: times a U-Net step (batch 2, as with classifier-free guidance), a VAE decode and a
- * text encode of a model, measures the machine's float32 peak in the same run, and prints one
- * figure per line as {@code name value}, e.g. {@code unet_step_s.512 4.210} and
- * {@code unet_step_ratio.512 2.300} (time over the FLOP limit's time). See {@link Benchmark}.
+ * text encode of a model (by default random SD 1.5 weights at 256 and 512 px), measures the
+ * machine's float32 peak in the same run, and prints one figure per line as {@code name value},
+ * e.g. {@code unet_step_s.512 4.210} and {@code unet_step_ratio.512 2.300} (time over the FLOP
+ * limit's time). The same run also measures the default model (figures prefixed {@code default.}):
+ * its networks at its own size and whole 20-step images, optionally with a soak of many
+ * generations that reports RSS. See {@link Benchmark}.
  */
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Benchmark the U-Net, VAE decoder and text encoder; print one figure per line.")
@@ -34,12 +40,23 @@ public final class BenchCommand implements Callable<Integer> {
         Path model;
 
         @Option(names = "--random", paramLabel = "PRESET",
-                description = "random weights of a preset size: sd15, small or tiny (built in memory, no download)")
+                description = "random weights of a preset size: sd15, small or tiny (built in memory, no download; default: sd15)")
         String random;
     }
 
-    @ArgGroup(exclusive = true, multiplicity = "1")
+    @ArgGroup(exclusive = true, multiplicity = "0..1")
     Source source;
+
+    @Option(names = "--default-model", negatable = true, defaultValue = "true", fallbackValue = "true",
+            description = "also measure the default model at its own size, with whole images (default: on; --no-default-model skips it)")
+    boolean defaultModel;
+
+    @Option(names = "--image-steps", defaultValue = "20", description = "steps of the default model's whole images (default: ${DEFAULT-VALUE})")
+    int imageSteps;
+
+    @Option(names = "--soak", defaultValue = "0", paramLabel = "N",
+            description = "generate N default-model images after the timings and report RSS at the first and the last (default: off)")
+    int soak;
 
     @Option(names = "--size", split = ",", paramLabel = "PX", defaultValue = "256,512",
             description = "image sizes in pixels (default: ${DEFAULT-VALUE})")
@@ -61,34 +78,97 @@ public final class BenchCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
+    @Option(names = "--ablation", paramLabel = "PX",
+            description = "also time a U-Net step and a VAE decode at this size with each fused kernel switched off in turn, and with none")
+    Integer ablationSize;
+
+    /** Finds the default model; tests replace it. */
+    Supplier<Optional<Path>> defaultModelLocator = DefaultModel::locate;
+
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
         ModelPreset preset;
         Benchmark.Options options;
         try {
-            preset = source.random != null ? ModelPreset.named(source.random) : null;
+            Path modelPath = source == null ? null : source.model;
+            preset = modelPath != null ? null : ModelPreset.named(source == null ? "sd15" : source.random);
             options = new Benchmark.Options(sizes, repeats, warmups, seed);
+            if (imageSteps < 1 || soak < 0 || soak == 1) {
+                throw new IllegalArgumentException("--image-steps must be at least 1 and --soak 0 or at least 2");
+            }
         } catch (IllegalArgumentException e) {
             throw new ParameterException(spec.commandLine(), e.getMessage(), e);
+        }
+        if (defaultModel) {
+            // First, so that the large model's memory does not sit under the small one's figures.
+            Optional<Path> folder = defaultModelLocator.get();
+            if (folder.isEmpty()) {
+                System.err.println("bench: this build ships no default model; skipping its figures");
+            } else {
+                benchDefaultModel(out, folder.get());
+            }
         }
         long start = System.nanoTime();
         try (StableDiffusionModel model = preset == null
                 ? StableDiffusionModel.load(source.model, predictionType, new ModelHasher())
                 : RandomModel.create(preset, seed)) {
-            double loadSeconds = (System.nanoTime() - start) / 1e9;
             out.println("model " + model.id());
-            print(out, "model_load_s", loadSeconds);
-            Benchmark.Figures figures = Benchmark.run(model, options);
-            for (Map.Entry<String, Double> figure : figures.named().entrySet()) {
-                print(out, figure.getKey(), figure.getValue());
+            print(out, "", "model_load_s", (System.nanoTime() - start) / 1e9);
+            printAll(out, "", Benchmark.run(model, options));
+            if (ablationSize != null) {
+                printAblation(out, Benchmark.ablation(model, ablationSize, options));
             }
         }
         out.flush();
         return 0;
     }
 
-    private static void print(PrintWriter out, String name, double value) {
-        out.println(name + " " + String.format(Locale.ROOT, "%.4g", value));
+    private void benchDefaultModel(PrintWriter out, Path folder) throws Exception {
+        long start = System.nanoTime();
+        try (StableDiffusionModel model = StableDiffusionModel.load(folder, null, new ModelHasher())) {
+            String prefix = "default.";
+            out.println(prefix + "model " + model.id());
+            print(out, prefix, "model_load_s", (System.nanoTime() - start) / 1e9);
+            Benchmark.Options atOwnSize = new Benchmark.Options(List.of(model.defaultImageSize()), repeats, warmups, seed);
+            printAll(out, prefix, Benchmark.run(model, atOwnSize));
+            print(out, prefix, "image_s." + imageSteps + "_steps", Benchmark.imageSeconds(model, imageSteps, atOwnSize));
+            if (soak > 0) {
+                Benchmark.Soak result = Benchmark.soak(model, soak, imageSteps, seed);
+                print(out, prefix, "soak_generations", result.generations());
+                print(out, prefix, "soak_rss_start_gib", result.startRssGib());
+                print(out, prefix, "soak_rss_end_gib", result.endRssGib());
+                print(out, prefix, "soak_rss_max_gib", result.maxRssGib());
+                print(out, prefix, "soak_rss_change_pct", result.changePercent());
+            }
+            out.flush();
+        }
+    }
+
+    /** {@code ablation.unet_step_s.<config>}, {@code ablation.unet_speedup.<kernel>} (step without it / with all), the same for the VAE. */
+    private void printAblation(PrintWriter out, Map<String, double[]> seconds) {
+        double[] all = seconds.get("all");
+        String at = "." + ablationSize;
+        for (Map.Entry<String, double[]> entry : seconds.entrySet()) {
+            print(out, "", "ablation.unet_step_s" + at + "." + entry.getKey(), entry.getValue()[0]);
+            print(out, "", "ablation.vae_decode_s" + at + "." + entry.getKey(), entry.getValue()[1]);
+        }
+        for (Map.Entry<String, double[]> entry : seconds.entrySet()) {
+            String name = entry.getKey().equals("none") ? "all_kernels" : entry.getKey().replace("without_", "");
+            if (!entry.getKey().equals("all")) {
+                print(out, "", "ablation.unet_speedup" + at + "." + name, entry.getValue()[0] / all[0]);
+                print(out, "", "ablation.vae_speedup" + at + "." + name, entry.getValue()[1] / all[1]);
+            }
+        }
+    }
+
+    private static void printAll(PrintWriter out, String prefix, Benchmark.Figures figures) {
+        for (Map.Entry<String, Double> figure : figures.named().entrySet()) {
+            print(out, prefix, figure.getKey(), figure.getValue());
+        }
+    }
+
+    private static void print(PrintWriter out, String prefix, String name, double value) {
+        out.println(prefix + name + " " + String.format(Locale.ROOT, "%.4g", value));
     }
 }

@@ -4,44 +4,82 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import daguerre.diffusion.testing.TinyModelFolder;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.util.LinkedHashMap;
+import java.nio.file.Path;
 import java.util.Map;
+import java.util.Optional;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
 
-/** The bench command on the tiny random model: one "name value" figure per line (values never asserted beyond being positive). */
+/** The bench command on the tiny random model (and a tiny folder standing in for the default model): one "name value" figure per line (values never asserted beyond being positive). */
 class BenchCommandTest {
 
     @Test
     void printsOneNamedFigurePerLine() {
         StringWriter out = new StringWriter();
         CommandLine command = new CommandLine(new BenchCommand()).setOut(new PrintWriter(out));
-        int exit = command.execute("--random", "tiny", "--size", "32,64", "--repeats", "1", "--warmups", "0");
+        int exit = command.execute("--random", "tiny", "--size", "32,64", "--repeats", "1", "--warmups", "0",
+                "--no-default-model");
         assertEquals(0, exit, out.toString());
-        Map<String, Double> figures = new LinkedHashMap<>();
-        for (String line : out.toString().strip().split("\n")) {
-            String[] parts = line.strip().split(" ");
-            assertEquals(2, parts.length, "line '" + line + "'");
-            if (!parts[0].equals("model")) {
-                figures.put(parts[0], Double.parseDouble(parts[1]));
-            }
-        }
-        for (String name : new String[] {"model_load_s", "peak_gflops", "text_encode_s", "unet_step_s.32", "unet_step_s.64",
-                "unet_step_ratio.64", "vae_decode_s.64", "vae_decode_ratio.64", "peak_rss_gib.64"}) {
-            assertTrue(figures.containsKey(name), "no figure " + name + " in\n" + out);
-            assertTrue(figures.get(name) > 0, name + " = " + figures.get(name));
-        }
+        Map<String, Double> figures = figures(out.toString());
+        assertPositive(figures, out, "model_load_s", "peak_gflops", "text_encode_s", "unet_step_s.32", "unet_step_s.64",
+                "unet_step_ratio.64", "vae_decode_s.64", "vae_decode_ratio.64", "peak_rss_gib.64");
+        assertTrue(figures.keySet().stream().noneMatch(name -> name.startsWith("default.")), out.toString());
     }
 
     @Test
-    void refusesBothOrNoModelSource() {
+    void alsoMeasuresTheDefaultModelWithWholeImagesAndASoak(@TempDir Path temp) {
+        Path tinyAsDefault = TinyModelFolder.create(temp, "tiny");
+        StringWriter out = new StringWriter();
+        BenchCommand bench = new BenchCommand();
+        bench.defaultModelLocator = () -> Optional.of(tinyAsDefault);
+        int exit = new CommandLine(bench).setOut(new PrintWriter(out)).execute("--random", "tiny", "--size", "32",
+                "--repeats", "1", "--warmups", "0", "--image-steps", "2", "--soak", "3");
+        assertEquals(0, exit, out.toString());
+        Map<String, Double> figures = figures(out.toString());
+        assertPositive(figures, out, "default.model_load_s", "default.peak_gflops", "default.text_encode_s",
+                "default.image_s.2_steps", "default.soak_rss_start_gib", "default.soak_rss_end_gib", "unet_step_s.32");
+        assertEquals(3, figures.get("default.soak_generations"));
+        assertTrue(figures.keySet().stream().anyMatch(name -> name.startsWith("default.unet_step_s.")), out.toString());
+    }
+
+    @Test
+    void refusesBothModelSources() {
         StringWriter err = new StringWriter();
         CommandLine command = new CommandLine(new BenchCommand()).setErr(new PrintWriter(err));
-        assertNotEquals(0, command.execute("--size", "64"));
         assertNotEquals(0, command.execute("--random", "tiny", "--model", "/nonexistent"));
         assertTrue(err.toString().contains("--model") && err.toString().contains("--random"), err.toString());
+    }
+
+    @Test
+    void refusesASoakOfOneGeneration() {
+        StringWriter err = new StringWriter();
+        CommandLine command = new CommandLine(new BenchCommand()).setErr(new PrintWriter(err));
+        assertNotEquals(0, command.execute("--random", "tiny", "--soak", "1"));
+        assertTrue(err.toString().contains("--soak"), err.toString());
+    }
+
+    private static Map<String, Double> figures(String printed) {
+        Map<String, Double> figures = new LinkedHashMap<>();
+        for (String line : printed.strip().split("\n")) {
+            String[] parts = line.strip().split(" ");
+            assertEquals(2, parts.length, "line '" + line + "'");
+            if (!parts[0].endsWith("model")) {
+                figures.put(parts[0], Double.parseDouble(parts[1]));
+            }
+        }
+        return figures;
+    }
+
+    private static void assertPositive(Map<String, Double> figures, StringWriter out, String... names) {
+        for (String name : names) {
+            assertTrue(figures.containsKey(name), "no figure " + name + " in\n" + out);
+            assertTrue(figures.get(name) > 0, name + " = " + figures.get(name));
+        }
     }
 
     @Test
