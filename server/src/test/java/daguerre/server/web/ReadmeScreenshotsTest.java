@@ -2,9 +2,9 @@ package daguerre.server.web;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import daguerre.diffusion.testing.TinyModelFolder;
 import daguerre.server.engine.PipelineEngine;
 import daguerre.server.testing.TestServer;
+import daguerre.weights.model.DefaultModel;
 import daguerre.weights.model.ModelHasher;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -25,8 +25,7 @@ import org.openqa.selenium.support.ui.WebDriverWait;
 /**
  * Takes the README's screenshots of the UI into {@code docs/screenshots/}: the generate view
  * with a running job, the gallery, the detail view and the page at phone width. The images
- * come from the real {@link PipelineEngine} on the tiny model assembled from the golden parts
- * ({@link TinyModelFolder}): its random weights paint coloured noise, whatever the prompt. Not
+ * come from the real {@link PipelineEngine} on the shipped default model (weights/default/model). Not
  * part of the normal test run; run it with
  * {@code mvn -B test -pl server -am -Dgroups=screenshots -DexcludedGroups=none}.
  */
@@ -54,7 +53,7 @@ class ReadmeScreenshotsTest {
     void takeScreenshots() throws Exception {
         Path out = Path.of(System.getProperty("daguerre.root", ".")).resolve("docs/screenshots");
         Files.createDirectories(out);
-        Path model = TinyModelFolder.create(dataDir, "tiny");
+        Path model = Path.of(System.getProperty("daguerre.root", ".")).resolve(DefaultModel.SOURCE_FOLDER);
         try (PipelineEngine engine = PipelineEngine.load(List.of(model), new ModelHasher(), 1);
                 var server = TestServer.start(dataDir.resolve("data"), engine, c -> c.withPreviewEvery(1));
                 HeadlessChromium browser = HeadlessChromium.start(1280, 900)) {
