@@ -97,10 +97,9 @@ final class A1111Api {
             request.put("guidance_scale", DEFAULT_CFG_SCALE);
         }
         for (String size : List.of("width", "height")) {
+            // absent: the model's own size (512 for SD 1.5, as A1111's default; 64 for the default model)
             JsonNode value = request.get(size);
-            if (value == null) {
-                request.put(size, 512);
-            } else if (value.isIntegralNumber() && value.canConvertToInt()) {
+            if (value != null && value.isIntegralNumber() && value.canConvertToInt()) {
                 request.put(size, value.asInt() / 8 * 8);
             }
         }

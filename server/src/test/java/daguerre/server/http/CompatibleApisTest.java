@@ -69,6 +69,16 @@ class CompatibleApisTest {
     }
 
     @Test
+    void txt2imgWithoutASizeUsesTheModelsOwnSize() throws Exception {
+        HttpResponse<String> response = server.post("/sdapi/v1/txt2img", "{\"prompt\":\"own size\",\"steps\":1,"
+                + "\"override_settings\":{\"sd_model_checkpoint\":\"wide\"}}");
+        assertEquals(200, response.statusCode(), response.body());
+        JsonNode info = TestServer.JSON.readTree(json(response).get("info").asText());
+        assertEquals(128, info.get("width").asInt(), "the 'wide' test model is 128x64");
+        assertEquals(64, info.get("height").asInt());
+    }
+
+    @Test
     void img2imgUsesTheInitImage() throws Exception {
         HttpResponse<String> first = server.post("/sdapi/v1/txt2img", "{\"prompt\":\"source\",\"steps\":1,\"width\":64,\"height\":64}");
         String init = json(first).get("images").get(0).asText();
