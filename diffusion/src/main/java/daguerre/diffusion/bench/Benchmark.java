@@ -166,21 +166,11 @@ public final class Benchmark {
         List<SizeFigures> sizes = new ArrayList<>();
         for (int size : options.sizes()) {
             int latent = size / factor;
-            float[] sample = normal(random, 2L * unet.inChannels() * latent * latent);
-            float[] context = normal(random, 2L * tokens * unet.crossAttentionDim());
-            float[] latents = normal(random, (long) vae.latentChannels() * latent * latent);
+            Inputs inputs = Inputs.random(model, latent, tokens, random);
             MemoryStatus.resetPeak();
-            double unetSeconds = median(options, model.manager(), m -> {
-                NDArray x = m.create(sample, new Shape(2, unet.inChannels(), latent, latent));
-                NDArray t = m.create(new float[] {TIMESTEP, TIMESTEP});
-                NDArray c = m.create(context, new Shape(2, tokens, unet.crossAttentionDim()));
-                return () -> model.unet().forward(x, t, c);
-            });
+            double unetSeconds = unetStepSeconds(model, inputs, options);
             double unetPeak = MemoryStatus.peakRssGib();
-            double vaeSeconds = median(options, model.manager(), m -> {
-                NDArray z = m.create(latents, new Shape(1, vae.latentChannels(), latent, latent));
-                return () -> model.vae().decode(z);
-            });
+            double vaeSeconds = vaeDecodeSeconds(model, inputs, options);
             sizes.add(new SizeFigures(size, unetSeconds, FlopCounter.unet(unet, 2, latent, latent, tokens),
                     vaeSeconds, FlopCounter.vaeDecode(vae, 1, latent, latent),
                     unetPeak, unetPeak - otherWeightsGib, MemoryStatus.peakRssGib()));
@@ -209,33 +199,50 @@ public final class Benchmark {
         if (size <= 0 || size % model.vaeScaleFactor() != 0) {
             throw new IllegalArgumentException("image size " + size + " is not a positive multiple of " + model.vaeScaleFactor());
         }
-        int latent = size / model.vaeScaleFactor();
-        UNetConfig unet = model.unet().config();
-        VaeConfig vae = model.vae().config();
-        SplittableRandom random = new SplittableRandom(options.seed());
-        float[] sample = normal(random, 2L * unet.inChannels() * latent * latent);
-        float[] context = normal(random, 2L * 77 * unet.crossAttentionDim());
-        float[] latents = normal(random, (long) vae.latentChannels() * latent * latent);
+        int tokens = model.tokenizer().encode(PROMPT).length;
+        Inputs inputs = Inputs.random(model, size / model.vaeScaleFactor(), tokens, new SplittableRandom(options.seed()));
         Map<String, double[]> seconds = new LinkedHashMap<>();
         try {
             for (Map.Entry<String, Set<FusedOps.Kernel>> configuration : configurations.entrySet()) {
                 FusedOps.enableOnly(configuration.getValue());
-                double unetSeconds = median(options, model.manager(), m -> {
-                    NDArray x = m.create(sample, new Shape(2, unet.inChannels(), latent, latent));
-                    NDArray t = m.create(new float[] {TIMESTEP, TIMESTEP});
-                    NDArray c = m.create(context, new Shape(2, 77, unet.crossAttentionDim()));
-                    return () -> model.unet().forward(x, t, c);
-                });
-                double vaeSeconds = median(options, model.manager(), m -> {
-                    NDArray z = m.create(latents, new Shape(1, vae.latentChannels(), latent, latent));
-                    return () -> model.vae().decode(z);
-                });
-                seconds.put(configuration.getKey(), new double[] {unetSeconds, vaeSeconds});
+                seconds.put(configuration.getKey(),
+                        new double[] {unetStepSeconds(model, inputs, options), vaeDecodeSeconds(model, inputs, options)});
             }
         } finally {
             FusedOps.enableOnly(EnumSet.allOf(FusedOps.Kernel.class));
         }
         return seconds;
+    }
+
+    /**
+     * Seeded random inputs of one image size: U-Net latents [2, in, h, h] and context [2, tokens, D]
+     * (batch 2, as with guidance), VAE latents [1, latent channels, h, h].
+     */
+    private record Inputs(int latent, int tokens, float[] sample, float[] context, float[] latents) {
+
+        static Inputs random(StableDiffusionModel model, int latent, int tokens, SplittableRandom random) {
+            UNetConfig unet = model.unet().config();
+            return new Inputs(latent, tokens, normal(random, 2L * unet.inChannels() * latent * latent),
+                    normal(random, 2L * tokens * unet.crossAttentionDim()),
+                    normal(random, (long) model.vae().config().latentChannels() * latent * latent));
+        }
+    }
+
+    private static double unetStepSeconds(StableDiffusionModel model, Inputs in, Options options) {
+        UNetConfig unet = model.unet().config();
+        return median(options, model.manager(), m -> {
+            NDArray x = m.create(in.sample(), new Shape(2, unet.inChannels(), in.latent(), in.latent()));
+            NDArray t = m.create(new float[] {TIMESTEP, TIMESTEP});
+            NDArray c = m.create(in.context(), new Shape(2, in.tokens(), unet.crossAttentionDim()));
+            return () -> model.unet().forward(x, t, c);
+        });
+    }
+
+    private static double vaeDecodeSeconds(StableDiffusionModel model, Inputs in, Options options) {
+        return median(options, model.manager(), m -> {
+            NDArray z = m.create(in.latents(), new Shape(1, model.vae().config().latentChannels(), in.latent(), in.latent()));
+            return () -> model.vae().decode(z);
+        });
     }
 
     /**

@@ -10,8 +10,8 @@ public final class Activations {
 
     /**
      * SiLU (swish with beta 1): x * sigmoid(x), in one pass by libtorch's {@code silu}
-     * ({@link FusedOps}); while gradients are recorded (a {@code GradientCollector} is open), by {@link #siluUnfused}, since DJL runs
-     * TorchScript methods with autograd off.
+     * ({@link FusedOps}); while gradients are recorded (a {@code GradientCollector} is open), by
+     * {@link #siluUnfused}, since DJL runs TorchScript methods with autograd off.
      */
     public static NDArray silu(NDArray x) {
         return FusedOps.recordingGradients() || !FusedOps.enabled(FusedOps.Kernel.SILU) ? siluUnfused(x) : FusedOps.silu(x);

@@ -21,7 +21,8 @@ import java.util.zip.ZipOutputStream;
 
 /**
  * libtorch operators that DJL 0.35.1 does not expose (fused scaled-dot-product attention,
- * group_norm, one-pass SiLU, nearest upsampling, oneDNN's linear), reached through a tiny TorchScript module that this class writes itself.
+ * group_norm, one-pass SiLU, nearest upsampling, im2col, the channels-last layout, oneDNN's
+ * linear), reached through a tiny TorchScript module that this class writes itself.
  *
  * <p>A TorchScript archive is a zip of four entries: {@code code/__torch__.py} (the module's
  * source in TorchScript's serialised dialect), {@code data.pkl} (the pickled module object: a

@@ -32,8 +32,8 @@ public final class Upsample2D extends Module {
     /**
      * Nearest-neighbour resize as torch's {@code interpolate(mode="nearest")}: output row o reads
      * input row min(floor(o * in/out), in - 1). By libtorch's {@code upsample_nearest2d}
-     * ({@link FusedOps}, one pass); while gradients are recorded (a {@code GradientCollector} is open), by {@link #nearestUnfused}, since
-     * DJL runs TorchScript methods with autograd off.
+     * ({@link FusedOps}, one pass); while gradients are recorded (a {@code GradientCollector} is
+     * open), by {@link #nearestUnfused}, since DJL runs TorchScript methods with autograd off.
      */
     public static NDArray nearest(NDArray x, long height, long width) {
         return FusedOps.recordingGradients() || !FusedOps.enabled(FusedOps.Kernel.UPSAMPLE) ? nearestUnfused(x, height, width) : FusedOps.upsampleNearest(x, height, width);

@@ -30,9 +30,7 @@ class OptimisationTest {
     @Test
     void adamwMatchesTheAlgorithmWithDecoupledDecayAndClipping() {
         try (NDManager manager = DjlRuntime.newManager()) {
-            Linear layer = new Linear(2, 1, true);
-            layer.namedParameters().get("weight").set(manager.create(new float[] {1f, -2f}, new ai.djl.ndarray.types.Shape(1, 2)));
-            layer.namedParameters().get("bias").set(manager.create(new float[] {0.5f}));
+            Linear layer = twoInputLayer(manager);
             TrainableParameters parameters = TrainableParameters.of(Map.of("layer", layer));
             double maxNorm = 1.0;
             AdamW adam = new AdamW(parameters, new AdamW.Settings(0.9, 0.999, 1e-8, 0.1, maxNorm), manager);
@@ -57,9 +55,7 @@ class OptimisationTest {
     @Test
     void adamwSkipsAStepWithANonFiniteGradientAndNamesTheParameter() {
         try (NDManager manager = DjlRuntime.newManager()) {
-            Linear layer = new Linear(2, 1, true);
-            layer.namedParameters().get("weight").set(manager.create(new float[] {1f, -2f}, new ai.djl.ndarray.types.Shape(1, 2)));
-            layer.namedParameters().get("bias").set(manager.create(new float[] {0.5f}));
+            Linear layer = twoInputLayer(manager);
             TrainableParameters parameters = TrainableParameters.of(Map.of("layer", layer));
             AdamW adam = new AdamW(parameters, new AdamW.Settings(0.9, 0.999, 1e-8, 0.1, 1.0), manager);
             // d/dW of sum(W x + b) is x: a NaN in x reaches the weight's gradient, not the bias's
@@ -85,6 +81,14 @@ class OptimisationTest {
             assertEquals(java.util.List.of(), adam.nonFiniteGradients());
             assertEquals(1, adam.updates());
         }
+    }
+
+    /** y = (1, -2) . x + 0.5 */
+    private static Linear twoInputLayer(NDManager manager) {
+        Linear layer = new Linear(2, 1, true);
+        layer.namedParameters().get("weight").set(manager.create(new float[] {1f, -2f}, new ai.djl.ndarray.types.Shape(1, 2)));
+        layer.namedParameters().get("bias").set(manager.create(new float[] {0.5f}));
+        return layer;
     }
 
     @Test
