@@ -7,18 +7,23 @@ import daguerre.diffusion.eval.DefaultModelEvaluation;
 import daguerre.diffusion.eval.ImageMetrics;
 import daguerre.diffusion.sampling.Sampler;
 import daguerre.diffusion.train.data.PaletteColour;
+import daguerre.diffusion.train.data.Srgb;
 import daguerre.weights.model.DefaultModel;
 import daguerre.weights.model.ModelHasher;
 import java.awt.image.BufferedImage;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Optional;
 import org.junit.jupiter.api.Test;
 
 /**
  * The default model in {@code weights/default/model} loads with the same loader as an SD 1.5
  * folder and draws what its captions ask for: the background of each image is nearest to the
- * requested palette colour, and different seeds give different images.
+ * requested palette colour, the colour word of a coloured circle sets the object's colour, and
+ * different seeds give different images.
  */
 class ShippedDefaultModelTest {
 
@@ -45,8 +50,59 @@ class ShippedDefaultModelTest {
                     assertEquals(background, PaletteColour.nearest(ImageMetrics.borderMean(pixels, DefaultModelEvaluation.BORDER)),
                             prompt + ", seed " + image.seed());
                 }
-                double difference = ImageMetrics.meanPairwiseDifference(List.of(images.get(0).image(), images.get(1).image()));
-                assertTrue(difference > 5, "seeds 1000 and 1001 gave nearly the same image: " + difference);
+            }
+        }
+    }
+
+    /**
+     * Seeds matter. Not asked of the object-colour emoji such as the red heart: the fine-tune showed
+     * them 20 times per epoch and they now come out nearly the same for every seed (see the model card).
+     */
+    @Test
+    void differentSeedsGiveDifferentImages() throws Exception {
+        try (StableDiffusionModel model = StableDiffusionModel.load(folder(), null, new ModelHasher())) {
+            String prompt = "smiling face with sunglasses, twemoji style, on a pink background";
+            GenerationRequest request = GenerationRequest.builder(prompt).sampler(Sampler.EULER_A).steps(12)
+                    .guidanceScale(5).seed(1000).batchSize(2).build();
+            List<GeneratedImage> images = new StableDiffusionPipeline(model).generate(request, (step, total, preview) -> { },
+                    () -> false);
+            double difference = ImageMetrics.meanPairwiseDifference(List.of(images.get(0).image(), images.get(1).image()));
+            assertTrue(difference > 5, "seeds 1000 and 1001 gave nearly the same image: " + difference);
+        }
+    }
+
+    /**
+     * The mean colours of the opaque pixels of the nine Twemoji circles in the pinned data (as
+     * {@code ObjectColours.references} measures them; the data itself is not in the repository).
+     */
+    private static final Map<String, Srgb> TWEMOJI_CIRCLES = new LinkedHashMap<>();
+
+    static {
+        TWEMOJI_CIRCLES.put("red", new Srgb(221, 46, 68));
+        TWEMOJI_CIRCLES.put("orange", new Srgb(244, 144, 12));
+        TWEMOJI_CIRCLES.put("yellow", new Srgb(253, 203, 88));
+        TWEMOJI_CIRCLES.put("green", new Srgb(120, 177, 89));
+        TWEMOJI_CIRCLES.put("blue", new Srgb(85, 172, 238));
+        TWEMOJI_CIRCLES.put("purple", new Srgb(170, 142, 214));
+        TWEMOJI_CIRCLES.put("brown", new Srgb(193, 105, 79));
+        TWEMOJI_CIRCLES.put("black", new Srgb(49, 55, 61));
+        TWEMOJI_CIRCLES.put("white", new Srgb(230, 231, 232));
+    }
+
+    @Test
+    void theColourWordSetsTheColourOfTheObject() throws Exception {
+        try (StableDiffusionModel model = StableDiffusionModel.load(folder(), null, new ModelHasher())) {
+            StableDiffusionPipeline pipeline = new StableDiffusionPipeline(model);
+            for (String colour : List.of("red", "yellow", "green", "blue", "purple", "black")) {
+                PaletteColour background = colour.equals("black") ? PaletteColour.WHITE : PaletteColour.GRAY;
+                String prompt = colour + " circle, twemoji style, on a " + background.name().toLowerCase() + " background";
+                GenerationRequest request = GenerationRequest.builder(prompt).sampler(Sampler.EULER_A).steps(12)
+                        .guidanceScale(5).seed(1000).build();
+                BufferedImage image = pipeline.generate(request, (step, total, preview) -> { }, () -> false).get(0).image();
+                Optional<Srgb> centre = ImageMetrics.dominantCentreColour(image, background.srgb(),
+                        DefaultModelEvaluation.BACKGROUND_TOLERANCE);
+                assertTrue(centre.isPresent(), prompt + ": no object in the centre");
+                assertEquals(colour, ImageMetrics.nearest(centre.get(), TWEMOJI_CIRCLES), prompt + ": centre " + centre.get());
             }
         }
     }

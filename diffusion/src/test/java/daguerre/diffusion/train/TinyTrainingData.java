@@ -73,10 +73,35 @@ final class TinyTrainingData {
                   "diffusion": {"steps": %d, "batch_size": 4, "learning_rate": 0.001, "warmup_steps": 2,
                                 "ema_decay": 0.9, "empty_caption_rate": 0.1}
                 }
-                """.formatted(images.toAbsolutePath().toString().replace("\\", "\\\\"), vaeSteps, diffusionSteps);
+                """.formatted(escaped(images), vaeSteps, diffusionSteps);
         Files.createDirectories(root);
         Path file = root.resolve("recipe.json");
         Files.writeString(file, text, StandardCharsets.UTF_8);
         return TrainConfig.load(file);
+    }
+
+    /** A fine-tune of the diffusers folder {@code init} on {@code images}, run and export under {@code root}. */
+    static TrainConfig fineTuneRecipe(Path images, Path init, Path root, long steps) throws IOException {
+        String text = """
+                {
+                  "seed": 8,
+                  "data": {"folder": "%s"},
+                  "init": "%s",
+                  "image_size": 16,
+                  "run_dir": "run",
+                  "export_dir": "model",
+                  "checkpoint_minutes": 60,
+                  "diffusion": {"steps": %d, "batch_size": 4, "learning_rate": 0.001, "warmup_steps": 2,
+                                "ema_decay": 0.9, "empty_caption_rate": 0.1}
+                }
+                """.formatted(escaped(images), escaped(init), steps);
+        Files.createDirectories(root);
+        Path file = root.resolve("fine-tune.json");
+        Files.writeString(file, text, StandardCharsets.UTF_8);
+        return TrainConfig.load(file);
+    }
+
+    private static String escaped(Path path) {
+        return path.toAbsolutePath().toString().replace("\\", "\\\\");
     }
 }

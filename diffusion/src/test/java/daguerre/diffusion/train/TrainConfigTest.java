@@ -1,6 +1,8 @@
 package daguerre.diffusion.train;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -18,6 +20,8 @@ class TrainConfigTest {
 
     /** The recipe in the source tree (tests run in the module folder). */
     private static final Path SHIPPED = Path.of("..", "weights", "default", "train-config.json");
+    /** The shipped fine-tune that follows it. */
+    private static final Path SHIPPED_FINETUNE = Path.of("..", "weights", "default", "finetune-config.json");
 
     @TempDir
     Path temp;
@@ -55,5 +59,59 @@ class TrainConfigTest {
         Files.writeString(badSteps, json.toString());
         IOException mistyped = assertThrows(IOException.class, () -> TrainConfig.load(badSteps));
         assertTrue(mistyped.getMessage().contains("'steps'"), mistyped.getMessage());
+    }
+
+    @Test
+    void shippedFineTuneStartsFromTheBaseRecipesExportAndWritesTheShippedModel() throws IOException {
+        TrainConfig base = TrainConfig.load(SHIPPED);
+        TrainConfig fineTune = TrainConfig.load(SHIPPED_FINETUNE);
+        assertEquals(base.exportDir(), fineTune.init().orElseThrow());
+        assertEquals(SHIPPED.toAbsolutePath().getParent().resolve("model"), fineTune.exportDir());
+        assertNotEquals(base.runDir(), fineTune.runDir());
+        assertEquals(base.data().path(), fineTune.data().path());
+        assertTrue(fineTune.data().objectColourRepeats() > 1);
+        assertEquals(1, base.data().objectColourRepeats());
+        assertEquals(base.imageSize(), fineTune.imageSize());
+        assertNull(fineTune.unet(), "the architecture comes from the init model");
+    }
+
+    @Test
+    void aFineTuneRecipeRejectsArchitectureSectionsAndAnExportOverItsInit() throws IOException {
+        ObjectNode json = (ObjectNode) new ObjectMapper().readTree(SHIPPED_FINETUNE.toFile());
+        json.putObject("unet");
+        Path withUnet = temp.resolve("with-unet.json");
+        Files.writeString(withUnet, json.toString());
+        IOException architecture = assertThrows(IOException.class, () -> TrainConfig.load(withUnet));
+        assertTrue(architecture.getMessage().contains("'unet' comes from the 'init' model"), architecture.getMessage());
+
+        json.remove("unet");
+        json.put("export_dir", json.get("init").asText());
+        Path overInit = temp.resolve("over-init.json");
+        Files.writeString(overInit, json.toString());
+        IOException replaced = assertThrows(IOException.class, () -> TrainConfig.load(overInit));
+        assertTrue(replaced.getMessage().contains("'export_dir' must differ from 'init'"), replaced.getMessage());
+    }
+
+    @Test
+    void objectColourRepeatsArePositiveAndForTheEmojiRecipeOnly() throws IOException {
+        ObjectNode json = (ObjectNode) new ObjectMapper().readTree(SHIPPED.toFile());
+        ((ObjectNode) json.get("data")).put("object_colour_repeats", 0);
+        Path zero = temp.resolve("zero.json");
+        Files.writeString(zero, json.toString());
+        IOException notPositive = assertThrows(IOException.class, () -> TrainConfig.load(zero));
+        assertTrue(notPositive.getMessage().contains("'object_colour_repeats' must be an integer of at least 1"),
+                notPositive.getMessage());
+
+        json.putObject("data").put("folder", "images").put("object_colour_repeats", 4);
+        Path folder = temp.resolve("folder.json");
+        Files.writeString(folder, json.toString());
+        IOException emojiOnly = assertThrows(IOException.class, () -> TrainConfig.load(folder));
+        assertTrue(emojiOnly.getMessage().contains("emoji recipe only"), emojiOnly.getMessage());
+
+        ((ObjectNode) json.get("data")).remove("folder");
+        ((ObjectNode) json.get("data")).put("emoji", "data");
+        Path emoji = temp.resolve("emoji.json");
+        Files.writeString(emoji, json.toString());
+        assertEquals(4, TrainConfig.load(emoji).data().objectColourRepeats());
     }
 }

@@ -2,6 +2,7 @@ package daguerre.diffusion.train;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.NDManager;
@@ -20,6 +21,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -69,6 +71,41 @@ class TrainingRunTest {
             assertArrayEquals(Files.readAllBytes(model.resolve(weights)), Files.readAllBytes(snapshot.resolve(weights)), weights);
         }
         assertEquals(40, losses(recipe.runDir().resolve("losses.csv")).get(TrainingRun.DIFFUSION_STAGE).size());
+    }
+
+    @Test
+    void aFineTuneStartsFromAModelFolderAndKeepsItsAutoencoderAndTokenizer() throws IOException {
+        Path images = TinyTrainingData.writeFolder(temp.resolve("images"));
+        Path base = new TrainingRun(TinyTrainingData.recipe(images, temp.resolve("base"), 2, 2), TrainingListener.NONE,
+                () -> Double.NaN).run();
+        TrainConfig fineTune = TinyTrainingData.fineTuneRecipe(images, base, temp.resolve("fine-tune"), 6);
+        List<String> messages = new ArrayList<>();
+        TrainingListener listener = new TrainingListener() {
+            @Override
+            public void onStep(TrainingProgress progress) {}
+
+            @Override
+            public void onMessage(String message) {
+                messages.add(message);
+            }
+        };
+        Path tuned = new TrainingRun(fineTune, listener, () -> Double.NaN).run();
+
+        Map<String, List<Double>> losses = losses(fineTune.runDir().resolve("losses.csv"));
+        assertEquals(6, losses.get(TrainingRun.DIFFUSION_STAGE).size(), "fine-tune steps logged");
+        assertFalse(losses.containsKey(TrainingRun.VAE_STAGE), "no autoencoder stage in a fine-tune");
+        assertTrue(messages.stream().anyMatch(m -> m.startsWith("fine-tuning " + base)), messages.toString());
+        for (String kept : List.of("vae/diffusion_pytorch_model.safetensors", "vae/config.json", "tokenizer/vocab.json",
+                "tokenizer/merges.txt")) {
+            assertArrayEquals(Files.readAllBytes(base.resolve(kept)), Files.readAllBytes(tuned.resolve(kept)), kept);
+        }
+        for (String trained : List.of("unet/diffusion_pytorch_model.safetensors", "text_encoder/model.safetensors")) {
+            assertFalse(Arrays.equals(Files.readAllBytes(base.resolve(trained)), Files.readAllBytes(tuned.resolve(trained))),
+                    trained + " changed");
+        }
+        try (StableDiffusionModel loaded = StableDiffusionModel.load(tuned, null, new ModelHasher())) {
+            assertEquals(16, loaded.defaultImageSize());
+        }
     }
 
     @Test

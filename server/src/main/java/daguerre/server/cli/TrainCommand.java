@@ -16,11 +16,13 @@ import picocli.CommandLine.Option;
 
 /**
  * {@code train --config FILE}: trains a model with Daguerre's own trainer (BPE vocabulary, VAE,
- * then text encoder and U-Net) and exports it as a diffusers folder. Resumes automatically from
- * the newest checkpoint in the recipe's run folder.
+ * then text encoder and U-Net), or fine-tunes the model a recipe's {@code init} names, and exports
+ * it as a diffusers folder. Resumes automatically from the newest checkpoint in the recipe's run
+ * folder.
  */
 @Command(name = "train", mixinStandardHelpOptions = true,
-        description = "Train (or resume training) a small text-to-image model from a JSON recipe.")
+        description = "Train (or resume training) a small text-to-image model from a JSON recipe; a recipe with \"init\""
+                + " fine-tunes that model folder.")
 public final class TrainCommand implements Callable<Integer> {
 
     /** Exit status after a stop request (as a shell reports SIGINT). */

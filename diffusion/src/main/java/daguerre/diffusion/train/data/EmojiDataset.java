@@ -18,6 +18,13 @@ import java.util.List;
  * {@code combine(seed, epoch)}, in that order, so an epoch's samples are a pure function of
  * (data, seed, epoch). Flags are kept.
  *
+ * <p><b>Object-colour repeats.</b> With {@code objectColourRepeats} = n > 1, the default image of
+ * each {@linkplain EmojiSplit#isObjectColourName object-colour emoji} ({@code green circle},
+ * {@code black large square}, ...) appears n times per epoch, each time on its own background
+ * drawn right after its first one. These 33 base emoji are the only ones whose colour the
+ * caption names as a separate word, and 1.5% of an epoch at n = 1 on the pinned data: too rare to
+ * bind colour words to objects. With n = 1 the epochs are exactly those described above.
+ *
  * <p><b>Held-out set.</b> The default image of each wholly held-out emoji in both styles on every
  * palette colour, and the default image of each emoji with a held-out colour in both styles on
  * that colour; ordered by {@code hash("eval:" + id)}, so that any prefix is an unbiased mix.
@@ -29,14 +36,19 @@ public final class EmojiDataset {
     private final EmojiSplit split;
     private final int imageSize;
     private final long seed;
+    private final int objectColourRepeats;
     private final EmojiSampleSet train;
     private final EmojiSampleSet heldOut;
 
-    private EmojiDataset(EmojiCatalogue catalogue, int imageSize, long seed) {
+    private EmojiDataset(EmojiCatalogue catalogue, int imageSize, long seed, int objectColourRepeats) {
+        if (objectColourRepeats < 1) {
+            throw new IllegalArgumentException("objectColourRepeats must be at least 1, got " + objectColourRepeats);
+        }
         this.catalogue = catalogue;
         this.split = EmojiSplit.of(catalogue);
         this.imageSize = imageSize;
         this.seed = seed;
+        this.objectColourRepeats = objectColourRepeats;
         this.train = new EmojiSampleSet(imageSize, this::trainingEpoch, trainingCaptions());
         List<EmojiSample> evaluation = evaluationSamples();
         this.heldOut = new EmojiSampleSet(imageSize, epoch -> evaluation,
@@ -52,12 +64,25 @@ public final class EmojiDataset {
      * @throws DatasetException when the data is missing or malformed
      */
     public static EmojiDataset load(Path dataRoot, int imageSize, long seed) {
-        return of(EmojiCatalogue.load(dataRoot), imageSize, seed);
+        return load(dataRoot, imageSize, seed, 1);
+    }
+
+    /**
+     * Loads the catalogue with each object-colour emoji {@code objectColourRepeats} times per
+     * training epoch (see the class comment).
+     */
+    public static EmojiDataset load(Path dataRoot, int imageSize, long seed, int objectColourRepeats) {
+        return of(EmojiCatalogue.load(dataRoot), imageSize, seed, objectColourRepeats);
     }
 
     /** The recipe over an already loaded catalogue. */
     public static EmojiDataset of(EmojiCatalogue catalogue, int imageSize, long seed) {
-        return new EmojiDataset(catalogue, imageSize, seed);
+        return of(catalogue, imageSize, seed, 1);
+    }
+
+    /** The recipe over an already loaded catalogue, with object-colour repeats. */
+    public static EmojiDataset of(EmojiCatalogue catalogue, int imageSize, long seed, int objectColourRepeats) {
+        return new EmojiDataset(catalogue, imageSize, seed, objectColourRepeats);
     }
 
     /** All images and names. */
@@ -106,6 +131,11 @@ public final class EmojiDataset {
                     continue;
                 }
                 samples.add(new EmojiSample(group.defaultImage(), colours.get(random.nextInt(colours.size()))));
+                if (EmojiSplit.isObjectColourName(group.defaultImage().name())) {
+                    for (int repeat = 1; repeat < objectColourRepeats; repeat++) {
+                        samples.add(new EmojiSample(group.defaultImage(), colours.get(random.nextInt(colours.size()))));
+                    }
+                }
                 if (!group.variants().isEmpty()) {
                     EmojiImage variant = group.variants().get(random.nextInt(group.variants().size()));
                     samples.add(new EmojiSample(variant, colours.get(random.nextInt(colours.size()))));

@@ -177,6 +177,37 @@ class EmojiDatasetTest {
     }
 
     @Test
+    void objectColourRepeatsAddDrawsOfTheObjectColourEmojiOnly() {
+        EmojiDataset repeated = EmojiDataset.of(dataset.catalogue(), 64, 42, 4);
+        for (long epoch : new long[] {0, 5}) {
+            List<EmojiSample> plain = dataset.train().samples(epoch);
+            List<EmojiSample> samples = repeated.train().samples(epoch);
+            List<EmojiSample> objects = samples.stream().filter(s -> EmojiSplit.isObjectColourName(s.image().name())).toList();
+            long plainObjects = plain.stream().filter(s -> EmojiSplit.isObjectColourName(s.image().name())).count();
+            assertTrue(plainObjects > 0);
+            assertEquals(4 * plainObjects, objects.size());
+            assertEquals(plain.size() + 3 * plainObjects, samples.size());
+            assertEquals(otherSlots(plain), otherSlots(samples), "the other emoji keep their places (the draws move on)");
+            Map<EmojiImage, Set<PaletteColour>> backgrounds = new HashMap<>();
+            for (EmojiSample sample : objects) {
+                assertTrue(dataset.split().isTrainingPair(sample.image().baseUnified(), sample.background()), sample.caption());
+                backgrounds.computeIfAbsent(sample.image(), k -> new HashSet<>()).add(sample.background());
+            }
+            assertTrue(backgrounds.values().stream().anyMatch(colours -> colours.size() > 1),
+                    "each repeat draws its own background");
+        }
+        assertEquals(dataset.train().samples(3), EmojiDataset.of(dataset.catalogue(), 64, 42, 1).train().samples(3),
+                "one repeat is the plain recipe");
+        assertThrows(IllegalArgumentException.class, () -> EmojiDataset.of(dataset.catalogue(), 64, 42, 0));
+    }
+
+    /** The non-object-colour samples as "style base [toned]", i.e. without the drawn variant and background. */
+    private static List<String> otherSlots(List<EmojiSample> samples) {
+        return samples.stream().filter(s -> !EmojiSplit.isObjectColourName(s.image().name()))
+                .map(s -> s.image().style() + " " + s.image().baseUnified() + (s.image().toned() ? " toned" : "")).toList();
+    }
+
+    @Test
     void captionListsSeparateTrainingFromHeldOut() {
         Set<String> training = new HashSet<>(dataset.train().captions());
         Set<String> heldOut = new HashSet<>(dataset.heldOut().captions());
