@@ -58,7 +58,10 @@ public final class Conv2d extends Module {
         long width = outputSize(shape.get(3));
         return Scopes.scoped(() -> {
             NDArray columns = FusedOps.im2col(x, kernel, padding, stride).transpose(0, 2, 1); // [B, H' W', in k k]
-            NDArray matrix = weight.value().reshape(weight.value().getShape().get(0), -1);      // [out, in k k]
+            // [out, in, k, k] -> [out, in k k]: DJL puts the result of an op in its first operand's
+            // manager, here the weights'; moved into this call's scope so that it is closed with it
+            NDArray matrix = weight.value().reshape(weight.value().getShape().get(0), -1);
+            matrix.attach(x.getManager());
             NDArray out = FusedOps.linear(columns, matrix, bias.value());                      // [B, H' W', out]
             return out.transpose(0, 2, 1).reshape(shape.get(0), -1, height, width);
         }, x);

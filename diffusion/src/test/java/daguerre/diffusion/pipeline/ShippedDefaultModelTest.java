@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import daguerre.diffusion.eval.DefaultModelEvaluation;
 import daguerre.diffusion.eval.ImageMetrics;
+import daguerre.diffusion.nn.FusedKernels;
 import daguerre.diffusion.sampling.Sampler;
 import daguerre.diffusion.train.data.PaletteColour;
 import daguerre.diffusion.train.data.Srgb;
@@ -18,6 +19,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The default model in {@code weights/default/model} loads with the same loader as an SD 1.5
@@ -51,6 +54,28 @@ class ShippedDefaultModelTest {
                             prompt + ", seed " + image.seed());
                 }
             }
+        }
+    }
+
+    /**
+     * The default model's 16x16 latents reach 8x8 maps in the U-Net and start the VAE decoder at
+     * 16x16 (Conv2d's im2col + GEMM path on the small maps): generations, with every fused kernel
+     * and with none, leave nothing in the model's manager.
+     */
+    @ParameterizedTest
+    @ValueSource(booleans = {true, false})
+    void generationsLeaveNothingInTheModelsManager(boolean fused) throws Exception {
+        try (StableDiffusionModel model = StableDiffusionModel.load(folder(), null, new ModelHasher());
+             FusedKernels kernels = FusedKernels.only(fused)) {
+            StableDiffusionPipeline pipeline = new StableDiffusionPipeline(model);
+            GenerationRequest request = GenerationRequest.builder("red heart, twemoji style, on a blue background")
+                    .sampler(Sampler.EULER_A).steps(3).guidanceScale(5).seed(7).build();
+            pipeline.generate(request, (step, total, preview) -> { }, () -> false);
+            int arrays = model.manager().getManagedArrays().size();
+            for (int i = 0; i < 3; i++) {
+                pipeline.generate(request, (step, total, preview) -> { }, () -> false);
+            }
+            assertEquals(arrays, model.manager().getManagedArrays().size(), "generations left arrays in the model's manager");
         }
     }
 

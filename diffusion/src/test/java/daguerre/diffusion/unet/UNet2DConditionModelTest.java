@@ -7,6 +7,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import daguerre.diffusion.nn.Capture;
+import daguerre.diffusion.nn.FusedKernels;
 import daguerre.diffusion.nn.Parity;
 import daguerre.diffusion.nn.WeightLoader;
 import daguerre.weights.Golden;
@@ -57,18 +58,31 @@ class UNet2DConditionModelTest {
         }
     }
 
-    @Test
-    void forwardLeavesOnlyItsOutputBehind() throws Exception {
+    /**
+     * At the case's own size and at 8x8 latents, whose lower levels are maps of 8x8 and less (the
+     * im2col + GEMM path of {@code Conv2d}), with every fused kernel and with none.
+     */
+    @ParameterizedTest
+    @CsvSource({"0, true", "0, false", "8, true", "8, false"})
+    void forwardLeavesOnlyItsOutputBehind(int size, boolean fused) throws Exception {
         String caseName = "unet_tiny";
         UNetConfig config = UNetConfig.fromJson(Golden.json(caseName, "config.json"));
         try (NDManager weights = NDManager.newBaseManager();
              NDManager request = NDManager.newBaseManager();
              SafetensorsFile weightFile = Golden.tensors(caseName, "unet_diffusers.safetensors");
-             SafetensorsFile io = Golden.tensors(caseName, "inputs_outputs.safetensors")) {
+             SafetensorsFile io = Golden.tensors(caseName, "inputs_outputs.safetensors");
+             FusedKernels kernels = FusedKernels.only(fused)) {
             UNet2DConditionModel unet = new UNet2DConditionModel(config);
             WeightLoader.load(unet, weightFile, "", weights);
             int weightArrays = weights.getManagedArrays().size();
             NDArray sample = Parity.load(io, "sample", request);
+            if (size > 0) {
+                NDArray view = sample.get(":, :, :" + size + ", :" + size);  // [B, C, size, size]
+                NDArray part = view.duplicate();
+                view.close();
+                sample.close();
+                sample = part;
+            }
             NDArray context = Parity.load(io, "encoder_hidden_states", request);
             NDArray timesteps = request.create(io.longs("timestep"), new Shape(io.info("timestep").shape()));
             int inputArrays = request.getManagedArrays().size();

@@ -6,11 +6,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import daguerre.diffusion.nn.Capture;
+import daguerre.diffusion.nn.FusedKernels;
 import daguerre.diffusion.nn.Parity;
 import daguerre.diffusion.nn.WeightLoader;
 import daguerre.weights.Golden;
 import daguerre.weights.layout.OriginalLayouts;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
 import daguerre.weights.safetensors.SafetensorsFile;
 import java.util.Map;
@@ -65,18 +67,25 @@ class AutoencoderKLTest {
         }
     }
 
-    @Test
-    void decodeAndEncodeLeaveOnlyTheirOutputsBehind() throws Exception {
+    /**
+     * At the case's own sizes and at a quarter of them (the decoder's first levels then work on maps
+     * of 4x4 and the encoder's last on 8x8 and less: {@code Conv2d}'s im2col + GEMM path), with
+     * every fused kernel and with none.
+     */
+    @ParameterizedTest
+    @CsvSource({"1, true", "1, false", "4, true", "4, false"})
+    void decodeAndEncodeLeaveOnlyTheirOutputsBehind(int shrink, boolean fused) throws Exception {
         VaeConfig config = VaeConfig.fromJson(Golden.json(CASE, "config.json"));
         try (NDManager weights = NDManager.newBaseManager();
              NDManager request = NDManager.newBaseManager();
              SafetensorsFile weightFile = Golden.tensors(CASE, "vae_diffusers.safetensors");
-             SafetensorsFile io = Golden.tensors(CASE, "inputs_outputs.safetensors")) {
+             SafetensorsFile io = Golden.tensors(CASE, "inputs_outputs.safetensors");
+             FusedKernels kernels = FusedKernels.only(fused)) {
             AutoencoderKL vae = new AutoencoderKL(config);
             WeightLoader.load(vae, weightFile, "", weights);
             int weightArrays = weights.getManagedArrays().size();
-            NDArray latent = Parity.load(io, "dec_in_latent", request);
-            NDArray image = Parity.load(io, "enc_in_image", request);
+            NDArray latent = shrunk(Parity.load(io, "dec_in_latent", request), shrink);
+            NDArray image = shrunk(Parity.load(io, "enc_in_image", request), shrink);
             int inputArrays = request.getManagedArrays().size();
 
             vae.decode(latent);
@@ -86,5 +95,19 @@ class AutoencoderKLTest {
             // decode's image, encode's mean and log-variance
             assertEquals(inputArrays + 3, request.getManagedArrays().size(), "temporaries left in the input's manager");
         }
+    }
+
+    /** The top-left 1/factor of [B, C, H, W] in each spatial axis, as a new array; {@code full} is closed. */
+    private static NDArray shrunk(NDArray full, int factor) {
+        if (factor == 1) {
+            return full;
+        }
+        long height = full.getShape().get(2) / factor;
+        long width = full.getShape().get(3) / factor;
+        NDArray view = full.get(":, :, :" + height + ", :" + width);
+        NDArray part = view.duplicate();
+        view.close();
+        full.close();
+        return part;
     }
 }
