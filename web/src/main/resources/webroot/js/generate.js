@@ -270,6 +270,7 @@ export class GenerateForm {
     button.disabled = true;
     try {
       const job = await this.handlers.submit(body);
+      this.showWarnings(job.warnings || []);
       announce(job.position > 0 ? `Queued at position ${job.position}.` : 'Queued.');
     } catch (error) {
       if (error instanceof ApiError && error.field && FIELD_CONTROLS[error.field]) {
@@ -283,6 +284,13 @@ export class GenerateForm {
     } finally {
       button.disabled = false;
     }
+  }
+
+  /** The model card's warnings about the prompt just queued (it runs anyway). */
+  showWarnings(warnings) {
+    const list = byId('prompt-warning');
+    list.replaceChildren(...warnings.map((warning) => el('li', {}, warning)));
+    list.hidden = warnings.length === 0;
   }
 
   showError(field, message) {

@@ -1,10 +1,12 @@
 package daguerre.diffusion.bench;
 
+import ai.djl.ndarray.BaseNDManager;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import daguerre.diffusion.nn.FusedOps;
+import daguerre.diffusion.nn.Kernels;
 import daguerre.diffusion.pipeline.GenerationRequest;
 import daguerre.diffusion.pipeline.StableDiffusionModel;
 import daguerre.diffusion.pipeline.StableDiffusionPipeline;
@@ -15,12 +17,10 @@ import daguerre.diffusion.vae.VaeConfig;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.EnumSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.function.Function;
 import java.util.function.Supplier;
@@ -188,28 +188,27 @@ public final class Benchmark {
      * @return by configuration name, {unet seconds, vae decode seconds}
      */
     public static Map<String, double[]> ablation(StableDiffusionModel model, int size, Options options) {
-        Map<String, Set<FusedOps.Kernel>> configurations = new LinkedHashMap<>();
-        configurations.put("all", EnumSet.allOf(FusedOps.Kernel.class));
+        Map<String, Kernels> configurations = new LinkedHashMap<>();
+        configurations.put("all", Kernels.ALL);
         for (FusedOps.Kernel kernel : FusedOps.Kernel.values()) {
-            Set<FusedOps.Kernel> others = EnumSet.allOf(FusedOps.Kernel.class);
-            others.remove(kernel);
-            configurations.put("without_" + kernel.name().toLowerCase(Locale.ROOT), others);
+            configurations.put("without_" + kernel.name().toLowerCase(Locale.ROOT), Kernels.ALL.without(kernel));
         }
-        configurations.put("none", EnumSet.noneOf(FusedOps.Kernel.class));
+        configurations.put("none", Kernels.NONE);
         if (size <= 0 || size % model.vaeScaleFactor() != 0) {
             throw new IllegalArgumentException("image size " + size + " is not a positive multiple of " + model.vaeScaleFactor());
         }
         int tokens = model.tokenizer().encode(PROMPT).length;
         Inputs inputs = Inputs.random(model, size / model.vaeScaleFactor(), tokens, new SplittableRandom(options.seed()));
         Map<String, double[]> seconds = new LinkedHashMap<>();
+        Kernels used = model.unet().kernels();
         try {
-            for (Map.Entry<String, Set<FusedOps.Kernel>> configuration : configurations.entrySet()) {
-                FusedOps.enableOnly(configuration.getValue());
+            for (Map.Entry<String, Kernels> configuration : configurations.entrySet()) {
+                model.useKernels(configuration.getValue());
                 seconds.put(configuration.getKey(),
                         new double[] {unetStepSeconds(model, inputs, options), vaeDecodeSeconds(model, inputs, options)});
             }
         } finally {
-            FusedOps.enableOnly(EnumSet.allOf(FusedOps.Kernel.class));
+            model.useKernels(used);
         }
         return seconds;
     }
@@ -264,39 +263,53 @@ public final class Benchmark {
     }
 
     /**
-     * Resident memory over a long run of generations (a leak shows as growth).
+     * Resident memory and the model manager's array count over a long run of generations. A leak
+     * shows as growth from the baseline (after generation {@code baselineGeneration}, once
+     * allocator caches have warmed up) to the end.
      *
      * @param generations how many images were generated
-     * @param startRssGib RSS after the first generation, in GiB
-     * @param endRssGib RSS after the last
+     * @param baselineGeneration the generation after which the baseline was taken (50, or half a
+     *                           shorter soak)
+     * @param baselineRssGib RSS after the baseline generation, in GiB
+     * @param endRssGib RSS after the last generation
      * @param maxRssGib the highest RSS seen after any generation
+     * @param baselineModelArrays NDArrays in the model's manager after the baseline generation
+     * @param endModelArrays NDArrays in the model's manager after the last generation
      */
-    public record Soak(int generations, double startRssGib, double endRssGib, double maxRssGib) {
+    public record Soak(int generations, int baselineGeneration, double baselineRssGib, double endRssGib,
+                       double maxRssGib, int baselineModelArrays, int endModelArrays) {
 
-        /** The end RSS as a percentage change from the start. */
-        public double changePercent() {
-            return 100 * (endRssGib - startRssGib) / startRssGib;
+        /** The end RSS as a percentage change from the baseline. */
+        public double rssChangePercent() {
+            return 100 * (endRssGib - baselineRssGib) / baselineRssGib;
         }
     }
 
-    /** Generates {@code generations} images one after another ({@code steps} steps each) and tracks RSS. */
+    /** Generates {@code generations} images one after another ({@code steps} steps each) and tracks memory. */
     public static Soak soak(StableDiffusionModel model, int generations, int steps, long seed) {
         if (generations < 2) {
             throw new IllegalArgumentException("a soak needs at least 2 generations, got " + generations);
         }
+        int baselineGeneration = Math.min(50, generations / 2);
         StableDiffusionPipeline pipeline = new StableDiffusionPipeline(model);
-        double start = Double.NaN;
-        double end = Double.NaN;
-        double max = 0;
-        for (int i = 0; i < generations; i++) {
-            pipeline.generate(imageRequest(steps, seed + i), (step, total, preview) -> { }, () -> false);
-            end = MemoryStatus.rssGib();
-            max = Math.max(max, end);
-            if (i == 0) {
-                start = end;
+        double baselineRss = Double.NaN;
+        int baselineArrays = -1;
+        double rss = Double.NaN;
+        double maxRss = 0;
+        for (int generation = 1; generation <= generations; generation++) {
+            pipeline.generate(imageRequest(steps, seed + generation), (step, total, preview) -> { }, () -> false);
+            rss = MemoryStatus.rssGib();
+            maxRss = Math.max(maxRss, rss);
+            if (generation == baselineGeneration) {
+                baselineRss = rss;
+                baselineArrays = modelArrays(model);
             }
         }
-        return new Soak(generations, start, end, max);
+        return new Soak(generations, baselineGeneration, baselineRss, rss, maxRss, baselineArrays, modelArrays(model));
+    }
+
+    private static int modelArrays(StableDiffusionModel model) {
+        return ((BaseNDManager) model.manager()).getManagedArrays().size();
     }
 
     private static GenerationRequest imageRequest(int steps, long seed) {

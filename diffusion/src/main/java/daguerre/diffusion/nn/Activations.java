@@ -14,7 +14,7 @@ public final class Activations {
      * {@link #siluUnfused}, since DJL runs TorchScript methods with autograd off.
      */
     public static NDArray silu(NDArray x) {
-        return FusedOps.recordingGradients() || !FusedOps.enabled(FusedOps.Kernel.SILU) ? siluUnfused(x) : FusedOps.silu(x);
+        return !Kernels.fuse(FusedOps.Kernel.SILU) ? siluUnfused(x) : FusedOps.silu(x);
     }
 
     /** SiLU from plain DJL ops (two passes and a temporary): the reference and the training path. */

@@ -58,7 +58,7 @@ public final class Attention extends Module {
     public NDArray forward(NDArray x, NDArray context) {
         return Scopes.scoped(() -> {
             NDArray source = context == null ? x : context;
-            NDArray attended = toQ.requiresGradient() || !FusedOps.enabled(FusedOps.Kernel.ATTENTION)
+            NDArray attended = !Kernels.fuse(FusedOps.Kernel.ATTENTION)
                     ? attendUnfused(toQ.forward(x), toK.forward(source), toV.forward(source), heads)
                     : attend(toQ.forward(x), toK.forward(source), toV.forward(source), heads);
             return toOut.forward(attended);

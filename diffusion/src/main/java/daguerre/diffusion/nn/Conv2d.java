@@ -35,8 +35,7 @@ public final class Conv2d extends Module {
      */
     public NDArray forward(NDArray x) {
         long positions = outputSize(x.getShape().get(2)) * outputSize(x.getShape().get(3));
-        if (kernel > 1 && positions <= GEMM_MAX_POSITIONS && !weight.value().hasGradient()
-                && FusedOps.enabled(FusedOps.Kernel.SMALL_CONV_GEMM)) {
+        if (kernel > 1 && positions <= GEMM_MAX_POSITIONS && Kernels.fuse(FusedOps.Kernel.SMALL_CONV_GEMM)) {
             return forwardUnfolded(x);
         }
         return forwardDirect(x);

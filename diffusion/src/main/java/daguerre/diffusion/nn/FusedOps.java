@@ -13,8 +13,6 @@ import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
-import java.util.EnumSet;
-import java.util.Set;
 import java.util.zip.CRC32;
 import java.util.zip.ZipEntry;
 import java.util.zip.ZipOutputStream;
@@ -42,11 +40,6 @@ public final class FusedOps {
                 k: Tensor,
                 v: Tensor) -> Tensor:
                 return torch.scaled_dot_product_attention(q, k, v)
-              def causal_attention(self: __torch__.FusedOps,
-                q: Tensor,
-                k: Tensor,
-                v: Tensor) -> Tensor:
-                return torch.scaled_dot_product_attention(q, k, v, None, 0., True)
               def group_norm(self: __torch__.FusedOps,
                 x: Tensor,
                 groups: int,
@@ -100,9 +93,9 @@ public final class FusedOps {
     private static final byte[] CONSTANTS_PKL = {(byte) 0x80, 2, ')', '.'};
 
     /**
-     * The inference kernels this class provides, each of which can be switched off (process-wide)
-     * so that {@code bench --ablation} can time a network with and without it in one run. Every
-     * call site keeps its plain DJL path as the reference the tests compare with.
+     * The inference kernels this class provides; a network's {@link Kernels} says which of them its
+     * forward pass uses (so that {@code bench --ablation} can time a network with and without each
+     * in one run). Every call site keeps its plain DJL path as the reference the tests compare with.
      */
     public enum Kernel {
         /** {@link #attention}, in {@link Attention#forward}. */
@@ -121,8 +114,6 @@ public final class FusedOps {
         CHANNELS_LAST
     }
 
-    private static volatile Set<Kernel> enabled = EnumSet.allOf(Kernel.class);
-
     private static PtSymbolBlock module;
     private static PtNDManager moduleManager;
 
@@ -139,11 +130,6 @@ public final class FusedOps {
      */
     public static NDArray attention(NDArray q, NDArray k, NDArray v) {
         return call("forward", q, tensor(q), tensor(k), tensor(v));
-    }
-
-    /** As {@link #attention} with a causal mask: query i sees keys 0..i (CLIP's text transformer). */
-    public static NDArray causalAttention(NDArray q, NDArray k, NDArray v) {
-        return call("causal_attention", q, tensor(q), tensor(k), tensor(v));
     }
 
     /**
@@ -215,25 +201,6 @@ public final class FusedOps {
      */
     public static NDArray upsampleNearest(NDArray x, long height, long width) {
         return call("upsample_nearest", x, tensor(x), IValue.from(height), IValue.from(width));
-    }
-
-    /** Whether {@code kernel} is in use (all are, unless {@link #enableOnly} said otherwise). */
-    public static boolean enabled(Kernel kernel) {
-        return enabled.contains(kernel);
-    }
-
-    /** Uses only {@code kernels} from now on, process-wide (for benchmarks; the default is all). */
-    public static void enableOnly(Set<Kernel> kernels) {
-        enabled = kernels.isEmpty() ? EnumSet.noneOf(Kernel.class) : EnumSet.copyOf(kernels);
-    }
-
-    /**
-     * Whether this thread records operations for autograd (a {@code GradientCollector} is open).
-     * The fused ops run without autograd and their results cannot take part in a backward pass,
-     * so callers without weights of their own to ask use the plain ops then.
-     */
-    public static boolean recordingGradients() {
-        return JniUtils.isGradMode();
     }
 
     private static IValue tensor(NDArray array) {

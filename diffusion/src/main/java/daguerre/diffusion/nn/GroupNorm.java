@@ -35,7 +35,7 @@ public final class GroupNorm extends Module {
      */
     public NDArray forward(NDArray x) {
         checkInput(x);
-        if (weight.value().hasGradient() || !FusedOps.enabled(FusedOps.Kernel.GROUP_NORM)) {
+        if (!Kernels.fuse(FusedOps.Kernel.GROUP_NORM)) {
             return forwardUnfused(x);
         }
         return FusedOps.groupNorm(x, groups, weight.value(), bias.value(), eps);
@@ -47,8 +47,7 @@ public final class GroupNorm extends Module {
      */
     public NDArray forwardSilu(NDArray x) {
         checkInput(x);
-        if (weight.value().hasGradient() || !FusedOps.enabled(FusedOps.Kernel.GROUP_NORM)
-                || !FusedOps.enabled(FusedOps.Kernel.SILU)) {
+        if (!Kernels.fuse(FusedOps.Kernel.GROUP_NORM) || !Kernels.fuse(FusedOps.Kernel.SILU)) {
             return Scopes.scoped(() -> Activations.silu(forward(x)), x);
         }
         return FusedOps.groupNormSilu(x, groups, weight.value(), bias.value(), eps);

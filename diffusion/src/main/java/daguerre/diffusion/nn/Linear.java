@@ -15,19 +15,11 @@ public final class Linear extends Module {
     }
 
     /**
-     * Whether the weight records gradients (it is being trained): blocks then avoid fused kernels,
-     * which DJL runs with autograd off (see {@link Attention#attend}).
-     */
-    public boolean requiresGradient() {
-        return weight.value().hasGradient();
-    }
-
-    /**
-     * [..., in] -> [..., out], by oneDNN ({@link FusedOps#linear}); while the weight is being trained,
-     * by {@link #forwardUnfused}, since DJL runs TorchScript methods with autograd off.
+     * [..., in] -> [..., out], by oneDNN ({@link FusedOps#linear}); while training, or with the
+     * kernel off, by {@link #forwardUnfused} (see {@link Kernels}).
      */
     public NDArray forward(NDArray x) {
-        if (requiresGradient() || !FusedOps.enabled(FusedOps.Kernel.LINEAR)) {
+        if (!Kernels.fuse(FusedOps.Kernel.LINEAR)) {
             return forwardUnfused(x);
         }
         return FusedOps.linear(x, weight.value(), bias == null ? null : bias.value());

@@ -48,6 +48,14 @@ public abstract class Module {
         children.forEach((key, child) -> child.collect(prefix + key + ".", out));
     }
 
+    /**
+     * Whether any of this module's weights take gradients (a trainer attached them): its passes
+     * then avoid the fused kernels, which run without autograd (see {@link Kernels#run}).
+     */
+    public final boolean isTraining() {
+        return namedParameters().values().stream().anyMatch(p -> p.isSet() && p.value().hasGradient());
+    }
+
     /** Total number of scalar weights. */
     public final long parameterCount() {
         return namedParameters().values().stream().mapToLong(p -> p.shape().size()).sum();

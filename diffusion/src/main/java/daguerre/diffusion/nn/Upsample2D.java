@@ -36,7 +36,7 @@ public final class Upsample2D extends Module {
      * open), by {@link #nearestUnfused}, since DJL runs TorchScript methods with autograd off.
      */
     public static NDArray nearest(NDArray x, long height, long width) {
-        return FusedOps.recordingGradients() || !FusedOps.enabled(FusedOps.Kernel.UPSAMPLE) ? nearestUnfused(x, height, width) : FusedOps.upsampleNearest(x, height, width);
+        return !Kernels.fuse(FusedOps.Kernel.UPSAMPLE) ? nearestUnfused(x, height, width) : FusedOps.upsampleNearest(x, height, width);
     }
 
     /**

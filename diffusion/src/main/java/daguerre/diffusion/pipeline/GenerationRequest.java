@@ -37,6 +37,9 @@ public record GenerationRequest(
         double strength,
         double eta) {
 
+    /** The guidance scale when a request gives none (A1111's default, the same in every entry point). */
+    public static final double DEFAULT_GUIDANCE_SCALE = 7.0;
+
     public static final int MAX_STEPS = 1000;
     public static final int MAX_BATCH = 64;
 
@@ -86,7 +89,7 @@ public record GenerationRequest(
         private String negativePrompt = "";
         private Sampler sampler = Sampler.EULER_A;
         private int steps = 20;
-        private double guidanceScale = 7.0;
+        private double guidanceScale = DEFAULT_GUIDANCE_SCALE;
         private double guidanceRescale;
         private int clipSkip = 1;
         private long seed;

@@ -2,6 +2,7 @@ package daguerre.diffusion.pipeline;
 
 import ai.djl.ndarray.NDManager;
 import daguerre.diffusion.DjlRuntime;
+import daguerre.diffusion.nn.Kernels;
 import daguerre.diffusion.nn.WeightLoader;
 import daguerre.diffusion.schedule.PredictionType;
 import daguerre.diffusion.schedule.SchedulerConfig;
@@ -13,6 +14,7 @@ import daguerre.diffusion.unet.UNetConfig;
 import daguerre.diffusion.vae.AutoencoderKL;
 import daguerre.diffusion.vae.VaeConfig;
 import daguerre.weights.model.DiscoveredModel;
+import daguerre.weights.model.ModelCard;
 import daguerre.weights.model.ModelDiscovery;
 import daguerre.weights.model.ModelHasher;
 import daguerre.weights.model.TokenizerFiles;
@@ -20,6 +22,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Comparator;
+import java.util.Optional;
 import java.util.stream.Stream;
 
 /**
@@ -37,11 +40,13 @@ public final class StableDiffusionModel implements AutoCloseable {
     private final UNet2DConditionModel unet;
     private final AutoencoderKL vae;
     private final SchedulerConfig scheduler;
+    private final ModelCard card;
 
     private StableDiffusionModel(String id, String hash, NDManager manager, ClipTokenizer tokenizer,
                                  ClipTextModel textEncoder, UNet2DConditionModel unet, AutoencoderKL vae,
-                                 SchedulerConfig scheduler) {
-        this.id = id;
+                                 SchedulerConfig scheduler, ModelCard card) {
+        this.id = card == null ? id : card.id();
+        this.card = card;
         this.hash = hash;
         this.manager = manager;
         this.tokenizer = tokenizer;
@@ -61,7 +66,7 @@ public final class StableDiffusionModel implements AutoCloseable {
     public static StableDiffusionModel of(String id, String hash, NDManager manager, ClipTokenizer tokenizer,
                                           ClipTextModel textEncoder, UNet2DConditionModel unet, AutoencoderKL vae,
                                           SchedulerConfig scheduler) {
-        return new StableDiffusionModel(id, hash, manager, tokenizer, textEncoder, unet, vae, scheduler);
+        return new StableDiffusionModel(id, hash, manager, tokenizer, textEncoder, unet, vae, scheduler, null);
     }
 
     /**
@@ -84,7 +89,8 @@ public final class StableDiffusionModel implements AutoCloseable {
             SchedulerConfig scheduler = model.schedulerConfig().map(SchedulerConfig::fromJson).orElse(SchedulerConfig.SD15)
                     .withPredictionType(PredictionType.fromConfigName(model.predictionType()));
             String hash = hasher.shortHash(model.hashedFile());
-            return new StableDiffusionModel(model.id(), hash, manager, tokenizer, textEncoder, unet, vae, scheduler);
+            ModelCard card = ModelCard.find(model.path()).orElse(null);
+            return new StableDiffusionModel(model.id(), hash, manager, tokenizer, textEncoder, unet, vae, scheduler, card);
         } catch (IOException | RuntimeException e) {
             manager.close();
             throw e;
@@ -111,14 +117,26 @@ public final class StableDiffusionModel implements AutoCloseable {
         return tokenizer.padToken().equals(files.padToken()) ? tokenizer : tokenizer.withPadToken(files.padToken());
     }
 
-    /** The model id: its folder or file name without extension. */
+    /** The model id: its card's id, else its folder or file name without extension. */
     public String id() {
         return id;
+    }
+
+    /** What the model says about itself ({@value ModelCard#FILE_NAME} in its folder), if anything. */
+    public Optional<ModelCard> card() {
+        return Optional.ofNullable(card);
     }
 
     /** A1111's short model hash (first 10 hex digits of the weights file's SHA-256). */
     public String hash() {
         return hash;
+    }
+
+    /** Uses {@code kernels} in every pass of the text encoder, U-Net and VAE from now on (default: all). */
+    public void useKernels(Kernels kernels) {
+        textEncoder.useKernels(kernels);
+        unet.useKernels(kernels);
+        vae.useKernels(kernels);
     }
 
     /** The manager that owns every weight; requests use child managers of it. */

@@ -6,11 +6,13 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
+import daguerre.diffusion.nn.Kernels;
 import daguerre.diffusion.nn.Module;
 import daguerre.diffusion.nn.WeightLoader;
 import daguerre.weights.TensorSource;
 import java.io.IOException;
 import java.util.List;
+import java.util.Objects;
 import java.util.function.Predicate;
 
 /**
@@ -56,6 +58,18 @@ public final class ClipTextModel extends Module {
         return encode(inputIds, 1);
     }
 
+    private volatile Kernels kernels = Kernels.ALL;
+
+    /** The fused kernels this network's passes use (default: all). */
+    public Kernels kernels() {
+        return kernels;
+    }
+
+    /** Uses {@code kernels} in this network's passes from now on. */
+    public void useKernels(Kernels kernels) {
+        this.kernels = Objects.requireNonNull(kernels, "kernels");
+    }
+
     /**
      * The conditioning with A1111's clip skip: final_layer_norm(hidden_states[-clipSkip]) [B, L, D].
      * Layers past the one used are not run.
@@ -67,28 +81,32 @@ public final class ClipTextModel extends Module {
         if (clipSkip < 1 || clipSkip > layers) {
             throw new IllegalArgumentException("clip skip must be between 1 and " + layers + ", got " + clipSkip);
         }
-        List<NDArray> states = textModel.hiddenStates(inputIds, layers + 1 - clipSkip);
-        NDArray used = states.get(states.size() - 1);
-        for (NDArray state : states) {
-            if (state != used) {
-                state.close();
+        return kernels.run(this, () -> {
+            List<NDArray> states = textModel.hiddenStates(inputIds, layers + 1 - clipSkip);
+            NDArray used = states.get(states.size() - 1);
+            for (NDArray state : states) {
+                if (state != used) {
+                    state.close();
+                }
             }
-        }
-        NDArray out = textModel.finalLayerNorm(used);
-        used.close();
-        return out;
+            NDArray out = textModel.finalLayerNorm(used);
+            used.close();
+            return out;
+        });
     }
 
     /** Runs every layer and returns all hidden states, the last hidden state and the pooled output. */
     public ClipTextOutput forward(NDArray inputIds) {
-        List<NDArray> states = textModel.hiddenStates(inputIds, textModel.layerCount());
-        NDArray last = textModel.finalLayerNorm(states.get(states.size() - 1));
-        return new ClipTextOutput(last, states, pool(last, inputIds));
+        return kernels.run(this, () -> {
+            List<NDArray> states = textModel.hiddenStates(inputIds, textModel.layerCount());
+            NDArray last = textModel.finalLayerNorm(states.get(states.size() - 1));
+            return new ClipTextOutput(last, states, pool(last, inputIds));
+        });
     }
 
     /** final_layer_norm alone, [B, L, D] -> [B, L, D]. */
     public NDArray finalLayerNorm(NDArray hidden) {
-        return textModel.finalLayerNorm(hidden);
+        return kernels.run(this, () -> textModel.finalLayerNorm(hidden));
     }
 
     /**

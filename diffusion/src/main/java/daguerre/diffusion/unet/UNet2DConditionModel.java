@@ -7,6 +7,7 @@ import daguerre.diffusion.nn.Activations;
 import daguerre.diffusion.nn.Capture;
 import daguerre.diffusion.nn.Conv2d;
 import daguerre.diffusion.nn.GroupNorm;
+import daguerre.diffusion.nn.Kernels;
 import daguerre.diffusion.nn.Module;
 import daguerre.diffusion.nn.Scopes;
 import daguerre.diffusion.nn.SinusoidalEmbedding;
@@ -14,6 +15,7 @@ import daguerre.diffusion.nn.TimestepEmbedding;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Objects;
 
 /**
  * The conditional denoising U-Net of Stable Diffusion 1.x/2.x (Rombach et al. 2022), as diffusers'
@@ -57,6 +59,18 @@ public final class UNet2DConditionModel extends Module {
 
     public UNetConfig config() {
         return config;
+    }
+
+    private volatile Kernels kernels = Kernels.ALL;
+
+    /** The fused kernels this network's passes use (default: all). */
+    public Kernels kernels() {
+        return kernels;
+    }
+
+    /** Uses {@code kernels} in this network's passes from now on. */
+    public void useKernels(Kernels kernels) {
+        this.kernels = Objects.requireNonNull(kernels, "kernels");
     }
 
     /**
@@ -105,7 +119,7 @@ public final class UNet2DConditionModel extends Module {
                     + "], got " + context.getShape());
         }
         float[] steps = perSample(timesteps, batch);
-        return Scopes.scoped(() -> {
+        return kernels.run(this, () -> Scopes.scoped(() -> {
             // time_proj: [B] -> [B, C0]; time_embedding: [B, C0] -> [B, 4*C0]
             int first = config.blockOutChannels().get(0);
             NDArray tProj = sample.getManager().create(
@@ -127,7 +141,7 @@ public final class UNet2DConditionModel extends Module {
             }
             h = Capture.record(capture, "conv_norm_out", convNormOut.forward(h));
             return convOut.forward(Activations.silu(h));
-        }, sample, context);
+        }, sample, context));
     }
 
     private static float[] perSample(float[] values, long batch) {

@@ -2,7 +2,9 @@ package daguerre.diffusion.vae;
 
 import ai.djl.ndarray.NDArray;
 import daguerre.diffusion.nn.Attention;
+import daguerre.diffusion.nn.FusedOps;
 import daguerre.diffusion.nn.GroupNorm;
+import daguerre.diffusion.nn.Kernels;
 import daguerre.diffusion.nn.Linear;
 import daguerre.diffusion.nn.Module;
 import daguerre.diffusion.nn.Scopes;
@@ -41,10 +43,10 @@ public final class AttentionBlock extends Module {
             long width = x.getShape().get(3);
             // [B, C, H, W] -> [B, H*W, C]
             NDArray tokens = groupNorm.forward(x).reshape(batch, channels, height * width).transpose(0, 2, 1);
-            // training takes the plain path: fused kernels carry no gradient (see Attention.attend)
-            NDArray attended = toQ.requiresGradient()
-                    ? Attention.attendUnfused(toQ.forward(tokens), toK.forward(tokens), toV.forward(tokens), 1)
-                    : Attention.attend(toQ.forward(tokens), toK.forward(tokens), toV.forward(tokens), 1);
+            // training takes the plain path: fused kernels carry no gradient (see Kernels.training)
+            NDArray attended = Kernels.fuse(FusedOps.Kernel.ATTENTION)
+                    ? Attention.attend(toQ.forward(tokens), toK.forward(tokens), toV.forward(tokens), 1)
+                    : Attention.attendUnfused(toQ.forward(tokens), toK.forward(tokens), toV.forward(tokens), 1);
             // [B, H*W, C] -> [B, C, H, W]
             NDArray out = toOut.forward(attended).transpose(0, 2, 1).reshape(batch, channels, height, width);
             return out.add(x);

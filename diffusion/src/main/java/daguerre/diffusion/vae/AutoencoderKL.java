@@ -4,8 +4,10 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.index.NDIndex;
 import daguerre.diffusion.nn.Capture;
 import daguerre.diffusion.nn.Conv2d;
+import daguerre.diffusion.nn.Kernels;
 import daguerre.diffusion.nn.Module;
 import daguerre.diffusion.nn.Scopes;
+import java.util.Objects;
 
 /**
  * The KL-regularised autoencoder of Stable Diffusion (Rombach et al. 2022), as diffusers'
@@ -41,6 +43,18 @@ public final class AutoencoderKL extends Module {
         return config;
     }
 
+    private volatile Kernels kernels = Kernels.ALL;
+
+    /** The fused kernels this network's passes use (default: all). */
+    public Kernels kernels() {
+        return kernels;
+    }
+
+    /** Uses {@code kernels} in this network's passes from now on. */
+    public void useKernels(Kernels kernels) {
+        this.kernels = Objects.requireNonNull(kernels, "kernels");
+    }
+
     /** Raw latents [B, latent, h, w] -> images [B, out_channels, h * f, w * f], roughly in [-1, 1], not clamped. */
     public NDArray decode(NDArray z) {
         return decode(z, null);
@@ -54,10 +68,10 @@ public final class AutoencoderKL extends Module {
         if (z.getShape().dimension() != 4 || z.getShape().get(1) != config.latentChannels()) {
             throw new IllegalArgumentException("VAE latents must be [B, " + config.latentChannels() + ", h, w], got " + z.getShape());
         }
-        return Scopes.scoped(() -> {
+        return kernels.run(this, () -> Scopes.scoped(() -> {
             NDArray h = Capture.record(capture, "post_quant_conv", postQuantConv.forward(z));
             return decoder.forward(h, Capture.child(capture, "decoder"));
-        }, z);
+        }, z));
     }
 
     /** Images [B, in_channels, H, W] in [-1, 1] -> the latent distribution (raw, unscaled), in the image's manager. */
@@ -70,8 +84,8 @@ public final class AutoencoderKL extends Module {
         if (x.getShape().dimension() != 4 || x.getShape().get(1) != config.inChannels()) {
             throw new IllegalArgumentException("VAE images must be [B, " + config.inChannels() + ", H, W], got " + x.getShape());
         }
-        NDArray moments = Scopes.scoped(() -> Capture.record(capture, "quant_conv",
-                quantConv.forward(encoder.forward(x, Capture.child(capture, "encoder")))), x);
+        NDArray moments = kernels.run(this, () -> Scopes.scoped(() -> Capture.record(capture, "quant_conv",
+                quantConv.forward(encoder.forward(x, Capture.child(capture, "encoder")))), x));
         // [B, 2L, h, w] -> mean [B, L, h, w], log-variance [B, L, h, w]
         long latent = config.latentChannels();
         try (moments; NDArray rawLogvar = moments.get(new NDIndex(":, {}:", latent))) {

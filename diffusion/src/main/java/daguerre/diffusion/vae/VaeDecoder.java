@@ -6,6 +6,7 @@ import daguerre.diffusion.nn.Capture;
 import daguerre.diffusion.nn.Conv2d;
 import daguerre.diffusion.nn.FusedOps;
 import daguerre.diffusion.nn.GroupNorm;
+import daguerre.diffusion.nn.Kernels;
 import daguerre.diffusion.nn.Module;
 import daguerre.diffusion.nn.ResnetBlock2D;
 import daguerre.diffusion.nn.Upsample2D;
@@ -55,7 +56,7 @@ public final class VaeDecoder extends Module {
         // At 512 px the up blocks' activations are 128-256 MiB each: each stage's input is closed
         // once the next stage has its output, so only one stage's temporaries are alive at a time.
         // Channels-last activations spare oneDNN a layout reorder around every convolution.
-        boolean channelsLast = FusedOps.enabled(FusedOps.Kernel.CHANNELS_LAST) && !FusedOps.recordingGradients();
+        boolean channelsLast = Kernels.fuse(FusedOps.Kernel.CHANNELS_LAST);
         NDArray h = channelsLast ? replacing(FusedOps.channelsLast(z), convIn::forward) : convIn.forward(z);
         h = replacing(h, midBlock::forward);
         for (UpBlock block : upBlocks) {

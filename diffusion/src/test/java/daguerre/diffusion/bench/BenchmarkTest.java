@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import daguerre.diffusion.nn.FusedOps;
+import daguerre.diffusion.nn.Kernels;
 import daguerre.diffusion.pipeline.ModelPreset;
 import daguerre.diffusion.pipeline.RandomModel;
 import daguerre.diffusion.pipeline.StableDiffusionModel;
@@ -31,15 +32,15 @@ class BenchmarkTest {
     }
 
     @Test
-    void ablationTimesEveryKernelOffInTurnAndSwitchesThemBackOn() throws Exception {
+    void ablationTimesEveryKernelOffInTurnAndRestoresTheModelsKernels() throws Exception {
         try (StableDiffusionModel model = RandomModel.create(ModelPreset.TINY, 7)) {
             Map<String, double[]> seconds = Benchmark.ablation(model, 32, new Benchmark.Options(List.of(32), 1, 0, 0));
             assertEquals(FusedOps.Kernel.values().length + 2, seconds.size(), seconds.keySet().toString());
             assertTrue(seconds.containsKey("all") && seconds.containsKey("none") && seconds.containsKey("without_linear"));
             seconds.values().forEach(pair -> assertTrue(pair[0] > 0 && pair[1] > 0));
-            for (FusedOps.Kernel kernel : FusedOps.Kernel.values()) {
-                assertTrue(FusedOps.enabled(kernel), kernel + " left off");
-            }
+            assertEquals(Kernels.ALL, model.unet().kernels());
+            assertEquals(Kernels.ALL, model.vae().kernels());
+            assertEquals(Kernels.ALL, model.textEncoder().kernels());
         }
     }
 
@@ -47,9 +48,12 @@ class BenchmarkTest {
     void wholeImagesAndASoakReportTimeAndMemory() throws Exception {
         try (StableDiffusionModel model = RandomModel.create(ModelPreset.TINY, 7)) {
             assertTrue(Benchmark.imageSeconds(model, 2, new Benchmark.Options(List.of(32), 1, 0, 0)) > 0);
-            Benchmark.Soak soak = Benchmark.soak(model, 3, 2, 0);
-            assertEquals(3, soak.generations());
-            assertTrue(soak.startRssGib() > 0 && soak.maxRssGib() >= soak.endRssGib(), soak.toString());
+            Benchmark.Soak soak = Benchmark.soak(model, 4, 2, 0);
+            assertEquals(4, soak.generations());
+            assertEquals(2, soak.baselineGeneration());
+            assertTrue(soak.baselineRssGib() > 0 && soak.endRssGib() > 0, soak.toString());
+            assertTrue(soak.baselineModelArrays() > 0, soak.toString());
+            assertEquals(soak.baselineModelArrays(), soak.endModelArrays(), "generations left arrays in the model's manager");
         }
     }
 }

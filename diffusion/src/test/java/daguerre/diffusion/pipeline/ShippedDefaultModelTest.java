@@ -5,11 +5,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import daguerre.diffusion.eval.DefaultModelEvaluation;
 import daguerre.diffusion.eval.ImageMetrics;
-import daguerre.diffusion.nn.FusedKernels;
+import daguerre.diffusion.nn.Kernels;
 import daguerre.diffusion.sampling.Sampler;
+import daguerre.diffusion.train.data.EmojiModelCard;
 import daguerre.diffusion.train.data.PaletteColour;
 import daguerre.diffusion.train.data.Srgb;
 import daguerre.weights.model.DefaultModel;
+import daguerre.weights.model.ModelCard;
 import daguerre.weights.model.ModelHasher;
 import java.awt.image.BufferedImage;
 import java.nio.file.Files;
@@ -35,6 +37,31 @@ class ShippedDefaultModelTest {
         Path model = root.resolve(DefaultModel.SOURCE_FOLDER);
         assertTrue(Files.isRegularFile(model.resolve("model_index.json")), "the default model is missing: " + model.toAbsolutePath());
         return model;
+    }
+
+    /**
+     * The model card names the model and its caption form: its own examples and the README's draw
+     * without a warning; prompts outside its vocabulary, its form or its training emoji are warned
+     * about, naming what it does not know.
+     */
+    @Test
+    void saysWhatItIsAndWhichPromptsItKnows() throws Exception {
+        try (StableDiffusionModel model = StableDiffusionModel.load(folder(), null, new ModelHasher())) {
+            ModelCard card = model.card().orElseThrow();
+            assertEquals(EmojiModelCard.ID, model.id());
+            assertTrue(card.description().contains("emoji"), card.description());
+            for (String prompt : card.examplePrompts()) {
+                assertEquals(List.of(), card.promptWarnings(prompt), prompt);
+            }
+            assertEquals(List.of(), card.promptWarnings("(red heart:1.2), noto style, on a  blue background"));
+            List<String> stranger = card.promptWarnings("a photograph of quantum space");
+            assertEquals(2, stranger.size(), stranger.toString());
+            assertTrue(stranger.get(0).contains("'photograph', 'quantum', 'space'"), stranger.get(0));
+            assertTrue(stranger.get(1).contains("{emoji name}, {twemoji|noto} style"), stranger.get(1));
+            List<String> heldOut = card.promptWarnings("star, noto style, on a green background");
+            assertEquals(1, heldOut.size(), heldOut.toString());
+            assertTrue(heldOut.get(0).contains("never saw 'star'"), heldOut.get(0));
+        }
     }
 
     @Test
@@ -65,8 +92,8 @@ class ShippedDefaultModelTest {
     @ParameterizedTest
     @ValueSource(booleans = {true, false})
     void generationsLeaveNothingInTheModelsManager(boolean fused) throws Exception {
-        try (StableDiffusionModel model = StableDiffusionModel.load(folder(), null, new ModelHasher());
-             FusedKernels kernels = FusedKernels.only(fused)) {
+        try (StableDiffusionModel model = StableDiffusionModel.load(folder(), null, new ModelHasher())) {
+            model.useKernels(Kernels.all(fused));
             StableDiffusionPipeline pipeline = new StableDiffusionPipeline(model);
             GenerationRequest request = GenerationRequest.builder("red heart, twemoji style, on a blue background")
                     .sampler(Sampler.EULER_A).steps(3).guidanceScale(5).seed(7).build();

@@ -7,7 +7,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import daguerre.diffusion.nn.Capture;
-import daguerre.diffusion.nn.FusedKernels;
+import daguerre.diffusion.nn.Kernels;
 import daguerre.diffusion.nn.Parity;
 import daguerre.diffusion.nn.WeightLoader;
 import daguerre.weights.Golden;
@@ -70,9 +70,9 @@ class UNet2DConditionModelTest {
         try (NDManager weights = NDManager.newBaseManager();
              NDManager request = NDManager.newBaseManager();
              SafetensorsFile weightFile = Golden.tensors(caseName, "unet_diffusers.safetensors");
-             SafetensorsFile io = Golden.tensors(caseName, "inputs_outputs.safetensors");
-             FusedKernels kernels = FusedKernels.only(fused)) {
+             SafetensorsFile io = Golden.tensors(caseName, "inputs_outputs.safetensors")) {
             UNet2DConditionModel unet = new UNet2DConditionModel(config);
+            unet.useKernels(Kernels.all(fused));
             WeightLoader.load(unet, weightFile, "", weights);
             int weightArrays = weights.getManagedArrays().size();
             NDArray sample = Parity.load(io, "sample", request);

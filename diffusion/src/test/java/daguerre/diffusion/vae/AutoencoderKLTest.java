@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import daguerre.diffusion.nn.Capture;
-import daguerre.diffusion.nn.FusedKernels;
+import daguerre.diffusion.nn.Kernels;
 import daguerre.diffusion.nn.Parity;
 import daguerre.diffusion.nn.WeightLoader;
 import daguerre.weights.Golden;
@@ -79,9 +79,9 @@ class AutoencoderKLTest {
         try (NDManager weights = NDManager.newBaseManager();
              NDManager request = NDManager.newBaseManager();
              SafetensorsFile weightFile = Golden.tensors(CASE, "vae_diffusers.safetensors");
-             SafetensorsFile io = Golden.tensors(CASE, "inputs_outputs.safetensors");
-             FusedKernels kernels = FusedKernels.only(fused)) {
+             SafetensorsFile io = Golden.tensors(CASE, "inputs_outputs.safetensors")) {
             AutoencoderKL vae = new AutoencoderKL(config);
+            vae.useKernels(Kernels.all(fused));
             WeightLoader.load(vae, weightFile, "", weights);
             int weightArrays = weights.getManagedArrays().size();
             NDArray latent = shrunk(Parity.load(io, "dec_in_latent", request), shrink);

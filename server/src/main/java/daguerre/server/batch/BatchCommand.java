@@ -1,5 +1,6 @@
 package daguerre.server.batch;
 
+import daguerre.server.files.AtomicFiles;
 import daguerre.server.config.EngineFactory;
 import daguerre.server.config.ServeConfig;
 import daguerre.server.config.ServiceCore;
@@ -14,7 +15,6 @@ import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -118,8 +118,8 @@ public final class BatchCommand implements Callable<Integer> {
                 for (String imageId : job.imageIds()) {
                     ImageEntry image = core.gallery().find(imageId).orElseThrow();
                     Path source = core.gallery().file(imageId).orElseThrow();
-                    Files.copy(source, outDir.resolve(String.format("%05d-%d.png", entry.getValue(), image.seed())),
-                            StandardCopyOption.REPLACE_EXISTING);
+                    AtomicFiles.write(outDir.resolve(String.format("%05d-%d.png", entry.getValue(), image.seed())),
+                            Files.readAllBytes(source));
                     images++;
                 }
             }
@@ -134,6 +134,11 @@ public final class BatchCommand implements Callable<Integer> {
                     outDir, invalid, failed, batch.id());
             stdout.flush();
             return invalid == 0 && failed == 0 ? 0 : 1;
+        } catch (ServiceCore.DataDirectoryInUseException e) {
+            err.println("batch: " + e.getMessage() + " (a running server?): give this batch its own data directory with"
+                    + " --data DIR, or send the file to the server, which runs it in its own queue: curl --data-binary @"
+                    + file + " http://HOST:PORT/api/v1/batches");
+            return 2;
         }
     }
 }

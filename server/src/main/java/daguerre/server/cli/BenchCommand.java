@@ -1,5 +1,6 @@
 package daguerre.server.cli;
 
+import daguerre.diffusion.DjlRuntime;
 import daguerre.diffusion.bench.Benchmark;
 import daguerre.diffusion.pipeline.ModelPreset;
 import daguerre.diffusion.pipeline.RandomModel;
@@ -100,6 +101,8 @@ public final class BenchCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw new ParameterException(spec.commandLine(), e.getMessage(), e);
         }
+        out.println("omp_wait_policy " + DjlRuntime.ompWaitPolicy());
+        print(out, "", "threads", DjlRuntime.threads());
         if (defaultModel) {
             // First, so that the large model's memory does not sit under the small one's figures.
             Optional<Path> folder = defaultModelLocator.get();
@@ -136,10 +139,13 @@ public final class BenchCommand implements Callable<Integer> {
             if (soak > 0) {
                 Benchmark.Soak result = Benchmark.soak(model, soak, imageSteps, seed);
                 print(out, prefix, "soak_generations", result.generations());
-                print(out, prefix, "soak_rss_start_gib", result.startRssGib());
+                print(out, prefix, "soak_baseline_generation", result.baselineGeneration());
+                print(out, prefix, "soak_rss_baseline_gib", result.baselineRssGib());
                 print(out, prefix, "soak_rss_end_gib", result.endRssGib());
                 print(out, prefix, "soak_rss_max_gib", result.maxRssGib());
-                print(out, prefix, "soak_rss_change_pct", result.changePercent());
+                print(out, prefix, "soak_rss_change_pct", result.rssChangePercent());
+                print(out, prefix, "soak_model_arrays_baseline", result.baselineModelArrays());
+                print(out, prefix, "soak_model_arrays_end", result.endModelArrays());
             }
             out.flush();
         }

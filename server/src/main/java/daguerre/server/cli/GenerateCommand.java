@@ -5,13 +5,13 @@ import daguerre.diffusion.pipeline.GenerationRequest;
 import daguerre.diffusion.pipeline.StableDiffusionModel;
 import daguerre.diffusion.pipeline.StableDiffusionPipeline;
 import daguerre.diffusion.sampling.Sampler;
+import daguerre.server.files.AtomicFiles;
 import daguerre.weights.model.DefaultModel;
 import daguerre.weights.model.ModelHasher;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.security.SecureRandom;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -45,7 +45,7 @@ public final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--steps", defaultValue = "20", description = "Denoising steps. Default: ${DEFAULT-VALUE}.")
     int steps;
 
-    @Option(names = {"--guidance", "--cfg-scale"}, defaultValue = "7.5",
+    @Option(names = {"--guidance", "--cfg-scale"}, defaultValue = "" + GenerationRequest.DEFAULT_GUIDANCE_SCALE,
             description = "Classifier-free guidance scale (<= 1: no guidance pass). Default: ${DEFAULT-VALUE}.")
     double guidance;
 
@@ -95,6 +95,7 @@ public final class GenerateCommand implements Callable<Integer> {
                 "this build ships no default model: pass --model PATH"));
         try (StableDiffusionModel loaded = StableDiffusionModel.load(modelPath, predictionType, new ModelHasher())) {
             System.err.printf("loaded %s (hash %s) in %.1f s%n", loaded.id(), loaded.hash(), seconds(loadStart));
+            loaded.card().ifPresent(card -> card.promptWarnings(prompt).forEach(w -> System.err.println("warning: " + w)));
             ProgressBar bar = new ProgressBar(System.err, "generating");
             long start = System.nanoTime();
             List<GeneratedImage> images = new StableDiffusionPipeline(loaded)
@@ -127,14 +128,7 @@ public final class GenerateCommand implements Callable<Integer> {
             if (Files.exists(target)) {
                 continue;
             }
-            Path temp = Files.createTempFile(out, ".daguerre-", ".png.tmp");
-            Files.write(temp, png);
-            try {
-                Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE);
-            } catch (IOException e) {
-                Files.deleteIfExists(temp);
-                throw e;
-            }
+            AtomicFiles.write(target, png);
             return target;
         }
     }

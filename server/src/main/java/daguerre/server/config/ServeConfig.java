@@ -85,9 +85,4 @@ public record ServeConfig(
         return new ServeConfig(host, port, dataDir, models, limits, maxBodyBytes, minFreeDiskBytes, apiKeys, origins,
                 previewEvery, concurrentJobs, shutdownGraceMillis);
     }
-
-    public ServeConfig withConcurrentJobs(int jobs) {
-        return new ServeConfig(host, port, dataDir, models, limits, maxBodyBytes, minFreeDiskBytes, apiKeys, corsOrigins,
-                previewEvery, jobs, shutdownGraceMillis);
-    }
 }

@@ -15,6 +15,7 @@ import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
 import java.nio.file.Files;
+import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.sql.SQLException;
 import java.util.ArrayList;
@@ -62,6 +63,14 @@ public final class ServiceCore implements AutoCloseable {
         }
     }
 
+    /** Another process (a running server, another batch) holds the data directory. */
+    public static final class DataDirectoryInUseException extends IOException {
+
+        DataDirectoryInUseException(Path dataDir) {
+            super("the data directory " + dataDir.toAbsolutePath() + " is in use by another Daguerre process");
+        }
+    }
+
     /**
      * Opens the data directory of {@code config}; call {@link #startWorker()} to begin running jobs.
      *
@@ -81,7 +90,7 @@ public final class ServiceCore implements AutoCloseable {
         }
         if (lock == null) {
             channel.close();
-            throw new IOException("the data directory " + config.dataDir().toAbsolutePath() + " is in use by another Daguerre process");
+            throw new DataDirectoryInUseException(config.dataDir());
         }
         Database database = null;
         try {

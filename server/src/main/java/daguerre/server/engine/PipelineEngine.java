@@ -14,6 +14,7 @@ import daguerre.server.jobs.ModelDescriptor;
 import daguerre.server.jobs.SamplerDescriptor;
 import daguerre.server.jobs.StepListener;
 import daguerre.weights.model.DefaultModel;
+import daguerre.weights.model.ModelCard;
 import daguerre.weights.model.ModelHasher;
 import java.awt.image.BufferedImage;
 import java.io.ByteArrayInputStream;
@@ -89,8 +90,9 @@ public final class PipelineEngine implements ImageEngine {
     private static ModelDescriptor describe(StableDiffusionModel model) {
         int size = model.defaultImageSize();
         String family = model.scheduler().predictionType().configName();
-        return new ModelDescriptor(model.id(), model.id(), model.hash(), size, size,
-                "Stable Diffusion model (" + family + " prediction, " + size + " px)");
+        String description = model.card().map(ModelCard::description).filter(d -> !d.isEmpty())
+                .orElse("Stable Diffusion model (" + family + " prediction, " + size + " px)");
+        return new ModelDescriptor(model.id(), model.id(), model.hash(), size, size, description, model.card().orElse(null));
     }
 
     @Override

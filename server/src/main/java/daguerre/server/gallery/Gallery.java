@@ -1,6 +1,7 @@
 package daguerre.server.gallery;
 
 import daguerre.diffusion.pipeline.PngText;
+import daguerre.server.files.AtomicFiles;
 import daguerre.server.jobs.Database;
 import daguerre.server.jobs.EngineResult;
 import daguerre.server.jobs.GenerationParams;
@@ -10,13 +11,9 @@ import java.awt.image.BufferedImage;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
@@ -70,7 +67,7 @@ public final class Gallery {
         String id = Ids.newId();
         byte[] png = PngText.withText(image.png(), REQUEST_CHUNK, requestJson);
         Path file = imageFile(id);
-        writeAtomically(file, png);
+        AtomicFiles.write(file, png);
         int[] size = pngSize(png);
         try {
             database.call(c -> {
@@ -201,7 +198,7 @@ public final class Gallery {
                     : Scalr.resize(image, Scalr.Method.QUALITY, Scalr.Mode.AUTOMATIC, THUMBNAIL_SIZE);
             ByteArrayOutputStream png = new ByteArrayOutputStream();
             ImageIO.write(small, "png", png);
-            writeAtomically(thumbnail, png.toByteArray());
+            AtomicFiles.write(thumbnail, png.toByteArray());
         }
         return Optional.of(thumbnail);
     }
@@ -253,20 +250,6 @@ public final class Gallery {
             throw new IllegalArgumentException("not an image id: " + id);
         }
         return imagesDir.resolve(id.substring(0, 2)).resolve(id + ".png");
-    }
-
-    private static void writeAtomically(Path file, byte[] bytes) throws IOException {
-        Files.createDirectories(file.getParent());
-        Path temp = file.resolveSibling("." + file.getFileName() + ".tmp");
-        try (FileChannel channel = FileChannel.open(temp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
-                StandardOpenOption.WRITE)) {
-            ByteBuffer buffer = ByteBuffer.wrap(bytes);
-            while (buffer.hasRemaining()) {
-                channel.write(buffer);
-            }
-            channel.force(true);
-        }
-        Files.move(temp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
     }
 
     private static int[] pngSize(byte[] png) throws IOException {

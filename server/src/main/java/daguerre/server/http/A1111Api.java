@@ -211,6 +211,7 @@ final class A1111Api {
         if (p.initImage() != null) {
             info.put("denoising_strength", p.strength());
         }
+        info.set("warnings", JSON.valueToTree(services.requests().warnings(p)));
         response.put("info", info.toString());
         return response;
     }

@@ -44,6 +44,7 @@ final class NativeApi {
         ActiveJob job = services.queue().submit(params);
         ObjectNode body = JSON.createObjectNode().put("id", job.id()).put("status", job.state().wireName())
                 .put("position", services.queue().position(job.id()));
+        body.set("warnings", JSON.valueToTree(services.requests().warnings(params)));
         body.set("links", JobViews.links(job.id()));
         ctx.response().putHeader("Location", "/api/v1/jobs/" + job.id());
         Http.send(ctx, 202, body);
@@ -93,9 +94,14 @@ final class NativeApi {
     private void models(RoutingContext ctx) {
         ArrayNode items = JSON.createArrayNode();
         for (ModelDescriptor model : services.engine().models()) {
-            items.addObject().put("id", model.id()).put("name", model.name()).put("hash", model.hash())
+            ObjectNode item = items.addObject();
+            item.put("id", model.id()).put("name", model.name()).put("hash", model.hash())
                     .put("default_width", model.defaultWidth()).put("default_height", model.defaultHeight())
                     .put("description", model.description()).put("default", model.id().equals(services.engine().defaultModelId()));
+            model.modelCard().ifPresent(card -> {
+                ObjectNode prompts = item.putObject("prompts").put("grammar", card.captionGrammar()).put("draws_well", card.drawsWell());
+                prompts.set("examples", JSON.valueToTree(card.examplePrompts()));
+            });
         }
         Http.send(ctx, 200, JSON.createObjectNode().set("items", items));
     }

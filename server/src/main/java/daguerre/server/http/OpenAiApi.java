@@ -105,6 +105,7 @@ final class OpenAiApi {
             }
             item.put("revised_prompt", job.params().prompt());
         }
+        response.set("warnings", JSON.valueToTree(services.requests().warnings(job.params())));
         return response;
     }
 }

@@ -3,12 +3,14 @@ package daguerre.server.jobs;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import daguerre.diffusion.pipeline.GenerationRequest;
 import java.awt.image.BufferedImage;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.util.Base64;
 import java.util.Iterator;
+import java.util.List;
 import java.util.Set;
 import java.util.function.Supplier;
 import javax.imageio.ImageIO;
@@ -23,7 +25,7 @@ public final class GenerationRequests {
     /** Defaults of the native API. */
     public static final String DEFAULT_SAMPLER = "euler_a";
     public static final int DEFAULT_STEPS = 20;
-    public static final double DEFAULT_GUIDANCE_SCALE = 7.0;
+    public static final double DEFAULT_GUIDANCE_SCALE = GenerationRequest.DEFAULT_GUIDANCE_SCALE;
     public static final double DEFAULT_STRENGTH = 0.75;
 
     private static final long MAX_SEED = (1L << 53) - 1;
@@ -99,6 +101,12 @@ public final class GenerationRequests {
         double strength = number(body, "strength", DEFAULT_STRENGTH, 0, 1);
         return new GenerationParams(prompt, negativePrompt, model, sampler, steps, guidanceScale, guidanceRescale,
                 clipSkip, seed, width, height, n, initImage, strength);
+    }
+
+    /** Why the request's prompt may not come out as intended on its model (its card's warnings); empty when none. */
+    public List<String> warnings(GenerationParams params) {
+        return engine.models().stream().filter(m -> m.id().equals(params.model())).findFirst()
+                .map(m -> m.promptWarnings(params.prompt())).orElse(List.of());
     }
 
     /** The params as a native request (the init image left out: it is stored apart). */

@@ -21,10 +21,10 @@ import java.util.function.Predicate;
  * and every state change in the {@link JobStore}, publishes {@link JobEvents}, and estimates
  * positions and ETAs from the measured speed of recent steps.
  *
- * <p>Workers call {@link #take()} (the next job, first come first served), {@link #take(Predicate)}
- * (the next job they can run, e.g. for their model) or {@link #takeMatching} (without waiting: a
- * queued job a batching worker can add to its running batch, such as one for the same model and
- * size), then report {@link #stepDone}, and {@link #finish} or {@link #requeue} each job.
+ * <p>Workers call {@link #take()} (the next job, first come first served) or {@link #takeMatching}
+ * (without waiting: a queued job a batching worker can add to its running batch, such as one for
+ * the same model and size), then report {@link #stepDone}, and {@link #finish} or {@link #requeue}
+ * each job.
  */
 public final class JobQueue {
 
@@ -123,21 +123,11 @@ public final class JobQueue {
         return accepted;
     }
 
-    /** Blocks until a job is queued and returns it, now running; returns null once the queue is closed. */
-    public ActiveJob take() throws InterruptedException {
-        return take(params -> true);
-    }
-
-    /**
-     * Blocks until a job whose params match is queued and returns the oldest such, now running
-     * (a worker per model passes {@code p -> p.model().equals(id)}); returns null once the queue is closed.
-     */
-    public synchronized ActiveJob take(Predicate<GenerationParams> accepts) throws InterruptedException {
+    /** Blocks until a job is queued and returns the oldest, now running; returns null once the queue is closed. */
+    public synchronized ActiveJob take() throws InterruptedException {
         while (!closed) {
-            for (ActiveJob job : queued.values()) {
-                if (accepts.test(job.params())) {
-                    return start(job.id());
-                }
+            if (!queued.isEmpty()) {
+                return start(queued.keySet().iterator().next());
             }
             wait();
         }

@@ -62,4 +62,30 @@ class BatchCommandTest {
         }
         ServiceCore.open(config, engine, (id, event, data) -> { }).close();
     }
+
+    @Test
+    void aBatchOnADataDirectoryInUseSaysWhatToDoInstead() throws Exception {
+        Path prompts = Files.writeString(dir.resolve("prompts.txt"), "a harbour\n");
+        Path data = dir.resolve("data");
+        ServeConfig config = ServeConfig.defaults().withDataDir(data);
+        try (ServiceCore server = ServiceCore.open(config, new GradientTestEngine(1), (id, event, payload) -> { })) {
+            StringWriter stderr = new StringWriter();
+            int status = new CommandLine(new BatchCommand(c -> new GradientTestEngine(1), Map.of()))
+                    .setErr(new PrintWriter(stderr)).execute(prompts.toString(), "--data", data.toString(), "--out", dir.resolve("out").toString());
+            assertEquals(2, status, stderr.toString());
+            assertTrue(stderr.toString().contains("in use") && stderr.toString().contains("--data DIR")
+                    && stderr.toString().contains("/api/v1/batches"), stderr.toString());
+        }
+    }
+
+    @Test
+    void imagesInTheOutputFolderHaveTheModeOfAnyNewFile() throws Exception {
+        Path prompts = Files.writeString(dir.resolve("prompts.txt"), "--prompt \"a harbour\" --steps 1 --seed 5\n");
+        Path out = dir.resolve("out");
+        int status = new CommandLine(new BatchCommand(c -> new GradientTestEngine(1), Map.of()))
+                .execute(prompts.toString(), "--data", dir.resolve("data").toString(), "--out", out.toString());
+        assertEquals(0, status);
+        Path reference = Files.createFile(dir.resolve("reference"));
+        assertEquals(Files.getPosixFilePermissions(reference), Files.getPosixFilePermissions(out.resolve("00001-5.png")));
+    }
 }

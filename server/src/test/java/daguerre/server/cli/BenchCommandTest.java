@@ -42,8 +42,11 @@ class BenchCommandTest {
         assertEquals(0, exit, out.toString());
         Map<String, Double> figures = figures(out.toString());
         assertPositive(figures, out, "default.model_load_s", "default.peak_gflops", "default.text_encode_s",
-                "default.image_s.2_steps", "default.soak_rss_start_gib", "default.soak_rss_end_gib", "unet_step_s.32");
+                "default.image_s.2_steps", "default.soak_rss_baseline_gib", "default.soak_rss_end_gib", "unet_step_s.32");
         assertEquals(3, figures.get("default.soak_generations"));
+        assertEquals(figures.get("default.soak_model_arrays_baseline"), figures.get("default.soak_model_arrays_end"), out.toString());
+        assertEquals(Runtime.getRuntime().availableProcessors(), figures.get("threads"), out.toString());
+        assertTrue(out.toString().contains("omp_wait_policy PASSIVE"), out.toString());
         assertTrue(figures.keySet().stream().anyMatch(name -> name.startsWith("default.unet_step_s.")), out.toString());
     }
 
@@ -68,7 +71,7 @@ class BenchCommandTest {
         for (String line : printed.strip().split("\n")) {
             String[] parts = line.strip().split(" ");
             assertEquals(2, parts.length, "line '" + line + "'");
-            if (!parts[0].endsWith("model")) {
+            if (!parts[0].endsWith("model") && !parts[0].equals("omp_wait_policy")) {
                 figures.put(parts[0], Double.parseDouble(parts[1]));
             }
         }

@@ -60,11 +60,13 @@ class JobQueueTest {
     }
 
     @Test
-    void aWorkerPerModelTakesOnlyItsJobs() throws Exception {
-        queue.submit(params("a", 1));
+    void aBatchingWorkerTakesOnlyMatchingJobs() throws Exception {
+        ActiveJob forA = queue.submit(params("a", 1));
         ActiveJob forB = queue.submit(params("b", 1));
-        assertEquals(forB.id(), queue.take(p -> p.model().equals("b")).id());
+        assertEquals(forB.id(), queue.takeMatching(p -> p.model().equals("b")).orElseThrow().id());
         assertTrue(queue.takeMatching(p -> p.model().equals("b")).isEmpty());
+        assertEquals(forA.id(), queue.take().id(), "take hands out the oldest");
+        queue.submit(params("a", 1));
         assertEquals("a", queue.takeMatching(p -> p.steps() == 1).orElseThrow().params().model());
     }
 

@@ -10,6 +10,7 @@ import daguerre.diffusion.testing.TinyModelFolder;
 import daguerre.server.engine.PipelineEngine;
 import daguerre.server.jobs.ModelDescriptor;
 import daguerre.server.testing.GradientTestEngine;
+import daguerre.server.testing.TestModelCards;
 import daguerre.server.testing.TestServer;
 import daguerre.weights.model.ModelHasher;
 import java.awt.image.BufferedImage;
@@ -72,7 +73,9 @@ class WebUiTest {
     @BeforeAll
     void start() throws Exception {
         Path models = Files.createDirectories(dataDir.resolve("models"));
-        engine = PipelineEngine.load(List.of(TinyModelFolder.create(models, "tiny"), TinyModelFolder.create(models, TWIN)),
+        // "tiny" has a model card (examples, caption form, vocabulary), the twin has none.
+        Path tiny = TestModelCards.writeInto(TinyModelFolder.create(models, "tiny"), "tiny");
+        engine = PipelineEngine.load(List.of(tiny, TinyModelFolder.create(models, TWIN)),
                 new ModelHasher(), 1);
         // A preview after every step.
         server = TestServer.start(dataDir.resolve("data"), engine, c -> c.withPreviewEvery(1));
@@ -393,7 +396,9 @@ class WebUiTest {
         WebElement example = driver.findElement(By.cssSelector("#examples button"));
         example.click();
         assertEquals(example.getText(), value("prompt"));
-        assertTrue(example.getText().matches(".+, (twemoji|noto) style, on a \\w+ background"), example.getText());
+        assertEquals(TestModelCards.EXAMPLES, driver.findElements(By.cssSelector("#examples button")).stream()
+                .map(WebElement::getText).toList(), "the model card's examples");
+        assertTrue(driver.findElement(By.id("examples-label")).getText().contains(TestModelCards.GRAMMAR));
 
         assertTrue(driver.findElement(By.id("seed-random")).isSelected());
         click(By.id("seed-dice"));
@@ -409,6 +414,25 @@ class WebUiTest {
         new org.openqa.selenium.support.ui.Select(driver.findElement(By.id("model"))).selectByValue(TWIN);
         assertEquals(Integer.toString(twin.defaultWidth()), value("width"));
         assertEquals(Integer.toString(twin.defaultHeight()), value("height"));
+        assertFalse(driver.findElement(By.cssSelector("#examples button")).getText().contains("heart"),
+                "a model without a card gets free-text examples");
+    }
+
+    @Test
+    void aPromptOutsideTheModelsVocabularyRunsWithAWarning() {
+        type(By.id("prompt"), "a rocket ship");
+        type(By.id("steps"), "1");
+        click(By.id("generate-button"));
+        WebElement warning = waitFor(d -> {
+            WebElement list = d.findElement(By.id("prompt-warning"));
+            return list.isDisplayed() ? list : null;
+        });
+        assertTrue(warning.getText().contains("'rocket', 'ship'"), warning.getText());
+        assertTrue(warning.getText().contains(TestModelCards.GRAMMAR), warning.getText());
+        waitFor(d -> d.findElements(By.cssSelector("#gallery-grid img[alt='a rocket ship']")).isEmpty() ? null : true);
+        type(By.id("prompt"), TestModelCards.EXAMPLES.get(0));
+        click(By.id("generate-button"));
+        waitFor(d -> d.findElement(By.id("prompt-warning")).isDisplayed() ? null : true);
     }
 
     @Test

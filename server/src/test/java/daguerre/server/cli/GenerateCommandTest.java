@@ -1,0 +1,59 @@
+package daguerre.server.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import daguerre.diffusion.testing.TinyModelFolder;
+import daguerre.server.Main;
+import daguerre.server.testing.TestModelCards;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class GenerateCommandTest {
+
+    @TempDir
+    Path temp;
+
+    @Test
+    void warnsOnStderrAboutWordsTheModelDoesNotKnowAndStillWrites() throws Exception {
+        Path model = TestModelCards.writeInto(TinyModelFolder.create(temp, "tiny"), "carded");
+        String stranger = generate(model, "a rocket ship");
+        assertTrue(stranger.contains("loaded carded"), stranger);
+        assertTrue(stranger.contains("warning: carded does not know the words 'rocket', 'ship'"), stranger);
+        assertTrue(stranger.contains("warning: carded was trained only on captions of the form '" + TestModelCards.GRAMMAR), stranger);
+        String known = generate(model, TestModelCards.EXAMPLES.get(0));
+        assertFalse(known.contains("warning:"), known);
+        Path reference = Files.createFile(temp.resolve("reference"));
+        try (Stream<Path> files = Files.list(temp.resolve("out"))) {
+            List<Path> pngs = files.filter(f -> f.toString().endsWith(".png")).toList();
+            assertEquals(2, pngs.size());
+            for (Path png : pngs) {
+                assertEquals(Files.getPosixFilePermissions(reference), Files.getPosixFilePermissions(png),
+                        "generate's images get the mode of any new file, as batch's and the gallery's do");
+            }
+        }
+    }
+
+    /** Runs {@code generate} and returns what it wrote to stderr. */
+    private String generate(Path model, String prompt) {
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        PrintStream original = System.err;
+        System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+        try {
+            int exit = Main.commandLine().execute("generate", "--model", model.toString(), "--prompt", prompt,
+                    "--steps", "1", "--seed", "1", "--out", temp.resolve("out").toString());
+            assertEquals(0, exit, err.toString(StandardCharsets.UTF_8));
+        } finally {
+            System.setErr(original);
+        }
+        return err.toString(StandardCharsets.UTF_8);
+    }
+}
