@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import daguerre.server.config.ServeConfig;
+import daguerre.server.config.Settings;
 import daguerre.server.testing.GradientTestEngine;
 import daguerre.server.testing.TestServer;
 import java.io.PrintWriter;
@@ -212,7 +213,7 @@ class ServeCommandTest {
                 Path file = dir.resolve(key + ".properties");
                 Files.writeString(file, key + "=" + value + "\n");
                 assertChanges(key, () -> resolve(Map.of(), "--config", file.toString()));
-                assertChanges(key, () -> resolve(Map.of(daguerre.server.config.Settings.environmentName(key), value)));
+                assertChanges(key, () -> resolve(Map.of(Settings.environmentName(key), value)));
                 checked++;
             }
         }
