@@ -5,6 +5,7 @@ import daguerre.server.config.EngineFactory;
 import daguerre.server.config.ServeConfig;
 import daguerre.server.config.ServiceCore;
 import daguerre.server.config.ServiceOptions;
+import daguerre.server.config.Settings;
 import daguerre.server.gallery.ImageEntry;
 import daguerre.server.jobs.ImageEngine;
 import daguerre.server.jobs.JobRecord;
@@ -66,9 +67,12 @@ public final class BatchCommand implements Callable<Integer> {
         PrintWriter err = spec.commandLine().getErr();
         PrintWriter stdout = spec.commandLine().getOut();
         ServeConfig config;
+        String outSetting;
         String text;
         try {
-            config = options.resolve(environment, ServiceOptions.HttpFlags.NONE);
+            Settings settings = options.settings(environment);
+            config = options.resolve(settings);
+            outSetting = settings.string("out", out == null ? null : out.toString(), null);
             text = Files.readString(file);
         } catch (IllegalArgumentException | IOException e) {
             err.println("batch: " + e.getMessage());
@@ -78,7 +82,8 @@ public final class BatchCommand implements Callable<Integer> {
         long lines = text.lines().count();
         config = config.withLimits(new Limits(limits.maxWidth(), limits.maxHeight(), limits.maxSteps(), limits.maxBatch(),
                 (int) Math.max(limits.queueSize(), Math.min(Integer.MAX_VALUE, lines + limits.queueSize()))));
-        Path outDir = out != null ? out : Path.of("outputs", file.getFileName().toString().replaceFirst("\\.[^.]*$", ""));
+        Path outDir = outSetting != null ? Path.of(outSetting)
+                : Path.of("outputs", file.getFileName().toString().replaceFirst("\\.[^.]*$", ""));
         BatchProgress progress = new BatchProgress(err);
         try (ImageEngine engine = engines.create(config); ServiceCore core = ServiceCore.open(config, engine, progress)) {
             BatchStore.StoredBatch batch;

@@ -14,7 +14,8 @@ import java.util.List;
  * @param limits bounds on requests and on the queue
  * @param maxBodyBytes the largest request body; larger ones get 413
  * @param minFreeDiskBytes below this much free space in the data directory new jobs get 507
- * @param apiKeys accepted Bearer keys; empty = no authentication
+ * @param apiKeys accepted Bearer keys
+ * @param apiAuth accepted HTTP Basic credentials, each {@code USER:PASS}; with no keys and no credentials, no authentication
  * @param corsOrigins origins allowed by CORS ({@code *} for any); empty = no CORS headers
  * @param previewEvery publish a preview image every this many steps (0 = never)
  * @param concurrentJobs how many jobs the engine runs at once; jobs of the same model and size share U-Net steps
@@ -29,6 +30,7 @@ public record ServeConfig(
         long maxBodyBytes,
         long minFreeDiskBytes,
         List<String> apiKeys,
+        List<String> apiAuth,
         List<String> corsOrigins,
         int previewEvery,
         int concurrentJobs,
@@ -37,52 +39,63 @@ public record ServeConfig(
     public ServeConfig {
         models = List.copyOf(models);
         apiKeys = List.copyOf(apiKeys);
+        apiAuth = List.copyOf(apiAuth);
         corsOrigins = List.copyOf(corsOrigins);
     }
 
     /** The defaults: localhost:7860, {@code ./data}, 2048 px, 150 steps, 8 images, 100 queued jobs, 32 MiB bodies, 1 GiB free, 4 concurrent jobs. */
     public static ServeConfig defaults() {
         return new ServeConfig("127.0.0.1", 7860, Path.of("data"), List.of(), new Limits(2048, 2048, 150, 8, 100),
-                32L << 20, 1L << 30, List.of(), List.of(), 5, 4, 30_000);
+                32L << 20, 1L << 30, List.of(), List.of(), List.of(), 5, 4, 30_000);
     }
 
     public ServeConfig withPort(int newPort) {
-        return new ServeConfig(host, newPort, dataDir, models, limits, maxBodyBytes, minFreeDiskBytes, apiKeys, corsOrigins,
+        return new ServeConfig(host, newPort, dataDir, models, limits, maxBodyBytes, minFreeDiskBytes, apiKeys, apiAuth, corsOrigins,
                 previewEvery, concurrentJobs, shutdownGraceMillis);
     }
 
     public ServeConfig withDataDir(Path newDataDir) {
-        return new ServeConfig(host, port, newDataDir, models, limits, maxBodyBytes, minFreeDiskBytes, apiKeys, corsOrigins,
+        return new ServeConfig(host, port, newDataDir, models, limits, maxBodyBytes, minFreeDiskBytes, apiKeys, apiAuth, corsOrigins,
                 previewEvery, concurrentJobs, shutdownGraceMillis);
     }
 
     public ServeConfig withLimits(Limits newLimits) {
-        return new ServeConfig(host, port, dataDir, models, newLimits, maxBodyBytes, minFreeDiskBytes, apiKeys, corsOrigins,
+        return new ServeConfig(host, port, dataDir, models, newLimits, maxBodyBytes, minFreeDiskBytes, apiKeys, apiAuth, corsOrigins,
                 previewEvery, concurrentJobs, shutdownGraceMillis);
     }
 
     public ServeConfig withMaxBodyBytes(long bytes) {
-        return new ServeConfig(host, port, dataDir, models, limits, bytes, minFreeDiskBytes, apiKeys, corsOrigins,
+        return new ServeConfig(host, port, dataDir, models, limits, bytes, minFreeDiskBytes, apiKeys, apiAuth, corsOrigins,
                 previewEvery, concurrentJobs, shutdownGraceMillis);
     }
 
     public ServeConfig withMinFreeDiskBytes(long bytes) {
-        return new ServeConfig(host, port, dataDir, models, limits, maxBodyBytes, bytes, apiKeys, corsOrigins,
+        return new ServeConfig(host, port, dataDir, models, limits, maxBodyBytes, bytes, apiKeys, apiAuth, corsOrigins,
                 previewEvery, concurrentJobs, shutdownGraceMillis);
     }
 
     public ServeConfig withApiKeys(List<String> keys) {
-        return new ServeConfig(host, port, dataDir, models, limits, maxBodyBytes, minFreeDiskBytes, keys, corsOrigins,
+        return new ServeConfig(host, port, dataDir, models, limits, maxBodyBytes, minFreeDiskBytes, keys, apiAuth, corsOrigins,
                 previewEvery, concurrentJobs, shutdownGraceMillis);
     }
 
+    public ServeConfig withApiAuth(List<String> credentials) {
+        return new ServeConfig(host, port, dataDir, models, limits, maxBodyBytes, minFreeDiskBytes, apiKeys, credentials, corsOrigins,
+                previewEvery, concurrentJobs, shutdownGraceMillis);
+    }
+
+    /** Whether API routes need a Bearer key or Basic credentials. */
+    public boolean authenticationRequired() {
+        return !apiKeys.isEmpty() || !apiAuth.isEmpty();
+    }
+
     public ServeConfig withPreviewEvery(int steps) {
-        return new ServeConfig(host, port, dataDir, models, limits, maxBodyBytes, minFreeDiskBytes, apiKeys, corsOrigins,
+        return new ServeConfig(host, port, dataDir, models, limits, maxBodyBytes, minFreeDiskBytes, apiKeys, apiAuth, corsOrigins,
                 steps, concurrentJobs, shutdownGraceMillis);
     }
 
     public ServeConfig withCorsOrigins(List<String> origins) {
-        return new ServeConfig(host, port, dataDir, models, limits, maxBodyBytes, minFreeDiskBytes, apiKeys, origins,
+        return new ServeConfig(host, port, dataDir, models, limits, maxBodyBytes, minFreeDiskBytes, apiKeys, apiAuth, origins,
                 previewEvery, concurrentJobs, shutdownGraceMillis);
     }
 }

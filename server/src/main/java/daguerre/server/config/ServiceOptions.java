@@ -5,22 +5,26 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /**
  * The options {@code serve} and {@code batch} share (data directory, models, limits), as a
- * picocli mixin. Every option can also come from an environment variable ({@code DAGUERRE_}
- * and the option name in capitals, e.g. {@code DAGUERRE_MAX_WIDTH}; {@code DAGUERRE_MODELS}
- * as a comma-separated list) or from a Java properties file given with {@code --config} or
- * {@code DAGUERRE_CONFIG} (key = option name, e.g. {@code max-width=1024}); flags win over the
- * environment, which wins over the file.
+ * picocli mixin. Every option of the command (these and its own) can also come from an
+ * environment variable ({@code DAGUERRE_} and the option name in capitals, e.g.
+ * {@code DAGUERRE_MAX_WIDTH}; repeatable options as a comma-separated list) or from a Java
+ * properties file given with {@code --config} or {@code DAGUERRE_CONFIG} (key = option name,
+ * e.g. {@code max-width=1024}); flags win over the environment, which wins over the file. The
+ * names come from picocli's model ({@link KnownSettings}): an unknown key or variable stops the
+ * command with the nearest real name.
  */
 public final class ServiceOptions {
 
     @Option(names = "--data", description = "Data directory: database, images, thumbnails (default ./data).")
     String data;
 
-    @Option(names = "--model", description = "A model folder or single-file checkpoint; repeat for more.")
+    @Option(names = {"--model", "--models"}, description = "A model folder or single-file checkpoint; repeat for more.")
     List<Path> models;
 
     @Option(names = "--max-width", description = "Largest image width in pixels (default 2048).")
@@ -48,21 +52,49 @@ public final class ServiceOptions {
             description = "Jobs run at once; jobs of the same model and size share U-Net steps (default 4; 1 = one at a time).")
     Integer concurrentJobs;
 
-    @Option(names = "--config", description = "A properties file with defaults for these options (or DAGUERRE_CONFIG).")
+    @Option(names = "--" + KnownSettings.CONFIG, description = "A properties file with defaults for these options (or DAGUERRE_CONFIG).")
     Path configFile;
 
+    @Spec(Spec.Target.MIXEE)
+    CommandSpec command;
+
     /** The options of {@code serve} alone; null fields are taken from environment, file or defaults. */
-    public record HttpFlags(String host, Integer port, String maxBody, List<String> apiKeys, List<String> corsOrigins) {
-        public static final HttpFlags NONE = new HttpFlags(null, null, null, null, null);
+    public record HttpFlags(String host, Integer port, String maxBody, List<String> apiKeys, List<String> apiAuth,
+            List<String> corsOrigins) {}
+
+    /**
+     * The environment and the config file ({@code --config}, else {@code DAGUERRE_CONFIG}), checked
+     * against the settings of the command this mixin is part of.
+     *
+     * @throws IllegalArgumentException for a config file key or {@code DAGUERRE_*} variable that is no setting
+     */
+    public Settings settings(Map<String, String> environment) throws IOException {
+        if (command == null) {
+            throw new IllegalStateException("ServiceOptions is used outside a picocli command");
+        }
+        Path file = configFile;
+        String fromEnvironment = environment.get(Settings.environmentName(KnownSettings.CONFIG));
+        if (file == null && fromEnvironment != null && !fromEnvironment.isBlank()) {
+            file = Path.of(fromEnvironment.strip());
+        }
+        return Settings.load(environment, file, KnownSettings.of(command));
     }
 
     /** The configuration from these flags, {@code http}'s, the environment and the config file, over the defaults. */
     public ServeConfig resolve(Map<String, String> environment, HttpFlags http) throws IOException {
-        Path file = configFile;
-        if (file == null && environment.get("DAGUERRE_CONFIG") != null) {
-            file = Path.of(environment.get("DAGUERRE_CONFIG"));
-        }
-        Settings settings = Settings.load(environment, file);
+        return resolve(settings(environment), http);
+    }
+
+    /** The configuration of a command without {@code serve}'s HTTP options: these flags and {@code settings} over the defaults. */
+    public ServeConfig resolve(Settings settings) {
+        return resolve(settings, null);
+    }
+
+    /**
+     * The configuration from these flags, {@code http}'s and {@code settings}, over the defaults;
+     * with {@code http} null (the command has no HTTP options), their defaults.
+     */
+    public ServeConfig resolve(Settings settings, HttpFlags http) {
         ServeConfig d = ServeConfig.defaults();
         Limits limits = new Limits(
                 settings.integer("max-width", maxWidth, d.limits().maxWidth(), 64, 16384),
@@ -71,19 +103,48 @@ public final class ServiceOptions {
                 settings.integer("max-batch", maxBatch, d.limits().maxBatch(), 1, 1024),
                 settings.integer("queue-size", queueSize, d.limits().queueSize(), 1, 1_000_000));
         List<Path> modelPaths = models != null && !models.isEmpty() ? models
-                : settings.list("models", null).stream().map(Path::of).toList();
-        return new ServeConfig(
-                settings.string("host", http.host(), d.host()),
-                settings.integer("port", http.port(), d.port(), 0, 65535),
+                : settings.list("model", null).stream().map(Path::of).toList();
+        ServeConfig config = new ServeConfig(
+                d.host(),
+                d.port(),
                 Path.of(settings.string("data", data, d.dataDir().toString())),
                 modelPaths,
                 limits,
-                settings.bytes("max-body", http.maxBody(), d.maxBodyBytes()),
+                d.maxBodyBytes(),
                 settings.bytes("min-free-disk", minFreeDisk, d.minFreeDiskBytes()),
-                settings.list("api-keys", http.apiKeys()),
-                settings.list("cors-origins", http.corsOrigins()),
+                d.apiKeys(),
+                d.apiAuth(),
+                d.corsOrigins(),
                 settings.integer("preview-every", previewEvery, d.previewEvery(), 0, 10_000),
                 settings.integer("concurrent-jobs", concurrentJobs, d.concurrentJobs(), 1, 64),
                 d.shutdownGraceMillis());
+        if (http == null) {
+            return config;
+        }
+        return new ServeConfig(
+                settings.string("host", http.host(), d.host()),
+                settings.integer("port", http.port(), d.port(), 0, 65535),
+                config.dataDir(),
+                config.models(),
+                config.limits(),
+                settings.bytes("max-body", http.maxBody(), d.maxBodyBytes()),
+                config.minFreeDiskBytes(),
+                settings.list("api-key", http.apiKeys()),
+                credentials(settings, settings.list("api-auth", http.apiAuth())),
+                settings.list("cors-origin", http.corsOrigins()),
+                config.previewEvery(),
+                config.concurrentJobs(),
+                config.shutdownGraceMillis());
+    }
+
+    /** {@code credentials}, each checked to be {@code USER:PASS} with neither part empty (the message never shows them). */
+    private static List<String> credentials(Settings settings, List<String> credentials) {
+        for (String credential : credentials) {
+            int colon = credential.indexOf(':');
+            if (colon <= 0 || colon == credential.length() - 1) {
+                throw settings.invalid("api-auth", "takes USER:PASS (a user name, ':' and a password); one entry lacks a part");
+            }
+        }
+        return credentials;
     }
 }

@@ -19,8 +19,6 @@ import io.vertx.ext.web.handler.CorsHandler;
 import io.vertx.ext.web.handler.StaticHandler;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.util.List;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
@@ -38,18 +36,18 @@ public final class DaguerreServer implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(DaguerreServer.class);
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static final List<String> PROTECTED_PREFIXES = List.of("/api/", "/sdapi/", "/v1/", "/metrics");
-    private static final Set<String> TOKEN_IN_QUERY = Set.of("/api/v1/ws");
 
     private final Vertx vertx;
     private final HttpServer httpServer;
+    private final Router router;
     private final ServiceCore core;
     private final ImageEngine engine;
     private boolean closed;
 
-    private DaguerreServer(Vertx vertx, HttpServer httpServer, ServiceCore core, ImageEngine engine) {
+    private DaguerreServer(Vertx vertx, HttpServer httpServer, Router router, ServiceCore core, ImageEngine engine) {
         this.vertx = vertx;
         this.httpServer = httpServer;
+        this.router = router;
         this.core = core;
         this.engine = engine;
     }
@@ -76,9 +74,10 @@ public final class DaguerreServer implements AutoCloseable {
             core.startWorker();
             HttpServer server = vertx.createHttpServer(new HttpServerOptions().setHost(config.host()).setPort(config.port())
                     .setCompressionSupported(true));
-            server.requestHandler(router(new Services(vertx, core)));
+            Router router = router(new Services(vertx, core));
+            server.requestHandler(router);
             server.listen().toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
-            return new DaguerreServer(vertx, server, core, engine);
+            return new DaguerreServer(vertx, server, router, core, engine);
         } catch (Exception e) {
             core.close();
             vertx.close();
@@ -89,6 +88,11 @@ public final class DaguerreServer implements AutoCloseable {
     /** The bound port (useful with port 0). */
     public int port() {
         return httpServer.actualPort();
+    }
+
+    /** The router with every route the service answers (tests walk it). */
+    Router router() {
+        return router;
     }
 
     private static Router router(Services services) {
@@ -103,8 +107,8 @@ public final class DaguerreServer implements AutoCloseable {
                     .allowedHeaders(Set.of("Authorization", "Content-Type"));
             router.route().handler(cors);
         }
-        if (!config.apiKeys().isEmpty()) {
-            router.route().handler(ctx -> authenticate(ctx, config.apiKeys()));
+        if (config.authenticationRequired()) {
+            router.route().handler(new Authentication(config));
         }
         EventStreams events = new EventStreams(services);
         events.mountWebSocket(router);
@@ -118,35 +122,10 @@ public final class DaguerreServer implements AutoCloseable {
         events.mount(router);
         new A1111Api(services).mount(router);
         new OpenAiApi(services).mount(router);
-        router.route("/*").handler(StaticHandler.create("webroot").setCachingEnabled(false));
+        router.route("/*").handler(StaticHandler.create(Authentication.WEBROOT).setCachingEnabled(false));
         router.route().handler(ctx -> ctx.fail(404));
         router.route().failureHandler(DaguerreServer::failure);
         return router;
-    }
-
-    private static void authenticate(RoutingContext ctx, List<String> keys) {
-        String path = ctx.normalizedPath();
-        if (PROTECTED_PREFIXES.stream().noneMatch(path::startsWith) || ctx.request().method() == HttpMethod.OPTIONS) {
-            ctx.next();
-            return;
-        }
-        String header = ctx.request().getHeader("Authorization");
-        String given = header != null && header.regionMatches(true, 0, "Bearer ", 0, 7) ? header.substring(7).strip() : null;
-        if (given == null && (TOKEN_IN_QUERY.contains(path) || path.endsWith("/events"))) {
-            given = ctx.request().getParam("api_key");
-        }
-        byte[] givenBytes = given == null ? new byte[0] : given.getBytes(StandardCharsets.UTF_8);
-        boolean ok = false;
-        for (String key : keys) {
-            ok |= MessageDigest.isEqual(givenBytes, key.getBytes(StandardCharsets.UTF_8));
-        }
-        if (ok) {
-            ctx.next();
-        } else {
-            ctx.response().putHeader("WWW-Authenticate", "Bearer");
-            ctx.fail(new RequestException(401, "unauthorized", given == null ? "an API key is required (Authorization: Bearer KEY)"
-                    : "the API key is not valid", null));
-        }
     }
 
     private static void ready(RoutingContext ctx, Services services) {

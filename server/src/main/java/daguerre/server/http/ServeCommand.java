@@ -15,9 +15,10 @@ import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
 /**
- * {@code daguerre serve}: runs the HTTP service until the process is stopped. Options can also
- * come from the environment or a config file, as {@link ServiceOptions} describes
- * ({@code DAGUERRE_HOST}, {@code DAGUERRE_API_KEYS}, {@code DAGUERRE_CORS_ORIGINS}, ...).
+ * {@code daguerre serve}: runs the HTTP service until the process is stopped. Every option can
+ * also come from the environment or a config file, as {@link ServiceOptions} describes
+ * ({@code DAGUERRE_HOST}, {@code DAGUERRE_API_KEY}, {@code DAGUERRE_API_AUTH}, ...); an unknown
+ * {@code DAGUERRE_*} variable or config key stops it with the nearest real option.
  */
 @Command(name = "serve", mixinStandardHelpOptions = true,
         description = "Runs the image generation service (native, A1111- and OpenAI-compatible APIs, gallery).")
@@ -32,10 +33,16 @@ public final class ServeCommand implements Callable<Integer> {
     @Option(names = "--max-body", description = "Largest request body, bytes or with k/m/g (default 32m).")
     String maxBody;
 
-    @Option(names = "--api-key", description = "Require this Bearer key on API routes; repeat for more keys.")
+    @Option(names = {"--api-key", "--api-keys"}, paramLabel = "KEY", split = ",",
+            description = "Require this Bearer key (or --api-auth credentials) on API routes; repeat or comma-separate for more.")
     List<String> apiKeys;
 
-    @Option(names = "--cors-origin", description = "Allow this browser origin (or *) by CORS; repeat for more.")
+    @Option(names = "--api-auth", paramLabel = "USER:PASS", split = ",",
+            description = "Accept these HTTP Basic credentials (as A1111's --api-auth) on API routes; repeat or comma-separate for more.")
+    List<String> apiAuth;
+
+    @Option(names = {"--cors-origin", "--cors-origins"}, paramLabel = "ORIGIN", split = ",",
+            description = "Allow this browser origin (or *) by CORS; repeat or comma-separate for more.")
     List<String> corsOrigins;
 
     @Mixin
@@ -59,7 +66,7 @@ public final class ServeCommand implements Callable<Integer> {
 
     /** The configuration from flags, environment and config file, over the defaults. */
     public ServeConfig resolve() throws java.io.IOException {
-        return options.resolve(environment, new ServiceOptions.HttpFlags(host, port, maxBody, apiKeys, corsOrigins));
+        return options.resolve(environment, new ServiceOptions.HttpFlags(host, port, maxBody, apiKeys, apiAuth, corsOrigins));
     }
 
     @Override

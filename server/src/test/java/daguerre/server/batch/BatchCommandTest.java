@@ -1,10 +1,13 @@
 package daguerre.server.batch;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import daguerre.diffusion.pipeline.PngText;
+import daguerre.server.Main;
+import daguerre.server.config.KnownSettings;
 import daguerre.server.config.ServeConfig;
 import daguerre.server.config.ServiceCore;
 import daguerre.server.testing.GradientTestEngine;
@@ -50,6 +53,37 @@ class BatchCommandTest {
         }
         assertTrue(PngText.read(Files.readAllBytes(out.resolve("00003-20.png"))).get("parameters").startsWith("json\n"));
         assertTrue(Files.exists(data.resolve("daguerre.db")));
+    }
+
+    @Test
+    void optionsComeFromTheEnvironmentAndTheConfigFileToo() throws Exception {
+        Path prompts = dir.resolve("prompts.txt");
+        Files.writeString(prompts, "--prompt \"env\" --steps 1 --seed 7\n");
+        Path config = dir.resolve("batch.properties");
+        Files.writeString(config, "data=" + dir.resolve("data") + "\n");
+        Path out = dir.resolve("from-env");
+        StringWriter stderr = new StringWriter();
+        int status = new CommandLine(new BatchCommand(c -> new GradientTestEngine(1),
+                Map.of("DAGUERRE_OUT", out.toString(), "DAGUERRE_CONFIG", config.toString())))
+                .setOut(new PrintWriter(new StringWriter())).setErr(new PrintWriter(stderr)).execute(prompts.toString());
+        assertEquals(0, status, stderr.toString());
+        assertTrue(Files.exists(out.resolve("00001-7.png")));
+        assertTrue(Files.exists(dir.resolve("data").resolve("daguerre.db")));
+    }
+
+    @Test
+    void anUnknownVariableStopsBatchButServeSettingsAreKnown() throws Exception {
+        Path prompts = dir.resolve("prompts.txt");
+        Files.writeString(prompts, "a\n");
+        StringWriter stderr = new StringWriter();
+        int status = new CommandLine(new BatchCommand(c -> new GradientTestEngine(1), Map.of("DAGUERRE_OUTPUT", "x")))
+                .setErr(new PrintWriter(stderr)).execute(prompts.toString());
+        assertEquals(2, status);
+        assertTrue(stderr.toString().contains("DAGUERRE_OUTPUT; the nearest is DAGUERRE_OUT (--out)"), stderr.toString());
+        // in the real command tree, an environment or config file shared with serve may hold serve's settings
+        KnownSettings known = KnownSettings.of(Main.commandLine().getSubcommands().get("batch").getCommandSpec());
+        assertTrue(known.isVariable("DAGUERRE_API_KEY") && known.isVariable("DAGUERRE_OUT") && known.isSetting("api-auth"));
+        assertFalse(known.isVariable("DAGUERRE_API_KYE"));
     }
 
     @Test

@@ -65,6 +65,11 @@ public final class TestServer<E extends ImageEngine> implements AutoCloseable {
         server = DaguerreServer.start(config, new Borrowed(engine));
     }
 
+    /** The running service (tests in its package reach its router). */
+    public DaguerreServer server() {
+        return server;
+    }
+
     public int port() {
         return server.port();
     }
