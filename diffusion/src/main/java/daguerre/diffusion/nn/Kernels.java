@@ -10,7 +10,8 @@ import java.util.function.Supplier;
  * network (U-Net, VAE, text encoder) holds and applies to its own calls ({@link #run}), on the
  * calling thread, so that two models (or a benchmark's ablation and a running service) never see
  * each other's choice. Blocks ask {@link #fuse} while the pass runs; outside any pass every kernel
- * is in use.
+ * is in use, so a block trained on its own (not as part of a network) must run its forward pass
+ * through {@link #run} as well.
  *
  * <p>The one "are we training?" check is {@link Module#isTraining()}, asked once per pass in
  * {@link #run}: a network whose weights take gradients runs with {@link #NONE}, because the fused

@@ -9,6 +9,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.training.GradientCollector;
 import daguerre.diffusion.DjlRuntime;
+import daguerre.diffusion.nn.Kernels;
 import daguerre.diffusion.nn.Linear;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -37,7 +38,7 @@ class OptimisationTest {
             // loss = sum(W x + b) with x = (3, 4): dL/dW = (3, 4), dL/db = 1, norm sqrt(26)
             NDArray x = manager.create(new float[] {3f, 4f}, new ai.djl.ndarray.types.Shape(1, 2));
             try (GradientCollector collector = DjlRuntime.engine().newGradientCollector()) {
-                collector.backward(layer.forward(x).sum());
+                collector.backward(trainingPass(layer, x).sum());
             }
             double norm = adam.step(0.01);
             assertEquals(Math.sqrt(26), norm, 1e-5);
@@ -61,7 +62,7 @@ class OptimisationTest {
             // d/dW of sum(W x + b) is x: a NaN in x reaches the weight's gradient, not the bias's
             NDArray x = manager.create(new float[] {Float.NaN, 4f}, new ai.djl.ndarray.types.Shape(1, 2));
             try (GradientCollector collector = DjlRuntime.engine().newGradientCollector()) {
-                collector.backward(layer.forward(x).sum());
+                collector.backward(trainingPass(layer, x).sum());
             }
             double norm = adam.step(0.01);
             assertTrue(Double.isNaN(norm));
@@ -75,12 +76,17 @@ class OptimisationTest {
             // the next, finite step is applied as a first update
             NDArray finite = manager.create(new float[] {3f, 4f}, new ai.djl.ndarray.types.Shape(1, 2));
             try (GradientCollector collector = DjlRuntime.engine().newGradientCollector()) {
-                collector.backward(layer.forward(finite).sum());
+                collector.backward(trainingPass(layer, finite).sum());
             }
             assertEquals(Math.sqrt(26), adam.step(0.01), 1e-5);
             assertEquals(java.util.List.of(), adam.nonFiniteGradients());
             assertEquals(1, adam.updates());
         }
+    }
+
+    /** A forward pass of a module on its own goes through {@link Kernels#run}, as a network's does, so that it records gradients. */
+    private static NDArray trainingPass(Linear layer, NDArray x) {
+        return Kernels.ALL.run(layer, () -> layer.forward(x));
     }
 
     /** y = (1, -2) . x + 0.5 */

@@ -20,6 +20,7 @@ import java.util.List;
  * @param previewEvery publish a preview image every this many steps (0 = never)
  * @param concurrentJobs how many jobs the engine runs at once; jobs of the same model and size share U-Net steps
  * @param shutdownGraceMillis how long a shutdown waits for the running job to stop at its next step
+ * @param logFormat how request and job lines are logged on standard output
  */
 public record ServeConfig(
         String host,
@@ -34,7 +35,8 @@ public record ServeConfig(
         List<String> corsOrigins,
         int previewEvery,
         int concurrentJobs,
-        long shutdownGraceMillis) {
+        long shutdownGraceMillis,
+        LogFormat logFormat) {
 
     public ServeConfig {
         models = List.copyOf(models);
@@ -46,42 +48,42 @@ public record ServeConfig(
     /** The defaults: localhost:7860, {@code ./data}, 2048 px, 150 steps, 8 images, 100 queued jobs, 32 MiB bodies, 1 GiB free, 4 concurrent jobs. */
     public static ServeConfig defaults() {
         return new ServeConfig("127.0.0.1", 7860, Path.of("data"), List.of(), new Limits(2048, 2048, 150, 8, 100),
-                32L << 20, 1L << 30, List.of(), List.of(), List.of(), 5, 4, 30_000);
+                32L << 20, 1L << 30, List.of(), List.of(), List.of(), 5, 4, 30_000, LogFormat.TEXT);
     }
 
     public ServeConfig withPort(int newPort) {
         return new ServeConfig(host, newPort, dataDir, models, limits, maxBodyBytes, minFreeDiskBytes, apiKeys, apiAuth, corsOrigins,
-                previewEvery, concurrentJobs, shutdownGraceMillis);
+                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat);
     }
 
     public ServeConfig withDataDir(Path newDataDir) {
         return new ServeConfig(host, port, newDataDir, models, limits, maxBodyBytes, minFreeDiskBytes, apiKeys, apiAuth, corsOrigins,
-                previewEvery, concurrentJobs, shutdownGraceMillis);
+                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat);
     }
 
     public ServeConfig withLimits(Limits newLimits) {
         return new ServeConfig(host, port, dataDir, models, newLimits, maxBodyBytes, minFreeDiskBytes, apiKeys, apiAuth, corsOrigins,
-                previewEvery, concurrentJobs, shutdownGraceMillis);
+                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat);
     }
 
     public ServeConfig withMaxBodyBytes(long bytes) {
         return new ServeConfig(host, port, dataDir, models, limits, bytes, minFreeDiskBytes, apiKeys, apiAuth, corsOrigins,
-                previewEvery, concurrentJobs, shutdownGraceMillis);
+                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat);
     }
 
     public ServeConfig withMinFreeDiskBytes(long bytes) {
         return new ServeConfig(host, port, dataDir, models, limits, maxBodyBytes, bytes, apiKeys, apiAuth, corsOrigins,
-                previewEvery, concurrentJobs, shutdownGraceMillis);
+                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat);
     }
 
     public ServeConfig withApiKeys(List<String> keys) {
         return new ServeConfig(host, port, dataDir, models, limits, maxBodyBytes, minFreeDiskBytes, keys, apiAuth, corsOrigins,
-                previewEvery, concurrentJobs, shutdownGraceMillis);
+                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat);
     }
 
     public ServeConfig withApiAuth(List<String> credentials) {
         return new ServeConfig(host, port, dataDir, models, limits, maxBodyBytes, minFreeDiskBytes, apiKeys, credentials, corsOrigins,
-                previewEvery, concurrentJobs, shutdownGraceMillis);
+                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat);
     }
 
     /** Whether API routes need a Bearer key or Basic credentials. */
@@ -91,11 +93,11 @@ public record ServeConfig(
 
     public ServeConfig withPreviewEvery(int steps) {
         return new ServeConfig(host, port, dataDir, models, limits, maxBodyBytes, minFreeDiskBytes, apiKeys, apiAuth, corsOrigins,
-                steps, concurrentJobs, shutdownGraceMillis);
+                steps, concurrentJobs, shutdownGraceMillis, logFormat);
     }
 
     public ServeConfig withCorsOrigins(List<String> origins) {
         return new ServeConfig(host, port, dataDir, models, limits, maxBodyBytes, minFreeDiskBytes, apiKeys, apiAuth, origins,
-                previewEvery, concurrentJobs, shutdownGraceMillis);
+                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat);
     }
 }

@@ -60,7 +60,7 @@ public final class ServiceOptions {
 
     /** The options of {@code serve} alone; null fields are taken from environment, file or defaults. */
     public record HttpFlags(String host, Integer port, String maxBody, List<String> apiKeys, List<String> apiAuth,
-            List<String> corsOrigins) {}
+            List<String> corsOrigins, String logFormat) {}
 
     /**
      * The environment and the config file ({@code --config}, else {@code DAGUERRE_CONFIG}), checked
@@ -117,7 +117,8 @@ public final class ServiceOptions {
                 d.corsOrigins(),
                 settings.integer("preview-every", previewEvery, d.previewEvery(), 0, 10_000),
                 settings.integer("concurrent-jobs", concurrentJobs, d.concurrentJobs(), 1, 64),
-                d.shutdownGraceMillis());
+                d.shutdownGraceMillis(),
+                d.logFormat());
         if (http == null) {
             return config;
         }
@@ -134,7 +135,8 @@ public final class ServiceOptions {
                 settings.list("cors-origin", http.corsOrigins()),
                 config.previewEvery(),
                 config.concurrentJobs(),
-                config.shutdownGraceMillis());
+                config.shutdownGraceMillis(),
+                LogFormat.named(settings.string("log-format", http.logFormat(), "text")));
     }
 
     /** {@code credentials}, each checked to be {@code USER:PASS} with neither part empty (the message never shows them). */

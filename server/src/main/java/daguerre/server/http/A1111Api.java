@@ -70,6 +70,7 @@ final class A1111Api {
             throw e.field() == null ? e : e.withField(a1111Field(e.field()));
         }
         ActiveJob job = services.queue().submit(params);
+        ctx.put(ServiceLog.JOB_ID, job.id());
         services.queue().completion(job.id()).whenComplete((record, error) -> services.vertx().executeBlocking(() -> {
             if (error != null) {
                 throw error instanceof RuntimeException r ? r : new IllegalStateException(error);

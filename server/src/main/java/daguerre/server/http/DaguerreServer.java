@@ -19,6 +19,7 @@ import io.vertx.ext.web.handler.CorsHandler;
 import io.vertx.ext.web.handler.StaticHandler;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
+import java.time.Clock;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
@@ -52,10 +53,21 @@ public final class DaguerreServer implements AutoCloseable {
         this.engine = engine;
     }
 
-    /** Opens the data directory, restores the queue, starts the worker and listens; returns once the port is bound. */
+    /** {@link #start(ServeConfig, ImageEngine, ServiceLog)} with the log on standard output in the configured format. */
     public static DaguerreServer start(ServeConfig config, ImageEngine engine) throws Exception {
+        return start(config, engine, new ServiceLog(config.logFormat(), System.out, Clock.systemUTC()));
+    }
+
+    /**
+     * Opens the data directory, restores the queue, starts the worker and listens; returns once the
+     * port is bound. Every request and every job state change is written to {@code log}.
+     */
+    public static DaguerreServer start(ServeConfig config, ImageEngine engine, ServiceLog log) throws Exception {
         Vertx vertx = Vertx.vertx();
         JobEvents events = (jobId, event, data) -> {
+            if (!event.equals("progress") && !event.equals("preview")) {
+                log.job(jobId, event);
+            }
             ObjectNode envelope = JSON.createObjectNode().put("job_id", jobId).put("event", event);
             envelope.set("data", data);
             vertx.eventBus().publish(EVENTS_ADDRESS, envelope.toString());
@@ -74,7 +86,7 @@ public final class DaguerreServer implements AutoCloseable {
             core.startWorker();
             HttpServer server = vertx.createHttpServer(new HttpServerOptions().setHost(config.host()).setPort(config.port())
                     .setCompressionSupported(true));
-            Router router = router(new Services(vertx, core));
+            Router router = router(new Services(vertx, core), log);
             server.requestHandler(router);
             server.listen().toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
             return new DaguerreServer(vertx, server, router, core, engine);
@@ -95,8 +107,9 @@ public final class DaguerreServer implements AutoCloseable {
         return router;
     }
 
-    private static Router router(Services services) {
+    private static Router router(Services services, ServiceLog log) {
         Router router = Router.router(services.vertx());
+        router.route().handler(log::handle);
         ServeConfig config = services.config();
         if (!config.corsOrigins().isEmpty()) {
             CorsHandler cors = CorsHandler.create();

@@ -42,6 +42,7 @@ final class NativeApi {
     private void generate(RoutingContext ctx) {
         GenerationParams params = services.requests().parse(Http.body(ctx), true);
         ActiveJob job = services.queue().submit(params);
+        ctx.put(ServiceLog.JOB_ID, job.id());
         ObjectNode body = JSON.createObjectNode().put("id", job.id()).put("status", job.state().wireName())
                 .put("position", services.queue().position(job.id()));
         body.set("warnings", JSON.valueToTree(services.requests().warnings(params)));

@@ -80,6 +80,7 @@ final class OpenAiApi {
         }
         GenerationParams params = services.requests().parse(request, false);
         ActiveJob job = services.queue().submit(params);
+        ctx.put(ServiceLog.JOB_ID, job.id());
         String baseUrl = Http.baseUrl(ctx);
         services.queue().completion(job.id()).whenComplete((record, error) -> services.vertx().executeBlocking(() -> {
             if (error != null) {

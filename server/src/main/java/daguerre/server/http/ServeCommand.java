@@ -45,6 +45,10 @@ public final class ServeCommand implements Callable<Integer> {
             description = "Allow this browser origin (or *) by CORS; repeat or comma-separate for more.")
     List<String> corsOrigins;
 
+    @Option(names = "--log-format", paramLabel = "FORMAT",
+            description = "text (default) or json: one line per request and per job state change on standard output.")
+    String logFormat;
+
     @Mixin
     ServiceOptions options = new ServiceOptions();
 
@@ -66,8 +70,9 @@ public final class ServeCommand implements Callable<Integer> {
 
     /** The configuration from flags, environment and config file, over the defaults. */
     public ServeConfig resolve() throws java.io.IOException {
-        return options.resolve(environment, new ServiceOptions.HttpFlags(host, port, maxBody, apiKeys, apiAuth, corsOrigins));
+        return options.resolve(environment, new ServiceOptions.HttpFlags(host, port, maxBody, apiKeys, apiAuth, corsOrigins, logFormat));
     }
+
 
     @Override
     public Integer call() throws Exception {

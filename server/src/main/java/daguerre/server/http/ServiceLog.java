@@ -2,12 +2,12 @@ package daguerre.server.http;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import daguerre.server.config.LogFormat;
 import io.vertx.ext.web.Route;
 import io.vertx.ext.web.RoutingContext;
 import java.io.PrintStream;
 import java.time.Clock;
 import java.time.Instant;
-import java.util.Locale;
 
 /**
  * The operator's log: one line per HTTP request (method, route, status, milliseconds, job id) and
@@ -16,33 +16,16 @@ import java.util.Locale;
  */
 public final class ServiceLog {
 
-    /** How lines are written. */
-    public enum Format {
-        /** {@code 2026-12-02T07:30:00.123Z INFO request POST /api/v1/generations 202 12ms job=...} */
-        TEXT,
-        /** {@code {"time":"...","level":"INFO","event":"request","method":"POST",...}} */
-        JSON;
-
-        /** {@code text} or {@code json}. */
-        public static Format named(String name) {
-            return switch (name.toLowerCase(Locale.ROOT)) {
-                case "text" -> TEXT;
-                case "json" -> JSON;
-                default -> throw new IllegalArgumentException("log format must be text or json, got '" + name + "'");
-            };
-        }
-    }
-
     /** The routing-context key under which a handler records the job a request is about. */
     static final String JOB_ID = "daguerre.job_id";
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    private final Format format;
+    private final LogFormat format;
     private final PrintStream out;
     private final Clock clock;
 
-    public ServiceLog(Format format, PrintStream out, Clock clock) {
+    public ServiceLog(LogFormat format, PrintStream out, Clock clock) {
         this.format = format;
         this.out = out;
         this.clock = clock;
@@ -58,7 +41,7 @@ public final class ServiceLog {
 
     /** One request. */
     public void request(String method, String route, int status, long millis, String jobId) {
-        if (format == Format.JSON) {
+        if (format == LogFormat.JSON) {
             ObjectNode line = start("request").put("method", method).put("route", route).put("status", status).put("ms", millis);
             if (jobId != null) {
                 line.put("job_id", jobId);
@@ -71,7 +54,7 @@ public final class ServiceLog {
 
     /** A job entering {@code state} ({@code queued}, {@code running}, {@code succeeded}, ...). */
     public void job(String jobId, String state) {
-        if (format == Format.JSON) {
+        if (format == LogFormat.JSON) {
             write(start("job").put("job_id", jobId).put("state", state).toString());
         } else {
             write(prefix() + "job " + jobId + " " + state);
