@@ -3,41 +3,18 @@ package daguerre.diffusion.pipeline;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.types.Shape;
-import daguerre.diffusion.sampling.Denoiser;
 
 /**
- * Classifier-free guidance (Ho and Salimans 2022) as a {@link Denoiser} decorator: one model call on
- * the batch doubled, [unconditional; conditional], then
- * {@code out = uncond + scale * (cond - uncond)}.
+ * Classifier-free guidance (Ho and Salimans 2022) on one U-Net call over the batch doubled,
+ * [unconditional; conditional]: {@code out = uncond + scale * (cond - uncond)}.
  *
  * <p>Guidance rescale (Lin et al. 2023, "Common Diffusion Noise Schedules and Sample Steps are
  * Flawed", eq. 15-16) is applied here because it needs the conditional prediction: the guided output
  * is rescaled to the conditional output's standard deviation and mixed back with weight phi.
  */
-public final class ClassifierFreeGuidance implements Denoiser {
+public final class ClassifierFreeGuidance {
 
-    private final ConditionedModel model;
-    private final NDArray contexts;
-    private final double scale;
-    private final double rescale;
-
-    /**
-     * @param contexts [2B, T, D]: the B unconditional rows first, then the B conditional rows
-     * @param scale guidance scale
-     * @param rescale guidance rescale phi in [0, 1]; 0 disables it
-     */
-    public ClassifierFreeGuidance(ConditionedModel model, NDArray contexts, double scale, double rescale) {
-        this.model = model;
-        this.contexts = contexts;
-        this.scale = scale;
-        this.rescale = rescale;
-    }
-
-    @Override
-    public NDArray predict(NDArray input, double timestep) {
-        NDArray doubled = input.concat(input, 0); // [B, C, h, w] -> [2B, C, h, w]
-        return combine(model.predict(doubled, timestep, contexts), scale, rescale);
-    }
+    private ClassifierFreeGuidance() {}
 
     /**
      * The guidance arithmetic on a doubled model output: [2B, C, h, w] with the B unconditional

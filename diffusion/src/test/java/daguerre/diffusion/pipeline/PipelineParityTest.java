@@ -85,16 +85,12 @@ class PipelineParityTest {
             Parity.assertClose(golden, "negative_prompt_embeds", contexts.get(0), 10 * observed.get("prompt_embeds"));
 
             // 2. First U-Net call on the recorded doubled input.
-            NDArray step0 = ConditionedModel.of(model.unet()).predict(
-                    Parity.load(golden, "unet_step0_latent_model_input", manager),
-                    firstTimestep(golden),
-                    Parity.load(golden, "unet_step0_encoder_hidden_states", manager));
+            NDArray step0 = unetCall(model, Parity.load(golden, "unet_step0_latent_model_input", manager),
+                    firstTimestep(golden), Parity.load(golden, "unet_step0_encoder_hidden_states", manager));
             errors.put("unet_step0_noise_pred", Parity.assertClose(golden, "unet_step0_noise_pred", step0, 10 * observed.get("unet_step0_noise_pred")));
 
             // 3. Every step's latents, through the same guidance and sampler classes the pipeline uses.
             NDArray cfgContexts = contexts.get(0).concat(contexts.get(1), 0);
-            ClassifierFreeGuidance guidance = new ClassifierFreeGuidance(
-                    ConditionedModel.of(model.unet()), cfgContexts, call.guidanceScale, 0);
             RecordedNoise noise = recordedNoise(golden, steps);
             NDArray latentsInput = Parity.load(golden, "latents_input", manager);
             SamplerState state = SamplerState.start(SamplingPlan.of(sampler, model.scheduler(), steps),
@@ -104,7 +100,10 @@ class PipelineParityTest {
             for (int i = 0; !state.isFinished(); i++) {
                 try (NDManager step = manager.newSubManager()) {
                     ModelCall modelCall = state.modelCall(step);
-                    NDArray output = guidance.predict(modelCall.input(), modelCall.timestep());
+                    // [B] -> [2B]: [unconditional; conditional] rows, one U-Net call, then the pipeline's guidance
+                    NDArray doubled = modelCall.input().concat(modelCall.input(), 0);
+                    NDArray output = ClassifierFreeGuidance.combine(unetCall(model, doubled, modelCall.timestep(), cfgContexts),
+                            call.guidanceScale, 0);
                     if (i == 0) {
                         // guided = (1 - s) uncond + s cond: the U-Net's error grows by |1 - s| + s
                         double amplification = Math.abs(1 - call.guidanceScale) + call.guidanceScale;
@@ -198,5 +197,10 @@ class PipelineParityTest {
             assertTrue(m.find(), "README.md of " + CASE + " does not state " + regex);
             return m.group(1);
         }
+    }
+
+    /** One U-Net call [B, C, h, w] at {@code timestep} (one float32 value broadcast over the batch) on {@code context} [B, T, D]. */
+    private static NDArray unetCall(StableDiffusionModel model, NDArray x, double timestep, NDArray context) {
+        return model.unet().forward(x, x.getManager().create(new float[] {(float) timestep}), context);
     }
 }

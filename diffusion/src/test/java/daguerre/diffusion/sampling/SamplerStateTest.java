@@ -14,7 +14,7 @@ import daguerre.diffusion.schedule.SchedulerConfig;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.concurrent.CancellationException;
+import java.util.function.BiConsumer;
 import org.junit.jupiter.api.Test;
 
 class SamplerStateTest {
@@ -23,8 +23,26 @@ class SamplerStateTest {
     private static final SchedulerConfig CONFIG = SchedulerConfig.SD15;
 
     /** The analytic stand-in of the scheduler golden cases: x * 0.3 cos(t / 1000) + 0.1 sin(t / 100). */
-    private static final Denoiser STAND_IN = (x, t) ->
-            x.mul((float) (0.3 * Math.cos(t / 1000.0))).add((float) (0.1 * Math.sin(t / 100.0)));
+    private static NDArray standIn(NDArray x, double t) {
+        return x.mul((float) (0.3 * Math.cos(t / 1000.0))).add((float) (0.1 * Math.sin(t / 100.0)));
+    }
+
+    /**
+     * Runs {@code state} to the end on the stand-in, each model call in a sub-manager closed after
+     * the step (as the pipeline's step loop does), telling {@code listener} after every step.
+     */
+    private static NDArray runToEnd(SamplerState state, BiConsumer<Integer, Integer> listener) {
+        while (!state.isFinished()) {
+            try (NDManager call = state.manager().newSubManager()) {
+                ModelCall modelCall = state.modelCall(call);
+                state.advance(standIn(modelCall.input(), modelCall.timestep()));
+            }
+            if (listener != null) {
+                listener.accept(state.stepsTaken(), state.totalSteps());
+            }
+        }
+        return state.result();
+    }
 
     @Test
     void liveArraysDoNotGrowWithTheNumberOfSteps() {
@@ -35,7 +53,7 @@ class SamplerStateTest {
                     SamplerState state = SamplerState.start(SamplingPlan.of(sampler, CONFIG, steps), LATENT,
                             new SeededNoise(5), job);
                     List<Integer> counts = new ArrayList<>();
-                    Sampling.run(state, STAND_IN, (step, total) -> counts.add(job.getManagedArrays().size()), null);
+                    runToEnd(state, (step, total) -> counts.add(job.getManagedArrays().size()));
                     int early = counts.subList(0, 10).stream().max(Integer::compare).orElseThrow();
                     int late = counts.subList(10, counts.size()).stream().max(Integer::compare).orElseThrow();
                     assertTrue(late <= early, sampler + ": live arrays grew from " + early + " to " + late + " " + counts);
@@ -62,7 +80,7 @@ class SamplerStateTest {
                         if (!state.isFinished()) {
                             try (NDManager call = manager.newSubManager()) {
                                 ModelCall modelCall = state.modelCall(call);
-                                state.advance(STAND_IN.predict(modelCall.input(), modelCall.timestep()));
+                                state.advance(standIn(modelCall.input(), modelCall.timestep()));
                             }
                         }
                     }
@@ -79,10 +97,10 @@ class SamplerStateTest {
             for (Sampler sampler : Sampler.values()) {
                 SamplerState batch = SamplerState.start(SamplingPlan.of(sampler, CONFIG, 8), new Shape(3, 4, 8, 8),
                         new SeededNoise(7, 8, 9), manager);
-                float[] batched = Sampling.run(batch, STAND_IN, null, null).toFloatArray();
+                float[] batched = runToEnd(batch, null).toFloatArray();
                 SamplerState single = SamplerState.start(SamplingPlan.of(sampler, CONFIG, 8), LATENT,
                         new SeededNoise(8), manager);
-                float[] alone = Sampling.run(single, STAND_IN, null, null).toFloatArray();
+                float[] alone = runToEnd(single, null).toFloatArray();
                 int row = (int) LATENT.size();
                 assertArrayEquals(alone, Arrays.copyOfRange(batched, row, 2 * row), sampler.apiName());
             }
@@ -90,21 +108,18 @@ class SamplerStateTest {
     }
 
     @Test
-    void runReportsStepsAndStopsWhenCancelled() {
+    void stepsAreCountedAndAFinishedStateTakesNoMore() {
         try (NDManager manager = NDManager.newBaseManager()) {
             SamplingPlan plan = SamplingPlan.of(Sampler.PNDM, CONFIG, 10);
             List<String> seen = new ArrayList<>();
             SamplerState state = SamplerState.start(plan, LATENT, new SeededNoise(3), manager);
-            Sampling.run(state, STAND_IN, (step, total) -> seen.add(step + "/" + total), null);
+            runToEnd(state, (step, total) -> seen.add(step + "/" + total));
             assertEquals(11, seen.size());
             assertEquals("1/11", seen.get(0));
             assertEquals("11/11", seen.get(10));
 
-            SamplerState cancelled = SamplerState.start(plan, LATENT, new SeededNoise(3), manager);
-            assertThrows(IllegalStateException.class, cancelled::result);
-            assertThrows(CancellationException.class,
-                    () -> Sampling.run(cancelled, STAND_IN, null, () -> cancelled.stepsTaken() >= 3));
-            assertEquals(3, cancelled.stepsTaken());
+            SamplerState unfinished = SamplerState.start(plan, LATENT, new SeededNoise(3), manager);
+            assertThrows(IllegalStateException.class, unfinished::result);
             assertThrows(IllegalStateException.class, () -> state.modelCall(manager));
             assertThrows(IllegalStateException.class, () -> state.advance(state.latents()));
         }
@@ -118,11 +133,11 @@ class SamplerStateTest {
                 try (NDManager call = manager.newSubManager()) {
                     ModelCall modelCall = state.modelCall(call);
                     assertSame(call, modelCall.input().getManager());
-                    NDArray output = STAND_IN.predict(modelCall.input(), modelCall.timestep());
+                    NDArray output = standIn(modelCall.input(), modelCall.timestep());
                     state.advance(output);
                 }
                 assertEquals(LATENT, state.latents().getShape(), "latents survive the call manager");
-                Sampling.run(state, STAND_IN, null, null);
+                runToEnd(state, null);
                 assertTrue(Float.isFinite(state.result().sum().getFloat()), sampler.apiName());
             }
         }
@@ -132,10 +147,10 @@ class SamplerStateTest {
     void lcmResultIsTheLastDenoisedEstimate() {
         try (NDManager manager = NDManager.newBaseManager()) {
             SamplerState lcm = SamplerState.start(SamplingPlan.of(Sampler.LCM, CONFIG, 4), LATENT, new SeededNoise(1), manager);
-            Sampling.run(lcm, STAND_IN, null, null);
+            runToEnd(lcm, null);
             assertSame(lcm.denoised(), lcm.result());
             SamplerState euler = SamplerState.start(SamplingPlan.of(Sampler.EULER, CONFIG, 4), LATENT, new SeededNoise(1), manager);
-            Sampling.run(euler, STAND_IN, null, null);
+            runToEnd(euler, null);
             assertSame(euler.latents(), euler.result());
         }
     }
@@ -178,7 +193,7 @@ class SamplerStateTest {
                     assertTrue(first >= previousFirst, what + " starts below a lower strength");
                     previousSteps = state.totalSteps();
                     previousFirst = first;
-                    Sampling.run(state, STAND_IN, null, null);
+                    runToEnd(state, null);
                     assertTrue(Float.isFinite(state.result().sum().getFloat()), what);
                 }
             }
@@ -245,6 +260,6 @@ class SamplerStateTest {
 
     private static float[] runAlone(Sampler sampler, long seed, NDManager manager) {
         SamplerState state = SamplerState.start(SamplingPlan.of(sampler, CONFIG, 12), LATENT, new SeededNoise(seed), manager);
-        return Sampling.run(state, STAND_IN, null, null).toFloatArray();
+        return runToEnd(state, null).toFloatArray();
     }
 }
