@@ -25,6 +25,12 @@ import java.util.function.Predicate;
  * (without waiting: a queued job a batching worker can add to its running batch, such as one for
  * the same model and size), then report {@link #stepDone}, and {@link #finish} or {@link #requeue}
  * each job.
+ *
+ * <p>Two locks: the queue's monitor ({@code this}) guards the in-memory state and is held only
+ * for memory work, so that readers on the event loop ({@code /readyz}, A1111 progress, an event
+ * stream's snapshot) never wait on SQLite; {@link #storeWrites} orders each state change with its
+ * database write and is held across the write. A thread takes {@code storeWrites} before
+ * {@code this}, never the other way round.
  */
 public final class JobQueue {
 
@@ -43,6 +49,7 @@ public final class JobQueue {
     private final LinkedHashMap<String, ActiveJob> queued = new LinkedHashMap<>();
     private final Map<String, ActiveJob> running = new LinkedHashMap<>();
     private final Map<String, List<CompletableFuture<JobRecord>>> waiters = new HashMap<>();
+    private final Object storeWrites = new Object();
     private double msPerUnit = Double.NaN;
     private boolean closed;
     private long usableBytes;
@@ -93,72 +100,94 @@ public final class JobQueue {
         return submitAll(List.of(params)).get(0);
     }
 
-    /** Accepts several jobs at once, all or none. */
-    public synchronized List<ActiveJob> submitAll(List<GenerationParams> params) {
-        if (closed) {
-            throw new RequestException(503, "shutting_down", "the service is shutting down", null);
-        }
-        checkDiskSpace();
-        if (queued.size() + params.size() > limits.queueSize()) {
-            long retryAfter = Math.max(1, (etaAheadMs(1) + 999) / 1000);
-            throw new RequestException(429, "queue_full", "the queue is full (" + limits.queueSize() + " jobs); retry later",
-                    null, retryAfter);
-        }
-        List<ActiveJob> accepted = new ArrayList<>();
-        long now = System.currentTimeMillis();
-        for (GenerationParams p : params) {
-            ActiveJob job = new ActiveJob(Ids.newId(), p, now, 0);
-            try {
-                store.insert(job.id(), p, now);
-            } catch (SQLException e) {
-                throw new IllegalStateException("cannot store job " + job.id() + ": " + e.getMessage(), e);
+    /**
+     * Accepts several jobs at once, all or none: each is stored before any is queued. Only writers
+     * add jobs and they hold {@link #storeWrites}, so the room checked here is still there when the
+     * jobs go in.
+     */
+    public List<ActiveJob> submitAll(List<GenerationParams> params) {
+        synchronized (storeWrites) {
+            synchronized (this) {
+                if (closed) {
+                    throw new RequestException(503, "shutting_down", "the service is shutting down", null);
+                }
+                if (queued.size() + params.size() > limits.queueSize()) {
+                    long retryAfter = Math.max(1, (etaAheadMs(1) + 999) / 1000);
+                    throw new RequestException(429, "queue_full", "the queue is full (" + limits.queueSize() + " jobs); retry later",
+                            null, retryAfter);
+                }
             }
-            queued.put(job.id(), job);
-            accepted.add(job);
+            checkDiskSpace();
+            List<ActiveJob> accepted = new ArrayList<>();
+            long now = System.currentTimeMillis();
+            for (GenerationParams p : params) {
+                ActiveJob job = new ActiveJob(Ids.newId(), p, now, 0);
+                try {
+                    store.insert(job.id(), p, now);
+                } catch (SQLException e) {
+                    throw new IllegalStateException("cannot store job " + job.id() + ": " + e.getMessage(), e);
+                }
+                accepted.add(job);
+            }
+            synchronized (this) {
+                accepted.forEach(job -> queued.put(job.id(), job));
+                accepted.forEach(this::publishQueued);
+                notifyAll();
+            }
+            return accepted;
         }
-        for (ActiveJob job : accepted) {
-            publishQueued(job);
-        }
-        notifyAll();
-        return accepted;
     }
 
     /** Blocks until a job is queued and returns the oldest, now running; returns null once the queue is closed. */
-    public synchronized ActiveJob take() throws InterruptedException {
-        while (!closed) {
-            if (!queued.isEmpty()) {
-                return start(queued.keySet().iterator().next());
+    public ActiveJob take() throws InterruptedException {
+        while (true) {
+            synchronized (this) {
+                while (!closed && queued.isEmpty()) {
+                    wait();
+                }
+                if (closed) {
+                    return null;
+                }
             }
-            wait();
+            Optional<ActiveJob> started = takeMatching(params -> true);
+            if (started.isPresent()) {
+                return started.get();
+            }
+            // another worker took it, or it was cancelled, between the two locks: wait again
         }
-        return null;
     }
 
-    /** The oldest queued job whose params match, now running, or empty; never blocks. */
-    public synchronized Optional<ActiveJob> takeMatching(Predicate<GenerationParams> compatible) {
-        if (closed) {
-            return Optional.empty();
+    /** The oldest queued job whose params match, now running, or empty; never blocks on other jobs. */
+    public Optional<ActiveJob> takeMatching(Predicate<GenerationParams> compatible) {
+        synchronized (storeWrites) {
+            ActiveJob job;
+            synchronized (this) {
+                if (closed) {
+                    return Optional.empty();
+                }
+                job = queued.values().stream().filter(j -> compatible.test(j.params())).findFirst().orElse(null);
+                if (job == null) {
+                    return Optional.empty();
+                }
+            }
+            long now = System.currentTimeMillis();
+            try {
+                store.markRunning(job.id(), now);
+            } catch (SQLException e) {
+                throw new IllegalStateException("cannot mark job " + job.id() + " running: " + e.getMessage(), e);
+            }
+            synchronized (this) {
+                queued.remove(job.id());
+                job.state(JobState.RUNNING);
+                job.started(now);
+                running.put(job.id(), job);
+                events.publish(job.id(), "running", JSON.createObjectNode().put("total", job.params().steps()));
+                for (ActiveJob waiting : queued.values()) {
+                    publishQueued(waiting);
+                }
+            }
+            return Optional.of(job);
         }
-        return queued.values().stream().filter(job -> compatible.test(job.params())).findFirst().map(job -> start(job.id()));
-    }
-
-    private ActiveJob start(String id) {
-        ActiveJob job = queued.remove(id);
-        long now = System.currentTimeMillis();
-        try {
-            store.markRunning(id, now);
-        } catch (SQLException e) {
-            queued.put(id, job);
-            throw new IllegalStateException("cannot mark job " + id + " running: " + e.getMessage(), e);
-        }
-        job.state(JobState.RUNNING);
-        job.started(now);
-        running.put(id, job);
-        events.publish(id, "running", JSON.createObjectNode().put("total", job.params().steps()));
-        for (ActiveJob waiting : queued.values()) {
-            publishQueued(waiting);
-        }
-        return job;
     }
 
     /** Records a finished step of a running job and how long it took. */
@@ -188,42 +217,50 @@ public final class JobQueue {
     }
 
     /** Ends a running job as succeeded (with its images), failed (with an error) or cancelled. */
-    public synchronized void finish(ActiveJob job, JobState state, List<String> imageIds, String errorCode, String errorMessage) {
-        running.remove(job.id());
-        job.state(state);
-        long now = System.currentTimeMillis();
-        jobsFinished++;
-        jobMillisTotal += now - job.startedAt();
-        imagesGenerated += imageIds.size();
-        try {
-            store.markFinished(job.id(), state, now, imageIds, errorCode, errorMessage);
-        } catch (SQLException e) {
-            throw new IllegalStateException("cannot record the end of job " + job.id() + ": " + e.getMessage(), e);
+    public void finish(ActiveJob job, JobState state, List<String> imageIds, String errorCode, String errorMessage) {
+        synchronized (storeWrites) {
+            long now = System.currentTimeMillis();
+            try {
+                store.markFinished(job.id(), state, now, imageIds, errorCode, errorMessage);
+            } catch (SQLException e) {
+                throw new IllegalStateException("cannot record the end of job " + job.id() + ": " + e.getMessage(), e);
+            }
+            ObjectNode data = JSON.createObjectNode();
+            if (state == JobState.SUCCEEDED) {
+                data.set("images", JSON.valueToTree(imageIds));
+            } else if (state == JobState.FAILED) {
+                data.putObject("error").put("code", errorCode).put("message", errorMessage);
+            }
+            synchronized (this) {
+                running.remove(job.id());
+                job.state(state);
+                jobsFinished++;
+                jobMillisTotal += now - job.startedAt();
+                imagesGenerated += imageIds.size();
+                events.publish(job.id(), state.wireName(), data);
+            }
+            completeWaiters(job.id());
         }
-        ObjectNode data = JSON.createObjectNode();
-        if (state == JobState.SUCCEEDED) {
-            data.set("images", JSON.valueToTree(imageIds));
-        } else if (state == JobState.FAILED) {
-            data.putObject("error").put("code", errorCode).put("message", errorMessage);
-        }
-        events.publish(job.id(), state.wireName(), data);
-        completeWaiters(job.id());
     }
 
     /** Puts a running job back at the head of the queue (the service is stopping). */
-    public synchronized void requeue(ActiveJob job) {
-        running.remove(job.id());
-        try {
-            store.requeue(job.id());
-        } catch (SQLException e) {
-            throw new IllegalStateException("cannot re-queue job " + job.id() + ": " + e.getMessage(), e);
+    public void requeue(ActiveJob job) {
+        synchronized (storeWrites) {
+            try {
+                store.requeue(job.id());
+            } catch (SQLException e) {
+                throw new IllegalStateException("cannot re-queue job " + job.id() + ": " + e.getMessage(), e);
+            }
+            synchronized (this) {
+                running.remove(job.id());
+                job.state(JobState.QUEUED);
+                job.markRequeued();
+                LinkedHashMap<String, ActiveJob> rest = new LinkedHashMap<>(queued);
+                queued.clear();
+                queued.put(job.id(), job);
+                queued.putAll(rest);
+            }
         }
-        job.state(JobState.QUEUED);
-        job.markRequeued();
-        LinkedHashMap<String, ActiveJob> rest = new LinkedHashMap<>(queued);
-        queued.clear();
-        queued.put(job.id(), job);
-        queued.putAll(rest);
     }
 
     /**
@@ -231,29 +268,38 @@ public final class JobQueue {
      *
      * @throws RequestException 404 for an unknown id, 409 when the job is already finished
      */
-    public synchronized JobState cancel(String id) {
-        ActiveJob waiting = queued.remove(id);
-        if (waiting != null) {
-            waiting.state(JobState.CANCELLED);
-            try {
-                store.markFinished(id, JobState.CANCELLED, System.currentTimeMillis(), List.of(), null, null);
-            } catch (SQLException e) {
-                throw new IllegalStateException("cannot cancel job " + id + ": " + e.getMessage(), e);
+    public JobState cancel(String id) {
+        synchronized (storeWrites) {
+            synchronized (this) {
+                ActiveJob job = running.get(id);
+                if (job != null) {
+                    job.requestCancel();
+                    return JobState.RUNNING;
+                }
             }
-            events.publish(id, "cancelled", JSON.createObjectNode());
-            completeWaiters(id);
-            for (ActiveJob other : queued.values()) {
-                publishQueued(other);
+            if (isQueued(id)) {
+                try {
+                    store.markFinished(id, JobState.CANCELLED, System.currentTimeMillis(), List.of(), null, null);
+                } catch (SQLException e) {
+                    throw new IllegalStateException("cannot cancel job " + id + ": " + e.getMessage(), e);
+                }
+                synchronized (this) {
+                    queued.remove(id).state(JobState.CANCELLED);
+                    events.publish(id, "cancelled", JSON.createObjectNode());
+                    for (ActiveJob other : queued.values()) {
+                        publishQueued(other);
+                    }
+                }
+                completeWaiters(id);
+                return JobState.CANCELLED;
             }
-            return JobState.CANCELLED;
-        }
-        ActiveJob job = running.get(id);
-        if (job != null) {
-            job.requestCancel();
-            return JobState.RUNNING;
         }
         JobRecord stored = find(id).orElseThrow(() -> RequestException.notFound("job " + id));
         throw new RequestException(409, "job_finished", "job " + id + " is already " + stored.state().wireName(), null);
+    }
+
+    private synchronized boolean isQueued(String id) {
+        return queued.containsKey(id);
     }
 
     /** Cancels the running jobs (A1111's interrupt); returns how many. */
@@ -369,8 +415,12 @@ public final class JobQueue {
         }
     }
 
+    /** Completes the futures waiting on a job that has left memory, with its stored record; called without the queue's lock. */
     private void completeWaiters(String id) {
-        List<CompletableFuture<JobRecord>> futures = waiters.remove(id);
+        List<CompletableFuture<JobRecord>> futures;
+        synchronized (this) {
+            futures = waiters.remove(id);
+        }
         if (futures != null) {
             JobRecord record = find(id).orElseThrow();
             futures.forEach(f -> f.complete(record));

@@ -91,4 +91,41 @@ class JobQueueTest {
         assertEquals(2, queue.position(second.id()));
         assertEquals(1, queue.find(first.id()).orElseThrow().requeued());
     }
+
+    /**
+     * While SQLite is held by another writer (here a second connection's EXCLUSIVE transaction),
+     * a submit and a finish wait on the database, but the readers the event loop calls (depth,
+     * active jobs, positions, ETAs, stats: /readyz, A1111 progress, an event stream's snapshot)
+     * answer at once.
+     */
+    @Test
+    void readersDoNotWaitOnADatabaseWrite() throws Exception {
+        ActiveJob running = queue.submit(params("a", 10));
+        queue.take();
+        queue.stepDone(running, 1, 10, 100);
+        ActiveJob waiting = queue.submit(params("a", 10));
+        try (java.sql.Connection other = java.sql.DriverManager.getConnection("jdbc:sqlite:" + dir.resolve("daguerre.db"));
+                java.sql.Statement statement = other.createStatement()) {
+            statement.execute("BEGIN EXCLUSIVE");
+            java.util.concurrent.CompletableFuture<ActiveJob> submit =
+                    java.util.concurrent.CompletableFuture.supplyAsync(() -> queue.submit(params("a", 10)));
+            java.util.concurrent.CompletableFuture<Void> finish = java.util.concurrent.CompletableFuture.runAsync(
+                    () -> queue.finish(running, JobState.SUCCEEDED, List.of("img"), null, null));
+            Thread.sleep(300);   // both writers are now inside their database call
+            assertTrue(!submit.isDone() && !finish.isDone(), "the writers wait for the database");
+            long start = System.nanoTime();
+            assertEquals(1, queue.depth());
+            assertEquals(2, queue.active().size());
+            assertEquals(1, queue.position(waiting.id()));
+            assertEquals(900 + 1000, queue.etaMs(waiting.id()));
+            assertEquals(1, queue.stats().running());
+            long millis = (System.nanoTime() - start) / 1_000_000;
+            assertTrue(millis < 1_000, "readers took " + millis + " ms while SQLite was locked");
+            statement.execute("COMMIT");
+            ActiveJob third = submit.get(5, TimeUnit.SECONDS);
+            finish.get(5, TimeUnit.SECONDS);
+            assertEquals(2, queue.position(third.id()));
+            assertEquals(JobState.SUCCEEDED, queue.completion(running.id()).get(1, TimeUnit.SECONDS).state());
+        }
+    }
 }
