@@ -4,7 +4,10 @@ import daguerre.diffusion.sampling.Sampler;
 import java.awt.image.BufferedImage;
 
 /**
- * Everything one text-to-image or image-to-image generation needs, validated on construction.
+ * Everything one text-to-image or image-to-image generation needs, validated on construction: the
+ * one set of rules every entry point (CLI, each HTTP API at submit, the engine) applies. What
+ * depends on the model (clip skip against its text encoder's depth, sizes against its VAE's
+ * factor) is checked by the pipeline.
  *
  * @param prompt the prompt, in A1111's syntax ({@code (word:1.3)}, {@code [word]}, {@code BREAK})
  * @param negativePrompt what to steer away from; "" for none (the unconditional context)
@@ -13,12 +16,15 @@ import java.awt.image.BufferedImage;
  * @param guidanceScale classifier-free guidance scale; at or below 1 there is no unconditional pass
  * @param guidanceRescale guidance rescale phi in [0, 1] (Lin et al. 2023, eq. 16); 0 disables it
  * @param clipSkip A1111's clip skip: 1 uses the text encoder's last layer, 2 the one before, ...
+ *                 (at most the model's number of layers)
  * @param seed the seed of image 0; image i uses seed + i
- * @param width image width in pixels, a multiple of 8; 0 means the model's default
- * @param height image height in pixels, a multiple of 8; 0 means the model's default
+ * @param width image width in pixels, a multiple of 8 from {@link #MIN_SIZE}; 0 means the model's default
+ * @param height image height in pixels, a multiple of 8 from {@link #MIN_SIZE}; 0 means the model's default
  * @param batchSize number of images (1..64)
  * @param initImage the image-to-image source, or null for text-to-image
- * @param strength image-to-image denoising strength in (0, 1]; ignored without an init image
+ * @param strength image-to-image denoising strength in (0, 1], leaving at least one of the
+ *                 {@code steps} to run ({@code int(steps * strength) >= 1}, as diffusers counts them);
+ *                 ignored without an init image
  * @param eta DDIM's eta in [0, 1] (0: deterministic DDIM); only with the DDIM sampler
  */
 public record GenerationRequest(
@@ -42,20 +48,27 @@ public record GenerationRequest(
 
     public static final int MAX_STEPS = 1000;
     public static final int MAX_BATCH = 64;
+    public static final double MAX_GUIDANCE_SCALE = 100;
+    /** The smallest width or height: one latent pixel of an 8x VAE. */
+    public static final int MIN_SIZE = 8;
 
     public GenerationRequest {
         require(prompt != null, "prompt", "is required");
         negativePrompt = negativePrompt == null ? "" : negativePrompt;
         require(sampler != null, "sampler", "is required");
         require(steps >= 1 && steps <= MAX_STEPS, "steps", "must be between 1 and " + MAX_STEPS + ", got " + steps);
-        require(Double.isFinite(guidanceScale) && guidanceScale >= 0 && guidanceScale <= 100,
-                "guidance_scale", "must be between 0 and 100, got " + guidanceScale);
+        require(Double.isFinite(guidanceScale) && guidanceScale >= 0 && guidanceScale <= MAX_GUIDANCE_SCALE,
+                "guidance_scale", "must be between 0 and " + Infotext.number(MAX_GUIDANCE_SCALE) + ", got " + guidanceScale);
         require(guidanceRescale >= 0 && guidanceRescale <= 1, "guidance_rescale", "must be between 0 and 1, got " + guidanceRescale);
-        require(clipSkip >= 1 && clipSkip <= 12, "clip_skip", "must be between 1 and 12, got " + clipSkip);
-        require(width == 0 || (width >= 8 && width % 8 == 0), "width", "must be a positive multiple of 8, got " + width);
-        require(height == 0 || (height >= 8 && height % 8 == 0), "height", "must be a positive multiple of 8, got " + height);
+        require(clipSkip >= 1, "clip_skip", "must be at least 1, got " + clipSkip);
+        require(width == 0 || (width >= MIN_SIZE && width % 8 == 0), "width", "must be a multiple of 8 from " + MIN_SIZE + ", got " + width);
+        require(height == 0 || (height >= MIN_SIZE && height % 8 == 0), "height", "must be a multiple of 8 from " + MIN_SIZE + ", got " + height);
         require(batchSize >= 1 && batchSize <= MAX_BATCH, "batch_size", "must be between 1 and " + MAX_BATCH + ", got " + batchSize);
         require(initImage == null || (strength > 0 && strength <= 1), "strength", "must be in (0, 1], got " + strength);
+        require(initImage == null || (int) (steps * strength) >= 1, "strength",
+                "x steps must leave at least one step to run, got " + strength + " x " + steps);
+        requireEmphasis(prompt, "prompt");
+        requireEmphasis(negativePrompt, "negative_prompt");
         require(eta >= 0 && eta <= 1, "eta", "must be between 0 and 1, got " + eta);
         require(eta == 0 || sampler == Sampler.DDIM, "eta", "applies to the DDIM sampler only");
     }
@@ -75,6 +88,15 @@ public record GenerationRequest(
     /** Whether this is an image-to-image request. */
     public boolean isImageToImage() {
         return initImage != null;
+    }
+
+    /** The prompt's A1111 emphasis syntax parses ({@code (a:1.2.3)} does not). */
+    private static void requireEmphasis(String text, String field) {
+        try {
+            daguerre.diffusion.text.EmphasisParser.parse(text);
+        } catch (IllegalArgumentException e) {
+            throw new InvalidRequestException(field, field + ": " + e.getMessage());
+        }
     }
 
     private static void require(boolean condition, String field, String message) {

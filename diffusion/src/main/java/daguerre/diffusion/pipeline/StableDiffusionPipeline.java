@@ -83,6 +83,7 @@ public final class StableDiffusionPipeline {
         int width = request.width() > 0 ? request.width() : model.defaultImageSize();
         int height = request.height() > 0 ? request.height() : model.defaultImageSize();
         checkSize(width, height);
+        checkClipSkip(request.clipSkip());
         NDManager manager = model.manager().newSubManager();
         try {
             // 1. Encode the prompt (and the negative prompt for classifier-free guidance).
@@ -219,6 +220,14 @@ public final class StableDiffusionPipeline {
             params.put("Eta DDIM", Infotext.number(request.eta()));
         }
         return new Infotext(request.prompt(), request.negativePrompt(), params);
+    }
+
+    private void checkClipSkip(int clipSkip) {
+        int layers = model.textEncoder().config().numHiddenLayers();
+        if (clipSkip > layers) {
+            throw new InvalidRequestException("clip_skip", "clip_skip must be between 1 and " + layers
+                    + " (this model's text encoder layers), got " + clipSkip);
+        }
     }
 
     private void checkSize(int width, int height) {

@@ -92,7 +92,8 @@ public final class PipelineEngine implements ImageEngine {
         String family = model.scheduler().predictionType().configName();
         String description = model.card().map(ModelCard::description).filter(d -> !d.isEmpty())
                 .orElse("Stable Diffusion model (" + family + " prediction, " + size + " px)");
-        return new ModelDescriptor(model.id(), model.id(), model.hash(), size, size, description, model.card().orElse(null));
+        return new ModelDescriptor(model.id(), model.id(), model.hash(), size, size, description, model.card().orElse(null),
+                model.textEncoder().config().numHiddenLayers());
     }
 
     @Override
@@ -122,18 +123,7 @@ public final class PipelineEngine implements ImageEngine {
         if (pipeline == null) {
             throw new IllegalArgumentException("unknown model '" + params.model() + "'");
         }
-        GenerationRequest request = GenerationRequest.builder(params.prompt())
-                .negativePrompt(params.negativePrompt())
-                .sampler(Sampler.fromName(params.sampler()))
-                .steps(params.steps())
-                .guidanceScale(params.guidanceScale())
-                .guidanceRescale(params.guidanceRescale())
-                .clipSkip(params.clipSkip())
-                .seed(params.seed())
-                .size(params.width(), params.height())
-                .batchSize(params.n())
-                .initImage(params.initImage() == null ? null : decode(params.initImage()), params.strength())
-                .build();
+        GenerationRequest request = params.toRequest(params.initImage() == null ? null : decode(params.initImage()));
         GenerationListener progress = (step, total, preview) ->
                 listener.onStep(step, total, listener.wantsPreview(step) ? firstPreviewPng(preview.get()) : null);
         List<EngineResult.Image> images = new ArrayList<>();

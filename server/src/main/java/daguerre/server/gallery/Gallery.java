@@ -8,7 +8,6 @@ import daguerre.server.jobs.GenerationParams;
 import daguerre.server.jobs.Ids;
 import daguerre.server.jobs.RequestException;
 import java.awt.image.BufferedImage;
-import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -252,12 +251,14 @@ public final class Gallery {
         return imagesDir.resolve(id.substring(0, 2)).resolve(id + ".png");
     }
 
+    /** Width and height from the PNG's IHDR chunk, which the format puts first (no decoding). */
     private static int[] pngSize(byte[] png) throws IOException {
-        BufferedImage image = ImageIO.read(new ByteArrayInputStream(png));
-        if (image == null) {
+        // 8-byte signature, then IHDR: length (4), "IHDR" (4), width (4, big-endian), height (4)
+        java.nio.ByteBuffer bytes = java.nio.ByteBuffer.wrap(png);
+        if (png.length < 24 || bytes.getLong(0) != 0x89504E470D0A1A0AL || bytes.getInt(12) != 0x49484452) {
             throw new IOException("the engine returned bytes that are not a PNG image");
         }
-        return new int[] {image.getWidth(), image.getHeight()};
+        return new int[] {bytes.getInt(16), bytes.getInt(20)};
     }
 
     /** Each word quoted, so that FTS5 operators in user input are plain text; words are ANDed. */

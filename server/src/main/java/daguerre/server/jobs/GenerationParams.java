@@ -1,7 +1,14 @@
 package daguerre.server.jobs;
 
+import daguerre.diffusion.pipeline.GenerationRequest;
+import daguerre.diffusion.sampling.Sampler;
+import java.awt.image.BufferedImage;
+
 /**
- * One validated generation request, as the engine receives it.
+ * One validated generation request, as the queue stores it and the engine receives it: the
+ * diffusion {@link GenerationRequest} plus what the service adds (the model id, the init image as
+ * stored PNG bytes). {@link #toRequest} is the one mapping between the two; the submit check and
+ * the engine both go through it, so that both apply the same rules.
  *
  * @param prompt the positive prompt
  * @param negativePrompt the negative prompt, "" for none
@@ -16,7 +23,8 @@ package daguerre.server.jobs;
  * @param height the image height in pixels, a multiple of 8
  * @param n the number of images
  * @param initImage the init image as PNG bytes for image-to-image, or null
- * @param strength the denoising strength for image-to-image, in [0, 1]
+ * @param strength the denoising strength for image-to-image, in (0, 1]
+ * @param eta DDIM's eta in [0, 1]; 0 for every other sampler
  */
 public record GenerationParams(
         String prompt,
@@ -32,4 +40,29 @@ public record GenerationParams(
         int height,
         int n,
         byte[] initImage,
-        double strength) {}
+        double strength,
+        double eta) {
+
+    /**
+     * The diffusion request, validated by its constructor.
+     *
+     * @param decodedInitImage {@link #initImage} decoded, or null for text-to-image
+     * @throws daguerre.diffusion.pipeline.InvalidRequestException naming the field that breaks a rule
+     * @throws IllegalArgumentException for a sampler name the diffusion core does not know
+     */
+    public GenerationRequest toRequest(BufferedImage decodedInitImage) {
+        return GenerationRequest.builder(prompt)
+                .negativePrompt(negativePrompt)
+                .sampler(Sampler.fromName(sampler))
+                .steps(steps)
+                .guidanceScale(guidanceScale)
+                .guidanceRescale(guidanceRescale)
+                .clipSkip(clipSkip)
+                .seed(seed)
+                .size(width, height)
+                .batchSize(n)
+                .initImage(decodedInitImage, strength)
+                .eta(eta)
+                .build();
+    }
+}

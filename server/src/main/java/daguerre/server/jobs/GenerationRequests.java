@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import daguerre.diffusion.pipeline.GenerationRequest;
+import daguerre.diffusion.pipeline.InvalidRequestException;
 import java.awt.image.BufferedImage;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
@@ -31,7 +32,7 @@ public final class GenerationRequests {
     private static final long MAX_SEED = (1L << 53) - 1;
     private static final long MAX_INIT_IMAGE_PIXELS = 64L << 20;
     private static final Set<String> FIELDS = Set.of("prompt", "negative_prompt", "model", "sampler", "steps",
-            "guidance_scale", "guidance_rescale", "clip_skip", "seed", "width", "height", "n", "init_image", "strength");
+            "guidance_scale", "guidance_rescale", "clip_skip", "seed", "width", "height", "n", "init_image", "strength", "eta");
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private final ImageEngine engine;
@@ -85,22 +86,28 @@ public final class GenerationRequests {
             throw new RequestException(400, "unknown_sampler", "unknown sampler " + sampler, "sampler");
         }
         int steps = (int) integer(body, "steps", DEFAULT_STEPS, 1, limits.maxSteps());
-        double guidanceScale = number(body, "guidance_scale", DEFAULT_GUIDANCE_SCALE, 0, 50);
+        double guidanceScale = number(body, "guidance_scale", DEFAULT_GUIDANCE_SCALE, 0, GenerationRequest.MAX_GUIDANCE_SCALE);
         double guidanceRescale = number(body, "guidance_rescale", 0, 0, 1);
-        int clipSkip = (int) integer(body, "clip_skip", 1, 1, 12);
+        int clipSkip = (int) integer(body, "clip_skip", 1, 1, descriptor.textEncoderLayers());
         long seed = integer(body, "seed", -1, -1, MAX_SEED);
         if (seed == -1) {
             seed = Ids.randomSeed();
         }
-        int width = (int) integer(body, "width", descriptor.defaultWidth(), 64, limits.maxWidth());
-        int height = (int) integer(body, "height", descriptor.defaultHeight(), 64, limits.maxHeight());
-        multipleOf8("width", width);
-        multipleOf8("height", height);
+        int width = (int) integer(body, "width", descriptor.defaultWidth(), GenerationRequest.MIN_SIZE, limits.maxWidth());
+        int height = (int) integer(body, "height", descriptor.defaultHeight(), GenerationRequest.MIN_SIZE, limits.maxHeight());
         int n = (int) integer(body, "n", 1, 1, limits.maxBatch());
-        byte[] initImage = initImage(body);
+        String base64 = string(body, "init_image", null);
+        DecodedImage initImage = base64 == null ? null : decodeImage(base64, "init_image");
         double strength = number(body, "strength", DEFAULT_STRENGTH, 0, 1);
-        return new GenerationParams(prompt, negativePrompt, model, sampler, steps, guidanceScale, guidanceRescale,
-                clipSkip, seed, width, height, n, initImage, strength);
+        double eta = number(body, "eta", 0, 0, 1);
+        GenerationParams params = new GenerationParams(prompt, negativePrompt, model, sampler, steps, guidanceScale, guidanceRescale,
+                clipSkip, seed, width, height, n, initImage == null ? null : initImage.png(), strength, eta);
+        try {
+            params.toRequest(initImage == null ? null : initImage.image());   // the diffusion core's own rules, at submit
+        } catch (InvalidRequestException e) {
+            throw RequestException.invalid(e.field(), e.getMessage());
+        }
+        return params;
     }
 
     /** Why the request's prompt may not come out as intended on its model (its card's warnings); empty when none. */
@@ -127,6 +134,9 @@ public final class GenerationRequests {
         if (p.initImage() != null) {
             json.put("strength", p.strength());
         }
+        if (p.eta() != 0) {
+            json.put("eta", p.eta());
+        }
         return json;
     }
 
@@ -137,11 +147,14 @@ public final class GenerationRequests {
                 json.get("guidance_scale").asDouble(), json.get("guidance_rescale").asDouble(),
                 json.get("clip_skip").asInt(), json.get("seed").asLong(), json.get("width").asInt(),
                 json.get("height").asInt(), json.get("n").asInt(), initImage,
-                json.path("strength").asDouble(DEFAULT_STRENGTH));
+                json.path("strength").asDouble(DEFAULT_STRENGTH), json.path("eta").asDouble(0));
     }
 
-    /** Decodes a base64 image (a {@code data:} URL prefix allowed) into PNG bytes, converting other formats. */
-    public static byte[] decodeImage(String base64, String field) {
+    /** An uploaded image: as PNG bytes (what is stored) and decoded. */
+    public record DecodedImage(byte[] png, BufferedImage image) {}
+
+    /** Decodes a base64 image (a {@code data:} URL prefix allowed), converting other formats to PNG. */
+    public static DecodedImage decodeImage(String base64, String field) {
         String data = base64.startsWith("data:") && base64.indexOf(',') > 0 ? base64.substring(base64.indexOf(',') + 1) : base64;
         byte[] bytes;
         try {
@@ -162,7 +175,7 @@ public final class GenerationRequests {
             throw RequestException.invalid(field, field + " is too large: " + image.getWidth() + "x" + image.getHeight());
         }
         if (bytes.length > 8 && bytes[0] == (byte) 0x89 && bytes[1] == 'P') {
-            return bytes;
+            return new DecodedImage(bytes, image);
         }
         ByteArrayOutputStream png = new ByteArrayOutputStream();
         try {
@@ -170,18 +183,7 @@ public final class GenerationRequests {
         } catch (IOException e) {
             throw new IllegalStateException("cannot re-encode " + field + " as PNG", e);
         }
-        return png.toByteArray();
-    }
-
-    private static byte[] initImage(JsonNode body) {
-        String base64 = string(body, "init_image", null);
-        return base64 == null ? null : decodeImage(base64, "init_image");
-    }
-
-    private static void multipleOf8(String field, int value) {
-        if (value % 8 != 0) {
-            throw RequestException.invalid(field, field + " must be a multiple of 8, got " + value);
-        }
+        return new DecodedImage(png.toByteArray(), image);
     }
 
     private static String string(JsonNode body, String field, String fallback) {

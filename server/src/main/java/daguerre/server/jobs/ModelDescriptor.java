@@ -15,14 +15,10 @@ import java.util.Optional;
  * @param defaultHeight the height used when a request gives none, in pixels
  * @param description a short description (the card's, else family and resolution), may be empty
  * @param card what the model says about itself, or null
+ * @param textEncoderLayers the layers of its text encoder: the largest clip skip it takes
  */
 public record ModelDescriptor(String id, String name, String hash, int defaultWidth, int defaultHeight, String description,
-                             ModelCard card) {
-
-    /** A model without a card. */
-    public ModelDescriptor(String id, String name, String hash, int defaultWidth, int defaultHeight, String description) {
-        this(id, name, hash, defaultWidth, defaultHeight, description, null);
-    }
+                             ModelCard card, int textEncoderLayers) {
 
     /** The card, if the model has one. */
     public Optional<ModelCard> modelCard() {

@@ -82,13 +82,17 @@ class CompatibleApisTest {
     void img2imgUsesTheInitImage() throws Exception {
         HttpResponse<String> first = server.post("/sdapi/v1/txt2img", "{\"prompt\":\"source\",\"steps\":1,\"width\":64,\"height\":64}");
         String init = json(first).get("images").get(0).asText();
-        HttpResponse<String> response = server.post("/sdapi/v1/img2img", "{\"prompt\":\"variation\",\"steps\":2,"
+        HttpResponse<String> response = server.post("/sdapi/v1/img2img", "{\"prompt\":\"variation\",\"steps\":5,"
                 + "\"width\":64,\"height\":64,\"denoising_strength\":0.4,\"init_images\":[\"data:image/png;base64," + init + "\"]}");
         assertEquals(200, response.statusCode(), response.body());
         JsonNode info = TestServer.JSON.readTree(json(response).get("info").asText());
         assertEquals(0.4, info.get("denoising_strength").asDouble());
         HttpResponse<String> missing = server.post("/sdapi/v1/img2img", "{\"prompt\":\"no image\"}");
         assertA1111Error(missing, 422, "init_images");
+        // int(2 x 0.4) = 0 steps: refused at submit, in A1111's shape, as the engine would refuse it
+        HttpResponse<String> noStep = server.post("/sdapi/v1/img2img", "{\"prompt\":\"variation\",\"steps\":2,"
+                + "\"denoising_strength\":0.4,\"init_images\":[\"data:image/png;base64," + init + "\"]}");
+        assertA1111Error(noStep, 422, "denoising_strength");
     }
 
     @Test

@@ -36,7 +36,7 @@ class JobQueueTest {
     }
 
     static GenerationParams params(String model, int steps) {
-        return new GenerationParams("p", "", model, "euler", steps, 7, 0, 1, 1, 512, 512, 1, null, 0.75);
+        return new GenerationParams("p", "", model, "euler", steps, 7, 0, 1, 1, 512, 512, 1, null, 0.75, 0);
     }
 
     @Test

@@ -52,8 +52,8 @@ public final class GradientTestEngine implements ImageEngine {
 
     @Override
     public List<ModelDescriptor> models() {
-        return List.of(new ModelDescriptor("tiny", "tiny", "0123456789", 64, 64, "test double, 64 px", TestModelCards.emoji("tiny")),
-                new ModelDescriptor("wide", "wide", "abcdef0123", 128, 64, "test double, 128x64 px"));
+        return List.of(new ModelDescriptor("tiny", "tiny", "0123456789", 64, 64, "test double, 64 px", TestModelCards.emoji("tiny"), 12),
+                new ModelDescriptor("wide", "wide", "abcdef0123", 128, 64, "test double, 128x64 px", null, 2));
     }
 
     @Override
