@@ -52,6 +52,8 @@ class BenchmarkTest {
             assertEquals(4, soak.generations());
             assertEquals(2, soak.baselineGeneration());
             assertTrue(soak.baselineRssGib() > 0 && soak.endRssGib() > 0, soak.toString());
+            // the highest sampled RSS is reported as a real figure (0 if never sampled, NaN if a sample failed)
+            assertTrue(Double.isFinite(soak.maxRssGib()) && soak.maxRssGib() > 0, soak.toString());
             assertTrue(soak.baselineModelArrays() > 0, soak.toString());
             assertEquals(soak.baselineModelArrays(), soak.endModelArrays(), "generations left arrays in the model's manager");
         }

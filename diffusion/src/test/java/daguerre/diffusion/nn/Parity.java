@@ -45,6 +45,21 @@ public final class Parity {
         }
     }
 
+    private static final Pattern SUGGESTED_ATOL = Pattern.compile("Suggested tolerance: atol ([0-9.]+(?:[eE][+-]?[0-9]+)?)");
+
+    /** The "Suggested tolerance: atol X" a case README states for the tensors its table does not list. */
+    public static double suggestedAtol(String caseName) {
+        try {
+            Matcher m = SUGGESTED_ATOL.matcher(Files.readString(Golden.file(caseName, "README.md")));
+            if (!m.find()) {
+                fail(caseName + "/README.md states no \"Suggested tolerance: atol X\"");
+            }
+            return Double.parseDouble(m.group(1));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
     /** The allowed max abs error for {@code name}: FACTOR times the README's observed error. */
     public static double tolerance(Map<String, Double> observed, String name) {
         Double error = observed.get(name);
@@ -57,6 +72,21 @@ public final class Parity {
     /** A golden tensor as an array of {@code manager}. */
     public static NDArray load(SafetensorsFile file, String name, NDManager manager) throws IOException {
         return manager.create(file.floats(name), new Shape(file.info(name).shape()));
+    }
+
+    /**
+     * Golden timesteps as an array of {@code manager}: I64 stays INT64 (integer timesteps, exact); F32 and
+     * F64 (fractional timesteps, which diffusers accepts too) become FLOAT32, the precision the U-Net's
+     * timestep embedding computes in.
+     */
+    public static NDArray timesteps(SafetensorsFile file, String name, NDManager manager) throws IOException {
+        Shape shape = new Shape(file.info(name).shape());
+        return switch (file.info(name).dtype()) {
+            case I64 -> manager.create(file.longs(name), shape);
+            case F32, F64 -> manager.create(file.floats(name), shape);
+            default -> throw new AssertionError(file.path() + ": timesteps '" + name + "' are "
+                    + file.info(name).dtype() + "; expected I64, F32 or F64");
+        };
     }
 
     /** Asserts same shape and max |expected - actual| <= tolerance; returns the max abs error. */

@@ -25,10 +25,11 @@ class SinusoidalEmbeddingTest {
         ObjectMapper json = new ObjectMapper();
         try (SafetensorsFile file = Golden.tensors(CASE, "timestep_embedding.safetensors");
              NDManager manager = NDManager.newBaseManager()) {
-            long[] steps = file.longs("timesteps");
+            // I64 in the shipped case; F32 / F64 (fractional timesteps) are read the same way
+            double[] steps = file.doubles("timesteps");
             float[] timesteps = new float[steps.length];
             for (int i = 0; i < steps.length; i++) {
-                timesteps[i] = steps[i];
+                timesteps[i] = (float) steps[i];
             }
             JsonNode settings = json.readTree(file.metadata().get("settings"));
             JsonNode dims = json.readTree(file.metadata().get("dims"));

@@ -76,8 +76,9 @@ class PipelineParityTest {
             Map<String, Double> observed = observed(run);
 
             // 1. Token ids and prompt embeddings.
-            assertEquals(toList(golden.longs("prompt_input_ids")), toList(model.tokenizer().encode(call.prompt, 77)));
-            assertEquals(toList(golden.longs("negative_input_ids")), toList(model.tokenizer().encode(negative, 77)));
+            int idLength = Math.toIntExact(golden.info("prompt_input_ids").shape()[1]);  // [1, model_max_length]
+            assertEquals(toList(golden.longs("prompt_input_ids")), toList(model.tokenizer().encode(call.prompt, idLength)));
+            assertEquals(toList(golden.longs("negative_input_ids")), toList(model.tokenizer().encode(negative, idLength)));
             PromptEncoder encoder = new PromptEncoder(model.tokenizer(), model.textEncoder(), PromptEncoder.Options.DEFAULTS);
             List<NDArray> contexts = encoder.encodeSameLength(List.of(negative, call.prompt), manager);
             Map<String, Double> errors = new java.util.TreeMap<>();
@@ -132,9 +133,9 @@ class PipelineParityTest {
         }
     }
 
+    /** I64, F32 or F64 timesteps: the first one. */
     private static double firstTimestep(SafetensorsFile golden) throws Exception {
-        return golden.info("timesteps").dtype() == daguerre.weights.safetensors.DType.I64
-                ? golden.longs("timesteps")[0] : golden.floats("timesteps")[0];
+        return golden.doubles("timesteps")[0];
     }
 
     /** latents_input first, then the per-step noise tensors noiseKK (stochastic samplers). */

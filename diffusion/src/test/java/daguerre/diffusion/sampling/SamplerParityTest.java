@@ -10,7 +10,6 @@ import ai.djl.ndarray.types.Shape;
 import com.fasterxml.jackson.databind.JsonNode;
 import daguerre.diffusion.schedule.Schedule;
 import daguerre.weights.Golden;
-import daguerre.weights.safetensors.DType;
 import daguerre.weights.safetensors.SafetensorsFile;
 import java.io.IOException;
 import java.util.List;
@@ -167,22 +166,9 @@ class SamplerParityTest {
         return String.format(Locale.ROOT, "traj_noise%02d", k);
     }
 
+    /** I64 (integer) or F32 / F64 (fractional) timesteps as stored. */
     private static double[] timesteps(SafetensorsFile file, String name) throws IOException {
-        double[] values;
-        if (file.info(name).dtype() == DType.I64) {
-            long[] longs = file.longs(name);
-            values = new double[longs.length];
-            for (int i = 0; i < longs.length; i++) {
-                values[i] = longs[i];
-            }
-        } else {
-            float[] floats = file.floats(name);
-            values = new double[floats.length];
-            for (int i = 0; i < floats.length; i++) {
-                values[i] = floats[i];
-            }
-        }
-        return values;
+        return file.doubles(name);
     }
 
     private static void assertTimestepsExact(SafetensorsFile file, String name, double[] ours, String what)

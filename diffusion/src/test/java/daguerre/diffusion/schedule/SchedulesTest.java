@@ -6,8 +6,10 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
+import com.fasterxml.jackson.core.json.JsonReadFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.json.JsonMapper;
 import daguerre.weights.Golden;
 import daguerre.weights.safetensors.SafetensorsFile;
 import java.io.IOException;
@@ -43,11 +45,11 @@ class SchedulesTest {
         }
     }
 
+    /** The tables' beta settings are the case's own: those of its configs.json variants without and with zero SNR. */
     @Test
     void zeroTerminalSnrTablesMatchDiffusers() throws IOException {
-        SchedulerConfig plain = SchedulerConfig.SD15;
-        SchedulerConfig zeroSnr = new SchedulerConfig(1000, 0.00085, 0.012, BetaSchedule.SCALED_LINEAR,
-                TimestepSpacing.TRAILING, 1, PredictionType.V_PREDICTION, true, false);
+        SchedulerConfig plain = variantConfig("schedulers_v", false);
+        SchedulerConfig zeroSnr = variantConfig("schedulers_v", true);
         try (SafetensorsFile file = Golden.tensors("schedulers_v", "alphas_cumprod.safetensors")) {
             Set<String> checked = new TreeSet<>();
             for (String name : file.names()) {
@@ -64,6 +66,19 @@ class SchedulesTest {
             }
             assertTrue(checked.size() >= 5, "expected the plain, zsnr and zsnr_euler tables, got " + checked);
         }
+    }
+
+    /** The resolved config of the first variant in a case's configs.json with the given rescale_betas_zero_snr. */
+    private static SchedulerConfig variantConfig(String caseName, boolean zeroSnr) throws IOException {
+        JsonNode configs = JsonMapper.builder().enable(JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS).build()
+                .readTree(Golden.file(caseName, "configs.json").toFile());
+        for (JsonNode variant : configs) {
+            JsonNode config = variant.get("config");
+            if (config.path("rescale_betas_zero_snr").asBoolean(false) == zeroSnr) {
+                return SchedulerConfig.fromJson(config);
+            }
+        }
+        return fail(caseName + "/configs.json has no variant with rescale_betas_zero_snr = " + zeroSnr);
     }
 
     @Test

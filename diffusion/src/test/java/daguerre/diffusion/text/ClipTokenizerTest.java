@@ -3,6 +3,7 @@ package daguerre.diffusion.text;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -15,12 +16,20 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** Exact token-id parity with transformers' slow CLIPTokenizer on the golden prompt sets. */
+/**
+ * Exact token-id parity with transformers' slow CLIPTokenizer on the golden prompt sets. Every expected
+ * id comes from the case's files (vocab.json, cases.json, tokens.safetensors), never from a constant, so
+ * the tests hold for any CLIP-style vocabulary, special-token ids and padding.
+ */
 class ClipTokenizerTest {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
 
     @TempDir
     Path temp;
@@ -41,9 +50,15 @@ class ClipTokenizerTest {
     @Test
     void realVocabularyMatchesEveryGoldenCase() throws Exception {
         ClipTokenizer tokenizer = ClipTokenizer.load(Golden.caseDir("clip_tokenizer_real"));
-        assertEquals(49408, tokenizer.vocabSize());
-        checkCases(tokenizer, Golden.json("clip_tokenizer_real", "cases.json"),
-                Golden.tensors("clip_tokenizer_real", "tokens.safetensors"));
+        assertEquals(vocabulary("clip_tokenizer_real").size(), tokenizer.vocabSize());
+        JsonNode cases = Golden.json("clip_tokenizer_real", "cases.json");
+        // this case lists no special ids: every untruncated id list runs from BOS to EOS
+        for (JsonNode c : cases) {
+            int[] ids = ints(c.get("ids"));
+            assertEquals(ids[0], tokenizer.bosId(), c.get("prompt").asText());
+            assertEquals(ids[ids.length - 1], tokenizer.eosId(), c.get("prompt").asText());
+        }
+        checkCases(tokenizer, cases, Golden.tensors("clip_tokenizer_real", "tokens.safetensors"));
     }
 
     @Test
@@ -59,36 +74,59 @@ class ClipTokenizerTest {
         Files.writeString(folder.resolve("special_tokens_map.json"), "{\"bos_token\": {\"content\": \"<|startoftext|>\","
                 + " \"lstrip\": false}, \"eos_token\": \"<|endoftext|>\", \"unk_token\": \"<|endoftext|>\", \"pad_token\": \"!\"}");
         ClipTokenizer tokenizer = ClipTokenizer.load(folder);
-        assertEquals(0, tokenizer.padId());
+        assertEquals(vocabularyId("clip_tokenizer", "!"), tokenizer.padId());
         assertEquals("!", tokenizer.padToken());
         checkModelInputs(tokenizer, "clip_text_tiny_gelu");
-        List<String> tokens = tokenizer.tokens("wow!!");
-        assertEquals(List.of("w", "o", "w</w>", "!", "!"), tokens);
+        // without the special pad token "!!" would be one piece ending in "!</w>"; as a special token each '!' stands alone
+        List<String> expected = new ArrayList<>(tokenizer.tokens("wow"));
+        expected.addAll(List.of("!", "!"));
+        assertEquals(expected, tokenizer.tokens("wow!!"));
+        // the case's own tokenizer: the last piece ends in "</w>"
+        assertNotEquals(expected, ClipTokenizer.load(Golden.caseDir("clip_tokenizer")).tokens("wow!!"));
     }
 
     @Test
     void withPadTokenGivesTheSd2Behaviour() throws Exception {
         ClipTokenizer sd1 = ClipTokenizer.load(Golden.caseDir("clip_tokenizer"));
         ClipTokenizer sd2 = sd1.withPadToken("!");
-        assertEquals(sd1.eosId(), sd1.padId());
-        assertEquals(0, sd2.padId());
+        assertEquals(Golden.json("clip_tokenizer", "cases.json").get("pad_id").asInt(), sd1.padId());
+        assertEquals(vocabularyId("clip_tokenizer", "!"), sd2.padId());
         assertEquals(sd1.bosId(), sd2.bosId());
         assertEquals(sd1.eosId(), sd2.eosId());
         checkModelInputs(sd2, "clip_text_tiny_gelu");
         assertThrows(IllegalArgumentException.class, () -> sd1.withPadToken("<pad>"));
     }
 
+    /** BOS + the first maxLength - 2 ids + EOS, then pad ids; the special ids are the ones cases.json states. */
     @Test
     void encodeTruncatesAndPads() throws Exception {
         ClipTokenizer tokenizer = ClipTokenizer.load(Golden.caseDir("clip_tokenizer"));
-        int[] ids = tokenizer.encode("a photo of a cat", 5);
-        int[] body = tokenizer.tokenIds("a photo");
-        assertArrayEquals(new int[] {tokenizer.bosId(), body[0], body[1], tokenizer.tokenIds("of")[0], tokenizer.eosId()}, ids);
-        int[] empty = tokenizer.encode("", 6);
-        assertArrayEquals(new int[] {tokenizer.bosId(), tokenizer.eosId(), tokenizer.padId(), tokenizer.padId(),
-                tokenizer.padId(), tokenizer.padId()}, empty);
+        JsonNode golden = Golden.json("clip_tokenizer", "cases.json");
+        int bos = golden.get("bos_id").asInt();
+        int eos = golden.get("eos_id").asInt();
+        int pad = golden.get("pad_id").asInt();
+        String prompt = "a photo of a cat";
+        int[] body = tokenizer.tokenIds(prompt);
+        assertTrue(body.length >= 3, "the prompt needs at least 3 tokens in this vocabulary to test truncation");
+        for (int maxLength = 2; maxLength <= body.length + 4; maxLength++) {
+            int kept = Math.min(body.length, maxLength - 2);
+            int[] expected = new int[maxLength];
+            expected[0] = bos;
+            System.arraycopy(body, 0, expected, 1, kept);
+            expected[1 + kept] = eos;
+            Arrays.fill(expected, 2 + kept, maxLength, pad);
+            assertArrayEquals(expected, tokenizer.encode(prompt, maxLength), "max length " + maxLength);
+        }
+        int[] empty = new int[6];
+        Arrays.fill(empty, pad);
+        empty[0] = bos;
+        empty[1] = eos;
+        assertArrayEquals(empty, tokenizer.encode("", 6));
         assertThrows(IllegalArgumentException.class, () -> tokenizer.encode("x", 1));
-        assertTrue(tokenizer.idOfToken(",</w>").isPresent());
+        // every vocabulary entry is found under its own id; a string with spaces is never a BPE token
+        Map<String, Integer> vocabulary = vocabulary("clip_tokenizer");
+        vocabulary.forEach((token, id) -> assertEquals(id.intValue(), tokenizer.idOfToken(token).orElse(-1), token));
+        assertFalse(vocabulary.containsKey("no such token"));
         assertFalse(tokenizer.idOfToken("no such token").isPresent());
     }
 
@@ -117,6 +155,21 @@ class ClipTokenizerTest {
         Files.writeString(folder.resolve("special_tokens_map.json"), "{\"pad_token\": \"<pad>\"}");
         IOException e = assertThrows(IOException.class, () -> ClipTokenizer.load(folder));
         assertTrue(e.getMessage().contains("pad_token") && e.getMessage().contains("<pad>"), e.getMessage());
+    }
+
+    /** The case's vocab.json: token -> id. */
+    private static Map<String, Integer> vocabulary(String caseName) throws IOException {
+        Map<String, Integer> out = new LinkedHashMap<>();
+        JSON.readTree(Golden.file(caseName, "vocab.json").toFile()).properties()
+                .forEach(e -> out.put(e.getKey(), e.getValue().asInt()));
+        return out;
+    }
+
+    /** The id vocab.json of a case gives {@code token}; fails if the vocabulary lacks it. */
+    private static int vocabularyId(String caseName, String token) throws IOException {
+        Integer id = vocabulary(caseName).get(token);
+        assertTrue(id != null, caseName + "/vocab.json has no token '" + token + "'");
+        return id;
     }
 
     private Path copyTokenizerFolder() throws IOException {

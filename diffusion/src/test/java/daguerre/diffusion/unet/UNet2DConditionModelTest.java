@@ -40,7 +40,7 @@ class UNet2DConditionModelTest {
             try (NDManager request = weights.newSubManager()) {
                 NDArray sample = Parity.load(io, "sample", request);
                 NDArray context = Parity.load(io, "encoder_hidden_states", request);
-                NDArray timesteps = request.create(io.longs("timestep"), new Shape(io.info("timestep").shape()));
+                NDArray timesteps = Parity.timesteps(io, "timestep", request);
                 Map<String, NDArray> intermediates = new TreeMap<>();
                 NDArray out = unet.forward(sample, timesteps, context, Capture.into(intermediates, request));
 
@@ -84,7 +84,7 @@ class UNet2DConditionModelTest {
                 sample = part;
             }
             NDArray context = Parity.load(io, "encoder_hidden_states", request);
-            NDArray timesteps = request.create(io.longs("timestep"), new Shape(io.info("timestep").shape()));
+            NDArray timesteps = Parity.timesteps(io, "timestep", request);
             int inputArrays = request.getManagedArrays().size();
 
             NDArray out = unet.forward(sample, timesteps, context);

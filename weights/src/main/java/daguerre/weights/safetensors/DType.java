@@ -3,6 +3,7 @@ package daguerre.weights.safetensors;
 /** Element types a safetensors file may hold that Daguerre reads. */
 public enum DType {
     F32(4),
+    F64(8),
     F16(2),
     BF16(2),
     I64(8);

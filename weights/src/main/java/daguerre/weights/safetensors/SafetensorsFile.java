@@ -313,7 +313,7 @@ public final class SafetensorsFile implements AutoCloseable, TensorSource {
         return path.toString();
     }
 
-    /** The tensor's values widened to float32 (F32 as is; F16 and BF16 converted). */
+    /** The tensor's values as float32 (F32 as is; F16 and BF16 widened; F64 rounded to nearest). */
     @Override
     public float[] floats(String name) throws IOException {
         TensorInfo info = info(name);
@@ -324,6 +324,11 @@ public final class SafetensorsFile implements AutoCloseable, TensorSource {
         float[] out = new float[Math.toIntExact(info.elementCount())];
         switch (info.dtype()) {
             case F32 -> buffer.asFloatBuffer().get(out);
+            case F64 -> {
+                for (int i = 0; i < out.length; i++) {
+                    out[i] = (float) buffer.getDouble(8 * i);
+                }
+            }
             case F16 -> {
                 for (int i = 0; i < out.length; i++) {
                     out[i] = HalfFloats.f16ToFloat(buffer.getShort(2 * i));
@@ -347,6 +352,31 @@ public final class SafetensorsFile implements AutoCloseable, TensorSource {
         }
         long[] out = new long[Math.toIntExact(info.elementCount())];
         bytes(name).asLongBuffer().get(out);
+        return out;
+    }
+
+    /**
+     * The values of a numeric tensor of any stored type as doubles: exact for F64, F32, F16, BF16
+     * and for I64 values up to 2^53 (timesteps, for example, are stored as I64 or as F32/F64).
+     */
+    public double[] doubles(String name) throws IOException {
+        TensorInfo info = info(name);
+        double[] out = new double[Math.toIntExact(info.elementCount())];
+        switch (info.dtype()) {
+            case I64 -> {
+                long[] longs = longs(name);
+                for (int i = 0; i < out.length; i++) {
+                    out[i] = longs[i];
+                }
+            }
+            case F64 -> bytes(name).asDoubleBuffer().get(out);
+            default -> {
+                float[] floats = floats(name);
+                for (int i = 0; i < out.length; i++) {
+                    out[i] = floats[i];
+                }
+            }
+        }
         return out;
     }
 

@@ -72,7 +72,7 @@ public final class SafetensorsWriter {
             }
         }
 
-        /** A floating-point tensor stored as {@code dtype} (F32, F16 or BF16). */
+        /** A floating-point tensor stored as {@code dtype} (F32, F64, F16 or BF16). */
         public static Tensor of(String name, DType dtype, long[] shape, float[] values) {
             return new Tensor(name, dtype, shape, values, null);
         }
@@ -180,6 +180,7 @@ public final class SafetensorsWriter {
             for (int i = start; i < end; i++) {
                 switch (tensor.dtype()) {
                     case F32 -> buffer.putFloat(tensor.floats()[i]);
+                    case F64 -> buffer.putDouble(tensor.floats()[i]);
                     case F16 -> buffer.putShort(HalfFloats.floatToF16(tensor.floats()[i]));
                     case BF16 -> buffer.putShort(HalfFloats.floatToBf16(tensor.floats()[i]));
                     case I64 -> buffer.putLong(tensor.longs()[i]);

@@ -114,6 +114,39 @@ class SafetensorsWriterTest {
         }
     }
 
+    /** F64 (e.g. fractional timesteps from numpy) reads as doubles exactly and as floats rounded; I64 and F32 as doubles too. */
+    @Test
+    void f64TensorsAndDoublesOfEveryNumericType() throws IOException {
+        double[] f64 = {0.1, 999.5, -1e300};
+        String json = "{\"t\":{\"dtype\":\"F64\",\"shape\":[3],\"data_offsets\":[0,24]}}";
+        byte[] header = (json + " ".repeat((8 - json.length() % 8) % 8)).getBytes(StandardCharsets.US_ASCII);
+        ByteBuffer buffer = ByteBuffer.allocate(8 + header.length + 24).order(ByteOrder.LITTLE_ENDIAN);
+        buffer.putLong(header.length).put(header);
+        for (double v : f64) {
+            buffer.putDouble(v);
+        }
+        Path file = dir.resolve("f64.safetensors");
+        Files.write(file, buffer.array());
+        try (SafetensorsFile f = SafetensorsFile.open(file)) {
+            assertEquals(DType.F64, f.info("t").dtype());
+            assertArrayEquals(f64, f.doubles("t"));
+            assertArrayEquals(new float[] {0.1f, 999.5f, Float.NEGATIVE_INFINITY}, f.floats("t"));
+            assertThrows(InvalidTensorFileException.class, () -> f.longs("t"));
+        }
+
+        Path written = dir.resolve("mixed.safetensors");
+        SafetensorsWriter.write(written, List.of(
+                SafetensorsWriter.Tensor.of("f64", DType.F64, new long[] {2}, new float[] {250.5f, 1f}),
+                SafetensorsWriter.Tensor.f32("f32", new long[] {2}, new float[] {0.25f, 801f}),
+                SafetensorsWriter.Tensor.i64("i64", new long[] {2}, new long[] {999, 1L << 40})));
+        try (SafetensorsFile f = SafetensorsFile.open(written)) {
+            assertEquals(DType.F64, f.info("f64").dtype());
+            assertArrayEquals(new double[] {250.5, 1}, f.doubles("f64"));
+            assertArrayEquals(new double[] {0.25, 801}, f.doubles("f32"));
+            assertArrayEquals(new double[] {999, 1L << 40}, f.doubles("i64"));
+        }
+    }
+
     @Test
     void writeReplacesAtomicallyAndLeavesNoTemporaryFiles() throws IOException {
         Path file = dir.resolve("model.safetensors");
