@@ -70,7 +70,7 @@ public final class GenerationRequests {
         }
         String prompt = string(body, "prompt", null);
         if (prompt == null) {
-            throw new RequestException(400, "missing_field", "prompt is required", "prompt");
+            throw RequestException.aboutField(400, "missing_field", "prompt", "is required");
         }
         String negativePrompt = string(body, "negative_prompt", "");
         String model = string(body, "model", null);
@@ -147,7 +147,7 @@ public final class GenerationRequests {
         try {
             bytes = Base64.getMimeDecoder().decode(data);
         } catch (IllegalArgumentException e) {
-            throw RequestException.invalid(field, field + " is not valid base64");
+            throw RequestException.invalidField(field, "is not valid base64");
         }
         BufferedImage image;
         try {
@@ -156,10 +156,10 @@ public final class GenerationRequests {
             image = null;
         }
         if (image == null) {
-            throw RequestException.invalid(field, field + " is not a PNG or JPEG image");
+            throw RequestException.invalidField(field, "is not a PNG or JPEG image");
         }
         if ((long) image.getWidth() * image.getHeight() > MAX_INIT_IMAGE_PIXELS) {
-            throw RequestException.invalid(field, field + " is too large: " + image.getWidth() + "x" + image.getHeight());
+            throw RequestException.invalidField(field, "is too large: " + image.getWidth() + "x" + image.getHeight());
         }
         if (bytes.length > 8 && bytes[0] == (byte) 0x89 && bytes[1] == 'P') {
             return bytes;
@@ -180,7 +180,7 @@ public final class GenerationRequests {
 
     private static void multipleOf8(String field, int value) {
         if (value % 8 != 0) {
-            throw RequestException.invalid(field, field + " must be a multiple of 8, got " + value);
+            throw RequestException.invalidField(field, "must be a multiple of 8, got " + value);
         }
     }
 
@@ -190,7 +190,7 @@ public final class GenerationRequests {
             return fallback;
         }
         if (!node.isTextual()) {
-            throw new RequestException(400, "invalid_type", field + " must be a string", field);
+            throw RequestException.aboutField(400, "invalid_type", field, "must be a string");
         }
         return node.asText();
     }
@@ -201,10 +201,10 @@ public final class GenerationRequests {
             return fallback;
         }
         if (!node.isIntegralNumber() && !(node.isNumber() && node.asDouble() == Math.rint(node.asDouble()))) {
-            throw new RequestException(400, "invalid_type", field + " must be an integer", field);
+            throw RequestException.aboutField(400, "invalid_type", field, "must be an integer");
         }
         if (!node.canConvertToLong() || node.asLong() < min || node.asLong() > max) {
-            throw new RequestException(400, "out_of_range", field + " must be between " + min + " and " + max + ", got " + node.asText(), field);
+            throw RequestException.aboutField(400, "out_of_range", field, "must be between " + min + " and " + max + ", got " + node.asText());
         }
         return node.asLong();
     }
@@ -215,11 +215,11 @@ public final class GenerationRequests {
             return fallback;
         }
         if (!node.isNumber()) {
-            throw new RequestException(400, "invalid_type", field + " must be a number", field);
+            throw RequestException.aboutField(400, "invalid_type", field, "must be a number");
         }
         double value = node.asDouble();
         if (!(value >= min && value <= max)) {
-            throw new RequestException(400, "out_of_range", field + " must be between " + min + " and " + max + ", got " + node.asText(), field);
+            throw RequestException.aboutField(400, "out_of_range", field, "must be between " + min + " and " + max + ", got " + node.asText());
         }
         return value;
     }

@@ -79,7 +79,8 @@ public final class JobQueue {
     public synchronized int restore() throws SQLException {
         List<JobRecord> jobs = store.recoverQueued();
         for (JobRecord job : jobs) {
-            queued.put(job.id(), new ActiveJob(job.id(), job.params(), job.createdAt(), job.requeued()));
+            // a job restored from the last run has lost the client that waited for it: its images go to the gallery
+            queued.put(job.id(), new ActiveJob(job.id(), job.params(), job.createdAt(), job.requeued(), true));
         }
         return jobs.size();
     }
@@ -94,7 +95,17 @@ public final class JobQueue {
     }
 
     /** Accepts several jobs at once, all or none. */
-    public synchronized List<ActiveJob> submitAll(List<GenerationParams> params) {
+    public List<ActiveJob> submitAll(List<GenerationParams> params) {
+        return submitAll(params, true);
+    }
+
+    /**
+     * Accepts several jobs at once, all or none.
+     *
+     * @param saveToGallery whether their images are stored in the gallery; when false the worker leaves them on
+     *                      the {@link ActiveJob} ({@link ActiveJob#unsavedResult()}) for the caller alone
+     */
+    public synchronized List<ActiveJob> submitAll(List<GenerationParams> params, boolean saveToGallery) {
         if (closed) {
             throw new RequestException(503, "shutting_down", "the service is shutting down", null);
         }
@@ -107,7 +118,7 @@ public final class JobQueue {
         List<ActiveJob> accepted = new ArrayList<>();
         long now = System.currentTimeMillis();
         for (GenerationParams p : params) {
-            ActiveJob job = new ActiveJob(Ids.newId(), p, now, 0);
+            ActiveJob job = new ActiveJob(Ids.newId(), p, now, 0, saveToGallery);
             try {
                 store.insert(job.id(), p, now);
             } catch (SQLException e) {
@@ -256,10 +267,19 @@ public final class JobQueue {
         throw new RequestException(409, "job_finished", "job " + id + " is already " + stored.state().wireName(), null);
     }
 
-    /** Cancels the running jobs (A1111's interrupt); returns how many. */
+    /** Cancels the running jobs; returns how many. */
     public synchronized int cancelRunning() {
         running.values().forEach(ActiveJob::requestCancel);
         return running.size();
+    }
+
+    /**
+     * Asks the running jobs to stop denoising at their next step and finish with their images as they
+     * stand (A1111's interrupt and skip); returns their ids.
+     */
+    public synchronized List<String> finishRunningEarly() {
+        running.values().forEach(ActiveJob::requestFinishEarly);
+        return List.copyOf(running.keySet());
     }
 
     /** The job, from memory while active, else from the store. */
