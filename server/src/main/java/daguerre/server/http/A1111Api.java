@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import daguerre.diffusion.pipeline.Infotext;
 import daguerre.diffusion.pipeline.PngText;
+import daguerre.server.gallery.Gallery;
 import daguerre.server.jobs.ActiveJob;
 import daguerre.server.jobs.GenerationParams;
 import daguerre.server.jobs.GenerationRequests;
@@ -376,9 +377,11 @@ final class A1111Api {
         ArrayNode infotexts = JSON.createArrayNode();
         for (Finished batch : task.finished) {
             if (batch.unsaved() != null) {
+                // the same PNG the gallery would have stored: with the request chunk beside the infotext
+                String request = GenerationRequests.toJson(batch.record().params()).put("job_id", batch.record().id()).toString();
                 for (EngineResult.Image image : batch.unsaved().images()) {
                     if (sendImages) {
-                        images.add(Base64.getEncoder().encodeToString(image.png()));
+                        images.add(Base64.getEncoder().encodeToString(PngText.withText(image.png(), Gallery.REQUEST_CHUNK, request)));
                     }
                     seeds.add(image.seed());
                     infotexts.add(image.infotext());
