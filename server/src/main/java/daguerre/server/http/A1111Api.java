@@ -458,23 +458,28 @@ final class A1111Api {
     }
 
     /**
-     * A1111's interrupt: the running jobs stop denoising and finish with their images as they stand;
-     * a request whose batch was running queues no further batch ({@code n_iter}).
+     * A1111's interrupt: the running batches of A1111 requests stop denoising and finish with their
+     * images as they stand, and their requests queue no further batch ({@code n_iter}). Jobs of the
+     * other APIs are left alone (they have their own cancel).
      */
     private void interrupt(RoutingContext ctx) {
-        List<String> stopped = services.queue().finishRunningEarly();
         for (Task task : tasks) {
             ActiveJob current = task.current;
-            if (current != null && stopped.contains(current.id())) {
+            if (current != null && services.queue().finishEarly(current.id())) {
                 task.interrupted.set(true);
             }
         }
         Http.send(ctx, 200, JSON.createObjectNode());
     }
 
-    /** A1111's skip: the running jobs finish early as on interrupt, and their requests go on with their next batch. */
+    /** A1111's skip: the running batches of A1111 requests finish early as on interrupt, and their requests go on with the next. */
     private void skip(RoutingContext ctx) {
-        services.queue().finishRunningEarly();
+        for (Task task : tasks) {
+            ActiveJob current = task.current;
+            if (current != null) {
+                services.queue().finishEarly(current.id());
+            }
+        }
         Http.send(ctx, 200, JSON.createObjectNode());
     }
 

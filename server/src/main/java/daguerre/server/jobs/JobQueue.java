@@ -267,19 +267,17 @@ public final class JobQueue {
         throw new RequestException(409, "job_finished", "job " + id + " is already " + stored.state().wireName(), null);
     }
 
-    /** Cancels the running jobs; returns how many. */
-    public synchronized int cancelRunning() {
-        running.values().forEach(ActiveJob::requestCancel);
-        return running.size();
-    }
-
     /**
-     * Asks the running jobs to stop denoising at their next step and finish with their images as they
-     * stand (A1111's interrupt and skip); returns their ids.
+     * Asks a running job to stop denoising at its next step and finish with its images as they
+     * stand (A1111's interrupt and skip); returns whether it was running.
      */
-    public synchronized List<String> finishRunningEarly() {
-        running.values().forEach(ActiveJob::requestFinishEarly);
-        return List.copyOf(running.keySet());
+    public synchronized boolean finishEarly(String id) {
+        ActiveJob job = running.get(id);
+        if (job == null) {
+            return false;
+        }
+        job.requestFinishEarly();
+        return true;
     }
 
     /** The job, from memory while active, else from the store. */

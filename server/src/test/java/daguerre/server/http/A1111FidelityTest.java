@@ -257,6 +257,23 @@ class A1111FidelityTest {
     }
 
     @Test
+    void interruptLeavesJobsOfOtherApisAlone() throws Exception {
+        server.engine.hold();
+        try {
+            String id = server.submit("{\"prompt\":\"native\",\"steps\":3}");
+            awaitProgress(p -> p.at("/state/job").asText().equals(id) && p.at("/state/sampling_step").asInt() >= 1);
+            assertEquals(200, server.post("/sdapi/v1/interrupt", "").statusCode());
+            assertEquals(200, server.post("/sdapi/v1/skip", "").statusCode());
+            Thread.sleep(50);
+            assertEquals("running", json(server.get("/api/v1/jobs/" + id)).get("status").asText());
+            server.engine.release();
+            server.awaitStatus(id, "succeeded");
+        } finally {
+            server.engine.release();
+        }
+    }
+
+    @Test
     void skipFinishesTheCurrentIterationAndGoesOnWithTheNext() throws Exception {
         server.engine.hold();
         try {
