@@ -58,7 +58,14 @@ final class A1111Api {
     private static final Map<String, String> SCHEDULERS = new LinkedHashMap<>(Map.of("automatic", "Automatic"));
     /** The options {@code /options} reports. */
     private static final List<String> OPTION_NAMES = List.of("sd_model_checkpoint", "sd_checkpoint_hash",
-            A1111Options.CLIP_SKIP, "samples_format");
+            A1111Options.CLIP_SKIP, "samples_format", "sd_vae", "eta_noise_seed_delta");
+    /**
+     * The options that only report what Daguerre does: images are PNGs, the VAE is the checkpoint's
+     * own ("Automatic", and "None" means the same where there are no separate VAE files), and the
+     * noise takes no seed delta.
+     */
+    private static final List<String> READ_ONLY_OPTIONS = List.of("sd_checkpoint_hash", "samples_format", "sd_vae",
+            "eta_noise_seed_delta");
 
     static {
         SCHEDULERS.put("karras", "Karras");
@@ -586,7 +593,8 @@ final class A1111Api {
     private ObjectNode optionValues(Settings settings) {
         ModelDescriptor model = model(settings.modelId());
         return JSON.createObjectNode().put("sd_model_checkpoint", title(model)).put("sd_checkpoint_hash", model.hash())
-                .put(A1111Options.CLIP_SKIP, settings.clipSkip()).put("samples_format", "png");
+                .put(A1111Options.CLIP_SKIP, settings.clipSkip()).put("samples_format", "png").put("sd_vae", "Automatic")
+                .put("eta_noise_seed_delta", 0);
     }
 
     /**
@@ -617,20 +625,30 @@ final class A1111Api {
                     }
                     result = result.withClipSkip(value.asInt());
                 }
-                case "sd_checkpoint_hash", "samples_format" -> { } // read-only: checked below, against the final model
-                default -> throw RequestException.aboutField(400, "unknown_option", name,
-                        "is not an option Daguerre has (it has " + String.join(", ", OPTION_NAMES) + ")");
+                default -> {
+                    if (!READ_ONLY_OPTIONS.contains(name)) {
+                        throw RequestException.aboutField(400, "unknown_option", name,
+                                "is not an option Daguerre has (it has " + String.join(", ", OPTION_NAMES) + ")");
+                    } // a read-only option: checked below, against the final model
+                }
             }
         }
         ObjectNode values = optionValues(result);
-        for (String readOnly : List.of("sd_checkpoint_hash", "samples_format")) {
+        for (String readOnly : READ_ONLY_OPTIONS) {
             JsonNode value = changes.get(readOnly);
-            if (value != null && !value.isNull() && !value.equals(values.get(readOnly))) {
+            if (value != null && !value.isNull() && !sameValue(readOnly, value, values.get(readOnly))) {
                 throw RequestException.aboutField(400, "read_only_option", readOnly, "is read-only in Daguerre: it is "
                         + values.get(readOnly) + " and cannot be set to " + abbreviate(value.toString()));
             }
         }
         return result;
+    }
+
+    private static boolean sameValue(String option, JsonNode given, JsonNode current) {
+        if (given.isNumber() && current.isNumber()) {
+            return given.asDouble() == current.asDouble();
+        }
+        return given.equals(current) || option.equals("sd_vae") && given.isTextual() && given.asText().equals("None");
     }
 
     /** Makes {@code settings} the stored options. */

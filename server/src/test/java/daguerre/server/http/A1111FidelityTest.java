@@ -122,14 +122,18 @@ class A1111FidelityTest {
 
     @Test
     void readOnlyAndUnknownOptionsAreRefusedUnlessUnchanged() throws Exception {
-        assertEquals(200, server.post("/sdapi/v1/options", "{\"samples_format\":\"png\",\"sd_checkpoint_hash\":\"0123456789\"}")
-                .statusCode(), "the values they have are accepted");
+        JsonNode options = json(server.get("/sdapi/v1/options"));
+        assertEquals(200, server.post("/sdapi/v1/options", options.toString()).statusCode(), "the options as reported are accepted back");
+        assertEquals(200, server.post("/sdapi/v1/options", "{\"samples_format\":\"png\",\"sd_checkpoint_hash\":\"0123456789\","
+                + "\"sd_vae\":\"None\",\"eta_noise_seed_delta\":0.0}").statusCode(), "the values they have are accepted");
+        assertA1111Error(server.post("/sdapi/v1/options", "{\"eta_noise_seed_delta\":31337}"), 422, "eta_noise_seed_delta");
+        assertA1111Error(server.post("/sdapi/v1/options", "{\"sd_vae\":\"vae-ft-mse-840000.safetensors\"}"), 422, "sd_vae");
         HttpResponse<String> format = server.post("/sdapi/v1/options", "{\"samples_format\":\"jpg\"}");
         assertA1111Error(format, 422, "samples_format");
         assertTrue(json(format).get("detail").asText().contains("read-only"), format.body());
         assertA1111Error(server.post("/sdapi/v1/options", "{\"sd_checkpoint_hash\":\"ffffffffff\"}"), 422, "sd_checkpoint_hash");
-        assertA1111Error(server.post("/sdapi/v1/options", "{\"CLIP_stop_at_last_layers\":2,\"eta_noise_seed_delta\":31337}"), 422,
-                "eta_noise_seed_delta");
+        assertA1111Error(server.post("/sdapi/v1/options", "{\"CLIP_stop_at_last_layers\":2,\"jpeg_quality\":80}"), 422,
+                "jpeg_quality");
         assertEquals(1, json(server.get("/sdapi/v1/options")).get("CLIP_stop_at_last_layers").asInt(), "all or nothing");
         assertA1111Error(server.post("/sdapi/v1/txt2img", "{\"prompt\":\"x\",\"override_settings\":{\"samples_format\":\"webp\"}}"),
                 422, "samples_format");
@@ -203,6 +207,22 @@ class A1111FidelityTest {
             assertA1111Error(response, 422, "n_iter");
             assertEquals("n_iter must be between 1 and 2, got 3", json(response).get("detail").asText());
         }
+    }
+
+    @Test
+    void maxIterationsComesFromFlagEnvironmentOrConfigFile() throws Exception {
+        Path file = dataDir.resolve("daguerre.properties");
+        Files.writeString(file, "max-iterations=5\n");
+        assertEquals(16, serveConfig(Map.of()).limits().maxIterations());
+        assertEquals(5, serveConfig(Map.of(), "--config", file.toString()).limits().maxIterations());
+        assertEquals(6, serveConfig(Map.of("DAGUERRE_MAX_ITERATIONS", "6"), "--config", file.toString()).limits().maxIterations());
+        assertEquals(7, serveConfig(Map.of("DAGUERRE_MAX_ITERATIONS", "6"), "--max-iterations", "7").limits().maxIterations());
+    }
+
+    private static daguerre.server.config.ServeConfig serveConfig(Map<String, String> environment, String... args) throws Exception {
+        ServeCommand command = new ServeCommand(config -> new GradientTestEngine(1), environment);
+        new picocli.CommandLine(command).parseArgs(args);
+        return command.resolve();
     }
 
     @Test
