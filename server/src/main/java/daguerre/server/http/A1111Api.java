@@ -24,9 +24,7 @@ import java.lang.management.MemoryUsage;
 import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.Base64;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
@@ -54,8 +52,12 @@ final class A1111Api {
     private static final List<String> UNIMPLEMENTED = List.of("enable_hr", "styles", "script_name", "alwayson_scripts",
             "refiner_checkpoint", "refiner_switch_at", "restore_faces", "tiling", "subseed_strength", "seed_resize_from_w",
             "seed_resize_from_h", "mask");
-    /** The schedules {@code scheduler} accepts: A1111 name to label. */
-    private static final Map<String, String> SCHEDULERS = new LinkedHashMap<>(Map.of("automatic", "Automatic"));
+    /** A schedule {@code scheduler} accepts, as A1111 lists it ({@code defaultRho} -1: none). */
+    private record Schedule(String name, String label, double defaultRho) {}
+
+    /** Automatic: the sampler's own sigmas; Karras: the Karras variant of the sampler (rho 7). */
+    private static final List<Schedule> SCHEDULES = List.of(new Schedule("automatic", "Automatic", -1),
+            new Schedule("karras", "Karras", 7.0));
     /** The options {@code /options} reports. */
     private static final List<String> OPTION_NAMES = List.of("sd_model_checkpoint", "sd_checkpoint_hash",
             A1111Options.CLIP_SKIP, "samples_format", "sd_vae", "eta_noise_seed_delta");
@@ -66,10 +68,6 @@ final class A1111Api {
      */
     private static final List<String> READ_ONLY_OPTIONS = List.of("sd_checkpoint_hash", "samples_format", "sd_vae",
             "eta_noise_seed_delta");
-
-    static {
-        SCHEDULERS.put("karras", "Karras");
-    }
 
     private final Services services;
     private final A1111Options options;
@@ -330,9 +328,9 @@ final class A1111Api {
         JsonNode scheduler = body.get("scheduler");
         if (scheduler != null && !scheduler.isNull()) {
             String schedule = scheduler.asText();
-            if (!scheduler.isTextual() || !SCHEDULERS.containsKey(schedule.toLowerCase(Locale.ROOT))) {
+            if (!scheduler.isTextual() || SCHEDULES.stream().noneMatch(known -> known.name().equalsIgnoreCase(schedule))) {
                 throw new RequestException(400, "unknown_scheduler", "scheduler not found: " + schedule + " (Daguerre has "
-                        + String.join(", ", SCHEDULERS.values()) + ")", "scheduler");
+                        + String.join(", ", SCHEDULES.stream().map(Schedule::label).toList()) + ")", "scheduler");
             }
             if (schedule.equalsIgnoreCase("karras") && !a1111.endsWith("Karras")) {
                 a1111 = a1111 + " Karras";
@@ -493,8 +491,10 @@ final class A1111Api {
     /** The schedules {@code scheduler} accepts, in A1111's shape. */
     private void schedulers(RoutingContext ctx) {
         ArrayNode items = JSON.createArrayNode();
-        SCHEDULERS.forEach((name, label) -> items.addObject().put("name", name).put("label", label).putNull("aliases")
-                .put("default_rho", name.equals("karras") ? 7.0 : -1).put("need_inner_model", false));
+        for (Schedule schedule : SCHEDULES) {
+            items.addObject().put("name", schedule.name()).put("label", schedule.label()).putNull("aliases")
+                    .put("default_rho", schedule.defaultRho()).put("need_inner_model", false);
+        }
         Http.send(ctx, 200, items);
     }
 
