@@ -211,7 +211,13 @@ final class A1111Api {
      * not do yet; the fields' default values (null, false, "", [], {}) pass, since they ask for nothing.
      */
     private static void refuseUnimplemented(ObjectNode body, boolean img2img) {
-        for (String field : UNIMPLEMENTED) {
+        List<String> fields = new ArrayList<>(UNIMPLEMENTED);
+        body.fieldNames().forEachRemaining(name -> {
+            if (name.startsWith("refiner_") && !fields.contains(name)) {
+                fields.add(name); // any refiner option: Daguerre has no refiner pass
+            }
+        });
+        for (String field : fields) {
             JsonNode value = body.get(field);
             if (value == null || isDefault(field, value)) {
                 continue;

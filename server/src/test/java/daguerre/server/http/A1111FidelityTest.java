@@ -158,10 +158,17 @@ class A1111FidelityTest {
 
     @Test
     void fieldsDaguerreDoesNotImplementAreRefusedUnlessAtTheirDefault() throws Exception {
-        Map<String, String> set = Map.of("enable_hr", "true", "styles", "[\"cinematic\"]", "script_name", "\"x/y/z plot\"",
-                "alwayson_scripts", "{\"controlnet\":{\"args\":[]}}", "refiner_checkpoint", "\"sd_xl_refiner\"",
-                "refiner_switch_at", "0.8", "restore_faces", "true", "tiling", "true", "subseed_strength", "0.5",
-                "seed_resize_from_w", "512");
+        Map<String, String> set = Map.ofEntries(Map.entry("enable_hr", "true"),
+                Map.entry("styles", "[\"cinematic\"]"),
+                Map.entry("script_name", "\"x/y/z plot\""),
+                Map.entry("alwayson_scripts", "{\"controlnet\":{\"args\":[]}}"),
+                Map.entry("refiner_checkpoint", "\"sd_xl_refiner\""),
+                Map.entry("refiner_switch_at", "0.8"),
+                Map.entry("restore_faces", "true"),
+                Map.entry("tiling", "true"),
+                Map.entry("subseed_strength", "0.5"),
+                Map.entry("seed_resize_from_w", "512"),
+                Map.entry("refiner_denoise", "0.3"));
         for (var field : set.entrySet()) {
             HttpResponse<String> response = server.post("/sdapi/v1/txt2img",
                     "{\"prompt\":\"x\",\"steps\":1,\"" + field.getKey() + "\":" + field.getValue() + "}");
