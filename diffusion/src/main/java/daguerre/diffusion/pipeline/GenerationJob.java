@@ -29,9 +29,12 @@ public final class GenerationJob implements AutoCloseable {
     final NDArray contexts;
     final GenerationListener listener;
     final BooleanSupplier cancelled;
+    /** Checked between steps: once true, the job stops denoising and is decoded as it stands. */
+    final BooleanSupplier finishEarly;
 
     GenerationJob(GenerationRequest request, int width, int height, NoiseSource noise, NDManager manager,
-                  SamplerState state, NDArray contexts, GenerationListener listener, BooleanSupplier cancelled) {
+                  SamplerState state, NDArray contexts, GenerationListener listener, BooleanSupplier cancelled,
+                  BooleanSupplier finishEarly) {
         this.request = request;
         this.width = width;
         this.height = height;
@@ -41,6 +44,7 @@ public final class GenerationJob implements AutoCloseable {
         this.contexts = contexts;
         this.listener = listener;
         this.cancelled = cancelled;
+        this.finishEarly = finishEarly;
     }
 
     /** Whether classifier-free guidance doubles this job's rows. */
@@ -60,6 +64,11 @@ public final class GenerationJob implements AutoCloseable {
 
     public boolean isFinished() {
         return state.isFinished();
+    }
+
+    /** Whether the job was asked to stop denoising and be decoded as it stands (it then counts as done). */
+    public boolean isFinishingEarly() {
+        return !state.isFinished() && finishEarly.getAsBoolean();
     }
 
     public boolean isCancelled() {

@@ -95,7 +95,7 @@ public record GenerationRequest(
         try {
             daguerre.diffusion.text.EmphasisParser.parse(text);
         } catch (IllegalArgumentException e) {
-            throw new InvalidRequestException(field, field + ": " + e.getMessage());
+            throw new InvalidRequestException(field, field + " has " + e.getMessage());
         }
     }
 

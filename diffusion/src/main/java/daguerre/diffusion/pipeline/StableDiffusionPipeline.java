@@ -65,8 +65,23 @@ public final class StableDiffusionPipeline {
      */
     public List<GeneratedImage> generate(GenerationRequest request, NoiseSource noise, GenerationListener listener,
                                          BooleanSupplier cancelled) {
-        try (GenerationJob job = start(request, noise, listener, cancelled)) {
-            while (!job.isFinished()) {
+        return generate(request, noise, listener, cancelled, () -> false);
+    }
+
+    /**
+     * As {@link #generate(GenerationRequest, GenerationListener, BooleanSupplier)}; once
+     * {@code finishEarly} returns true (checked between steps) the remaining steps are skipped and
+     * the images are decoded from the latest denoised estimate (A1111's interrupt and skip).
+     */
+    public List<GeneratedImage> generate(GenerationRequest request, GenerationListener listener, BooleanSupplier cancelled,
+                                         BooleanSupplier finishEarly) {
+        return generate(request, SeededNoise.consecutive(request.seed(), request.batchSize()), listener, cancelled, finishEarly);
+    }
+
+    private List<GeneratedImage> generate(GenerationRequest request, NoiseSource noise, GenerationListener listener,
+                                          BooleanSupplier cancelled, BooleanSupplier finishEarly) {
+        try (GenerationJob job = start(request, noise, listener, cancelled, finishEarly)) {
+            while (!job.isFinished() && !job.isFinishingEarly()) {
                 job.checkCancelled();
                 step(List.of(job));
             }
@@ -80,6 +95,12 @@ public final class StableDiffusionPipeline {
      */
     public GenerationJob start(GenerationRequest request, NoiseSource noise, GenerationListener listener,
                                BooleanSupplier cancelled) {
+        return start(request, noise, listener, cancelled, () -> false);
+    }
+
+    /** As {@link #start(GenerationRequest, NoiseSource, GenerationListener, BooleanSupplier)}, with a finish-early check. */
+    public GenerationJob start(GenerationRequest request, NoiseSource noise, GenerationListener listener,
+                               BooleanSupplier cancelled, BooleanSupplier finishEarly) {
         int width = request.width() > 0 ? request.width() : model.defaultImageSize();
         int height = request.height() > 0 ? request.height() : model.defaultImageSize();
         checkSize(width, height);
@@ -98,7 +119,7 @@ public final class StableDiffusionPipeline {
                     ? SamplerState.startFromImage(plan.withStrength(request.strength()),
                             encodeImage(request.initImage(), width, height, latentShape, noise, manager), noise, manager)
                     : SamplerState.start(plan, latentShape, noise, manager);
-            return new GenerationJob(request, width, height, noise, manager, state, contexts, listener, cancelled);
+            return new GenerationJob(request, width, height, noise, manager, state, contexts, listener, cancelled, finishEarly);
         } catch (RuntimeException e) {
             manager.close();
             throw e;
@@ -151,9 +172,14 @@ public final class StableDiffusionPipeline {
         }
     }
 
-    /** 4. Decodes a finished job, each image on its own (bounded memory; the same result at any batch position). */
+    /**
+     * 4. Decodes a finished job, each image on its own (bounded memory; the same result at any batch
+     * position). A job stopped early is decoded from its latest denoised estimate x0 (as A1111 does
+     * on interrupt), or from its latents when no step ran yet.
+     */
     public List<GeneratedImage> finish(GenerationJob job) {
-        NDArray latents = job.state.result();
+        NDArray latents = job.isFinished() ? job.state.result()
+                : job.state.denoised() != null ? job.state.denoised() : job.state.latents();
         long[] seeds = job.noise instanceof SeededNoise seeded ? seeded.seeds() : null;
         List<GeneratedImage> images = new ArrayList<>();
         for (int i = 0; i < job.request.batchSize(); i++) {

@@ -60,8 +60,17 @@ public final class StepBatcher implements AutoCloseable {
      */
     public List<GeneratedImage> generate(GenerationRequest request, GenerationListener listener, BooleanSupplier cancelled)
             throws InterruptedException {
+        return generate(request, listener, cancelled, () -> false);
+    }
+
+    /**
+     * As {@link #generate(GenerationRequest, GenerationListener, BooleanSupplier)}; once
+     * {@code finishEarly} returns true the job leaves the batch and is decoded as it stands.
+     */
+    public List<GeneratedImage> generate(GenerationRequest request, GenerationListener listener, BooleanSupplier cancelled,
+                                         BooleanSupplier finishEarly) throws InterruptedException {
         try (GenerationJob job = pipeline.start(request, SeededNoise.consecutive(request.seed(), request.batchSize()),
-                listener, cancelled)) {
+                listener, cancelled, finishEarly)) {
             Active entry = new Active(job, new CompletableFuture<>());
             synchronized (active) {
                 if (closed) {
@@ -109,7 +118,7 @@ public final class StepBatcher implements AutoCloseable {
             synchronized (active) {
                 for (Active a : batch) {
                     active.remove(a);
-                    if (a.job.isFinished() && !a.done.isDone()) {
+                    if ((a.job.isFinished() || a.job.isFinishingEarly()) && !a.done.isDone()) {
                         a.done.complete(null);
                     } else if (!a.done.isDone()) {
                         active.addLast(a); // waited least now: round-robin between shapes
@@ -155,6 +164,9 @@ public final class StepBatcher implements AutoCloseable {
             } else if (a.job.isCancelled()) {
                 a.done.completeExceptionally(new CancellationException("generation cancelled after "
                         + a.job.state.stepsTaken() + " of " + a.job.state.totalSteps() + " steps"));
+                it.remove();
+            } else if (a.job.isFinishingEarly()) {
+                a.done.complete(null);
                 it.remove();
             }
         }

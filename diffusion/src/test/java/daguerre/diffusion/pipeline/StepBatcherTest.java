@@ -77,6 +77,31 @@ class StepBatcherTest {
     }
 
     @Test
+    void aJobFinishingEarlySkipsItsRemainingStepsAndIsDecodedAsItStands() throws Exception {
+        try (StableDiffusionModel model = StableDiffusionModel.load(TinyModelFolder.create(temp, "tiny"), null, new ModelHasher())) {
+            StableDiffusionPipeline pipeline = new StableDiffusionPipeline(model);
+            GenerationRequest request = GenerationRequest.builder("a cat").sampler(Sampler.EULER).steps(8).seed(5).batchSize(2).build();
+            List<GeneratedImage> full = pipeline.generate(request, GenerationListener.NONE, () -> false);
+            AtomicInteger steps = new AtomicInteger();
+            GenerationListener counting = (step, total, preview) -> steps.set(step);
+            List<GeneratedImage> early = pipeline.generate(request, counting, () -> false, () -> steps.get() >= 3);
+            assertEquals(3, steps.get(), "the remaining steps are skipped");
+            assertEquals(2, early.size(), "every image of the batch comes back");
+            assertTrue(maxLevelDifference(full.get(0).image(), early.get(0).image()) > 2, "a 3-step estimate, not the final image");
+            assertEquals(5, early.get(0).seed());
+
+            steps.set(0);
+            try (StepBatcher batcher = new StepBatcher(pipeline, 16, "test-batcher")) {
+                List<GeneratedImage> batched = batcher.generate(request, counting, () -> false, () -> steps.get() >= 3);
+                assertEquals(3, steps.get());
+                assertEquals(2, batched.size());
+                assertTrue(maxLevelDifference(early.get(1).image(), batched.get(1).image()) <= 2,
+                        "the batcher stops at the same step as the pipeline alone");
+            }
+        }
+    }
+
+    @Test
     void aCancelledJobLeavesTheBatchAndTheOthersFinish() throws Exception {
         try (StableDiffusionModel model = StableDiffusionModel.load(TinyModelFolder.create(temp, "tiny"), null, new ModelHasher());
              StepBatcher batcher = new StepBatcher(new StableDiffusionPipeline(model), 16, "test-batcher")) {

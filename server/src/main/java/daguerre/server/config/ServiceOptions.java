@@ -39,6 +39,9 @@ public final class ServiceOptions {
     @Option(names = "--max-batch", description = "Most images per job (default 8).")
     Integer maxBatch;
 
+    @Option(names = "--max-iterations", description = "Most batches one A1111 request may run in turn, its n_iter (default 16).")
+    Integer maxIterations;
+
     @Option(names = "--queue-size", description = "Most jobs waiting in the queue (default 100).")
     Integer queueSize;
 
@@ -101,7 +104,8 @@ public final class ServiceOptions {
                 settings.integer("max-height", maxHeight, d.limits().maxHeight(), 64, 16384),
                 settings.integer("max-steps", maxSteps, d.limits().maxSteps(), 1, 10_000),
                 settings.integer("max-batch", maxBatch, d.limits().maxBatch(), 1, 1024),
-                settings.integer("queue-size", queueSize, d.limits().queueSize(), 1, 1_000_000));
+                settings.integer("queue-size", queueSize, d.limits().queueSize(), 1, 1_000_000),
+                settings.integer("max-iterations", maxIterations, d.limits().maxIterations(), 1, 10_000));
         List<Path> modelPaths = models != null && !models.isEmpty() ? models
                 : settings.list("model", null).stream().map(Path::of).toList();
         ServeConfig config = new ServeConfig(

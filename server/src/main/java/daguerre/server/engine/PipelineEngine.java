@@ -119,6 +119,12 @@ public final class PipelineEngine implements ImageEngine {
     @Override
     public EngineResult generate(GenerationParams params, StepListener listener, BooleanSupplier cancelled)
             throws InterruptedException {
+        return generate(params, listener, cancelled, () -> false);
+    }
+
+    @Override
+    public EngineResult generate(GenerationParams params, StepListener listener, BooleanSupplier cancelled,
+            BooleanSupplier finishEarly) throws InterruptedException {
         StableDiffusionPipeline pipeline = pipelines.get(params.model());
         if (pipeline == null) {
             throw new IllegalArgumentException("unknown model '" + params.model() + "'");
@@ -129,8 +135,8 @@ public final class PipelineEngine implements ImageEngine {
         List<EngineResult.Image> images = new ArrayList<>();
         StepBatcher batcher = batchers.get(params.model());
         List<GeneratedImage> generated = batcher != null
-                ? batcher.generate(request, progress, cancelled)
-                : pipeline.generate(request, progress, cancelled);
+                ? batcher.generate(request, progress, cancelled, finishEarly)
+                : pipeline.generate(request, progress, cancelled, finishEarly);
         for (GeneratedImage image : generated) {
             images.add(new EngineResult.Image(image.png(), image.seed(), image.infotext().format()));
         }

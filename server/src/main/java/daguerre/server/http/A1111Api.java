@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import daguerre.diffusion.pipeline.Infotext;
 import daguerre.diffusion.pipeline.PngText;
+import daguerre.server.gallery.Gallery;
 import daguerre.server.jobs.ActiveJob;
 import daguerre.server.jobs.GenerationParams;
 import daguerre.server.jobs.GenerationRequests;
@@ -16,11 +17,19 @@ import daguerre.server.jobs.RequestException;
 import daguerre.server.jobs.SamplerDescriptor;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
+import daguerre.server.jobs.EngineResult;
 import java.io.IOException;
+import java.lang.management.ManagementFactory;
+import java.lang.management.MemoryUsage;
 import java.sql.SQLException;
+import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * The routes AUTOMATIC1111's web UI offers under {@code /sdapi/v1}, with its field names,
@@ -39,10 +48,35 @@ final class A1111Api {
             "seed", "seed", "steps", "steps", "cfg_scale", "guidance_scale", "width", "width", "height", "height",
             "denoising_strength", "strength");
 
+    /** Request fields of A1111's that change the image and that Daguerre does not implement yet. */
+    private static final List<String> UNIMPLEMENTED = List.of("enable_hr", "styles", "script_name", "alwayson_scripts",
+            "refiner_checkpoint", "refiner_switch_at", "restore_faces", "tiling", "subseed_strength", "seed_resize_from_w",
+            "seed_resize_from_h", "mask");
+    /** A schedule {@code scheduler} accepts, as A1111 lists it ({@code defaultRho} -1: none). */
+    private record Schedule(String name, String label, double defaultRho) {}
+
+    /** Automatic: the sampler's own sigmas; Karras: the Karras variant of the sampler (rho 7). */
+    private static final List<Schedule> SCHEDULES = List.of(new Schedule("automatic", "Automatic", -1),
+            new Schedule("karras", "Karras", 7.0));
+    /** The options {@code /options} reports. */
+    private static final List<String> OPTION_NAMES = List.of("sd_model_checkpoint", "sd_checkpoint_hash",
+            A1111Options.CLIP_SKIP, "samples_format", "sd_vae", "eta_noise_seed_delta");
+    /**
+     * The options that only report what Daguerre does: images are PNGs, the VAE is the checkpoint's
+     * own ("Automatic", and "None" means the same where there are no separate VAE files), and the
+     * noise takes no seed delta.
+     */
+    private static final List<String> READ_ONLY_OPTIONS = List.of("sd_checkpoint_hash", "samples_format", "sd_vae",
+            "eta_noise_seed_delta");
+
     private final Services services;
+    private final A1111Options options;
+    /** The generation requests in progress (interrupt marks those whose batch is running). */
+    private final Set<Task> tasks = ConcurrentHashMap.newKeySet();
 
     A1111Api(Services services) {
         this.services = services;
+        this.options = A1111Options.load(services.config().dataDir());
     }
 
     void mount(Router router) {
@@ -50,37 +84,193 @@ final class A1111Api {
         router.post("/sdapi/v1/img2img").blockingHandler(ctx -> generate(ctx, true), false);
         router.get("/sdapi/v1/progress").handler(this::progress);
         router.post("/sdapi/v1/interrupt").handler(this::interrupt);
+        router.post("/sdapi/v1/skip").handler(this::skip);
         router.get("/sdapi/v1/samplers").handler(this::samplers);
+        router.get("/sdapi/v1/schedulers").handler(this::schedulers);
         router.get("/sdapi/v1/sd-models").handler(this::models);
+        router.post("/sdapi/v1/refresh-checkpoints").handler(ctx -> Http.send(ctx, 200, JSON.nullNode()));
         router.get("/sdapi/v1/options").blockingHandler(this::getOptions, false);
         router.post("/sdapi/v1/options").blockingHandler(this::setOptions, false);
         router.post("/sdapi/v1/png-info").blockingHandler(this::pngInfo, false);
+        // what front-ends probe when they connect; Daguerre has no upscalers, VAEs, LoRAs, embeddings or styles (yet)
+        router.get("/internal/ping").handler(ctx -> Http.send(ctx, 200, JSON.createObjectNode()));
+        router.get("/sdapi/v1/upscalers").handler(ctx -> Http.send(ctx, 200, JSON.createArrayNode()));
+        router.get("/sdapi/v1/sd-vae").handler(ctx -> Http.send(ctx, 200, JSON.createArrayNode()));
+        router.get("/sdapi/v1/loras").handler(ctx -> Http.send(ctx, 200, JSON.createArrayNode()));
+        router.get("/sdapi/v1/prompt-styles").handler(ctx -> Http.send(ctx, 200, JSON.createArrayNode()));
+        router.get("/sdapi/v1/embeddings").handler(ctx -> {
+            ObjectNode body = JSON.createObjectNode();
+            body.putObject("loaded");
+            body.putObject("skipped");
+            Http.send(ctx, 200, body);
+        });
+        router.get("/sdapi/v1/memory").blockingHandler(this::memory, false);
+        router.get("/sdapi/v1/cmd-flags").handler(this::commandLineFlags);
     }
 
+    /**
+     * One A1111 generation request in progress: {@code n_iter} batches of {@code batch_size} images,
+     * run one after another (the next is queued when the previous ends), image k over all batches
+     * with seed + k, as A1111 numbers them.
+     */
+    private static final class Task {
+        final List<GenerationParams> batches;
+        final boolean saveImages;
+        final List<Finished> finished = new ArrayList<>();
+        final AtomicBoolean interrupted = new AtomicBoolean();
+        volatile ActiveJob current;
+
+        Task(List<GenerationParams> batches, boolean saveImages) {
+            this.batches = batches;
+            this.saveImages = saveImages;
+        }
+    }
+
+    /** A batch of a task that ended, with its images when they were not saved to the gallery. */
+    private record Finished(JobRecord record, EngineResult unsaved) {}
+
     private void generate(RoutingContext ctx, boolean img2img) {
-        JsonNode body = Http.body(ctx);
-        if (!body.isObject()) {
+        JsonNode json = Http.body(ctx);
+        if (!json.isObject()) {
             throw RequestException.invalid(null, "the request body must be a JSON object");
         }
-        ObjectNode request = toNative((ObjectNode) body, img2img);
-        GenerationParams params;
+        ObjectNode body = (ObjectNode) json;
+        refuseUnimplemented(body, img2img);
+        boolean sendImages = bool(body, "send_images", true);
+        boolean saveImages = bool(body, "save_images", false);
+        boolean restore = bool(body, "override_settings_restore_afterwards", true);
+        JsonNode overrides = body.get("override_settings");
+        if (overrides != null && !overrides.isNull() && !overrides.isObject()) {
+            throw RequestException.aboutField(400, "invalid_type", "override_settings", "must be an object");
+        }
+        Settings settings = overrides == null || overrides.isNull() ? currentSettings()
+                : applied(currentSettings(), (ObjectNode) overrides);
+        int iterations = iterations(body);
+        ObjectNode request = toNative(body, img2img, settings);
+        GenerationParams first;
         try {
-            params = services.requests().parse(request, false);
+            first = services.requests().parse(request, false);
         } catch (RequestException e) {
             throw e.field() == null ? e : e.withField(a1111Field(e.field()));
         }
-        ActiveJob job = services.queue().submit(params);
+        List<GenerationParams> batches = new ArrayList<>();
+        for (int i = 0; i < iterations; i++) {
+            batches.add(first.withSeed(first.seed() + (long) i * first.n()));
+        }
+        Task task = new Task(batches, saveImages);
+        ActiveJob job = services.queue().submitAll(List.of(batches.get(0)), saveImages).get(0);
+        if (!restore && overrides != null && overrides.isObject()) {
+            store(settings); // override_settings_restore_afterwards: false keeps the overridden options
+        }
         ctx.put(ServiceLog.JOB_ID, job.id());
-        services.queue().completion(job.id()).whenComplete((record, error) -> services.vertx().executeBlocking(() -> {
+        tasks.add(task);
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        awaitBatch(task, job, done);
+        done.whenComplete((ignored, error) -> services.vertx().executeBlocking(() -> {
+            tasks.remove(task);
             if (error != null) {
                 throw error instanceof RuntimeException r ? r : new IllegalStateException(error);
             }
-            return response(record, (ObjectNode) body);
+            return response(task, body, sendImages);
         }).onSuccess(response -> Http.send(ctx, 200, response)).onFailure(ctx::fail));
     }
 
-    /** Maps an A1111 request onto native field names, applying A1111's defaults. */
-    private ObjectNode toNative(ObjectNode body, boolean img2img) {
+    /** Waits for {@code job}, batch {@code task.finished.size()} of the task, then queues the next batch or completes {@code done}. */
+    private void awaitBatch(Task task, ActiveJob job, CompletableFuture<Void> done) {
+        task.current = job;
+        services.queue().completion(job.id()).whenComplete((record, error) -> services.vertx().executeBlocking(() -> {
+            if (error != null) {
+                done.completeExceptionally(error);
+                return null;
+            }
+            task.finished.add(new Finished(record, job.unsavedResult()));
+            if (record.state() == JobState.CANCELLED) {
+                task.interrupted.set(true);
+            }
+            int next = task.finished.size();
+            if (record.state() != JobState.SUCCEEDED || next == task.batches.size() || task.interrupted.get()) {
+                done.complete(null);
+                return null;
+            }
+            try {
+                awaitBatch(task, services.queue().submitAll(List.of(task.batches.get(next)), task.saveImages).get(0), done);
+            } catch (RuntimeException e) {
+                done.completeExceptionally(e);
+            }
+            return null;
+        }, false));
+    }
+
+    /**
+     * Refuses, with A1111's 422 naming the field, a request that asks for something Daguerre does
+     * not do yet; the fields' default values (null, false, "", [], {}) pass, since they ask for nothing.
+     */
+    private static void refuseUnimplemented(ObjectNode body, boolean img2img) {
+        List<String> fields = new ArrayList<>(UNIMPLEMENTED);
+        body.fieldNames().forEachRemaining(name -> {
+            if (name.startsWith("refiner_") && !fields.contains(name)) {
+                fields.add(name); // any refiner option: Daguerre has no refiner pass
+            }
+        });
+        for (String field : fields) {
+            JsonNode value = body.get(field);
+            if (value == null || isDefault(field, value)) {
+                continue;
+            }
+            if (field.equals("mask") && !img2img) {
+                continue; // txt2img has no mask: A1111 ignores the field there
+            }
+            throw RequestException.aboutField(400, "not_implemented", field,
+                    "is not implemented by Daguerre yet; leave it out or at its default (got " + abbreviate(value.toString()) + ")");
+        }
+    }
+
+    private static boolean isDefault(String field, JsonNode value) {
+        if (value.isNull() || value.isBoolean() && !value.asBoolean() || value.isTextual() && value.asText().isEmpty()
+                || value.isContainerNode() && value.isEmpty()) {
+            return true;
+        }
+        return switch (field) {
+            case "subseed_strength" -> value.isNumber() && value.asDouble() == 0;
+            case "seed_resize_from_w", "seed_resize_from_h" -> value.isNumber() && value.asDouble() <= 0;
+            default -> false;
+        };
+    }
+
+    private static String abbreviate(String text) {
+        return text.length() <= 80 ? text : text.substring(0, 80) + "...";
+    }
+
+    /** A boolean field; absent or null: {@code fallback}. */
+    private static boolean bool(ObjectNode body, String field, boolean fallback) {
+        JsonNode value = body.get(field);
+        if (value == null || value.isNull()) {
+            return fallback;
+        }
+        if (!value.isBoolean()) {
+            throw RequestException.aboutField(400, "invalid_type", field, "must be true or false");
+        }
+        return value.asBoolean();
+    }
+
+    /** {@code n_iter}: how many batches run one after another, 1 to {@code --max-iterations}. */
+    private int iterations(ObjectNode body) {
+        JsonNode value = body.get("n_iter");
+        if (value == null || value.isNull()) {
+            return 1;
+        }
+        if (!value.isIntegralNumber()) {
+            throw RequestException.aboutField(400, "invalid_type", "n_iter", "must be an integer");
+        }
+        int max = services.requests().limits().maxIterations();
+        if (!value.canConvertToInt() || value.asInt() < 1 || value.asInt() > max) {
+            throw RequestException.aboutField(400, "out_of_range", "n_iter", "must be between 1 and " + max + ", got " + value.asText());
+        }
+        return value.asInt();
+    }
+
+    /** Maps an A1111 request onto native field names, applying A1111's defaults and the options in effect. */
+    private ObjectNode toNative(ObjectNode body, boolean img2img, Settings settings) {
         ObjectNode request = JSON.createObjectNode();
         FIELDS.forEach((a1111, nativeName) -> {
             JsonNode value = body.get(a1111);
@@ -105,11 +295,12 @@ final class A1111Api {
             }
         }
         request.put("sampler", samplerName(body));
-        request.set("n", batchCount(body));
-        JsonNode model = body.path("override_settings").path("sd_model_checkpoint");
-        if (model.isTextual()) {
-            request.put("model", modelId(model.asText()));
+        JsonNode batchSize = body.get("batch_size");
+        if (batchSize != null && !batchSize.isNull()) {
+            request.set("n", batchSize);
         }
+        request.put("model", settings.modelId());
+        request.put("clip_skip", settings.clipSkip());
         if (img2img) {
             JsonNode images = body.get("init_images");
             if (images == null || !images.isArray() || images.isEmpty() || !images.get(0).isTextual()) {
@@ -125,16 +316,26 @@ final class A1111Api {
         return request;
     }
 
-    /** {@code sampler_name} (or the older {@code sampler_index}) as an A1111 name; scheduler "Karras" picks the Karras variant. */
+    /**
+     * {@code sampler_name} (or the older {@code sampler_index}) as an A1111 name; scheduler
+     * "Karras" picks the Karras variant, "Automatic" (or none) the sampler's own schedule.
+     */
     private String samplerName(ObjectNode body) {
         JsonNode name = body.hasNonNull("sampler_name") ? body.get("sampler_name") : body.get("sampler_index");
         if (name != null && !name.isNull() && !name.isTextual()) {
-            throw new RequestException(400, "invalid_type", "sampler_name must be a string", "sampler_name");
+            throw RequestException.aboutField(400, "invalid_type", "sampler_name", "must be a string");
         }
         String a1111 = name == null || name.isNull() ? DEFAULT_SAMPLER : name.asText();
         JsonNode scheduler = body.get("scheduler");
-        if (scheduler != null && scheduler.isTextual() && scheduler.asText().equalsIgnoreCase("karras") && !a1111.endsWith("Karras")) {
-            a1111 = a1111 + " Karras";
+        if (scheduler != null && !scheduler.isNull()) {
+            String schedule = scheduler.asText();
+            if (!scheduler.isTextual() || SCHEDULES.stream().noneMatch(known -> known.name().equalsIgnoreCase(schedule))) {
+                throw new RequestException(400, "unknown_scheduler", "scheduler not found: " + schedule + " (Daguerre has "
+                        + String.join(", ", SCHEDULES.stream().map(Schedule::label).toList()) + ")", "scheduler");
+            }
+            if (schedule.equalsIgnoreCase("karras") && !a1111.endsWith("Karras")) {
+                a1111 = a1111 + " Karras";
+            }
         }
         String chosen = a1111;
         return services.engine().samplers().stream().filter(s -> s.a1111Name().equals(chosen) || s.name().equals(chosen))
@@ -142,32 +343,19 @@ final class A1111Api {
                 .orElseThrow(() -> new RequestException(400, "unknown_sampler", "sampler not found: " + chosen, "sampler_name"));
     }
 
-    private static JsonNode batchCount(ObjectNode body) {
-        JsonNode batchSize = body.get("batch_size");
-        JsonNode iterations = body.get("n_iter");
-        for (var entry : Map.of("batch_size", batchSize == null ? JSON.nullNode() : batchSize,
-                "n_iter", iterations == null ? JSON.nullNode() : iterations).entrySet()) {
-            if (!entry.getValue().isNull() && !entry.getValue().isIntegralNumber()) {
-                throw new RequestException(400, "invalid_type", entry.getKey() + " must be an integer", entry.getKey());
-            }
-        }
-        long size = batchSize == null || batchSize.isNull() ? 1 : batchSize.asLong();
-        long count = iterations == null || iterations.isNull() ? 1 : iterations.asLong();
-        if (size < 1 || count < 1) {
-            throw new RequestException(400, "out_of_range", "batch_size and n_iter must be at least 1", size < 1 ? "batch_size" : "n_iter");
-        }
-        return JSON.getNodeFactory().numberNode(size * count);
-    }
-
     /** A model id from A1111's checkpoint title ({@code name [hash]}), name, file name or hash. */
     private String modelId(String title) {
+        return modelId(title, "sd_model_checkpoint");
+    }
+
+    private String modelId(String title, String field) {
         for (ModelDescriptor model : services.engine().models()) {
             if (title.equals(title(model)) || title.equals(model.name()) || title.equals(model.id()) || title.equals(model.hash())
                     || title.startsWith(model.id() + ".")) {
                 return model.id();
             }
         }
-        throw new RequestException(404, "model_not_found", "model not found: " + title, "sd_model_checkpoint");
+        throw new RequestException(404, "model_not_found", "model not found: " + title, field);
     }
 
     private static String a1111Field(String nativeField) {
@@ -178,33 +366,53 @@ final class A1111Api {
             case "init_image" -> "init_images";
             case "n" -> "batch_size";
             case "model" -> "sd_model_checkpoint";
+            case "clip_skip" -> A1111Options.CLIP_SKIP;
             default -> nativeField;
         };
     }
 
-    private ObjectNode response(JobRecord job, ObjectNode requestBody) throws IOException, SQLException {
-        if (job.state() == JobState.FAILED) {
-            throw new RequestException(500, job.errorCode(), "generation failed: " + job.errorMessage(), null);
+    private ObjectNode response(Task task, ObjectNode requestBody, boolean sendImages) throws IOException, SQLException {
+        for (Finished batch : task.finished) {
+            if (batch.record().state() == JobState.FAILED) {
+                throw new RequestException(500, batch.record().errorCode(), "generation failed: " + batch.record().errorMessage(), null);
+            }
         }
         ObjectNode response = JSON.createObjectNode();
         ArrayNode images = response.putArray("images");
         ArrayNode seeds = JSON.createArrayNode();
         ArrayNode infotexts = JSON.createArrayNode();
-        for (String id : job.imageIds()) {
-            var entry = services.gallery().find(id).orElseThrow();
-            images.add(Base64.getEncoder().encodeToString(services.gallery().png(id).orElseThrow()));
-            seeds.add(entry.seed());
-            infotexts.add(entry.infotext());
+        for (Finished batch : task.finished) {
+            if (batch.unsaved() != null) {
+                // the same PNG the gallery would have stored: with the request chunk beside the infotext
+                String request = GenerationRequests.toJson(batch.record().params()).put("job_id", batch.record().id()).toString();
+                for (EngineResult.Image image : batch.unsaved().images()) {
+                    if (sendImages) {
+                        images.add(Base64.getEncoder().encodeToString(PngText.withText(image.png(), Gallery.REQUEST_CHUNK, request)));
+                    }
+                    seeds.add(image.seed());
+                    infotexts.add(image.infotext());
+                }
+                continue;
+            }
+            for (String id : batch.record().imageIds()) {
+                var entry = services.gallery().find(id).orElseThrow();
+                if (sendImages) {
+                    images.add(Base64.getEncoder().encodeToString(services.gallery().png(id).orElseThrow()));
+                }
+                seeds.add(entry.seed());
+                infotexts.add(entry.infotext());
+            }
         }
         response.set("parameters", requestBody);
-        GenerationParams p = job.params();
+        JobRecord job = task.finished.get(0).record();
+        GenerationParams p = task.batches.get(0);
         ModelDescriptor model = services.engine().models().stream().filter(m -> m.id().equals(p.model())).findFirst().orElseThrow();
         ObjectNode info = JSON.createObjectNode().put("prompt", p.prompt()).put("negative_prompt", p.negativePrompt())
                 .put("seed", p.seed()).put("width", p.width()).put("height", p.height())
                 .put("sampler_name", a1111Sampler(p.sampler())).put("cfg_scale", p.guidanceScale()).put("steps", p.steps())
-                .put("batch_size", p.n()).put("clip_skip", p.clipSkip()).put("sd_model_name", model.name())
-                .put("sd_model_hash", model.hash()).put("job_timestamp", Http.time(job.createdAt()))
-                .put("interrupted", job.state() == JobState.CANCELLED);
+                .put("batch_size", p.n()).put("n_iter", task.batches.size()).put("clip_skip", p.clipSkip())
+                .put("sd_model_name", model.name()).put("sd_model_hash", model.hash()).put("job_timestamp", Http.time(job.createdAt()))
+                .put("interrupted", task.interrupted.get());
         ArrayNode prompts = info.putArray("all_prompts");
         seeds.forEach(s -> prompts.add(p.prompt()));
         info.set("all_seeds", seeds);
@@ -240,7 +448,8 @@ final class A1111Api {
             Long eta = services.queue().etaMs(job.id());
             body.put("progress", (double) job.step() / total).put("eta_relative", eta == null ? 0.0 : eta / 1000.0);
             state.put("job", job.id()).put("job_count", running.size() + services.queue().depth())
-                    .put("sampling_step", job.step()).put("sampling_steps", total).put("interrupted", job.cancelRequested());
+                    .put("sampling_step", job.step()).put("sampling_steps", total)
+                    .put("interrupted", job.cancelRequested() || job.finishEarlyRequested());
         }
         state.put("skipped", false).put("job_no", 0);
         body.set("state", state);
@@ -254,9 +463,88 @@ final class A1111Api {
         Http.send(ctx, 200, body);
     }
 
+    /**
+     * A1111's interrupt: the running batches of A1111 requests stop denoising and finish with their
+     * images as they stand, and their requests queue no further batch ({@code n_iter}). Jobs of the
+     * other APIs are left alone (they have their own cancel).
+     */
     private void interrupt(RoutingContext ctx) {
-        services.queue().cancelRunning();
+        for (Task task : tasks) {
+            ActiveJob current = task.current;
+            if (current != null && services.queue().finishEarly(current.id())) {
+                task.interrupted.set(true);
+            }
+        }
         Http.send(ctx, 200, JSON.createObjectNode());
+    }
+
+    /** A1111's skip: the running batches of A1111 requests finish early as on interrupt, and their requests go on with the next. */
+    private void skip(RoutingContext ctx) {
+        for (Task task : tasks) {
+            ActiveJob current = task.current;
+            if (current != null) {
+                services.queue().finishEarly(current.id());
+            }
+        }
+        Http.send(ctx, 200, JSON.createObjectNode());
+    }
+
+    /** The schedules {@code scheduler} accepts, in A1111's shape. */
+    private void schedulers(RoutingContext ctx) {
+        ArrayNode items = JSON.createArrayNode();
+        for (Schedule schedule : SCHEDULES) {
+            items.addObject().put("name", schedule.name()).put("label", schedule.label()).putNull("aliases")
+                    .put("default_rho", schedule.defaultRho()).put("need_inner_model", false);
+        }
+        Http.send(ctx, 200, items);
+    }
+
+    /** Memory in A1111's shape: the machine's RAM, and the accelerator's where DJL can read it. */
+    private void memory(RoutingContext ctx) {
+        ObjectNode body = JSON.createObjectNode();
+        ObjectNode ram = body.putObject("ram");
+        if (ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os) {
+            long total = os.getTotalMemorySize();
+            long free = os.getFreeMemorySize();
+            ram.put("free", free).put("used", total - free).put("total", total);
+        } else {
+            ram.put("error", "unavailable");
+        }
+        ObjectNode cuda = body.putObject("cuda");
+        try {
+            if (ai.djl.util.cuda.CudaUtils.getGpuCount() > 0) {
+                MemoryUsage usage = ai.djl.util.cuda.CudaUtils.getGpuMemory(ai.djl.Device.gpu());
+                long total = usage.getMax();
+                long used = usage.getCommitted();
+                cuda.putObject("system").put("free", total - used).put("used", used).put("total", total);
+            } else {
+                cuda.put("error", "no CUDA device");
+            }
+        } catch (RuntimeException | LinkageError e) {
+            cuda.put("error", "unavailable: " + e.getMessage());
+        }
+        Http.send(ctx, 200, body);
+    }
+
+    /** The A1111 command-line flags that have a Daguerre counterpart, with Daguerre's values (never credentials). */
+    private void commandLineFlags(RoutingContext ctx) {
+        var config = services.config();
+        ObjectNode flags = JSON.createObjectNode().put("api", true).put("nowebui", false)
+                .put("listen", !config.host().equals("127.0.0.1") && !config.host().equals("localhost"))
+                .put("server_name", config.host()).put("port", config.port())
+                .put("data_dir", config.dataDir().toAbsolutePath().toString())
+                .put("api_log", true);
+        if (config.models().isEmpty()) {
+            flags.putNull("ckpt");
+        } else {
+            flags.put("ckpt", config.models().get(0).toString());
+        }
+        if (config.corsOrigins().isEmpty()) {
+            flags.putNull("cors_allow_origins");
+        } else {
+            flags.put("cors_allow_origins", String.join(",", config.corsOrigins()));
+        }
+        Http.send(ctx, 200, flags);
     }
 
     private void samplers(RoutingContext ctx) {
@@ -278,31 +566,119 @@ final class A1111Api {
         Http.send(ctx, 200, items);
     }
 
-    private void getOptions(RoutingContext ctx) {
-        String modelId;
+    /** The values of the options a generation reads. */
+    private record Settings(String modelId, int clipSkip) {
+
+        Settings withModel(String id) {
+            return new Settings(id, clipSkip);
+        }
+
+        Settings withClipSkip(int value) {
+            return new Settings(modelId, value);
+        }
+    }
+
+    private Settings currentSettings() {
         try {
-            modelId = services.options().defaultModel();
+            return new Settings(services.options().defaultModel(), options.clipSkip());
         } catch (SQLException e) {
             throw new IllegalStateException("cannot read options: " + e.getMessage(), e);
         }
-        ModelDescriptor model = services.engine().models().stream().filter(m -> m.id().equals(modelId)).findFirst().orElseThrow();
-        Http.send(ctx, 200, JSON.createObjectNode().put("sd_model_checkpoint", title(model)).put("sd_checkpoint_hash", model.hash())
-                .put("CLIP_stop_at_last_layers", 1).put("samples_format", "png"));
     }
 
-    private void setOptions(RoutingContext ctx) {
-        JsonNode body = Http.body(ctx);
-        JsonNode checkpoint = body.get("sd_model_checkpoint");
-        if (checkpoint != null && !checkpoint.isNull()) {
-            if (!checkpoint.isTextual()) {
-                throw new RequestException(400, "invalid_type", "sd_model_checkpoint must be a string", "sd_model_checkpoint");
+    private ModelDescriptor model(String id) {
+        return services.engine().models().stream().filter(m -> m.id().equals(id)).findFirst().orElseThrow();
+    }
+
+    /** Every option {@code /options} reports, with its value under {@code settings}. */
+    private ObjectNode optionValues(Settings settings) {
+        ModelDescriptor model = model(settings.modelId());
+        return JSON.createObjectNode().put("sd_model_checkpoint", title(model)).put("sd_checkpoint_hash", model.hash())
+                .put(A1111Options.CLIP_SKIP, settings.clipSkip()).put("samples_format", "png").put("sd_vae", "Automatic")
+                .put("eta_noise_seed_delta", 0);
+    }
+
+    /**
+     * {@code settings} with {@code changes} (option name to value) applied, each checked: settable
+     * options must hold a valid value, read-only ones may only be given the value they have (422
+     * naming the option otherwise), and unknown options are refused. A null value changes nothing.
+     */
+    private Settings applied(Settings settings, ObjectNode changes) {
+        Settings result = settings;
+        for (var entry : changes.properties()) {
+            String name = entry.getKey();
+            JsonNode value = entry.getValue();
+            if (value.isNull()) {
+                continue;
             }
-            try {
-                services.options().setDefaultModel(modelId(checkpoint.asText()));
-            } catch (SQLException e) {
-                throw new IllegalStateException("cannot store options: " + e.getMessage(), e);
+            switch (name) {
+                case "sd_model_checkpoint" -> {
+                    if (!value.isTextual()) {
+                        throw RequestException.aboutField(400, "invalid_type", name, "must be a string");
+                    }
+                    result = result.withModel(modelId(value.asText(), name));
+                }
+                case A1111Options.CLIP_SKIP -> {
+                    if (!value.isIntegralNumber() || value.asLong() < A1111Options.MIN_CLIP_SKIP
+                            || value.asLong() > A1111Options.MAX_CLIP_SKIP) {
+                        throw RequestException.aboutField(400, "out_of_range", name, "must be an integer from "
+                                + A1111Options.MIN_CLIP_SKIP + " to " + A1111Options.MAX_CLIP_SKIP + ", got " + value);
+                    }
+                    result = result.withClipSkip(value.asInt());
+                }
+                default -> {
+                    if (!READ_ONLY_OPTIONS.contains(name)) {
+                        throw RequestException.aboutField(400, "unknown_option", name,
+                                "is not an option Daguerre has (it has " + String.join(", ", OPTION_NAMES) + ")");
+                    } // a read-only option: checked below, against the final model
+                }
             }
         }
+        ObjectNode values = optionValues(result);
+        for (String readOnly : READ_ONLY_OPTIONS) {
+            JsonNode value = changes.get(readOnly);
+            if (value != null && !value.isNull() && !sameValue(readOnly, value, values.get(readOnly))) {
+                throw RequestException.aboutField(400, "read_only_option", readOnly, "is read-only in Daguerre: it is "
+                        + values.get(readOnly) + " and cannot be set to " + abbreviate(value.toString()));
+            }
+        }
+        return result;
+    }
+
+    private static boolean sameValue(String option, JsonNode given, JsonNode current) {
+        if (given.isNumber() && current.isNumber()) {
+            return given.asDouble() == current.asDouble();
+        }
+        return given.equals(current) || option.equals("sd_vae") && given.isTextual() && given.asText().equals("None");
+    }
+
+    /** Makes {@code settings} the stored options. */
+    private void store(Settings settings) {
+        try {
+            synchronized (options) {
+                if (!settings.modelId().equals(services.options().defaultModel())) {
+                    services.options().setDefaultModel(settings.modelId());
+                }
+                if (settings.clipSkip() != options.clipSkip()) {
+                    options.setClipSkip(settings.clipSkip());
+                }
+            }
+        } catch (SQLException | IOException e) {
+            throw new IllegalStateException("cannot store options: " + e.getMessage(), e);
+        }
+    }
+
+    private void getOptions(RoutingContext ctx) {
+        Http.send(ctx, 200, optionValues(currentSettings()));
+    }
+
+    /** Sets the options given, all or none (each checked first), and keeps them across restarts. */
+    private void setOptions(RoutingContext ctx) {
+        JsonNode body = Http.body(ctx);
+        if (!body.isObject()) {
+            throw RequestException.invalid(null, "the request body must be a JSON object of options");
+        }
+        store(applied(currentSettings(), (ObjectNode) body));
         Http.send(ctx, 200, JSON.nullNode());
     }
 

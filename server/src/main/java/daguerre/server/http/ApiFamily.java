@@ -16,7 +16,7 @@ enum ApiFamily {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     static ApiFamily of(String path) {
-        if (path.startsWith("/sdapi/")) {
+        if (path.startsWith("/sdapi/") || path.startsWith("/internal/")) {
             return A1111;
         }
         if (path.startsWith("/v1/")) {

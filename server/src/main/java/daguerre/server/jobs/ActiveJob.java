@@ -9,18 +9,22 @@ public final class ActiveJob {
     private final String id;
     private final GenerationParams params;
     private final long createdAt;
+    private final boolean saveToGallery;
     private volatile int requeued;
     private volatile JobState state = JobState.QUEUED;
     private volatile Long startedAt;
     private volatile int step;
     private volatile boolean cancelRequested;
+    private volatile boolean finishEarlyRequested;
     private volatile byte[] lastPreview;
+    private volatile EngineResult unsavedResult;
 
-    ActiveJob(String id, GenerationParams params, long createdAt, int requeued) {
+    ActiveJob(String id, GenerationParams params, long createdAt, int requeued, boolean saveToGallery) {
         this.id = id;
         this.params = params;
         this.createdAt = createdAt;
         this.requeued = requeued;
+        this.saveToGallery = saveToGallery;
     }
 
     public String id() {
@@ -49,6 +53,32 @@ public final class ActiveJob {
         return cancelRequested;
     }
 
+    /**
+     * Whether a client asked this running job to stop denoising and return its images as they stand
+     * (A1111's interrupt and skip); the job then succeeds with those images.
+     */
+    public boolean finishEarlyRequested() {
+        return finishEarlyRequested;
+    }
+
+    /** Whether the job's images go to the gallery; when not, they are held in memory for the one client that waits. */
+    public boolean saveToGallery() {
+        return saveToGallery;
+    }
+
+    /** The images of a finished job that were not saved to the gallery (see {@link #saveToGallery()}), or null. */
+    public EngineResult unsavedResult() {
+        return unsavedResult;
+    }
+
+    void unsavedResult(EngineResult result) {
+        this.unsavedResult = result;
+    }
+
+    void requestFinishEarly() {
+        this.finishEarlyRequested = true;
+    }
+
     void state(JobState state) {
         this.state = state;
     }
@@ -66,6 +96,7 @@ public final class ActiveJob {
         this.requeued++;
         this.startedAt = null;
         this.step = 0;
+        this.finishEarlyRequested = false;
     }
 
     /** The latest preview PNG while it runs, or null. */

@@ -43,6 +43,12 @@ public record GenerationParams(
         double strength,
         double eta) {
 
+    /** The same request with image 0's seed {@code newSeed}. */
+    public GenerationParams withSeed(long newSeed) {
+        return new GenerationParams(prompt, negativePrompt, model, sampler, steps, guidanceScale, guidanceRescale, clipSkip,
+                newSeed, width, height, n, initImage, strength, eta);
+    }
+
     /**
      * The diffusion request, validated by its constructor.
      *

@@ -71,7 +71,7 @@ public final class GenerationRequests {
         }
         String prompt = string(body, "prompt", null);
         if (prompt == null) {
-            throw new RequestException(400, "missing_field", "prompt is required", "prompt");
+            throw RequestException.aboutField(400, "missing_field", "prompt", "is required");
         }
         String negativePrompt = string(body, "negative_prompt", "");
         String model = string(body, "model", null);
@@ -105,7 +105,9 @@ public final class GenerationRequests {
         try {
             params.toRequest(initImage == null ? null : initImage.image());   // the diffusion core's own rules, at submit
         } catch (InvalidRequestException e) {
-            throw RequestException.invalid(e.field(), e.getMessage());
+            String subject = e.field() + " ";
+            throw e.getMessage().startsWith(subject) ? RequestException.invalidField(e.field(), e.getMessage().substring(subject.length()))
+                    : RequestException.invalid(e.field(), e.getMessage());
         }
         return params;
     }
@@ -160,7 +162,7 @@ public final class GenerationRequests {
         try {
             bytes = Base64.getMimeDecoder().decode(data);
         } catch (IllegalArgumentException e) {
-            throw RequestException.invalid(field, field + " is not valid base64");
+            throw RequestException.invalidField(field, "is not valid base64");
         }
         BufferedImage image;
         try {
@@ -169,10 +171,10 @@ public final class GenerationRequests {
             image = null;
         }
         if (image == null) {
-            throw RequestException.invalid(field, field + " is not a PNG or JPEG image");
+            throw RequestException.invalidField(field, "is not a PNG or JPEG image");
         }
         if ((long) image.getWidth() * image.getHeight() > MAX_INIT_IMAGE_PIXELS) {
-            throw RequestException.invalid(field, field + " is too large: " + image.getWidth() + "x" + image.getHeight());
+            throw RequestException.invalidField(field, "is too large: " + image.getWidth() + "x" + image.getHeight());
         }
         if (bytes.length > 8 && bytes[0] == (byte) 0x89 && bytes[1] == 'P') {
             return new DecodedImage(bytes, image);
@@ -192,7 +194,7 @@ public final class GenerationRequests {
             return fallback;
         }
         if (!node.isTextual()) {
-            throw new RequestException(400, "invalid_type", field + " must be a string", field);
+            throw RequestException.aboutField(400, "invalid_type", field, "must be a string");
         }
         return node.asText();
     }
@@ -203,10 +205,10 @@ public final class GenerationRequests {
             return fallback;
         }
         if (!node.isIntegralNumber() && !(node.isNumber() && node.asDouble() == Math.rint(node.asDouble()))) {
-            throw new RequestException(400, "invalid_type", field + " must be an integer", field);
+            throw RequestException.aboutField(400, "invalid_type", field, "must be an integer");
         }
         if (!node.canConvertToLong() || node.asLong() < min || node.asLong() > max) {
-            throw new RequestException(400, "out_of_range", field + " must be between " + min + " and " + max + ", got " + node.asText(), field);
+            throw RequestException.aboutField(400, "out_of_range", field, "must be between " + min + " and " + max + ", got " + node.asText());
         }
         return node.asLong();
     }
@@ -217,11 +219,11 @@ public final class GenerationRequests {
             return fallback;
         }
         if (!node.isNumber()) {
-            throw new RequestException(400, "invalid_type", field + " must be a number", field);
+            throw RequestException.aboutField(400, "invalid_type", field, "must be a number");
         }
         double value = node.asDouble();
         if (!(value >= min && value <= max)) {
-            throw new RequestException(400, "out_of_range", field + " must be between " + min + " and " + max + ", got " + node.asText(), field);
+            throw RequestException.aboutField(400, "out_of_range", field, "must be between " + min + " and " + max + ", got " + node.asText());
         }
         return value;
     }

@@ -35,6 +35,17 @@ public interface ImageEngine extends AutoCloseable {
     EngineResult generate(GenerationParams params, StepListener listener, BooleanSupplier cancelled) throws Exception;
 
     /**
+     * As {@link #generate(GenerationParams, StepListener, BooleanSupplier)}, and once
+     * {@code finishEarly} returns true (checked between steps), the engine stops denoising and
+     * returns the images as they stand (A1111 decodes its latest estimate of the clean image).
+     * The default runs the job to its end: engines that can stop early override this.
+     */
+    default EngineResult generate(GenerationParams params, StepListener listener, BooleanSupplier cancelled,
+            BooleanSupplier finishEarly) throws Exception {
+        return generate(params, listener, cancelled);
+    }
+
+    /**
      * How many jobs the service should run at once on this engine (one worker thread each); an
      * engine that batches steps across jobs benefits from more than one. The default is 1.
      */

@@ -86,7 +86,8 @@ public final class JobQueue {
     public synchronized int restore() throws SQLException {
         List<JobRecord> jobs = store.recoverQueued();
         for (JobRecord job : jobs) {
-            queued.put(job.id(), new ActiveJob(job.id(), job.params(), job.createdAt(), job.requeued()));
+            // a job restored from the last run has lost the client that waited for it: its images go to the gallery
+            queued.put(job.id(), new ActiveJob(job.id(), job.params(), job.createdAt(), job.requeued(), true));
         }
         return jobs.size();
     }
@@ -106,6 +107,16 @@ public final class JobQueue {
      * jobs go in.
      */
     public List<ActiveJob> submitAll(List<GenerationParams> params) {
+        return submitAll(params, true);
+    }
+
+    /**
+     * Accepts several jobs at once, all or none, as {@link #submitAll(List)}.
+     *
+     * @param saveToGallery whether their images are stored in the gallery; when false the worker leaves them on
+     *                      the {@link ActiveJob} ({@link ActiveJob#unsavedResult()}) for the caller alone
+     */
+    public List<ActiveJob> submitAll(List<GenerationParams> params, boolean saveToGallery) {
         synchronized (storeWrites) {
             synchronized (this) {
                 if (closed) {
@@ -121,7 +132,7 @@ public final class JobQueue {
             List<ActiveJob> accepted = new ArrayList<>();
             long now = System.currentTimeMillis();
             for (GenerationParams p : params) {
-                ActiveJob job = new ActiveJob(Ids.newId(), p, now, 0);
+                ActiveJob job = new ActiveJob(Ids.newId(), p, now, 0, saveToGallery);
                 try {
                     store.insert(job.id(), p, now);
                 } catch (SQLException e) {
@@ -302,10 +313,17 @@ public final class JobQueue {
         return queued.containsKey(id);
     }
 
-    /** Cancels the running jobs (A1111's interrupt); returns how many. */
-    public synchronized int cancelRunning() {
-        running.values().forEach(ActiveJob::requestCancel);
-        return running.size();
+    /**
+     * Asks a running job to stop denoising at its next step and finish with its images as they
+     * stand (A1111's interrupt and skip); returns whether it was running.
+     */
+    public synchronized boolean finishEarly(String id) {
+        ActiveJob job = running.get(id);
+        if (job == null) {
+            return false;
+        }
+        job.requestFinishEarly();
+        return true;
     }
 
     /** The job, from memory while active, else from the store. */

@@ -73,8 +73,15 @@ public final class Worker implements AutoCloseable {
             }
         };
         try {
-            EngineResult result = engine.generate(params, listener, () -> stopping || job.cancelRequested());
-            List<String> imageIds = results.save(job.id(), params, result);
+            EngineResult result = engine.generate(params, listener, () -> stopping || job.cancelRequested(),
+                    job::finishEarlyRequested);
+            List<String> imageIds;
+            if (job.saveToGallery()) {
+                imageIds = results.save(job.id(), params, result);
+            } else {
+                job.unsavedResult(result);
+                imageIds = List.of();
+            }
             queue.finish(job, JobState.SUCCEEDED, imageIds, null, null);
         } catch (CancellationException e) {
             if (job.cancelRequested()) {

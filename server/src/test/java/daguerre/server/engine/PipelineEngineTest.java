@@ -90,7 +90,43 @@ class PipelineEngineTest {
             byte[] a1111Png = Base64.getDecoder().decode(body.get("images").get(0).asText());
             assertTrue(PngText.read(a1111Png).get("parameters").contains("Seed: 7"));
             assertEquals(7, JSON.readTree(body.get("info").asText()).get("seed").asLong());
+
+            // CLIP skip reaches the real text encoder (2 layers) alike from A1111's override_settings, its /options and the native field
+            String request = "{\"prompt\":\"astronaut\",\"steps\":2,\"seed\":8,\"width\":64,\"height\":64,\"sampler_name\":\"Euler\"";
+            BufferedImage skip1 = a1111Image(post(base + "/sdapi/v1/txt2img", request + "}"));
+            BufferedImage overridden = a1111Image(post(base + "/sdapi/v1/txt2img",
+                    request + ",\"override_settings\":{\"CLIP_stop_at_last_layers\":2}}"));
+            HttpResponse<String> nativeSkip2 = post(base + "/api/v1/generations", "{\"prompt\":\"astronaut\",\"steps\":2,\"seed\":8,"
+                    + "\"width\":64,\"height\":64,\"sampler\":\"euler\",\"guidance_scale\":7.0,\"clip_skip\":2}");
+            JsonNode nativeJob = awaitFinished(base + "/api/v1/jobs/" + JSON.readTree(nativeSkip2.body()).get("id").asText());
+            BufferedImage expected = ImageIO.read(new ByteArrayInputStream(client.send(HttpRequest.newBuilder(
+                    URI.create(base + "/api/v1/images/" + nativeJob.get("images").get(0).asText())).build(),
+                    HttpResponse.BodyHandlers.ofByteArray()).body()));
+            assertTrue(maxDifference(expected, overridden) <= 2, "override_settings CLIP skip 2 gives the native clip_skip 2 image");
+            assertTrue(maxDifference(skip1, overridden) > 2, "CLIP skip changes the image");
+            assertEquals(200, post(base + "/sdapi/v1/options", "{\"CLIP_stop_at_last_layers\":2}").statusCode());
+            assertTrue(maxDifference(expected, a1111Image(post(base + "/sdapi/v1/txt2img", request + "}"))) <= 2,
+                    "the CLIP skip set through /options applies to later requests");
         }
+    }
+
+    private static BufferedImage a1111Image(HttpResponse<String> response) throws Exception {
+        assertEquals(200, response.statusCode(), response.body());
+        String base64 = JSON.readTree(response.body()).get("images").get(0).asText();
+        return ImageIO.read(new ByteArrayInputStream(Base64.getDecoder().decode(base64)));
+    }
+
+    /** The largest difference of one colour channel between two images of the same size, in levels. */
+    private static int maxDifference(BufferedImage a, BufferedImage b) {
+        int worst = 0;
+        for (int y = 0; y < a.getHeight(); y++) {
+            for (int x = 0; x < a.getWidth(); x++) {
+                for (int shift = 0; shift <= 16; shift += 8) {
+                    worst = Math.max(worst, Math.abs(((a.getRGB(x, y) >> shift) & 0xff) - ((b.getRGB(x, y) >> shift) & 0xff)));
+                }
+            }
+        }
+        return worst;
     }
 
     private JsonNode get(String url) throws Exception {

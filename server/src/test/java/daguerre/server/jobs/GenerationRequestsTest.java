@@ -74,9 +74,9 @@ class GenerationRequestsTest {
         assertEquals(0.5, requests.parse(body("a cat").put("init_image", png).put("steps", 2).put("strength", 0.5), true)
                 .strength(), "int(2 x 0.5) = 1 step is enough");
 
-        // the test engine's "wide" model has a two-layer text encoder, "tiny" twelve
-        assertEquals("clip_skip", refused(body("a cat").put("model", "wide").put("clip_skip", 3)).field());
-        assertEquals(2, requests.parse(body("a cat").put("model", "wide").put("clip_skip", 2), true).clipSkip());
+        // the test engine's "wide" model has a four-layer text encoder, "tiny" twelve
+        assertEquals("clip_skip", refused(body("a cat").put("model", "wide").put("clip_skip", 5)).field());
+        assertEquals(4, requests.parse(body("a cat").put("model", "wide").put("clip_skip", 4), true).clipSkip());
         assertEquals(12, requests.parse(body("a cat").put("clip_skip", 12), true).clipSkip());
     }
 

@@ -22,7 +22,8 @@ import javax.imageio.ImageIO;
 
 /**
  * TEST DOUBLE of {@link ImageEngine} for HTTP and queue tests: no diffusion at all. Each image is
- * a colour gradient derived from its seed, each "step" sleeps a few milliseconds, cancellation is
+ * a colour gradient derived from its seed and its CLIP skip (so that a test sees whether the setting
+ * reached the engine), each "step" sleeps a few milliseconds, cancellation and finishing early are
  * honoured between steps, and a prompt containing {@code FAIL} makes the job fail. While
  * {@link #hold()} is on, jobs stop after their first step until {@link #release()}.
  */
@@ -53,7 +54,7 @@ public final class GradientTestEngine implements ImageEngine {
     @Override
     public List<ModelDescriptor> models() {
         return List.of(new ModelDescriptor("tiny", "tiny", "0123456789", 64, 64, "test double, 64 px", TestModelCards.emoji("tiny"), 12),
-                new ModelDescriptor("wide", "wide", "abcdef0123", 128, 64, "test double, 128x64 px", null, 2));
+                new ModelDescriptor("wide", "wide", "abcdef0123", 128, 64, "test double, 128x64 px", null, 4));
     }
 
     @Override
@@ -71,14 +72,20 @@ public final class GradientTestEngine implements ImageEngine {
 
     @Override
     public EngineResult generate(GenerationParams params, StepListener listener, BooleanSupplier cancelled) throws Exception {
+        return generate(params, listener, cancelled, () -> false);
+    }
+
+    @Override
+    public EngineResult generate(GenerationParams params, StepListener listener, BooleanSupplier cancelled,
+            BooleanSupplier finishEarly) throws Exception {
         started.incrementAndGet();
-        for (int step = 1; step <= params.steps(); step++) {
+        for (int step = 1; step <= params.steps() && !finishEarly.getAsBoolean(); step++) {
             if (cancelled.getAsBoolean()) {
                 throw new CancellationException("cancelled at step " + step);
             }
             Thread.sleep(stepMillis);
             listener.onStep(step, params.steps(), listener.wantsPreview(step) ? gradient(params.seed(), 16, 16) : null);
-            while (holding && step == 1) {
+            while (holding && step == 1 && !finishEarly.getAsBoolean()) {
                 if (cancelled.getAsBoolean()) {
                     throw new CancellationException("cancelled while held");
                 }
@@ -98,8 +105,12 @@ public final class GradientTestEngine implements ImageEngine {
             fields.put("Seed", Long.toString(seed));
             fields.put("Size", params.width() + "x" + params.height());
             fields.put("Model", params.model());
+            if (params.clipSkip() > 1) {
+                fields.put("Clip skip", Integer.toString(params.clipSkip()));
+            }
             String infotext = new Infotext(params.prompt(), params.negativePrompt(), fields).format();
-            images.add(new EngineResult.Image(PngText.withText(gradient(seed, params.width(), params.height()), "parameters", infotext),
+            byte[] png = gradient(seed + (params.clipSkip() - 1L) * (1L << 16), params.width(), params.height());
+            images.add(new EngineResult.Image(PngText.withText(png, "parameters", infotext),
                     seed, infotext));
         }
         return new EngineResult(images);

@@ -165,6 +165,12 @@ public final class TestServer<E extends ImageEngine> implements AutoCloseable {
         }
 
         @Override
+        public EngineResult generate(GenerationParams params, StepListener listener, BooleanSupplier cancelled,
+                BooleanSupplier finishEarly) throws Exception {
+            return engine.generate(params, listener, cancelled, finishEarly);
+        }
+
+        @Override
         public int concurrentJobs() {
             return engine.concurrentJobs();
         }
