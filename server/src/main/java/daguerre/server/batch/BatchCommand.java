@@ -80,7 +80,7 @@ public final class BatchCommand implements Callable<Integer> {
         }
         Limits limits = config.limits();
         long lines = text.lines().count();
-        config = config.withLimits(new Limits(limits.maxWidth(), limits.maxHeight(), limits.maxSteps(), limits.maxBatch(),
+        config = config.withLimits(limits.withQueueSize(
                 (int) Math.max(limits.queueSize(), Math.min(Integer.MAX_VALUE, lines + limits.queueSize()))));
         Path outDir = outSetting != null ? Path.of(outSetting)
                 : Path.of("outputs", file.getFileName().toString().replaceFirst("\\.[^.]*$", ""));

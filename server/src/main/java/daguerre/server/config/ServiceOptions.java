@@ -39,6 +39,14 @@ public final class ServiceOptions {
     @Option(names = "--max-batch", description = "Most images per job (default 8).")
     Integer maxBatch;
 
+    @Option(names = "--max-prompt-chars",
+            description = "Longest prompt or negative prompt in characters, checked before tokenizing (default 20000).")
+    Integer maxPromptChars;
+
+    @Option(names = "--max-prompt-chunks",
+            description = "Most 75-token chunks a prompt or negative prompt may take with the model's tokenizer (default 32).")
+    Integer maxPromptChunks;
+
     @Option(names = "--queue-size", description = "Most jobs waiting in the queue (default 100).")
     Integer queueSize;
 
@@ -101,7 +109,10 @@ public final class ServiceOptions {
                 settings.integer("max-height", maxHeight, d.limits().maxHeight(), 64, 16384),
                 settings.integer("max-steps", maxSteps, d.limits().maxSteps(), 1, 10_000),
                 settings.integer("max-batch", maxBatch, d.limits().maxBatch(), 1, 1024),
-                settings.integer("queue-size", queueSize, d.limits().queueSize(), 1, 1_000_000));
+                settings.integer("queue-size", queueSize, d.limits().queueSize(), 1, 1_000_000))
+                .withPromptLimits(
+                        settings.integer("max-prompt-chars", maxPromptChars, d.limits().maxPromptChars(), 1, 10_000_000),
+                        settings.integer("max-prompt-chunks", maxPromptChunks, d.limits().maxPromptChunks(), 1, 10_000));
         List<Path> modelPaths = models != null && !models.isEmpty() ? models
                 : settings.list("model", null).stream().map(Path::of).toList();
         ServeConfig config = new ServeConfig(

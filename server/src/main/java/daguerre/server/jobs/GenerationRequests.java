@@ -72,7 +72,9 @@ public final class GenerationRequests {
         if (prompt == null) {
             throw new RequestException(400, "missing_field", "prompt is required", "prompt");
         }
+        promptLength("prompt", prompt);
         String negativePrompt = string(body, "negative_prompt", "");
+        promptLength("negative_prompt", negativePrompt);
         String model = string(body, "model", null);
         if (model == null) {
             model = defaultModel.get();
@@ -99,8 +101,27 @@ public final class GenerationRequests {
         int n = (int) integer(body, "n", 1, 1, limits.maxBatch());
         byte[] initImage = initImage(body);
         double strength = number(body, "strength", DEFAULT_STRENGTH, 0, 1);
+        promptChunks(model, "prompt", prompt);
+        promptChunks(model, "negative_prompt", negativePrompt);
         return new GenerationParams(prompt, negativePrompt, model, sampler, steps, guidanceScale, guidanceRescale,
                 clipSkip, seed, width, height, n, initImage, strength);
+    }
+
+    /** Refuses a prompt longer than {@link Limits#maxPromptChars()}: checked before anything reads the text. */
+    private void promptLength(String field, String text) {
+        if (text.length() > limits.maxPromptChars()) {
+            throw new RequestException(400, "prompt_too_long", field + " is " + text.length() + " characters long; the most is "
+                    + limits.maxPromptChars() + " (--max-prompt-chars)", field);
+        }
+    }
+
+    /** Refuses a prompt the model's tokenizer cuts into more than {@link Limits#maxPromptChunks()} chunks of 75 tokens. */
+    private void promptChunks(String model, String field, String text) {
+        int chunks = engine.promptChunks(model, text);
+        if (chunks > limits.maxPromptChunks()) {
+            throw new RequestException(400, "prompt_too_long", field + " takes " + chunks + " chunks of 75 tokens on model " + model
+                    + "; the most is " + limits.maxPromptChunks() + " (--max-prompt-chunks)", field);
+        }
     }
 
     /** Why the request's prompt may not come out as intended on its model (its card's warnings); empty when none. */
