@@ -47,6 +47,10 @@ public final class ServiceOptions {
             description = "Most 75-token chunks a prompt or negative prompt may take with the model's tokenizer (default 32).")
     Integer maxPromptChunks;
 
+    @Option(names = "--max-job-restarts",
+            description = "A job found running at start this many times (restarts interrupted it) fails instead of running again (default 2).")
+    Integer maxJobRestarts;
+
     @Option(names = "--queue-size", description = "Most jobs waiting in the queue (default 100).")
     Integer queueSize;
 
@@ -112,7 +116,8 @@ public final class ServiceOptions {
                 settings.integer("queue-size", queueSize, d.limits().queueSize(), 1, 1_000_000))
                 .withPromptLimits(
                         settings.integer("max-prompt-chars", maxPromptChars, d.limits().maxPromptChars(), 1, 10_000_000),
-                        settings.integer("max-prompt-chunks", maxPromptChunks, d.limits().maxPromptChunks(), 1, 10_000));
+                        settings.integer("max-prompt-chunks", maxPromptChunks, d.limits().maxPromptChunks(), 1, 10_000))
+                .withMaxJobRestarts(settings.integer("max-job-restarts", maxJobRestarts, d.limits().maxJobRestarts(), 1, 1000));
         List<Path> modelPaths = models != null && !models.isEmpty() ? models
                 : settings.list("model", null).stream().map(Path::of).toList();
         ServeConfig config = new ServeConfig(
