@@ -47,6 +47,14 @@ public final class ServiceOptions {
             description = "Most 75-token chunks a prompt or negative prompt may take with the model's tokenizer (default 32).")
     Integer maxPromptChunks;
 
+    @Option(names = "--max-pixels",
+            description = "Largest image area (width x height) on every model (default: 4 times each model's native area).")
+    Integer maxPixels;
+
+    @Option(names = "--max-job-cost",
+            description = "Most a job may cost, in megapixel-steps: steps x width x height x images / 10^6 (default 150).")
+    Integer maxJobCost;
+
     @Option(names = "--max-job-restarts",
             description = "A job found running at start this many times (restarts interrupted it) fails instead of running again (default 2).")
     Integer maxJobRestarts;
@@ -117,7 +125,9 @@ public final class ServiceOptions {
                 .withPromptLimits(
                         settings.integer("max-prompt-chars", maxPromptChars, d.limits().maxPromptChars(), 1, 10_000_000),
                         settings.integer("max-prompt-chunks", maxPromptChunks, d.limits().maxPromptChunks(), 1, 10_000))
-                .withMaxJobRestarts(settings.integer("max-job-restarts", maxJobRestarts, d.limits().maxJobRestarts(), 1, 1000));
+                .withMaxJobRestarts(settings.integer("max-job-restarts", maxJobRestarts, d.limits().maxJobRestarts(), 1, 1000))
+                .withMaxPixels(settings.integer("max-pixels", maxPixels, d.limits().maxPixels(), 0, Integer.MAX_VALUE))
+                .withMaxJobCost(settings.integer("max-job-cost", maxJobCost, d.limits().maxJobCost(), 1, Integer.MAX_VALUE));
         List<Path> modelPaths = models != null && !models.isEmpty() ? models
                 : settings.list("model", null).stream().map(Path::of).toList();
         ServeConfig config = new ServeConfig(

@@ -98,6 +98,7 @@ final class NativeApi {
             ObjectNode item = items.addObject();
             item.put("id", model.id()).put("name", model.name()).put("hash", model.hash())
                     .put("default_width", model.defaultWidth()).put("default_height", model.defaultHeight())
+                    .put("max_pixels", services.requests().limits().maxPixels(model))
                     .put("description", model.description()).put("default", model.id().equals(services.engine().defaultModelId()));
             model.modelCard().ifPresent(card -> {
                 ObjectNode prompts = item.putObject("prompts").put("grammar", card.captionGrammar()).put("draws_well", card.drawsWell());

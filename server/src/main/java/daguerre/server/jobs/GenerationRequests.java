@@ -99,12 +99,36 @@ public final class GenerationRequests {
         multipleOf8("width", width);
         multipleOf8("height", height);
         int n = (int) integer(body, "n", 1, 1, limits.maxBatch());
+        area(descriptor, width, height);
+        cost(steps, width, height, n);
         byte[] initImage = initImage(body);
         double strength = number(body, "strength", DEFAULT_STRENGTH, 0, 1);
         promptChunks(model, "prompt", prompt);
         promptChunks(model, "negative_prompt", negativePrompt);
         return new GenerationParams(prompt, negativePrompt, model, sampler, steps, guidanceScale, guidanceRescale,
                 clipSkip, seed, width, height, n, initImage, strength);
+    }
+
+    /** Refuses an image larger than {@link Limits#maxPixels(ModelDescriptor)} on its model. */
+    private void area(ModelDescriptor model, int width, int height) {
+        long pixels = (long) width * height;
+        long most = limits.maxPixels(model);
+        if (pixels > most) {
+            String why = limits.maxPixels() > 0 ? "--max-pixels" : Limits.NATIVE_AREA_FACTOR + " times its native "
+                    + model.defaultWidth() + "x" + model.defaultHeight() + "; --max-pixels sets another limit";
+            throw new RequestException(400, "image_too_large", width + "x" + height + " is " + pixels + " pixels; model "
+                    + model.id() + " allows at most " + most + " (" + why + ")", "width");
+        }
+    }
+
+    /** Refuses a job that would cost more than {@link Limits#maxJobCost()} megapixel-steps. */
+    private void cost(int steps, int width, int height, int n) {
+        double cost = Limits.megapixelSteps(steps, width, height, n);
+        if (cost > limits.maxJobCost()) {
+            throw new RequestException(400, "job_too_costly", String.format(java.util.Locale.ROOT,
+                    "the job would cost %.1f megapixel-steps (%d steps x %dx%d x %d images / 10^6); the most is %d (--max-job-cost):"
+                            + " ask for fewer steps, images or pixels", cost, steps, width, height, n, limits.maxJobCost()), null);
+        }
     }
 
     /** Refuses a prompt longer than {@link Limits#maxPromptChars()}: checked before anything reads the text. */

@@ -28,7 +28,10 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** Every request has a bounded cost: prompt caps on every API family, checked before any costly work. */
+/**
+ * Every request has a bounded cost, checked at submit on every API family (native, A1111, OpenAI, batch lines):
+ * prompt caps (before any tokenizing), image area per model, job cost.
+ */
 class RequestLimitsTest {
 
     /** 1 MiB of prompt: far over the character cap, and under the body limit these tests set. */
@@ -92,6 +95,65 @@ class RequestLimitsTest {
         assertTrue(server.engine.counted.contains(tooLong.length()), "chunks are counted by the engine (the model's tokenizer)");
     }
 
+    @Test
+    void eachModelAllowsFourTimesItsNativeArea() throws Exception {
+        // the default test model "tiny" is 64x64 (as the shipped default model): at most 16,384 pixels, 128x128
+        HttpResponse<String> a1111 = server.post("/sdapi/v1/txt2img", "{\"prompt\":\"x\",\"width\":512,\"height\":512,\"steps\":1}");
+        assertA1111Error(a1111, 422, "width");
+        assertTrue(json(a1111).get("detail").asText().contains("allows at most 16384"), a1111.body());
+        assertTrue(json(a1111).get("detail").asText().contains("--max-pixels"), a1111.body());
+        HttpResponse<String> openAi = server.post("/v1/images/generations", "{\"prompt\":\"x\",\"size\":\"1024x1024\",\"steps\":1}");
+        assertOpenAiError(openAi, 400, "size");
+        assertEquals("image_too_large", json(openAi).at("/error/code").asText());
+        assertTrue(json(openAi).at("/error/message").asText().contains("1024x1024 is 1048576 pixels"), openAi.body());
+        assertError(server.post("/api/v1/generations", "{\"prompt\":\"x\",\"width\":136,\"height\":128}"), 400, "image_too_large",
+                "width");
+        assertEquals(16384, json(server.get("/api/v1/models")).at("/items/0/max_pixels").asInt());
+        assertEquals(202, server.post("/api/v1/generations", "{\"prompt\":\"x\",\"width\":128,\"height\":128,\"steps\":1}")
+                .statusCode());
+        assertEquals(202, server.post("/api/v1/generations", "{\"prompt\":\"x\",\"width\":256,\"height\":64,\"steps\":1}")
+                .statusCode(), "the area counts, not the sides");
+        // "wide" is 128x64: 4 x 8,192 pixels
+        assertEquals(202, server.post("/api/v1/generations", "{\"prompt\":\"x\",\"model\":\"wide\",\"width\":256,\"height\":128,"
+                + "\"steps\":1}").statusCode());
+        assertError(server.post("/api/v1/generations", "{\"prompt\":\"x\",\"model\":\"wide\",\"width\":256,\"height\":136}"),
+                400, "image_too_large", "width");
+    }
+
+    @Test
+    void anExplicitMaxPixelsAppliesToEveryModel() throws Exception {
+        try (var small = TestServer.start(dataDir.resolve("explicit"), new GradientTestEngine(1),
+                c -> c.withLimits(c.limits().withMaxPixels(64 * 64)))) {
+            assertError(small.post("/api/v1/generations", "{\"prompt\":\"x\",\"model\":\"wide\"}"), 400, "image_too_large", "width");
+            assertEquals(202, small.post("/api/v1/generations", "{\"prompt\":\"x\",\"steps\":1}").statusCode());
+        }
+    }
+
+    @Test
+    void aJobCostingHoursIsRefusedAndNormalUseIsNot() throws Exception {
+        // "big" stands for SD 1.5 (512x512): 150 steps x 8 images would be 314.6 megapixel-steps
+        assertError(server.post("/api/v1/generations", "{\"prompt\":\"x\",\"model\":\"big\",\"steps\":150,\"n\":8}"), 400,
+                "job_too_costly", null);
+        HttpResponse<String> a1111 = server.post("/sdapi/v1/txt2img", "{\"prompt\":\"x\",\"steps\":150,\"batch_size\":4,\"n_iter\":2,"
+                + "\"override_settings\":{\"sd_model_checkpoint\":\"big\"}}");
+        assertA1111Error(a1111, 422, null);
+        assertTrue(json(a1111).get("detail").asText().contains("314.6 megapixel-steps"), a1111.body());
+        assertTrue(json(a1111).get("detail").asText().contains("--max-job-cost"), a1111.body());
+        HttpResponse<String> openAi = server.post("/v1/images/generations", "{\"prompt\":\"x\",\"model\":\"big\",\"n\":8,"
+                + "\"steps\":150,\"size\":\"512x512\"}");
+        assertOpenAiError(openAi, 400, null);
+        assertEquals("job_too_costly", json(openAi).at("/error/code").asText());
+        JsonNode batch = json(postBatch("--prompt x --sd_model big --steps 150 --batch_size 8\n"));
+        assertEquals("job_too_costly", batch.at("/lines/0/error/code").asText(), batch.toString());
+
+        for (String normal : List.of("{\"steps\":100,\"n\":4}", "{\"steps\":50,\"n\":2,\"width\":1024,\"height\":1024}")) {
+            HttpResponse<String> accepted = server.post("/api/v1/generations",
+                    normal.replace("{", "{\"prompt\":\"x\",\"model\":\"big\","));
+            assertEquals(202, accepted.statusCode(), accepted.body());
+            server.post("/api/v1/jobs/" + json(accepted).get("id").asText() + "/cancel", "");
+        }
+    }
+
     private static HttpResponse<String> postBatch(String file) throws Exception {
         HttpResponse<String> response = server.send(HttpRequest.newBuilder(server.uri("/api/v1/batches"))
                 .header("Content-Type", "text/plain").POST(HttpRequest.BodyPublishers.ofString(file)));
@@ -106,9 +168,12 @@ class RequestLimitsTest {
             this(inner, new CopyOnWriteArrayList<>());
         }
 
+        /** The test double's models and "big", of SD 1.5's native size. */
         @Override
         public List<ModelDescriptor> models() {
-            return inner.models();
+            List<ModelDescriptor> models = new java.util.ArrayList<>(inner.models());
+            models.add(new ModelDescriptor("big", "big", "5555555555", 512, 512, "test double, 512 px"));
+            return models;
         }
 
         @Override
