@@ -73,9 +73,14 @@ public final class BatchCommand implements Callable<Integer> {
             Settings settings = options.settings(environment);
             config = options.resolve(settings);
             outSetting = settings.string("out", out == null ? null : out.toString(), null);
-            text = Files.readString(file);
+            try (var reader = Files.newBufferedReader(file)) {
+                text = PromptFileParser.read(reader, config.limits().maxBatchLines());
+            }
         } catch (IllegalArgumentException | IOException e) {
             err.println("batch: " + e.getMessage());
+            return 2;
+        } catch (RequestException e) {
+            err.println("batch: " + file + ": " + e.getMessage());
             return 2;
         }
         Limits limits = config.limits();

@@ -55,6 +55,9 @@ public final class ServiceOptions {
             description = "Most a job may cost, in megapixel-steps: steps x width x height x images / 10^6 (default 150).")
     Integer maxJobCost;
 
+    @Option(names = "--max-batch-lines", description = "Most prompt lines in one batch file (default 1000).")
+    Integer maxBatchLines;
+
     @Option(names = "--max-job-restarts",
             description = "A job found running at start this many times (restarts interrupted it) fails instead of running again (default 2).")
     Integer maxJobRestarts;
@@ -127,7 +130,8 @@ public final class ServiceOptions {
                         settings.integer("max-prompt-chunks", maxPromptChunks, d.limits().maxPromptChunks(), 1, 10_000))
                 .withMaxJobRestarts(settings.integer("max-job-restarts", maxJobRestarts, d.limits().maxJobRestarts(), 1, 1000))
                 .withMaxPixels(settings.integer("max-pixels", maxPixels, d.limits().maxPixels(), 0, Integer.MAX_VALUE))
-                .withMaxJobCost(settings.integer("max-job-cost", maxJobCost, d.limits().maxJobCost(), 1, Integer.MAX_VALUE));
+                .withMaxJobCost(settings.integer("max-job-cost", maxJobCost, d.limits().maxJobCost(), 1, Integer.MAX_VALUE))
+                .withMaxBatchLines(settings.integer("max-batch-lines", maxBatchLines, d.limits().maxBatchLines(), 1, 1_000_000));
         List<Path> modelPaths = models != null && !models.isEmpty() ? models
                 : settings.list("model", null).stream().map(Path::of).toList();
         ServeConfig config = new ServeConfig(

@@ -15,9 +15,10 @@ package daguerre.server.jobs;
  * @param maxPixels the largest image area (width x height) on every model; 0: {@value #NATIVE_AREA_FACTOR} times
  *                  each model's native area (its default width x height)
  * @param maxJobCost the most a job may cost, in megapixel-steps: steps x width x height x images / 10^6
+ * @param maxBatchLines the most prompt lines (non-blank lines) in one batch file
  */
 public record Limits(int maxWidth, int maxHeight, int maxSteps, int maxBatch, int queueSize, int maxPromptChars,
-                     int maxPromptChunks, int maxJobRestarts, int maxPixels, int maxJobCost) {
+                     int maxPromptChunks, int maxJobRestarts, int maxPixels, int maxJobCost, int maxBatchLines) {
 
     /** Enough for 32 chunks of ordinary words (about 4-6 characters a token); it keeps tokenizing cheap. */
     public static final int DEFAULT_MAX_PROMPT_CHARS = 20_000;
@@ -33,36 +34,39 @@ public record Limits(int maxWidth, int maxHeight, int maxSteps, int maxBatch, in
      * 5.7 s a 512 px step).
      */
     public static final int DEFAULT_MAX_JOB_COST = 150;
+    /** A thousand jobs per batch file. */
+    public static final int DEFAULT_MAX_BATCH_LINES = 1000;
 
     /** The size, step, batch and queue bounds, with the defaults for the others. */
     public Limits(int maxWidth, int maxHeight, int maxSteps, int maxBatch, int queueSize) {
         this(maxWidth, maxHeight, maxSteps, maxBatch, queueSize, DEFAULT_MAX_PROMPT_CHARS, DEFAULT_MAX_PROMPT_CHUNKS,
-                DEFAULT_MAX_JOB_RESTARTS, 0, DEFAULT_MAX_JOB_COST);
+                DEFAULT_MAX_JOB_RESTARTS, 0, DEFAULT_MAX_JOB_COST, DEFAULT_MAX_BATCH_LINES);
     }
 
     public Limits withQueueSize(int jobs) {
         return new Limits(maxWidth, maxHeight, maxSteps, maxBatch, jobs, maxPromptChars, maxPromptChunks, maxJobRestarts, maxPixels,
-                maxJobCost);
+                maxJobCost, maxBatchLines);
     }
 
     public Limits withPromptLimits(int chars, int chunks) {
-        return new Limits(maxWidth, maxHeight, maxSteps, maxBatch, queueSize, chars, chunks, maxJobRestarts, maxPixels, maxJobCost);
+        return new Limits(maxWidth, maxHeight, maxSteps, maxBatch, queueSize, chars, chunks, maxJobRestarts, maxPixels, maxJobCost,
+                maxBatchLines);
     }
 
     public Limits withMaxJobRestarts(int restarts) {
         return new Limits(maxWidth, maxHeight, maxSteps, maxBatch, queueSize, maxPromptChars, maxPromptChunks, restarts, maxPixels,
-                maxJobCost);
+                maxJobCost, maxBatchLines);
     }
 
     /** @param pixels the largest area on every model; 0: {@value #NATIVE_AREA_FACTOR} times each model's native area */
     public Limits withMaxPixels(int pixels) {
         return new Limits(maxWidth, maxHeight, maxSteps, maxBatch, queueSize, maxPromptChars, maxPromptChunks, maxJobRestarts, pixels,
-                maxJobCost);
+                maxJobCost, maxBatchLines);
     }
 
     public Limits withMaxJobCost(int megapixelSteps) {
         return new Limits(maxWidth, maxHeight, maxSteps, maxBatch, queueSize, maxPromptChars, maxPromptChunks, maxJobRestarts,
-                maxPixels, megapixelSteps);
+                maxPixels, megapixelSteps, maxBatchLines);
     }
 
     /** The largest image area {@code model} allows: {@link #maxPixels()}, or without one its native area times {@value #NATIVE_AREA_FACTOR}. */
@@ -73,5 +77,10 @@ public record Limits(int maxWidth, int maxHeight, int maxSteps, int maxBatch, in
     /** A job's cost in megapixel-steps: steps x width x height x images / 10^6. */
     public static double megapixelSteps(int steps, int width, int height, int images) {
         return (double) steps * width * height * images / 1e6;
+    }
+
+    public Limits withMaxBatchLines(int lines) {
+        return new Limits(maxWidth, maxHeight, maxSteps, maxBatch, queueSize, maxPromptChars, maxPromptChunks, maxJobRestarts,
+                maxPixels, maxJobCost, lines);
     }
 }
