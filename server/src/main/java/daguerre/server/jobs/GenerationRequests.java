@@ -14,6 +14,8 @@ import java.util.List;
 import java.util.Set;
 import java.util.function.Supplier;
 import javax.imageio.ImageIO;
+import javax.imageio.ImageReader;
+import javax.imageio.stream.ImageInputStream;
 
 /**
  * Validates native generation requests (the JSON of {@code POST /api/v1/generations}) into
@@ -30,6 +32,12 @@ public final class GenerationRequests {
 
     private static final long MAX_SEED = (1L << 53) - 1;
     private static final long MAX_INIT_IMAGE_PIXELS = 64L << 20;
+    /**
+     * Init images are resized to the requested size, so they may be larger than the model's own
+     * limit, up to 16 megapixels (a 12 MP phone photo; 64 MiB decoded): beyond that and the model's
+     * limit, they are refused from their header, before decoding.
+     */
+    private static final long INIT_IMAGE_PIXELS = 16L << 20;
     private static final Set<String> FIELDS = Set.of("prompt", "negative_prompt", "model", "sampler", "steps",
             "guidance_scale", "guidance_rescale", "clip_skip", "seed", "width", "height", "n", "init_image", "strength");
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -101,7 +109,7 @@ public final class GenerationRequests {
         int n = (int) integer(body, "n", 1, 1, limits.maxBatch());
         area(descriptor, width, height);
         cost(steps, width, height, n);
-        byte[] initImage = initImage(body);
+        byte[] initImage = initImage(body, Math.max(limits.maxPixels(descriptor), INIT_IMAGE_PIXELS), descriptor);
         double strength = number(body, "strength", DEFAULT_STRENGTH, 0, 1);
         promptChunks(model, "prompt", prompt);
         promptChunks(model, "negative_prompt", negativePrompt);
@@ -114,11 +122,15 @@ public final class GenerationRequests {
         long pixels = (long) width * height;
         long most = limits.maxPixels(model);
         if (pixels > most) {
-            String why = limits.maxPixels() > 0 ? "--max-pixels" : Limits.NATIVE_AREA_FACTOR + " times its native "
-                    + model.defaultWidth() + "x" + model.defaultHeight() + "; --max-pixels sets another limit";
             throw new RequestException(400, "image_too_large", width + "x" + height + " is " + pixels + " pixels; model "
-                    + model.id() + " allows at most " + most + " (" + why + ")", "width");
+                    + model.id() + " allows at most " + most + " (" + limitReason(model) + ")", "width");
         }
+    }
+
+    /** Where {@code model}'s largest area comes from, for messages. */
+    private String limitReason(ModelDescriptor model) {
+        return limits.maxPixels() > 0 ? "--max-pixels" : Limits.NATIVE_AREA_FACTOR + " times its native "
+                + model.defaultWidth() + "x" + model.defaultHeight() + "; --max-pixels sets another limit";
     }
 
     /** Refuses a job that would cost more than {@link Limits#maxJobCost()} megapixel-steps. */
@@ -187,12 +199,30 @@ public final class GenerationRequests {
 
     /** Decodes a base64 image (a {@code data:} URL prefix allowed) into PNG bytes, converting other formats. */
     public static byte[] decodeImage(String base64, String field) {
+        return decodeImage(base64, field, MAX_INIT_IMAGE_PIXELS);
+    }
+
+    /**
+     * Decodes a base64 image (a {@code data:} URL prefix allowed) into PNG bytes, converting other
+     * formats. An image whose header gives more than {@code maxPixels} pixels is refused before its
+     * pixels are read (a small file may claim a huge image).
+     */
+    public static byte[] decodeImage(String base64, String field, long maxPixels) {
         String data = base64.startsWith("data:") && base64.indexOf(',') > 0 ? base64.substring(base64.indexOf(',') + 1) : base64;
         byte[] bytes;
         try {
             bytes = Base64.getMimeDecoder().decode(data);
         } catch (IllegalArgumentException e) {
             throw RequestException.invalid(field, field + " is not valid base64");
+        }
+        long[] size = headerSize(bytes);
+        if (size == null) {
+            throw RequestException.invalid(field, field + " is not a PNG or JPEG image");
+        }
+        long pixels = size[0] * size[1];
+        if (pixels > Math.min(maxPixels, MAX_INIT_IMAGE_PIXELS)) {
+            throw new RequestException(400, "image_too_large", field + " is " + size[0] + "x" + size[1] + " (" + pixels
+                    + " pixels); at most " + Math.min(maxPixels, MAX_INIT_IMAGE_PIXELS) + " pixels are allowed", field);
         }
         BufferedImage image;
         try {
@@ -202,9 +232,6 @@ public final class GenerationRequests {
         }
         if (image == null) {
             throw RequestException.invalid(field, field + " is not a PNG or JPEG image");
-        }
-        if ((long) image.getWidth() * image.getHeight() > MAX_INIT_IMAGE_PIXELS) {
-            throw RequestException.invalid(field, field + " is too large: " + image.getWidth() + "x" + image.getHeight());
         }
         if (bytes.length > 8 && bytes[0] == (byte) 0x89 && bytes[1] == 'P') {
             return bytes;
@@ -218,9 +245,39 @@ public final class GenerationRequests {
         return png.toByteArray();
     }
 
-    private static byte[] initImage(JsonNode body) {
+    private byte[] initImage(JsonNode body, long maxPixels, ModelDescriptor model) {
         String base64 = string(body, "init_image", null);
-        return base64 == null ? null : decodeImage(base64, "init_image");
+        if (base64 == null) {
+            return null;
+        }
+        try {
+            return decodeImage(base64, "init_image", maxPixels);
+        } catch (RequestException e) {
+            if (!e.code().equals("image_too_large")) {
+                throw e;
+            }
+            throw new RequestException(400, e.code(), e.getMessage() + " (16 megapixels, or model " + model.id() + "'s limit if larger;"
+                    + " init images are resized to the requested size)", e.field());
+        }
+    }
+
+    /** The width and height in an image's header, read without decoding any pixel; null when no reader knows the format. */
+    private static long[] headerSize(byte[] bytes) {
+        try (ImageInputStream in = ImageIO.createImageInputStream(new ByteArrayInputStream(bytes))) {
+            Iterator<ImageReader> readers = in == null ? java.util.Collections.emptyIterator() : ImageIO.getImageReaders(in);
+            if (!readers.hasNext()) {
+                return null;
+            }
+            ImageReader reader = readers.next();
+            try {
+                reader.setInput(in, true, true);
+                return new long[] {reader.getWidth(0), reader.getHeight(0)};
+            } finally {
+                reader.dispose();
+            }
+        } catch (IOException | RuntimeException e) {
+            return null;
+        }
     }
 
     private static void multipleOf8(String field, int value) {

@@ -16,12 +16,19 @@ import daguerre.server.jobs.SamplerDescriptor;
 import daguerre.server.jobs.StepListener;
 import daguerre.server.testing.GradientTestEngine;
 import daguerre.server.testing.TestServer;
+import java.awt.image.BufferedImage;
+import java.io.ByteArrayOutputStream;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.util.Base64;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.BooleanSupplier;
+import java.util.zip.CRC32;
+import javax.imageio.ImageIO;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
@@ -30,7 +37,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Every request has a bounded cost, checked at submit on every API family (native, A1111, OpenAI, batch lines):
- * prompt caps (before any tokenizing), image area per model, job cost.
+ * prompt caps (before any tokenizing), image area per model (init images too, from their headers), job cost.
  */
 class RequestLimitsTest {
 
@@ -152,6 +159,61 @@ class RequestLimitsTest {
             assertEquals(202, accepted.statusCode(), accepted.body());
             server.post("/api/v1/jobs/" + json(accepted).get("id").asText() + "/cancel", "");
         }
+    }
+
+    @Test
+    void anOversizedInitImageIsRefusedFromItsHeaderBeforeDecoding() throws Exception {
+        // init images are resized to the request's size: larger than the model's area is fine up to 16 megapixels
+        assertEquals(202, server.post("/api/v1/generations", img2img(png(200, 200))).statusCode());
+
+        // a few bytes that claim 100000x100000: decoding them would allocate 30 GB
+        HttpResponse<String> claimed = server.post("/api/v1/generations", img2img(pngHeader(100_000, 100_000)));
+        assertError(claimed, 400, "image_too_large", "init_image");
+        assertTrue(json(claimed).at("/error/message").asText().contains("100000x100000"), claimed.body());
+        assertTrue(json(claimed).at("/error/message").asText().contains("at most 16777216 pixels"), claimed.body());
+        assertError(server.post("/api/v1/generations", img2img(pngHeader(5000, 4000))), 400, "image_too_large", "init_image");
+        assertError(server.post("/api/v1/generations", img2img(jpegHeader(30_000, 30_000))), 400, "image_too_large", "init_image");
+        HttpResponse<String> a1111 = server.post("/sdapi/v1/img2img", "{\"prompt\":\"x\",\"steps\":1,\"init_images\":[\""
+                + Base64.getEncoder().encodeToString(pngHeader(100_000, 100_000)) + "\"]}");
+        assertA1111Error(a1111, 422, "init_images");
+        assertTrue(json(a1111).get("detail").asText().contains("100000x100000"), a1111.body());
+    }
+
+    private static String img2img(byte[] image) {
+        return "{\"prompt\":\"x\",\"steps\":1,\"init_image\":\"" + Base64.getEncoder().encodeToString(image) + "\"}";
+    }
+
+    private static byte[] png(int width, int height) throws Exception {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ImageIO.write(new BufferedImage(width, height, BufferedImage.TYPE_INT_RGB), "png", out);
+        return out.toByteArray();
+    }
+
+    /** A PNG signature, an IHDR chunk for an RGB image of this size, and IEND: no pixel data at all. */
+    private static byte[] pngHeader(int width, int height) {
+        ByteBuffer ihdr = ByteBuffer.allocate(17).put("IHDR".getBytes(StandardCharsets.US_ASCII)).putInt(width).putInt(height)
+                .put(new byte[] {8, 2, 0, 0, 0});
+        CRC32 crc = new CRC32();
+        crc.update(ihdr.array());
+        return ByteBuffer.allocate(8 + 4 + 17 + 4 + 12)
+                .put(new byte[] {(byte) 0x89, 'P', 'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A})
+                .putInt(13).put(ihdr.array()).putInt((int) crc.getValue())
+                .putInt(0).put("IEND".getBytes(StandardCharsets.US_ASCII)).putInt(0xAE426082).array();
+    }
+
+    /** A real 16x16 JPEG whose frame header (SOF0) claims this size instead. */
+    private static byte[] jpegHeader(int width, int height) throws Exception {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ImageIO.write(new BufferedImage(16, 16, BufferedImage.TYPE_INT_RGB), "jpg", out);
+        byte[] jpeg = out.toByteArray();
+        for (int i = 2; i + 9 < jpeg.length; i++) {
+            if ((jpeg[i] & 0xFF) == 0xFF && (jpeg[i + 1] & 0xFF) == 0xC0) {
+                // FF C0, length (2), precision (1), then height and width
+                ByteBuffer.wrap(jpeg, i + 5, 4).putShort((short) height).putShort((short) width);
+                return jpeg;
+            }
+        }
+        throw new AssertionError("no SOF0 marker in the JPEG ImageIO wrote");
     }
 
     private static HttpResponse<String> postBatch(String file) throws Exception {
