@@ -34,10 +34,10 @@ public final class GenerationRequests {
     private static final long MAX_INIT_IMAGE_PIXELS = 64L << 20;
     /**
      * Init images are resized to the requested size, so they may be larger than the model's own
-     * limit, up to 16 megapixels (a 12 MP phone photo; 64 MiB decoded): beyond that and the model's
+     * limit, up to 16 megapixels (a 12 MP phone photo; 64 MB decoded): beyond that and the model's
      * limit, they are refused from their header, before decoding.
      */
-    private static final long INIT_IMAGE_PIXELS = 16L << 20;
+    private static final long INIT_IMAGE_PIXELS = 16_000_000;
     private static final Set<String> FIELDS = Set.of("prompt", "negative_prompt", "model", "sampler", "steps",
             "guidance_scale", "guidance_rescale", "clip_skip", "seed", "width", "height", "n", "init_image", "strength");
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -109,10 +109,10 @@ public final class GenerationRequests {
         int n = (int) integer(body, "n", 1, 1, limits.maxBatch());
         area(descriptor, width, height);
         cost(steps, width, height, n);
-        byte[] initImage = initImage(body, Math.max(limits.maxPixels(descriptor), INIT_IMAGE_PIXELS), descriptor);
         double strength = number(body, "strength", DEFAULT_STRENGTH, 0, 1);
         promptChunks(model, "prompt", prompt);
         promptChunks(model, "negative_prompt", negativePrompt);
+        byte[] initImage = initImage(body, descriptor);
         return new GenerationParams(prompt, negativePrompt, model, sampler, steps, guidanceScale, guidanceRescale,
                 clipSkip, seed, width, height, n, initImage, strength);
     }
@@ -245,19 +245,20 @@ public final class GenerationRequests {
         return png.toByteArray();
     }
 
-    private byte[] initImage(JsonNode body, long maxPixels, ModelDescriptor model) {
+    /** The init image as PNG bytes, or null; at most {@link #INIT_IMAGE_PIXELS} or the model's limit, whichever is larger. */
+    private byte[] initImage(JsonNode body, ModelDescriptor model) {
         String base64 = string(body, "init_image", null);
         if (base64 == null) {
             return null;
         }
         try {
-            return decodeImage(base64, "init_image", maxPixels);
+            return decodeImage(base64, "init_image", Math.max(limits.maxPixels(model), INIT_IMAGE_PIXELS));
         } catch (RequestException e) {
             if (!e.code().equals("image_too_large")) {
                 throw e;
             }
-            throw new RequestException(400, e.code(), e.getMessage() + " (16 megapixels, or model " + model.id() + "'s limit if larger;"
-                    + " init images are resized to the requested size)", e.field());
+            throw new RequestException(400, e.code(), e.getMessage() + " (" + (INIT_IMAGE_PIXELS / 1_000_000) + " megapixels, or model "
+                    + model.id() + "'s limit if larger; init images are resized to the requested size)", e.field());
         }
     }
 
