@@ -30,8 +30,8 @@ public record Limits(int maxWidth, int maxHeight, int maxSteps, int maxBatch, in
     public static final int NATIVE_AREA_FACTOR = 4;
     /**
      * 150 megapixel-steps: SD 1.5 at 512x512 with 100 steps and 4 images (105), or at 1024x1024 with 50 steps
-     * and 2 images, but not 150 steps and 8 images at 512x512 (315: some two hours on a 16-core CPU at
-     * 5.7 s a 512 px step).
+     * and 2 images, but not 150 steps and 8 images at 512x512 (315: some two hours on the CPU of
+     * docs/performance.md, 5.7 s a 512 px step).
      */
     public static final int DEFAULT_MAX_JOB_COST = 150;
     /** A thousand jobs per batch file. */
