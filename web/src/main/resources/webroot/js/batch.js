@@ -10,6 +10,17 @@ const POLL_MS = 1000;
 const FINAL = new Set(['succeeded', 'failed', 'cancelled', 'invalid']);
 const byId = (id) => document.getElementById(id);
 
+/** The batch with every page of its lines (the server sends up to 1,000 lines a page, with next_cursor). */
+async function withAllLines(batch) {
+  let page = batch;
+  const lines = [...batch.lines];
+  while (page.next_cursor) {
+    page = await request('GET', `/api/v1/batches/${encodeURIComponent(batch.id)}?cursor=${encodeURIComponent(page.next_cursor)}`);
+    lines.push(...page.lines);
+  }
+  return { ...page, lines, next_cursor: null };
+}
+
 export class BatchView {
   constructor() {
     this.batch = null;
@@ -33,7 +44,7 @@ export class BatchView {
     this.fileLines = text.split(/\r?\n/);
     this.progress.clear();
     try {
-      this.batch = await request('POST', '/api/v1/batches', { body: text });
+      this.batch = await withAllLines(await request('POST', '/api/v1/batches', { body: text }));
     } catch (error) {
       byId('batch-summary').textContent = '';
       byId('batch-error').textContent = `${file.name}: ${error.message}`;
@@ -62,7 +73,7 @@ export class BatchView {
     this.polling = true;
     window.clearTimeout(this.timer);
     try {
-      this.batch = await request('GET', `/api/v1/batches/${encodeURIComponent(this.batch.id)}`);
+      this.batch = await withAllLines(await request('GET', `/api/v1/batches/${encodeURIComponent(this.batch.id)}`));
       this.render();
     } catch (e) {
       // the server may be restarting: try again

@@ -74,7 +74,6 @@ public final class PromptEncoder {
     private final ClipTokenizer tokenizer;
     private final ClipTextModel model;
     private final Options options;
-    private final int commaId;
 
     public PromptEncoder(ClipTokenizer tokenizer, ClipTextModel model, Options options) {
         if (CHUNK_LENGTH + 2 > model.config().maxPositionEmbeddings()) {
@@ -84,7 +83,6 @@ public final class PromptEncoder {
         this.tokenizer = tokenizer;
         this.model = model;
         this.options = options;
-        this.commaId = tokenizer.idOfToken(",</w>").orElse(-1);
     }
 
     public Options options() {
@@ -93,10 +91,18 @@ public final class PromptEncoder {
 
     /** Cuts {@code prompt} into chunks with per-token weights, without running the model. */
     public ChunkedPrompt chunk(String prompt) {
+        return chunk(tokenizer, options, prompt);
+    }
+
+    /**
+     * Cuts {@code prompt} into chunks as an encoder with this tokenizer and these options would,
+     * with no text model at all: for counting a prompt's chunks before any job runs.
+     */
+    public static ChunkedPrompt chunk(ClipTokenizer tokenizer, Options options, String prompt) {
         List<EmphasisParser.WeightedText> pieces = options.emphasis() == Emphasis.NONE
                 ? List.of(new EmphasisParser.WeightedText(prompt, 1.0))
                 : EmphasisParser.parse(prompt);
-        Chunker chunker = new Chunker();
+        Chunker chunker = new Chunker(tokenizer, options);
         for (EmphasisParser.WeightedText piece : pieces) {
             if (piece.isBreak()) {
                 chunker.closeChunk(false);
@@ -195,12 +201,21 @@ public final class PromptEncoder {
     }
 
     /** A1111's chunk filling: 75 tokens a chunk, comma backtracking, BREAK, EOS padding. */
-    private final class Chunker {
+    private static final class Chunker {
+        final ClipTokenizer tokenizer;
+        final Options options;
+        final int commaId;
         final List<PromptChunk> chunks = new ArrayList<>();
         int tokenCount;
         private List<Integer> tokens = new ArrayList<>();
         private List<Float> weights = new ArrayList<>();
         private int lastComma = -1;
+
+        Chunker(ClipTokenizer tokenizer, Options options) {
+            this.tokenizer = tokenizer;
+            this.options = options;
+            this.commaId = tokenizer.idOfToken(",</w>").orElse(-1);
+        }
 
         void add(int token, float weight) {
             if (token == commaId) {

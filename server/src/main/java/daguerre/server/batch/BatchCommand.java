@@ -73,14 +73,19 @@ public final class BatchCommand implements Callable<Integer> {
             Settings settings = options.settings(environment);
             config = options.resolve(settings);
             outSetting = settings.string("out", out == null ? null : out.toString(), null);
-            text = Files.readString(file);
+            try (var reader = Files.newBufferedReader(file)) {
+                text = PromptFileParser.read(reader, config.limits().maxBatchLines());
+            }
         } catch (IllegalArgumentException | IOException e) {
             err.println("batch: " + e.getMessage());
+            return 2;
+        } catch (RequestException e) {
+            err.println("batch: " + file + ": " + e.getMessage());
             return 2;
         }
         Limits limits = config.limits();
         long lines = text.lines().count();
-        config = config.withLimits(new Limits(limits.maxWidth(), limits.maxHeight(), limits.maxSteps(), limits.maxBatch(),
+        config = config.withLimits(limits.withQueueSize(
                 (int) Math.max(limits.queueSize(), Math.min(Integer.MAX_VALUE, lines + limits.queueSize()))));
         Path outDir = outSetting != null ? Path.of(outSetting)
                 : Path.of("outputs", file.getFileName().toString().replaceFirst("\\.[^.]*$", ""));

@@ -32,12 +32,14 @@ public final class BatchService {
      * Parses and validates every line, queues the good ones (all or none: 429 when they do not fit
      * in the queue) and stores the batch.
      *
-     * @throws RequestException 400 when the file has no lines; the queue's 429/503/507
+     * @throws RequestException 400 when the file has no lines, 413 when it has more than {@code --max-batch-lines};
+     *                          the queue's 429/503/507
      */
     public BatchStore.StoredBatch submit(String text) {
         if (text == null || text.isBlank()) {
             throw RequestException.invalid(null, "the prompt file is empty (one prompt per line)");
         }
+        PromptFileParser.checkLineCount(text, requests.limits().maxBatchLines());
         List<BatchStore.StoredLine> lines = new ArrayList<>();
         List<GenerationParams> valid = new ArrayList<>();
         List<Integer> validLines = new ArrayList<>();

@@ -31,6 +31,14 @@ public final class BatchStore {
      */
     public record StoredBatch(String id, long createdAt, List<StoredLine> lines) {}
 
+    /**
+     * Where a batch's lines stand, from the whole batch (not one page).
+     *
+     * @param total how many lines it has
+     * @param counts lines by job state wire name, and {@code invalid} for refused lines; only states that occur
+     */
+    public record Summary(int total, java.util.Map<String, Integer> counts) {}
+
     private final Database database;
 
     public BatchStore(Database database) {
@@ -62,8 +70,13 @@ public final class BatchStore {
         });
     }
 
-    /** The batch with this id, if any. */
+    /** The batch with this id, if any, with all its lines. */
     public Optional<StoredBatch> find(String id) throws SQLException {
+        return findPage(id, 0, Integer.MAX_VALUE);
+    }
+
+    /** The batch with this id, if any, with at most {@code limit} of its lines: those after line {@code afterLine}, in order. */
+    public Optional<StoredBatch> findPage(String id, int afterLine, int limit) throws SQLException {
         return database.call(c -> {
             long createdAt;
             try (PreparedStatement s = c.prepareStatement("SELECT created_at FROM batches WHERE id = ?")) {
@@ -77,8 +90,10 @@ public final class BatchStore {
             }
             List<StoredLine> lines = new ArrayList<>();
             try (PreparedStatement s = c.prepareStatement("SELECT line, job_id, error_code, error_message, error_field FROM batch_lines "
-                    + "WHERE batch_id = ? ORDER BY line")) {
+                    + "WHERE batch_id = ? AND line > ? ORDER BY line LIMIT ?")) {
                 s.setString(1, id);
+                s.setInt(2, afterLine);
+                s.setInt(3, limit);
                 try (ResultSet rows = s.executeQuery()) {
                     while (rows.next()) {
                         lines.add(new StoredLine(rows.getInt(1), rows.getString(2), rows.getString(3), rows.getString(4),
@@ -87,6 +102,25 @@ public final class BatchStore {
                 }
             }
             return Optional.of(new StoredBatch(id, createdAt, lines));
+        });
+    }
+
+    /** How many lines the batch has and where they stand, in one query (job states as stored). */
+    public Summary summary(String id) throws SQLException {
+        return database.call(c -> {
+            java.util.Map<String, Integer> counts = new java.util.LinkedHashMap<>();
+            int total = 0;
+            try (PreparedStatement s = c.prepareStatement("SELECT CASE WHEN b.job_id IS NULL THEN 'invalid' ELSE j.state END AS status, COUNT(*) FROM batch_lines b "
+                    + "LEFT JOIN jobs j ON j.id = b.job_id WHERE b.batch_id = ? GROUP BY status")) {
+                s.setString(1, id);
+                try (ResultSet rows = s.executeQuery()) {
+                    while (rows.next()) {
+                        counts.put(rows.getString(1), rows.getInt(2));
+                        total += rows.getInt(2);
+                    }
+                }
+            }
+            return new Summary(total, counts);
         });
     }
 }

@@ -51,6 +51,52 @@ public final class PromptFileParser {
         this.samplerFromA1111 = samplerFromA1111;
     }
 
+    /**
+     * Reads a prompt file, stopping at its {@code maxLines + 1}-th prompt (non-blank) line: a file
+     * with too many lines is refused before the rest of it is read or any line is parsed.
+     *
+     * @throws RequestException 413 {@code too_many_lines} naming the limit
+     */
+    public static String read(java.io.Reader file, int maxLines) throws java.io.IOException {
+        StringBuilder text = new StringBuilder();
+        int prompts = 0;
+        java.io.BufferedReader lines = new java.io.BufferedReader(file);
+        for (String line = lines.readLine(); line != null; line = lines.readLine()) {
+            if (!line.isBlank() && ++prompts > maxLines) {
+                throw tooManyLines(maxLines);
+            }
+            text.append(line).append('\n');
+        }
+        return text.toString();
+    }
+
+    /**
+     * Refuses {@code text} when it has more than {@code maxLines} prompt (non-blank) lines,
+     * counting only as far as line {@code maxLines + 1}, before any line is parsed.
+     *
+     * @throws RequestException 413 {@code too_many_lines} naming the limit
+     */
+    public static void checkLineCount(String text, int maxLines) {
+        int prompts = 0;
+        boolean blank = true;
+        for (int i = 0; i <= text.length(); i++) {
+            char c = i < text.length() ? text.charAt(i) : '\n';
+            if (c == '\n') {
+                if (!blank && ++prompts > maxLines) {
+                    throw tooManyLines(maxLines);
+                }
+                blank = true;
+            } else if (!Character.isWhitespace(c)) {
+                blank = false;
+            }
+        }
+    }
+
+    private static RequestException tooManyLines(int maxLines) {
+        return new RequestException(413, "too_many_lines", "the prompt file has more than " + maxLines
+                + " prompt lines (--max-batch-lines); split it into several batches", null);
+    }
+
     /** Parses every non-blank line of {@code text}. */
     public List<Line> parse(String text) {
         List<Line> lines = new ArrayList<>();

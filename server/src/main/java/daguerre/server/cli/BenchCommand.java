@@ -102,7 +102,7 @@ public final class BenchCommand implements Callable<Integer> {
             throw new ParameterException(spec.commandLine(), e.getMessage(), e);
         }
         out.println("omp_wait_policy " + DjlRuntime.ompWaitPolicy());
-        print(out, "", "threads", DjlRuntime.threads());
+        out.println("threads " + DjlRuntime.threads());
         if (defaultModel) {
             // First, so that the large model's memory does not sit under the small one's figures.
             Optional<Path> folder = defaultModelLocator.get();

@@ -42,6 +42,29 @@ public final class ServiceOptions {
     @Option(names = "--max-iterations", description = "Most batches one A1111 request may run in turn, its n_iter (default 16).")
     Integer maxIterations;
 
+    @Option(names = "--max-prompt-chars",
+            description = "Longest prompt or negative prompt in characters, checked before tokenizing (default 20000).")
+    Integer maxPromptChars;
+
+    @Option(names = "--max-prompt-chunks",
+            description = "Most 75-token chunks a prompt or negative prompt may take with the model's tokenizer (default 32).")
+    Integer maxPromptChunks;
+
+    @Option(names = "--max-pixels",
+            description = "Largest image area (width x height) on every model (default: 4 times each model's native area).")
+    Integer maxPixels;
+
+    @Option(names = "--max-job-cost",
+            description = "Most a job may cost, in megapixel-steps: steps x width x height x images / 10^6 (default 150).")
+    Integer maxJobCost;
+
+    @Option(names = "--max-batch-lines", description = "Most prompt lines in one batch file (default 1000).")
+    Integer maxBatchLines;
+
+    @Option(names = "--max-job-restarts",
+            description = "A job found running at start this many times (restarts interrupted it) fails instead of running again (default 2).")
+    Integer maxJobRestarts;
+
     @Option(names = "--queue-size", description = "Most jobs waiting in the queue (default 100).")
     Integer queueSize;
 
@@ -104,8 +127,15 @@ public final class ServiceOptions {
                 settings.integer("max-height", maxHeight, d.limits().maxHeight(), 64, 16384),
                 settings.integer("max-steps", maxSteps, d.limits().maxSteps(), 1, 10_000),
                 settings.integer("max-batch", maxBatch, d.limits().maxBatch(), 1, 1024),
-                settings.integer("queue-size", queueSize, d.limits().queueSize(), 1, 1_000_000),
-                settings.integer("max-iterations", maxIterations, d.limits().maxIterations(), 1, 10_000));
+                settings.integer("queue-size", queueSize, d.limits().queueSize(), 1, 1_000_000))
+                .withMaxIterations(settings.integer("max-iterations", maxIterations, d.limits().maxIterations(), 1, 10_000))
+                .withPromptLimits(
+                        settings.integer("max-prompt-chars", maxPromptChars, d.limits().maxPromptChars(), 1, 10_000_000),
+                        settings.integer("max-prompt-chunks", maxPromptChunks, d.limits().maxPromptChunks(), 1, 10_000))
+                .withMaxJobRestarts(settings.integer("max-job-restarts", maxJobRestarts, d.limits().maxJobRestarts(), 1, 1000))
+                .withMaxPixels(settings.integer("max-pixels", maxPixels, d.limits().maxPixels(), 0, Integer.MAX_VALUE))
+                .withMaxJobCost(settings.integer("max-job-cost", maxJobCost, d.limits().maxJobCost(), 1, Integer.MAX_VALUE))
+                .withMaxBatchLines(settings.integer("max-batch-lines", maxBatchLines, d.limits().maxBatchLines(), 1, 1_000_000));
         List<Path> modelPaths = models != null && !models.isEmpty() ? models
                 : settings.list("model", null).stream().map(Path::of).toList();
         ServeConfig config = new ServeConfig(

@@ -7,6 +7,7 @@ import daguerre.diffusion.pipeline.StableDiffusionModel;
 import daguerre.diffusion.pipeline.StableDiffusionPipeline;
 import daguerre.diffusion.pipeline.StepBatcher;
 import daguerre.diffusion.sampling.Sampler;
+import daguerre.diffusion.text.PromptEncoder;
 import daguerre.server.jobs.EngineResult;
 import daguerre.server.jobs.GenerationParams;
 import daguerre.server.jobs.ImageEngine;
@@ -109,6 +110,16 @@ public final class PipelineEngine implements ImageEngine {
     @Override
     public List<SamplerDescriptor> samplers() {
         return samplers;
+    }
+
+    @Override
+    public int promptChunks(String modelId, String prompt) {
+        StableDiffusionPipeline pipeline = pipelines.get(modelId);
+        if (pipeline == null) {
+            throw new IllegalArgumentException("unknown model '" + modelId + "'");
+        }
+        // the pipeline encodes with A1111's defaults (clip skip does not change the chunks)
+        return PromptEncoder.chunk(pipeline.model().tokenizer(), PromptEncoder.Options.DEFAULTS, prompt).chunks().size();
     }
 
     @Override

@@ -15,12 +15,15 @@ import daguerre.server.jobs.SamplerDescriptor;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import java.sql.SQLException;
+import java.util.List;
 
 /** The native API's job routes: generations, jobs, models, samplers, batches. */
 final class NativeApi {
 
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final int RECENT_JOBS = 50;
+    /** The most lines in one page of a batch, and the page size when none is asked for (the default --max-batch-lines). */
+    private static final int MAX_BATCH_PAGE = 1000;
 
     private final Services services;
 
@@ -98,6 +101,7 @@ final class NativeApi {
             ObjectNode item = items.addObject();
             item.put("id", model.id()).put("name", model.name()).put("hash", model.hash())
                     .put("default_width", model.defaultWidth()).put("default_height", model.defaultHeight())
+                    .put("max_pixels", services.requests().limits().maxPixels(model))
                     .put("description", model.description()).put("default", model.id().equals(services.engine().defaultModelId()));
             model.modelCard().ifPresent(card -> {
                 ObjectNode prompts = item.putObject("prompts").put("grammar", card.captionGrammar()).put("draws_well", card.drawsWell());
@@ -118,35 +122,60 @@ final class NativeApi {
     private void createBatch(RoutingContext ctx) {
         BatchStore.StoredBatch batch = services.batchService().submit(ctx.body() == null ? null : ctx.body().asString());
         ctx.response().putHeader("Location", "/api/v1/batches/" + batch.id());
-        Http.send(ctx, 202, batchView(batch));
+        Http.send(ctx, 202, batchPage(batch.id(), 0, MAX_BATCH_PAGE));
     }
 
+    /** {@code GET /api/v1/batches/{id}?cursor=&limit=}: the batch's counts and one page of its lines. */
     private void getBatch(RoutingContext ctx) {
         String id = ctx.pathParam("id");
         if (!Ids.isValid(id)) {
             throw RequestException.notFound("batch " + id);
         }
+        int afterLine = queryInteger(ctx, "cursor", 0, Integer.MAX_VALUE, 0);
+        int limit = queryInteger(ctx, "limit", 1, MAX_BATCH_PAGE, MAX_BATCH_PAGE);
+        Http.send(ctx, 200, batchPage(id, afterLine, limit));
+    }
+
+    private static int queryInteger(RoutingContext ctx, String name, int min, int max, int fallback) {
+        String value = ctx.queryParams().get(name);
+        if (value == null || value.isEmpty()) {
+            return fallback;
+        }
+        long number = value.matches("\\d{1,10}") ? Long.parseLong(value) : -1;
+        if (number < min || number > max) {
+            throw RequestException.invalid(name, name + " must be an integer between " + min + " and " + max + ", got "
+                    + (value.length() > 20 ? value.substring(0, 20) + "..." : value));
+        }
+        return (int) number;
+    }
+
+    /** The batch's summary over all its lines, and up to {@code limit} lines after line {@code afterLine}. */
+    private ObjectNode batchPage(String id, int afterLine, int limit) {
         try {
-            BatchStore.StoredBatch batch = services.batches().find(id).orElseThrow(() -> RequestException.notFound("batch " + id));
-            Http.send(ctx, 200, batchView(batch));
+            // one line more than asked tells whether another page follows
+            BatchStore.StoredBatch batch = services.batches().findPage(id, afterLine, limit + 1)
+                    .orElseThrow(() -> RequestException.notFound("batch " + id));
+            boolean more = batch.lines().size() > limit;
+            List<BatchStore.StoredLine> lines = more ? batch.lines().subList(0, limit) : batch.lines();
+            return batchView(batch, lines, services.batches().summary(id), more ? lines.get(lines.size() - 1).line() : null);
         } catch (SQLException e) {
             throw new IllegalStateException("cannot read batch " + id + ": " + e.getMessage(), e);
         }
     }
 
-    private ObjectNode batchView(BatchStore.StoredBatch batch) {
+    private ObjectNode batchView(BatchStore.StoredBatch batch, List<BatchStore.StoredLine> page, BatchStore.Summary summary,
+            Integer nextCursor) {
         ObjectNode body = JSON.createObjectNode().put("id", batch.id()).put("created_at", Http.time(batch.createdAt()));
-        ObjectNode counts = JSON.createObjectNode().put("invalid", 0);
+        ObjectNode counts = JSON.createObjectNode().put("invalid", summary.counts().getOrDefault("invalid", 0));
         for (JobState state : JobState.values()) {
-            counts.put(state.wireName(), 0);
+            counts.put(state.wireName(), summary.counts().getOrDefault(state.wireName(), 0));
         }
         ArrayNode lines = body.putArray("lines");
-        for (BatchStore.StoredLine line : batch.lines()) {
+        for (BatchStore.StoredLine line : page) {
             ObjectNode item = lines.addObject().put("line", line.line());
             if (line.jobId() == null) {
                 item.put("status", "invalid");
                 item.putObject("error").put("code", line.errorCode()).put("message", line.errorMessage()).put("field", line.errorField());
-                counts.put("invalid", counts.get("invalid").asInt() + 1);
                 continue;
             }
             JobRecord job = services.queue().find(line.jobId()).orElseThrow();
@@ -155,11 +184,18 @@ final class NativeApi {
             if (job.errorCode() != null) {
                 item.putObject("error").put("code", job.errorCode()).put("message", job.errorMessage());
             }
-            counts.put(job.state().wireName(), counts.get(job.state().wireName()).asInt() + 1);
         }
-        body.put("total", batch.lines().size());
+        body.put("total", summary.total());
         body.set("counts", counts);
-        body.putObject("links").put("self", "/api/v1/batches/" + batch.id());
+        if (nextCursor == null) {
+            body.putNull("next_cursor");
+        } else {
+            body.put("next_cursor", Integer.toString(nextCursor));
+        }
+        ObjectNode links = body.putObject("links").put("self", "/api/v1/batches/" + batch.id());
+        if (nextCursor != null) {
+            links.put("next", "/api/v1/batches/" + batch.id() + "?cursor=" + nextCursor);
+        }
         return body;
     }
 }

@@ -78,7 +78,14 @@ final class OpenAiApi {
         if (!format.equals("b64_json") && !format.equals("url")) {
             throw new RequestException(400, "invalid_value", "response_format must be b64_json or url", "response_format");
         }
-        GenerationParams params = services.requests().parse(request, false);
+        GenerationParams params;
+        try {
+            params = services.requests().parse(request, false);
+        } catch (RequestException e) {
+            // width and height come from OpenAI's size
+            boolean sizeError = "width".equals(e.field()) || "height".equals(e.field());
+            throw sizeError ? new RequestException(e.status(), e.code(), e.getMessage(), "size", e.retryAfterSeconds()) : e;
+        }
         ActiveJob job = services.queue().submit(params);
         ctx.put(ServiceLog.JOB_ID, job.id());
         String baseUrl = Http.baseUrl(ctx);

@@ -84,6 +84,22 @@ public final class Database implements AutoCloseable {
             );
             """);
 
+    /**
+     * A column added to a table after the table's first version.
+     *
+     * @param definition its type and default, as {@code ALTER TABLE ... ADD COLUMN} takes them
+     */
+    private record AddedColumn(String table, String column, String definition) {}
+
+    /**
+     * Columns added when missing, after the versioned migrations, whatever the file's version: a
+     * database of any earlier version (or of a branch that numbered its migrations differently)
+     * gains them, and one that has them is left alone. Append only.
+     */
+    private static final List<AddedColumn> ADDED_COLUMNS = List.of(
+            // times a job was found running at start (the service had stopped without re-queueing it)
+            new AddedColumn("jobs", "crash_restarts", "INTEGER NOT NULL DEFAULT 0"));
+
     /** Work done with the connection. */
     @FunctionalInterface
     public interface Work<T> {
@@ -148,6 +164,27 @@ public final class Database implements AutoCloseable {
                 return null;
             });
         }
+        for (AddedColumn added : ADDED_COLUMNS) {
+            transaction(c -> {
+                if (!columns(c, added.table()).contains(added.column())) {
+                    try (Statement statement = c.createStatement()) {
+                        statement.execute("ALTER TABLE " + added.table() + " ADD COLUMN " + added.column() + " " + added.definition());
+                    }
+                }
+                return null;
+            });
+        }
+    }
+
+    /** The column names of {@code table}. */
+    private static java.util.Set<String> columns(Connection c, String table) throws SQLException {
+        java.util.Set<String> names = new java.util.HashSet<>();
+        try (Statement statement = c.createStatement(); var rows = statement.executeQuery("PRAGMA table_info(" + table + ")")) {
+            while (rows.next()) {
+                names.add(rows.getString("name"));
+            }
+        }
+        return names;
     }
 
     /** Splits a script at semicolons that end a line, keeping trigger bodies (whose lines end in ";" inside BEGIN..END) whole. */

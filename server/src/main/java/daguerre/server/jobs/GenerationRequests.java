@@ -15,6 +15,8 @@ import java.util.List;
 import java.util.Set;
 import java.util.function.Supplier;
 import javax.imageio.ImageIO;
+import javax.imageio.ImageReader;
+import javax.imageio.stream.ImageInputStream;
 
 /**
  * Validates native generation requests (the JSON of {@code POST /api/v1/generations}) into
@@ -31,6 +33,12 @@ public final class GenerationRequests {
 
     private static final long MAX_SEED = (1L << 53) - 1;
     private static final long MAX_INIT_IMAGE_PIXELS = 64L << 20;
+    /**
+     * Init images are resized to the requested size, so they may be larger than the model's own
+     * limit, up to 16 megapixels (a 12 MP phone photo; 64 MB decoded): beyond that and the model's
+     * limit, they are refused from their header, before decoding.
+     */
+    private static final long INIT_IMAGE_PIXELS = 16_000_000;
     private static final Set<String> FIELDS = Set.of("prompt", "negative_prompt", "model", "sampler", "steps",
             "guidance_scale", "guidance_rescale", "clip_skip", "seed", "width", "height", "n", "init_image", "strength", "eta");
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -73,7 +81,9 @@ public final class GenerationRequests {
         if (prompt == null) {
             throw RequestException.aboutField(400, "missing_field", "prompt", "is required");
         }
+        promptLength("prompt", prompt);
         String negativePrompt = string(body, "negative_prompt", "");
+        promptLength("negative_prompt", negativePrompt);
         String model = string(body, "model", null);
         if (model == null) {
             model = defaultModel.get();
@@ -96,8 +106,11 @@ public final class GenerationRequests {
         int width = (int) integer(body, "width", descriptor.defaultWidth(), GenerationRequest.MIN_SIZE, limits.maxWidth());
         int height = (int) integer(body, "height", descriptor.defaultHeight(), GenerationRequest.MIN_SIZE, limits.maxHeight());
         int n = (int) integer(body, "n", 1, 1, limits.maxBatch());
-        String base64 = string(body, "init_image", null);
-        DecodedImage initImage = base64 == null ? null : decodeImage(base64, "init_image");
+        area(descriptor, width, height);
+        cost(steps, width, height, n);
+        promptChunks(model, "prompt", prompt);
+        promptChunks(model, "negative_prompt", negativePrompt);
+        DecodedImage initImage = initImage(body, descriptor);
         double strength = number(body, "strength", DEFAULT_STRENGTH, 0, 1);
         double eta = number(body, "eta", 0, 0, 1);
         GenerationParams params = new GenerationParams(prompt, negativePrompt, model, sampler, steps, guidanceScale, guidanceRescale,
@@ -110,6 +123,49 @@ public final class GenerationRequests {
                     : RequestException.invalid(e.field(), e.getMessage());
         }
         return params;
+    }
+
+    /** Refuses an image larger than {@link Limits#maxPixels(ModelDescriptor)} on its model. */
+    private void area(ModelDescriptor model, int width, int height) {
+        long pixels = (long) width * height;
+        long most = limits.maxPixels(model);
+        if (pixels > most) {
+            throw new RequestException(400, "image_too_large", width + "x" + height + " is " + pixels + " pixels; model "
+                    + model.id() + " allows at most " + most + " (" + limitReason(model) + ")", "width");
+        }
+    }
+
+    /** Where {@code model}'s largest area comes from, for messages. */
+    private String limitReason(ModelDescriptor model) {
+        return limits.maxPixels() > 0 ? "--max-pixels" : Limits.NATIVE_AREA_FACTOR + " times its native "
+                + model.defaultWidth() + "x" + model.defaultHeight() + "; --max-pixels sets another limit";
+    }
+
+    /** Refuses a job that would cost more than {@link Limits#maxJobCost()} megapixel-steps. */
+    private void cost(int steps, int width, int height, int n) {
+        double cost = Limits.megapixelSteps(steps, width, height, n);
+        if (cost > limits.maxJobCost()) {
+            throw new RequestException(400, "job_too_costly", String.format(java.util.Locale.ROOT,
+                    "the job would cost %.1f megapixel-steps (%d steps x %dx%d x %d images / 10^6); the most is %d (--max-job-cost):"
+                            + " ask for fewer steps, images or pixels", cost, steps, width, height, n, limits.maxJobCost()), null);
+        }
+    }
+
+    /** Refuses a prompt longer than {@link Limits#maxPromptChars()}: checked before anything reads the text. */
+    private void promptLength(String field, String text) {
+        if (text.length() > limits.maxPromptChars()) {
+            throw new RequestException(400, "prompt_too_long", field + " is " + text.length() + " characters long; the most is "
+                    + limits.maxPromptChars() + " (--max-prompt-chars)", field);
+        }
+    }
+
+    /** Refuses a prompt the model's tokenizer cuts into more than {@link Limits#maxPromptChunks()} chunks of 75 tokens. */
+    private void promptChunks(String model, String field, String text) {
+        int chunks = engine.promptChunks(model, text);
+        if (chunks > limits.maxPromptChunks()) {
+            throw new RequestException(400, "prompt_too_long", field + " takes " + chunks + " chunks of 75 tokens on model " + model
+                    + "; the most is " + limits.maxPromptChunks() + " (--max-prompt-chunks)", field);
+        }
     }
 
     /** Why the request's prompt may not come out as intended on its model (its card's warnings); empty when none. */
@@ -157,12 +213,30 @@ public final class GenerationRequests {
 
     /** Decodes a base64 image (a {@code data:} URL prefix allowed), converting other formats to PNG. */
     public static DecodedImage decodeImage(String base64, String field) {
+        return decodeImage(base64, field, MAX_INIT_IMAGE_PIXELS);
+    }
+
+    /**
+     * Decodes a base64 image (a {@code data:} URL prefix allowed), converting other formats to
+     * PNG. An image whose header gives more than {@code maxPixels} pixels is refused before its
+     * pixels are read (a small file may claim a huge image).
+     */
+    public static DecodedImage decodeImage(String base64, String field, long maxPixels) {
         String data = base64.startsWith("data:") && base64.indexOf(',') > 0 ? base64.substring(base64.indexOf(',') + 1) : base64;
         byte[] bytes;
         try {
             bytes = Base64.getMimeDecoder().decode(data);
         } catch (IllegalArgumentException e) {
             throw RequestException.invalidField(field, "is not valid base64");
+        }
+        long[] size = headerSize(bytes);
+        if (size == null) {
+            throw RequestException.invalid(field, field + " is not a PNG or JPEG image");
+        }
+        long pixels = size[0] * size[1];
+        if (pixels > Math.min(maxPixels, MAX_INIT_IMAGE_PIXELS)) {
+            throw new RequestException(400, "image_too_large", field + " is " + size[0] + "x" + size[1] + " (" + pixels
+                    + " pixels); at most " + Math.min(maxPixels, MAX_INIT_IMAGE_PIXELS) + " pixels are allowed", field);
         }
         BufferedImage image;
         try {
@@ -172,9 +246,6 @@ public final class GenerationRequests {
         }
         if (image == null) {
             throw RequestException.invalidField(field, "is not a PNG or JPEG image");
-        }
-        if ((long) image.getWidth() * image.getHeight() > MAX_INIT_IMAGE_PIXELS) {
-            throw RequestException.invalidField(field, "is too large: " + image.getWidth() + "x" + image.getHeight());
         }
         if (bytes.length > 8 && bytes[0] == (byte) 0x89 && bytes[1] == 'P') {
             return new DecodedImage(bytes, image);
@@ -186,6 +257,42 @@ public final class GenerationRequests {
             throw new IllegalStateException("cannot re-encode " + field + " as PNG", e);
         }
         return new DecodedImage(png.toByteArray(), image);
+    }
+
+    /** The init image as PNG bytes, or null; at most {@link #INIT_IMAGE_PIXELS} or the model's limit, whichever is larger. */
+    private DecodedImage initImage(JsonNode body, ModelDescriptor model) {
+        String base64 = string(body, "init_image", null);
+        if (base64 == null) {
+            return null;
+        }
+        try {
+            return decodeImage(base64, "init_image", Math.max(limits.maxPixels(model), INIT_IMAGE_PIXELS));
+        } catch (RequestException e) {
+            if (!e.code().equals("image_too_large")) {
+                throw e;
+            }
+            throw new RequestException(400, e.code(), e.getMessage() + " (" + (INIT_IMAGE_PIXELS / 1_000_000) + " megapixels, or model "
+                    + model.id() + "'s limit if larger; init images are resized to the requested size)", e.field());
+        }
+    }
+
+    /** The width and height in an image's header, read without decoding any pixel; null when no reader knows the format. */
+    private static long[] headerSize(byte[] bytes) {
+        try (ImageInputStream in = ImageIO.createImageInputStream(new ByteArrayInputStream(bytes))) {
+            Iterator<ImageReader> readers = in == null ? java.util.Collections.emptyIterator() : ImageIO.getImageReaders(in);
+            if (!readers.hasNext()) {
+                return null;
+            }
+            ImageReader reader = readers.next();
+            try {
+                reader.setInput(in, true, true);
+                return new long[] {reader.getWidth(0), reader.getHeight(0)};
+            } finally {
+                reader.dispose();
+            }
+        } catch (IOException | RuntimeException e) {
+            return null;
+        }
     }
 
     private static String string(JsonNode body, String field, String fallback) {

@@ -46,6 +46,18 @@ public interface ImageEngine extends AutoCloseable {
     }
 
     /**
+     * How many chunks of 75 tokens the text encoder of model {@code modelId} cuts {@code prompt}
+     * into, as its prompt encoder does (emphasis brackets, {@code BREAK}, comma backtracking), with
+     * the model's own tokenizer. Called at submit, from an HTTP worker thread: no tensor math. The
+     * default counts with the bundled OpenAI CLIP vocabulary (the SD 1.x tokenizer).
+     *
+     * @param modelId one of {@link #models()}
+     */
+    default int promptChunks(String modelId, String prompt) {
+        return BundledClipChunks.chunks(prompt);
+    }
+
+    /**
      * How many jobs the service should run at once on this engine (one worker thread each); an
      * engine that batches steps across jobs benefits from more than one. The default is 1.
      */

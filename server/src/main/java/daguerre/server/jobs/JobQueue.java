@@ -82,14 +82,23 @@ public final class JobQueue {
         this.minFreeDiskBytes = minFreeDiskBytes;
     }
 
-    /** Loads the jobs that were queued, or running when the service stopped, back into the queue. */
+    /**
+     * Loads the jobs that were queued, or running when the service stopped, back into the queue;
+     * a job left running that restarts have now interrupted {@link Limits#maxJobRestarts()} times
+     * fails instead (it may be what brought the service down). Returns how many jobs are queued.
+     */
     public synchronized int restore() throws SQLException {
-        List<JobRecord> jobs = store.recoverQueued();
-        for (JobRecord job : jobs) {
+        JobStore.Recovery recovery = store.recoverQueued(limits.maxJobRestarts(), System.currentTimeMillis());
+        for (String id : recovery.failed()) {
+            JobRecord failed = store.find(id).orElseThrow();
+            events.publish(id, JobState.FAILED.wireName(), JSON.createObjectNode().set("error",
+                    JSON.createObjectNode().put("code", failed.errorCode()).put("message", failed.errorMessage())));
+        }
+        for (JobRecord job : recovery.queued()) {
             // a job restored from the last run has lost the client that waited for it: its images go to the gallery
             queued.put(job.id(), new ActiveJob(job.id(), job.params(), job.createdAt(), job.requeued(), true));
         }
-        return jobs.size();
+        return recovery.queued().size();
     }
 
     /**

@@ -62,12 +62,50 @@ public final class JobStore {
     }
 
     /**
-     * Prepares the queue after a start: jobs left running by a crash go back to queued; returns
-     * all queued jobs, oldest first.
+     * What a start found in the table.
+     *
+     * @param queued the jobs to run, oldest first (the ones left running among them)
+     * @param failed the ids of jobs left running that had been interrupted too often, now failed
      */
-    public List<JobRecord> recoverQueued() throws SQLException {
-        update("UPDATE jobs SET state = 'queued', started_at = NULL, step = 0, requeued = requeued + 1 WHERE state = 'running'");
-        return query("SELECT " + COLUMNS + " FROM jobs WHERE state = 'queued' ORDER BY seq", List.of());
+    public record Recovery(List<JobRecord> queued, List<String> failed) {}
+
+    /** The error code of a job failed because restarts interrupted it too often. */
+    public static final String INTERRUPTED = "interrupted";
+
+    /**
+     * Prepares the queue after a start. A job still marked running was interrupted: the service
+     * stopped without re-queueing it (a crash, perhaps caused by the job itself). Its count of
+     * such restarts goes up by one; once it reaches {@code maxRestarts} the job is marked failed
+     * ("interrupted by N restarts; not run again"), else it goes back to queued.
+     */
+    public Recovery recoverQueued(int maxRestarts, long now) throws SQLException {
+        List<String> interrupted = database.transaction(c -> {
+            List<String> failed = new ArrayList<>();
+            try (PreparedStatement s = c.prepareStatement(
+                    "SELECT id FROM jobs WHERE state = 'running' AND crash_restarts + 1 >= ? ORDER BY seq")) {
+                s.setInt(1, maxRestarts);
+                try (ResultSet rows = s.executeQuery()) {
+                    while (rows.next()) {
+                        failed.add(rows.getString(1));
+                    }
+                }
+            }
+            try (PreparedStatement s = c.prepareStatement("UPDATE jobs SET state = 'failed', finished_at = ?, step = 0,"
+                    + " crash_restarts = crash_restarts + 1, error_code = ?,"
+                    + " error_message = 'interrupted by ' || (crash_restarts + 1) || ' restarts; not run again'"
+                    + " WHERE state = 'running' AND crash_restarts + 1 >= ?")) {
+                s.setLong(1, now);
+                s.setString(2, INTERRUPTED);
+                s.setInt(3, maxRestarts);
+                s.executeUpdate();
+            }
+            try (PreparedStatement s = c.prepareStatement("UPDATE jobs SET state = 'queued', started_at = NULL, step = 0,"
+                    + " requeued = requeued + 1, crash_restarts = crash_restarts + 1 WHERE state = 'running'")) {
+                s.executeUpdate();
+            }
+            return failed;
+        });
+        return new Recovery(query("SELECT " + COLUMNS + " FROM jobs WHERE state = 'queued' ORDER BY seq", List.of()), interrupted);
     }
 
     /** The job with this id, if any. */

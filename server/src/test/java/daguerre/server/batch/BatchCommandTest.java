@@ -122,4 +122,17 @@ class BatchCommandTest {
         Path reference = Files.createFile(dir.resolve("reference"));
         assertEquals(Files.getPosixFilePermissions(reference), Files.getPosixFilePermissions(out.resolve("00001-5.png")));
     }
+
+    @Test
+    void aFileWithTooManyLinesIsRefusedBeforeAnyWork() throws Exception {
+        Path prompts = Files.writeString(dir.resolve("prompts.txt"), "a harbour\n\na lighthouse\na boat\n");
+        Path data = dir.resolve("data");
+        StringWriter stderr = new StringWriter();
+        int status = new CommandLine(new BatchCommand(c -> new GradientTestEngine(1), Map.of()))
+                .setErr(new PrintWriter(stderr))
+                .execute(prompts.toString(), "--data", data.toString(), "--out", dir.resolve("out").toString(), "--max-batch-lines", "2");
+        assertEquals(2, status, stderr.toString());
+        assertTrue(stderr.toString().contains("more than 2 prompt lines (--max-batch-lines)"), stderr.toString());
+        assertTrue(Files.notExists(data), "no data directory, no engine: nothing was done");
+    }
 }

@@ -3,6 +3,7 @@ package daguerre.server.batch;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import daguerre.server.jobs.RequestException;
 import java.util.List;
@@ -76,5 +77,34 @@ class PromptFileParserTest {
         assertNull(line.request());
         assertEquals(code, line.error().code(), line.error().getMessage());
         assertEquals(field, line.error().field());
+    }
+
+    @Test
+    void readingStopsAtTheLineAfterTheLimit() throws Exception {
+        String fits = "one\n\n  \ntwo\nthree\n";
+        assertEquals(fits, PromptFileParser.read(new java.io.StringReader(fits), 3), "blank lines do not count");
+        PromptFileParser.checkLineCount(fits, 3);
+
+        // an endless file: reading must stop by itself once line 4 is there
+        long[] served = {0};
+        java.io.Reader endless = new java.io.Reader() {
+            @Override
+            public int read(char[] buffer, int offset, int length) {
+                for (int i = 0; i < length; i++) {
+                    buffer[offset + i] = served[0]++ % 2 == 0 ? 'x' : '\n';
+                }
+                return length;
+            }
+
+            @Override
+            public void close() {}
+        };
+        RequestException refused = assertThrows(RequestException.class, () -> PromptFileParser.read(endless, 3));
+        assertEquals(413, refused.status());
+        assertEquals("too_many_lines", refused.code());
+        assertTrue(refused.getMessage().contains("more than 3 prompt lines (--max-batch-lines)"), refused.getMessage());
+        assertTrue(served[0] <= 8192 + 8, "read no further than one buffer past the limit: " + served[0]);
+        assertEquals("too_many_lines", assertThrows(RequestException.class,
+                () -> PromptFileParser.checkLineCount(fits + "four", 3)).code());
     }
 }

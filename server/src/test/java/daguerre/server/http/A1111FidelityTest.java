@@ -209,7 +209,7 @@ class A1111FidelityTest {
     @Test
     void maxIterationsIsASetting() throws Exception {
         try (var small = TestServer.start(dataDir.resolve("small"), new GradientTestEngine(1),
-                c -> c.withLimits(new daguerre.server.jobs.Limits(512, 512, 50, 4, 10, 2)))) {
+                c -> c.withLimits(new daguerre.server.jobs.Limits(512, 512, 50, 4, 10).withMaxIterations(2)))) {
             HttpResponse<String> response = small.post("/sdapi/v1/txt2img", "{\"prompt\":\"x\",\"steps\":1,\"n_iter\":3}");
             assertA1111Error(response, 422, "n_iter");
             assertEquals("n_iter must be between 1 and 2, got 3", json(response).get("detail").asText());

@@ -11,6 +11,7 @@ import daguerre.server.testing.TestServer;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
+import java.util.List;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -80,5 +81,44 @@ class BatchApiTest {
                 400, "invalid_value", null);
         assertError(server.get("/api/v1/batches/aaaaaaaaaaaaaaaaaaaa"), 404, "not_found", null);
         assertError(server.get("/api/v1/batches/..%2F..%2Fetc"), 404, "not_found", null);
+    }
+
+    @Test
+    void aBodyOverTheLineLimitIsRefusedWholeAndQueuesNothing() throws Exception {
+        try (var small = TestServer.start(dataDir.resolve("small"), new GradientTestEngine(1),
+                c -> c.withLimits(c.limits().withMaxBatchLines(3)))) {
+            HttpResponse<String> refused = small.send(HttpRequest.newBuilder(small.uri("/api/v1/batches"))
+                    .POST(HttpRequest.BodyPublishers.ofString("a\n\nb\nc\nd\n")));
+            assertError(refused, 413, "too_many_lines", null);
+            assertTrue(json(refused).at("/error/message").asText().contains("--max-batch-lines"), refused.body());
+            assertEquals(0, json(small.get("/api/v1/jobs")).get("items").size(), "nothing was queued");
+            assertEquals(202, small.send(HttpRequest.newBuilder(small.uri("/api/v1/batches"))
+                    .POST(HttpRequest.BodyPublishers.ofString("a\n\nb\nc\n"))).statusCode());
+        }
+    }
+
+    @Test
+    void batchLinesComeInPages() throws Exception {
+        String file = "one\n--prompt two --steps zero\n\nthree\nfour\nfive\n";
+        JsonNode created = json(server.send(HttpRequest.newBuilder(server.uri("/api/v1/batches"))
+                .POST(HttpRequest.BodyPublishers.ofString(file))));
+        String id = created.get("id").asText();
+        assertEquals(5, created.get("lines").size(), "one page holds up to 1,000 lines");
+        assertTrue(created.get("next_cursor").isNull());
+
+        JsonNode first = json(server.get("/api/v1/batches/" + id + "?limit=2"));
+        assertEquals(List.of(1, 2), first.get("lines").findValues("line").stream().map(JsonNode::asInt).toList());
+        assertEquals(5, first.get("total").asInt(), "the counts are of the whole batch");
+        assertEquals(1, first.at("/counts/invalid").asInt());
+        assertEquals("2", first.get("next_cursor").asText());
+        assertEquals("/api/v1/batches/" + id + "?cursor=2", first.at("/links/next").asText());
+        JsonNode second = json(server.get("/api/v1/batches/" + id + "?limit=2&cursor=" + first.get("next_cursor").asText()));
+        assertEquals(List.of(4, 5), second.get("lines").findValues("line").stream().map(JsonNode::asInt).toList());
+        JsonNode last = json(server.get("/api/v1/batches/" + id + "?limit=2&cursor=" + second.get("next_cursor").asText()));
+        assertEquals(List.of(6), last.get("lines").findValues("line").stream().map(JsonNode::asInt).toList());
+        assertTrue(last.get("next_cursor").isNull());
+        assertError(server.get("/api/v1/batches/" + id + "?limit=0"), 400, "invalid_value", "limit");
+        assertError(server.get("/api/v1/batches/" + id + "?cursor=-1"), 400, "invalid_value", "cursor");
+        assertError(server.get("/api/v1/batches/" + id + "?limit=1001"), 400, "invalid_value", "limit");
     }
 }

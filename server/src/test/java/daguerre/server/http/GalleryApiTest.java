@@ -38,7 +38,8 @@ class GalleryApiTest {
 
     @BeforeAll
     static void start() throws Exception {
-        server = TestServer.start(dataDir);
+        // the 512x256 image of the thumbnail test is larger than the 64 px test model allows by default
+        server = TestServer.start(dataDir, new GradientTestEngine(2), c -> c.withLimits(c.limits().withMaxPixels(512 * 256)));
         String[] bodies = {
             "{\"prompt\":\"a lighthouse at dusk\",\"steps\":1,\"seed\":1}",
             "{\"prompt\":\"a red fox in snow\",\"negative_prompt\":\"blurry\",\"steps\":1,\"seed\":2,\"sampler\":\"ddim\"}",

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import daguerre.server.config.ServeConfig;
 import daguerre.server.config.Settings;
+import daguerre.server.jobs.Limits;
 import daguerre.server.testing.GradientTestEngine;
 import daguerre.server.testing.TestServer;
 import java.io.PrintWriter;
@@ -69,6 +70,19 @@ class ServeCommandTest {
         assertEquals(4L << 20, config.maxBodyBytes());
         assertEquals(List.of(Path.of("/models/a"), Path.of("/models/b.safetensors")), config.models());
         assertEquals(dir, config.dataDir());
+    }
+
+    @Test
+    void theCostLimitsHaveDefaultsAndSettings() throws Exception {
+        Limits defaults = resolve(Map.of(), "--data", dir.toString()).limits();
+        assertEquals(List.of(20_000, 32, 0, 150, 1000, 2), List.of(defaults.maxPromptChars(), defaults.maxPromptChunks(),
+                defaults.maxPixels(), defaults.maxJobCost(), defaults.maxBatchLines(), defaults.maxJobRestarts()));
+        Path file = dir.resolve("limits.properties");
+        Files.writeString(file, "max-prompt-chars=500\nmax-batch-lines=7\n");
+        Limits set = resolve(Map.of("DAGUERRE_MAX_PIXELS", "262144", "DAGUERRE_MAX_JOB_COST", "40"), "--config", file.toString(),
+                "--max-prompt-chunks", "4", "--max-job-restarts", "5", "--data", dir.toString()).limits();
+        assertEquals(List.of(500, 4, 262144, 40, 7, 5), List.of(set.maxPromptChars(), set.maxPromptChunks(), set.maxPixels(),
+                set.maxJobCost(), set.maxBatchLines(), set.maxJobRestarts()));
     }
 
     @Test

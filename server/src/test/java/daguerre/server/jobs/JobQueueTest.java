@@ -128,4 +128,50 @@ class JobQueueTest {
             assertEquals(JobState.SUCCEEDED, queue.completion(running.id()).get(1, TimeUnit.SECONDS).state());
         }
     }
+
+    @Test
+    void aJobInterruptedByRestartsTooOftenFailsAndNeverRunsAgain() throws Exception {
+        ActiveJob poison = queue.submit(params("a", 1));
+        ActiveJob polite = queue.submit(params("a", 1));
+        queue.requeue(queue.take()); // a clean shutdown re-queues the running job: that is no strike
+        assertEquals(poison.id(), queue.take().id());
+        assertEquals(2, crashAndRestart(), "first crash: the running job is queued again, with the other");
+        assertEquals(JobState.QUEUED, queue.find(poison.id()).orElseThrow().state());
+        assertEquals(poison.id(), queue.take().id(), "it runs again, first in line");
+
+        assertEquals(1, crashAndRestart(), "second crash while it runs: only the other job is left");
+        JobRecord failed = queue.find(poison.id()).orElseThrow();
+        assertEquals(JobState.FAILED, failed.state());
+        assertEquals(JobStore.INTERRUPTED, failed.errorCode());
+        assertEquals("interrupted by 2 restarts; not run again", failed.errorMessage());
+        assertTrue(events.stream().anyMatch(e -> e.startsWith("failed ") && e.contains("interrupted by 2 restarts")), events.toString());
+        assertEquals(polite.id(), queue.take().id());
+        assertTrue(queue.takeMatching(p -> true).isEmpty(), "the failed job is never handed out again");
+        assertEquals(1, crashAndRestart(), "the other job, interrupted once, is queued again");
+        assertEquals(JobState.QUEUED, queue.find(polite.id()).orElseThrow().state());
+        assertEquals(JobState.FAILED, queue.find(poison.id()).orElseThrow().state());
+    }
+
+    @Test
+    void aDatabaseWithoutTheRestartColumnGainsIt() throws Exception {
+        ActiveJob job = queue.submit(params("a", 1));
+        queue.take();
+        try (var statement = database.call(c -> c.createStatement())) {
+            statement.execute("ALTER TABLE jobs DROP COLUMN crash_restarts"); // as the tables were before it existed
+        }
+        assertEquals(1, crashAndRestart());
+        assertEquals(JobState.QUEUED, queue.find(job.id()).orElseThrow().state());
+        queue.take();
+        crashAndRestart();
+        assertEquals(JobState.FAILED, queue.find(job.id()).orElseThrow().state());
+    }
+
+    /** Closes the database as a crash would leave it (running jobs still marked running), reopens it and restores a new queue. */
+    private int crashAndRestart() throws Exception {
+        database.close();
+        database = Database.open(dir.resolve("daguerre.db"));
+        queue = new JobQueue(new JobStore(database), (id, event, data) -> events.add(event + " " + data), new Limits(512, 512, 50, 4, 3),
+                dir, 0);
+        return queue.restore();
+    }
 }

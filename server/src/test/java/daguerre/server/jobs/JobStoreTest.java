@@ -42,7 +42,7 @@ class JobStoreTest {
         }
         try (Database database = Database.open(file)) {
             JobStore store = new JobStore(database);
-            List<JobRecord> queued = store.recoverQueued();
+            List<JobRecord> queued = store.recoverQueued(2, 5000).queued();
             assertEquals(List.of("aaaaaaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbbbbbb"), queued.stream().map(JobRecord::id).toList());
             JobRecord recovered = queued.get(0);
             assertEquals(JobState.QUEUED, recovered.state());

@@ -171,6 +171,11 @@ public final class TestServer<E extends ImageEngine> implements AutoCloseable {
         }
 
         @Override
+        public int promptChunks(String modelId, String prompt) {
+            return engine.promptChunks(modelId, prompt);
+        }
+
+        @Override
         public int concurrentJobs() {
             return engine.concurrentJobs();
         }
