@@ -150,6 +150,7 @@ final class A1111Api {
         GenerationParams first;
         try {
             first = services.requests().parse(request, false);
+            services.requests().cost(first.steps(), first.width(), first.height(), first.n() * iterations);   // all n_iter batches
         } catch (RequestException e) {
             throw e.field() == null ? e : e.withField(a1111Field(e.field()));
         }

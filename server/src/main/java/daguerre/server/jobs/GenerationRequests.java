@@ -108,8 +108,6 @@ public final class GenerationRequests {
         int n = (int) integer(body, "n", 1, 1, limits.maxBatch());
         area(descriptor, width, height);
         cost(steps, width, height, n);
-        promptChunks(model, "prompt", prompt);
-        promptChunks(model, "negative_prompt", negativePrompt);
         DecodedImage initImage = initImage(body, descriptor);
         double strength = number(body, "strength", DEFAULT_STRENGTH, 0, 1);
         double eta = number(body, "eta", 0, 0, 1);
@@ -122,6 +120,8 @@ public final class GenerationRequests {
             throw e.getMessage().startsWith(subject) ? RequestException.invalidField(e.field(), e.getMessage().substring(subject.length()))
                     : RequestException.invalid(e.field(), e.getMessage());
         }
+        promptChunks(model, "prompt", prompt);          // after the syntax check above: chunking parses emphasis
+        promptChunks(model, "negative_prompt", negativePrompt);
         return params;
     }
 
@@ -141,8 +141,11 @@ public final class GenerationRequests {
                 + model.defaultWidth() + "x" + model.defaultHeight() + "; --max-pixels sets another limit";
     }
 
-    /** Refuses a job that would cost more than {@link Limits#maxJobCost()} megapixel-steps. */
-    private void cost(int steps, int width, int height, int n) {
+    /**
+     * Refuses a job (or a request of several jobs, such as A1111's {@code n_iter} batches: {@code n}
+     * counts all their images) that would cost more than {@link Limits#maxJobCost()} megapixel-steps.
+     */
+    public void cost(int steps, int width, int height, int n) {
         double cost = Limits.megapixelSteps(steps, width, height, n);
         if (cost > limits.maxJobCost()) {
             throw new RequestException(400, "job_too_costly", String.format(java.util.Locale.ROOT,

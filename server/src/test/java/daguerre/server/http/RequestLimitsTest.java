@@ -141,7 +141,7 @@ class RequestLimitsTest {
         // "big" stands for SD 1.5 (512x512): 150 steps x 8 images would be 314.6 megapixel-steps
         assertError(server.post("/api/v1/generations", "{\"prompt\":\"x\",\"model\":\"big\",\"steps\":150,\"n\":8}"), 400,
                 "job_too_costly", null);
-        HttpResponse<String> a1111 = server.post("/sdapi/v1/txt2img", "{\"prompt\":\"x\",\"steps\":150,\"batch_size\":4,\"n_iter\":2,"
+        HttpResponse<String> a1111 = server.post("/sdapi/v1/txt2img", "{\"prompt\":\"x\",\"steps\":150,\"batch_size\":2,\"n_iter\":4,"
                 + "\"override_settings\":{\"sd_model_checkpoint\":\"big\"}}");
         assertA1111Error(a1111, 422, null);
         assertTrue(json(a1111).get("detail").asText().contains("314.6 megapixel-steps"), a1111.body());
@@ -180,7 +180,7 @@ class RequestLimitsTest {
     }
 
     private static String img2img(byte[] image) {
-        return "{\"prompt\":\"x\",\"steps\":1,\"init_image\":\"" + Base64.getEncoder().encodeToString(image) + "\"}";
+        return "{\"prompt\":\"x\",\"steps\":4,\"init_image\":\"" + Base64.getEncoder().encodeToString(image) + "\"}";
     }
 
     private static byte[] png(int width, int height) throws Exception {
