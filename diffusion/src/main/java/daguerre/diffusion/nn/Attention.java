@@ -25,6 +25,15 @@ public final class Attention extends Module {
      */
     public static final long SCORE_BUDGET = 1L << 21;
 
+    /**
+     * Largest number of attention scores one fused call covers: 2^28, 69 GFLOP at head dim 64
+     * (well under a second on a 2-core CPU). Larger attentions (SD 1.x self-attention above 1024 px) are split by queries
+     * into calls of this size, the same result (softmax is per query row), so that a cancelled job
+     * stops between them ({@link Cancellation}). SD 1.x at 512 px (4096 tokens, 8 heads: 2^27) is
+     * one call.
+     */
+    static final long FUSED_SCORE_BUDGET = 1L << 28;
+
     private final Linear toQ;
     private final Linear toK;
     private final Linear toV;
@@ -56,6 +65,7 @@ public final class Attention extends Module {
 
     /** Cross-attention: x [B, N, C], context [B, T, D] (null for self-attention) -> [B, N, C]. */
     public NDArray forward(NDArray x, NDArray context) {
+        Cancellation.check();
         return Scopes.scoped(() -> {
             NDArray source = context == null ? x : context;
             NDArray attended = !Kernels.fuse(FusedOps.Kernel.ATTENTION)
@@ -77,10 +87,31 @@ public final class Attention extends Module {
      * path's to about 2e-6.
      */
     public static NDArray attend(NDArray q, NDArray k, NDArray v, int heads) {
+        return attendFused(q, k, v, heads, FUSED_SCORE_BUDGET);
+    }
+
+    /** {@link #attend} with a given score budget per fused call. */
+    static NDArray attendFused(NDArray q, NDArray k, NDArray v, int heads, long scoreBudget) {
         long batch = q.getShape().get(0);
         long queries = q.getShape().get(1);
         long channels = q.getShape().get(2);
-        NDArray out = FusedOps.attention(toHeads(q, heads), toHeads(k, heads), toHeads(v, heads)); // [B, heads, N, d]
+        long keys = k.getShape().get(1);
+        NDArray qh = toHeads(q, heads);                                            // [B, heads, N, d]
+        NDArray kh = toHeads(k, heads);
+        NDArray vh = toHeads(v, heads);
+        long rowsPerCall = Math.max(1, scoreBudget / (batch * heads * keys));
+        NDArray out;
+        if (queries <= rowsPerCall) {
+            out = FusedOps.attention(qh, kh, vh);                                  // [B, heads, N, d]
+        } else {
+            NDList parts = new NDList();
+            for (long start = 0; start < queries; start += rowsPerCall) {
+                Cancellation.check();
+                NDArray rows = qh.get(new NDIndex(":, :, {}:{}", start, Math.min(start + rowsPerCall, queries)));
+                parts.add(Scopes.scoped(() -> FusedOps.attention(rows, kh, vh), rows));
+            }
+            out = NDArrays.concat(parts, 2);
+        }
         return out.transpose(0, 2, 1, 3).reshape(batch, queries, channels);
     }
 
@@ -120,6 +151,7 @@ public final class Attention extends Module {
         } else {
             NDList chunks = new NDList();
             for (long start = 0; start < queries; start += rowsPerChunk) {
+                Cancellation.check();
                 NDArray rows = qh.get(new NDIndex(":, {}:{}", start, Math.min(start + rowsPerChunk, queries)));
                 chunks.add(Scopes.scoped(() -> rows.batchMatMul(kt).softmax(2).batchMatMul(vh), rows));
             }

@@ -34,6 +34,7 @@ public final class Conv2d extends Module {
      * libtorch's convolution.
      */
     public NDArray forward(NDArray x) {
+        Cancellation.check();
         long positions = outputSize(x.getShape().get(2)) * outputSize(x.getShape().get(3));
         if (kernel > 1 && positions <= GEMM_MAX_POSITIONS && Kernels.fuse(FusedOps.Kernel.SMALL_CONV_GEMM)) {
             return forwardUnfolded(x);

@@ -6,6 +6,7 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
+import daguerre.diffusion.nn.Cancellation;
 import daguerre.diffusion.nn.Scopes;
 import daguerre.diffusion.sampling.ModelCall;
 import daguerre.diffusion.sampling.NoiseSource;
@@ -52,7 +53,9 @@ public final class StableDiffusionPipeline {
     /**
      * Generates {@code request.batchSize()} images; image i's noise comes from seed + i.
      *
-     * @param cancelled checked between steps; when true the job stops with {@link CancellationException}
+     * @param cancelled checked between steps and inside the U-Net and VAE passes (at every
+     *     convolution and attention call, see {@link Cancellation}); when true the job stops with
+     *     {@link CancellationException}
      */
     public List<GeneratedImage> generate(GenerationRequest request, GenerationListener listener, BooleanSupplier cancelled) {
         return generate(request, SeededNoise.consecutive(request.seed(), request.batchSize()), listener, cancelled);
@@ -116,8 +119,8 @@ public final class StableDiffusionPipeline {
             Shape latentShape = new Shape(request.batchSize(), model.vae().config().latentChannels(),
                     height / factor, width / factor);
             SamplerState state = request.isImageToImage()
-                    ? SamplerState.startFromImage(plan.withStrength(request.strength()),
-                            encodeImage(request.initImage(), width, height, latentShape, noise, manager), noise, manager)
+                    ? SamplerState.startFromImage(plan.withStrength(request.strength()), Cancellation.whileChecking(cancelled,
+                            () -> encodeImage(request.initImage(), width, height, latentShape, noise, manager)), noise, manager)
                     : SamplerState.start(plan, latentShape, noise, manager);
             return new GenerationJob(request, width, height, noise, manager, state, contexts, listener, cancelled, finishEarly);
         } catch (RuntimeException e) {
@@ -154,8 +157,10 @@ public final class StableDiffusionPipeline {
             }
             NDList all = new NDList(inputs);
             all.addAll(contexts);
-            NDArray output = Scopes.scoped(() -> model.unet().forward(
-                    NDArrays.concat(inputs, 0), timesteps, NDArrays.concat(contexts, 0)), all.toArray(new NDArray[0])); // [rows, C, h, w]
+            // a shared call stops part-way only when every job in it has been cancelled
+            NDArray output = Cancellation.whileChecking(() -> jobs.stream().allMatch(GenerationJob::isCancelled),
+                    () -> Scopes.scoped(() -> model.unet().forward(NDArrays.concat(inputs, 0), timesteps,
+                            NDArrays.concat(contexts, 0)), all.toArray(new NDArray[0]))); // [rows, C, h, w]
             int start = 0;
             for (GenerationJob job : jobs) {
                 NDArray rows = output.get(new NDIndex("{}:{}", start, start + job.rows()));
@@ -178,6 +183,10 @@ public final class StableDiffusionPipeline {
      * on interrupt), or from its latents when no step ran yet.
      */
     public List<GeneratedImage> finish(GenerationJob job) {
+        return Cancellation.whileChecking(job.cancelled, () -> decodeAll(job));
+    }
+
+    private List<GeneratedImage> decodeAll(GenerationJob job) {
         NDArray latents = job.isFinished() ? job.state.result()
                 : job.state.denoised() != null ? job.state.denoised() : job.state.latents();
         long[] seeds = job.noise instanceof SeededNoise seeded ? seeded.seeds() : null;

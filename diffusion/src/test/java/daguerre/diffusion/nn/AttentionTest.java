@@ -8,7 +8,7 @@ import ai.djl.ndarray.types.Shape;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 
-/** The attention core against a direct double-precision evaluation: fused, and unfused whole and in query chunks. */
+/** The attention core against a direct double-precision evaluation: fused and unfused, each whole and in query chunks. */
 class AttentionTest {
 
     private static final int BATCH = 2;
@@ -29,10 +29,13 @@ class AttentionTest {
             NDArray qa = manager.create(q, new Shape(BATCH, QUERIES, CHANNELS));
             NDArray ka = manager.create(k, new Shape(BATCH, KEYS, CHANNELS));
             NDArray va = manager.create(v, new Shape(BATCH, KEYS, CHANNELS));
-            float[] fused = Attention.attend(qa, ka, va, HEADS).toFloatArray();
-            assertEquals(expected.length, fused.length);
-            for (int i = 0; i < expected.length; i++) {
-                assertEquals(expected[i], fused[i], 1e-5, "fused, element " + i);
+            // fused: in one call, 2 query rows per call (4 full calls and a short one), 1 row per call
+            for (long budget : new long[] {Attention.FUSED_SCORE_BUDGET, 2L * BATCH * HEADS * KEYS, 1}) {
+                float[] fused = Attention.attendFused(qa, ka, va, HEADS, budget).toFloatArray();
+                assertEquals(expected.length, fused.length);
+                for (int i = 0; i < expected.length; i++) {
+                    assertEquals(expected[i], fused[i], 1e-5, "fused, budget " + budget + ", element " + i);
+                }
             }
             // whole; 2 query rows per chunk (4 full chunks and a short one); 1 row per chunk
             for (long budget : new long[] {Long.MAX_VALUE, 2L * BATCH * HEADS * KEYS, 1}) {

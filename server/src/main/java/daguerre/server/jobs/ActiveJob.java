@@ -48,7 +48,7 @@ public final class ActiveJob {
         return step;
     }
 
-    /** Whether a client asked to cancel this job while it runs; the worker stops at the next step. */
+    /** Whether a client asked to cancel this job while it runs; the worker stops within the layer it is in (see ImageEngine#generate). */
     public boolean cancelRequested() {
         return cancelRequested;
     }

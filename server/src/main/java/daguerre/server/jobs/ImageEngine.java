@@ -25,8 +25,9 @@ public interface ImageEngine extends AutoCloseable {
      * Runs one job on the calling thread and returns its images.
      *
      * <p>The engine calls {@code listener} after every denoising step. It checks
-     * {@code cancelled} between steps; once it returns true, the engine stops and throws
-     * {@link java.util.concurrent.CancellationException}.
+     * {@code cancelled} between steps and within them (the pipeline engine at every layer of the
+     * U-Net and VAE passes, so a cancel takes effect within about one layer at any image size);
+     * once it returns true, the engine stops and throws {@link java.util.concurrent.CancellationException}.
      *
      * @param params a validated request: model and sampler exist, sizes within the limits, seed resolved
      * @throws java.util.concurrent.CancellationException when stopped through {@code cancelled}

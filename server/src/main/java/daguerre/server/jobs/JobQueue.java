@@ -284,7 +284,7 @@ public final class JobQueue {
     }
 
     /**
-     * Cancels a job: a queued one at once, a running one at its next step.
+     * Cancels a job: a queued one at once, a running one within the layer of the U-Net or VAE pass it is in.
      *
      * @throws RequestException 404 for an unknown id, 409 when the job is already finished
      */

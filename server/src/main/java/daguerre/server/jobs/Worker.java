@@ -7,7 +7,7 @@ import org.slf4j.LoggerFactory;
 
 /**
  * A dedicated thread that runs jobs from the {@link JobQueue} one at a time on the
- * {@link ImageEngine}. Stopping it cancels the running job at its next step and puts it back
+ * {@link ImageEngine}. Stopping it cancels the running job (within a layer) and puts it back
  * at the head of the queue, so that it runs again after a restart.
  */
 public final class Worker implements AutoCloseable {
@@ -96,7 +96,7 @@ public final class Worker implements AutoCloseable {
         }
     }
 
-    /** Stops taking jobs, stops the running one at its next step (re-queued) and waits up to {@code timeoutMillis}. */
+    /** Stops taking jobs, stops the running one within a layer (re-queued) and waits up to {@code timeoutMillis}. */
     public void stop(long timeoutMillis) throws InterruptedException {
         stopping = true;
         queue.close();
