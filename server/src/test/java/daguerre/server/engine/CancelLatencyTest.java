@@ -15,7 +15,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * A cancel takes effect inside the denoising step it arrives in: on the real pipeline at 6x the
  * tiny model's native size, where one step takes seconds, the job stops inside its first step
- * and within a tenth of the time one step with its decode takes. Both durations are measured in this run (never against a fixed number of seconds).
+ * and within a tenth of the time one step with its decode takes. Both durations are measured in
+ * this run (never against a fixed number of seconds).
  */
 class CancelLatencyTest {
 
