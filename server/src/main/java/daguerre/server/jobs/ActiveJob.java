@@ -14,6 +14,10 @@ public final class ActiveJob {
     private volatile JobState state = JobState.QUEUED;
     private volatile Long startedAt;
     private volatile int step;
+    /** Steps the engine will run (fewer than params' steps for image-to-image); 0 until the first step. */
+    private volatile int totalSteps;
+    /** This job's own measured milliseconds per step (smoothed), NaN until its first step. */
+    private volatile double msPerStep = Double.NaN;
     private volatile boolean cancelRequested;
     private volatile boolean finishEarlyRequested;
     private volatile byte[] lastPreview;
@@ -88,14 +92,12 @@ public final class ActiveJob {
         this.step = 0;
     }
 
-    void step(int step) {
-        this.step = step;
-    }
-
     void markRequeued() {
         this.requeued++;
         this.startedAt = null;
         this.step = 0;
+        this.totalSteps = 0;
+        this.msPerStep = Double.NaN;
         this.finishEarlyRequested = false;
     }
 
@@ -106,6 +108,22 @@ public final class ActiveJob {
 
     void lastPreview(byte[] png) {
         this.lastPreview = png;
+    }
+
+    /** The steps the engine runs for this job: as it reported them once it ran one, else the requested steps. */
+    int totalSteps() {
+        return totalSteps > 0 ? totalSteps : params.steps();
+    }
+
+    double msPerStep() {
+        return msPerStep;
+    }
+
+    /** Records a finished step: its number, the engine's total and this job's smoothed step time. */
+    void stepTaken(int step, int totalSteps, double msPerStep) {
+        this.step = step;
+        this.totalSteps = totalSteps;
+        this.msPerStep = msPerStep;
     }
 
     void requestCancel() {

@@ -38,6 +38,7 @@ public final class JobQueue {
     /** Pixels of a 512x512 image: the unit of work is one step on one such image. */
     private static final double UNIT_PIXELS = 512.0 * 512.0;
     private static final double SPEED_SMOOTHING = 0.2;
+    private static final int MEASURED_SHAPES = 256;
     /** Free disk space is measured at most this often while it is above the minimum. */
     private static final long DISK_CHECK_INTERVAL_NANOS = 1_000_000_000L;
 
@@ -50,7 +51,19 @@ public final class JobQueue {
     private final Map<String, ActiveJob> running = new LinkedHashMap<>();
     private final Map<String, List<CompletableFuture<JobRecord>>> waiters = new HashMap<>();
     private final Object storeWrites = new Object();
+    /**
+     * Smoothed milliseconds per unit of work (one step on a 512x512 image) over all jobs: the
+     * estimate for a job of a shape not measured yet. Per-pixel cost falls as images grow (fixed
+     * costs per step), so a job's own and its shape's measured step times come first.
+     */
     private double msPerUnit = Double.NaN;
+    /** Smoothed milliseconds per step of each job shape seen, the most recently measured {@link #MEASURED_SHAPES} kept. */
+    private final Map<StepShape, Double> msPerStepByShape = new LinkedHashMap<>(16, 0.75f, true) {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<StepShape, Double> eldest) {
+            return size() > MEASURED_SHAPES;
+        }
+    };
     private boolean closed;
     private long usableBytes;
     private long usableCheckedAt;
@@ -214,12 +227,11 @@ public final class JobQueue {
     public void stepDone(ActiveJob job, int step, int total, long stepMillis) {
         ObjectNode data;
         synchronized (this) {
-            job.step(step);
             stepsDone++;
             stepMillisTotal += stepMillis;
-            double units = units(job.params()) / job.params().steps();
-            double measured = stepMillis / units;
-            msPerUnit = Double.isNaN(msPerUnit) ? measured : msPerUnit + SPEED_SMOOTHING * (measured - msPerUnit);
+            job.stepTaken(step, total, smoothed(job.msPerStep(), stepMillis));
+            msPerStepByShape.merge(StepShape.of(job.params()), (double) stepMillis, (old, now) -> smoothed(old, now));
+            msPerUnit = smoothed(msPerUnit, stepMillis / (units(job.params()) / job.params().steps()));
             data = JSON.createObjectNode().put("step", step).put("total", total);
             Long eta = remainingMs(job);
             if (eta != null) {
@@ -388,7 +400,7 @@ public final class JobQueue {
             return remainingMs(job);
         }
         int position = position(id);
-        return position < 1 ? null : etaAheadMs(position) + Math.round(units(queued.get(id).params()) * msPerUnit);
+        return position < 1 ? null : etaAheadMs(position) + Math.round(queuedMs(queued.get(id).params()));
     }
 
     /** Counters for monitoring. */
@@ -474,17 +486,40 @@ public final class JobQueue {
         }
         Iterator<ActiveJob> ahead = queued.values().iterator();
         for (int i = 1; i < position && ahead.hasNext(); i++) {
-            ms += units(ahead.next().params()) * msPerUnit;
+            ms += queuedMs(ahead.next().params());
         }
         return Math.round(ms);
     }
 
+    /** A running job's time left: its remaining steps at its own measured speed (its shape's before its first step). */
     private Long remainingMs(ActiveJob job) {
         if (Double.isNaN(msPerUnit)) {
             return null;
         }
-        double perStep = units(job.params()) / job.params().steps();
-        return Math.round((job.params().steps() - job.step()) * perStep * msPerUnit);
+        double perStep = Double.isNaN(job.msPerStep()) ? msPerStep(job.params()) : job.msPerStep();
+        return Math.round(Math.max(0, job.totalSteps() - job.step()) * perStep);
+    }
+
+    /** A queued job's whole running time. */
+    private double queuedMs(GenerationParams params) {
+        return params.steps() * msPerStep(params);
+    }
+
+    /** Expected milliseconds per step: as measured for jobs of the same shape, else scaled by area from all jobs. */
+    private double msPerStep(GenerationParams params) {
+        Double measured = msPerStepByShape.get(StepShape.of(params));
+        return measured != null ? measured : units(params) / params.steps() * msPerUnit;
+    }
+
+    private static double smoothed(double average, double sample) {
+        return Double.isNaN(average) ? sample : average + SPEED_SMOOTHING * (sample - average);
+    }
+
+    /** What a step's time depends on: jobs with equal shapes take about as long per step. */
+    private record StepShape(String model, int width, int height, int images, boolean guided) {
+        static StepShape of(GenerationParams params) {
+            return new StepShape(params.model(), params.width(), params.height(), params.n(), params.guidanceScale() > 1);
+        }
     }
 
     private static double units(GenerationParams p) {

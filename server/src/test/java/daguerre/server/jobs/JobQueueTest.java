@@ -59,6 +59,29 @@ class JobQueueTest {
         assertEquals(-1, queue.position(first.id()));
     }
 
+    private static GenerationParams sized(int size, int steps) {
+        return new GenerationParams("p", "", "a", "euler", steps, 7, 0, 1, 1, size, size, 1, null, 0.75, 0);
+    }
+
+    @Test
+    void etasFollowEachJobsOwnSpeedAndItsShapesNotOnePerPixelRate() throws Exception {
+        // a small job first: 100 ms a step at 64x64, where fixed costs per step dominate
+        queue.submit(sized(64, 10));
+        ActiveJob small = queue.take();
+        queue.stepDone(small, 1, 10, 100);
+        queue.finish(small, JobState.SUCCEEDED, List.of("img"), null, null);
+
+        ActiveJob large = queue.submit(sized(512, 30));
+        ActiveJob queuedSmall = queue.submit(sized(64, 10));
+        assertEquals(large.id(), queue.take().id());
+        assertEquals(30 * 6400 + 10 * 100, queue.etaMs(queuedSmall.id()), "before its first step: the area-scaled estimate");
+        queue.stepDone(large, 1, 30, 2000);
+        assertEquals(29 * 2000, queue.etaMs(large.id()), "a running job's time left comes from its own steps");
+        assertEquals(29 * 2000 + 10 * 100, queue.etaMs(queuedSmall.id()), "a queued job's from the steps of its shape");
+        queue.stepDone(large, 2, 30, 3000);
+        assertEquals(28 * 2200, queue.etaMs(large.id()), "smoothed: 2000 + 0.2 x (3000 - 2000)");
+    }
+
     @Test
     void aBatchingWorkerTakesOnlyMatchingJobs() throws Exception {
         ActiveJob forA = queue.submit(params("a", 1));
