@@ -165,6 +165,11 @@ final class A1111Api {
         }
         ctx.put(ServiceLog.JOB_ID, job.id());
         tasks.add(task);
+        Http.onClientGone(ctx, () -> {
+            if (services.queue().abandon(task.current.id())) {
+                task.interrupted.set(true); // and no further n_iter batch
+            }
+        });
         CompletableFuture<Void> done = new CompletableFuture<>();
         awaitBatch(task, job, done);
         done.whenComplete((ignored, error) -> services.vertx().executeBlocking(() -> {

@@ -64,7 +64,10 @@ final class EventStreams {
                 early.add(envelope);
             }
         });
-        consumer.completion().compose(ready -> services.vertx().executeBlocking(() -> services.queue().find(id)))
+        consumer.completion().compose(ready -> services.vertx().executeBlocking(() -> {
+                    services.queue().watch(id);
+                    return services.queue().find(id);
+                }))
                 .onFailure(ctx::fail)
                 .onSuccess(found -> {
                     if (found.isEmpty()) {

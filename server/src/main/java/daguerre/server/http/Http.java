@@ -38,10 +38,25 @@ final class Http {
             throw new IllegalStateException(e);
         }
         HttpServerResponse response = ctx.response();
-        if (response.ended()) {
-            return;
+        if (response.ended() || response.closed()) {
+            return; // a synchronous client that went away gets nothing
         }
         response.setStatusCode(status).putHeader("Content-Type", "application/json; charset=utf-8").end(text);
+    }
+
+    /**
+     * Runs {@code action} on a worker thread if the client closes the connection before the
+     * response to {@code ctx} has been sent (synchronous generation routes cancel their jobs).
+     */
+    static void onClientGone(RoutingContext ctx, Runnable action) {
+        ctx.response().closeHandler(closed -> {
+            if (!ctx.response().ended()) {
+                ctx.vertx().executeBlocking(() -> {
+                    action.run();
+                    return null;
+                }, false);
+            }
+        });
     }
 
     /** An epoch-millisecond time as ISO-8601 UTC, or null. */

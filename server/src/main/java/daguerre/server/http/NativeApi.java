@@ -74,7 +74,9 @@ final class NativeApi {
     }
 
     private void getJob(RoutingContext ctx) {
-        Http.send(ctx, 200, JobViews.job(findJob(ctx.pathParam("id")), services.queue()));
+        JobRecord job = findJob(ctx.pathParam("id"));
+        services.queue().watch(job.id());
+        Http.send(ctx, 200, JobViews.job(job, services.queue()));
     }
 
     private void cancel(RoutingContext ctx) {

@@ -19,6 +19,7 @@ public final class ActiveJob {
     /** This job's own measured milliseconds per step (smoothed), NaN until its first step. */
     private volatile double msPerStep = Double.NaN;
     private volatile boolean cancelRequested;
+    private volatile boolean watched;
     private volatile boolean finishEarlyRequested;
     private volatile byte[] lastPreview;
     private volatile EngineResult unsavedResult;
@@ -124,6 +125,15 @@ public final class ActiveJob {
         this.step = step;
         this.totalSteps = totalSteps;
         this.msPerStep = msPerStep;
+    }
+
+    /** Whether a client looked at this job through the native API (its status or its event stream). */
+    boolean watched() {
+        return watched;
+    }
+
+    void markWatched() {
+        this.watched = true;
     }
 
     void requestCancel() {

@@ -330,6 +330,37 @@ public final class JobQueue {
         throw new RequestException(409, "job_finished", "job " + id + " is already " + stored.state().wireName(), null);
     }
 
+    /**
+     * Notes that a client watches a job through the native API ({@code GET /api/v1/jobs/{id}} or
+     * its event stream), so that {@link #abandon} leaves it alone. Unknown or finished ids are ignored.
+     */
+    public synchronized void watch(String id) {
+        ActiveJob job = queued.containsKey(id) ? queued.get(id) : running.get(id);
+        if (job != null) {
+            job.markWatched();
+        }
+    }
+
+    /**
+     * Cancels a job whose synchronous client (A1111, OpenAI) went away before its answer, unless
+     * a client watches it through the native API ({@link #watch}); returns whether it cancelled.
+     * A job that has finished meanwhile is left as it ended.
+     */
+    public boolean abandon(String id) {
+        synchronized (this) {
+            ActiveJob job = queued.containsKey(id) ? queued.get(id) : running.get(id);
+            if (job == null || job.watched()) {
+                return false;
+            }
+        }
+        try {
+            cancel(id);
+            return true;
+        } catch (RequestException finishedMeanwhile) {
+            return false;
+        }
+    }
+
     private synchronized boolean isQueued(String id) {
         return queued.containsKey(id);
     }
