@@ -123,8 +123,8 @@ public final class ServiceCore implements AutoCloseable {
             throws IOException, SQLException {
         String request = GenerationRequests.toJson(params).put("job_id", jobId).toString();
         List<String> ids = new ArrayList<>();
-        for (EngineResult.Image image : result.images()) {
-            ids.add(gallery.store(jobId, params, request, image));
+        for (int i = 0; i < result.images().size(); i++) {
+            ids.add(gallery.store(jobId, i, params, request, result.images().get(i)));
         }
         return ids;
     }

@@ -41,8 +41,13 @@ public final class Gallery {
     private final Path imagesDir;
     private final Path thumbnailsDir;
 
-    /** Opens the gallery under {@code dataDir}, removing temporary files a crash may have left mid-write. */
-    public Gallery(Database database, Path dataDir) throws IOException {
+    /**
+     * Opens the gallery under {@code dataDir}, removing what a crash may have left: temporary files
+     * of a write in progress, and orphans, image and thumbnail PNGs named by an image id that has
+     * no row (a kill between writing an image and recording it; the job runs again after the
+     * restart and writes it anew). Files not named by an id are left alone.
+     */
+    public Gallery(Database database, Path dataDir) throws IOException, SQLException {
         this.database = database;
         this.imagesDir = Files.createDirectories(dataDir.resolve("images")).toRealPath();
         this.thumbnailsDir = Files.createDirectories(dataDir.resolve("thumbnails")).toRealPath();
@@ -53,17 +58,57 @@ public final class Gallery {
                 }
             }
         }
+        int orphans = sweepOrphans();
+        if (orphans > 0) {
+            System.err.println("gallery: removed " + orphans + " image file(s) that no gallery row records (left by a crash)");
+        }
+    }
+
+    /** Deletes image and thumbnail files whose id has no row; returns how many. */
+    private int sweepOrphans() throws IOException, SQLException {
+        List<Path> candidates = new ArrayList<>();
+        for (Path dir : List.of(imagesDir, thumbnailsDir)) {
+            try (var files = Files.walk(dir)) {
+                files.filter(f -> Ids.isValid(idOf(f)) && Files.isRegularFile(f)).forEach(candidates::add);
+            }
+        }
+        List<Path> orphans = database.call(c -> {
+            List<Path> unrecorded = new ArrayList<>();
+            try (PreparedStatement s = c.prepareStatement("SELECT 1 FROM images WHERE id = ?")) {
+                for (Path file : candidates) {
+                    s.setString(1, idOf(file));
+                    try (ResultSet row = s.executeQuery()) {
+                        if (!row.next()) {
+                            unrecorded.add(file);
+                        }
+                    }
+                }
+            }
+            return unrecorded;
+        });
+        for (Path orphan : orphans) {
+            Files.deleteIfExists(orphan);
+        }
+        return orphans.size();
+    }
+
+    /** The id a gallery file is named by ({@code <id>.png}), or the file name when it is not a PNG. */
+    private static String idOf(Path file) {
+        String name = file.getFileName().toString();
+        return name.endsWith(".png") ? name.substring(0, name.length() - 4) : name;
     }
 
     /**
-     * Stores one generated image: adds the request chunk to its PNG, writes it atomically and indexes it.
+     * Stores image {@code index} of a job: adds the request chunk to its PNG, writes it atomically
+     * and indexes it. Idempotent: the id derives from the job and the index, so a job re-run after
+     * a crash between the write and the job's end rewrites the same file and keeps the one row.
      *
      * @param requestJson the job's full native request
-     * @return the new image id
+     * @return the image id
      */
-    public String store(String jobId, GenerationParams params, String requestJson, EngineResult.Image image)
+    public String store(String jobId, int index, GenerationParams params, String requestJson, EngineResult.Image image)
             throws IOException, SQLException {
-        String id = Ids.newId();
+        String id = Ids.derived(jobId, index);
         byte[] png = PngText.withText(image.png(), REQUEST_CHUNK, requestJson);
         Path file = imageFile(id);
         AtomicFiles.write(file, png);
@@ -72,7 +117,7 @@ public final class Gallery {
             database.call(c -> {
                 try (PreparedStatement s = c.prepareStatement("INSERT INTO images (id, job_id, file, prompt, negative_prompt, model, "
                         + "sampler, seed, steps, guidance_scale, width, height, created_at, infotext, request) "
-                        + "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")) {
+                        + "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING")) {
                     s.setString(1, id);
                     s.setString(2, jobId);
                     s.setString(3, imagesDir.relativize(file).toString());

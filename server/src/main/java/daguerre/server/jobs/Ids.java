@@ -1,5 +1,8 @@
 package daguerre.server.jobs;
 
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.security.SecureRandom;
 import java.util.regex.Pattern;
 
@@ -20,6 +23,27 @@ public final class Ids {
         char[] id = new char[20];
         for (int i = 0; i < id.length; i++) {
             id[i] = ALPHABET[RANDOM.nextInt(ALPHABET.length)];
+        }
+        return new String(id);
+    }
+
+    /**
+     * The id of the {@code index}-th thing a job (or other owner) makes: the first 100 bits of
+     * SHA-256("parent/index") in the same alphabet, so that doing the work again (a job re-run
+     * after a crash) gives the same ids instead of duplicates.
+     */
+    public static String derived(String parent, int index) {
+        byte[] digest;
+        try {
+            digest = MessageDigest.getInstance("SHA-256").digest((parent + "/" + index).getBytes(StandardCharsets.UTF_8));
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("SHA-256 is missing from this JVM", e);
+        }
+        char[] id = new char[20];
+        for (int i = 0; i < id.length; i++) {
+            int bit = i * 5;
+            int twoBytes = ((digest[bit / 8] & 0xff) << 8) | (digest[bit / 8 + 1] & 0xff);
+            id[i] = ALPHABET[(twoBytes >>> (11 - bit % 8)) & 31];
         }
         return new String(id);
     }
