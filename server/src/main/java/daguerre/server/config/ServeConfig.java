@@ -21,6 +21,9 @@ import java.util.List;
  * @param concurrentJobs how many jobs the engine runs at once; jobs of the same model and size share U-Net steps
  * @param shutdownGraceMillis how long a shutdown waits for the running job to stop at its next step
  * @param logFormat how request and job lines are logged on standard output
+ * @param connections bounds on open, idle and slow connections
+ * @param publicUrl the service's address as clients reach it ({@code https://host[:port][/path]}), for the
+ *     absolute URLs it returns (OpenAI's {@code url}); null = the address it listens on
  */
 public record ServeConfig(
         String host,
@@ -36,7 +39,9 @@ public record ServeConfig(
         int previewEvery,
         int concurrentJobs,
         long shutdownGraceMillis,
-        LogFormat logFormat) {
+        LogFormat logFormat,
+        ConnectionLimits connections,
+        String publicUrl) {
 
     public ServeConfig {
         models = List.copyOf(models);
@@ -48,42 +53,53 @@ public record ServeConfig(
     /** The defaults: localhost:7860, {@code ./data}, 2048 px, 150 steps, 8 images, 100 queued jobs, 32 MiB bodies, 1 GiB free, 4 concurrent jobs. */
     public static ServeConfig defaults() {
         return new ServeConfig("127.0.0.1", 7860, Path.of("data"), List.of(), new Limits(2048, 2048, 150, 8, 100),
-                32L << 20, 1L << 30, List.of(), List.of(), List.of(), 5, 4, 30_000, LogFormat.TEXT);
+                32L << 20, 1L << 30, List.of(), List.of(), List.of(), 5, 4, 30_000, LogFormat.TEXT,
+                ConnectionLimits.DEFAULTS, null);
     }
 
     public ServeConfig withPort(int newPort) {
         return new ServeConfig(host, newPort, dataDir, models, limits, maxBodyBytes, minFreeDiskBytes, apiKeys, apiAuth, corsOrigins,
-                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat);
+                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, connections, publicUrl);
     }
 
     public ServeConfig withDataDir(Path newDataDir) {
         return new ServeConfig(host, port, newDataDir, models, limits, maxBodyBytes, minFreeDiskBytes, apiKeys, apiAuth, corsOrigins,
-                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat);
+                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, connections, publicUrl);
     }
 
     public ServeConfig withLimits(Limits newLimits) {
         return new ServeConfig(host, port, dataDir, models, newLimits, maxBodyBytes, minFreeDiskBytes, apiKeys, apiAuth, corsOrigins,
-                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat);
+                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, connections, publicUrl);
     }
 
     public ServeConfig withMaxBodyBytes(long bytes) {
         return new ServeConfig(host, port, dataDir, models, limits, bytes, minFreeDiskBytes, apiKeys, apiAuth, corsOrigins,
-                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat);
+                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, connections, publicUrl);
     }
 
     public ServeConfig withMinFreeDiskBytes(long bytes) {
         return new ServeConfig(host, port, dataDir, models, limits, maxBodyBytes, bytes, apiKeys, apiAuth, corsOrigins,
-                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat);
+                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, connections, publicUrl);
     }
 
     public ServeConfig withApiKeys(List<String> keys) {
         return new ServeConfig(host, port, dataDir, models, limits, maxBodyBytes, minFreeDiskBytes, keys, apiAuth, corsOrigins,
-                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat);
+                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, connections, publicUrl);
     }
 
     public ServeConfig withApiAuth(List<String> credentials) {
         return new ServeConfig(host, port, dataDir, models, limits, maxBodyBytes, minFreeDiskBytes, apiKeys, credentials, corsOrigins,
-                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat);
+                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, connections, publicUrl);
+    }
+
+    public ServeConfig withConnections(ConnectionLimits limits) {
+        return new ServeConfig(host, port, dataDir, models, this.limits, maxBodyBytes, minFreeDiskBytes, apiKeys, apiAuth, corsOrigins,
+                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, limits, publicUrl);
+    }
+
+    public ServeConfig withPublicUrl(String url) {
+        return new ServeConfig(host, port, dataDir, models, limits, maxBodyBytes, minFreeDiskBytes, apiKeys, apiAuth, corsOrigins,
+                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, connections, url);
     }
 
     /** Whether API routes need a Bearer key or Basic credentials. */
@@ -93,11 +109,11 @@ public record ServeConfig(
 
     public ServeConfig withPreviewEvery(int steps) {
         return new ServeConfig(host, port, dataDir, models, limits, maxBodyBytes, minFreeDiskBytes, apiKeys, apiAuth, corsOrigins,
-                steps, concurrentJobs, shutdownGraceMillis, logFormat);
+                steps, concurrentJobs, shutdownGraceMillis, logFormat, connections, publicUrl);
     }
 
     public ServeConfig withCorsOrigins(List<String> origins) {
         return new ServeConfig(host, port, dataDir, models, limits, maxBodyBytes, minFreeDiskBytes, apiKeys, apiAuth, origins,
-                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat);
+                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, connections, publicUrl);
     }
 }

@@ -86,7 +86,8 @@ public final class ServiceOptions {
 
     /** The options of {@code serve} alone; null fields are taken from environment, file or defaults. */
     public record HttpFlags(String host, Integer port, String maxBody, List<String> apiKeys, List<String> apiAuth,
-            List<String> corsOrigins, String logFormat) {}
+            List<String> corsOrigins, String logFormat, Integer maxConnections, Integer maxConnectionsPerClient,
+            Integer idleTimeoutSeconds, String minBodyRate, String publicUrl) {}
 
     /**
      * The environment and the config file ({@code --config}, else {@code DAGUERRE_CONFIG}), checked
@@ -152,7 +153,9 @@ public final class ServiceOptions {
                 settings.integer("preview-every", previewEvery, d.previewEvery(), 0, 10_000),
                 settings.integer("concurrent-jobs", concurrentJobs, d.concurrentJobs(), 1, 64),
                 d.shutdownGraceMillis(),
-                d.logFormat());
+                d.logFormat(),
+                d.connections(),
+                d.publicUrl());
         if (http == null) {
             return config;
         }
@@ -170,7 +173,33 @@ public final class ServiceOptions {
                 config.previewEvery(),
                 config.concurrentJobs(),
                 config.shutdownGraceMillis(),
-                LogFormat.named(settings.string("log-format", http.logFormat(), "text")));
+                LogFormat.named(settings.string("log-format", http.logFormat(), "text")),
+                new ConnectionLimits(
+                        settings.integer("max-connections", http.maxConnections(), d.connections().maxConnections(), 1, 1_000_000),
+                        settings.integer("max-connections-per-client", http.maxConnectionsPerClient(),
+                                d.connections().maxConnectionsPerClient(), 1, 1_000_000),
+                        1000L * settings.integer("idle-timeout", http.idleTimeoutSeconds(),
+                                (int) (d.connections().idleTimeoutMillis() / 1000), 1, 86_400),
+                        settings.bytes("min-body-rate", http.minBodyRate(), d.connections().minBodyBytesPerSecond())),
+                publicUrl(settings, settings.string("public-url", http.publicUrl(), null)));
+    }
+
+    /** {@code url} checked to be an absolute http(s) URL without query or fragment, its trailing '/' removed; null stays null. */
+    private static String publicUrl(Settings settings, String url) {
+        if (url == null || url.isBlank()) {
+            return null;
+        }
+        try {
+            java.net.URI uri = new java.net.URI(url.strip());
+            if (!("http".equals(uri.getScheme()) || "https".equals(uri.getScheme())) || uri.getHost() == null
+                    || uri.getQuery() != null || uri.getFragment() != null) {
+                throw new java.net.URISyntaxException(url, "not an absolute http(s) URL without query or fragment");
+            }
+        } catch (java.net.URISyntaxException e) {
+            throw settings.invalid("public-url", "takes the service's address as clients reach it, e.g. https://images.example.com; got "
+                    + url);
+        }
+        return url.strip().replaceAll("/+$", "");
     }
 
     /** {@code credentials}, each checked to be {@code USER:PASS} with neither part empty (the message never shows them). */

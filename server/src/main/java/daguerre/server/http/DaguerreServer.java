@@ -84,10 +84,19 @@ public final class DaguerreServer implements AutoCloseable {
                 LOG.info("{} jobs back in the queue from the last run", core.restoredJobs());
             }
             core.startWorker();
+            // Vert.x's idle timeout closes silent connections until their first request; ConnectionGuard then takes over
             HttpServer server = vertx.createHttpServer(new HttpServerOptions().setHost(config.host()).setPort(config.port())
-                    .setCompressionSupported(true));
+                    .setCompressionSupported(true).setIdleTimeoutUnit(TimeUnit.MILLISECONDS)
+                    .setIdleTimeout((int) Math.min(Integer.MAX_VALUE, config.connections().idleTimeoutMillis())));
             Router router = router(new Services(vertx, core), log);
-            server.requestHandler(router);
+            ConnectionGuard connections = new ConnectionGuard(config.connections());
+            server.connectionHandler(connections::onConnection);
+            server.requestHandler(request -> {
+                if (connections.onRequest(request)) {
+                    router.handle(request);
+                }
+            });
+            connections.start(vertx);
             server.listen().toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
             return new DaguerreServer(vertx, server, router, core, engine);
         } catch (Exception e) {

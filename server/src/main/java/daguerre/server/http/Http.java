@@ -64,9 +64,17 @@ final class Http {
         return epochMillis == null ? null : Instant.ofEpochMilli(epochMillis).toString();
     }
 
-    /** The absolute base URL of the service as the client reached it ({@code http://host:port}). */
-    static String baseUrl(RoutingContext ctx) {
-        String host = ctx.request().authority() == null ? ctx.request().localAddress().toString() : ctx.request().authority().toString();
-        return ctx.request().scheme() + "://" + host;
+    /**
+     * The absolute base URL of the service: {@code publicUrl} (from {@code --public-url}) when set,
+     * else the address this connection reached ({@code http://ip:port}). Never the request's
+     * {@code Host} header, which the client chooses.
+     */
+    static String baseUrl(RoutingContext ctx, String publicUrl) {
+        if (publicUrl != null) {
+            return publicUrl;
+        }
+        io.vertx.core.net.SocketAddress local = ctx.request().localAddress();
+        String host = local.hostAddress().contains(":") ? "[" + local.hostAddress() + "]" : local.hostAddress();
+        return ctx.request().scheme() + "://" + host + ":" + local.port();
     }
 }

@@ -89,7 +89,7 @@ final class OpenAiApi {
         ActiveJob job = services.queue().submit(params);
         ctx.put(ServiceLog.JOB_ID, job.id());
         Http.onClientGone(ctx, () -> services.queue().abandon(job.id()));
-        String baseUrl = Http.baseUrl(ctx);
+        String baseUrl = Http.baseUrl(ctx, services.config().publicUrl());
         services.queue().completion(job.id()).whenComplete((record, error) -> services.vertx().executeBlocking(() -> {
             if (error != null) {
                 throw error instanceof RuntimeException r ? r : new IllegalStateException(error);

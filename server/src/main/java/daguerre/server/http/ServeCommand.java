@@ -45,6 +45,25 @@ public final class ServeCommand implements Callable<Integer> {
             description = "Allow this browser origin (or *) by CORS; repeat or comma-separate for more.")
     List<String> corsOrigins;
 
+    @Option(names = "--max-connections", description = "Most connections open at once; more are closed as they open (default 512).")
+    Integer maxConnections;
+
+    @Option(names = "--max-connections-per-client",
+            description = "Most connections open at once from one client address (default 100; raise it behind a reverse proxy).")
+    Integer maxConnectionsPerClient;
+
+    @Option(names = "--idle-timeout", paramLabel = "SECONDS",
+            description = "Close a connection that sends no complete request head this long after opening or after its last answer (default 30).")
+    Integer idleTimeout;
+
+    @Option(names = "--min-body-rate", paramLabel = "BYTES",
+            description = "Close a connection whose request body arrives slower than this per second, after the idle timeout's grace (default 16k).")
+    String minBodyRate;
+
+    @Option(names = "--public-url", paramLabel = "URL",
+            description = "The service's address as clients reach it, for the URLs it returns (default: the address it listens on).")
+    String publicUrl;
+
     @Option(names = "--log-format", paramLabel = "FORMAT",
             description = "text (default) or json: one line per request and per job state change on standard output.")
     String logFormat;
@@ -70,7 +89,8 @@ public final class ServeCommand implements Callable<Integer> {
 
     /** The configuration from flags, environment and config file, over the defaults. */
     public ServeConfig resolve() throws java.io.IOException {
-        return options.resolve(environment, new ServiceOptions.HttpFlags(host, port, maxBody, apiKeys, apiAuth, corsOrigins, logFormat));
+        return options.resolve(environment, new ServiceOptions.HttpFlags(host, port, maxBody, apiKeys, apiAuth, corsOrigins, logFormat,
+                maxConnections, maxConnectionsPerClient, idleTimeout, minBodyRate, publicUrl));
     }
 
 
