@@ -59,7 +59,7 @@ class BrokenModelFolderTest {
                         "", "not a diffusers model folder (no model_index.json)"),
                 broken("model_index.json not JSON", root -> Files.writeString(root.resolve("model_index.json"), "{\"unet\": ["),
                         "model_index.json", "not valid JSON"),
-                broken("model_index.json names an SDXL U-Net", json("model_index.json",
+                broken("model_index.json names an SDXL text encoder", json("model_index.json",
                                 j -> j.putArray("text_encoder").add("transformers").add("CLIPTextModelWithProjection")),
                         "model_index.json", "text_encoder class CLIPTextModelWithProjection is not supported"),
                 broken("no unet config", root -> Files.delete(root.resolve(UNET)), "unet", "no config.json"),
