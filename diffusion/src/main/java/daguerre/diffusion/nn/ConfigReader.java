@@ -66,6 +66,26 @@ public final class ConfigReader {
         return node.intValue();
     }
 
+    /** The integer at {@code key}, which must be present. */
+    public int requiredInteger(String key) {
+        if (get(key) == null) {
+            throw new IllegalArgumentException(what + ": required field " + key + " is missing");
+        }
+        return integer(key, 0);
+    }
+
+    /** The string at {@code key}, or {@code fallback} when missing or null. */
+    public String string(String key, String fallback) {
+        JsonNode node = get(key);
+        if (node == null) {
+            return fallback;
+        }
+        if (!node.isTextual()) {
+            throw new IllegalArgumentException(what + ": " + key + " must be a string, got " + node);
+        }
+        return node.textValue();
+    }
+
     /** The number at {@code key}, or {@code fallback} when missing or null. */
     public double number(String key, double fallback) {
         JsonNode node = get(key);
@@ -126,5 +146,50 @@ public final class ConfigReader {
             out.add(item.textValue());
         }
         return out;
+    }
+
+    // ------------------------------------------------------------ range checks shared by the config records
+
+    /**
+     * Fails unless {@code min <= value <= max}; the message names the config, the field and the value,
+     * e.g. {@code unet config: layers_per_block = 0 is out of range (allowed 1..16)}.
+     */
+    public static int checkRange(String what, String key, long value, long min, long max) {
+        if (value < min || value > max) {
+            throw new IllegalArgumentException(what + ": " + key + " = " + value + " is out of range (allowed " + min + ".." + max + ")");
+        }
+        return (int) value;
+    }
+
+    /** Fails unless {@code value} is finite and {@code 0 < value < max} (exclusive bounds). */
+    public static double checkPositiveFinite(String what, String key, double value, double max) {
+        if (!Double.isFinite(value) || !(value > 0) || !(value < max)) {
+            throw new IllegalArgumentException(what + ": " + key + " = " + value + " must be a finite number in (0, " + max + ")");
+        }
+        return value;
+    }
+
+    /** Fails unless {@code value} is finite. */
+    public static double checkFinite(String what, String key, double value) {
+        if (!Double.isFinite(value)) {
+            throw new IllegalArgumentException(what + ": " + key + " = " + value + " must be a finite number");
+        }
+        return value;
+    }
+
+    /** Fails unless {@code divisor} divides {@code value}; both fields are named with their values. */
+    public static void checkDivides(String what, String key, int value, String divisorKey, int divisor) {
+        if (divisor <= 0 || value % divisor != 0) {
+            throw new IllegalArgumentException(what + ": " + key + " = " + value + " is not a multiple of "
+                    + divisorKey + " = " + divisor);
+        }
+    }
+
+    /** Fails unless the list has {@code expected} entries, naming both fields. */
+    public static void checkLength(String what, String key, int size, String otherKey, int expected) {
+        if (size != expected) {
+            throw new IllegalArgumentException(what + ": " + key + " has " + size + " entries but " + otherKey
+                    + " has " + expected);
+        }
     }
 }

@@ -15,7 +15,8 @@ import java.util.function.Predicate;
 
 /**
  * Loads a {@link Module}'s parameters from a {@link TensorSource}, strictly and loudly: a missing key,
- * an unexpected key or a shape mismatch fails with the key's name. The only shape changes allowed
+ * an unexpected key, a shape mismatch (stored and expected shapes) or a NaN/infinite value anywhere
+ * in a tensor fails with the file's and the key's name. The only shape changes allowed
  * are those declared in {@link #ALLOWED_RESHAPES}.
  */
 public final class WeightLoader {
@@ -70,6 +71,7 @@ public final class WeightLoader {
                         + " but the model expects " + parameter.shape() + " (allowed: " + ALLOWED_RESHAPES + ")");
             }
             float[] values = source.floats(key);
+            requireFinite(source, key, values);
             NDArray array = manager.create(values, parameter.shape());
             parameter.set(array);
         }
@@ -78,6 +80,21 @@ public final class WeightLoader {
     /** Loads with no ignored keys. */
     public static void load(Module module, TensorSource source, String prefix, NDManager manager) throws IOException {
         load(module, source, prefix, manager, key -> false);
+    }
+
+    /**
+     * Fails, naming the file, the tensor and the first bad element, if any value of the tensor is NaN
+     * or infinite. Every element is checked, not a sample: the values are already decoded to float32
+     * here, so the check is one more pass over memory, far cheaper than the decoding itself.
+     */
+    static void requireFinite(TensorSource source, String key, float[] values) throws IOException {
+        for (int i = 0; i < values.length; i++) {
+            if (!Float.isFinite(values[i])) {
+                throw new IOException(source.description() + ": tensor '" + key + "' holds a non-finite value ("
+                        + values[i] + ") at element " + i + " of " + values.length
+                        + "; the weights are corrupt (every weight must be a finite number)");
+            }
+        }
     }
 
     private static boolean compatible(long[] stored, long[] expected) {

@@ -23,6 +23,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Comparator;
 import java.util.Optional;
+import java.util.function.Supplier;
 import java.util.stream.Stream;
 
 /**
@@ -80,20 +81,42 @@ public final class StableDiffusionModel implements AutoCloseable {
         NDManager manager = DjlRuntime.newManager();
         try (DiscoveredModel model = ModelDiscovery.open(path, predictionType)) {
             ClipTokenizer tokenizer = loadTokenizer(model.tokenizer());
-            ClipTextModel textEncoder = new ClipTextModel(ClipTextConfig.fromJson(model.textEncoder().config()));
+            ClipTextConfig textConfig = parseConfig(model, "text_encoder", "config.json",
+                    () -> ClipTextConfig.fromJson(model.textEncoder().config()));
+            ClipTextModel textEncoder = new ClipTextModel(textConfig);
             textEncoder.load(model.textEncoder().weights(), "", manager);
-            UNet2DConditionModel unet = new UNet2DConditionModel(UNetConfig.fromJson(model.unet().config()));
+            UNetConfig unetConfig = parseConfig(model, "unet", "config.json", () -> UNetConfig.fromJson(model.unet().config()));
+            UNet2DConditionModel unet = new UNet2DConditionModel(unetConfig);
             WeightLoader.load(unet, model.unet().weights(), "", manager);
-            AutoencoderKL vae = new AutoencoderKL(VaeConfig.fromJson(model.vae().config()));
+            VaeConfig vaeConfig = parseConfig(model, "vae", "config.json", () -> VaeConfig.fromJson(model.vae().config()));
+            AutoencoderKL vae = new AutoencoderKL(vaeConfig);
             WeightLoader.load(vae, model.vae().weights(), "", manager);
-            SchedulerConfig scheduler = model.schedulerConfig().map(SchedulerConfig::fromJson).orElse(SchedulerConfig.SD15)
-                    .withPredictionType(PredictionType.fromConfigName(model.predictionType()));
+            SchedulerConfig scheduler = parseConfig(model, "scheduler", "scheduler_config.json",
+                    () -> model.schedulerConfig().map(SchedulerConfig::fromJson).orElse(SchedulerConfig.SD15)
+                            .withPredictionType(PredictionType.fromConfigName(model.predictionType())));
             String hash = hasher.shortHash(model.hashedFile());
             ModelCard card = ModelCard.find(model.path()).orElse(null);
             return new StableDiffusionModel(model.id(), hash, manager, tokenizer, textEncoder, unet, vae, scheduler, card);
         } catch (IOException | RuntimeException e) {
             manager.close();
             throw e;
+        }
+    }
+
+    /**
+     * Parses one component's config, turning a refused value into an {@link IOException} that names
+     * the file: {@code <folder>/unet/config.json: unet config: layers_per_block = 0 is out of range
+     * (allowed 1..64)}. A single file's configs are inferred from its tensors and named after it.
+     */
+    private static <T> T parseConfig(DiscoveredModel model, String component, String fileName, Supplier<T> parse)
+            throws IOException {
+        try {
+            return parse.get();
+        } catch (IllegalArgumentException e) {
+            String where = model.format() == DiscoveredModel.Format.DIFFUSERS_FOLDER
+                    ? model.path().resolve(component).resolve(fileName).toString()
+                    : model.path() + " (" + component + " config inferred from the checkpoint)";
+            throw new IOException(where + ": " + e.getMessage(), e);
         }
     }
 

@@ -1,6 +1,7 @@
 package daguerre.diffusion.schedule;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import daguerre.diffusion.nn.ConfigReader;
 
 /**
  * The noise-schedule settings of a model, as read from its diffusers {@code scheduler/scheduler_config.json}.
@@ -38,17 +39,18 @@ public record SchedulerConfig(
             1000, 0.00085, 0.012, BetaSchedule.SCALED_LINEAR, TimestepSpacing.LEADING, 1,
             PredictionType.EPSILON, false, false);
 
+    /** The most training timesteps a config may declare (SD uses 1000; the schedule holds one alpha-bar per step). */
+    public static final int MAX_TRAIN_TIMESTEPS = 100_000;
+
     public SchedulerConfig {
-        if (numTrainTimesteps < 2) {
-            throw new IllegalArgumentException("num_train_timesteps must be at least 2, got " + numTrainTimesteps);
+        String what = "scheduler config";
+        ConfigReader.checkRange(what, "num_train_timesteps", numTrainTimesteps, 2, MAX_TRAIN_TIMESTEPS);
+        ConfigReader.checkPositiveFinite(what, "beta_start", betaStart, 1);
+        ConfigReader.checkPositiveFinite(what, "beta_end", betaEnd, 1);
+        if (!(betaStart < betaEnd)) {
+            throw new IllegalArgumentException(what + ": beta_start = " + betaStart + " must be less than beta_end = " + betaEnd);
         }
-        if (!(betaStart > 0 && betaEnd > 0 && betaStart < 1 && betaEnd < 1)) {
-            throw new IllegalArgumentException(
-                    "beta_start and beta_end must lie in (0, 1), got " + betaStart + " and " + betaEnd);
-        }
-        if (stepsOffset < 0) {
-            throw new IllegalArgumentException("steps_offset must not be negative, got " + stepsOffset);
-        }
+        ConfigReader.checkRange(what, "steps_offset", stepsOffset, 0, numTrainTimesteps - 1L);
         if (betaSchedule == null || timestepSpacing == null || predictionType == null) {
             throw new IllegalArgumentException("beta_schedule, timestep_spacing and prediction_type are required");
         }

@@ -1,6 +1,11 @@
 package daguerre.diffusion.text;
 
+import static daguerre.diffusion.nn.ConfigReader.checkDivides;
+import static daguerre.diffusion.nn.ConfigReader.checkPositiveFinite;
+import static daguerre.diffusion.nn.ConfigReader.checkRange;
+
 import com.fasterxml.jackson.databind.JsonNode;
+import daguerre.diffusion.nn.ConfigReader;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -39,22 +44,29 @@ public record ClipTextConfig(int vocabSize, int hiddenSize, int intermediateSize
                     return a;
                 }
             }
-            throw new IllegalArgumentException("unsupported hidden_act '" + name + "' (supported: quick_gelu, gelu)");
+            throw new IllegalArgumentException("text encoder config: unsupported hidden_act '" + name + "' (supported: quick_gelu, gelu)");
         }
     }
 
+    /** Sane upper bounds (SD 2.x's OpenCLIP-H: 1024 hidden, 4096 intermediate, 23 layers, 77 positions). */
+    static final int MAX_VOCAB = 1_000_000;
+    static final int MAX_WIDTH = 65536;
+    static final int MAX_LAYERS = 256;
+    static final int MAX_POSITIONS = 8192;
+
     public ClipTextConfig {
-        if (hiddenSize <= 0 || numAttentionHeads <= 0 || hiddenSize % numAttentionHeads != 0) {
-            throw new IllegalArgumentException("hidden_size " + hiddenSize + " must be a positive multiple of num_attention_heads "
-                    + numAttentionHeads);
-        }
-        if (vocabSize <= 0 || intermediateSize <= 0 || numHiddenLayers <= 0 || maxPositionEmbeddings <= 0) {
-            throw new IllegalArgumentException("vocab_size, intermediate_size, num_hidden_layers and max_position_embeddings must be"
-                    + " positive: " + vocabSize + ", " + intermediateSize + ", " + numHiddenLayers + ", " + maxPositionEmbeddings);
-        }
-        if (!(layerNormEps > 0)) {
-            throw new IllegalArgumentException("layer_norm_eps must be positive, got " + layerNormEps);
-        }
+        String what = "text encoder config";
+        checkRange(what, "vocab_size", vocabSize, 1, MAX_VOCAB);
+        checkRange(what, "hidden_size", hiddenSize, 1, MAX_WIDTH);
+        checkRange(what, "intermediate_size", intermediateSize, 1, MAX_WIDTH);
+        checkRange(what, "num_hidden_layers", numHiddenLayers, 1, MAX_LAYERS);
+        checkRange(what, "num_attention_heads", numAttentionHeads, 1, hiddenSize);
+        checkDivides(what, "hidden_size", hiddenSize, "num_attention_heads", numAttentionHeads);
+        checkRange(what, "max_position_embeddings", maxPositionEmbeddings, 2, MAX_POSITIONS);
+        checkPositiveFinite(what, "layer_norm_eps", layerNormEps, 1);
+        checkRange(what, "bos_token_id", bosTokenId, 0, vocabSize - 1L);
+        checkRange(what, "eos_token_id", eosTokenId, 0, vocabSize - 1L);
+        checkRange(what, "pad_token_id", padTokenId, 0, vocabSize - 1L);
     }
 
     /** Size of one attention head: hidden_size / num_attention_heads. */
@@ -77,32 +89,20 @@ public record ClipTextConfig(int vocabSize, int hiddenSize, int intermediateSize
         }
     }
 
-    /** Builds the config from a parsed {@code config.json}. */
+    /** Builds the config from a parsed {@code config.json}; every error names the field and its value. */
     public static ClipTextConfig fromJson(JsonNode json) {
+        ConfigReader in = new ConfigReader(json, "text encoder config");
         return new ClipTextConfig(
-                requiredInt(json, "vocab_size"),
-                requiredInt(json, "hidden_size"),
-                requiredInt(json, "intermediate_size"),
-                requiredInt(json, "num_hidden_layers"),
-                requiredInt(json, "num_attention_heads"),
-                requiredInt(json, "max_position_embeddings"),
-                Activation.fromConfig(json.path("hidden_act").asText("quick_gelu")),
-                (float) json.path("layer_norm_eps").asDouble(1e-5),
-                optionalInt(json, "bos_token_id", 49406),
-                optionalInt(json, "eos_token_id", 49407),
-                optionalInt(json, "pad_token_id", 1));
-    }
-
-    private static int requiredInt(JsonNode json, String field) {
-        JsonNode value = json.get(field);
-        if (value == null || !value.isIntegralNumber() || !value.canConvertToInt()) {
-            throw new IllegalArgumentException("config field '" + field + "' is missing or not an integer: " + value);
-        }
-        return value.asInt();
-    }
-
-    private static int optionalInt(JsonNode json, String field, int fallback) {
-        JsonNode value = json.get(field);
-        return value == null || value.isNull() ? fallback : value.asInt();
+                in.requiredInteger("vocab_size"),
+                in.requiredInteger("hidden_size"),
+                in.requiredInteger("intermediate_size"),
+                in.requiredInteger("num_hidden_layers"),
+                in.requiredInteger("num_attention_heads"),
+                in.requiredInteger("max_position_embeddings"),
+                Activation.fromConfig(in.string("hidden_act", "quick_gelu")),
+                (float) in.number("layer_norm_eps", 1e-5),
+                in.integer("bos_token_id", 49406),
+                in.integer("eos_token_id", 49407),
+                in.integer("pad_token_id", 1));
     }
 }

@@ -1,5 +1,11 @@
 package daguerre.diffusion.unet;
 
+import static daguerre.diffusion.nn.ConfigReader.checkDivides;
+import static daguerre.diffusion.nn.ConfigReader.checkFinite;
+import static daguerre.diffusion.nn.ConfigReader.checkLength;
+import static daguerre.diffusion.nn.ConfigReader.checkPositiveFinite;
+import static daguerre.diffusion.nn.ConfigReader.checkRange;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import daguerre.diffusion.nn.ConfigReader;
 import java.util.Collections;
@@ -56,23 +62,23 @@ public record UNetConfig(
     /** Up block type without attention. */
     public static final String UP = "UpBlock2D";
 
+    /** Sane upper bounds of the config's sizes (SD 1.x/2.x use 4 levels, 1280 channels, 2 layers). */
+    static final int MAX_LEVELS = 8;
+    static final int MAX_CHANNELS = 65536;
+    static final int MAX_IO_CHANNELS = 64;
+    static final int MAX_LAYERS = 64;
+    static final int MAX_SAMPLE_SIZE = 4096;
+
     public UNetConfig {
         blockOutChannels = List.copyOf(blockOutChannels);
         downBlockTypes = List.copyOf(downBlockTypes);
         upBlockTypes = List.copyOf(upBlockTypes);
         attentionHeads = List.copyOf(attentionHeads);
-        int levels = blockOutChannels.size();
-        if (levels == 0) {
-            throw new IllegalArgumentException("unet config: block_out_channels is empty");
-        }
-        if (downBlockTypes.size() != levels || upBlockTypes.size() != levels) {
-            throw new IllegalArgumentException("unet config: " + levels + " block_out_channels but "
-                    + downBlockTypes.size() + " down_block_types and " + upBlockTypes.size() + " up_block_types");
-        }
-        if (attentionHeads.size() != levels) {
-            throw new IllegalArgumentException("unet config: attention_head_dim has " + attentionHeads.size()
-                    + " entries for " + levels + " levels");
-        }
+        String what = "unet config";
+        int levels = checkRange(what, "block_out_channels (number of entries)", blockOutChannels.size(), 1, MAX_LEVELS);
+        checkLength(what, "down_block_types", downBlockTypes.size(), "block_out_channels", levels);
+        checkLength(what, "up_block_types", upBlockTypes.size(), "block_out_channels", levels);
+        checkLength(what, "attention_head_dim", attentionHeads.size(), "block_out_channels", levels);
         for (String type : downBlockTypes) {
             if (!type.equals(CROSS_ATTN_DOWN) && !type.equals(DOWN)) {
                 throw new IllegalArgumentException("unet config: unsupported down block type " + type
@@ -85,20 +91,20 @@ public record UNetConfig(
                         + " (supported: " + CROSS_ATTN_UP + ", " + UP + ")");
             }
         }
+        checkRange(what, "sample_size", sampleSize, 1, MAX_SAMPLE_SIZE);
+        checkRange(what, "in_channels", inChannels, 1, MAX_IO_CHANNELS);
+        checkRange(what, "out_channels", outChannels, 1, MAX_IO_CHANNELS);
+        checkRange(what, "layers_per_block", layersPerBlock, 1, MAX_LAYERS);
+        checkRange(what, "transformer_layers_per_block", transformerLayersPerBlock, 1, MAX_LAYERS);
+        checkRange(what, "cross_attention_dim", crossAttentionDim, 1, MAX_CHANNELS);
+        checkRange(what, "norm_num_groups", normNumGroups, 1, MAX_CHANNELS);
+        checkPositiveFinite(what, "norm_eps", normEps, 1);
+        checkFinite(what, "freq_shift", freqShift);
         for (int i = 0; i < levels; i++) {
-            int channels = blockOutChannels.get(i);
-            int heads = attentionHeads.get(i);
-            if (channels % normNumGroups != 0) {
-                throw new IllegalArgumentException("unet config: block_out_channels[" + i + "] = " + channels
-                        + " is not a multiple of norm_num_groups " + normNumGroups);
-            }
-            if (heads <= 0 || channels % heads != 0) {
-                throw new IllegalArgumentException("unet config: block_out_channels[" + i + "] = " + channels
-                        + " does not split into " + heads + " attention heads (attention_head_dim)");
-            }
-        }
-        if (layersPerBlock <= 0 || transformerLayersPerBlock <= 0) {
-            throw new IllegalArgumentException("unet config: layers_per_block and transformer_layers_per_block must be positive");
+            int channels = checkRange(what, "block_out_channels[" + i + "]", blockOutChannels.get(i), 1, MAX_CHANNELS);
+            int heads = checkRange(what, "attention_head_dim[" + i + "]", attentionHeads.get(i), 1, channels);
+            checkDivides(what, "block_out_channels[" + i + "]", channels, "norm_num_groups", normNumGroups);
+            checkDivides(what, "block_out_channels[" + i + "]", channels, "attention_head_dim[" + i + "] (heads)", heads);
         }
     }
 

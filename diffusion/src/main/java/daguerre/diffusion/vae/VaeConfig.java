@@ -1,5 +1,9 @@
 package daguerre.diffusion.vae;
 
+import static daguerre.diffusion.nn.ConfigReader.checkDivides;
+import static daguerre.diffusion.nn.ConfigReader.checkPositiveFinite;
+import static daguerre.diffusion.nn.ConfigReader.checkRange;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import daguerre.diffusion.nn.ConfigReader;
 import java.util.Collections;
@@ -33,19 +37,28 @@ public record VaeConfig(
     /** The SD 1.x/2.x scaling factor, diffusers' default. */
     public static final float SD_SCALING_FACTOR = 0.18215f;
 
+    /** Sane upper bounds of the config's sizes (SD VAEs: 4 levels, 512 channels, scaling factor 0.18215). */
+    static final int MAX_LEVELS = 8;
+    static final int MAX_CHANNELS = 65536;
+    static final int MAX_IO_CHANNELS = 64;
+    static final int MAX_LAYERS = 64;
+    static final int MAX_SAMPLE_SIZE = 8192;
+    static final double MAX_SCALING_FACTOR = 100;
+
     public VaeConfig {
         blockOutChannels = List.copyOf(blockOutChannels);
-        if (blockOutChannels.isEmpty()) {
-            throw new IllegalArgumentException("vae config: block_out_channels is empty");
-        }
-        for (int i = 0; i < blockOutChannels.size(); i++) {
-            if (blockOutChannels.get(i) % normNumGroups != 0) {
-                throw new IllegalArgumentException("vae config: block_out_channels[" + i + "] = " + blockOutChannels.get(i)
-                        + " is not a multiple of norm_num_groups " + normNumGroups);
-            }
-        }
-        if (layersPerBlock <= 0 || latentChannels <= 0) {
-            throw new IllegalArgumentException("vae config: layers_per_block and latent_channels must be positive");
+        String what = "vae config";
+        int levels = checkRange(what, "block_out_channels (number of entries)", blockOutChannels.size(), 1, MAX_LEVELS);
+        checkRange(what, "in_channels", inChannels, 1, MAX_IO_CHANNELS);
+        checkRange(what, "out_channels", outChannels, 1, MAX_IO_CHANNELS);
+        checkRange(what, "latent_channels", latentChannels, 1, MAX_IO_CHANNELS);
+        checkRange(what, "layers_per_block", layersPerBlock, 1, MAX_LAYERS);
+        checkRange(what, "norm_num_groups", normNumGroups, 1, MAX_CHANNELS);
+        checkRange(what, "sample_size", sampleSize, 1, MAX_SAMPLE_SIZE);
+        checkPositiveFinite(what, "scaling_factor", scalingFactor, MAX_SCALING_FACTOR);
+        for (int i = 0; i < levels; i++) {
+            int channels = checkRange(what, "block_out_channels[" + i + "]", blockOutChannels.get(i), 1, MAX_CHANNELS);
+            checkDivides(what, "block_out_channels[" + i + "]", channels, "norm_num_groups", normNumGroups);
         }
     }
 
@@ -70,10 +83,8 @@ public record VaeConfig(
         List<Integer> channels = in.intList("block_out_channels", List.of(64));
         List<String> down = in.stringList("down_block_types", Collections.nCopies(channels.size(), "DownEncoderBlock2D"));
         List<String> up = in.stringList("up_block_types", Collections.nCopies(channels.size(), "UpDecoderBlock2D"));
-        if (down.size() != channels.size() || up.size() != channels.size()) {
-            throw new IllegalArgumentException("vae config: " + channels.size() + " block_out_channels but "
-                    + down.size() + " down_block_types and " + up.size() + " up_block_types");
-        }
+        ConfigReader.checkLength("vae config", "down_block_types", down.size(), "block_out_channels", channels.size());
+        ConfigReader.checkLength("vae config", "up_block_types", up.size(), "block_out_channels", channels.size());
         for (String type : down) {
             if (!type.equals("DownEncoderBlock2D")) {
                 throw new IllegalArgumentException("vae config: unsupported down block type " + type + " (supported: DownEncoderBlock2D)");

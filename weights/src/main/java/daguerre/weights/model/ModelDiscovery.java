@@ -15,7 +15,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
@@ -75,7 +78,7 @@ public final class ModelDiscovery {
             throw new FileNotFoundException(folder + ": not a diffusers model folder (no model_index.json); "
                     + "give a diffusers folder or a single .safetensors checkpoint");
         }
-        readJson(folder.resolve("model_index.json"));
+        checkModelIndex(folder.resolve("model_index.json"), readJson(folder.resolve("model_index.json")));
         List<AutoCloseable> open = new ArrayList<>();
         try {
             Path unetWeights = weightsFile(folder.resolve("unet"));
@@ -100,6 +103,33 @@ public final class ModelDiscovery {
         } catch (IOException | RuntimeException e) {
             closeAll(open, e);
             throw e;
+        }
+    }
+
+    /**
+     * The component classes a Stable Diffusion 1.x/2.x {@code model_index.json} may name; an entry that
+     * is present must be a {@code [library, class]} pair naming one of them (absent entries are allowed).
+     */
+    static final Map<String, Set<String>> INDEX_CLASSES = Map.of(
+            "unet", Set.of("UNet2DConditionModel"),
+            "vae", Set.of("AutoencoderKL"),
+            "text_encoder", Set.of("CLIPTextModel"),
+            "tokenizer", Set.of("CLIPTokenizer", "CLIPTokenizerFast"));
+
+    private static void checkModelIndex(Path file, JsonNode index) throws IOException {
+        for (Map.Entry<String, Set<String>> e : new TreeMap<>(INDEX_CLASSES).entrySet()) {
+            JsonNode entry = index.get(e.getKey());
+            if (entry == null || entry.isNull()) {
+                continue;
+            }
+            if (!entry.isArray() || entry.size() != 2 || !entry.get(0).isTextual() || !entry.get(1).isTextual()) {
+                throw new IOException(file + ": " + e.getKey() + " must be a [library, class] pair of strings, got " + entry);
+            }
+            String className = entry.get(1).textValue();
+            if (!e.getValue().contains(className)) {
+                throw new IOException(file + ": " + e.getKey() + " class " + className + " is not supported (supported: "
+                        + String.join(", ", new TreeSet<>(e.getValue())) + "; only Stable Diffusion 1.x/2.x)");
+            }
         }
     }
 
