@@ -134,6 +134,7 @@ public final class DaguerreServer implements AutoCloseable {
         }
         EventStreams events = new EventStreams(services);
         events.mountWebSocket(router);
+        router.route().handler(DaguerreServer::refuseFormsWithoutBody);
         router.route().handler(BodyHandler.create(false).setBodyLimit(config.maxBodyBytes()));
         router.get("/healthz").handler(ctx -> Http.send(ctx, 200, JSON.createObjectNode().put("status", "ok")));
         router.get("/readyz").handler(ctx -> ready(ctx, services));
@@ -148,6 +149,23 @@ public final class DaguerreServer implements AutoCloseable {
         router.route().handler(ctx -> ctx.fail(404));
         router.route().failureHandler(DaguerreServer::failure);
         return router;
+    }
+
+    /**
+     * A form content type on a method without a body (GET with {@code multipart/form-data}) would
+     * make the body handler throw; the API takes JSON bodies only, so such a request gets a 415.
+     */
+    private static void refuseFormsWithoutBody(RoutingContext ctx) {
+        String type = ctx.request().getHeader("Content-Type");
+        HttpMethod method = ctx.request().method();
+        boolean form = type != null && (type.regionMatches(true, 0, "multipart/", 0, 10)
+                || type.regionMatches(true, 0, "application/x-www-form-urlencoded", 0, 33));
+        if (form && method != HttpMethod.POST && method != HttpMethod.PUT && method != HttpMethod.PATCH && method != HttpMethod.DELETE) {
+            ctx.fail(new RequestException(415, "unsupported_media_type",
+                    "a " + method + " request takes no form body; send JSON (application/json) on POST routes", null));
+            return;
+        }
+        ctx.next();
     }
 
     private static void ready(RoutingContext ctx, Services services) {
