@@ -51,16 +51,14 @@ final class ConnectionGuard {
     private final Map<HttpConnection, Tracked> open = new ConcurrentHashMap<>();
     private final Map<String, AtomicInteger> perClient = new ConcurrentHashMap<>();
     private final AtomicInteger total = new AtomicInteger();
-    private final AtomicInteger refused = new AtomicInteger();
-    private final AtomicInteger timedOut = new AtomicInteger();
 
     ConnectionGuard(ConnectionLimits limits) {
         this.limits = limits;
     }
 
-    /** Starts the periodic sweep on {@code vertx}; returns the timer id. */
-    long start(Vertx vertx) {
-        return vertx.setPeriodic(sweepMillis(), id -> sweep(System.nanoTime()));
+    /** Starts the periodic sweep on {@code vertx}. */
+    void start(Vertx vertx) {
+        vertx.setPeriodic(sweepMillis(), id -> sweep(System.nanoTime()));
     }
 
     /** How often idle and slow connections are looked for: a quarter of the idle timeout, at most a second. */
@@ -85,7 +83,6 @@ final class ConnectionGuard {
             }
         });
         if (all > limits.maxConnections() || mine > limits.maxConnectionsPerClient()) {
-            refused.incrementAndGet();
             open.remove(connection);
             total.decrementAndGet();
             fromClient.decrementAndGet();
@@ -140,24 +137,8 @@ final class ConnectionGuard {
                 close = false; // the service is working on it
             }
             if (close) {
-                timedOut.incrementAndGet();
                 connection.close();
             }
         });
-    }
-
-    /** Connections open now. */
-    int openConnections() {
-        return total.get();
-    }
-
-    /** Connections closed for being over a cap, since start. */
-    int refusedConnections() {
-        return refused.get();
-    }
-
-    /** Connections closed for being idle or slow, since start. */
-    int timedOutConnections() {
-        return timedOut.get();
     }
 }
