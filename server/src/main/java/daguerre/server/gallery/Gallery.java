@@ -147,9 +147,10 @@ public final class Gallery {
     public ImagePage list(ImageQuery query) throws SQLException {
         StringBuilder sql = new StringBuilder("SELECT seq, " + COLUMNS + " FROM images WHERE 1 = 1");
         List<Object> args = new ArrayList<>();
-        if (query.text() != null && !query.text().isBlank()) {
+        String words = query.text() == null ? null : ftsQuery(query.text());
+        if (words != null) {
             sql.append(" AND seq IN (SELECT rowid FROM images_fts WHERE images_fts MATCH ?)");
-            args.add(ftsQuery(query.text()));
+            args.add(words);
         }
         if (query.favorite() != null) {
             sql.append(" AND favorite = ?");
@@ -306,10 +307,18 @@ public final class Gallery {
         return new int[] {bytes.getInt(16), bytes.getInt(20)};
     }
 
-    /** Each word quoted, so that FTS5 operators in user input are plain text; words are ANDed. */
+    /**
+     * Each word quoted, so that FTS5 operators in user input are plain text; words are ANDed.
+     * Control characters (a NUL would end SQLite's copy of the string inside a quote) separate words.
+     * Null when the text has no words.
+     */
     private static String ftsQuery(String text) {
+        String clean = text.replaceAll("\\p{Cntrl}", " ").strip();
+        if (clean.isEmpty()) {
+            return null;
+        }
         StringBuilder query = new StringBuilder();
-        for (String word : text.strip().split("\\s+")) {
+        for (String word : clean.split("\\s+")) {
             if (query.length() > 0) {
                 query.append(' ');
             }

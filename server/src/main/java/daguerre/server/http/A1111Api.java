@@ -150,7 +150,7 @@ final class A1111Api {
         GenerationParams first;
         try {
             first = services.requests().parse(request, false);
-            services.requests().cost(first.steps(), first.width(), first.height(), first.n() * iterations);   // all n_iter batches
+            services.requests().cost(first.steps(), first.width(), first.height(), (long) first.n() * iterations);   // all n_iter batches
         } catch (RequestException e) {
             throw e.field() == null ? e : e.withField(a1111Field(e.field()));
         }
@@ -295,8 +295,9 @@ final class A1111Api {
         }
         for (String size : List.of("width", "height")) {
             // absent: the model's own size (512 for SD 1.5, as A1111's default; 64 for the default model)
+            // A1111 rounds down to a multiple of 8; below 8 the value stays, so that its error names what was sent
             JsonNode value = request.get(size);
-            if (value != null && value.isIntegralNumber() && value.canConvertToInt()) {
+            if (value != null && value.isIntegralNumber() && value.canConvertToInt() && value.asInt() >= 8) {
                 request.put(size, value.asInt() / 8 * 8);
             }
         }

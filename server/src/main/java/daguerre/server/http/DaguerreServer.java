@@ -12,6 +12,9 @@ import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
+import io.vertx.core.http.HttpServerRequest;
+import io.netty.handler.codec.http.TooLongHttpHeaderException;
+import io.netty.handler.codec.http.TooLongHttpLineException;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.handler.BodyHandler;
@@ -92,10 +95,18 @@ public final class DaguerreServer implements AutoCloseable {
             ConnectionGuard connections = new ConnectionGuard(config.connections());
             server.connectionHandler(connections::onConnection);
             server.requestHandler(request -> {
-                if (connections.onRequest(request)) {
-                    router.handle(request);
+                if (!connections.onRequest(request)) {
+                    return;
                 }
+                if (!Http.percentEscapesValid(request.uri())) {
+                    refuse(request, log, new RequestException(400, "invalid_uri",
+                            "the request URI has a % that does not start an escape of two hex digits", null));
+                    return;
+                }
+                router.handle(request);
             });
+            // requests Netty could not parse: a request line over the limit (414), headers too large (431), malformed ones (400)
+            server.invalidRequestHandler(request -> refuse(request, log, invalidRequest(request)));
             connections.start(vertx);
             server.listen().toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
             return new DaguerreServer(vertx, server, router, core, engine);
@@ -104,6 +115,32 @@ public final class DaguerreServer implements AutoCloseable {
             vertx.close();
             throw e;
         }
+    }
+
+    /** The error for a request the HTTP decoder refused, with the status Vert.x's own handler would give. */
+    private static RequestException invalidRequest(HttpServerRequest request) {
+        Throwable cause = request.decoderResult().cause();
+        if (cause instanceof TooLongHttpLineException) {
+            return new RequestException(414, "uri_too_long", "the request line is longer than the limit", null);
+        }
+        if (cause instanceof TooLongHttpHeaderException) {
+            return new RequestException(431, "headers_too_large", "the request headers are larger than the limit", null);
+        }
+        return new RequestException(400, "malformed_request", "the request is not valid HTTP/1.1"
+                + (cause == null || cause.getMessage() == null ? "" : ": " + ServiceLog.printable(cause.getMessage())), null);
+    }
+
+    /**
+     * Answers a request refused before routing in the error shape of its path's family (native when
+     * the path could not be read) and closes the connection: what follows on it cannot be trusted.
+     */
+    private static void refuse(HttpServerRequest request, ServiceLog log, RequestException error) {
+        String path = request.decoderResult().isSuccess() && request.path() != null ? request.path() : "/";
+        ApiFamily family = ApiFamily.of(path);
+        request.response().putHeader("Connection", "close");
+        Http.send(request.response(), family.status(error), family.body(error, null));
+        log.request(request.method() == null ? "?" : request.method().name(), ServiceLog.printable(path), family.status(error), 0, null);
+        request.connection().close();
     }
 
     /** The bound port (useful with port 0). */
@@ -244,7 +281,9 @@ public final class DaguerreServer implements AutoCloseable {
         if (error.retryAfterSeconds() != null) {
             ctx.response().putHeader("Retry-After", Long.toString(error.retryAfterSeconds()));
         }
-        String body = family == ApiFamily.A1111 && ctx.body() != null && error.status() != 413 ? ctx.body().asString() : null;
+        // A1111 echoes the body; as UTF-8 whatever the request claimed, so that a bad charset cannot fail the error itself
+        String body = family == ApiFamily.A1111 && ctx.body() != null && ctx.body().buffer() != null && error.status() != 413
+                ? ctx.body().buffer().toString(StandardCharsets.UTF_8) : null;
         Http.send(ctx, family.status(error), family.body(error, body));
     }
 

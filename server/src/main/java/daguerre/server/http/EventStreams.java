@@ -78,8 +78,11 @@ final class EventStreams {
                     response.setChunked(true).putHeader("Content-Type", "text/event-stream; charset=utf-8")
                             .putHeader("Cache-Control", "no-cache").putHeader("X-Accel-Buffering", "no")
                             .putHeader("Content-Encoding", "identity"); // compression would hold events back
-                    long heartbeat = services.vertx().setPeriodic(HEARTBEAT_MILLIS, t -> {
-                        if (!response.ended()) {
+                    long heartbeat = services.vertx().setPeriodic(HEARTBEAT_MILLIS, timer -> {
+                        if (response.ended() || response.closed()) {   // also a client gone before the close handler was set
+                            consumer.unregister();
+                            services.vertx().cancelTimer(timer);
+                        } else {
                             response.write(": keep-alive\n\n");
                         }
                     });
@@ -154,7 +157,14 @@ final class EventStreams {
      * frame {@code {"event":"subscribed"}} that tells the client no later event will be missed.
      */
     private void webSocket(RoutingContext ctx) {
-        ctx.request().toWebSocket().onFailure(ctx::fail).onSuccess(socket -> {
+        if (!"websocket".equalsIgnoreCase(ctx.request().getHeader("Upgrade"))) {
+            ctx.fail(new RequestException(400, "websocket_required",
+                    "/api/v1/ws is a WebSocket: send GET with Upgrade: websocket and Connection: Upgrade", null));
+            return;
+        }
+        // a failed handshake (bad version or key) is the client's error: a 400, never a logged stack trace
+        ctx.request().toWebSocket().onFailure(e -> ctx.fail(new RequestException(400, "websocket_handshake_failed",
+                "the WebSocket handshake failed: " + ServiceLog.printable(String.valueOf(e.getMessage())), null))).onSuccess(socket -> {
             MessageConsumer<String> consumer = services.vertx().eventBus().consumer(DaguerreServer.EVENTS_ADDRESS, message -> {
                 if (!socket.isClosed()) {
                     socket.writeTextMessage(message.body());

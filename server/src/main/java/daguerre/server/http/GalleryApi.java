@@ -150,8 +150,9 @@ final class GalleryApi {
         try {
             return value.length() == 10 ? LocalDate.parse(value).atStartOfDay(ZoneOffset.UTC).toInstant().toEpochMilli()
                     : Instant.parse(value).toEpochMilli();
-        } catch (DateTimeParseException e) {
-            throw RequestException.invalid(name, name + " must be an ISO-8601 date or instant, got " + value);
+        } catch (DateTimeParseException | ArithmeticException e) {   // ArithmeticException: beyond epoch milliseconds
+            throw RequestException.invalid(name, name + " must be an ISO-8601 date or instant between years -292275055 and"
+                    + " 292278994, got " + ServiceLog.printable(value));
         }
     }
 

@@ -122,7 +122,7 @@ final class NativeApi {
     }
 
     private void createBatch(RoutingContext ctx) {
-        BatchStore.StoredBatch batch = services.batchService().submit(ctx.body() == null ? null : ctx.body().asString());
+        BatchStore.StoredBatch batch = services.batchService().submit(Http.bodyText(ctx));
         ctx.response().putHeader("Location", "/api/v1/batches/" + batch.id());
         Http.send(ctx, 202, batchPage(batch.id(), 0, MAX_BATCH_PAGE));
     }

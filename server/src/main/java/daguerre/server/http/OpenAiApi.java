@@ -99,9 +99,11 @@ final class OpenAiApi {
     }
 
     private ObjectNode response(JobRecord job, String format, String baseUrl) throws Exception {
+        if (job.state() == JobState.CANCELLED) {   // by a cancel through the native API: the request's conflict, not a server error
+            throw new RequestException(409, "cancelled", "the generation was cancelled (job " + job.id() + ")", null);
+        }
         if (job.state() != JobState.SUCCEEDED) {
-            String message = job.state() == JobState.CANCELLED ? "the generation was cancelled" : "generation failed: " + job.errorMessage();
-            throw new RequestException(500, job.state() == JobState.CANCELLED ? "cancelled" : job.errorCode(), message, null);
+            throw new RequestException(500, job.errorCode(), "generation failed: " + job.errorMessage(), null);
         }
         ObjectNode response = JSON.createObjectNode().put("created", job.createdAt() / 1000);
         ArrayNode data = response.putArray("data");

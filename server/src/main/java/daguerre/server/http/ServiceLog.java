@@ -12,7 +12,8 @@ import java.time.Instant;
 /**
  * The operator's log: one line per HTTP request (method, route, status, milliseconds, job id) and
  * one per job state change, at INFO, on standard output, as text or as JSON (one object a line,
- * for log shippers). Client errors are just requests with a 4xx status here: no stack traces.
+ * for log shippers). Client errors are just requests with a 4xx status here: no stack traces, and at
+ * most {@value #CLIENT_ERROR_LINES_PER_SECOND} such lines a second.
  */
 public final class ServiceLog {
 
@@ -21,9 +22,15 @@ public final class ServiceLog {
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
+    /** At most this many request lines with a 4xx status a second. */
+    static final int CLIENT_ERROR_LINES_PER_SECOND = 20;
+
     private final LogFormat format;
     private final PrintStream out;
     private final Clock clock;
+    private long clientErrorSecond = Long.MIN_VALUE;
+    private int clientErrorLines;
+    private long suppressedClientErrorLines;
 
     public ServiceLog(LogFormat format, PrintStream out, Clock clock) {
         this.format = format;
@@ -39,8 +46,16 @@ public final class ServiceLog {
         ctx.next();
     }
 
-    /** One request. */
+    /**
+     * One request. Lines for client errors (4xx) are rate-limited to {@value #CLIENT_ERROR_LINES_PER_SECOND}
+     * a second, so that a flood of bad requests cannot flood the log; the first line after a
+     * suppressed run says how many were left out.
+     */
     public void request(String method, String route, int status, long millis, String jobId) {
+        if (status >= 400 && status < 500 && !clientErrorLineAllowed()) {
+            return;
+        }
+        reportSuppressed();
         if (format == LogFormat.JSON) {
             ObjectNode line = start("request").put("method", method).put("route", route).put("status", status).put("ms", millis);
             if (jobId != null) {
@@ -49,6 +64,37 @@ public final class ServiceLog {
             write(line.toString());
         } else {
             write(prefix() + "request " + method + " " + route + " " + status + " " + millis + "ms" + (jobId == null ? "" : " job=" + jobId));
+        }
+    }
+
+    /** Whether this second has room for one more client-error line; counts the line as suppressed if not. */
+    private synchronized boolean clientErrorLineAllowed() {
+        long second = clock.millis() / 1000;
+        if (second != clientErrorSecond) {
+            clientErrorSecond = second;
+            clientErrorLines = 0;
+        }
+        if (clientErrorLines >= CLIENT_ERROR_LINES_PER_SECOND) {
+            suppressedClientErrorLines++;
+            return false;
+        }
+        clientErrorLines++;
+        return true;
+    }
+
+    private void reportSuppressed() {
+        long suppressed;
+        synchronized (this) {
+            suppressed = suppressedClientErrorLines;
+            suppressedClientErrorLines = 0;
+        }
+        if (suppressed == 0) {
+            return;
+        }
+        if (format == LogFormat.JSON) {
+            write(start("suppressed").put("client_error_lines", suppressed).toString());
+        } else {
+            write(prefix() + "suppressed " + suppressed + " client-error request lines (over " + CLIENT_ERROR_LINES_PER_SECOND + " a second)");
         }
     }
 

@@ -145,7 +145,7 @@ public final class GenerationRequests {
      * Refuses a job (or a request of several jobs, such as A1111's {@code n_iter} batches: {@code n}
      * counts all their images) that would cost more than {@link Limits#maxJobCost()} megapixel-steps.
      */
-    public void cost(int steps, int width, int height, int n) {
+    public void cost(int steps, int width, int height, long n) {
         double cost = Limits.megapixelSteps(steps, width, height, n);
         if (cost > limits.maxJobCost()) {
             throw new RequestException(400, "job_too_costly", String.format(java.util.Locale.ROOT,

@@ -83,7 +83,7 @@ public record Limits(int maxWidth, int maxHeight, int maxSteps, int maxBatch, in
     }
 
     /** A job's cost in megapixel-steps: steps x width x height x images / 10^6. */
-    public static double megapixelSteps(int steps, int width, int height, int images) {
+    public static double megapixelSteps(int steps, int width, int height, long images) {
         return (double) steps * width * height * images / 1e6;
     }
 

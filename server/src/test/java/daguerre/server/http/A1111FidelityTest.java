@@ -217,6 +217,19 @@ class A1111FidelityTest {
     }
 
     @Test
+    void theCostOfAllBatchesCountsEveryImageEvenPastTwoBillion() throws Exception {
+        // batch_size x n_iter = 64 x 2^26 = 2^32 images: an int product would be 0 and pass the cost check
+        try (var huge = TestServer.start(dataDir.resolve("huge"), new GradientTestEngine(1),
+                c -> c.withLimits(new daguerre.server.jobs.Limits(512, 512, 50, 64, 10).withMaxIterations(1 << 26)))) {
+            HttpResponse<String> response = huge.post("/sdapi/v1/txt2img",
+                    "{\"prompt\":\"x\",\"steps\":1,\"width\":8,\"height\":8,\"batch_size\":64,\"n_iter\":67108864}");
+            assertEquals(422, response.statusCode(), response.body());
+            assertTrue(json(response).get("detail").asText().contains("x 4294967296 images"), response.body());
+            assertEquals(0, huge.engine.started());
+        }
+    }
+
+    @Test
     void maxIterationsComesFromFlagEnvironmentOrConfigFile() throws Exception {
         Path file = dataDir.resolve("daguerre.properties");
         Files.writeString(file, "max-iterations=5\n");

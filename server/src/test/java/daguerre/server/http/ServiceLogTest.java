@@ -48,6 +48,46 @@ class ServiceLogTest {
         assertTrue(lines.stream().noneMatch(l -> l.contains("progress") || l.contains("preview")), lines.toString());
     }
 
+    /** A clock the test moves. */
+    private static final class SteppedClock extends Clock {
+        Instant now = Instant.parse("2026-12-02T07:30:00Z");
+
+        @Override
+        public ZoneOffset getZone() {
+            return ZoneOffset.UTC;
+        }
+
+        @Override
+        public Clock withZone(java.time.ZoneId zone) {
+            throw new UnsupportedOperationException();
+        }
+
+        @Override
+        public Instant instant() {
+            return now;
+        }
+    }
+
+    @Test
+    void clientErrorLinesAreRateLimitedAndTheGapIsCounted() {
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        SteppedClock clock = new SteppedClock();
+        ServiceLog log = new ServiceLog(LogFormat.TEXT, new PrintStream(bytes, true, StandardCharsets.UTF_8), clock);
+        int flood = ServiceLog.CLIENT_ERROR_LINES_PER_SECOND + 30;
+        for (int i = 0; i < flood; i++) {
+            log.request("GET", "/bad", 400, 0, null);
+        }
+        log.request("GET", "/healthz", 200, 0, null);   // other lines are never held back
+        clock.now = clock.now.plusSeconds(1);
+        log.request("GET", "/bad", 404, 0, null);
+        List<String> lines = Arrays.asList(bytes.toString(StandardCharsets.UTF_8).split("\n"));
+        assertEquals(ServiceLog.CLIENT_ERROR_LINES_PER_SECOND, lines.stream().filter(l -> l.contains(" 400 ")).count(), lines.toString());
+        assertEquals("2026-12-02T07:30:00Z INFO suppressed 30 client-error request lines (over "
+                + ServiceLog.CLIENT_ERROR_LINES_PER_SECOND + " a second)", lines.get(ServiceLog.CLIENT_ERROR_LINES_PER_SECOND));
+        assertTrue(lines.get(ServiceLog.CLIENT_ERROR_LINES_PER_SECOND + 1).contains("/healthz 200"), lines.toString());
+        assertTrue(lines.get(lines.size() - 1).contains("/bad 404"), "a new second has room again: " + lines);
+    }
+
     @Test
     void jsonLinesAreOneObjectEach() throws Exception {
         List<String> lines = run(LogFormat.JSON);
