@@ -104,6 +104,9 @@ public final class OriginalLayouts {
         List<RenameRule> rules = List.of(
                 rule("time_embed\\.0\\.", "time_embedding.linear_1."),
                 rule("time_embed\\.2\\.", "time_embedding.linear_2."),
+                // SDXL: the added (pooled text + micro-conditioning) embedding
+                rule("label_emb\\.0\\.0\\.", "add_embedding.linear_1."),
+                rule("label_emb\\.0\\.2\\.", "add_embedding.linear_2."),
                 rule("input_blocks\\.0\\.0\\.", "conv_in."),
                 rule("input_blocks\\.(\\d+)\\.0\\.op\\.", m -> downBlock(m, n, true) + "downsamplers.0.conv."),
                 rule("input_blocks\\.(\\d+)\\.0\\.", m -> downBlock(m, n, false) + "resnets." + (index(m) - 1) % n + ".")

@@ -32,6 +32,12 @@ public final class ConfigInference {
     public static final int HEAD_WIDTH = 64;
     /** Heads per attention layer of SD 1.x U-Nets ({@code attention_head_dim: 8} in their configs). */
     public static final int SD1_UNET_HEADS = 8;
+    /** SDXL's micro-conditioning: original size, crop top-left and target size, two numbers each. */
+    public static final int SDXL_TIME_IDS = 6;
+    /** The pooled text embedding width of SDXL base (OpenCLIP ViT-bigG's projection), when no encoder says otherwise. */
+    public static final int SDXL_POOLED_DIM = 1280;
+    /** SDXL's latent size: 1024 px images. */
+    public static final int SDXL_SAMPLE_SIZE = 128;
     /** SD 1.x/2.x VAE latent scaling factor. */
     public static final double VAE_SCALING_FACTOR = 0.18215;
 
@@ -47,6 +53,16 @@ public final class ConfigInference {
      *     the 768-pixel one (sample_size 96), every other 64
      */
     public static ObjectNode unet(TensorSource unet, String predictionType) throws IOException {
+        return unet(unet, predictionType, 0);
+    }
+
+    /**
+     * As {@link #unet(TensorSource, String)}, for SDXL-class U-Nets too: their added embedding
+     * ({@code add_embedding.*}) takes {@code pooledDim} (text encoder 2's projection width) plus
+     * six sinusoidal embeddings of the micro-conditioning ids; 0 when the model has no such encoder.
+     * SDXL U-Nets have 64-wide heads and no attention upcast, and are trained at 1024 px (sample_size 128).
+     */
+    public static ObjectNode unet(TensorSource unet, String predictionType, int pooledDim) throws IOException {
         int levels = countIndexed(unet, "down_blocks.");
         if (levels == 0) {
             throw new IOException(unet.description() + ": no 'down_blocks.*' tensors: not a U-Net");
@@ -77,7 +93,35 @@ public final class ConfigInference {
         config.put("mid_block_type", "UNetMidBlock2DCrossAttn");
         config.set("up_block_types", up);
         config.put("cross_attention_dim", dim(unet, crossKey, 1));
-        config.put("transformer_layers_per_block", countIndexed(unet, "mid_block.attentions.0.transformer_blocks."));
+        // transformer blocks per level (SDXL: 1, 2, 10; levels without attention count 1), one number when all agree
+        ArrayNode depths = JSON.createArrayNode();
+        for (int i = 0; i < levels; i++) {
+            int depth = countIndexed(unet, "down_blocks." + i + ".attentions.0.transformer_blocks.");
+            depths.add(depth == 0 ? 1 : depth);
+        }
+        int midDepth = countIndexed(unet, "mid_block.attentions.0.transformer_blocks.");
+        boolean uniform = true;
+        for (int i = 0; i < levels; i++) {
+            uniform &= !down.get(i).asText().equals("CrossAttnDownBlock2D") || depths.get(i).asInt() == midDepth;
+        }
+        if (uniform) {
+            config.put("transformer_layers_per_block", midDepth);
+        } else {
+            config.set("transformer_layers_per_block", depths);
+        }
+        boolean sdxl = unet.names().contains("add_embedding.linear_1.weight");
+        if (sdxl) {
+            int inputs = dim(unet, "add_embedding.linear_1.weight", 1);
+            int pooled = pooledDim > 0 ? pooledDim : SDXL_POOLED_DIM;
+            if (inputs <= pooled || (inputs - pooled) % SDXL_TIME_IDS != 0) {
+                throw new IOException(unet.description() + ": add_embedding.linear_1 takes " + inputs + " inputs, which is not "
+                        + pooled + " (the pooled text embedding) plus " + SDXL_TIME_IDS + " equal time-id embeddings");
+            }
+            config.put("addition_embed_type", "text_time");
+            config.put("addition_time_embed_dim", (inputs - pooled) / SDXL_TIME_IDS);
+            config.put("projection_class_embeddings_input_dim", inputs);
+            config.put("sample_size", SDXL_SAMPLE_SIZE);
+        }
         if (linear) {
             // SD 2.x: 64-wide heads; diffusers' attention_head_dim holds the head COUNT per level
             ArrayNode heads = config.putArray("attention_head_dim");
@@ -88,7 +132,7 @@ public final class ConfigInference {
             config.put("attention_head_dim", SD1_UNET_HEADS);
         }
         config.put("use_linear_projection", linear);
-        config.put("upcast_attention", linear);
+        config.put("upcast_attention", linear && !sdxl);
         config.put("norm_num_groups", 32);
         config.put("norm_eps", 1e-5);
         config.put("act_fn", "silu");

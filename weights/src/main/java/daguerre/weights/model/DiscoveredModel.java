@@ -7,8 +7,8 @@ import java.util.List;
 import java.util.Optional;
 
 /**
- * A Stable Diffusion model found by {@link ModelDiscovery}: each component's canonical tensors and
- * config, the tokenizer files, the scheduler config and prediction type. Holds the weight files
+ * A Stable Diffusion (1.x/2.x or SDXL) model found by {@link ModelDiscovery}: each component's
+ * canonical tensors and config, the tokenizer files, the scheduler config and prediction type. Holds the weight files
  * open (memory-mapped lazily) until {@link #close()}.
  */
 public final class DiscoveredModel implements AutoCloseable {
@@ -21,6 +21,20 @@ public final class DiscoveredModel implements AutoCloseable {
         SINGLE_FILE
     }
 
+    /** The model family: which pipeline the components make. */
+    public enum Family {
+        /** Stable Diffusion 1.x/2.x: one CLIP text encoder. */
+        SD,
+        /** SDXL: two text encoders (the second with a projection), micro-conditioning in the U-Net. */
+        SDXL
+    }
+
+    /**
+     * SDXL's second text encoder ({@code CLIPTextModelWithProjection}) and its tokenizer, and whether
+     * an empty negative prompt conditions on zeros ({@code force_zeros_for_empty_prompt}).
+     */
+    public record SecondTextEncoder(ModelComponent encoder, TokenizerFiles tokenizer, boolean forceZerosForEmptyPrompt) {}
+
     private final String id;
     private final Path path;
     private final Format format;
@@ -28,14 +42,15 @@ public final class DiscoveredModel implements AutoCloseable {
     private final ModelComponent vae;
     private final ModelComponent textEncoder;
     private final TokenizerFiles tokenizer;
+    private final SecondTextEncoder secondTextEncoder;
     private final JsonNode schedulerConfig;
     private final String predictionType;
     private final Path hashedFile;
     private final List<AutoCloseable> openFiles;
 
     DiscoveredModel(String id, Path path, Format format, ModelComponent unet, ModelComponent vae,
-                    ModelComponent textEncoder, TokenizerFiles tokenizer, JsonNode schedulerConfig,
-                    String predictionType, Path hashedFile, List<AutoCloseable> openFiles) {
+                    ModelComponent textEncoder, TokenizerFiles tokenizer, SecondTextEncoder secondTextEncoder,
+                    JsonNode schedulerConfig, String predictionType, Path hashedFile, List<AutoCloseable> openFiles) {
         this.id = id;
         this.path = path;
         this.format = format;
@@ -43,10 +58,21 @@ public final class DiscoveredModel implements AutoCloseable {
         this.vae = vae;
         this.textEncoder = textEncoder;
         this.tokenizer = tokenizer;
+        this.secondTextEncoder = secondTextEncoder;
         this.schedulerConfig = schedulerConfig;
         this.predictionType = predictionType;
         this.hashedFile = hashedFile;
         this.openFiles = List.copyOf(openFiles);
+    }
+
+    /** SDXL when the model has a second text encoder, else SD 1.x/2.x. */
+    public Family family() {
+        return secondTextEncoder == null ? Family.SD : Family.SDXL;
+    }
+
+    /** SDXL's second text encoder and tokenizer; empty for SD 1.x/2.x. */
+    public Optional<SecondTextEncoder> secondTextEncoder() {
+        return Optional.ofNullable(secondTextEncoder);
     }
 
     /** The model id: the folder name, or the file name without its extension. */
@@ -126,6 +152,6 @@ public final class DiscoveredModel implements AutoCloseable {
 
     @Override
     public String toString() {
-        return id + " (" + format + ", " + predictionType + ", " + path + ")";
+        return id + " (" + family() + ", " + format + ", " + predictionType + ", " + path + ")";
     }
 }

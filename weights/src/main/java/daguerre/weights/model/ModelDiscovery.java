@@ -78,7 +78,10 @@ public final class ModelDiscovery {
             throw new FileNotFoundException(folder + ": not a diffusers model folder (no model_index.json); "
                     + "give a diffusers folder or a single .safetensors checkpoint");
         }
-        checkModelIndex(folder.resolve("model_index.json"), readJson(folder.resolve("model_index.json")));
+        Path indexFile = folder.resolve("model_index.json");
+        JsonNode index = readJson(indexFile);
+        checkModelIndex(indexFile, index);
+        boolean sdxl = isSdxl(indexFile, index);
         List<AutoCloseable> open = new ArrayList<>();
         try {
             Path unetWeights = weightsFile(folder.resolve("unet"));
@@ -87,6 +90,18 @@ public final class ModelDiscovery {
             ModelComponent text = folderComponent(folder.resolve("text_encoder"),
                     weightsFile(folder.resolve("text_encoder")), open);
             TokenizerFiles tokenizer = TokenizerFiles.folder(folder.resolve("tokenizer"));
+            DiscoveredModel.SecondTextEncoder second = null;
+            if (sdxl) {
+                ModelComponent text2 = folderComponent(folder.resolve("text_encoder_2"),
+                        weightsFile(folder.resolve("text_encoder_2")), open);
+                JsonNode forceZeros = index.get("force_zeros_for_empty_prompt");
+                if (forceZeros != null && !forceZeros.isNull() && !forceZeros.isBoolean()) {
+                    throw new IOException(indexFile + ": force_zeros_for_empty_prompt must be true or false, got " + forceZeros);
+                }
+                // diffusers' StableDiffusionXLPipeline defaults it to true (SDXL base's setting)
+                second = new DiscoveredModel.SecondTextEncoder(text2, TokenizerFiles.folder(folder.resolve("tokenizer_2")),
+                        forceZeros == null || forceZeros.isNull() || forceZeros.booleanValue());
+            }
             Path schedulerFile = folder.resolve("scheduler").resolve("scheduler_config.json");
             JsonNode scheduler = Files.isRegularFile(schedulerFile) ? readJson(schedulerFile) : null;
             String prediction = predictionOverride;
@@ -99,7 +114,7 @@ public final class ModelDiscovery {
                 }
             }
             return new DiscoveredModel(nameOf(folder), folder, DiscoveredModel.Format.DIFFUSERS_FOLDER,
-                    unet, vae, text, tokenizer, scheduler, prediction, unetWeights, open);
+                    unet, vae, text, tokenizer, second, scheduler, prediction, unetWeights, open);
         } catch (IOException | RuntimeException e) {
             closeAll(open, e);
             throw e;
@@ -107,20 +122,53 @@ public final class ModelDiscovery {
     }
 
     /**
-     * The component classes a Stable Diffusion 1.x/2.x {@code model_index.json} may name; an entry that
-     * is present must be a {@code [library, class]} pair naming one of them (absent entries are allowed).
+     * The component classes a Stable Diffusion 1.x/2.x or SDXL {@code model_index.json} may name; an
+     * entry that is present must be a {@code [library, class]} pair naming one of them (absent entries
+     * are allowed).
      */
     static final Map<String, Set<String>> INDEX_CLASSES = Map.of(
             "unet", Set.of("UNet2DConditionModel"),
             "vae", Set.of("AutoencoderKL"),
             "text_encoder", Set.of("CLIPTextModel"),
-            "tokenizer", Set.of("CLIPTokenizer", "CLIPTokenizerFast"));
+            "tokenizer", Set.of("CLIPTokenizer", "CLIPTokenizerFast"),
+            "text_encoder_2", Set.of("CLIPTextModelWithProjection"),
+            "tokenizer_2", Set.of("CLIPTokenizer", "CLIPTokenizerFast"));
+
+    /** SDXL pipeline classes; a folder naming one must have SDXL's second text encoder. */
+    static final Set<String> SDXL_PIPELINES = Set.of("StableDiffusionXLPipeline", "StableDiffusionXLImg2ImgPipeline");
+
+    /**
+     * Whether the folder is an SDXL model: it names a second text encoder. The SDXL refiner (a second
+     * text encoder and no first) is refused: it is not supported.
+     */
+    private static boolean isSdxl(Path file, JsonNode index) throws IOException {
+        JsonNode pipeline = index.get("_class_name");
+        String name = pipeline != null && pipeline.isTextual() ? pipeline.textValue() : null;
+        boolean second = named(index, "text_encoder_2");
+        if (second && !named(index, "text_encoder")) {
+            throw new IOException(file + ": a model with text_encoder_2 and no text_encoder is the SDXL refiner, which is not"
+                    + " supported; load SDXL base or a fine-tune of it");
+        }
+        if (SDXL_PIPELINES.contains(name) && !second) {
+            throw new IOException(file + ": an SDXL pipeline (" + name + ") needs text_encoder_2 and tokenizer_2");
+        }
+        if (second && !named(index, "tokenizer_2")) {
+            throw new IOException(file + ": text_encoder_2 needs tokenizer_2");
+        }
+        return second;
+    }
+
+    /** Whether {@code model_index.json} names a component (a [library, class] pair, not [null, null]). */
+    private static boolean named(JsonNode index, String component) {
+        JsonNode entry = index.get(component);
+        return entry != null && entry.isArray() && entry.size() == 2 && entry.get(1).isTextual();
+    }
 
     private static void checkModelIndex(Path file, JsonNode index) throws IOException {
         for (Map.Entry<String, Set<String>> e : new TreeMap<>(INDEX_CLASSES).entrySet()) {
             JsonNode entry = index.get(e.getKey());
-            if (entry == null || entry.isNull()) {
-                continue;
+            if (entry == null || entry.isNull() || entry.isArray() && entry.size() == 2 && entry.get(0).isNull() && entry.get(1).isNull()) {
+                continue;   // absent, or [null, null] as diffusers writes an unused component
             }
             if (!entry.isArray() || entry.size() != 2 || !entry.get(0).isTextual() || !entry.get(1).isTextual()) {
                 throw new IOException(file + ": " + e.getKey() + " must be a [library, class] pair of strings, got " + entry);
@@ -128,7 +176,7 @@ public final class ModelDiscovery {
             String className = entry.get(1).textValue();
             if (!e.getValue().contains(className)) {
                 throw new IOException(file + ": " + e.getKey() + " class " + className + " is not supported (supported: "
-                        + String.join(", ", new TreeSet<>(e.getValue())) + "; only Stable Diffusion 1.x/2.x)");
+                        + String.join(", ", new TreeSet<>(e.getValue())) + "; only Stable Diffusion 1.x/2.x and SDXL)");
             }
         }
     }
@@ -201,7 +249,7 @@ public final class ModelDiscovery {
                         + "*' nor '" + OriginalLayouts.OPEN_CLIP_TEXT_PREFIX + "*' tensors)");
             }
             return new DiscoveredModel(stripExtension(nameOf(file)), file,
-                    DiscoveredModel.Format.SINGLE_FILE, unet, vae, text, tokenizer, null, prediction, file,
+                    DiscoveredModel.Format.SINGLE_FILE, unet, vae, text, tokenizer, null, null, prediction, file,
                     List.of(checkpoint));
         } catch (IOException | RuntimeException e) {
             checkpoint.close();

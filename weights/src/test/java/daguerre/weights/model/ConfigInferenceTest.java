@@ -108,6 +108,53 @@ class ConfigInferenceTest {
         }
     }
 
+    /** Transformer blocks per level with attention, and the mid block's, from an int or per-level list (diffusers' rule). */
+    private static List<Integer> transformerDepths(JsonNode config) {
+        JsonNode depth = config.get("transformer_layers_per_block");
+        JsonNode down = config.get("down_block_types");
+        List<Integer> depths = new ArrayList<>();
+        for (int i = 0; i < down.size(); i++) {
+            if (down.get(i).asText().startsWith("CrossAttn")) {
+                depths.add(depth.isArray() ? depth.get(i).asInt() : depth.asInt());
+            }
+        }
+        depths.add(depth.isArray() ? depth.get(depth.size() - 1).asInt() : depth.asInt());
+        return depths;
+    }
+
+    @Test
+    void goldenSdxlUnetConfig() throws IOException {
+        java.nio.file.Path pipeline = Golden.caseDir("pipeline_tiny_xl").resolve("pipeline");
+        JsonNode expected = JSON.readTree(pipeline.resolve("unet/config.json").toFile());
+        int pooled = JSON.readTree(pipeline.resolve("text_encoder_2/config.json").toFile()).get("projection_dim").asInt();
+        try (SafetensorsFile unet = SafetensorsFile.open(pipeline.resolve("unet/diffusion_pytorch_model.safetensors"))) {
+            ObjectNode inferred = ConfigInference.unet(unet, "epsilon", pooled);
+            assertFields(expected, inferred, "in_channels", "out_channels", "block_out_channels", "layers_per_block",
+                    "down_block_types", "up_block_types", "cross_attention_dim", "use_linear_projection",
+                    "addition_embed_type", "addition_time_embed_dim", "projection_class_embeddings_input_dim");
+            assertEquals(transformerDepths(expected), transformerDepths(inferred), "transformer blocks per level");
+            assertEquals(ConfigInference.SDXL_SAMPLE_SIZE, inferred.get("sample_size").asInt());
+            assertEquals(false, inferred.get("upcast_attention").asBoolean());
+            // without the encoder's width, SDXL base's 1280 is assumed: this toy's inputs do not fit it
+            int inputs = expected.get("projection_class_embeddings_input_dim").asInt();
+            if (inputs <= ConfigInference.SDXL_POOLED_DIM) {
+                String message = assertThrows(IOException.class, () -> ConfigInference.unet(unet, "epsilon")).getMessage();
+                assertTrue(message.contains("add_embedding.linear_1 takes " + inputs + " inputs"), message);
+            }
+        }
+    }
+
+    @Test
+    void sdxlBaseShapedUnetConfig() throws IOException {
+        ObjectNode inferred = ConfigInference.unet(OriginalLayouts.unet(SyntheticLdm.sdxl()), "epsilon");
+        assertEquals(JSON.readTree("[1,2,10]"), inferred.get("transformer_layers_per_block"));
+        assertEquals(JSON.readTree("[5,10,20]"), inferred.get("attention_head_dim"));
+        assertEquals(256, inferred.get("addition_time_embed_dim").asInt());
+        assertEquals(2816, inferred.get("projection_class_embeddings_input_dim").asInt());
+        assertEquals(2048, inferred.get("cross_attention_dim").asInt());
+        assertEquals(128, inferred.get("sample_size").asInt());
+    }
+
     @Test
     void goldenSd2UnetConfig() throws IOException {
         try (SafetensorsFile original = Golden.tensors("unet_tiny_v2", "unet_original.safetensors")) {

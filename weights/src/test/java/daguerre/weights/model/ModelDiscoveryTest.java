@@ -163,7 +163,77 @@ class ModelDiscoveryTest {
         assertEquals("epsilon", ModelDiscovery.sidecarPredictionType(file));
     }
 
-    /** A diffusers folder from the golden parts: U-Net full precision, VAE only as an fp16 variant. */
+    /** A copy of the golden SDXL pipeline folder whose model_index.json is {@code index}'s output. */
+    private Path sdxlFolder(String name, java.util.function.UnaryOperator<com.fasterxml.jackson.databind.node.ObjectNode> index)
+            throws IOException {
+        Path source = Golden.caseDir("pipeline_tiny_xl").resolve("pipeline");
+        assertTrue(Files.isRegularFile(source.resolve("model_index.json")), () -> "golden folder missing: " + source);
+        Path folder = dir.resolve(name);
+        try (var walk = Files.walk(source)) {
+            for (Path p : walk.toList()) {
+                Path target = folder.resolve(source.relativize(p).toString());
+                if (Files.isDirectory(p)) {
+                    Files.createDirectories(target);
+                } else {
+                    Files.copy(p, target);
+                }
+            }
+        }
+        var json = (com.fasterxml.jackson.databind.node.ObjectNode) JSON.readTree(folder.resolve("model_index.json").toFile());
+        Files.writeString(folder.resolve("model_index.json"), JSON.writeValueAsString(index.apply(json)));
+        return folder;
+    }
+
+    @Test
+    void sdxlDiffusersFolder() throws IOException {
+        Path folder = sdxlFolder("tiny-xl", index -> index);
+        JsonNode index = JSON.readTree(folder.resolve("model_index.json").toFile());
+        JsonNode tokenizer2Map = JSON.readTree(folder.resolve("tokenizer_2/special_tokens_map.json").toFile());
+        try (DiscoveredModel model = ModelDiscovery.open(folder)) {
+            assertEquals(DiscoveredModel.Family.SDXL, model.family());
+            DiscoveredModel.SecondTextEncoder second = model.secondTextEncoder().orElseThrow();
+            assertEquals(index.path("force_zeros_for_empty_prompt").asBoolean(true), second.forceZerosForEmptyPrompt());
+            JsonNode pad = tokenizer2Map.get("pad_token");
+            assertEquals(pad.isTextual() ? pad.textValue() : pad.get("content").asText(), second.tokenizer().padToken());
+            assertEquals(folder.resolve("tokenizer_2"), second.tokenizer().folder().orElseThrow());
+            JsonNode config2 = JSON.readTree(folder.resolve("text_encoder_2/config.json").toFile());
+            assertEquals(config2, second.encoder().config());
+            assertTrue(second.encoder().weights().names().contains("text_projection.weight"));
+        }
+        try (DiscoveredModel sd = ModelDiscovery.open(diffusersFolder("epsilon"))) {
+            assertEquals(DiscoveredModel.Family.SD, sd.family());
+            assertTrue(sd.secondTextEncoder().isEmpty());
+        }
+    }
+
+    @Test
+    void sdxlFolderProblemsAreNamed() throws IOException {
+        Map<String, java.util.function.UnaryOperator<com.fasterxml.jackson.databind.node.ObjectNode>> broken = Map.of(
+                "refiner", index -> {
+                    index.putArray("text_encoder").addNull().addNull();
+                    return index;
+                },
+                "needs text_encoder_2", index -> {
+                    index.remove("text_encoder_2");
+                    return index;
+                },
+                "needs tokenizer_2", index -> {
+                    index.remove("tokenizer_2");
+                    return index;
+                },
+                "force_zeros_for_empty_prompt must be true or false", index -> index.put("force_zeros_for_empty_prompt", "yes"),
+                "text_encoder_2 class CLIPTextModel is not supported", index -> {
+                    index.putArray("text_encoder_2").add("transformers").add("CLIPTextModel");
+                    return index;
+                });
+        int n = 0;
+        for (var e : broken.entrySet()) {
+            Path folder = sdxlFolder("broken-" + n++, e.getValue());
+            String message = assertThrows(IOException.class, () -> ModelDiscovery.open(folder)).getMessage();
+            assertTrue(message.contains(e.getKey()) && message.contains("model_index.json"), message);
+        }
+    }
+
     private Path diffusersFolder(String predictionType) throws IOException {
         Path folder = dir.resolve("tiny-diffusers");
         Files.createDirectories(folder);

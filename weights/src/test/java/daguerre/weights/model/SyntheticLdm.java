@@ -19,7 +19,15 @@ final class SyntheticLdm implements TensorSource {
 
     /** U-Net options of an LDM yaml ({@code model_channels}, {@code channel_mult}, ...). */
     record Unet(int modelChannels, List<Integer> channelMult, int numResBlocks, Set<Integer> attentionLevels,
-                int contextDim, boolean linearProjection) {}
+                int contextDim, boolean linearProjection, List<Integer> transformerDepth, int admInChannels) {
+
+        /** SD 1.x/2.x: one transformer block everywhere, no added embedding. */
+        Unet(int modelChannels, List<Integer> channelMult, int numResBlocks, Set<Integer> attentionLevels, int contextDim,
+             boolean linearProjection) {
+            this(modelChannels, channelMult, numResBlocks, attentionLevels, contextDim, linearProjection,
+                    java.util.Collections.nCopies(channelMult.size(), 1), 0);
+        }
+    }
 
     /** SD 1.5: model_channels 320, mult 1,2,4,4, 2 resnets, attention on levels 0-2, CLIP ViT-L context 768. */
     static SyntheticLdm sd15() {
@@ -27,6 +35,17 @@ final class SyntheticLdm implements TensorSource {
         s.unet(new Unet(320, List.of(1, 2, 4, 4), 2, Set.of(0, 1, 2), 768, false));
         s.vae(128, List.of(1, 2, 4, 4), 2, 4);
         s.clipText(49408, 768, 77, 12, 3072);
+        return s;
+    }
+
+    /**
+     * SDXL base (SGM yaml): model_channels 320, mult 1,2,4, 2 resnets, transformer depth 0/2/10 (10 in the
+     * middle), context 2048 (768 + 1280), adm_in_channels 2816 (6 x 256 + 1280). Its text encoders are not part of this set.
+     */
+    static SyntheticLdm sdxl() {
+        SyntheticLdm s = new SyntheticLdm();
+        s.unet(new Unet(320, List.of(1, 2, 4), 2, Set.of(1, 2), 2048, true, List.of(0, 2, 10), 2816));
+        s.vae(128, List.of(1, 2, 4, 4), 2, 4);
         return s;
     }
 
@@ -66,6 +85,10 @@ final class SyntheticLdm implements TensorSource {
         long time = 4 * mc;
         linear(p + "time_embed.0.", time, mc, true);
         linear(p + "time_embed.2.", time, time, true);
+        if (u.admInChannels() > 0) {
+            linear(p + "label_emb.0.0.", time, u.admInChannels(), true);
+            linear(p + "label_emb.0.2.", time, time, true);
+        }
         conv(p + "input_blocks.0.0.", mc, 4, 3);
         ArrayDeque<Long> skips = new ArrayDeque<>();
         skips.push(mc);
@@ -78,7 +101,7 @@ final class SyntheticLdm implements TensorSource {
                 unetResnet(p + "input_blocks." + k + ".0.", ch, out, time);
                 ch = out;
                 if (u.attentionLevels().contains(i)) {
-                    transformer(p + "input_blocks." + k + ".1.", ch, u);
+                    transformer(p + "input_blocks." + k + ".1.", ch, u, u.transformerDepth().get(i));
                 }
                 skips.push(ch);
                 k++;
@@ -90,7 +113,7 @@ final class SyntheticLdm implements TensorSource {
             }
         }
         unetResnet(p + "middle_block.0.", ch, ch, time);
-        transformer(p + "middle_block.1.", ch, u);
+        transformer(p + "middle_block.1.", ch, u, u.transformerDepth().get(levels - 1));
         unetResnet(p + "middle_block.2.", ch, ch, time);
         k = 0;
         for (int level = levels - 1; level >= 0; level--) {
@@ -100,7 +123,7 @@ final class SyntheticLdm implements TensorSource {
                 ch = out;
                 boolean attention = u.attentionLevels().contains(level);
                 if (attention) {
-                    transformer(p + "output_blocks." + k + ".1.", ch, u);
+                    transformer(p + "output_blocks." + k + ".1.", ch, u, u.transformerDepth().get(level));
                 }
                 if (level != 0 && j == u.numResBlocks()) {
                     conv(p + "output_blocks." + k + "." + (attention ? 2 : 1) + ".conv.", ch, ch, 3);
@@ -123,26 +146,28 @@ final class SyntheticLdm implements TensorSource {
         }
     }
 
-    private void transformer(String p, long c, Unet u) {
+    private void transformer(String p, long c, Unet u, int depth) {
         norm(p + "norm.", c);
         if (u.linearProjection()) {
             linear(p + "proj_in.", c, c, true);
         } else {
             conv(p + "proj_in.", c, c, 1);
         }
-        String b = p + "transformer_blocks.0.";
-        for (String attn : List.of("attn1.", "attn2.")) {
-            long kv = attn.equals("attn1.") ? c : u.contextDim();
-            linear(b + attn + "to_q.", c, c, false);
-            linear(b + attn + "to_k.", c, kv, false);
-            linear(b + attn + "to_v.", c, kv, false);
-            linear(b + attn + "to_out.0.", c, c, true);
+        for (int d = 0; d < depth; d++) {
+            String b = p + "transformer_blocks." + d + ".";
+            for (String attn : List.of("attn1.", "attn2.")) {
+                long kv = attn.equals("attn1.") ? c : u.contextDim();
+                linear(b + attn + "to_q.", c, c, false);
+                linear(b + attn + "to_k.", c, kv, false);
+                linear(b + attn + "to_v.", c, kv, false);
+                linear(b + attn + "to_out.0.", c, c, true);
+            }
+            linear(b + "ff.net.0.proj.", 8 * c, c, true);
+            linear(b + "ff.net.2.", c, 4 * c, true);
+            norm(b + "norm1.", c);
+            norm(b + "norm2.", c);
+            norm(b + "norm3.", c);
         }
-        linear(b + "ff.net.0.proj.", 8 * c, c, true);
-        linear(b + "ff.net.2.", c, 4 * c, true);
-        norm(b + "norm1.", c);
-        norm(b + "norm2.", c);
-        norm(b + "norm3.", c);
         if (u.linearProjection()) {
             linear(p + "proj_out.", c, c, true);
         } else {
