@@ -26,6 +26,9 @@ import java.awt.image.BufferedImage;
  *                 {@code steps} to run ({@code int(steps * strength) >= 1}, as diffusers counts them);
  *                 ignored without an init image
  * @param eta DDIM's eta in [0, 1] (0: deterministic DDIM); only with the DDIM sampler
+ * @param microConditioning SDXL's size and crop conditioning; null for its defaults (the image size, no
+ *                 crop); ignored by SD 1.x/2.x models
+ * @param negativeMicroConditioning the same for the unconditional pass; null for the same as {@code microConditioning}
  */
 public record GenerationRequest(
         String prompt,
@@ -41,7 +44,9 @@ public record GenerationRequest(
         int batchSize,
         BufferedImage initImage,
         double strength,
-        double eta) {
+        double eta,
+        MicroConditioning microConditioning,
+        MicroConditioning negativeMicroConditioning) {
 
     /** The guidance scale when a request gives none (A1111's default, the same in every entry point). */
     public static final double DEFAULT_GUIDANCE_SCALE = 7.0;
@@ -82,7 +87,18 @@ public record GenerationRequest(
     public Builder toBuilder() {
         return new Builder(prompt).negativePrompt(negativePrompt).sampler(sampler).steps(steps)
                 .guidanceScale(guidanceScale).guidanceRescale(guidanceRescale).clipSkip(clipSkip).seed(seed)
-                .size(width, height).batchSize(batchSize).initImage(initImage, strength).eta(eta);
+                .size(width, height).batchSize(batchSize).initImage(initImage, strength).eta(eta)
+                .microConditioning(microConditioning, negativeMicroConditioning);
+    }
+
+    /** The micro-conditioning of the conditional pass for a {@code width} x {@code height} image. */
+    public MicroConditioning microConditioningFor(int imageWidth, int imageHeight) {
+        return microConditioning != null ? microConditioning : MicroConditioning.defaults(imageWidth, imageHeight);
+    }
+
+    /** The micro-conditioning of the unconditional pass: its own, else the conditional pass's. */
+    public MicroConditioning negativeMicroConditioningFor(int imageWidth, int imageHeight) {
+        return negativeMicroConditioning != null ? negativeMicroConditioning : microConditioningFor(imageWidth, imageHeight);
     }
 
     /** Whether this is an image-to-image request. */
@@ -121,6 +137,8 @@ public record GenerationRequest(
         private BufferedImage initImage;
         private double strength = 0.75;
         private double eta;
+        private MicroConditioning microConditioning;
+        private MicroConditioning negativeMicroConditioning;
 
         private Builder(String prompt) {
             this.prompt = prompt;
@@ -183,9 +201,16 @@ public record GenerationRequest(
             return this;
         }
 
+        /** SDXL's conditioning of the conditional and the unconditional pass; null for the defaults. */
+        public Builder microConditioning(MicroConditioning conditional, MicroConditioning unconditional) {
+            microConditioning = conditional;
+            negativeMicroConditioning = unconditional;
+            return this;
+        }
+
         public GenerationRequest build() {
             return new GenerationRequest(prompt, negativePrompt, sampler, steps, guidanceScale, guidanceRescale,
-                    clipSkip, seed, width, height, batchSize, initImage, strength, eta);
+                    clipSkip, seed, width, height, batchSize, initImage, strength, eta, microConditioning, negativeMicroConditioning);
         }
     }
 }

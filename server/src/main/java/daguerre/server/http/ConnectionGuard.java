@@ -5,7 +5,18 @@ import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpConnection;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.net.impl.ConnectionBase;
+import io.netty.channel.Channel;
 import io.netty.channel.ChannelPipeline;
+import io.netty.channel.group.ChannelGroup;
+import io.netty.util.AttributeKey;
+import io.vertx.core.http.HttpServer;
+import io.vertx.core.internal.http.HttpServerInternal;
+import java.lang.reflect.Field;
+import java.net.InetSocketAddress;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -22,10 +33,18 @@ import java.util.concurrent.atomic.AtomicInteger;
  * arrived and its answer has not ended: a synchronous generation, an event stream, a WebSocket)
  * is never timed out.
  *
- * <p>Not covered: a first request whose head trickles in faster than one byte per idle timeout,
- * which only Vert.x's head size limits bound (4 KiB request line, 8 KiB headers).
+ * <p>Before its first request head is complete, a connection is invisible to the application; the
+ * guard reads the server's accepted channels ({@link #watchAccepted}, through Vert.x's internal
+ * {@code NetServerImpl}) and, at each sweep, closes those that have not completed a first head
+ * within the idle timeout of being first seen (headers trickled in byte by byte) and counts them
+ * against the caps, newest closed first.
  */
 final class ConnectionGuard {
+
+    /** Set on a channel once its first request head has arrived (it is then tracked in {@link #open}). */
+    private static final AttributeKey<Boolean> FIRST_REQUEST = AttributeKey.valueOf("daguerre.first_request");
+    /** When the sweep first saw a channel that had no request yet. */
+    private static final AttributeKey<Long> FIRST_SEEN = AttributeKey.valueOf("daguerre.first_seen");
 
     /** One open connection: when it last became idle, and the request it is on, if any. */
     private static final class Tracked {
@@ -51,6 +70,8 @@ final class ConnectionGuard {
     private final Map<HttpConnection, Tracked> open = new ConcurrentHashMap<>();
     private final Map<String, AtomicInteger> perClient = new ConcurrentHashMap<>();
     private final AtomicInteger total = new AtomicInteger();
+    /** Every channel the HTTP server accepted and has not closed; null until {@link #watchAccepted}. */
+    private volatile ChannelGroup accepted;
 
     ConnectionGuard(ConnectionLimits limits) {
         this.limits = limits;
@@ -59,6 +80,31 @@ final class ConnectionGuard {
     /** Starts the periodic sweep on {@code vertx}. */
     void start(Vertx vertx) {
         vertx.setPeriodic(sweepMillis(), id -> sweep(System.nanoTime()));
+    }
+
+    /**
+     * Watches the channels {@code server} accepts (call after it listens), so that connections
+     * still sending their first head are timed out and counted. Throws when this Vert.x keeps them
+     * elsewhere: the guard would otherwise silently miss them.
+     */
+    void watchAccepted(HttpServer server) {
+        try {
+            Object tcp = server instanceof HttpServerInternal internal ? tcpServer(internal) : null;
+            Field group = tcp == null ? null : tcp.getClass().getDeclaredField("channelGroup");
+            if (group == null) {
+                throw new IllegalStateException("not a Vert.x TCP HTTP server: " + server.getClass().getName());
+            }
+            group.setAccessible(true);
+            accepted = (ChannelGroup) group.get(tcp);
+        } catch (ReflectiveOperationException | RuntimeException e) {
+            throw new IllegalStateException("cannot watch the accepted connections of this Vert.x version (" + e
+                    + "): connections sending a first request slowly would not time out", e);
+        }
+    }
+
+    private static Object tcpServer(HttpServerInternal server) throws ReflectiveOperationException {
+        HttpServerInternal unwrapped = server.unwrap();
+        return unwrapped.getClass().getMethod("tcpServer").invoke(unwrapped);
     }
 
     /** How often idle and slow connections are looked for: a quarter of the idle timeout, at most a second. */
@@ -108,6 +154,9 @@ final class ConnectionGuard {
             }
             tracked.ownsIdleTimeout = true;
         }
+        if (request.connection() instanceof ConnectionBase base) {
+            base.channel().attr(FIRST_REQUEST).set(Boolean.TRUE);
+        }
         tracked.requestStartNanos = System.nanoTime();
         tracked.request = request;
         tracked.webSocket = "websocket".equalsIgnoreCase(request.getHeader("Upgrade"));
@@ -117,6 +166,7 @@ final class ConnectionGuard {
     /** Closes the connections that are idle past the timeout or whose body is too slow, as of {@code now}. */
     void sweep(long now) {
         long idleNanos = limits.idleTimeoutMillis() * 1_000_000L;
+        sweepPending(now, idleNanos);
         open.forEach((connection, tracked) -> {
             if (tracked.webSocket) {
                 return;
@@ -140,5 +190,42 @@ final class ConnectionGuard {
                 connection.close();
             }
         });
+    }
+
+    /**
+     * The connections without a first request head: closed when first seen more than the idle
+     * timeout ago, or when, counted with the tracked ones, they are over a cap (those seen last go
+     * first; among those first seen in the same sweep, any).
+     */
+    private void sweepPending(long now, long idleNanos) {
+        ChannelGroup channels = accepted;
+        if (channels == null) {
+            return;
+        }
+        List<Channel> pending = new ArrayList<>();
+        for (Channel channel : channels) {
+            if (!channel.isOpen() || channel.attr(FIRST_REQUEST).get() != null) {
+                continue;
+            }
+            Long seen = channel.attr(FIRST_SEEN).setIfAbsent(now);
+            if (seen != null && now - seen > idleNanos) {
+                channel.close();
+            } else {
+                pending.add(channel);
+            }
+        }
+        pending.sort(Comparator.comparingLong((Channel c) -> c.attr(FIRST_SEEN).get()));
+        int all = total.get();
+        Map<String, Integer> fromClient = new HashMap<>();
+        for (Channel channel : pending) {
+            String client = channel.remoteAddress() instanceof InetSocketAddress address ? address.getAddress().getHostAddress() : "?";
+            AtomicInteger tracked = perClient.get(client);
+            int mine = fromClient.merge(client, 1, Integer::sum) + (tracked == null ? 0 : tracked.get());
+            if (++all > limits.maxConnections() || mine > limits.maxConnectionsPerClient()) {
+                channel.close();
+                all--;
+                fromClient.merge(client, -1, Integer::sum);
+            }
+        }
     }
 }

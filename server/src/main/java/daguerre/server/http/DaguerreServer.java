@@ -109,6 +109,7 @@ public final class DaguerreServer implements AutoCloseable {
             server.invalidRequestHandler(request -> refuse(request, log, invalidRequest(request)));
             connections.start(vertx);
             server.listen().toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
+            connections.watchAccepted(server);
             return new DaguerreServer(vertx, server, router, core, engine);
         } catch (Exception e) {
             core.close();

@@ -97,6 +97,11 @@ class SlowConnectionTest {
                 String head = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n" + "X-Padding: " + "a".repeat(200);
                 assertTrue(closedWithin(slowHeader, 5000, ascii(head)), "headers sent a byte every 100 ms never make a head");
             }
+            try (Socket slowFirstHeader = connect(server, "127.0.0.1")) {
+                String head = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n" + "X-Padding: " + "a".repeat(200);
+                assertTrue(closedWithin(slowFirstHeader, 5000, ascii(head)),
+                        "a first request's headers sent a byte every 100 ms (each byte resets an idle timer) time out too");
+            }
             try (Socket slowBody = connect(server, "127.0.0.1")) {
                 slowBody.getOutputStream().write(ascii("POST /api/v1/generations HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                         + "Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n"));
@@ -110,6 +115,40 @@ class SlowConnectionTest {
             // 20 steps of 100 ms: the synchronous request waits three idle timeouts for its answer
             assertEquals(200, server.post("/v1/images/generations",
                     "{\"prompt\":\"a cat\",\"size\":\"64x64\",\"steps\":20}").statusCode());
+        }
+    }
+
+    @Test
+    void connectionsThatNeverSendARequestCountAgainstTheCaps() throws Exception {
+        ConnectionLimits limits = new ConnectionLimits(100, 2, 30_000, 1000);
+        try (TestServer<GradientTestEngine> server = TestServer.start(dataDir, new GradientTestEngine(1),
+                c -> c.withConnections(limits))) {
+            List<Socket> silent = new ArrayList<>();
+            try {
+                for (int i = 0; i < 3; i++) {
+                    silent.add(connect(server, "127.0.0.1"));
+                }
+                // long before the 30 s idle timeout, one silent connection over the per-client cap of 2 is closed
+                long deadline = System.nanoTime() + 5_000_000_000L;
+                List<Socket> open = silent;
+                while (open.size() == 3 && System.nanoTime() < deadline) {
+                    List<Socket> stillOpen = new ArrayList<>();
+                    for (Socket socket : open) {
+                        if (!closedWithin(socket, 20, null)) {
+                            stillOpen.add(socket);
+                        }
+                    }
+                    open = stillOpen;
+                }
+                assertEquals(2, open.size(), "three silent connections from one address, cap 2: one is closed");
+                for (Socket socket : open) {
+                    assertHealthy(socket);
+                }
+            } finally {
+                for (Socket socket : silent) {
+                    socket.close();
+                }
+            }
         }
     }
 
