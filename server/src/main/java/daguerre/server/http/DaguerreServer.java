@@ -89,6 +89,8 @@ public final class DaguerreServer implements AutoCloseable {
             core.startWorker();
             // Vert.x's idle timeout closes silent connections until their first request; ConnectionGuard then takes over
             HttpServer server = vertx.createHttpServer(new HttpServerOptions().setHost(config.host()).setPort(config.port())
+                    // HTTP/1.1 only: a cleartext HTTP/2 upgrade (h2c) without its settings would leave the request unanswered
+                    .setHttp2ClearTextEnabled(false)
                     .setCompressionSupported(true).setIdleTimeoutUnit(TimeUnit.MILLISECONDS)
                     .setIdleTimeout((int) Math.min(Integer.MAX_VALUE, config.connections().idleTimeoutMillis())));
             Router router = router(new Services(vertx, core), log);
@@ -132,11 +134,12 @@ public final class DaguerreServer implements AutoCloseable {
     }
 
     /**
-     * Answers a request refused before routing in the error shape of its path's family (native when
-     * the path could not be read) and closes the connection: what follows on it cannot be trusted.
+     * Answers a request refused before routing in the error shape of its path's family and closes
+     * the connection: what follows on it cannot be trusted. A request line the decoder could not
+     * read has the placeholder path {@code /bad-request}: the native shape.
      */
     private static void refuse(HttpServerRequest request, ServiceLog log, RequestException error) {
-        String path = request.decoderResult().isSuccess() && request.path() != null ? request.path() : "/";
+        String path = request.path() != null ? request.path() : "/";
         ApiFamily family = ApiFamily.of(path);
         request.response().putHeader("Connection", "close");
         Http.send(request.response(), family.status(error), family.body(error, null));

@@ -157,9 +157,9 @@ final class EventStreams {
      * frame {@code {"event":"subscribed"}} that tells the client no later event will be missed.
      */
     private void webSocket(RoutingContext ctx) {
-        if (!"websocket".equalsIgnoreCase(ctx.request().getHeader("Upgrade"))) {
-            ctx.fail(new RequestException(400, "websocket_required",
-                    "/api/v1/ws is a WebSocket: send GET with Upgrade: websocket and Connection: Upgrade", null));
+        String problem = webSocketHandshakeProblem(ctx.request());
+        if (problem != null) {   // checked here: Vert.x would answer a bad handshake itself, in plain text
+            ctx.fail(new RequestException(400, "websocket_required", "/api/v1/ws is a WebSocket (RFC 6455): " + problem, null));
             return;
         }
         // a failed handshake (bad version or key) is the client's error: a 400, never a logged stack trace
@@ -177,6 +177,24 @@ final class EventStreams {
                 }
             });
         });
+    }
+
+    /** What a request lacks to open a version-13 WebSocket, or null when it is a complete handshake. */
+    private static String webSocketHandshakeProblem(io.vertx.core.http.HttpServerRequest request) {
+        if (!"websocket".equalsIgnoreCase(request.getHeader("Upgrade"))) {
+            return "send Upgrade: websocket";
+        }
+        String connection = request.getHeader("Connection");
+        if (connection == null || java.util.Arrays.stream(connection.split(",")).noneMatch(t -> t.strip().equalsIgnoreCase("upgrade"))) {
+            return "send Connection: Upgrade";
+        }
+        if (request.getHeader("Sec-WebSocket-Key") == null || request.getHeader("Sec-WebSocket-Key").isBlank()) {
+            return "send a Sec-WebSocket-Key";
+        }
+        if (!"13".equals(request.getHeader("Sec-WebSocket-Version"))) {
+            return "send Sec-WebSocket-Version: 13 (the only version served)";
+        }
+        return null;
     }
 
     private static JsonNode parse(String text) {

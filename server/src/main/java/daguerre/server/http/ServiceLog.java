@@ -48,14 +48,17 @@ public final class ServiceLog {
 
     /**
      * One request. Lines for client errors (4xx) are rate-limited to {@value #CLIENT_ERROR_LINES_PER_SECOND}
-     * a second, so that a flood of bad requests cannot flood the log; the first line after a
-     * suppressed run says how many were left out.
+     * a second, so that a flood of bad requests cannot flood the log; the first line of a later
+     * second is preceded by one that says how many were left out.
      */
     public void request(String method, String route, int status, long millis, String jobId) {
+        long suppressed = startSecond();
+        if (suppressed > 0) {
+            reportSuppressed(suppressed);
+        }
         if (status >= 400 && status < 500 && !clientErrorLineAllowed()) {
             return;
         }
-        reportSuppressed();
         if (format == LogFormat.JSON) {
             ObjectNode line = start("request").put("method", method).put("route", route).put("status", status).put("ms", millis);
             if (jobId != null) {
@@ -67,13 +70,24 @@ public final class ServiceLog {
         }
     }
 
+    /**
+     * On the first line of a new second: resets the second's count and returns how many client-error
+     * lines were left out before it (at most one report a second); else 0.
+     */
+    private synchronized long startSecond() {
+        long second = clock.millis() / 1000;
+        if (second == clientErrorSecond) {
+            return 0;
+        }
+        clientErrorSecond = second;
+        clientErrorLines = 0;
+        long suppressed = suppressedClientErrorLines;
+        suppressedClientErrorLines = 0;
+        return suppressed;
+    }
+
     /** Whether this second has room for one more client-error line; counts the line as suppressed if not. */
     private synchronized boolean clientErrorLineAllowed() {
-        long second = clock.millis() / 1000;
-        if (second != clientErrorSecond) {
-            clientErrorSecond = second;
-            clientErrorLines = 0;
-        }
         if (clientErrorLines >= CLIENT_ERROR_LINES_PER_SECOND) {
             suppressedClientErrorLines++;
             return false;
@@ -82,15 +96,7 @@ public final class ServiceLog {
         return true;
     }
 
-    private void reportSuppressed() {
-        long suppressed;
-        synchronized (this) {
-            suppressed = suppressedClientErrorLines;
-            suppressedClientErrorLines = 0;
-        }
-        if (suppressed == 0) {
-            return;
-        }
+    private void reportSuppressed(long suppressed) {
         if (format == LogFormat.JSON) {
             write(start("suppressed").put("client_error_lines", suppressed).toString());
         } else {
