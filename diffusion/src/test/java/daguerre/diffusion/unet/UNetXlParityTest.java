@@ -59,7 +59,8 @@ class UNetXlParityTest {
                 UNetConditioning conditioning = new UNetConditioning(
                         Parity.load(io, "encoder_hidden_states", request),
                         Parity.load(io, "text_embeds", request),
-                        Parity.load(io, "time_ids", request));
+                        // time ids are numbers of any stored type (F32 here; I64 read as integers)
+                        Parity.timesteps(io, "time_ids", request));
                 Map<String, NDArray> intermediates = new TreeMap<>();
                 NDArray out = unet.forward(sample, timesteps(io, request), conditioning, Capture.into(intermediates, request));
 
@@ -77,6 +78,31 @@ class UNetXlParityTest {
                 assertEquals(request, out.getManager(), "output must live in the input's manager");
                 System.out.println(CASE + " (" + layout + ") max abs errors: " + errors);
             }
+        }
+    }
+
+    /** The added embedding's temporaries (time id embeddings, concat, cast) do not outlive the call. */
+    @Test
+    void forwardLeavesOnlyItsOutputBehind() throws Exception {
+        try (NDManager weights = NDManager.newBaseManager();
+             NDManager request = NDManager.newBaseManager();
+             SafetensorsFile io = Golden.tensors(CASE, "inputs_outputs.safetensors")) {
+            UNet2DConditionModel unet = load("diffusers", weights);
+            int weightArrays = weights.getManagedArrays().size();
+            NDArray sample = Parity.load(io, "sample", request);
+            UNetConditioning conditioning = new UNetConditioning(
+                    Parity.load(io, "encoder_hidden_states", request),
+                    Parity.load(io, "text_embeds", request),
+                    // F64 time ids: the cast to float32 is a temporary too
+                    Parity.load(io, "time_ids", request).toType(DataType.FLOAT64, false));
+            float[] steps = timesteps(io, request);
+            int inputArrays = request.getManagedArrays().size();
+
+            NDArray out = unet.forward(sample, steps, conditioning);
+
+            assertEquals(weightArrays, weights.getManagedArrays().size(), "arrays leaked into the weights' manager");
+            assertEquals(inputArrays + 1, request.getManagedArrays().size(), "temporaries left in the input's manager");
+            assertTrue(request.getManagedArrays().contains(out));
         }
     }
 
