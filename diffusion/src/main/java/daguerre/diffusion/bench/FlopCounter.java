@@ -45,6 +45,10 @@ public final class FlopCounter {
         long macs = 0;
         // time_embedding: linear_1 (C0 -> 4 C0), linear_2 (4 C0 -> 4 C0), once per image
         macs += linear(channels.get(0), timeDim, 1) + linear(timeDim, timeDim, 1);
+        if (config.hasTextTime()) {
+            // add_embedding (SDXL): linear_1 (projection input -> 4 C0), linear_2 (4 C0 -> 4 C0)
+            macs += linear(config.textTime().inputDim(), timeDim, 1) + linear(timeDim, timeDim, 1);
+        }
         macs += conv(config.inChannels(), channels.get(0), 3, heights[0] * widths[0]);
         for (int i = 0; i < levels; i++) {
             long positions = heights[i] * widths[i];
@@ -53,7 +57,7 @@ public final class FlopCounter {
             for (int j = 0; j < config.layersPerBlock(); j++) {
                 macs += resnet(j == 0 ? in : out, out, timeDim, positions);
                 if (config.downHasAttention(i)) {
-                    macs += transformer(out, config, positions, contextTokens);
+                    macs += transformer(out, config.downTransformerLayers(i), config, positions, contextTokens);
                 }
             }
             if (i < levels - 1) {
@@ -62,7 +66,7 @@ public final class FlopCounter {
         }
         int deepest = channels.get(levels - 1);
         long lowest = heights[levels - 1] * widths[levels - 1];
-        macs += 2 * resnet(deepest, deepest, timeDim, lowest) + transformer(deepest, config, lowest, contextTokens);
+        macs += 2 * resnet(deepest, deepest, timeDim, lowest) + transformer(deepest, config.midTransformerLayers(), config, lowest, contextTokens);
         for (int index = 0; index < levels; index++) {
             int level = levels - 1 - index;
             long positions = heights[level] * widths[level];
@@ -75,7 +79,7 @@ public final class FlopCounter {
                 int in = (j == 0 ? previous : out) + (j == resnets - 1 ? skipOfLast : out);
                 macs += resnet(in, out, timeDim, positions);
                 if (config.upHasAttention(index)) {
-                    macs += transformer(out, config, positions, contextTokens);
+                    macs += transformer(out, config.upTransformerLayers(index), config, positions, contextTokens);
                 }
             }
             if (level > 0) {
@@ -103,12 +107,12 @@ public final class FlopCounter {
      * 1x1 convolution or linear), and per BasicTransformerBlock self-attention, cross-attention on
      * the context and the GEGLU feed-forward (C -> 8C, 4C -> C).
      */
-    private static long transformer(long c, UNetConfig config, long tokens, long contextTokens) {
+    private static long transformer(long c, int depth, UNetConfig config, long tokens, long contextTokens) {
         long d = config.crossAttentionDim();
         long block = attention(c, c, tokens, tokens)
                 + attention(c, d, tokens, contextTokens)
                 + linear(c, 8 * c, tokens) + linear(4 * c, c, tokens);
-        return 2 * linear(c, c, tokens) + config.transformerLayersPerBlock() * block;
+        return 2 * linear(c, c, tokens) + depth * block;
     }
 
     /** Attention: to_q, to_k and to_v from a {@code sourceDim} source, to_out, and q k^T, p v. */

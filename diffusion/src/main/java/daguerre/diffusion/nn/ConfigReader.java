@@ -30,7 +30,7 @@ public final class ConfigReader {
             JsonNode node = get(key);
             if (node != null) {
                 throw new IllegalArgumentException(what + ": unsupported option " + key + " = " + node
-                        + " (only Stable Diffusion 1.x/2.x models are supported)");
+                        + " (not used by the supported Stable Diffusion 1.x/2.x/XL models)");
             }
         }
     }

@@ -29,7 +29,7 @@ public final class Transformer2DModel extends Module {
      * @param contextDim channels of the cross-attention context
      * @param groups GroupNorm groups
      * @param linearProjection Linear proj_in/proj_out (SD 2.x) instead of 1x1 convolutions (SD 1.x)
-     * @param layers number of transformer blocks (1 in SD 1.x / 2.x)
+     * @param layers number of transformer blocks (1 in SD 1.x / 2.x, up to 10 per level in SDXL)
      */
     public Transformer2DModel(int channels, int heads, int contextDim, int groups, boolean linearProjection, int layers) {
         this.norm = child("norm", new GroupNorm(groups, channels, GROUP_NORM_EPS));
@@ -44,7 +44,8 @@ public final class Transformer2DModel extends Module {
 
     /**
      * x [B, C, H, W], context [B, T, contextDim] -> [B, C, H, W]. Records {@code norm},
-     * {@code proj_in}, {@code transformer_blocks.N.*}, {@code proj_out} (as the modules output them).
+     * {@code proj_in}, {@code transformer_blocks.N} ([B, H*W, C]) and its {@code .*},
+     * {@code proj_out} (as the modules output them).
      */
     public NDArray forward(NDArray x, NDArray context, Capture capture) {
         return Scopes.scoped(() -> {
@@ -62,7 +63,8 @@ public final class Transformer2DModel extends Module {
                 h = Capture.record(capture, "proj_in", linearIn.forward(h));
             }
             for (int i = 0; i < blocks.size(); i++) {
-                h = blocks.get(i).forward(h, context, Capture.child(capture, "transformer_blocks." + i));
+                h = Capture.record(capture, "transformer_blocks." + i,
+                        blocks.get(i).forward(h, context, Capture.child(capture, "transformer_blocks." + i)));
             }
             if (linearOut != null) {
                 h = Capture.record(capture, "proj_out", linearOut.forward(h));

@@ -18,12 +18,15 @@ import java.util.List;
 import java.util.Objects;
 
 /**
- * The conditional denoising U-Net of Stable Diffusion 1.x/2.x (Rombach et al. 2022), as diffusers'
- * {@code UNet2DConditionModel}: predicts the model output (epsilon or v, as trained) for noisy
- * latents at given timesteps, conditioned on a text context by cross-attention. It knows nothing of
+ * The conditional denoising U-Net of Stable Diffusion 1.x/2.x (Rombach et al. 2022) and SDXL
+ * (Podell et al. 2023), as diffusers' {@code UNet2DConditionModel}: predicts the model output
+ * (epsilon or v, as trained) for noisy latents at given timesteps, conditioned on a text context by
+ * cross-attention and, for SDXL ({@code addition_embed_type: "text_time"}), on a pooled text
+ * embedding and size/crop micro-conditioning added to the time embedding. It knows nothing of
  * sampling. Children mirror the diffusers keys: {@code conv_in}, {@code time_embedding},
- * {@code down_blocks.i}, {@code mid_block}, {@code up_blocks.i}, {@code conv_norm_out},
- * {@code conv_out}. {@code time_proj} is the sinusoidal embedding: no weights.
+ * {@code add_embedding} (SDXL), {@code down_blocks.i}, {@code mid_block}, {@code up_blocks.i},
+ * {@code conv_norm_out}, {@code conv_out}. {@code time_proj} and {@code add_time_proj} are
+ * sinusoidal embeddings: no weights.
  *
  * <p>Weights live in the manager they were loaded into; a forward pass creates its arrays in the
  * sample's manager and returns only the output there (callers run each call in a child manager).
@@ -33,6 +36,7 @@ public final class UNet2DConditionModel extends Module {
     private final UNetConfig config;
     private final Conv2d convIn;
     private final TimestepEmbedding timeEmbedding;
+    private final TimestepEmbedding addEmbedding;
     private final List<UNetDownBlock> downBlocks = new ArrayList<>();
     private final UNetMidBlock midBlock;
     private final List<UNetUpBlock> upBlocks = new ArrayList<>();
@@ -45,6 +49,10 @@ public final class UNet2DConditionModel extends Module {
         this.convIn = child("conv_in", new Conv2d(config.inChannels(), first, 3, 1, 1));
         // time_proj is the sinusoidal embedding (SinusoidalEmbedding): no weights
         this.timeEmbedding = child("time_embedding", new TimestepEmbedding(first, config.timeEmbeddingDim()));
+        // add_time_proj is the sinusoidal embedding of the time ids: no weights
+        this.addEmbedding = config.hasTextTime()
+                ? child("add_embedding", new TimestepEmbedding(config.textTime().inputDim(), config.timeEmbeddingDim()))
+                : null;
         for (int i = 0; i < config.levels(); i++) {
             downBlocks.add(child("down_blocks." + i, new UNetDownBlock(config, i)));
         }
@@ -77,6 +85,31 @@ public final class UNet2DConditionModel extends Module {
      * One denoiser evaluation.
      *
      * @param sample noisy latents [B, in_channels, h, w]
+     * @param timesteps [B] (or a single value for the whole batch), fractional values allowed
+     * @param conditioning the text context [B, T, cross_attention_dim]; for a config with
+     *     {@code addition_embed_type: "text_time"} also textEmbeds [B, P] and timeIds [B, N] with
+     *     P + N * addition_time_embed_dim = projection_class_embeddings_input_dim (both null otherwise)
+     * @return [B, out_channels, h, w], in the sample's manager
+     */
+    public NDArray forward(NDArray sample, float[] timesteps, UNetConditioning conditioning) {
+        return run(sample, timesteps, conditioning, null);
+    }
+
+    /**
+     * As {@link #forward(NDArray, float[], UNetConditioning)}, also recording intermediates (null:
+     * none) under the names of the golden {@code intermediates.safetensors}; with added
+     * conditioning also {@code add_time_proj} ([B * N, addition_time_embed_dim]),
+     * {@code add_embedding_input} and {@code add_embedding}.
+     */
+    public NDArray forward(NDArray sample, float[] timesteps, UNetConditioning conditioning, Capture capture) {
+        return run(sample, timesteps, conditioning, capture);
+    }
+
+    /**
+     * One SD 1.x/2.x denoiser evaluation: {@link #forward(NDArray, float[], UNetConditioning)} with
+     * the text context only (a config with added conditioning refuses it).
+     *
+     * @param sample noisy latents [B, in_channels, h, w]
      * @param timesteps [B] (or a single value for the whole batch), any numeric type; fractional
      *     values allowed
      * @param context text encoder hidden states [B, T, cross_attention_dim]
@@ -88,7 +121,7 @@ public final class UNet2DConditionModel extends Module {
 
     /** As {@link #forward(NDArray, NDArray, NDArray)} with the timesteps as Java floats ([B] or one value). */
     public NDArray forward(NDArray sample, float[] timesteps, NDArray context) {
-        return run(sample, timesteps, context, null);
+        return run(sample, timesteps, UNetConditioning.of(context), null);
     }
 
     /**
@@ -99,25 +132,24 @@ public final class UNet2DConditionModel extends Module {
      * ({@code down_blocks.0.attentions.0.proj_in}, ...).
      */
     public NDArray forward(NDArray sample, NDArray timesteps, NDArray context, Capture capture) {
-        NDArray asFloat = timesteps.toType(DataType.FLOAT32, false);
-        float[] values = asFloat.toFloatArray();
-        if (asFloat != timesteps) {
-            asFloat.close();
-        }
-        return run(sample, values, context, capture);
+        return run(sample, floats(timesteps), UNetConditioning.of(context), capture);
     }
 
-    private NDArray run(NDArray sample, float[] timesteps, NDArray context, Capture capture) {
+    private NDArray run(NDArray sample, float[] timesteps, UNetConditioning conditioning, Capture capture) {
         Shape shape = sample.getShape();
         if (shape.dimension() != 4 || shape.get(1) != config.inChannels()) {
             throw new IllegalArgumentException("UNet sample must be [B, " + config.inChannels() + ", h, w], got " + shape);
         }
         long batch = shape.get(0);
+        NDArray context = conditioning.context();
         if (context.getShape().dimension() != 3 || context.getShape().get(0) != batch
                 || context.getShape().get(2) != config.crossAttentionDim()) {
             throw new IllegalArgumentException("UNet context must be [" + batch + ", T, " + config.crossAttentionDim()
                     + "], got " + context.getShape());
         }
+        checkAddedConditioning(conditioning, batch);
+        NDArray textEmbeds = conditioning.textEmbeds();
+        float[] timeIds = conditioning.hasTextTime() ? floats(conditioning.timeIds()) : null;
         float[] steps = perSample(timesteps, batch);
         return kernels.run(this, () -> Scopes.scoped(() -> {
             // time_proj: [B] -> [B, C0]; time_embedding: [B, C0] -> [B, 4*C0]
@@ -126,6 +158,9 @@ public final class UNet2DConditionModel extends Module {
                     SinusoidalEmbedding.embed(steps, first, config.flipSinToCos(), config.freqShift()), new Shape(batch, first));
             Capture.record(capture, "time_proj", tProj);
             NDArray temb = Capture.record(capture, "time_embedding", timeEmbedding.forward(tProj));
+            if (addEmbedding != null) {
+                temb = temb.add(augmentedEmbedding(sample, textEmbeds, timeIds, batch, capture));
+            }
 
             NDArray h = Capture.record(capture, "conv_in", convIn.forward(sample));
             List<NDArray> skips = new ArrayList<>();
@@ -141,7 +176,67 @@ public final class UNet2DConditionModel extends Module {
             }
             h = Capture.record(capture, "conv_norm_out", convNormOut.forward(h));
             return convOut.forward(Activations.silu(h));
-        }, sample, context));
+        }, sample, context, textEmbeds));
+    }
+
+    /**
+     * SDXL's added embedding (diffusers' {@code get_aug_embed} for "text_time"): add_time_proj
+     * embeds each of the B*N time ids as the timestep is ([B*N, d], d = addition_time_embed_dim),
+     * reshaped to [B, N*d] (sample b: its N embeddings in id order), concatenated after the pooled
+     * text embedding to [B, P + N*d], then add_embedding: [B, P + N*d] -> [B, 4*C0].
+     */
+    private NDArray augmentedEmbedding(NDArray sample, NDArray textEmbeds, float[] timeIds, long batch, Capture capture) {
+        int dim = config.textTime().timeEmbedDim();
+        int ids = timeIds.length / Math.toIntExact(batch);
+        NDArray timeProj = sample.getManager().create(
+                SinusoidalEmbedding.embed(timeIds, dim, config.flipSinToCos(), config.freqShift()),
+                new Shape(timeIds.length, dim));
+        Capture.record(capture, "add_time_proj", timeProj);
+        // [B*N, d] -> [B, N*d]: row-major, so the N rows of sample b lie next to each other
+        NDArray timeEmbeds = timeProj.reshape(batch, (long) ids * dim);
+        NDArray input = Capture.record(capture, "add_embedding_input",
+                textEmbeds.toType(DataType.FLOAT32, false).concat(timeEmbeds, 1));
+        return Capture.record(capture, "add_embedding", addEmbedding.forward(input));
+    }
+
+    /** The added inputs must be present exactly when the config has "text_time", and fit its sizes. */
+    private void checkAddedConditioning(UNetConditioning conditioning, long batch) {
+        if (!config.hasTextTime()) {
+            if (conditioning.hasTextTime()) {
+                throw new IllegalArgumentException("UNet conditioning has textEmbeds and timeIds, but this U-Net's config "
+                        + "has no addition_embed_type (SD 1.x/2.x): pass the context only");
+            }
+            return;
+        }
+        if (!conditioning.hasTextTime()) {
+            throw new IllegalArgumentException("this U-Net's config has addition_embed_type \"" + UNetConfig.TEXT_TIME
+                    + "\" (SDXL): the conditioning needs textEmbeds [B, P] (pooled text embedding) and timeIds [B, N] "
+                    + "(micro-conditioning), got the context only");
+        }
+        Shape text = conditioning.textEmbeds().getShape();
+        if (text.dimension() != 2 || text.get(0) != batch) {
+            throw new IllegalArgumentException("UNet textEmbeds must be [" + batch + ", P], got " + text);
+        }
+        Shape time = conditioning.timeIds().getShape();
+        if (time.dimension() != 2 || time.get(0) != batch) {
+            throw new IllegalArgumentException("UNet timeIds must be [" + batch + ", N], got " + time);
+        }
+        UNetConfig.TextTime textTime = config.textTime();
+        long width = text.get(1) + time.get(1) * textTime.timeEmbedDim();
+        if (width != textTime.inputDim()) {
+            throw new IllegalArgumentException("UNet textEmbeds " + text + " and timeIds " + time + " give "
+                    + text.get(1) + " + " + time.get(1) + " * addition_time_embed_dim " + textTime.timeEmbedDim() + " = " + width
+                    + " inputs to add_embedding, but projection_class_embeddings_input_dim is " + textTime.inputDim());
+        }
+    }
+
+    private static float[] floats(NDArray values) {
+        NDArray asFloat = values.toType(DataType.FLOAT32, false);
+        float[] out = asFloat.toFloatArray();
+        if (asFloat != values) {
+            asFloat.close();
+        }
+        return out;
     }
 
     private static float[] perSample(float[] values, long batch) {

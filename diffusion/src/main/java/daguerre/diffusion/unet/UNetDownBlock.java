@@ -32,7 +32,7 @@ public final class UNetDownBlock extends Module {
             for (int j = 0; j < config.layersPerBlock(); j++) {
                 attentions.add(child("attentions." + j, new Transformer2DModel(out, config.downHeads(level),
                         config.crossAttentionDim(), config.normNumGroups(), config.useLinearProjection(),
-                        config.transformerLayersPerBlock())));
+                        config.downTransformerLayers(level))));
             }
         }
         boolean last = level == config.levels() - 1;

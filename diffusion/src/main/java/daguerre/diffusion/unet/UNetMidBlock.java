@@ -22,7 +22,7 @@ public final class UNetMidBlock extends Module {
                 channels, channels, config.timeEmbeddingDim(), config.normNumGroups(), config.normEps()));
         this.attention = child("attentions.0", new Transformer2DModel(channels, config.midHeads(),
                 config.crossAttentionDim(), config.normNumGroups(), config.useLinearProjection(),
-                config.transformerLayersPerBlock()));
+                config.midTransformerLayers()));
         this.resnet1 = child("resnets.1", new ResnetBlock2D(
                 channels, channels, config.timeEmbeddingDim(), config.normNumGroups(), config.normEps()));
     }

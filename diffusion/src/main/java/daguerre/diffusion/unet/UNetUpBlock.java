@@ -40,7 +40,7 @@ public final class UNetUpBlock extends Module {
             for (int j = 0; j < layers; j++) {
                 attentions.add(child("attentions." + j, new Transformer2DModel(out, config.upHeads(index),
                         config.crossAttentionDim(), config.normNumGroups(), config.useLinearProjection(),
-                        config.transformerLayersPerBlock())));
+                        config.upTransformerLayers(index))));
             }
         }
         boolean last = index == levels - 1;

@@ -86,7 +86,9 @@ public final class OriginalLayouts {
 
     /**
      * The U-Net of an original file under diffusers names, for any number of levels and any choice
-     * of levels with attention. LDM numbering, with {@code n = layersPerBlock + 1} blocks per level:
+     * of levels with attention, SD 1.x/2.x (LDM) or SDXL (SGM: {@code label_emb.0.0/2} is
+     * {@code add_embedding.linear_1/2}; transformers deeper than one block keep their
+     * {@code transformer_blocks.K} index). LDM numbering, with {@code n = layersPerBlock + 1} blocks per level:
      * {@code input_blocks[n*i + j + 1]} is down level i resnet j (its transformer at {@code .1}),
      * {@code input_blocks[n*(i+1)].0.op} the downsampler of level i; {@code output_blocks[n*i + j]}
      * is up level i resnet j ({@code .1} its transformer), and the upsampler of up level i is the
@@ -104,7 +106,7 @@ public final class OriginalLayouts {
         List<RenameRule> rules = List.of(
                 rule("time_embed\\.0\\.", "time_embedding.linear_1."),
                 rule("time_embed\\.2\\.", "time_embedding.linear_2."),
-                // SDXL: the added (pooled text + micro-conditioning) embedding
+                // SDXL's added embedding (SGM: label_emb.0 = Sequential(Linear, SiLU, Linear))
                 rule("label_emb\\.0\\.0\\.", "add_embedding.linear_1."),
                 rule("label_emb\\.0\\.2\\.", "add_embedding.linear_2."),
                 rule("input_blocks\\.0\\.0\\.", "conv_in."),

@@ -32,7 +32,7 @@ public final class OriginalNames {
 
     /**
      * Original names ({@code model.diffusion_model.*}) of a U-Net's canonical tensor names, in the
-     * given order; fails naming a key that is not part of an SD 1.x/2.x U-Net.
+     * given order; fails naming a key that is not part of an SD 1.x/2.x or SDXL U-Net.
      */
     public static Map<String, String> unet(Collection<String> canonical) {
         int resnetsPerLevel = 0;
@@ -62,6 +62,8 @@ public final class OriginalNames {
         List<RenameRule> rules = List.of(
                 rule("time_embedding\\.linear_1\\.", "time_embed.0."),
                 rule("time_embedding\\.linear_2\\.", "time_embed.2."),
+                rule("add_embedding\\.linear_1\\.", "label_emb.0.0."),
+                rule("add_embedding\\.linear_2\\.", "label_emb.0.2."),
                 rule("conv_in\\.", "input_blocks.0.0."),
                 rule("down_blocks\\.(\\d+)\\.resnets\\.(\\d+)\\.", m -> "input_blocks." + (n * index(m, 1) + index(m, 2) + 1) + ".0.")
                         .then(resnet),

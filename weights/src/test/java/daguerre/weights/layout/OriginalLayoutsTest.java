@@ -72,6 +72,19 @@ class OriginalLayoutsTest {
         }
     }
 
+    /** SDXL (SGM layout): label_emb.0.0/2 is add_embedding, transformers two blocks deep, no attention at level 0. */
+    @Test
+    void unetSdxlWithAddedEmbeddingAndDeepTransformers() throws IOException {
+        try (SafetensorsFile original = Golden.tensors("unet_tiny_xl", "unet_original.safetensors");
+             SafetensorsFile diffusers = Golden.tensors("unet_tiny_xl", "unet_diffusers.safetensors")) {
+            JsonNode config = Golden.json("unet_tiny_xl", "config.json");
+            assertEquals(config.get("layers_per_block").asInt(), OriginalLayouts.unetLayersPerBlock(original));
+            RenamedTensorSource view = OriginalLayouts.unet(original);
+            assertSameTensors(view, diffusers, Golden.json("unet_tiny_xl", "key_map.json").get("diffusers_to_original"));
+            assertEquals(new TreeSet<>(original.names()), sourceKeys(view));
+        }
+    }
+
     @Test
     void vaeWithAttentionConvolutionsSqueezed() throws IOException {
         try (SafetensorsFile original = Golden.tensors("vae_tiny", "vae_original.safetensors");

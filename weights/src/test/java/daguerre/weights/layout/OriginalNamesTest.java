@@ -46,6 +46,11 @@ class OriginalNamesTest {
     }
 
     @Test
+    void unetSdxlMatchesKeyMap() throws IOException {
+        assertKeyMap("unet_tiny_xl", OriginalNames::unet);
+    }
+
+    @Test
     void vaeMatchesKeyMapAndShapes() throws IOException {
         assertKeyMap("vae_tiny", OriginalNames::vae);
         try (SafetensorsFile original = Golden.tensors("vae_tiny", "vae_original.safetensors");
@@ -66,7 +71,7 @@ class OriginalNamesTest {
     @Test
     void unknownKeyIsNamed() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> OriginalNames.unet(List.of("down_blocks.0.resnets.0.conv1.weight", "add_embedding.linear_1.weight")));
-        assertTrue(e.getMessage().contains("add_embedding.linear_1.weight"), e.getMessage());
+                () -> OriginalNames.unet(List.of("down_blocks.0.resnets.0.conv1.weight", "class_embedding.linear_1.weight")));
+        assertTrue(e.getMessage().contains("class_embedding.linear_1.weight"), e.getMessage());
     }
 }
