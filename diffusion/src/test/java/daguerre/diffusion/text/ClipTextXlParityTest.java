@@ -286,6 +286,68 @@ class ClipTextXlParityTest {
         }
     }
 
+    /**
+     * A1111 emphasis acts on each encoder's raw hidden states with its own tokens' weights ("Original": z * w,
+     * rescaled to z's mean per chunk), written out here in plain Java; the pooled embedding is unweighted.
+     */
+    @Test
+    void emphasisWeightsEachEncoder() throws IOException {
+        SdxlPromptEncoder.TextEncoders encoders = load("transformers");
+        SdxlPromptEncoder sdxl = new SdxlPromptEncoder(encoders, PromptEncoder.Options.DEFAULTS, true);
+        String prompt = "a (cat:1.5) [dog]!";
+        try (NDManager request = manager.newSubManager()) {
+            SdxlPromptEncoder.Embeddings e = sdxl.encode(prompt, request);
+            PromptChunk chunk = PromptEncoder.chunk(tokenizer, PromptEncoder.Options.DEFAULTS, prompt).chunks().get(0);
+            PromptChunk chunk2 = PromptEncoder.chunk(tokenizer2, PromptEncoder.Options.DEFAULTS, prompt).chunks().get(0);
+            int positions = chunk.ids().length;
+            NDArray ids = request.create(longs(chunk.ids()), new Shape(1, positions));
+            NDArray ids2 = request.create(longs(chunk2.ids()), new Shape(1, positions));
+            float[] z = encoders.textEncoder().hiddenStateFromEnd(ids, 2).toFloatArray();
+            float[] z2 = encoders.textEncoder2().hiddenStateFromEnd(ids2, 2).toFloatArray();
+            float[] w1 = emphasized(z, chunk.multipliers());
+            float[] w2 = emphasized(z2, chunk2.multipliers());
+            int d1 = z.length / positions;
+            int d2 = z2.length / positions;
+            float[] expected = new float[z.length + z2.length];
+            for (int i = 0; i < positions; i++) {
+                System.arraycopy(w1, i * d1, expected, i * (d1 + d2), d1);
+                System.arraycopy(w2, i * d2, expected, i * (d1 + d2) + d1, d2);
+            }
+            Parity.assertClose("emphasized prompt_embeds", expected, new long[] {1, positions, d1 + d2},
+                    e.promptEmbeds(), SELF_TOLERANCE);
+            SdxlPromptEncoder.Embeddings unweighted = sdxl.encodeIds(ids, ids2, request);
+            assertClose("pooled ignores emphasis", unweighted.pooledPromptEmbeds(), e.pooledPromptEmbeds());
+            assertTrue(maxAbsDiff(unweighted.promptEmbeds().toFloatArray(), e.promptEmbeds().toFloatArray()) > 1e-3,
+                    "the weights change the embeddings");
+        }
+    }
+
+    /** z [77, D] * w per position, then times mean(z) / mean(z * w). */
+    private static float[] emphasized(float[] z, float[] weights) {
+        int dim = z.length / weights.length;
+        double before = 0;
+        double after = 0;
+        float[] out = new float[z.length];
+        for (int i = 0; i < z.length; i++) {
+            out[i] = z[i] * weights[i / dim];
+            before += z[i];
+            after += out[i];
+        }
+        float scale = (float) (before / after);
+        for (int i = 0; i < out.length; i++) {
+            out[i] *= scale;
+        }
+        return out;
+    }
+
+    private static double maxAbsDiff(float[] a, float[] b) {
+        double max = 0;
+        for (int i = 0; i < a.length; i++) {
+            max = Math.max(max, Math.abs(a[i] - b[i]));
+        }
+        return max;
+    }
+
     @Test
     void rejectsBadInput() throws IOException {
         SdxlPromptEncoder.TextEncoders encoders = load("transformers");
