@@ -148,7 +148,7 @@ public sealed class ClipTextModel extends Module permits ClipTextModelWithProjec
      * {@code eos_token_id} in the row, or, for configs with the legacy {@code eos_token_id == 2}, the
      * position of the largest id.
      */
-    final NDArray pool(NDArray lastHidden, NDArray inputIds) {
+    private NDArray pool(NDArray lastHidden, NDArray inputIds) {
         long batch = inputIds.getShape().get(0);
         int length = Math.toIntExact(inputIds.getShape().get(1));
         long[] ids = inputIds.toType(DataType.INT64, false).toLongArray();
