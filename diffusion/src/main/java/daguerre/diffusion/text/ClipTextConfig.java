@@ -11,15 +11,29 @@ import java.io.IOException;
 import java.nio.file.Path;
 
 /**
- * The options of a transformers {@code CLIPTextConfig} ({@code text_encoder/config.json}) that SD 1.x/2.x use.
+ * The options of a transformers {@code CLIPTextConfig} ({@code text_encoder/config.json},
+ * {@code text_encoder_2/config.json}) that SD 1.x/2.x and SDXL use.
  *
  * @param hiddenAct {@code quick_gelu} for SD 1.x (OpenAI CLIP), {@code gelu} (exact erf GELU) for SD 2.x (OpenCLIP)
  * @param bosTokenId, eosTokenId, padTokenId as stored in the config (transformers defaults 49406, 49407, 1
  *     when absent); {@code eosTokenId == 2} selects transformers' legacy pooling (argmax of the ids)
+ * @param projectionDim width of {@code text_projection} in a {@link ClipTextModelWithProjection} (SDXL's
+ *     {@code text_encoder_2}: 1280); transformers' default 512 when absent; unused by {@link ClipTextModel}
  */
 public record ClipTextConfig(int vocabSize, int hiddenSize, int intermediateSize, int numHiddenLayers,
                              int numAttentionHeads, int maxPositionEmbeddings, Activation hiddenAct, float layerNormEps,
-                             int bosTokenId, int eosTokenId, int padTokenId) {
+                             int bosTokenId, int eosTokenId, int padTokenId, int projectionDim) {
+
+    /** transformers' {@code CLIPTextConfig.projection_dim} default. */
+    public static final int DEFAULT_PROJECTION_DIM = 512;
+
+    /** A config with the default {@code projection_dim} (for models without a text projection). */
+    public ClipTextConfig(int vocabSize, int hiddenSize, int intermediateSize, int numHiddenLayers,
+                          int numAttentionHeads, int maxPositionEmbeddings, Activation hiddenAct, float layerNormEps,
+                          int bosTokenId, int eosTokenId, int padTokenId) {
+        this(vocabSize, hiddenSize, intermediateSize, numHiddenLayers, numAttentionHeads, maxPositionEmbeddings,
+                hiddenAct, layerNormEps, bosTokenId, eosTokenId, padTokenId, DEFAULT_PROJECTION_DIM);
+    }
 
     /** The MLP activations CLIP text encoders use. */
     public enum Activation {
@@ -67,6 +81,7 @@ public record ClipTextConfig(int vocabSize, int hiddenSize, int intermediateSize
         checkRange(what, "bos_token_id", bosTokenId, 0, vocabSize - 1L);
         checkRange(what, "eos_token_id", eosTokenId, 0, vocabSize - 1L);
         checkRange(what, "pad_token_id", padTokenId, 0, vocabSize - 1L);
+        checkRange(what, "projection_dim", projectionDim, 1, MAX_WIDTH);
     }
 
     /** Size of one attention head: hidden_size / num_attention_heads. */
@@ -103,6 +118,7 @@ public record ClipTextConfig(int vocabSize, int hiddenSize, int intermediateSize
                 (float) in.number("layer_norm_eps", 1e-5),
                 in.integer("bos_token_id", 49406),
                 in.integer("eos_token_id", 49407),
-                in.integer("pad_token_id", 1));
+                in.integer("pad_token_id", 1),
+                in.integer("projection_dim", DEFAULT_PROJECTION_DIM));
     }
 }

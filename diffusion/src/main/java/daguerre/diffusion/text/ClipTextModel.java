@@ -25,8 +25,11 @@ import java.util.function.Predicate;
  * i.e. the output of layer {@code layers + 1 - N}, still normalised by the final LayerNorm. diffusers'
  * {@code clip_skip = k} is A1111's {@code N = k + 1}. SD 2.x checkpoints already drop OpenCLIP's last
  * layer (diffusers stores 23 of 24), so their usual setting is {@code clipSkip = 1}.
+ *
+ * <p>SDXL conditions on raw hidden states instead (no final LayerNorm): see {@link #hiddenStateFromEnd}.
+ * {@link ClipTextModelWithProjection} adds the {@code text_projection} of SDXL's second encoder.
  */
-public final class ClipTextModel extends Module {
+public sealed class ClipTextModel extends Module permits ClipTextModelWithProjection {
 
     /** Checkpoint keys that are buffers, not weights: {@code text_model.embeddings.position_ids}. */
     public static final Predicate<String> IGNORED_KEYS = key -> key.endsWith("position_ids");
@@ -93,6 +96,37 @@ public final class ClipTextModel extends Module {
             used.close();
             return out;
         });
+    }
+
+    /**
+     * hidden_states[-n] in Python terms, the raw output of layer {@code layers + 1 - n} (n = layers + 1:
+     * the embeddings), WITHOUT the final LayerNorm: what SDXL's pipelines condition on
+     * ({@code n = 2}, the penultimate layer, by default). Layers past the one used are not run.
+     *
+     * @param inputIds [B, L] int64
+     * @param n 1 (last layer's output) .. layers + 1 (embeddings)
+     * @return [B, L, D]
+     */
+    public NDArray hiddenStateFromEnd(NDArray inputIds, int n) {
+        int layers = textModel.layerCount();
+        if (n < 1 || n > layers + 1) {
+            throw new IllegalArgumentException("hidden state -" + n + " does not exist: there are " + (layers + 1));
+        }
+        return kernels.run(this, () -> {
+            List<NDArray> states = textModel.hiddenStates(inputIds, layers + 1 - n);
+            NDArray used = states.get(states.size() - 1);
+            for (NDArray state : states) {
+                if (state != used) {
+                    state.close();
+                }
+            }
+            return used;
+        });
+    }
+
+    /** The number of encoder layers ({@code num_hidden_layers}). */
+    public int layerCount() {
+        return textModel.layerCount();
     }
 
     /** Runs every layer and returns all hidden states, the last hidden state and the pooled output. */

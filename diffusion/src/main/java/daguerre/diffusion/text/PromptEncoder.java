@@ -156,48 +156,64 @@ public final class PromptEncoder {
      * then [k, 77, D] -> [1, 77k, D].
      */
     public NDArray encode(List<PromptChunk> chunks, NDManager manager) {
-        if (chunks.isEmpty()) {
-            throw new IllegalArgumentException("no chunks to encode");
-        }
-        int positions = CHUNK_LENGTH + 2;
-        long[] ids = new long[chunks.size() * positions];
-        float[] weights = new float[chunks.size() * positions];
-        for (int c = 0; c < chunks.size(); c++) {
-            int[] chunkIds = chunks.get(c).ids();
-            float[] chunkWeights = chunks.get(c).multipliers();
-            if (chunkIds.length != positions) {
-                throw new IllegalArgumentException("chunk " + c + " has " + chunkIds.length + " positions, expected " + positions);
-            }
-            for (int i = 0; i < positions; i++) {
-                ids[c * positions + i] = chunkIds[i];
-                weights[c * positions + i] = chunkWeights[i];
-            }
-        }
         try (NDManager scope = manager.newSubManager()) {
-            NDArray inputIds = scope.create(ids, new Shape(chunks.size(), positions));             // [k, 77]
+            NDArray inputIds = inputIds(chunks, scope);                                            // [k, 77]
             NDArray z = model.encode(inputIds, options.clipSkip());                                // [k, 77, D]
-            NDArray multipliers = scope.create(weights, new Shape(chunks.size(), positions, 1))
-                    .toType(z.getDataType(), false);                                               // [k, 77, 1]
-            boolean applyWeights = options.emphasis() == Emphasis.ORIGINAL || options.emphasis() == Emphasis.NO_NORM;
-            NDArray weighted = applyWeights ? emphasize(z, multipliers) : z;
-            long dim = weighted.getShape().get(2);
-            NDArray result = weighted.reshape(1, (long) chunks.size() * positions, dim);           // [1, 77k, D]
+            NDArray result = emphasize(z, multipliers(chunks, scope), options.emphasis());         // [1, 77k, D]
             result.attach(manager);
             return result;
         }
     }
 
-    /** z * w, then (ORIGINAL) z * (mean(z) / mean(z * w)) per chunk: A1111's "Original" emphasis. */
-    private NDArray emphasize(NDArray z, NDArray multipliers) {
-        NDArray weighted = z.mul(multipliers);  // [k, 77, D] * [k, 77, 1]
-        if (options.emphasis() == Emphasis.NO_NORM) {
-            return weighted;
+    /** The chunks' ids as one batch [k, 77] int64 in {@code manager}; fails on a chunk of another length. */
+    static NDArray inputIds(List<PromptChunk> chunks, NDManager manager) {
+        if (chunks.isEmpty()) {
+            throw new IllegalArgumentException("no chunks to encode");
         }
+        int positions = CHUNK_LENGTH + 2;
+        long[] ids = new long[chunks.size() * positions];
+        for (int c = 0; c < chunks.size(); c++) {
+            int[] chunkIds = chunks.get(c).ids();
+            if (chunkIds.length != positions) {
+                throw new IllegalArgumentException("chunk " + c + " has " + chunkIds.length + " positions, expected " + positions);
+            }
+            for (int i = 0; i < positions; i++) {
+                ids[c * positions + i] = chunkIds[i];
+            }
+        }
+        return manager.create(ids, new Shape(chunks.size(), positions));
+    }
+
+    /** The chunks' emphasis weights [k, 77, 1] float32 in {@code manager}. */
+    static NDArray multipliers(List<PromptChunk> chunks, NDManager manager) {
+        int positions = CHUNK_LENGTH + 2;
+        float[] weights = new float[chunks.size() * positions];
+        for (int c = 0; c < chunks.size(); c++) {
+            System.arraycopy(chunks.get(c).multipliers(), 0, weights, c * positions, positions);
+        }
+        return manager.create(weights, new Shape(chunks.size(), positions, 1));
+    }
+
+    /**
+     * Applies the emphasis weights to the encoded chunks and joins them: z [k, 77, D], multipliers
+     * [k, 77, 1] -> [1, 77k, D]. {@link Emphasis#ORIGINAL}: z * w, then z * (mean(z) / mean(z * w)) per
+     * chunk; {@link Emphasis#NO_NORM}: z * w; otherwise z unchanged.
+     */
+    static NDArray emphasize(NDArray z, NDArray multipliers, Emphasis emphasis) {
         Shape shape = z.getShape();
-        Shape perChunk = new Shape(shape.get(0), shape.get(1) * shape.get(2));
-        NDArray originalMean = z.reshape(perChunk).mean(new int[] {1}, true);         // [k, 1]
-        NDArray newMean = weighted.reshape(perChunk).mean(new int[] {1}, true);       // [k, 1]
-        return weighted.mul(originalMean.div(newMean).reshape(shape.get(0), 1, 1));  // [k, 77, D] * [k, 1, 1]
+        NDArray out = z;
+        if (emphasis == Emphasis.ORIGINAL || emphasis == Emphasis.NO_NORM) {
+            NDArray w = multipliers.toType(z.getDataType(), false);
+            NDArray weighted = z.mul(w);  // [k, 77, D] * [k, 77, 1]
+            if (emphasis == Emphasis.ORIGINAL) {
+                Shape perChunk = new Shape(shape.get(0), shape.get(1) * shape.get(2));
+                NDArray originalMean = z.reshape(perChunk).mean(new int[] {1}, true);         // [k, 1]
+                NDArray newMean = weighted.reshape(perChunk).mean(new int[] {1}, true);       // [k, 1]
+                weighted = weighted.mul(originalMean.div(newMean).reshape(shape.get(0), 1, 1));  // [k, 77, D] * [k, 1, 1]
+            }
+            out = weighted;
+        }
+        return out.reshape(1, shape.get(0) * shape.get(1), shape.get(2));  // [k, 77, D] -> [1, 77k, D]
     }
 
     /** A1111's chunk filling: 75 tokens a chunk, comma backtracking, BREAK, EOS padding. */

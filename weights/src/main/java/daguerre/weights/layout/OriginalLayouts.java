@@ -29,6 +29,10 @@ public final class OriginalLayouts {
     public static final String CLIP_TEXT_PREFIX = "cond_stage_model.transformer.";
     /** Prefix of the SD 2.x OpenCLIP text tower. */
     public static final String OPEN_CLIP_TEXT_PREFIX = "cond_stage_model.model.";
+    /** Prefix of SDXL's first text encoder (OpenAI CLIP ViT-L, transformers names) in an SGM file. */
+    public static final String SDXL_CLIP_TEXT_PREFIX = "conditioner.embedders.0.transformer.";
+    /** Prefix of SDXL's second text encoder (OpenCLIP ViT-bigG, OpenCLIP names) in an SGM file. */
+    public static final String SDXL_OPEN_CLIP_TEXT_PREFIX = "conditioner.embedders.1.model.";
 
     private static final Pattern INPUT_BLOCK = Pattern.compile("input_blocks\\.(\\d+)\\.");
     private static final Pattern DOWNSAMPLER = Pattern.compile("input_blocks\\.(\\d+)\\.0\\.op\\.");
@@ -255,14 +259,22 @@ public final class OriginalLayouts {
      * without the {@code text_model.} level get it added); the {@code position_ids} buffer is ignored.
      */
     public static RenamedTensorSource clipText(TensorSource original) throws IOException {
+        return clipText(original, CLIP_TEXT_PREFIX);
+    }
+
+    /**
+     * An OpenAI CLIP text encoder with transformers names under {@code prefix}: {@link #CLIP_TEXT_PREFIX}
+     * (SD 1.x) or {@link #SDXL_CLIP_TEXT_PREFIX} (SDXL's {@code text_encoder}).
+     */
+    public static RenamedTensorSource clipText(TensorSource original, String prefix) throws IOException {
         List<RenameRule> rules = List.of(
                 ignore("(text_model\\.)?embeddings\\.position_ids$"),
                 rule("text_model\\.", "text_model."),
                 rule("(embeddings|encoder|final_layer_norm)\\.", "text_model.$1."));
         RenamedTensorSource.Builder view = RenamedTensorSource.over(original,
-                "original SD 1.x text encoder '" + CLIP_TEXT_PREFIX + "*'");
+                "original CLIP text encoder '" + prefix + "*'");
         for (String name : original.names()) {
-            String canonical = rename(original, CLIP_TEXT_PREFIX, rules, name);
+            String canonical = rename(original, prefix, rules, name);
             if (canonical != null) {
                 view.put(canonical, name);
             }
@@ -272,10 +284,15 @@ public final class OriginalLayouts {
 
     /** Number of OpenCLIP residual blocks ({@code transformer.resblocks.i}) in an original SD 2.x file. */
     public static int openClipResblocks(TensorSource original) throws IOException {
+        return openClipResblocks(original, OPEN_CLIP_TEXT_PREFIX);
+    }
+
+    /** Number of OpenCLIP residual blocks under {@code prefix}. */
+    public static int openClipResblocks(TensorSource original, String prefix) throws IOException {
         int blocks = 0;
         for (String name : original.names()) {
-            if (name.startsWith(OPEN_CLIP_TEXT_PREFIX)) {
-                Matcher m = RESBLOCK.matcher(name.substring(OPEN_CLIP_TEXT_PREFIX.length()));
+            if (name.startsWith(prefix)) {
+                Matcher m = RESBLOCK.matcher(name.substring(prefix.length()));
                 if (m.lookingAt()) {
                     blocks = Math.max(blocks, Integer.parseInt(m.group(1)) + 1);
                 }
@@ -283,7 +300,7 @@ public final class OriginalLayouts {
         }
         if (blocks == 0) {
             throw new IOException(original.description() + ": no OpenCLIP blocks under '"
-                    + OPEN_CLIP_TEXT_PREFIX + "transformer.resblocks.*'");
+                    + prefix + "transformer.resblocks.*'");
         }
         return blocks;
     }
@@ -296,7 +313,27 @@ public final class OriginalLayouts {
      * are ignored (SD 2.x conditions on the penultimate block, so real files hold one more).
      */
     public static RenamedTensorSource openClipText(TensorSource original, int numHiddenLayers) throws IOException {
-        int available = openClipResblocks(original);
+        return openClipText(original, OPEN_CLIP_TEXT_PREFIX, numHiddenLayers, false);
+    }
+
+    /**
+     * SDXL's second text encoder of an SGM file ({@link #SDXL_OPEN_CLIP_TEXT_PREFIX}) as a transformers
+     * {@code CLIPTextModelWithProjection}: every block, and {@code text_projection} [D, P] transposed to
+     * {@code text_projection.weight} [P, D] (OpenCLIP computes {@code pooled @ text_projection}).
+     */
+    public static RenamedTensorSource sdxlOpenClipText(TensorSource original) throws IOException {
+        return openClipText(original, SDXL_OPEN_CLIP_TEXT_PREFIX,
+                openClipResblocks(original, SDXL_OPEN_CLIP_TEXT_PREFIX), true);
+    }
+
+    /**
+     * An OpenCLIP text tower under {@code prefix} as a transformers text model with {@code numHiddenLayers}
+     * layers; with {@code withProjection}, {@code text_projection} becomes {@code text_projection.weight}
+     * (transposed), else it is ignored.
+     */
+    public static RenamedTensorSource openClipText(TensorSource original, String prefix, int numHiddenLayers,
+                                                   boolean withProjection) throws IOException {
+        int available = openClipResblocks(original, prefix);
         if (numHiddenLayers < 1 || numHiddenLayers > available) {
             throw new IOException(original.description() + ": asked for " + numHiddenLayers
                     + " text encoder layers but the file holds " + available + " OpenCLIP blocks");
@@ -315,15 +352,19 @@ public final class OriginalLayouts {
                 rule("ln_final\\.", "text_model.final_layer_norm."),
                 rule("transformer\\.resblocks\\.(\\d+)\\.",
                         m -> index(m) < numHiddenLayers ? "text_model.encoder.layers." + index(m) + "." : null).then(layer),
-                ignore("text_projection$"),
+                withProjection ? rule("text_projection$", "text_projection.weight") : ignore("text_projection$"),
                 ignore("logit_scale$"),
                 ignore("attn_mask$"));
         RenamedTensorSource.Builder view = RenamedTensorSource.over(original,
-                "original SD 2.x OpenCLIP text tower '" + OPEN_CLIP_TEXT_PREFIX + "*' under transformers names, "
-                        + numHiddenLayers + " layers");
+                "original OpenCLIP text tower '" + prefix + "*' under transformers names, "
+                        + numHiddenLayers + " layers" + (withProjection ? " and text_projection" : ""));
         for (String name : original.names()) {
-            String canonical = rename(original, OPEN_CLIP_TEXT_PREFIX, rules, name);
+            String canonical = rename(original, prefix, rules, name);
             if (canonical == null) {
+                continue;
+            }
+            if (canonical.equals("text_projection.weight")) {
+                view.putTransposed(canonical, name);
                 continue;
             }
             Matcher fused = FUSED_QKV.matcher(canonical);

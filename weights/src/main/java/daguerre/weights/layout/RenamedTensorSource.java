@@ -11,25 +11,31 @@ import java.util.Set;
 /**
  * A {@link TensorSource} presenting the tensors of another source under new (canonical) names.
  *
- * <p>Each canonical tensor is one source tensor, optionally transformed by one of the two
+ * <p>Each canonical tensor is one source tensor, optionally transformed by one of the three
  * transforms that original single-file checkpoints need (declared here, in one place):
  * <ul>
  *   <li>{@link Transform#SQUEEZE}: drop the trailing size-1 dimensions of a 1x1 convolution weight
  *       {@code [out, in, 1, 1]} to present it as a linear weight {@code [out, in]} (same values);</li>
  *   <li>{@link Transform#ROWS}: one of {@code parts} equal row blocks of a fused tensor, e.g. the
- *       query, key or value third of OpenCLIP's {@code attn.in_proj_weight [3D, D]}.</li>
+ *       query, key or value third of OpenCLIP's {@code attn.in_proj_weight [3D, D]};</li>
+ *   <li>{@link Transform#TRANSPOSE}: a matrix {@code [in, out]} that its model multiplies from the
+ *       right ({@code x @ W}, OpenCLIP's {@code text_projection}) presented as a linear weight
+ *       {@code [out, in]}.</li>
  * </ul>
  */
 public final class RenamedTensorSource implements TensorSource {
 
     /** The transforms a view may apply. */
-    public enum Transform { NONE, SQUEEZE, ROWS }
+    public enum Transform { NONE, SQUEEZE, ROWS, TRANSPOSE }
 
     /** How one canonical tensor is read: its source key, transform and, for ROWS, which block. */
     public record Entry(String sourceKey, Transform transform, int part, int parts) {
 
-        /** The source key as the golden key maps write it: {@code key} or {@code key[begin:end]} for row blocks. */
+        /** The source key as the golden key maps write it: {@code key}, {@code key[begin:end]} for row blocks, {@code key (transposed)}. */
         public String describe(long rowsOfSource) {
+            if (transform == Transform.TRANSPOSE) {
+                return sourceKey + " (transposed)";
+            }
             if (transform != Transform.ROWS) {
                 return sourceKey;
             }
@@ -72,6 +78,16 @@ public final class RenamedTensorSource implements TensorSource {
         /** Presents {@code sourceKey} as {@code canonical} with trailing size-1 dimensions dropped. */
         public Builder putSqueezed(String canonical, String sourceKey) throws IOException {
             return add(canonical, new Entry(sourceKey, Transform.SQUEEZE, 0, 1));
+        }
+
+        /** Presents the 2-D tensor {@code sourceKey} [rows, cols] transposed, as {@code canonical} [cols, rows]. */
+        public Builder putTransposed(String canonical, String sourceKey) throws IOException {
+            long[] shape = base.shape(sourceKey);
+            if (shape.length != 2) {
+                throw new IOException(description + ": tensor '" + sourceKey + "' of shape " + Arrays.toString(shape)
+                        + " is not a matrix and cannot be transposed");
+            }
+            return add(canonical, new Entry(sourceKey, Transform.TRANSPOSE, 0, 1));
         }
 
         /** Presents row block {@code part} of {@code parts} equal blocks of {@code sourceKey} as {@code canonical}. */
@@ -140,6 +156,7 @@ public final class RenamedTensorSource implements TensorSource {
                 part[0] = shape[0] / entry.parts();
                 yield part;
             }
+            case TRANSPOSE -> new long[] {shape[1], shape[0]};
         };
     }
 
@@ -147,6 +164,18 @@ public final class RenamedTensorSource implements TensorSource {
     public float[] floats(String name) throws IOException {
         Entry entry = entry(name);
         float[] values = base.floats(entry.sourceKey());
+        if (entry.transform() == Transform.TRANSPOSE) {
+            long[] shape = base.shape(entry.sourceKey());  // [rows, cols] -> [cols, rows]
+            int rows = Math.toIntExact(shape[0]);
+            int cols = Math.toIntExact(shape[1]);
+            float[] transposed = new float[values.length];
+            for (int r = 0; r < rows; r++) {
+                for (int c = 0; c < cols; c++) {
+                    transposed[c * rows + r] = values[r * cols + c];
+                }
+            }
+            return transposed;
+        }
         if (entry.transform() != Transform.ROWS) {
             return values;
         }

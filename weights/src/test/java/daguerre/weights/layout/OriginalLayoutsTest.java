@@ -145,6 +145,34 @@ class OriginalLayoutsTest {
         }
     }
 
+    /**
+     * SDXL's SGM single file: encoder 1 under {@code conditioner.embedders.0.transformer.} (transformers
+     * names), encoder 2 under {@code conditioner.embedders.1.model.} (OpenCLIP names, fused in_proj,
+     * text_projection transposed); together they use every original key but the declared extras.
+     */
+    @Test
+    void sdxlTextEncoders() throws IOException {
+        String name = "clip_text_tiny_xl";
+        JsonNode keyMap = Golden.json(name, "key_map.json");
+        try (SafetensorsFile original = Golden.tensors(name, "text_encoders_original.safetensors");
+             SafetensorsFile first = Golden.tensors(name, "text_encoder_transformers.safetensors");
+             SafetensorsFile second = Golden.tensors(name, "text_encoder_2_transformers.safetensors")) {
+            RenamedTensorSource view1 = OriginalLayouts.clipText(original, OriginalLayouts.SDXL_CLIP_TEXT_PREFIX);
+            RenamedTensorSource view2 = OriginalLayouts.sdxlOpenClipText(original);
+            assertSameTensors(view1, first, keyMap.get("text_encoder_transformers_to_original"));
+            assertSameTensors(view2, second, keyMap.get("text_encoder_2_transformers_to_original"));
+            assertEquals(RenamedTensorSource.Transform.TRANSPOSE, view2.entry("text_projection.weight").transform());
+            int layers = Golden.json(name, "text_encoder_2_config.json").get("num_hidden_layers").asInt();
+            assertEquals(layers, OriginalLayouts.openClipResblocks(original, OriginalLayouts.SDXL_OPEN_CLIP_TEXT_PREFIX));
+
+            TreeSet<String> used = sourceKeys(view1);
+            used.addAll(sourceKeys(view2));
+            TreeSet<String> expected = new TreeSet<>(original.names());
+            keyMap.get("original_only").fieldNames().forEachRemaining(expected::remove);
+            assertEquals(expected, used);
+        }
+    }
+
     @Test
     void sd1TextEncoderExtrasAndOldLayout() throws IOException {
         Path file = dir.resolve("old.safetensors");
