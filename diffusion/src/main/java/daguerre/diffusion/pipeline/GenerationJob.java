@@ -1,9 +1,9 @@
 package daguerre.diffusion.pipeline;
 
-import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import daguerre.diffusion.sampling.NoiseSource;
 import daguerre.diffusion.sampling.SamplerState;
+import daguerre.diffusion.unet.UNetConditioning;
 import java.util.concurrent.CancellationException;
 import java.util.function.BooleanSupplier;
 
@@ -25,15 +25,18 @@ public final class GenerationJob implements AutoCloseable {
     final NoiseSource noise;
     final NDManager manager;
     final SamplerState state;
-    /** [rows, T, D]: guided jobs hold [B unconditional; B conditional] rows, unguided ones B conditional rows. */
-    final NDArray contexts;
+    /**
+     * The U-Net's conditioning, one row per U-Net row: guided jobs hold [B unconditional; B conditional]
+     * rows, unguided ones B conditional rows (context [rows, T, D]; SDXL also pooled [rows, P], time ids [rows, 6]).
+     */
+    final UNetConditioning conditioning;
     final GenerationListener listener;
     final BooleanSupplier cancelled;
     /** Checked between steps: once true, the job stops denoising and is decoded as it stands. */
     final BooleanSupplier finishEarly;
 
     GenerationJob(GenerationRequest request, int width, int height, NoiseSource noise, NDManager manager,
-                  SamplerState state, NDArray contexts, GenerationListener listener, BooleanSupplier cancelled,
+                  SamplerState state, UNetConditioning conditioning, GenerationListener listener, BooleanSupplier cancelled,
                   BooleanSupplier finishEarly) {
         this.request = request;
         this.width = width;
@@ -41,7 +44,7 @@ public final class GenerationJob implements AutoCloseable {
         this.noise = noise;
         this.manager = manager;
         this.state = state;
-        this.contexts = contexts;
+        this.conditioning = conditioning;
         this.listener = listener;
         this.cancelled = cancelled;
         this.finishEarly = finishEarly;
@@ -54,12 +57,12 @@ public final class GenerationJob implements AutoCloseable {
 
     /** U-Net rows this job adds to a shared call. */
     public int rows() {
-        return (int) contexts.getShape().get(0);
+        return (int) conditioning.context().getShape().get(0);
     }
 
     public BatchKey batchKey() {
         return new BatchKey(state.latents().getShape().get(1), state.latents().getShape().get(2),
-                state.latents().getShape().get(3), contexts.getShape().get(1));
+                state.latents().getShape().get(3), conditioning.context().getShape().get(1));
     }
 
     public boolean isFinished() {

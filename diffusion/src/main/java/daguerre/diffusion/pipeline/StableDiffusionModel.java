@@ -8,6 +8,8 @@ import daguerre.diffusion.schedule.PredictionType;
 import daguerre.diffusion.schedule.SchedulerConfig;
 import daguerre.diffusion.text.ClipTextConfig;
 import daguerre.diffusion.text.ClipTextModel;
+import daguerre.diffusion.text.ClipTextModelWithProjection;
+import daguerre.diffusion.text.SdxlPromptEncoder;
 import daguerre.diffusion.text.ClipTokenizer;
 import daguerre.diffusion.unet.UNet2DConditionModel;
 import daguerre.diffusion.unet.UNetConfig;
@@ -27,8 +29,8 @@ import java.util.function.Supplier;
 import java.util.stream.Stream;
 
 /**
- * A loaded Stable Diffusion 1.x/2.x model: tokenizer, text encoder, U-Net, VAE and scheduler
- * settings, with every weight in one {@link NDManager} (float32). Loaded from a diffusers folder or
+ * A loaded Stable Diffusion 1.x/2.x or SDXL model: tokenizer, text encoder (SDXL: and the second
+ * pair), U-Net, VAE and scheduler settings, with every weight in one {@link NDManager} (float32). Loaded from a diffusers folder or
  * an original single {@code .safetensors} file through {@link ModelDiscovery}; nothing else.
  */
 public final class StableDiffusionModel implements AutoCloseable {
@@ -42,19 +44,32 @@ public final class StableDiffusionModel implements AutoCloseable {
     private final AutoencoderKL vae;
     private final SchedulerConfig scheduler;
     private final ModelCard card;
+    private final SecondTextEncoder secondTextEncoder;
+
+    /**
+     * SDXL's second tokenizer and text encoder (OpenCLIP ViT-bigG with its projection), and whether an
+     * empty negative prompt conditions on zeros (the model's {@code force_zeros_for_empty_prompt}).
+     */
+    public record SecondTextEncoder(ClipTokenizer tokenizer, ClipTextModelWithProjection encoder, boolean forceZerosForEmptyPrompt) {}
 
     private StableDiffusionModel(String id, String hash, NDManager manager, ClipTokenizer tokenizer,
-                                 ClipTextModel textEncoder, UNet2DConditionModel unet, AutoencoderKL vae,
-                                 SchedulerConfig scheduler, ModelCard card) {
+                                 ClipTextModel textEncoder, SecondTextEncoder secondTextEncoder, UNet2DConditionModel unet,
+                                 AutoencoderKL vae, SchedulerConfig scheduler, ModelCard card) {
         this.id = card == null ? id : card.id();
         this.card = card;
         this.hash = hash;
         this.manager = manager;
         this.tokenizer = tokenizer;
         this.textEncoder = textEncoder;
+        this.secondTextEncoder = secondTextEncoder;
         this.unet = unet;
         this.vae = vae;
         this.scheduler = scheduler;
+        boolean textTime = unet.config().textTime() != null;
+        if (textTime != (secondTextEncoder != null)) {
+            throw new IllegalArgumentException(textTime ? "an SDXL U-Net (addition_embed_type text_time) needs a second text encoder"
+                    : "a second text encoder needs an SDXL U-Net (addition_embed_type text_time)");
+        }
     }
 
     /**
@@ -67,7 +82,14 @@ public final class StableDiffusionModel implements AutoCloseable {
     public static StableDiffusionModel of(String id, String hash, NDManager manager, ClipTokenizer tokenizer,
                                           ClipTextModel textEncoder, UNet2DConditionModel unet, AutoencoderKL vae,
                                           SchedulerConfig scheduler) {
-        return new StableDiffusionModel(id, hash, manager, tokenizer, textEncoder, unet, vae, scheduler, null);
+        return new StableDiffusionModel(id, hash, manager, tokenizer, textEncoder, null, unet, vae, scheduler, null);
+    }
+
+    /** As {@link #of}, for an SDXL-class model with its second text encoder. */
+    public static StableDiffusionModel ofSdxl(String id, String hash, NDManager manager, ClipTokenizer tokenizer,
+                                              ClipTextModel textEncoder, SecondTextEncoder secondTextEncoder,
+                                              UNet2DConditionModel unet, AutoencoderKL vae, SchedulerConfig scheduler) {
+        return new StableDiffusionModel(id, hash, manager, tokenizer, textEncoder, secondTextEncoder, unet, vae, scheduler, null);
     }
 
     /**
@@ -85,6 +107,15 @@ public final class StableDiffusionModel implements AutoCloseable {
                     () -> ClipTextConfig.fromJson(model.textEncoder().config()));
             ClipTextModel textEncoder = new ClipTextModel(textConfig);
             textEncoder.load(model.textEncoder().weights(), "", manager);
+            SecondTextEncoder second = null;
+            if (model.secondTextEncoder().isPresent()) {
+                DiscoveredModel.SecondTextEncoder found = model.secondTextEncoder().get();
+                ClipTextConfig config2 = parseConfig(model, "text_encoder_2", "config.json",
+                        () -> ClipTextConfig.fromJson(found.encoder().config()));
+                ClipTextModelWithProjection encoder2 = new ClipTextModelWithProjection(config2);
+                encoder2.load(found.encoder().weights(), "", manager);
+                second = new SecondTextEncoder(loadTokenizer(found.tokenizer()), encoder2, found.forceZerosForEmptyPrompt());
+            }
             UNetConfig unetConfig = parseConfig(model, "unet", "config.json", () -> UNetConfig.fromJson(model.unet().config()));
             UNet2DConditionModel unet = new UNet2DConditionModel(unetConfig);
             WeightLoader.load(unet, model.unet().weights(), "", manager);
@@ -96,7 +127,7 @@ public final class StableDiffusionModel implements AutoCloseable {
                             .withPredictionType(PredictionType.fromConfigName(model.predictionType())));
             String hash = hasher.shortHash(model.hashedFile());
             ModelCard card = ModelCard.find(model.path()).orElse(null);
-            return new StableDiffusionModel(model.id(), hash, manager, tokenizer, textEncoder, unet, vae, scheduler, card);
+            return new StableDiffusionModel(model.id(), hash, manager, tokenizer, textEncoder, second, unet, vae, scheduler, card);
         } catch (IOException | RuntimeException e) {
             manager.close();
             throw e;
@@ -158,6 +189,9 @@ public final class StableDiffusionModel implements AutoCloseable {
     /** Uses {@code kernels} in every pass of the text encoder, U-Net and VAE from now on (default: all). */
     public void useKernels(Kernels kernels) {
         textEncoder.useKernels(kernels);
+        if (secondTextEncoder != null) {
+            secondTextEncoder.encoder().useKernels(kernels);
+        }
         unet.useKernels(kernels);
         vae.useKernels(kernels);
     }
@@ -173,6 +207,24 @@ public final class StableDiffusionModel implements AutoCloseable {
 
     public ClipTextModel textEncoder() {
         return textEncoder;
+    }
+
+    /** SDXL's second tokenizer and text encoder; empty for SD 1.x/2.x. */
+    public Optional<SecondTextEncoder> secondTextEncoder() {
+        return Optional.ofNullable(secondTextEncoder);
+    }
+
+    /** Whether this is an SDXL-class model (two text encoders, micro-conditioning). */
+    public boolean isSdxl() {
+        return secondTextEncoder != null;
+    }
+
+    /** Both text stacks, for {@link daguerre.diffusion.text.SdxlPromptEncoder}; only for SDXL models. */
+    public SdxlPromptEncoder.TextEncoders sdxlTextEncoders() {
+        if (secondTextEncoder == null) {
+            throw new IllegalStateException(id + " is not an SDXL model: it has one text encoder");
+        }
+        return new SdxlPromptEncoder.TextEncoders(tokenizer, textEncoder, secondTextEncoder.tokenizer(), secondTextEncoder.encoder());
     }
 
     public UNet2DConditionModel unet() {

@@ -14,6 +14,8 @@ import daguerre.diffusion.sampling.SamplerState;
 import daguerre.diffusion.sampling.SamplingPlan;
 import daguerre.diffusion.sampling.SeededNoise;
 import daguerre.diffusion.text.PromptEncoder;
+import daguerre.diffusion.text.SdxlPromptEncoder;
+import daguerre.diffusion.unet.UNetConditioning;
 import daguerre.diffusion.vae.LatentDistribution;
 import java.awt.Image;
 import java.awt.image.BufferedImage;
@@ -111,7 +113,7 @@ public final class StableDiffusionPipeline {
         NDManager manager = model.manager().newSubManager();
         try {
             // 1. Encode the prompt (and the negative prompt for classifier-free guidance).
-            NDArray contexts = contexts(request, manager);
+            UNetConditioning conditioning = conditioning(request, width, height, manager);
 
             // 2. Initial latents: pure noise, or the encoded init image noised to the first timestep.
             SamplingPlan plan = SamplingPlan.of(request.sampler(), model.scheduler(), request.steps()).withEta(request.eta());
@@ -122,7 +124,7 @@ public final class StableDiffusionPipeline {
                     ? SamplerState.startFromImage(plan.withStrength(request.strength()), Cancellation.whileChecking(cancelled,
                             () -> encodeImage(request.initImage(), width, height, latentShape, noise, manager)), noise, manager)
                     : SamplerState.start(plan, latentShape, noise, manager);
-            return new GenerationJob(request, width, height, noise, manager, state, contexts, listener, cancelled, finishEarly);
+            return new GenerationJob(request, width, height, noise, manager, state, conditioning, listener, cancelled, finishEarly);
         } catch (RuntimeException e) {
             manager.close();
             throw e;
@@ -139,7 +141,7 @@ public final class StableDiffusionPipeline {
         GenerationJob.BatchKey key = jobs.get(0).batchKey();
         try (NDManager step = model.manager().newSubManager()) {
             NDList inputs = new NDList();
-            NDList contexts = new NDList();
+            List<UNetConditioning> conditionings = new ArrayList<>();
             float[] timesteps = new float[jobs.stream().mapToInt(GenerationJob::rows).sum()];
             int row = 0;
             for (GenerationJob job : jobs) {
@@ -151,16 +153,21 @@ public final class StableDiffusionPipeline {
                 if (job.guided()) {
                     inputs.add(call.input()); // [B, C, h, w] twice: unconditional rows, then conditional rows
                 }
-                contexts.add(job.contexts);
+                conditionings.add(job.conditioning);
                 Arrays.fill(timesteps, row, row + job.rows(), (float) call.timestep());
                 row += job.rows();
             }
             NDList all = new NDList(inputs);
-            all.addAll(contexts);
+            UNetConditioning stacked = stack(conditionings);
+            all.add(stacked.context());
+            if (stacked.hasTextTime()) {
+                all.add(stacked.textEmbeds());
+                all.add(stacked.timeIds());
+            }
             // a shared call stops part-way only when every job in it has been cancelled
             NDArray output = Cancellation.whileChecking(() -> jobs.stream().allMatch(GenerationJob::isCancelled),
-                    () -> Scopes.scoped(() -> model.unet().forward(NDArrays.concat(inputs, 0), timesteps,
-                            NDArrays.concat(contexts, 0)), all.toArray(new NDArray[0]))); // [rows, C, h, w]
+                    () -> Scopes.scoped(() -> model.unet().forward(NDArrays.concat(inputs, 0), timesteps, stacked),
+                            all.toArray(new NDArray[0]))); // [rows, C, h, w]
             int start = 0;
             for (GenerationJob job : jobs) {
                 NDArray rows = output.get(new NDIndex("{}:{}", start, start + job.rows()));
@@ -199,16 +206,58 @@ public final class StableDiffusionPipeline {
         return images;
     }
 
-    /** Text contexts for the U-Net: [2B, 77k, D] (unconditional rows first) with guidance, else [B, 77k, D]. */
-    private NDArray contexts(GenerationRequest request, NDManager manager) {
-        PromptEncoder encoder = new PromptEncoder(model.tokenizer(), model.textEncoder(),
-                PromptEncoder.Options.DEFAULTS.withClipSkip(request.clipSkip()));
-        int batch = request.batchSize();
-        if (request.guidanceScale() <= 1) {
-            return encoder.encode(request.prompt(), manager).repeat(0, batch);
+    /** The jobs' conditionings stacked along the batch axis, in the step's manager (the jobs' rows in order). */
+    private static UNetConditioning stack(List<UNetConditioning> conditionings) {
+        if (conditionings.size() == 1) {
+            return conditionings.get(0);
         }
-        List<NDArray> pair = encoder.encodeSameLength(List.of(request.negativePrompt(), request.prompt()), manager);
-        return pair.get(0).repeat(0, batch).concat(pair.get(1).repeat(0, batch), 0);
+        NDList contexts = new NDList();
+        NDList textEmbeds = new NDList();
+        NDList timeIds = new NDList();
+        for (UNetConditioning c : conditionings) {
+            contexts.add(c.context());
+            if (c.hasTextTime()) {
+                textEmbeds.add(c.textEmbeds());
+                timeIds.add(c.timeIds());
+            }
+        }
+        return textEmbeds.isEmpty() ? UNetConditioning.of(NDArrays.concat(contexts, 0))
+                : new UNetConditioning(NDArrays.concat(contexts, 0), NDArrays.concat(textEmbeds, 0), NDArrays.concat(timeIds, 0));
+    }
+
+    /**
+     * The U-Net's conditioning for a {@code width} x {@code height} request: text contexts [2B, 77k, D]
+     * (unconditional rows first) with guidance, else [B, 77k, D]; for SDXL also the pooled embeddings
+     * [2B or B, P] and the micro-conditioning time ids [2B or B, 6] in the same row order.
+     */
+    private UNetConditioning conditioning(GenerationRequest request, int width, int height, NDManager manager) {
+        PromptEncoder.Options options = PromptEncoder.Options.DEFAULTS.withClipSkip(request.clipSkip());
+        int batch = request.batchSize();
+        boolean guided = request.guidanceScale() > 1;
+        if (!model.isSdxl()) {
+            PromptEncoder encoder = new PromptEncoder(model.tokenizer(), model.textEncoder(), options);
+            if (!guided) {
+                return UNetConditioning.of(encoder.encode(request.prompt(), manager).repeat(0, batch));
+            }
+            List<NDArray> pair = encoder.encodeSameLength(List.of(request.negativePrompt(), request.prompt()), manager);
+            return UNetConditioning.of(pair.get(0).repeat(0, batch).concat(pair.get(1).repeat(0, batch), 0));
+        }
+        SdxlPromptEncoder encoder = new SdxlPromptEncoder(model.sdxlTextEncoders(), options,
+                model.secondTextEncoder().orElseThrow().forceZerosForEmptyPrompt());
+        NDArray timeIds = manager.create(request.microConditioningFor(width, height).timeIds(), new Shape(1, 6)).repeat(0, batch);
+        if (!guided) {
+            SdxlPromptEncoder.Embeddings positive = encoder.encode(request.prompt(), manager);
+            return new UNetConditioning(positive.promptEmbeds().repeat(0, batch), positive.pooledPromptEmbeds().repeat(0, batch), timeIds);
+        }
+        List<SdxlPromptEncoder.Embeddings> pair = encoder.encodeWithNegative(request.prompt(), request.negativePrompt(), manager);
+        SdxlPromptEncoder.Embeddings positive = pair.get(0);
+        SdxlPromptEncoder.Embeddings negative = pair.get(1);
+        NDArray negativeTimeIds = manager.create(request.negativeMicroConditioningFor(width, height).timeIds(), new Shape(1, 6))
+                .repeat(0, batch);
+        return new UNetConditioning(
+                negative.promptEmbeds().repeat(0, batch).concat(positive.promptEmbeds().repeat(0, batch), 0),
+                negative.pooledPromptEmbeds().repeat(0, batch).concat(positive.pooledPromptEmbeds().repeat(0, batch), 0),
+                negativeTimeIds.concat(timeIds, 0));
     }
 
     /** Image-to-image: VAE posterior sample of the init image, scaled, one row per batch image. */
@@ -259,6 +308,9 @@ public final class StableDiffusionPipeline {
 
     private void checkClipSkip(int clipSkip) {
         int layers = model.textEncoder().config().numHiddenLayers();
+        if (model.isSdxl()) {   // both encoders take the same hidden state counted from the end
+            layers = Math.min(layers, model.secondTextEncoder().orElseThrow().encoder().config().numHiddenLayers());
+        }
         if (clipSkip > layers) {
             throw new InvalidRequestException("clip_skip", "clip_skip must be between 1 and " + layers
                     + " (this model's text encoder layers), got " + clipSkip);

@@ -25,7 +25,7 @@ import picocli.CommandLine.Option;
 public final class GenerateCommand implements Callable<Integer> {
 
     @Option(names = "--model", paramLabel = "PATH",
-            description = "A diffusers model folder or a single-file .safetensors checkpoint (SD 1.x/2.x); default: Daguerre's own model.")
+            description = "A diffusers model folder or a single-file .safetensors checkpoint (SD 1.x/2.x or SDXL); default: Daguerre's own model.")
     Path model;
 
     @Option(names = "--prediction-type", paramLabel = "TYPE",

@@ -90,11 +90,15 @@ public final class PipelineEngine implements ImageEngine {
 
     private static ModelDescriptor describe(StableDiffusionModel model) {
         int size = model.defaultImageSize();
-        String family = model.scheduler().predictionType().configName();
+        String prediction = model.scheduler().predictionType().configName();
         String description = model.card().map(ModelCard::description).filter(d -> !d.isEmpty())
-                .orElse("Stable Diffusion model (" + family + " prediction, " + size + " px)");
+                .orElse((model.isSdxl() ? "SDXL" : "Stable Diffusion") + " model (" + prediction + " prediction, " + size + " px)");
+        int layers = model.textEncoder().config().numHiddenLayers();
+        if (model.isSdxl()) {   // clip skip takes the same layer of both encoders
+            layers = Math.min(layers, model.secondTextEncoder().orElseThrow().encoder().config().numHiddenLayers());
+        }
         return new ModelDescriptor(model.id(), model.id(), model.hash(), size, size, description, model.card().orElse(null),
-                model.textEncoder().config().numHiddenLayers());
+                layers, model.isSdxl() ? ModelDescriptor.SDXL : ModelDescriptor.SD);
     }
 
     @Override
@@ -118,8 +122,15 @@ public final class PipelineEngine implements ImageEngine {
         if (pipeline == null) {
             throw new IllegalArgumentException("unknown model '" + modelId + "'");
         }
-        // the pipeline encodes with A1111's defaults (clip skip does not change the chunks)
-        return PromptEncoder.chunk(pipeline.model().tokenizer(), PromptEncoder.Options.DEFAULTS, prompt).chunks().size();
+        // the pipeline encodes with A1111's defaults (clip skip does not change the chunks); SDXL's two
+        // tokenizers may cut a prompt differently (on '!'), and the longer cut is what runs
+        StableDiffusionModel model = pipeline.model();
+        int chunks = PromptEncoder.chunk(model.tokenizer(), PromptEncoder.Options.DEFAULTS, prompt).chunks().size();
+        if (model.isSdxl()) {
+            chunks = Math.max(chunks, PromptEncoder.chunk(model.secondTextEncoder().orElseThrow().tokenizer(),
+                    PromptEncoder.Options.DEFAULTS, prompt).chunks().size());
+        }
+        return chunks;
     }
 
     @Override

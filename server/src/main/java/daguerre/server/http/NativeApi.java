@@ -101,7 +101,7 @@ final class NativeApi {
         ArrayNode items = JSON.createArrayNode();
         for (ModelDescriptor model : services.engine().models()) {
             ObjectNode item = items.addObject();
-            item.put("id", model.id()).put("name", model.name()).put("hash", model.hash())
+            item.put("id", model.id()).put("name", model.name()).put("hash", model.hash()).put("family", model.family())
                     .put("default_width", model.defaultWidth()).put("default_height", model.defaultHeight())
                     .put("max_pixels", services.requests().limits().maxPixels(model))
                     .put("description", model.description()).put("default", model.id().equals(services.engine().defaultModelId()));

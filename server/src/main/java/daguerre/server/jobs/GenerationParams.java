@@ -1,6 +1,7 @@
 package daguerre.server.jobs;
 
 import daguerre.diffusion.pipeline.GenerationRequest;
+import daguerre.diffusion.pipeline.MicroConditioning;
 import daguerre.diffusion.sampling.Sampler;
 import java.awt.image.BufferedImage;
 
@@ -25,6 +26,8 @@ import java.awt.image.BufferedImage;
  * @param initImage the init image as PNG bytes for image-to-image, or null
  * @param strength the denoising strength for image-to-image, in (0, 1]
  * @param eta DDIM's eta in [0, 1]; 0 for every other sampler
+ * @param microConditioning SDXL's size and crop conditioning, or null for its defaults (only SDXL models take one)
+ * @param negativeMicroConditioning the same for the unconditional pass, or null for {@code microConditioning}
  */
 public record GenerationParams(
         String prompt,
@@ -41,12 +44,14 @@ public record GenerationParams(
         int n,
         byte[] initImage,
         double strength,
-        double eta) {
+        double eta,
+        MicroConditioning microConditioning,
+        MicroConditioning negativeMicroConditioning) {
 
     /** The same request with image 0's seed {@code newSeed}. */
     public GenerationParams withSeed(long newSeed) {
         return new GenerationParams(prompt, negativePrompt, model, sampler, steps, guidanceScale, guidanceRescale, clipSkip,
-                newSeed, width, height, n, initImage, strength, eta);
+                newSeed, width, height, n, initImage, strength, eta, microConditioning, negativeMicroConditioning);
     }
 
     /**
@@ -69,6 +74,7 @@ public record GenerationParams(
                 .batchSize(n)
                 .initImage(decodedInitImage, strength)
                 .eta(eta)
+                .microConditioning(microConditioning, negativeMicroConditioning)
                 .build();
     }
 }

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import daguerre.diffusion.pipeline.GenerationRequest;
 import daguerre.diffusion.pipeline.InvalidRequestException;
+import daguerre.diffusion.pipeline.MicroConditioning;
 import java.awt.image.BufferedImage;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
@@ -40,7 +41,8 @@ public final class GenerationRequests {
      */
     private static final long INIT_IMAGE_PIXELS = 16_000_000;
     private static final Set<String> FIELDS = Set.of("prompt", "negative_prompt", "model", "sampler", "steps",
-            "guidance_scale", "guidance_rescale", "clip_skip", "seed", "width", "height", "n", "init_image", "strength", "eta");
+            "guidance_scale", "guidance_rescale", "clip_skip", "seed", "width", "height", "n", "init_image", "strength", "eta",
+            "micro_conditioning", "negative_micro_conditioning");
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private final ImageEngine engine;
@@ -111,8 +113,10 @@ public final class GenerationRequests {
         DecodedImage initImage = initImage(body, descriptor);
         double strength = number(body, "strength", DEFAULT_STRENGTH, 0, 1);
         double eta = number(body, "eta", 0, 0, 1);
+        MicroConditioning micro = microConditioning(body, "micro_conditioning", descriptor, width, height);
+        MicroConditioning negativeMicro = microConditioning(body, "negative_micro_conditioning", descriptor, width, height);
         GenerationParams params = new GenerationParams(prompt, negativePrompt, model, sampler, steps, guidanceScale, guidanceRescale,
-                clipSkip, seed, width, height, n, initImage == null ? null : initImage.png(), strength, eta);
+                clipSkip, seed, width, height, n, initImage == null ? null : initImage.png(), strength, eta, micro, negativeMicro);
         try {
             params.toRequest(initImage == null ? null : initImage.image());   // the diffusion core's own rules, at submit
         } catch (InvalidRequestException e) {
@@ -123,6 +127,44 @@ public final class GenerationRequests {
         promptChunks(model, "prompt", prompt);          // after the syntax check above: chunking parses emphasis
         promptChunks(model, "negative_prompt", negativePrompt);
         return params;
+    }
+
+    /** The names of a micro-conditioning object's fields, in {@link MicroConditioning}'s order. */
+    static final List<String> MICRO_CONDITIONING_FIELDS = List.of("original_width", "original_height", "crop_top", "crop_left",
+            "target_width", "target_height");
+
+    /**
+     * SDXL's micro-conditioning {@code {original_width, original_height, crop_top, crop_left,
+     * target_width, target_height}} (each optional: original and target default to the image size, the
+     * crop to 0), or null when absent; refused on models that are not SDXL, which have no such input.
+     */
+    private static MicroConditioning microConditioning(JsonNode body, String field, ModelDescriptor model, int width, int height) {
+        JsonNode node = body.get(field);
+        if (node == null || node.isNull()) {
+            return null;
+        }
+        if (!model.isSdxl()) {
+            throw RequestException.aboutField(400, "invalid_value", field, "applies to SDXL models only; " + model.id()
+                    + " is a Stable Diffusion 1.x/2.x model");
+        }
+        if (!node.isObject()) {
+            throw RequestException.aboutField(400, "invalid_type", field, "must be an object with " + String.join(", ", MICRO_CONDITIONING_FIELDS));
+        }
+        for (Iterator<String> names = node.fieldNames(); names.hasNext(); ) {
+            String name = names.next();
+            if (!MICRO_CONDITIONING_FIELDS.contains(name)) {
+                throw RequestException.aboutField(400, "invalid_value", field, "has no field " + name + " (fields: "
+                        + String.join(", ", MICRO_CONDITIONING_FIELDS) + ")");
+            }
+        }
+        int[] defaults = {width, height, 0, 0, width, height};
+        int[] values = new int[defaults.length];
+        for (int i = 0; i < values.length; i++) {
+            String name = MICRO_CONDITIONING_FIELDS.get(i);
+            int min = name.startsWith("crop") ? 0 : 1;
+            values[i] = (int) integer(node, name, defaults[i], min, MicroConditioning.MAX_VALUE, field + "." + name);
+        }
+        return new MicroConditioning(values[0], values[1], values[2], values[3], values[4], values[5]);
     }
 
     /** Refuses an image larger than {@link Limits#maxPixels(ModelDescriptor)} on its model. */
@@ -198,7 +240,30 @@ public final class GenerationRequests {
         if (p.eta() != 0) {
             json.put("eta", p.eta());
         }
+        if (p.microConditioning() != null) {
+            json.set("micro_conditioning", toJson(p.microConditioning()));
+        }
+        if (p.negativeMicroConditioning() != null) {
+            json.set("negative_micro_conditioning", toJson(p.negativeMicroConditioning()));
+        }
         return json;
+    }
+
+    private static ObjectNode toJson(MicroConditioning m) {
+        ObjectNode json = JSON.createObjectNode();
+        int[] values = {m.originalWidth(), m.originalHeight(), m.cropTop(), m.cropLeft(), m.targetWidth(), m.targetHeight()};
+        for (int i = 0; i < values.length; i++) {
+            json.put(MICRO_CONDITIONING_FIELDS.get(i), values[i]);
+        }
+        return json;
+    }
+
+    private static MicroConditioning microConditioningFromJson(JsonNode json) {
+        if (json == null || json.isNull() || json.isMissingNode()) {
+            return null;
+        }
+        int[] v = MICRO_CONDITIONING_FIELDS.stream().mapToInt(name -> json.get(name).asInt()).toArray();
+        return new MicroConditioning(v[0], v[1], v[2], v[3], v[4], v[5]);
     }
 
     /** Reads params stored by {@link #toJson}; no validation (they were validated when stored). */
@@ -208,7 +273,8 @@ public final class GenerationRequests {
                 json.get("guidance_scale").asDouble(), json.get("guidance_rescale").asDouble(),
                 json.get("clip_skip").asInt(), json.get("seed").asLong(), json.get("width").asInt(),
                 json.get("height").asInt(), json.get("n").asInt(), initImage,
-                json.path("strength").asDouble(DEFAULT_STRENGTH), json.path("eta").asDouble(0));
+                json.path("strength").asDouble(DEFAULT_STRENGTH), json.path("eta").asDouble(0),
+                microConditioningFromJson(json.get("micro_conditioning")), microConditioningFromJson(json.get("negative_micro_conditioning")));
     }
 
     /** An uploaded image: as PNG bytes (what is stored) and decoded. */
@@ -310,15 +376,20 @@ public final class GenerationRequests {
     }
 
     private static long integer(JsonNode body, String field, long fallback, long min, long max) {
+        return integer(body, field, fallback, min, max, field);
+    }
+
+    /** As {@link #integer(JsonNode, String, long, long, long)}, naming the value {@code name} in errors ({@code micro_conditioning.crop_top}). */
+    private static long integer(JsonNode body, String field, long fallback, long min, long max, String name) {
         JsonNode node = body.get(field);
         if (node == null || node.isNull()) {
             return fallback;
         }
         if (!node.isIntegralNumber() && !(node.isNumber() && node.asDouble() == Math.rint(node.asDouble()))) {
-            throw RequestException.aboutField(400, "invalid_type", field, "must be an integer");
+            throw RequestException.aboutField(400, "invalid_type", name, "must be an integer");
         }
         if (!node.canConvertToLong() || node.asLong() < min || node.asLong() > max) {
-            throw RequestException.aboutField(400, "out_of_range", field, "must be between " + min + " and " + max + ", got " + node.asText());
+            throw RequestException.aboutField(400, "out_of_range", name, "must be between " + min + " and " + max + ", got " + node.asText());
         }
         return node.asLong();
     }

@@ -15,10 +15,32 @@ import java.util.Optional;
  * @param defaultHeight the height used when a request gives none, in pixels
  * @param description a short description (the card's, else family and resolution), may be empty
  * @param card what the model says about itself, or null
- * @param textEncoderLayers the layers of its text encoder: the largest clip skip it takes
+ * @param textEncoderLayers the layers of its text encoder (SDXL: the fewer of its two): the largest clip skip it takes
+ * @param family {@link #SD} (Stable Diffusion 1.x/2.x) or {@link #SDXL}
  */
 public record ModelDescriptor(String id, String name, String hash, int defaultWidth, int defaultHeight, String description,
-                             ModelCard card, int textEncoderLayers) {
+                             ModelCard card, int textEncoderLayers, String family) {
+
+    /** Stable Diffusion 1.x/2.x: one text encoder. */
+    public static final String SD = "sd";
+    /** SDXL: two text encoders and micro-conditioning. */
+    public static final String SDXL = "sdxl";
+
+    public ModelDescriptor {
+        if (!family.equals(SD) && !family.equals(SDXL)) {
+            throw new IllegalArgumentException("model family must be " + SD + " or " + SDXL + ", got " + family);
+        }
+    }
+
+    /** A Stable Diffusion 1.x/2.x model. */
+    public ModelDescriptor(String id, String name, String hash, int defaultWidth, int defaultHeight, String description,
+                           ModelCard card, int textEncoderLayers) {
+        this(id, name, hash, defaultWidth, defaultHeight, description, card, textEncoderLayers, SD);
+    }
+
+    public boolean isSdxl() {
+        return family.equals(SDXL);
+    }
 
     /** The card, if the model has one. */
     public Optional<ModelCard> modelCard() {

@@ -38,6 +38,8 @@ public final class ConfigInference {
     public static final int SDXL_POOLED_DIM = 1280;
     /** SDXL's latent size: 1024 px images. */
     public static final int SDXL_SAMPLE_SIZE = 128;
+    /** SDXL's VAE latent scaling factor (the SD VAE architecture, retrained). */
+    public static final double SDXL_VAE_SCALING_FACTOR = 0.13025;
     /** SD 1.x/2.x VAE latent scaling factor. */
     public static final double VAE_SCALING_FACTOR = 0.18215;
 
@@ -193,6 +195,10 @@ public final class ConfigInference {
         config.put("max_position_embeddings", dim(text, "text_model.embeddings.position_embedding.weight", 0));
         config.put("hidden_act", kind == TextEncoderKind.CLIP ? "quick_gelu" : "gelu");
         config.put("layer_norm_eps", 1e-5);
+        if (text.names().contains("text_projection.weight")) {   // SDXL's second encoder: CLIPTextModelWithProjection
+            config.putArray("architectures").add("CLIPTextModelWithProjection");
+            config.put("projection_dim", dim(text, "text_projection.weight", 0));
+        }
         return config;
     }
 

@@ -228,8 +228,12 @@ public final class ModelDiscovery {
             String prediction = predictionOverride != null ? predictionOverride : sidecarPredictionType(file);
 
             TensorSource unetView = OriginalLayouts.unet(checkpoint);
-            ModelComponent unet = new ModelComponent(unetView, ConfigInference.unet(unetView, prediction));
             TensorSource vaeView = OriginalLayouts.vae(checkpoint);
+            if (OriginalLayouts.hasPrefix(checkpoint, OriginalLayouts.SDXL_CLIP_TEXT_PREFIX)
+                    || OriginalLayouts.hasPrefix(checkpoint, OriginalLayouts.SDXL_OPEN_CLIP_TEXT_PREFIX)) {
+                return openSdxlSingleFile(file, checkpoint, unetView, vaeView, prediction);
+            }
+            ModelComponent unet = new ModelComponent(unetView, ConfigInference.unet(unetView, prediction));
             ModelComponent vae = new ModelComponent(vaeView, ConfigInference.vae(vaeView));
 
             ModelComponent text;
@@ -255,6 +259,35 @@ public final class ModelDiscovery {
             checkpoint.close();
             throw e;
         }
+    }
+
+    /**
+     * An SGM (Stability's generative-models) SDXL single file: {@code conditioner.embedders.0.transformer.*}
+     * (CLIP ViT-L, transformers names) and {@code conditioner.embedders.1.model.*} (OpenCLIP ViT-bigG with
+     * its projection). Both tokenizers are the bundled CLIP vocabulary, the second padding with {@code !};
+     * the VAE is scaled by SDXL's 0.13025; an empty negative prompt conditions on zeros, as SDXL base's.
+     */
+    private static DiscoveredModel openSdxlSingleFile(Path file, SafetensorsFile checkpoint, TensorSource unetView,
+                                                      TensorSource vaeView, String prediction) throws IOException {
+        for (String prefix : List.of(OriginalLayouts.SDXL_CLIP_TEXT_PREFIX, OriginalLayouts.SDXL_OPEN_CLIP_TEXT_PREFIX)) {
+            if (!OriginalLayouts.hasPrefix(checkpoint, prefix)) {
+                throw new IOException(file + ": an SDXL checkpoint needs both text encoders; no '" + prefix + "*' tensors"
+                        + (prefix.equals(OriginalLayouts.SDXL_CLIP_TEXT_PREFIX) ? " (a file with only the second is the SDXL"
+                        + " refiner, which is not supported)" : ""));
+            }
+        }
+        TensorSource textView = OriginalLayouts.clipText(checkpoint, OriginalLayouts.SDXL_CLIP_TEXT_PREFIX);
+        ModelComponent text = new ModelComponent(textView, ConfigInference.textEncoder(textView, TextEncoderKind.CLIP));
+        TensorSource text2View = OriginalLayouts.sdxlOpenClipText(checkpoint);
+        ModelComponent text2 = new ModelComponent(text2View, ConfigInference.textEncoder(text2View, TextEncoderKind.OPEN_CLIP));
+        int pooled = text2.config().path("projection_dim").asInt(0);
+        ModelComponent unet = new ModelComponent(unetView, ConfigInference.unet(unetView, prediction, pooled));
+        ModelComponent vae = new ModelComponent(vaeView, ConfigInference.vae(vaeView).put("scaling_factor",
+                ConfigInference.SDXL_VAE_SCALING_FACTOR));
+        DiscoveredModel.SecondTextEncoder second = new DiscoveredModel.SecondTextEncoder(text2,
+                TokenizerFiles.bundledClip(TokenizerFiles.SD2_PAD_TOKEN), true);
+        return new DiscoveredModel(stripExtension(nameOf(file)), file, DiscoveredModel.Format.SINGLE_FILE, unet, vae, text,
+                TokenizerFiles.bundledClip(TokenizerFiles.SD1_PAD_TOKEN), second, null, prediction, file, List.of(checkpoint));
     }
 
     private static void requirePrefix(SafetensorsFile file, String prefix, String component) throws IOException {

@@ -6,7 +6,9 @@ public enum DType {
     F64(8),
     F16(2),
     BF16(2),
-    I64(8);
+    I64(8),
+    /** Unsigned bytes (an 8-bit image, say): readable as numbers, never a weight. */
+    U8(1);
 
     private final int byteSize;
 
@@ -21,6 +23,6 @@ public enum DType {
 
     /** Whether this is a floating-point type that {@link SafetensorsFile#floats} can widen to F32. */
     public boolean isFloating() {
-        return this != I64;
+        return this != I64 && this != U8;
     }
 }

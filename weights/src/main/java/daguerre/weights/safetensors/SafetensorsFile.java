@@ -187,7 +187,7 @@ public final class SafetensorsFile implements AutoCloseable, TensorSource {
             dtype = DType.valueOf(dtypeNode.textValue());
         } catch (IllegalArgumentException e) {
             throw new InvalidTensorFileException(path, name, "unsupported dtype '" + dtypeNode.textValue()
-                    + "' (supported: F32, F16, BF16, I64)");
+                    + "' (supported: F32, F64, F16, BF16, I64, U8)");
         }
         if (shapeNode == null || !shapeNode.isArray()) {
             throw new InvalidTensorFileException(path, name, "missing or non-array 'shape'");
@@ -356,7 +356,7 @@ public final class SafetensorsFile implements AutoCloseable, TensorSource {
     }
 
     /**
-     * The values of a numeric tensor of any stored type as doubles: exact for F64, F32, F16, BF16
+     * The values of a numeric tensor of any stored type as doubles: exact for F64, F32, F16, BF16, U8
      * and for I64 values up to 2^53 (timesteps, for example, are stored as I64 or as F32/F64).
      */
     public double[] doubles(String name) throws IOException {
@@ -370,6 +370,12 @@ public final class SafetensorsFile implements AutoCloseable, TensorSource {
                 }
             }
             case F64 -> bytes(name).asDoubleBuffer().get(out);
+            case U8 -> {
+                ByteBuffer bytes = bytes(name);
+                for (int i = 0; i < out.length; i++) {
+                    out[i] = Byte.toUnsignedInt(bytes.get(i));
+                }
+            }
             default -> {
                 float[] floats = floats(name);
                 for (int i = 0; i < out.length; i++) {

@@ -53,6 +53,9 @@ public final class SafetensorsWriter {
                 }
                 elements = Math.multiplyExact(elements, d);
             }
+            if (dtype == DType.U8) {
+                throw new IllegalArgumentException("tensor '" + name + "': writing U8 is not supported");
+            }
             if (dtype.isFloating()) {
                 if (floats == null || longs != null) {
                     throw new IllegalArgumentException("tensor '" + name + "': " + dtype + " takes float values");

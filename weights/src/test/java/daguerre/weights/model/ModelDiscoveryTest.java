@@ -207,6 +207,36 @@ class ModelDiscoveryTest {
     }
 
     @Test
+    void sdxlSingleFile() throws IOException {
+        Path pipeline = Golden.caseDir("pipeline_tiny_xl").resolve("pipeline");
+        try (DiscoveredModel model = ModelDiscovery.open(Golden.file("pipeline_tiny_xl", "model_original.safetensors"))) {
+            assertEquals(DiscoveredModel.Family.SDXL, model.family());
+            assertEquals(DiscoveredModel.Format.SINGLE_FILE, model.format());
+            DiscoveredModel.SecondTextEncoder second = model.secondTextEncoder().orElseThrow();
+            assertTrue(second.forceZerosForEmptyPrompt());
+            assertEquals(TokenizerFiles.SD2_PAD_TOKEN, second.tokenizer().padToken());
+            assertEquals(TokenizerFiles.SD1_PAD_TOKEN, model.tokenizer().padToken());
+            JsonNode text2 = JSON.readTree(pipeline.resolve("text_encoder_2/config.json").toFile());
+            for (String field : List.of("hidden_size", "intermediate_size", "num_hidden_layers", "vocab_size", "projection_dim")) {
+                assertEquals(text2.get(field).asInt(), second.encoder().config().get(field).asInt(), field);
+            }
+            assertEquals(new TreeSet<>(names(pipeline.resolve("text_encoder_2/model.safetensors"))),
+                    new TreeSet<>(second.encoder().weights().names()), "encoder 2 under transformers names");
+            JsonNode unet = JSON.readTree(pipeline.resolve("unet/config.json").toFile());
+            for (String field : List.of("addition_time_embed_dim", "projection_class_embeddings_input_dim", "cross_attention_dim")) {
+                assertEquals(unet.get(field).asInt(), model.unet().config().get(field).asInt(), field);
+            }
+            assertEquals(ConfigInference.SDXL_VAE_SCALING_FACTOR, model.vae().config().get("scaling_factor").asDouble());
+        }
+    }
+
+    private static List<String> names(Path file) throws IOException {
+        try (SafetensorsFile tensors = SafetensorsFile.open(file)) {
+            return new ArrayList<>(tensors.names());
+        }
+    }
+
+    @Test
     void sdxlFolderProblemsAreNamed() throws IOException {
         Map<String, java.util.function.UnaryOperator<com.fasterxml.jackson.databind.node.ObjectNode>> broken = Map.of(
                 "refiner", index -> {
