@@ -9,11 +9,12 @@ import daguerre.server.http.ServeCommand;
 import daguerre.weights.model.ModelHasher;
 import daguerre.server.cli.GenerateCommand;
 import daguerre.server.cli.TrainCommand;
+import java.util.OptionalInt;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 /** Command-line entry point of daguerre.jar. */
-@Command(name = "daguerre", mixinStandardHelpOptions = true, version = "Daguerre 0.1.0",
+@Command(name = "daguerre", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Text-to-image latent diffusion on the JVM.",
         subcommands = {GenerateCommand.class, BenchCommand.class, TrainCommand.class, EvaluateCommand.class,
                 CommandLine.HelpCommand.class})
@@ -22,8 +23,22 @@ public final class Main implements Runnable {
     @CommandLine.Spec
     private CommandLine.Model.CommandSpec spec;
 
-    public static void main(String[] args) {
-        System.exit(commandLine().execute(args));
+    public static void main(String[] args) throws Exception {
+        // java -jar without -XX:MaxDirectMemorySize: the weights would be capped at the heap limit
+        OptionalInt ranElsewhere = DirectMemory.runElsewhereIfCapped(args);
+        System.exit(ranElsewhere.isPresent() ? ranElsewhere.getAsInt() : commandLine().execute(args));
+    }
+
+    /** {@code --version}: the release and the memory limits it runs with. */
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            return new String[] {"Daguerre 0.1.0",
+                    String.format(java.util.Locale.ROOT, "Java %s, heap limit %.2f GiB, direct memory limit %.2f GiB (model weights)",
+                            Runtime.version(), Runtime.getRuntime().maxMemory() / GIB, DirectMemory.limitBytes() / GIB)};
+        }
+
+        private static final double GIB = 1024.0 * 1024 * 1024;
     }
 
     /** The command tree, with clear one-line errors for bad arguments and failures. */

@@ -103,6 +103,7 @@ public final class BenchCommand implements Callable<Integer> {
         }
         out.println("omp_wait_policy " + DjlRuntime.ompWaitPolicy());
         out.println("threads " + DjlRuntime.threads());
+        out.println(String.format(java.util.Locale.ROOT, "direct_memory_limit_gib %.2f", daguerre.server.DirectMemory.limitBytes() / (double) (1L << 30)));
         if (defaultModel) {
             // First, so that the large model's memory does not sit under the small one's figures.
             Optional<Path> folder = defaultModelLocator.get();
