@@ -54,7 +54,7 @@ public final class DirectMemory {
         List<String> command = new ArrayList<>(List.of(java));
         command.addAll(ManagementFactory.getRuntimeMXBean().getInputArguments());
         command.add("-XX:" + OPTION + "=" + memory.getAsLong());
-        command.add("-D" + RELAUNCHED + "=true");
+        command.add("-D" + RELAUNCHED + "=" + ProcessHandle.current().pid());
         command.add("-cp");
         command.add(System.getProperty("java.class.path"));
         command.add(Main.class.getName());
@@ -76,6 +76,35 @@ public final class DirectMemory {
             // this JVM is stopping (the hook has stopped the second one): nothing left to undo
         }
         return OptionalInt.of(code);
+    }
+
+    /**
+     * In the second JVM: asks Linux to send it SIGTERM when the first one dies, however it dies (a
+     * {@code kill -9} of the first would otherwise leave this one running, holding the port and the
+     * data directory); exits at once if the first is already gone.
+     */
+    static void stopWithFirstJvm() {
+        String first = System.getProperty(RELAUNCHED);
+        if (first == null) {
+            return;
+        }
+        if (LibC.INSTANCE.prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0) != 0) {
+            throw new IllegalStateException("prctl(PR_SET_PDEATHSIG) failed: errno " + com.sun.jna.Native.getLastError());
+        }
+        long parent = ProcessHandle.current().parent().map(ProcessHandle::pid).orElse(-1L);
+        if (parent != Long.parseLong(first)) {   // it died before prctl took effect
+            System.exit(128 + SIGTERM);
+        }
+    }
+
+    private static final int PR_SET_PDEATHSIG = 1;
+    private static final int SIGTERM = 15;
+
+    /** libc's prctl; JNA binds it by name. */
+    private interface LibC extends com.sun.jna.Library {
+        LibC INSTANCE = com.sun.jna.Native.load("c", LibC.class);
+
+        int prctl(int option, long arg2, long arg3, long arg4, long arg5);
     }
 
     /** The machine's memory ({@code MemTotal} of /proc/meminfo), empty where it cannot be read. */

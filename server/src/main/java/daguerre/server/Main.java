@@ -25,6 +25,7 @@ public final class Main implements Runnable {
 
     public static void main(String[] args) throws Exception {
         // java -jar without -XX:MaxDirectMemorySize: the weights would be capped at the heap limit
+        DirectMemory.stopWithFirstJvm();
         OptionalInt ranElsewhere = DirectMemory.runElsewhereIfCapped(args);
         System.exit(ranElsewhere.isPresent() ? ranElsewhere.getAsInt() : commandLine().execute(args));
     }

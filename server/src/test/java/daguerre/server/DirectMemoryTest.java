@@ -36,6 +36,27 @@ class DirectMemoryTest {
     }
 
     @Test
+    void theSecondJvmStopsWhenTheFirstIsKilled(@org.junit.jupiter.api.io.TempDir Path data) throws Exception {
+        List<String> command = List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx256m",
+                "-cp", System.getProperty("java.class.path"), Main.class.getName(), "serve", "--port", "0", "--data", data.toString());
+        Process first = new ProcessBuilder(command).redirectErrorStream(true).start();
+        try {
+            java.io.BufferedReader out = new java.io.BufferedReader(new java.io.InputStreamReader(first.getInputStream(), StandardCharsets.UTF_8));
+            for (String line = out.readLine(); line != null && !line.startsWith("Daguerre listening on "); line = out.readLine()) {
+                // model loading and start-up lines
+            }
+            List<ProcessHandle> second = first.toHandle().children().toList();
+            assertEquals(1, second.size(), "java without a direct-memory cap runs the command in a second JVM");
+            first.destroyForcibly();   // kill -9: no shutdown hook runs in the first JVM
+            assertTrue(second.get(0).onExit().get(60, TimeUnit.SECONDS) != null);
+            assertTrue(!second.get(0).isAlive(), "the second JVM stopped with the first");
+        } finally {
+            first.toHandle().descendants().forEach(ProcessHandle::destroyForcibly);
+            first.destroyForcibly();
+        }
+    }
+
+    @Test
     void withoutACapTheCommandRunsWithTheMachinesMemory() throws Exception {
         double machine = DirectMemory.machineMemoryBytes().orElseThrow() / (double) (1L << 30);
         assertEquals(machine, reportedLimitGib("-Xmx128m"), 0.01, "java -Xmx128m: the heap's 128 MiB would have been the cap");
