@@ -303,7 +303,30 @@ public final class StableDiffusionPipeline {
         if (request.eta() > 0) {
             params.put("Eta DDIM", Infotext.number(request.eta()));
         }
+        if (model.isSdxl()) {   // SDXL's micro-conditioning, where it is not the default for this size
+            microConditioning(params, "", request.microConditioningFor(width, height), width, height);
+            if (request.negativeMicroConditioning() != null) {
+                microConditioning(params, "Negative ", request.negativeMicroConditioningFor(width, height), width, height);
+            }
+        }
         return new Infotext(request.prompt(), request.negativePrompt(), params);
+    }
+
+    /**
+     * {@code Original size: WxH}, {@code Crop top: T, Crop left: L}, {@code Target size: WxH} (after
+     * {@code prefix}), each only when not the default.
+     */
+    private static void microConditioning(Map<String, String> params, String prefix, MicroConditioning m, int width, int height) {
+        if (m.originalWidth() != width || m.originalHeight() != height) {
+            params.put(prefix + "Original size", m.originalWidth() + "x" + m.originalHeight());
+        }
+        if (m.cropTop() != 0 || m.cropLeft() != 0) {
+            params.put(prefix + "Crop top", Integer.toString(m.cropTop()));
+            params.put(prefix + "Crop left", Integer.toString(m.cropLeft()));
+        }
+        if (m.targetWidth() != width || m.targetHeight() != height) {
+            params.put(prefix + "Target size", m.targetWidth() + "x" + m.targetHeight());
+        }
     }
 
     private void checkClipSkip(int clipSkip) {

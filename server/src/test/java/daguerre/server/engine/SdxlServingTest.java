@@ -65,6 +65,10 @@ class SdxlServingTest {
                 assertTrue(maxDifference(direct, served) <= 1, "served SDXL image = the pipeline's");
             }
             assertTrue(maxDifference(plain, served) > 0, "micro-conditioning changes the image");
+            JsonNode metadata = TestServer.json(server.get("/api/v1/images/" + job.get("images").get(0).asText() + "/metadata"));
+            String infotext = metadata.get("infotext").asText();
+            assertTrue(infotext.contains("Original size: 768x1024, Crop top: 16, Crop left: 32"), infotext);
+            assertTrue(!infotext.contains("Target size"), "the default target size is left out: " + infotext);
 
             // A1111 and OpenAI clients reach it too (they send no micro-conditioning: the defaults)
             HttpResponse<String> options = server.post("/sdapi/v1/options", "{\"sd_model_checkpoint\":\"" + xl + "\"}");
