@@ -25,6 +25,48 @@ const FIELD_CONTROLS = {
 
 const byId = (id) => document.getElementById(id);
 
+/** SDXL's usual sizes: its native 1024×1024 and the aspect buckets it was trained on (about a megapixel each). */
+const SDXL_PRESETS = [
+  ['Square', 1024, 1024],
+  ['Landscape 9:7', 1152, 896],
+  ['Portrait 7:9', 896, 1152],
+  ['Landscape 3:2', 1216, 832],
+  ['Portrait 2:3', 832, 1216],
+  ['Wide 16:9', 1344, 768],
+  ['Tall 9:16', 768, 1344],
+];
+
+/** The size presets for a model's family, as [name, width, height], without repeated sizes. */
+function sizePresets(model) {
+  const defaultSize = ['Default', model.default_width, model.default_height];
+  let presets;
+  if (model.family === 'sdxl') {
+    // An SDXL model of the usual size needs no "Default" chip next to "Square 1024×1024".
+    const usual = SDXL_PRESETS.some(([, w, h]) => w === model.default_width && h === model.default_height);
+    presets = usual ? SDXL_PRESETS : [defaultSize, ...SDXL_PRESETS];
+  } else {
+    const base = Math.min(model.default_width, model.default_height);
+    const round8 = (value) => Math.max(64, Math.round(value / 8) * 8);
+    presets = [
+      defaultSize,
+      ['Square', base, base],
+      ['Landscape', round8(base * 1.5), base],
+      ['Portrait', base, round8(base * 1.5)],
+      ['Large', round8(model.default_width * 2), round8(model.default_height * 2)],
+    ];
+  }
+  const seen = new Set();
+  return presets.filter(([, w, h]) => !seen.has(`${w}x${h}`) && seen.add(`${w}x${h}`));
+}
+
+/** The largest image area (width × height) the server takes on a model; no limit when it does not say. */
+function maxPixels(model) {
+  return model.max_pixels > 0 ? model.max_pixels : Infinity;
+}
+
+/** 1048576 as "1,048,576". */
+const pixels = (count) => count.toLocaleString('en-US');
+
 export class GenerateForm {
   /** @param {{submit: function(object): Promise<object>}} handlers submit posts a request body and returns the job */
   constructor(handlers) {
@@ -154,20 +196,23 @@ export class GenerateForm {
         el('button', { type: 'button', class: 'chip', onclick: () => this.useExample(prompt) }, prompt))));
     byId('examples-label').textContent = hint || 'Examples:';
     byId('examples-label').parentElement.hidden = prompts.length === 0;
-    this.setSize(model.default_width, model.default_height);
-    const base = Math.min(model.default_width, model.default_height);
-    const round8 = (value) => Math.max(64, Math.round(value / 8) * 8);
-    const presets = [
-      ['Default', model.default_width, model.default_height],
-      ['Square', base, base],
-      ['Landscape', round8(base * 1.5), base],
-      ['Portrait', base, round8(base * 1.5)],
-      ['Large', round8(model.default_width * 2), round8(model.default_height * 2)],
-    ];
-    const seen = new Set();
-    byId('size-presets').replaceChildren(...presets.filter(([, w, h]) => !seen.has(`${w}x${h}`) && seen.add(`${w}x${h}`))
-        .map(([name, w, h]) => el('button', { type: 'button', class: 'chip', onclick: () => this.setSize(w, h) },
-            `${name} ${w}×${h}`)));
+    const presets = sizePresets(model);
+    const fits = (w, h) => w * h <= maxPixels(model);
+    byId('size-presets').replaceChildren(...presets.map(([name, w, h]) => el('button', {
+      type: 'button',
+      class: 'chip',
+      disabled: !fits(w, h),
+      title: fits(w, h) ? null
+          : `${w}×${h} is ${pixels(w * h)} pixels: this server allows at most ${pixels(maxPixels(model))} on this model.`,
+      onclick: () => this.setSize(w, h),
+    }, `${name} ${w}×${h}`)));
+    // The model's own size, unless the server allows less: then the first preset that fits.
+    const fallback = presets.find(([, w, h]) => fits(w, h));
+    if (fits(model.default_width, model.default_height) || !fallback) {
+      this.setSize(model.default_width, model.default_height);
+    } else {
+      this.setSize(fallback[1], fallback[2]);
+    }
   }
 
   useExample(prompt) {

@@ -8,7 +8,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import daguerre.diffusion.testing.TinyModelFolder;
 import daguerre.server.engine.PipelineEngine;
+import daguerre.server.jobs.EngineResult;
+import daguerre.server.jobs.GenerationParams;
+import daguerre.server.jobs.ImageEngine;
 import daguerre.server.jobs.ModelDescriptor;
+import daguerre.server.jobs.SamplerDescriptor;
+import daguerre.server.jobs.StepListener;
 import daguerre.server.testing.GradientTestEngine;
 import daguerre.server.testing.TestModelCards;
 import daguerre.server.testing.TestServer;
@@ -25,6 +30,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.BooleanSupplier;
 import java.util.function.Function;
 import javax.imageio.ImageIO;
 import org.junit.jupiter.api.AfterAll;
@@ -49,10 +55,11 @@ import org.openqa.selenium.support.ui.WebDriverWait;
  * filter and picker have a choice). The models are loaded once for the class; the engine runs
  * one job at a time, so two jobs with the same parameters give the same pixels.
  *
- * <p>One test uses the {@link GradientTestEngine} test double instead: the server restart, which
+ * <p>Two tests use the {@link GradientTestEngine} test double instead: the server restart, which
  * needs a job held running across the restart for as long as the test takes, a control the real
  * engine does not offer (a long real job could finish, or not yet have started, at the moment of
- * the restart on a busy machine).
+ * the restart on a busy machine); and the size presets of an SDXL-family model, which only need
+ * the model list (no tiny SDXL model is assembled here).
  */
 @Tag("browser")
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
@@ -419,6 +426,48 @@ class WebUiTest {
     }
 
     @Test
+    void sizePresetsFollowTheModelsFamilyAndTheServersPixelLimit() throws Exception {
+        // 1,040,000 pixels: every SDXL bucket fits, 1024x1024 (1,048,576) does not.
+        try (var xl = TestServer.start(Files.createTempDirectory(dataDir, "xl"), new WithSdxlModel(new GradientTestEngine(2)),
+                c -> c.withLimits(c.limits().withMaxPixels(1_040_000)))) {
+            driver.get(xl.uri("/").toString());
+            waitFor(d -> "true".equals(d.findElement(By.tagName("body")).getDomAttribute("data-ready")));
+            List<String> sd = List.of("Default 64×64|", "Landscape 96×64|", "Portrait 64×96|", "Large 128×128|");
+            assertEquals(sd, presets(), "an SD model's presets derive from its 64x64 default size");
+
+            new org.openqa.selenium.support.ui.Select(driver.findElement(By.id("model"))).selectByValue(WithSdxlModel.XL);
+            List<String> offered = presets();
+            assertEquals(List.of("Square 1024×1024|1024×1024 is 1,048,576 pixels: this server allows at most 1,040,000 on this model.",
+                    "Landscape 9:7 1152×896|", "Portrait 7:9 896×1152|", "Landscape 3:2 1216×832|", "Portrait 2:3 832×1216|",
+                    "Wide 16:9 1344×768|", "Tall 9:16 768×1344|"), offered, "SDXL's buckets; the one above the limit is disabled and says why");
+            assertFalse(driver.findElement(By.xpath("//div[@id='size-presets']/button[starts-with(., 'Square')]")).isEnabled());
+            assertEquals("1152", value("width"), "the default 1024x1024 is above the limit: the first preset that fits");
+            assertEquals("896", value("height"));
+            click(By.xpath("//div[@id='size-presets']/button[starts-with(., 'Tall')]"));
+            assertEquals("768", value("width"));
+            assertEquals("1344", value("height"));
+
+            new org.openqa.selenium.support.ui.Select(driver.findElement(By.id("model"))).selectByValue("wide");
+            assertEquals(List.of("Default 128×64|", "Square 64×64|", "Landscape 96×64|", "Portrait 64×96|", "Large 256×128|"), presets(),
+                    "back on an SD model, the SD presets");
+            assertEquals("128", value("width"));
+            assertEquals("64", value("height"));
+            new org.openqa.selenium.support.ui.Select(driver.findElement(By.id("model"))).selectByValue("tiny");
+            assertEquals(sd, presets());
+        }
+    }
+
+    /** The size presets offered, each as "label|title" (the title is empty on an enabled preset). */
+    @SuppressWarnings("unchecked")
+    private List<String> presets() {
+        return (List<String>) ((JavascriptExecutor) driver).executeScript("""
+                return [...document.querySelectorAll('#size-presets button')].map(b => {
+                  if (b.disabled !== b.hasAttribute('title')) throw new Error('only a disabled preset has a title: ' + b.outerHTML);
+                  return b.textContent + '|' + (b.getAttribute('title') ?? '');
+                });""");
+    }
+
+    @Test
     void aPromptOutsideTheModelsVocabularyRunsWithAWarning() {
         type(By.id("prompt"), "a rocket ship");
         type(By.id("steps"), "1");
@@ -583,5 +632,34 @@ class WebUiTest {
     private int[] pixels(String imageId) throws IOException, InterruptedException {
         BufferedImage image = ImageIO.read(new ByteArrayInputStream(server.getBytes("/api/v1/images/" + imageId).body()));
         return image.getRGB(0, 0, image.getWidth(), image.getHeight(), null, 0, image.getWidth());
+    }
+
+    /** The gradient test double's SD models and "xl", an SDXL-family model of SDXL's native 1024x1024. */
+    record WithSdxlModel(GradientTestEngine inner) implements ImageEngine {
+
+        static final String XL = "xl";
+
+        @Override
+        public List<ModelDescriptor> models() {
+            List<ModelDescriptor> models = new java.util.ArrayList<>(inner.models());
+            models.add(new ModelDescriptor(XL, XL, "fedcba9876", 1024, 1024, "test double, SDXL family, 1024 px", null, 12,
+                    ModelDescriptor.SDXL));
+            return models;
+        }
+
+        @Override
+        public String defaultModelId() {
+            return inner.defaultModelId();
+        }
+
+        @Override
+        public List<SamplerDescriptor> samplers() {
+            return inner.samplers();
+        }
+
+        @Override
+        public EngineResult generate(GenerationParams params, StepListener listener, BooleanSupplier cancelled) throws Exception {
+            return inner.generate(params, listener, cancelled);
+        }
     }
 }
