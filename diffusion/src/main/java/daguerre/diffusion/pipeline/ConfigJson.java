@@ -38,7 +38,16 @@ public final class ConfigJson {
         } else {
             ints(json.putArray("attention_head_dim"), c.attentionHeads());
         }
-        json.put("transformer_layers_per_block", c.transformerLayersPerBlock());
+        if (c.transformerLayers().stream().distinct().count() == 1) {
+            json.put("transformer_layers_per_block", c.transformerLayers().get(0));
+        } else {
+            ints(json.putArray("transformer_layers_per_block"), c.transformerLayers());
+        }
+        if (c.hasTextTime()) {   // SDXL
+            json.put("addition_embed_type", "text_time");
+            json.put("addition_time_embed_dim", c.textTime().timeEmbedDim());
+            json.put("projection_class_embeddings_input_dim", c.textTime().inputDim());
+        }
         json.put("use_linear_projection", c.useLinearProjection());
         json.put("upcast_attention", c.upcastAttention());
         json.put("norm_num_groups", c.normNumGroups());
@@ -75,8 +84,16 @@ public final class ConfigJson {
 
     /** {@code text_encoder/config.json} of a transformers {@code CLIPTextModel}. */
     public static ObjectNode textEncoder(ClipTextConfig c) {
+        return textEncoder(c, false);
+    }
+
+    /**
+     * {@code text_encoder/config.json} of a {@code CLIPTextModel}, or with {@code withProjection}
+     * {@code text_encoder_2/config.json} of SDXL's {@code CLIPTextModelWithProjection}.
+     */
+    public static ObjectNode textEncoder(ClipTextConfig c, boolean withProjection) {
         ObjectNode json = JSON.createObjectNode();
-        json.putArray("architectures").add("CLIPTextModel");
+        json.putArray("architectures").add(withProjection ? "CLIPTextModelWithProjection" : "CLIPTextModel");
         json.put("model_type", "clip_text_model");
         json.put("vocab_size", c.vocabSize());
         json.put("hidden_size", c.hiddenSize());
@@ -89,6 +106,7 @@ public final class ConfigJson {
         json.put("bos_token_id", c.bosTokenId());
         json.put("eos_token_id", c.eosTokenId());
         json.put("pad_token_id", c.padTokenId());
+        json.put("projection_dim", c.projectionDim());
         return json;
     }
 

@@ -37,7 +37,8 @@ public final class ModelWriter {
      * Writes {@code model} as a diffusers folder: {@code model_index.json}, {@code unet/},
      * {@code vae/}, {@code text_encoder/} (config.json and weights each), {@code tokenizer/}
      * (the bundled OpenAI CLIP vocabulary with the model's padding token) and
-     * {@code scheduler/scheduler_config.json}.
+     * {@code scheduler/scheduler_config.json}; for SDXL also {@code text_encoder_2/} and
+     * {@code tokenizer_2/}, and {@code force_zeros_for_empty_prompt} in the index.
      */
     public static void writeDiffusersFolder(StableDiffusionModel model, Path folder, DType dtype) throws IOException {
         requireClipVocabulary(model);
@@ -49,21 +50,35 @@ public final class ModelWriter {
         writeComponent(folder.resolve("text_encoder"), "model.safetensors",
                 ConfigJson.textEncoder(model.textEncoder().config()),
                 lazy(canonical(model.textEncoder()), dtype));
-        Path tokenizer = TokenizerFiles.bundledClip(model.tokenizer().padToken()).copyTo(folder.resolve("tokenizer"));
-        ObjectNode special = JSON.createObjectNode()
-                .put("bos_token", "<|startoftext|>")
-                .put("eos_token", "<|endoftext|>")
-                .put("unk_token", "<|endoftext|>")
-                .put("pad_token", model.tokenizer().padToken());
-        writeJson(tokenizer.resolve("special_tokens_map.json"), special);
+        writeTokenizer(folder.resolve("tokenizer"), model.tokenizer().padToken());
         writeJson(folder.resolve("scheduler").resolve("scheduler_config.json"), ConfigJson.scheduler(model.scheduler()));
-        ObjectNode index = JSON.createObjectNode().put("_class_name", "StableDiffusionPipeline");
+        ObjectNode index = JSON.createObjectNode().put("_class_name", model.isSdxl() ? "StableDiffusionXLPipeline" : "StableDiffusionPipeline");
         index.putArray("unet").add("diffusers").add("UNet2DConditionModel");
         index.putArray("vae").add("diffusers").add("AutoencoderKL");
         index.putArray("text_encoder").add("transformers").add("CLIPTextModel");
         index.putArray("tokenizer").add("transformers").add("CLIPTokenizer");
         index.putArray("scheduler").add("diffusers").add("PNDMScheduler");
+        if (model.isSdxl()) {
+            StableDiffusionModel.SecondTextEncoder second = model.secondTextEncoder().orElseThrow();
+            writeComponent(folder.resolve("text_encoder_2"), "model.safetensors", ConfigJson.textEncoder(second.encoder().config(), true),
+                    lazy(canonical(second.encoder()), dtype));
+            writeTokenizer(folder.resolve("tokenizer_2"), second.tokenizer().padToken());
+            index.putArray("text_encoder_2").add("transformers").add("CLIPTextModelWithProjection");
+            index.putArray("tokenizer_2").add("transformers").add("CLIPTokenizer");
+            index.put("force_zeros_for_empty_prompt", second.forceZerosForEmptyPrompt());
+        }
         writeJson(folder.resolve("model_index.json"), index);
+    }
+
+    /** The bundled CLIP vocabulary with {@code padToken} as a tokenizer folder. */
+    private static void writeTokenizer(Path dir, String padToken) throws IOException {
+        Path tokenizer = TokenizerFiles.bundledClip(padToken).copyTo(dir);
+        ObjectNode special = JSON.createObjectNode()
+                .put("bos_token", "<|startoftext|>")
+                .put("eos_token", "<|endoftext|>")
+                .put("unk_token", "<|endoftext|>")
+                .put("pad_token", padToken);
+        writeJson(tokenizer.resolve("special_tokens_map.json"), special);
     }
 
     /**
@@ -78,6 +93,9 @@ public final class ModelWriter {
      *     (quick_gelu): the SD 2.x OpenCLIP layout is not written
      */
     public static void writeSingleFile(StableDiffusionModel model, Path file, DType dtype) throws IOException {
+        if (model.isSdxl()) {
+            throw new IllegalArgumentException("SDXL models cannot be written as an original single file yet; write a diffusers folder");
+        }
         if (model.textEncoder().config().hiddenAct() != ClipTextConfig.Activation.QUICK_GELU) {
             throw new IllegalArgumentException("only SD 1.x models (CLIP text encoder with quick_gelu) can be written as an "
                     + "original single file; this one uses " + model.textEncoder().config().hiddenAct().configName());
@@ -94,7 +112,8 @@ public final class ModelWriter {
     }
 
     private static void requireClipVocabulary(StableDiffusionModel model) {
-        int vocab = model.tokenizer().vocabSize();
+        int vocab = Math.min(model.tokenizer().vocabSize(),
+                model.secondTextEncoder().map(second -> second.tokenizer().vocabSize()).orElse(ModelPreset.CLIP_VOCAB_SIZE));
         if (vocab != ModelPreset.CLIP_VOCAB_SIZE) {
             throw new IllegalArgumentException("the model's tokenizer has " + vocab + " tokens; only the OpenAI CLIP vocabulary ("
                     + ModelPreset.CLIP_VOCAB_SIZE + " tokens), which is bundled, can be written");
