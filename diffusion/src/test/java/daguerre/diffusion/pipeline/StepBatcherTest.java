@@ -77,6 +77,50 @@ class StepBatcherTest {
     }
 
     @Test
+    void sdxlJobsWithTheirOwnMicroConditioningShareSteps() throws Exception {
+        Path sdxl = daguerre.weights.Golden.caseDir("pipeline_tiny_xl").resolve("pipeline");
+        try (StableDiffusionModel model = StableDiffusionModel.load(sdxl, null, new ModelHasher())) {
+            StableDiffusionPipeline pipeline = new StableDiffusionPipeline(model);
+            int size = model.defaultImageSize();
+            // per-row pooled embeddings and time ids: different prompts, guidance, and micro-conditioning in one call
+            List<GenerationRequest> requests = List.of(
+                    GenerationRequest.builder("a photo of an astronaut").negativePrompt("blurry").sampler(Sampler.EULER)
+                            .steps(6).guidanceScale(5).seed(1).size(size, size).build(),
+                    GenerationRequest.builder("a horse").sampler(Sampler.EULER).steps(6).guidanceScale(5).seed(2).size(size, size)
+                            .microConditioning(new MicroConditioning(768, 1024, 16, 32, size, size), MicroConditioning.defaults(512, 512))
+                            .batchSize(2).build(),
+                    GenerationRequest.builder("a cat").sampler(Sampler.EULER).steps(6).guidanceScale(1).seed(3).size(size, size)
+                            .microConditioning(new MicroConditioning(size, size, 8, 0, 2 * size, size), null).build());
+            List<List<GeneratedImage>> alone = new ArrayList<>();
+            for (GenerationRequest request : requests) {
+                alone.add(pipeline.generate(request, GenerationListener.NONE, () -> false));
+            }
+            ExecutorService clients = Executors.newFixedThreadPool(requests.size());
+            CountDownLatch ready = new CountDownLatch(requests.size());
+            try (StepBatcher batcher = new StepBatcher(pipeline, 16, "test-batcher")) {
+                List<Future<List<GeneratedImage>>> futures = new ArrayList<>();
+                for (GenerationRequest request : requests) {
+                    futures.add(clients.submit(() -> {
+                        ready.countDown();
+                        ready.await();
+                        return batcher.generate(request, GenerationListener.NONE, () -> false);
+                    }));
+                }
+                for (int i = 0; i < requests.size(); i++) {
+                    List<GeneratedImage> batched = futures.get(i).get();
+                    for (int j = 0; j < batched.size(); j++) {
+                        int difference = maxLevelDifference(alone.get(i).get(j).image(), batched.get(j).image());
+                        assertTrue(difference <= 2, "SDXL request " + i + " image " + j + " differs by " + difference + " levels");
+                    }
+                }
+                assertTrue(batcher.unetCalls() < 3 * 6, batcher.unetCalls() + " U-Net calls for 18 steps: SDXL jobs did not share calls");
+            } finally {
+                clients.shutdownNow();
+            }
+        }
+    }
+
+    @Test
     void aJobFinishingEarlySkipsItsRemainingStepsAndIsDecodedAsItStands() throws Exception {
         try (StableDiffusionModel model = StableDiffusionModel.load(TinyModelFolder.create(temp, "tiny"), null, new ModelHasher())) {
             StableDiffusionPipeline pipeline = new StableDiffusionPipeline(model);
