@@ -94,7 +94,8 @@ public final class ModelWriter {
      */
     public static void writeSingleFile(StableDiffusionModel model, Path file, DType dtype) throws IOException {
         if (model.isSdxl()) {
-            throw new IllegalArgumentException("SDXL models cannot be written as an original single file yet; write a diffusers folder");
+            writeSdxlSingleFile(model, file, dtype);
+            return;
         }
         if (model.textEncoder().config().hiddenAct() != ClipTextConfig.Activation.QUICK_GELU) {
             throw new IllegalArgumentException("only SD 1.x models (CLIP text encoder with quick_gelu) can be written as an "
@@ -107,6 +108,52 @@ public final class ModelWriter {
                 OriginalNames::vaeOriginalShape));
         all.addAll(stored(model.textEncoder(), OriginalNames.clipText(model.textEncoder().namedParameters().keySet()),
                 (key, shape) -> shape));
+        Files.createDirectories(file.toAbsolutePath().getParent());
+        SafetensorsWriter.write(file, lazy(all, dtype));
+    }
+
+    /**
+     * Writes an SDXL {@code model} as one SGM single file: {@code model.diffusion_model.*} (with
+     * {@code label_emb.0.*}), {@code first_stage_model.*}, {@code conditioner.embedders.0.transformer.*}
+     * (encoder 1 under its transformers names) and {@code conditioner.embedders.1.model.*} (encoder 2 in
+     * OpenCLIP form: q, k and v fused into {@code attn.in_proj_*}, {@code text_projection} transposed).
+     * A loader infers the configs from shapes, following SDXL's conventions (64-wide heads), so only
+     * models that follow them load back as they were.
+     */
+    private static void writeSdxlSingleFile(StableDiffusionModel model, Path file, DType dtype) throws IOException {
+        requireClipVocabulary(model);
+        List<Stored> all = new ArrayList<>();
+        all.addAll(stored(model.unet(), OriginalNames.unet(model.unet().namedParameters().keySet()), (key, shape) -> shape));
+        all.addAll(stored(model.vae(), OriginalNames.vae(model.vae().namedParameters().keySet()),
+                OriginalNames::vaeOriginalShape));
+        all.addAll(stored(model.textEncoder(), OriginalNames.sdxlClipText(model.textEncoder().namedParameters().keySet()),
+                (key, shape) -> shape));
+        Map<String, Parameter> encoder2 = model.secondTextEncoder().orElseThrow().encoder().namedParameters();
+        for (OriginalNames.OpenClipTensor tensor : OriginalNames.sdxlOpenClipText(encoder2.keySet())) {
+            List<Parameter> parts = tensor.canonicalParts().stream().map(encoder2::get).toList();
+            long[] first = parts.get(0).shape().getShape();
+            if (tensor.transposed()) {   // [P, D] -> [D, P]
+                all.add(new Stored(tensor.original(), new long[] {first[1], first[0]},
+                        () -> {
+                            try (ai.djl.ndarray.NDArray transposed = parts.get(0).value().transpose()) {
+                                return transposed.toFloatArray();
+                            }
+                        }));
+            } else {   // rows one after another: [3D, D] from three [D, D]
+                long[] shape = first.clone();
+                shape[0] *= parts.size();
+                all.add(new Stored(tensor.original(), shape, () -> {
+                    float[][] values = parts.stream().map(p -> p.value().toFloatArray()).toArray(float[][]::new);
+                    float[] out = new float[java.util.Arrays.stream(values).mapToInt(v -> v.length).sum()];
+                    int at = 0;
+                    for (float[] v : values) {
+                        System.arraycopy(v, 0, out, at, v.length);
+                        at += v.length;
+                    }
+                    return out;
+                }));
+            }
+        }
         Files.createDirectories(file.toAbsolutePath().getParent());
         SafetensorsWriter.write(file, lazy(all, dtype));
     }
@@ -131,8 +178,8 @@ public final class ModelWriter {
         JSON.writerWithDefaultPrettyPrinter().writeValue(file.toFile(), json);
     }
 
-    /** One parameter as it is stored: its name and shape in the file. */
-    private record Stored(String name, long[] shape, Parameter parameter) {}
+    /** One tensor as it is stored: its name and shape in the file, and where its values come from. */
+    private record Stored(String name, long[] shape, java.util.function.Supplier<float[]> values) {}
 
     /** The module's parameters under their canonical names and shapes. */
     private static List<Stored> canonical(Module module) {
@@ -143,7 +190,7 @@ public final class ModelWriter {
     private static List<Stored> stored(Module module, Map<String, String> names, BiFunction<String, long[], long[]> reshape) {
         List<Stored> out = new ArrayList<>();
         module.namedParameters().forEach((key, parameter) -> out.add(new Stored(names.getOrDefault(key, key),
-                reshape.apply(key, parameter.shape().getShape()), parameter)));
+                reshape.apply(key, parameter.shape().getShape()), () -> parameter.value().toFloatArray())));
         return out;
     }
 
@@ -153,7 +200,7 @@ public final class ModelWriter {
             @Override
             public Tensor get(int index) {
                 Stored s = stored.get(index);
-                return Tensor.of(s.name(), dtype, s.shape(), s.parameter().value().toFloatArray());
+                return Tensor.of(s.name(), dtype, s.shape(), s.values().get());
             }
 
             @Override

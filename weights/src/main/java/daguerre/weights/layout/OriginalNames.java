@@ -132,6 +132,79 @@ public final class OriginalNames {
         return rename(canonical, OriginalLayouts.CLIP_TEXT_PREFIX, rules, "text encoder");
     }
 
+    /** Original names ({@code conditioner.embedders.0.transformer.*}) of SDXL's first text encoder: transformers names as they are. */
+    public static Map<String, String> sdxlClipText(Collection<String> canonical) {
+        List<RenameRule> rules = List.of(rule("text_model\\.", "text_model."));
+        return rename(canonical, OriginalLayouts.SDXL_CLIP_TEXT_PREFIX, rules, "text encoder");
+    }
+
+    /**
+     * One tensor of an OpenCLIP text tower in an original file, made of canonical tensors: their rows
+     * one after another ({@code attn.in_proj_weight} = q, k, v), or one tensor transposed
+     * ({@code text_projection} [D, P] from transformers' [P, D]).
+     */
+    public record OpenClipTensor(String original, List<String> canonicalParts, boolean transposed) {}
+
+    private static final Pattern OPEN_CLIP_LAYER = Pattern.compile("text_model\\.encoder\\.layers\\.(\\d+)\\.(.+)");
+    private static final Pattern QKV = Pattern.compile("self_attn\\.(q|k|v)_proj\\.(weight|bias)");
+
+    /**
+     * The original tensors ({@code conditioner.embedders.1.model.*}) of SDXL's second text encoder
+     * from its transformers names, in the order of their first part; the inverse of
+     * {@link OriginalLayouts#sdxlOpenClipText}. Fails naming a key that has no OpenCLIP counterpart.
+     */
+    public static List<OpenClipTensor> sdxlOpenClipText(Collection<String> canonical) {
+        String prefix = OriginalLayouts.SDXL_OPEN_CLIP_TEXT_PREFIX;
+        Map<String, OpenClipTensor> out = new LinkedHashMap<>();
+        Set<String> names = new HashSet<>(canonical);
+        for (String name : canonical) {
+            Matcher layer = OPEN_CLIP_LAYER.matcher(name);
+            String original;
+            if (name.equals("text_model.embeddings.token_embedding.weight")) {
+                original = "token_embedding.weight";
+            } else if (name.equals("text_model.embeddings.position_embedding.weight")) {
+                original = "positional_embedding";
+            } else if (name.startsWith("text_model.final_layer_norm.")) {
+                original = "ln_final." + name.substring("text_model.final_layer_norm.".length());
+            } else if (name.equals("text_projection.weight")) {
+                out.put(name, new OpenClipTensor(prefix + "text_projection", List.of(name), true));
+                continue;
+            } else if (layer.matches()) {
+                String block = "transformer.resblocks." + layer.group(1) + ".";
+                Matcher qkv = QKV.matcher(layer.group(2));
+                if (qkv.matches()) {
+                    String fused = prefix + block + "attn.in_proj_" + qkv.group(2);
+                    String base = "text_model.encoder.layers." + layer.group(1) + ".self_attn.";
+                    List<String> parts = List.of(base + "q_proj." + qkv.group(2), base + "k_proj." + qkv.group(2),
+                            base + "v_proj." + qkv.group(2));
+                    if (!names.containsAll(parts)) {
+                        throw new IllegalArgumentException("text encoder tensor '" + name + "': the fused " + fused
+                                + " needs all of " + parts);
+                    }
+                    out.putIfAbsent(fused, new OpenClipTensor(fused, parts, false));
+                    continue;
+                }
+                original = block + openClipLayerPart(name, layer.group(2));
+            } else {
+                throw new IllegalArgumentException("text encoder tensor '" + name + "' has no OpenCLIP single-file name");
+            }
+            out.put(name, new OpenClipTensor(prefix + original, List.of(name), false));
+        }
+        return List.copyOf(out.values());
+    }
+
+    private static String openClipLayerPart(String name, String part) {
+        String[][] renames = {
+            {"layer_norm1.", "ln_1."}, {"layer_norm2.", "ln_2."}, {"self_attn.out_proj.", "attn.out_proj."},
+            {"mlp.fc1.", "mlp.c_fc."}, {"mlp.fc2.", "mlp.c_proj."}};
+        for (String[] r : renames) {
+            if (part.startsWith(r[0])) {
+                return r[1] + part.substring(r[0].length());
+            }
+        }
+        throw new IllegalArgumentException("text encoder tensor '" + name + "' has no OpenCLIP single-file name");
+    }
+
     /**
      * The shape a canonical VAE tensor has in an original file: the mid-block attention's q/k/v/out
      * projections are 1x1 convolutions there ([out, in] -> [out, in, 1, 1]); every other shape is

@@ -35,6 +35,59 @@ class OriginalNamesTest {
         }
     }
 
+    /** Rows of {@code parts} one after another, or the one part transposed: how the original tensor is made. */
+    private static float[] originalValues(SafetensorsFile canonical, OriginalNames.OpenClipTensor tensor) throws IOException {
+        if (tensor.transposed()) {
+            long[] shape = canonical.shape(tensor.canonicalParts().get(0));
+            float[] values = canonical.floats(tensor.canonicalParts().get(0));
+            float[] out = new float[values.length];
+            int rows = (int) shape[0];
+            int cols = (int) shape[1];
+            for (int r = 0; r < rows; r++) {
+                for (int c = 0; c < cols; c++) {
+                    out[c * rows + r] = values[r * cols + c];
+                }
+            }
+            return out;
+        }
+        List<float[]> parts = new ArrayList<>();
+        int length = 0;
+        for (String part : tensor.canonicalParts()) {
+            float[] values = canonical.floats(part);
+            parts.add(values);
+            length += values.length;
+        }
+        float[] out = new float[length];
+        int at = 0;
+        for (float[] values : parts) {
+            System.arraycopy(values, 0, out, at, values.length);
+            at += values.length;
+        }
+        return out;
+    }
+
+    @Test
+    void sdxlTextEncodersBackToTheSgmFile() throws IOException {
+        try (SafetensorsFile original = Golden.tensors("clip_text_tiny_xl", "text_encoders_original.safetensors");
+             SafetensorsFile text1 = Golden.tensors("clip_text_tiny_xl", "text_encoder_transformers.safetensors");
+             SafetensorsFile text2 = Golden.tensors("clip_text_tiny_xl", "text_encoder_2_transformers.safetensors")) {
+            java.util.Set<String> written = new java.util.TreeSet<>();
+            for (Map.Entry<String, String> e : OriginalNames.sdxlClipText(text1.names()).entrySet()) {
+                assertArrayEquals(original.floats(e.getValue()), text1.floats(e.getKey()), e.getKey());
+                written.add(e.getValue());
+            }
+            for (OriginalNames.OpenClipTensor tensor : OriginalNames.sdxlOpenClipText(text2.names())) {
+                assertArrayEquals(original.floats(tensor.original()), originalValues(text2, tensor), tensor.original());
+                written.add(tensor.original());
+            }
+            java.util.Set<String> expected = new java.util.TreeSet<>(original.names());
+            expected.removeIf(name -> name.endsWith("logit_scale"));   // SGM files carry it; nothing reads it
+            assertEquals(expected, written, "every tensor of the SGM file but logit_scale, and nothing else");
+        }
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> OriginalNames.sdxlOpenClipText(
+                List.of("text_model.encoder.layers.0.self_attn.q_proj.weight"))).getMessage().contains("k_proj"));
+    }
+
     @Test
     void unetSd1MatchesKeyMap() throws IOException {
         assertKeyMap("unet_tiny", OriginalNames::unet);
