@@ -60,7 +60,8 @@ final class A1111Api {
             new Schedule("karras", "Karras", 7.0));
     /** The options {@code /options} reports. */
     private static final List<String> OPTION_NAMES = List.of("sd_model_checkpoint", "sd_checkpoint_hash",
-            A1111Options.CLIP_SKIP, "samples_format", "sd_vae", "eta_noise_seed_delta");
+            A1111Options.CLIP_SKIP, A1111Options.SDXL_CROP_TOP, A1111Options.SDXL_CROP_LEFT, "samples_format", "sd_vae",
+            "eta_noise_seed_delta");
     /**
      * The options that only report what Daguerre does: images are PNGs, the VAE is the checkpoint's
      * own ("Automatic", and "None" means the same where there are no separate VAE files), and the
@@ -308,6 +309,11 @@ final class A1111Api {
         }
         request.put("model", settings.modelId());
         request.put("clip_skip", settings.clipSkip());
+        A1111Options.Values values = settings.values();
+        if (model(settings.modelId()).isSdxl() && (values.sdxlCropTop() != 0 || values.sdxlCropLeft() != 0)) {
+            // A1111 conditions SDXL on the crop options, original and target size being the image's
+            request.putObject("micro_conditioning").put("crop_top", values.sdxlCropTop()).put("crop_left", values.sdxlCropLeft());
+        }
         if (img2img) {
             JsonNode images = body.get("init_images");
             if (images == null || !images.isArray() || images.isEmpty() || !images.get(0).isTextual()) {
@@ -573,21 +579,29 @@ final class A1111Api {
         Http.send(ctx, 200, items);
     }
 
-    /** The values of the options a generation reads. */
-    private record Settings(String modelId, int clipSkip) {
+    /** The values of the options a generation reads: the model and the A1111 options file's. */
+    private record Settings(String modelId, A1111Options.Values values) {
 
         Settings withModel(String id) {
-            return new Settings(id, clipSkip);
+            return new Settings(id, values);
         }
 
         Settings withClipSkip(int value) {
-            return new Settings(modelId, value);
+            return new Settings(modelId, new A1111Options.Values(value, values.sdxlCropTop(), values.sdxlCropLeft()));
+        }
+
+        Settings withSdxlCrop(int top, int left) {
+            return new Settings(modelId, new A1111Options.Values(values.clipSkip(), top, left));
+        }
+
+        int clipSkip() {
+            return values.clipSkip();
         }
     }
 
     private Settings currentSettings() {
         try {
-            return new Settings(services.options().defaultModel(), options.clipSkip());
+            return new Settings(services.options().defaultModel(), options.values());
         } catch (SQLException e) {
             throw new IllegalStateException("cannot read options: " + e.getMessage(), e);
         }
@@ -601,7 +615,8 @@ final class A1111Api {
     private ObjectNode optionValues(Settings settings) {
         ModelDescriptor model = model(settings.modelId());
         return JSON.createObjectNode().put("sd_model_checkpoint", title(model)).put("sd_checkpoint_hash", model.hash())
-                .put(A1111Options.CLIP_SKIP, settings.clipSkip()).put("samples_format", "png").put("sd_vae", "Automatic")
+                .put(A1111Options.CLIP_SKIP, settings.clipSkip()).put(A1111Options.SDXL_CROP_TOP, settings.values().sdxlCropTop())
+                .put(A1111Options.SDXL_CROP_LEFT, settings.values().sdxlCropLeft()).put("samples_format", "png").put("sd_vae", "Automatic")
                 .put("eta_noise_seed_delta", 0);
     }
 
@@ -632,6 +647,15 @@ final class A1111Api {
                                 + A1111Options.MIN_CLIP_SKIP + " to " + A1111Options.MAX_CLIP_SKIP + ", got " + value);
                     }
                     result = result.withClipSkip(value.asInt());
+                }
+                case A1111Options.SDXL_CROP_TOP, A1111Options.SDXL_CROP_LEFT -> {
+                    if (!value.isIntegralNumber() || value.asLong() < 0 || value.asLong() > A1111Options.MAX_CROP) {
+                        throw RequestException.aboutField(400, "out_of_range", name, "must be an integer from 0 to "
+                                + A1111Options.MAX_CROP + ", got " + value);
+                    }
+                    boolean top = name.equals(A1111Options.SDXL_CROP_TOP);
+                    result = result.withSdxlCrop(top ? value.asInt() : result.values().sdxlCropTop(),
+                            top ? result.values().sdxlCropLeft() : value.asInt());
                 }
                 default -> {
                     if (!READ_ONLY_OPTIONS.contains(name)) {
@@ -666,8 +690,8 @@ final class A1111Api {
                 if (!settings.modelId().equals(services.options().defaultModel())) {
                     services.options().setDefaultModel(settings.modelId());
                 }
-                if (settings.clipSkip() != options.clipSkip()) {
-                    options.setClipSkip(settings.clipSkip());
+                if (!settings.values().equals(options.values())) {
+                    options.set(settings.values());
                 }
             }
         } catch (SQLException | IOException e) {

@@ -77,6 +77,22 @@ class SdxlServingTest {
                     + ",\"height\":" + size + "}");
             assertEquals(200, a1111.statusCode(), a1111.body());
             assertEquals(size, image(Base64.getDecoder().decode(TestServer.json(a1111).get("images").get(0).asText())).getWidth());
+            // A1111's SDXL crop options condition its SDXL generations as the native crop does
+            assertEquals(200, server.post("/sdapi/v1/options", "{\"sdxl_crop_top\":16,\"sdxl_crop_left\":32}").statusCode());
+            JsonNode options2 = TestServer.json(server.get("/sdapi/v1/options"));
+            assertEquals(16, options2.get("sdxl_crop_top").asInt());
+            assertEquals(32, options2.get("sdxl_crop_left").asInt());
+            HttpResponse<String> cropped = server.post("/sdapi/v1/txt2img", "{\"prompt\":\"astronaut\",\"steps\":3,\"seed\":5,"
+                    + "\"cfg_scale\":5,\"sampler_name\":\"Euler\",\"width\":" + size + ",\"height\":" + size + "}");
+            assertEquals(200, cropped.statusCode(), cropped.body());
+            JsonNode nativeCrop = server.awaitStatus(server.submit("{\"model\":\"" + xl + "\",\"prompt\":\"astronaut\",\"steps\":3,"
+                    + "\"seed\":5,\"guidance_scale\":5,\"sampler\":\"euler\",\"width\":" + size + ",\"height\":" + size
+                    + ",\"micro_conditioning\":{\"crop_top\":16,\"crop_left\":32}}"), "succeeded");
+            assertTrue(maxDifference(image(server.getBytes("/api/v1/images/" + nativeCrop.get("images").get(0).asText()).body()),
+                    image(Base64.getDecoder().decode(TestServer.json(cropped).get("images").get(0).asText()))) <= 1,
+                    "A1111 with sdxl_crop_top/left = native with that crop");
+            assertEquals(422, server.post("/sdapi/v1/options", "{\"sdxl_crop_left\":-1}").statusCode(), "A1111 answers a bad option with 422");
+
             HttpResponse<String> openAi = server.post("/v1/images/generations", "{\"model\":\"" + xl + "\",\"prompt\":\"astronaut\","
                     + "\"size\":\"" + size + "x" + size + "\",\"steps\":2}");
             assertEquals(200, openAi.statusCode(), openAi.body());
