@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import daguerre.diffusion.sampling.Sampler;
+import daguerre.diffusion.testing.Images;
 import daguerre.diffusion.testing.TinyModelFolder;
 import daguerre.weights.model.ModelHasher;
 import java.awt.image.BufferedImage;
@@ -51,22 +52,6 @@ class PipelineBehaviourTest {
         return pipeline.generate(request, GenerationListener.NONE, () -> false);
     }
 
-    /** Largest per-channel difference in 8-bit levels. */
-    private static int maxLevelDifference(BufferedImage a, BufferedImage b) {
-        assertEquals(a.getWidth(), b.getWidth());
-        assertEquals(a.getHeight(), b.getHeight());
-        int worst = 0;
-        for (int y = 0; y < a.getHeight(); y++) {
-            for (int x = 0; x < a.getWidth(); x++) {
-                int p = a.getRGB(x, y);
-                int q = b.getRGB(x, y);
-                for (int shift = 0; shift <= 16; shift += 8) {
-                    worst = Math.max(worst, Math.abs(((p >> shift) & 0xff) - ((q >> shift) & 0xff)));
-                }
-            }
-        }
-        return worst;
-    }
 
     @Test
     void imageIOfABatchEqualsTheSingleImageWithSeedPlusI() {
@@ -75,16 +60,16 @@ class PipelineBehaviourTest {
         for (int i = 0; i < 3; i++) {
             assertEquals(1234 + i, batch.get(i).seed());
             GeneratedImage single = run(request().seed(1234 + i).build()).get(0);
-            assertTrue(maxLevelDifference(single.image(), batch.get(i).image()) <= 2, "image " + i + " differs from its single run");
+            assertTrue(Images.maxLevelDifference(single.image(), batch.get(i).image()) <= 2, "image " + i + " differs from its single run");
         }
-        assertTrue(maxLevelDifference(batch.get(0).image(), batch.get(1).image()) > 10, "different seeds give different images");
+        assertTrue(Images.maxLevelDifference(batch.get(0).image(), batch.get(1).image()) > 10, "different seeds give different images");
     }
 
     @Test
     void sameSeedSameImage() {
         BufferedImage first = run(request().build()).get(0).image();
         BufferedImage second = run(request().build()).get(0).image();
-        assertEquals(0, maxLevelDifference(first, second));
+        assertEquals(0, Images.maxLevelDifference(first, second));
     }
 
     @ParameterizedTest
@@ -102,8 +87,8 @@ class PipelineBehaviourTest {
         BufferedImage guided = run(request().build()).get(0).image();
         BufferedImage unguided = run(request().guidanceScale(1).build()).get(0).image();
         BufferedImage rescaled = run(request().guidanceRescale(0.7).build()).get(0).image();
-        assertTrue(maxLevelDifference(guided, unguided) > 0);
-        assertTrue(maxLevelDifference(guided, rescaled) > 0);
+        assertTrue(Images.maxLevelDifference(guided, unguided) > 0);
+        assertTrue(Images.maxLevelDifference(guided, rescaled) > 0);
     }
 
     @Test
@@ -117,7 +102,7 @@ class PipelineBehaviourTest {
             assertEquals((int) (10 * strength), total.get(), "steps run at strength " + strength);
             assertEquals(Infotext.number(strength), out.infotext().parameters().get("Denoising strength"));
             BufferedImage fromOther = run(request().steps(10).initImage(otherInit, strength).seed(99).build()).get(0).image();
-            assertTrue(maxLevelDifference(out.image(), fromOther) > 0, "the init image matters at strength " + strength);
+            assertTrue(Images.maxLevelDifference(out.image(), fromOther) > 0, "the init image matters at strength " + strength);
         }
         // a differently sized init image is resized to the requested size
         GeneratedImage resized = run(request().steps(4).size(48, 32).initImage(init, 0.5).build()).get(0);
@@ -160,7 +145,7 @@ class PipelineBehaviourTest {
         assertEquals(model.defaultImageSize(), chunked.image().getWidth());
         BufferedImage plain = run(GenerationRequest.builder("a photo of an astronaut").steps(4).seed(5).build()).get(0).image();
         BufferedImage emphasised = run(GenerationRequest.builder("a photo of an (astronaut:1.5)").steps(4).seed(5).build()).get(0).image();
-        assertTrue(maxLevelDifference(plain, emphasised) > 0);
+        assertTrue(Images.maxLevelDifference(plain, emphasised) > 0);
     }
 
     @Test

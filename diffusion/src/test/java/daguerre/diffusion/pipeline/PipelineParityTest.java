@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.Shape;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import daguerre.diffusion.nn.Parity;
@@ -19,15 +18,11 @@ import daguerre.diffusion.text.PromptEncoder;
 import daguerre.weights.Golden;
 import daguerre.weights.model.ModelHasher;
 import daguerre.weights.safetensors.SafetensorsFile;
-import java.awt.image.BufferedImage;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.TestFactory;
@@ -58,7 +53,7 @@ class PipelineParityTest {
     }
 
     private void checkRun(String name, JsonNode run, JsonNode summary) throws Exception {
-        Call call = Call.fromReadme();
+        GoldenPipelineRuns.Call call = GoldenPipelineRuns.Call.fromReadme(CASE);
         Path folder = TinyModelFolder.create(temp, name);
         JsonNode schedulerConfig = summary.get("scheduler_configs").get(run.get("scheduler").asText());
         new ObjectMapper().writeValue(folder.resolve("scheduler/scheduler_config.json").toFile(), schedulerConfig);
@@ -70,17 +65,17 @@ class PipelineParityTest {
             Sampler sampler = Sampler.fromName(run.get("scheduler").asText());
             int steps = run.get("num_unet_calls").asInt();
             long[] imageShape = golden.info("image").shape(); // [1, H, W, 3]
-            GenerationRequest request = GenerationRequest.builder(call.prompt).negativePrompt(negative).sampler(sampler)
-                    .steps(steps).guidanceScale(call.guidanceScale)
+            GenerationRequest request = GenerationRequest.builder(call.prompt()).negativePrompt(negative).sampler(sampler)
+                    .steps(steps).guidanceScale(call.guidanceScale())
                     .size((int) imageShape[2], (int) imageShape[1]).build();
-            Map<String, Double> observed = observed(run);
+            Map<String, Double> observed = GoldenPipelineRuns.observed(run);
 
             // 1. Token ids and prompt embeddings.
             int idLength = Math.toIntExact(golden.info("prompt_input_ids").shape()[1]);  // [1, model_max_length]
-            assertEquals(toList(golden.longs("prompt_input_ids")), toList(model.tokenizer().encode(call.prompt, idLength)));
+            assertEquals(toList(golden.longs("prompt_input_ids")), toList(model.tokenizer().encode(call.prompt(), idLength)));
             assertEquals(toList(golden.longs("negative_input_ids")), toList(model.tokenizer().encode(negative, idLength)));
             PromptEncoder encoder = new PromptEncoder(model.tokenizer(), model.textEncoder(), PromptEncoder.Options.DEFAULTS);
-            List<NDArray> contexts = encoder.encodeSameLength(List.of(negative, call.prompt), manager);
+            List<NDArray> contexts = encoder.encodeSameLength(List.of(negative, call.prompt()), manager);
             Map<String, Double> errors = new java.util.TreeMap<>();
             errors.put("prompt_embeds", Parity.assertClose(golden, "prompt_embeds", contexts.get(1), 10 * observed.get("prompt_embeds")));
             Parity.assertClose(golden, "negative_prompt_embeds", contexts.get(0), 10 * observed.get("prompt_embeds"));
@@ -92,7 +87,7 @@ class PipelineParityTest {
 
             // 3. Every step's latents, through the same guidance and sampler classes the pipeline uses.
             NDArray cfgContexts = contexts.get(0).concat(contexts.get(1), 0);
-            RecordedNoise noise = recordedNoise(golden, steps);
+            RecordedNoise noise = GoldenPipelineRuns.recordedNoise(golden, steps);
             NDArray latentsInput = Parity.load(golden, "latents_input", manager);
             SamplerState state = SamplerState.start(SamplingPlan.of(sampler, model.scheduler(), steps),
                     latentsInput.getShape(), noise, manager);
@@ -104,10 +99,10 @@ class PipelineParityTest {
                     // [B] -> [2B]: [unconditional; conditional] rows, one U-Net call, then the pipeline's guidance
                     NDArray doubled = modelCall.input().concat(modelCall.input(), 0);
                     NDArray output = ClassifierFreeGuidance.combine(unetCall(model, doubled, modelCall.timestep(), cfgContexts),
-                            call.guidanceScale, 0);
+                            call.guidanceScale(), 0);
                     if (i == 0) {
                         // guided = (1 - s) uncond + s cond: the U-Net's error grows by |1 - s| + s
-                        double amplification = Math.abs(1 - call.guidanceScale) + call.guidanceScale;
+                        double amplification = Math.abs(1 - call.guidanceScale()) + call.guidanceScale();
                         errors.put("step0_guided_noise_pred", Parity.assertClose(golden, "step0_guided_noise_pred", output,
                                 amplification * 10 * observed.get("unet_step0_noise_pred")));
                     }
@@ -124,11 +119,11 @@ class PipelineParityTest {
                     10 * observed.get("decoded_raw")));
 
             // 4. The whole pipeline, same noise: its 8-bit image within one level of the reference.
-            RecordedNoise pipelineNoise = recordedNoise(golden, steps);
+            RecordedNoise pipelineNoise = GoldenPipelineRuns.recordedNoise(golden, steps);
             List<GeneratedImage> images = new StableDiffusionPipeline(model)
                     .generate(request, pipelineNoise, GenerationListener.NONE, () -> false);
             assertEquals(pipelineNoise.recorded(), pipelineNoise.drawn(), "every recorded noise tensor is consumed");
-            errors.put("image_levels", (double) assertImageClose(golden.floats("image"), imageShape, images.get(0).image()));
+            errors.put("image_levels", (double) GoldenPipelineRuns.assertImageClose(golden.floats("image"), imageShape, images.get(0).image()));
             System.out.println(name + " max abs errors: " + errors);
         }
     }
@@ -138,45 +133,8 @@ class PipelineParityTest {
         return golden.doubles("timesteps")[0];
     }
 
-    /** latents_input first, then the per-step noise tensors noiseKK (stochastic samplers). */
-    private static RecordedNoise recordedNoise(SafetensorsFile golden, int steps) throws Exception {
-        RecordedNoise noise = new RecordedNoise();
-        noise.add("latents_input", golden.floats("latents_input"), new Shape(golden.info("latents_input").shape()));
-        for (int k = 0; k < steps; k++) {
-            String key = String.format("noise%02d", k);
-            if (golden.contains(key)) {
-                noise.add(key, golden.floats(key), new Shape(golden.info(key).shape()));
-            }
-        }
-        return noise;
-    }
 
-    /** Reference image [1, H, W, 3] in [0, 1] vs ours: at most one 8-bit level apart (rounding). */
-    private static int assertImageClose(float[] reference, long[] shape, BufferedImage image) {
-        int height = (int) shape[1];
-        int width = (int) shape[2];
-        assertEquals(width, image.getWidth());
-        assertEquals(height, image.getHeight());
-        int worst = 0;
-        for (int y = 0; y < height; y++) {
-            for (int x = 0; x < width; x++) {
-                int rgb = image.getRGB(x, y);
-                for (int c = 0; c < 3; c++) {
-                    int expected = (int) Math.rint(reference[(y * width + x) * 3 + c] * 255.0);
-                    int actual = (rgb >> (16 - 8 * c)) & 0xff;
-                    worst = Math.max(worst, Math.abs(expected - actual));
-                }
-            }
-        }
-        assertTrue(worst <= 1, "image differs by " + worst + " levels");
-        return worst;
-    }
 
-    private static Map<String, Double> observed(JsonNode run) {
-        Map<String, Double> out = new java.util.HashMap<>();
-        run.get("f32_vs_f64").fields().forEachRemaining(e -> out.put(e.getKey(), e.getValue().get("max_abs_err").asDouble()));
-        return out;
-    }
 
     private static List<Long> toList(long[] values) {
         return java.util.Arrays.stream(values).boxed().toList();
@@ -186,19 +144,6 @@ class PipelineParityTest {
         return java.util.Arrays.stream(values).asLongStream().boxed().toList();
     }
 
-    /** The pipeline call's arguments as the case README states them. */
-    private record Call(String prompt, double guidanceScale) {
-        static Call fromReadme() throws Exception {
-            String readme = Files.readString(Golden.file(CASE, "README.md"));
-            return new Call(find(readme, "prompt=\"([^\"]*)\""), Double.parseDouble(find(readme, "guidance_scale=([0-9.]+)")));
-        }
-
-        private static String find(String text, String regex) {
-            Matcher m = Pattern.compile(regex).matcher(text);
-            assertTrue(m.find(), "README.md of " + CASE + " does not state " + regex);
-            return m.group(1);
-        }
-    }
 
     /** One U-Net call [B, C, h, w] at {@code timestep} (one float32 value broadcast over the batch) on {@code context} [B, T, D]. */
     private static NDArray unetCall(StableDiffusionModel model, NDArray x, double timestep, NDArray context) {

@@ -6,31 +6,29 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.Shape;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import daguerre.diffusion.nn.Parity;
+import daguerre.diffusion.nn.WeightLoader;
 import daguerre.diffusion.sampling.RecordedNoise;
 import daguerre.diffusion.sampling.Sampler;
-import daguerre.diffusion.text.PromptEncoder;
-import daguerre.diffusion.text.SdxlPromptEncoder;
-import daguerre.diffusion.unet.UNetConditioning;
-import daguerre.weights.Golden;
-import daguerre.diffusion.nn.WeightLoader;
 import daguerre.diffusion.schedule.SchedulerConfig;
 import daguerre.diffusion.text.ClipTextConfig;
 import daguerre.diffusion.text.ClipTextModel;
 import daguerre.diffusion.text.ClipTextModelWithProjection;
+import daguerre.diffusion.text.PromptEncoder;
+import daguerre.diffusion.text.SdxlPromptEncoder;
 import daguerre.diffusion.unet.UNet2DConditionModel;
+import daguerre.diffusion.unet.UNetConditioning;
 import daguerre.diffusion.unet.UNetConfig;
 import daguerre.diffusion.vae.AutoencoderKL;
 import daguerre.diffusion.vae.VaeConfig;
+import daguerre.weights.Golden;
 import daguerre.weights.model.DiscoveredModel;
 import daguerre.weights.model.ModelDiscovery;
 import daguerre.weights.model.ModelHasher;
 import daguerre.weights.model.TokenizerFiles;
 import daguerre.weights.safetensors.SafetensorsFile;
-import java.awt.image.BufferedImage;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -38,8 +36,6 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.TestFactory;
@@ -112,7 +108,7 @@ class PipelineXlParityTest {
     }
 
     private void checkRun(Path modelPath, String name, JsonNode run) throws Exception {
-        Call call = Call.fromReadme();
+        GoldenPipelineRuns.Call call = GoldenPipelineRuns.Call.fromReadme(CASE);
         try (StableDiffusionModel model = load(modelPath);
              SafetensorsFile golden = Golden.tensors(CASE, name + ".safetensors");
              NDManager manager = model.manager().newSubManager()) {
@@ -124,17 +120,17 @@ class PipelineXlParityTest {
             int width = (int) imageShape[2];
             int height = (int) imageShape[1];
             MicroConditioning[] micro = microConditioning(run.get("micro_conditioning"));
-            GenerationRequest request = GenerationRequest.builder(call.prompt).negativePrompt(negative).sampler(sampler)
-                    .steps(steps).guidanceScale(call.guidanceScale).size(width, height)
+            GenerationRequest request = GenerationRequest.builder(call.prompt()).negativePrompt(negative).sampler(sampler)
+                    .steps(steps).guidanceScale(call.guidanceScale()).size(width, height)
                     .microConditioning(micro[0], micro[1]).build();
-            Map<String, Double> observed = observed(run);
+            Map<String, Double> observed = GoldenPipelineRuns.observed(run);
             Map<String, Double> errors = new TreeMap<>();
 
             // 1. Token ids of both tokenizers.
             int idLength = Math.toIntExact(golden.info("prompt_input_ids").shape()[1]);
             StableDiffusionModel.SecondTextEncoder second = model.secondTextEncoder().orElseThrow();
-            assertArrayEquals(golden.longs("prompt_input_ids"), longs(model.tokenizer().encode(call.prompt, idLength)));
-            assertArrayEquals(golden.longs("prompt_input_ids_2"), longs(second.tokenizer().encode(call.prompt, idLength)));
+            assertArrayEquals(golden.longs("prompt_input_ids"), longs(model.tokenizer().encode(call.prompt(), idLength)));
+            assertArrayEquals(golden.longs("prompt_input_ids_2"), longs(second.tokenizer().encode(call.prompt(), idLength)));
             if (golden.contains("negative_input_ids")) {
                 assertArrayEquals(golden.longs("negative_input_ids"), longs(model.tokenizer().encode(negative, idLength)));
                 assertArrayEquals(golden.longs("negative_input_ids_2"), longs(second.tokenizer().encode(negative, idLength)));
@@ -143,7 +139,7 @@ class PipelineXlParityTest {
             // 2. Prompt and pooled embeddings, the negative side as zeros when there is no negative prompt.
             SdxlPromptEncoder encoder = new SdxlPromptEncoder(model.sdxlTextEncoders(), PromptEncoder.Options.DEFAULTS,
                     second.forceZerosForEmptyPrompt());
-            List<SdxlPromptEncoder.Embeddings> pair = encoder.encodeWithNegative(call.prompt, negative, manager);
+            List<SdxlPromptEncoder.Embeddings> pair = encoder.encodeWithNegative(call.prompt(), negative, manager);
             errors.put("prompt_embeds", Parity.assertClose(golden, "prompt_embeds", pair.get(0).promptEmbeds(),
                     10 * observed.get("prompt_embeds")));
             errors.put("pooled_prompt_embeds", Parity.assertClose(golden, "pooled_prompt_embeds", pair.get(0).pooledPromptEmbeds(),
@@ -169,7 +165,7 @@ class PipelineXlParityTest {
 
             // 5. The pipeline itself, step by step, then decoded: every step's latents and the 8-bit image.
             StableDiffusionPipeline pipeline = new StableDiffusionPipeline(model);
-            RecordedNoise noise = recordedNoise(golden, steps);
+            RecordedNoise noise = GoldenPipelineRuns.recordedNoise(golden, steps);
             double latentTolerance = 10 * observed.get("final_latents");
             List<GeneratedImage> images;
             try (GenerationJob job = pipeline.start(request, noise, GenerationListener.NONE, () -> false)) {
@@ -182,7 +178,7 @@ class PipelineXlParityTest {
                 images = pipeline.finish(job);
             }
             assertEquals(noise.recorded(), noise.drawn(), "every recorded noise tensor is consumed");
-            errors.put("image_levels", (double) assertImageClose(golden.floats("image"), imageShape, images.get(0).image()));
+            errors.put("image_levels", (double) GoldenPipelineRuns.assertImageClose(golden.floats("image"), imageShape, images.get(0).image()));
             System.out.println(name + " (" + modelPath.getFileName() + ") max abs errors: " + errors);
         }
     }
@@ -213,61 +209,11 @@ class PipelineXlParityTest {
                 target.get(0).asInt());
     }
 
-    /** latents_input first, then the per-step noise tensors noiseKK (stochastic samplers). */
-    private static RecordedNoise recordedNoise(SafetensorsFile golden, int steps) throws Exception {
-        RecordedNoise noise = new RecordedNoise();
-        noise.add("latents_input", golden.floats("latents_input"), new Shape(golden.info("latents_input").shape()));
-        for (int k = 0; k < steps; k++) {
-            String key = String.format("noise%02d", k);
-            if (golden.contains(key)) {
-                noise.add(key, golden.floats(key), new Shape(golden.info(key).shape()));
-            }
-        }
-        return noise;
-    }
 
-    /** Reference image [1, H, W, 3] in [0, 1] vs ours: at most one 8-bit level apart (rounding). */
-    private static int assertImageClose(float[] reference, long[] shape, BufferedImage image) {
-        int height = (int) shape[1];
-        int width = (int) shape[2];
-        assertEquals(width, image.getWidth());
-        assertEquals(height, image.getHeight());
-        int worst = 0;
-        for (int y = 0; y < height; y++) {
-            for (int x = 0; x < width; x++) {
-                int rgb = image.getRGB(x, y);
-                for (int c = 0; c < 3; c++) {
-                    int expected = (int) Math.rint(reference[(y * width + x) * 3 + c] * 255.0);
-                    int actual = (rgb >> (16 - 8 * c)) & 0xff;
-                    worst = Math.max(worst, Math.abs(expected - actual));
-                }
-            }
-        }
-        assertTrue(worst <= 1, "image differs by " + worst + " levels");
-        return worst;
-    }
 
-    private static Map<String, Double> observed(JsonNode run) {
-        Map<String, Double> out = new java.util.HashMap<>();
-        run.get("f32_vs_f64").fields().forEachRemaining(e -> out.put(e.getKey(), e.getValue().get("max_abs_err").asDouble()));
-        return out;
-    }
 
     private static long[] longs(int[] values) {
         return java.util.Arrays.stream(values).asLongStream().toArray();
     }
 
-    /** The pipeline call's arguments as the case README states them. */
-    private record Call(String prompt, double guidanceScale) {
-        static Call fromReadme() throws Exception {
-            String readme = Files.readString(Golden.file(CASE, "README.md"));
-            return new Call(find(readme, "prompt=\"([^\"]*)\""), Double.parseDouble(find(readme, "guidance_scale=([0-9.]+)")));
-        }
-
-        private static String find(String text, String regex) {
-            Matcher m = Pattern.compile(regex).matcher(text);
-            assertTrue(m.find(), "README.md of " + CASE + " does not state " + regex);
-            return m.group(1);
-        }
-    }
 }

@@ -5,9 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import daguerre.diffusion.sampling.Sampler;
+import daguerre.diffusion.testing.Images;
 import daguerre.diffusion.testing.TinyModelFolder;
 import daguerre.weights.model.ModelHasher;
-import java.awt.image.BufferedImage;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -62,7 +62,7 @@ class StepBatcherTest {
                     List<GeneratedImage> batched = futures.get(i).get();
                     assertEquals(alone.get(i).size(), batched.size());
                     for (int j = 0; j < batched.size(); j++) {
-                        int difference = maxLevelDifference(alone.get(i).get(j).image(), batched.get(j).image());
+                        int difference = Images.maxLevelDifference(alone.get(i).get(j).image(), batched.get(j).image());
                         assertTrue(difference <= 2, "request " + i + " image " + j + " differs by " + difference + " levels");
                         assertEquals(alone.get(i).get(j).infotext(), batched.get(j).infotext());
                     }
@@ -109,7 +109,7 @@ class StepBatcherTest {
                 for (int i = 0; i < requests.size(); i++) {
                     List<GeneratedImage> batched = futures.get(i).get();
                     for (int j = 0; j < batched.size(); j++) {
-                        int difference = maxLevelDifference(alone.get(i).get(j).image(), batched.get(j).image());
+                        int difference = Images.maxLevelDifference(alone.get(i).get(j).image(), batched.get(j).image());
                         assertTrue(difference <= 2, "SDXL request " + i + " image " + j + " differs by " + difference + " levels");
                     }
                 }
@@ -131,7 +131,7 @@ class StepBatcherTest {
             List<GeneratedImage> early = pipeline.generate(request, counting, () -> false, () -> steps.get() >= 3);
             assertEquals(3, steps.get(), "the remaining steps are skipped");
             assertEquals(2, early.size(), "every image of the batch comes back");
-            assertTrue(maxLevelDifference(full.get(0).image(), early.get(0).image()) > 2, "a 3-step estimate, not the final image");
+            assertTrue(Images.maxLevelDifference(full.get(0).image(), early.get(0).image()) > 2, "a 3-step estimate, not the final image");
             assertEquals(5, early.get(0).seed());
 
             steps.set(0);
@@ -139,7 +139,7 @@ class StepBatcherTest {
                 List<GeneratedImage> batched = batcher.generate(request, counting, () -> false, () -> steps.get() >= 3);
                 assertEquals(3, steps.get());
                 assertEquals(2, batched.size());
-                assertTrue(maxLevelDifference(early.get(1).image(), batched.get(1).image()) <= 2,
+                assertTrue(Images.maxLevelDifference(early.get(1).image(), batched.get(1).image()) <= 2,
                         "the batcher stops at the same step as the pipeline alone");
             }
         }
@@ -167,15 +167,4 @@ class StepBatcherTest {
         }
     }
 
-    private static int maxLevelDifference(BufferedImage a, BufferedImage b) {
-        int worst = 0;
-        for (int y = 0; y < a.getHeight(); y++) {
-            for (int x = 0; x < a.getWidth(); x++) {
-                for (int shift = 0; shift <= 16; shift += 8) {
-                    worst = Math.max(worst, Math.abs(((a.getRGB(x, y) >> shift) & 0xff) - ((b.getRGB(x, y) >> shift) & 0xff)));
-                }
-            }
-        }
-        return worst;
-    }
 }

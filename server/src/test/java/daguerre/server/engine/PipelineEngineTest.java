@@ -12,6 +12,7 @@ import daguerre.diffusion.pipeline.PngText;
 import daguerre.diffusion.pipeline.StableDiffusionModel;
 import daguerre.diffusion.pipeline.StableDiffusionPipeline;
 import daguerre.diffusion.sampling.Sampler;
+import daguerre.diffusion.testing.Images;
 import daguerre.diffusion.testing.TinyModelFolder;
 import daguerre.server.config.ServeConfig;
 import daguerre.server.http.DaguerreServer;
@@ -102,10 +103,10 @@ class PipelineEngineTest {
             BufferedImage expected = ImageIO.read(new ByteArrayInputStream(client.send(HttpRequest.newBuilder(
                     URI.create(base + "/api/v1/images/" + nativeJob.get("images").get(0).asText())).build(),
                     HttpResponse.BodyHandlers.ofByteArray()).body()));
-            assertTrue(maxDifference(expected, overridden) <= 2, "override_settings CLIP skip 2 gives the native clip_skip 2 image");
-            assertTrue(maxDifference(skip1, overridden) > 2, "CLIP skip changes the image");
+            assertTrue(Images.maxLevelDifference(expected, overridden) <= 2, "override_settings CLIP skip 2 gives the native clip_skip 2 image");
+            assertTrue(Images.maxLevelDifference(skip1, overridden) > 2, "CLIP skip changes the image");
             assertEquals(200, post(base + "/sdapi/v1/options", "{\"CLIP_stop_at_last_layers\":2}").statusCode());
-            assertTrue(maxDifference(expected, a1111Image(post(base + "/sdapi/v1/txt2img", request + "}"))) <= 2,
+            assertTrue(Images.maxLevelDifference(expected, a1111Image(post(base + "/sdapi/v1/txt2img", request + "}"))) <= 2,
                     "the CLIP skip set through /options applies to later requests");
         }
     }
@@ -116,18 +117,6 @@ class PipelineEngineTest {
         return ImageIO.read(new ByteArrayInputStream(Base64.getDecoder().decode(base64)));
     }
 
-    /** The largest difference of one colour channel between two images of the same size, in levels. */
-    private static int maxDifference(BufferedImage a, BufferedImage b) {
-        int worst = 0;
-        for (int y = 0; y < a.getHeight(); y++) {
-            for (int x = 0; x < a.getWidth(); x++) {
-                for (int shift = 0; shift <= 16; shift += 8) {
-                    worst = Math.max(worst, Math.abs(((a.getRGB(x, y) >> shift) & 0xff) - ((b.getRGB(x, y) >> shift) & 0xff)));
-                }
-            }
-        }
-        return worst;
-    }
 
     private JsonNode get(String url) throws Exception {
         return JSON.readTree(client.send(HttpRequest.newBuilder(URI.create(url)).build(), HttpResponse.BodyHandlers.ofString()).body());

@@ -10,6 +10,7 @@ import daguerre.diffusion.pipeline.MicroConditioning;
 import daguerre.diffusion.pipeline.StableDiffusionModel;
 import daguerre.diffusion.pipeline.StableDiffusionPipeline;
 import daguerre.diffusion.sampling.Sampler;
+import daguerre.diffusion.testing.Images;
 import daguerre.diffusion.testing.TinyModelFolder;
 import daguerre.server.testing.TestServer;
 import daguerre.weights.Golden;
@@ -62,9 +63,9 @@ class SdxlServingTest {
                         .negativePrompt("blurry").sampler(Sampler.EULER).steps(4).guidanceScale(5).seed(3).size(size, size)
                         .microConditioning(new MicroConditioning(768, 1024, 16, 32, size, size), null).build(),
                         GenerationListener.NONE, () -> false).get(0).image();
-                assertTrue(maxDifference(direct, served) <= 1, "served SDXL image = the pipeline's");
+                assertTrue(Images.maxLevelDifference(direct, served) <= 1, "served SDXL image = the pipeline's");
             }
-            assertTrue(maxDifference(plain, served) > 0, "micro-conditioning changes the image");
+            assertTrue(Images.maxLevelDifference(plain, served) > 0, "micro-conditioning changes the image");
             JsonNode metadata = TestServer.json(server.get("/api/v1/images/" + job.get("images").get(0).asText() + "/metadata"));
             String infotext = metadata.get("infotext").asText();
             assertTrue(infotext.contains("Original size: 768x1024, Crop top: 16, Crop left: 32"), infotext);
@@ -88,7 +89,7 @@ class SdxlServingTest {
             JsonNode nativeCrop = server.awaitStatus(server.submit("{\"model\":\"" + xl + "\",\"prompt\":\"astronaut\",\"steps\":3,"
                     + "\"seed\":5,\"guidance_scale\":5,\"sampler\":\"euler\",\"width\":" + size + ",\"height\":" + size
                     + ",\"micro_conditioning\":{\"crop_top\":16,\"crop_left\":32}}"), "succeeded");
-            assertTrue(maxDifference(image(server.getBytes("/api/v1/images/" + nativeCrop.get("images").get(0).asText()).body()),
+            assertTrue(Images.maxLevelDifference(image(server.getBytes("/api/v1/images/" + nativeCrop.get("images").get(0).asText()).body()),
                     image(Base64.getDecoder().decode(TestServer.json(cropped).get("images").get(0).asText()))) <= 1,
                     "A1111 with sdxl_crop_top/left = native with that crop");
             assertEquals(422, server.post("/sdapi/v1/options", "{\"sdxl_crop_left\":-1}").statusCode(), "A1111 answers a bad option with 422");
@@ -117,15 +118,4 @@ class SdxlServingTest {
         return ImageIO.read(new ByteArrayInputStream(png));
     }
 
-    private static int maxDifference(BufferedImage a, BufferedImage b) {
-        int worst = 0;
-        for (int y = 0; y < a.getHeight(); y++) {
-            for (int x = 0; x < a.getWidth(); x++) {
-                for (int shift = 0; shift <= 16; shift += 8) {
-                    worst = Math.max(worst, Math.abs(((a.getRGB(x, y) >> shift) & 0xff) - ((b.getRGB(x, y) >> shift) & 0xff)));
-                }
-            }
-        }
-        return worst;
-    }
 }
