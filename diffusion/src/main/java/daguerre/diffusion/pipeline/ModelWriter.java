@@ -94,6 +94,10 @@ public final class ModelWriter {
     }
 
     private static void requireClipVocabulary(StableDiffusionModel model) {
+        if (model.isSdxl()) {
+            // the second tokenizer and text encoder have no writer yet: refuse rather than write a model without them
+            throw new IllegalArgumentException(model.id() + " is an SDXL model; only SD 1.x/2.x models can be written");
+        }
         int vocab = model.tokenizer().vocabSize();
         if (vocab != ModelPreset.CLIP_VOCAB_SIZE) {
             throw new IllegalArgumentException("the model's tokenizer has " + vocab + " tokens; only the OpenAI CLIP vocabulary ("

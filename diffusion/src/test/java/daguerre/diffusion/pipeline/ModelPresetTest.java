@@ -98,6 +98,12 @@ class ModelPresetTest {
             assertTrue(second.forceZerosForEmptyPrompt());
             assertEquals(ModelPreset.TINY_XL.textEncoder2(), second.encoder().config());
             assertEquals(ModelPreset.TINY_XL.unet(), model.unet().config());
+            // the writer has no text_encoder_2: it refuses instead of writing a model that would not load
+            java.nio.file.Path folder = java.nio.file.Files.createTempDirectory("tiny-xl");
+            assertThrows(IllegalArgumentException.class, () -> ModelWriter.writeDiffusersFolder(model, folder.resolve("m"),
+                    daguerre.weights.safetensors.DType.F32));
+            assertThrows(IllegalArgumentException.class, () -> ModelWriter.writeSingleFile(model, folder.resolve("m.safetensors"),
+                    daguerre.weights.safetensors.DType.F32));
         }
     }
 
