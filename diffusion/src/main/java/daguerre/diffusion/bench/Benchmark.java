@@ -11,7 +11,9 @@ import daguerre.diffusion.pipeline.GenerationRequest;
 import daguerre.diffusion.pipeline.StableDiffusionModel;
 import daguerre.diffusion.pipeline.StableDiffusionPipeline;
 import daguerre.diffusion.sampling.Sampler;
-import daguerre.diffusion.text.ClipTextConfig;
+import daguerre.diffusion.text.PromptEncoder;
+import daguerre.diffusion.text.SdxlPromptEncoder;
+import daguerre.diffusion.unet.UNetConditioning;
 import daguerre.diffusion.unet.UNetConfig;
 import daguerre.diffusion.vae.VaeConfig;
 import java.io.IOException;
@@ -30,9 +32,13 @@ import java.util.function.Supplier;
  * the machine's FLOP limit measured in the same run:
  * <ul>
  *   <li>one U-Net step: batch 2 (unconditional and conditional halves, as with classifier-free
- *       guidance) of latents [2, 4, s/8, s/8] on a [2, 77, D] context, per image size s;</li>
+ *       guidance) of latents [2, 4, s/8, s/8] on a [2, 77, D] context, per image size s; for SDXL
+ *       also a pooled text embedding [2, P] and the 6 micro-conditioning time ids [2, 6]
+ *       (original size s x s, no crop, target size s x s);</li>
  *   <li>one VAE decode of [1, 4, s/8, s/8] latents, per image size;</li>
- *   <li>one text encode of one 77-token prompt.</li>
+ *   <li>one text encode of one 77-token prompt; for SDXL both encoders as the pipeline runs them
+ *       ({@link SdxlPromptEncoder#encodeIds}: encoder 1 to its penultimate layer, encoder 2 through
+ *       every layer and its projection).</li>
  * </ul>
  * Each figure is the median over {@code repeats} calls after {@code warmups} untimed ones; each call
  * runs in its own child {@link NDManager}, its inputs created there before the clock starts. The
@@ -147,7 +153,6 @@ public final class Benchmark {
         }
         UNetConfig unet = model.unet().config();
         VaeConfig vae = model.vae().config();
-        ClipTextConfig text = model.textEncoder().config();
         SplittableRandom random = new SplittableRandom(options.seed());
         double peakStart = MachinePeak.measureGflops();
         System.gc();
@@ -156,13 +161,33 @@ public final class Benchmark {
         int[] ids = model.tokenizer().encode(PROMPT);
         int tokens = ids.length;
         long[] idValues = Arrays.stream(ids).asLongStream().toArray();
-        double textSeconds = median(options, model.manager(), m -> {
-            NDArray input = m.create(idValues, new Shape(1, tokens));
-            return () -> model.textEncoder().encode(input, 1);
-        });
-        long textFlops = FlopCounter.textEncoder(text, 1, tokens);
+        double textSeconds;
+        long textFlops;
+        long otherWeights = model.textEncoder().parameterCount() + model.vae().parameterCount();
+        if (model.isSdxl()) {
+            SdxlPromptEncoder encoder = new SdxlPromptEncoder(model.sdxlTextEncoders(), PromptEncoder.Options.DEFAULTS,
+                    model.secondTextEncoder().get().forceZerosForEmptyPrompt());
+            long[] idValues2 = Arrays.stream(model.secondTextEncoder().get().tokenizer().encode(PROMPT)).asLongStream().toArray();
+            if (idValues2.length != tokens) {
+                throw new IllegalStateException("the two tokenizers gave " + tokens + " and " + idValues2.length + " ids");
+            }
+            textSeconds = median(options, model.manager(), m -> {
+                NDArray input = m.create(idValues, new Shape(1, tokens));
+                NDArray input2 = m.create(idValues2, new Shape(1, tokens));
+                return () -> encoder.encodeIds(input, input2, m).promptEmbeds();
+            });
+            textFlops = FlopCounter.sdxlTextEncoders(model.textEncoder().config(),
+                    model.secondTextEncoder().get().encoder().config(), 1, tokens, encoder.hiddenStateFromEnd());
+            otherWeights += model.secondTextEncoder().get().encoder().parameterCount();
+        } else {
+            textSeconds = median(options, model.manager(), m -> {
+                NDArray input = m.create(idValues, new Shape(1, tokens));
+                return () -> model.textEncoder().encode(input, 1);
+            });
+            textFlops = FlopCounter.textEncoder(model.textEncoder().config(), 1, tokens);
+        }
 
-        double otherWeightsGib = (model.textEncoder().parameterCount() + model.vae().parameterCount()) * 4 / GIB;
+        double otherWeightsGib = otherWeights * 4 / GIB;
         List<SizeFigures> sizes = new ArrayList<>();
         for (int size : options.sizes()) {
             int latent = size / factor;
@@ -215,25 +240,46 @@ public final class Benchmark {
 
     /**
      * Seeded random inputs of one image size: U-Net latents [2, in, h, h] and context [2, tokens, D]
-     * (batch 2, as with guidance), VAE latents [1, latent channels, h, h].
+     * (batch 2, as with guidance), VAE latents [1, latent channels, h, h]; for an SDXL U-Net also
+     * the pooled text embedding [2, P] and the time ids [2, 6] of an uncropped image of the size
+     * (null otherwise).
      */
-    private record Inputs(int latent, int tokens, float[] sample, float[] context, float[] latents) {
+    private record Inputs(int latent, int tokens, float[] sample, float[] context, float[] latents,
+                          float[] textEmbeds, float[] timeIds) {
 
         static Inputs random(StableDiffusionModel model, int latent, int tokens, SplittableRandom random) {
             UNetConfig unet = model.unet().config();
-            return new Inputs(latent, tokens, normal(random, 2L * unet.inChannels() * latent * latent),
-                    normal(random, 2L * tokens * unet.crossAttentionDim()),
-                    normal(random, (long) model.vae().config().latentChannels() * latent * latent));
+            float[] sample = normal(random, 2L * unet.inChannels() * latent * latent);
+            float[] context = normal(random, 2L * tokens * unet.crossAttentionDim());
+            float[] latents = normal(random, (long) model.vae().config().latentChannels() * latent * latent);
+            float[] textEmbeds = null;
+            float[] timeIds = null;
+            if (unet.hasTextTime()) {
+                int pooled = unet.textTime().inputDim() - SDXL_TIME_IDS * unet.textTime().timeEmbedDim();
+                textEmbeds = normal(random, 2L * pooled);
+                float size = latent * model.vaeScaleFactor();
+                float[] one = {size, size, 0, 0, size, size};  // original size, crop top-left, target size
+                timeIds = new float[2 * SDXL_TIME_IDS];
+                System.arraycopy(one, 0, timeIds, 0, SDXL_TIME_IDS);
+                System.arraycopy(one, 0, timeIds, SDXL_TIME_IDS, SDXL_TIME_IDS);
+            }
+            return new Inputs(latent, tokens, sample, context, latents, textEmbeds, timeIds);
         }
     }
+
+    /** Micro-conditioning numbers per sample of an SDXL U-Net. */
+    private static final int SDXL_TIME_IDS = 6;
 
     private static double unetStepSeconds(StableDiffusionModel model, Inputs in, Options options) {
         UNetConfig unet = model.unet().config();
         return median(options, model.manager(), m -> {
             NDArray x = m.create(in.sample(), new Shape(2, unet.inChannels(), in.latent(), in.latent()));
-            NDArray t = m.create(new float[] {TIMESTEP, TIMESTEP});
+            float[] t = {TIMESTEP, TIMESTEP};
             NDArray c = m.create(in.context(), new Shape(2, in.tokens(), unet.crossAttentionDim()));
-            return () -> model.unet().forward(x, t, c);
+            UNetConditioning conditioning = in.textEmbeds() == null ? UNetConditioning.of(c)
+                    : new UNetConditioning(c, m.create(in.textEmbeds(), new Shape(2, in.textEmbeds().length / 2)),
+                            m.create(in.timeIds(), new Shape(2, SDXL_TIME_IDS)));
+            return () -> model.unet().forward(x, t, conditioning);
         });
     }
 

@@ -155,10 +155,33 @@ public final class FlopCounter {
 
     /** FLOPs of one CLIP text encoder forward through every layer on {@code tokens} tokens per prompt. */
     public static long textEncoder(ClipTextConfig config, int batch, int tokens) {
+        return textEncoder(config, batch, tokens, config.numHiddenLayers());
+    }
+
+    /** FLOPs of the first {@code layers} encoder layers of a CLIP text encoder on {@code tokens} tokens per prompt. */
+    public static long textEncoder(ClipTextConfig config, int batch, int tokens, int layers) {
+        if (layers < 0 || layers > config.numHiddenLayers()) {
+            throw new IllegalArgumentException("layers must be 0.." + config.numHiddenLayers() + ", got " + layers);
+        }
         long d = config.hiddenSize();
         long layer = attention(d, d, tokens, tokens) + linear(d, config.intermediateSize(), tokens)
                 + linear(config.intermediateSize(), d, tokens);
-        return 2 * batch * config.numHiddenLayers() * layer;
+        return 2 * batch * layers * layer;
+    }
+
+    /**
+     * FLOPs of SDXL's text conditioning of one batch of prompts as {@code SdxlPromptEncoder.encodeIds}
+     * runs it: encoder 1 up to hidden_states[-n] (its last n - 1 layers are not run), encoder 2
+     * through every layer (the pooled output comes from the last) and its {@code text_projection} on
+     * each prompt's pooled vector.
+     *
+     * @param hiddenStateFromEnd n, 2 for SDXL's usual penultimate layer
+     */
+    public static long sdxlTextEncoders(ClipTextConfig first, ClipTextConfig second, int batch, int tokens,
+                                        int hiddenStateFromEnd) {
+        long projection = 2L * batch * linear(second.hiddenSize(), second.projectionDim(), 1);
+        return textEncoder(first, batch, tokens, first.numHiddenLayers() + 1 - hiddenStateFromEnd)
+                + textEncoder(second, batch, tokens) + projection;
     }
 
     // ---------------------------------------------------------------- primitives (multiply-accumulates)

@@ -31,6 +31,23 @@ class BenchmarkTest {
         }
     }
 
+    /** An SDXL-shaped model: the U-Net step runs with the pooled embedding and time ids, the text encode with both encoders. */
+    @Test
+    void tinyXlRandomModelGivesEveryFigure() throws Exception {
+        ModelPreset xl = ModelPreset.TINY_XL;
+        try (StableDiffusionModel model = RandomModel.create(xl, 7)) {
+            Benchmark.Figures figures = Benchmark.run(model, new Benchmark.Options(List.of(64), 1, 0, 0));
+            Map<String, Double> named = figures.named();
+            named.forEach((name, value) -> assertTrue(Double.isFinite(value) && value > 0, name + " = " + value));
+            assertEquals(FlopCounter.unet(xl.unet(), 2, 32, 32, 77), figures.sizes().get(0).unetStepFlops());
+            assertEquals(FlopCounter.sdxlTextEncoders(xl.textEncoder(), xl.textEncoder2(), 1, 77, 2), figures.textEncodeFlops());
+            // the RSS estimate of the U-Net alone takes off both text encoders and the VAE
+            double others = (model.textEncoder().parameterCount() + model.secondTextEncoder().orElseThrow().encoder().parameterCount()
+                    + model.vae().parameterCount()) * 4 / (1024.0 * 1024 * 1024);
+            assertEquals(figures.sizes().get(0).unetPeakRssGib() - others, figures.sizes().get(0).unetOnlyRssGib(), 1e-9);
+        }
+    }
+
     @Test
     void ablationTimesEveryKernelOffInTurnAndRestoresTheModelsKernels() throws Exception {
         try (StableDiffusionModel model = RandomModel.create(ModelPreset.TINY, 7)) {

@@ -7,9 +7,11 @@ import daguerre.diffusion.nn.Initializers;
 import daguerre.diffusion.nn.Parameter;
 import daguerre.diffusion.pipeline.ModelPreset;
 import daguerre.diffusion.text.ClipTextModel;
+import daguerre.diffusion.text.ClipTextModelWithProjection;
 import daguerre.diffusion.unet.UNet2DConditionModel;
 import daguerre.diffusion.unet.UNetConfig;
 import daguerre.diffusion.vae.AutoencoderKL;
+import java.util.List;
 import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -67,6 +69,42 @@ class FlopCounterTest {
         }
     }
 
+    /** Both SDXL text encoders as the pipeline runs them: encoder 1 to hidden_states[-n], encoder 2 through its projection. */
+    @Test
+    void sdxlTextEncodersCountMatchesBruteForceOverParameters() {
+        for (ModelPreset preset : List.of(ModelPreset.SDXL, ModelPreset.TINY_XL)) {
+            long tokens = 77;
+            long macs2 = 0;
+            for (Map.Entry<String, Parameter> e : new ClipTextModelWithProjection(preset.textEncoder2()).namedParameters().entrySet()) {
+                String key = e.getKey();
+                if (Initializers.Scheme.of(key, e.getValue().shape()) == Initializers.Scheme.FAN_IN_NORMAL) {
+                    // the projection maps each prompt's pooled vector only
+                    macs2 += e.getValue().shape().size() * (key.startsWith("text_projection.") ? 1 : tokens);
+                }
+                if (key.endsWith("self_attn.q_proj.weight")) {
+                    macs2 += 2 * tokens * tokens * e.getValue().shape().get(0);
+                }
+            }
+            long first = FlopCounter.textEncoder(preset.textEncoder(), 1, 77);
+            int layers = preset.textEncoder().numHiddenLayers();
+            assertEquals(first + 2 * macs2, FlopCounter.sdxlTextEncoders(preset.textEncoder(), preset.textEncoder2(), 1, 77, 1),
+                    preset.name());
+            // the penultimate layer (n = 2) skips encoder 1's last layer
+            assertEquals(first / layers * (layers - 1) + 2 * macs2,
+                    FlopCounter.sdxlTextEncoders(preset.textEncoder(), preset.textEncoder2(), 1, 77, 2), preset.name());
+        }
+    }
+
+    /**
+     * SDXL base at 1024 px (latent 128x128), batch 2, 77 tokens, against a hand count written out
+     * block by block (docs/performance.md): 3,380,618,199,040 multiply-accumulates per image, so
+     * 13.52 TFLOP per batch-2 step (6.76 TFLOP per image).
+     */
+    @Test
+    void sdxlUnetAt1024MatchesTheHandCount() {
+        assertEquals(4 * 3_380_618_199_040L, FlopCounter.unet(ModelPreset.SDXL.unet(), 2, 128, 128, 77));
+    }
+
     /** The figures of the performance issue: 1.61 / 0.36 TFLOP per 512 / 256 px step (batch 2), 2.51 TFLOP per 512 px decode. */
     @Test
     void sd15CountsMatchThePublishedFigures() {
@@ -94,7 +132,7 @@ class FlopCounterTest {
                 continue;
             }
             long at;
-            if (key.startsWith("time_embedding.") || key.contains(".time_emb_proj.")) {
+            if (key.startsWith("time_embedding.") || key.startsWith("add_embedding.") || key.contains(".time_emb_proj.")) {
                 at = 1;
             } else if (key.contains(".attn2.to_k.") || key.contains(".attn2.to_v.")) {
                 at = contextTokens;

@@ -49,6 +49,46 @@ class ModelRoundTripTest {
         roundTrip(ModelPreset.SMALL);
     }
 
+    /**
+     * SDXL's structure at small widths that follows the conventions a single file's configs are inferred
+     * by (64-wide heads, text encoders of one 64-wide head, encoder 1 without a projection): DownBlock2D
+     * then two cross-attention levels, transformer depth 1, 1, 2, the text_time embedding.
+     */
+    static final ModelPreset SMALL_XL = new ModelPreset("small-xl",
+            new daguerre.diffusion.unet.UNetConfig(128, 4, 4, java.util.List.of(64, 128, 128), 2,
+                    java.util.List.of(daguerre.diffusion.unet.UNetConfig.DOWN, daguerre.diffusion.unet.UNetConfig.CROSS_ATTN_DOWN,
+                            daguerre.diffusion.unet.UNetConfig.CROSS_ATTN_DOWN),
+                    java.util.List.of(daguerre.diffusion.unet.UNetConfig.CROSS_ATTN_UP, daguerre.diffusion.unet.UNetConfig.CROSS_ATTN_UP,
+                            daguerre.diffusion.unet.UNetConfig.UP),
+                    128, java.util.List.of(1, 2, 2), java.util.List.of(1, 1, 2), true, false, 32, 1e-5f, true, 0f,
+                    new daguerre.diffusion.unet.UNetConfig.TextTime(8, 32 + 6 * 8)),
+            new VaeConfig(3, 3, java.util.List.of(32, 64), 2, 4, 32, 64, ModelPreset.SDXL_SCALING_FACTOR),
+            new daguerre.diffusion.text.ClipTextConfig(ModelPreset.CLIP_VOCAB_SIZE, 64, 128, 2, 1, ModelPreset.CLIP_POSITIONS,
+                    daguerre.diffusion.text.ClipTextConfig.Activation.QUICK_GELU, 1e-5f, 49406, 49407, 1, 512),
+            new daguerre.diffusion.text.ClipTextConfig(ModelPreset.CLIP_VOCAB_SIZE, 64, 128, 2, 1, ModelPreset.CLIP_POSITIONS,
+                    daguerre.diffusion.text.ClipTextConfig.Activation.GELU, 1e-5f, 49406, 49407, 1, 32));
+
+    @Test
+    void smallSdxlModelRoundTripsThroughFolderAndSingleFile() throws Exception {
+        roundTrip(SMALL_XL);
+    }
+
+    @Test
+    @EnabledIfSystemProperty(named = "daguerre.largeTests", matches = "true")
+    void sdxlSizedSingleFileLoadsAndGeneratesAt256Pixels() throws Exception {
+        Path file = dir.resolve("random-sdxl.safetensors");
+        try (StableDiffusionModel model = RandomModel.create(ModelPreset.SDXL, 11)) {
+            ModelWriter.writeSingleFile(model, file, DType.F16);
+        }
+        try (StableDiffusionModel loaded = StableDiffusionModel.load(file, null, new ModelHasher())) {
+            assertTrue(loaded.isSdxl());
+            assertEquals(ModelPreset.SDXL.unet(), loaded.unet().config());
+            java.util.List<GeneratedImage> images = new StableDiffusionPipeline(loaded).generate(
+                    GenerationRequest.builder("a lighthouse").steps(2).size(256, 256).build(), GenerationListener.NONE, () -> false);
+            assertEquals(256, images.get(0).image().getWidth());
+        }
+    }
+
     @Test
     @EnabledIfSystemProperty(named = "daguerre.largeTests", matches = "true")
     void sd15SizedModelRoundTripsThroughFolderAndSingleFile() throws Exception {
@@ -66,7 +106,8 @@ class ModelRoundTripTest {
         try (StableDiffusionModel model = RandomModel.create(preset, 11)) {
             ModelWriter.writeDiffusersFolder(model, folder, DType.F16);
             ModelWriter.writeSingleFile(model, file, DType.F16);
-            long parameters = model.unet().parameterCount() + model.vae().parameterCount() + model.textEncoder().parameterCount();
+            long parameters = model.unet().parameterCount() + model.vae().parameterCount() + model.textEncoder().parameterCount()
+                    + model.secondTextEncoder().map(second -> second.encoder().parameterCount()).orElse(0L);
             assertTrue(Files.size(file) < 2 * parameters + (1 << 20), "F16 file of " + Files.size(file) + " bytes");
             try (DiscoveredModel written = ModelDiscovery.open(folder)) {
                 assertFilesHoldF16OfModel(model, written, "folder");
@@ -94,6 +135,14 @@ class ModelRoundTripTest {
         String layout = folder ? "folder" : "single file";
         assertEquals(preset.unet(), loaded.unet().config(), layout + " U-Net config");
         assertEquals(preset.textEncoder(), loaded.textEncoder().config(), layout + " text encoder config");
+        assertEquals(preset.textEncoder2() != null, loaded.isSdxl(), layout + " family");
+        if (preset.textEncoder2() != null) {
+            StableDiffusionModel.SecondTextEncoder second = loaded.secondTextEncoder().orElseThrow();
+            assertEquals(preset.textEncoder2(), second.encoder().config(), layout + " text encoder 2 config");
+            String prompt = "wow! a lighthouse!";
+            assertArrayEquals(bundledTokenizer(TokenizerFiles.SD2_PAD_TOKEN).encode(prompt), second.tokenizer().encode(prompt),
+                    layout + " tokenizer 2");
+        }
         VaeConfig expected = preset.vae();
         VaeConfig vae = loaded.vae().config();
         // a single file does not record the VAE's training sample size
@@ -102,12 +151,13 @@ class ModelRoundTripTest {
                 expected.normNumGroups(), vae.sampleSize(), expected.scalingFactor()), vae, layout + " VAE config");
         assertEquals(SchedulerConfig.SD15, loaded.scheduler(), layout + " scheduler");
         String prompt = "a watercolour of a lighthouse at dusk";
-        assertArrayEquals(bundledTokenizer().encode(prompt), loaded.tokenizer().encode(prompt), layout + " tokenizer");
+        assertArrayEquals(bundledTokenizer(TokenizerFiles.SD1_PAD_TOKEN).encode(prompt), loaded.tokenizer().encode(prompt),
+                layout + " tokenizer");
     }
 
-    private static ClipTokenizer bundledTokenizer() {
+    private static ClipTokenizer bundledTokenizer(String padToken) {
         try {
-            return StableDiffusionModel.loadTokenizer(TokenizerFiles.bundledClip(TokenizerFiles.SD1_PAD_TOKEN));
+            return StableDiffusionModel.loadTokenizer(TokenizerFiles.bundledClip(padToken));
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
@@ -119,6 +169,10 @@ class ModelRoundTripTest {
         assertSameValues(model.unet(), written.unet().weights(), layout + " U-Net", true);
         assertSameValues(model.vae(), written.vae().weights(), layout + " VAE", true);
         assertSameValues(model.textEncoder(), written.textEncoder().weights(), layout + " text encoder", true);
+        if (model.isSdxl()) {
+            assertSameValues(model.secondTextEncoder().orElseThrow().encoder(),
+                    written.secondTextEncoder().orElseThrow().encoder().weights(), layout + " text encoder 2", true);
+        }
     }
 
     /** The loaded model's weights are exactly the tensors of the other layout's file (already F16-rounded). */
@@ -127,6 +181,10 @@ class ModelRoundTripTest {
         assertSameValues(loaded.unet(), other.unet().weights(), what + " U-Net", false);
         assertSameValues(loaded.vae(), other.vae().weights(), what + " VAE", false);
         assertSameValues(loaded.textEncoder(), other.textEncoder().weights(), what + " text encoder", false);
+        if (loaded.isSdxl()) {
+            assertSameValues(loaded.secondTextEncoder().orElseThrow().encoder(),
+                    other.secondTextEncoder().orElseThrow().encoder().weights(), what + " text encoder 2", false);
+        }
     }
 
     private static void assertSameValues(Module module, TensorSource source, String what, boolean roundToF16)
@@ -146,7 +204,15 @@ class ModelRoundTripTest {
         }
     }
 
-    /** One U-Net call at 64 px (latents [1, 4, 8, 8], seeded) on a seeded [1, 77, D] context. */
+    private static float[] gaussians(SplittableRandom random, int count) {
+        float[] values = new float[count];
+        for (int i = 0; i < count; i++) {
+            values[i] = (float) random.nextGaussian();
+        }
+        return values;
+    }
+
+    /** One U-Net call at 64 px (latents [1, 4, 8, 8], seeded) on a seeded [1, 77, D] context (SDXL: and pooled embedding, time ids). */
     private static float[] unetOutput(StableDiffusionModel model) {
         int latent = 64 / model.vaeScaleFactor();
         int contextDim = model.unet().config().crossAttentionDim();
@@ -160,8 +226,14 @@ class ModelRoundTripTest {
             context[i] = (float) random.nextGaussian();
         }
         try (NDManager call = model.manager().newSubManager()) {
-            NDArray out = model.unet().forward(call.create(sample, new Shape(1, 4, latent, latent)),
-                    call.create(new float[] {500f}), call.create(context, new Shape(1, 77, contextDim)));
+            NDArray contextArray = call.create(context, new Shape(1, 77, contextDim));
+            daguerre.diffusion.unet.UNetConditioning conditioning = !model.isSdxl()
+                    ? daguerre.diffusion.unet.UNetConditioning.of(contextArray)
+                    : new daguerre.diffusion.unet.UNetConditioning(contextArray,
+                            call.create(gaussians(random, model.secondTextEncoder().orElseThrow().encoder().config().projectionDim()),
+                                    new Shape(1, model.secondTextEncoder().orElseThrow().encoder().config().projectionDim())),
+                            call.create(new float[] {64, 64, 0, 0, 64, 64}, new Shape(1, 6)));
+            NDArray out = model.unet().forward(call.create(sample, new Shape(1, 4, latent, latent)), new float[] {500f}, conditioning);
             float[] values = out.toFloatArray();
             for (float v : values) {
                 assertTrue(Float.isFinite(v), "U-Net output not finite");

@@ -24,7 +24,9 @@ import picocli.CommandLine.Spec;
 
 /**
  * {@code bench}: times a U-Net step (batch 2, as with classifier-free guidance), a VAE decode and a
- * text encode of a model (by default random SD 1.5 weights at 256 and 512 px), measures the
+ * text encode of a model (by default random SD 1.5 weights at 256 and 512 px; {@code --random sdxl}
+ * for SDXL base's architecture, whose U-Net step also gets the pooled embedding and time ids and
+ * whose text encode runs both encoders), measures the
  * machine's float32 peak in the same run, and prints one figure per line as {@code name value},
  * e.g. {@code unet_step_s.512 4.210} and {@code unet_step_ratio.512 2.300} (time over the FLOP
  * limit's time). The same run also measures the default model (figures prefixed {@code default.}):
@@ -41,7 +43,7 @@ public final class BenchCommand implements Callable<Integer> {
         Path model;
 
         @Option(names = "--random", paramLabel = "PRESET",
-                description = "random weights of a preset size: sd15, small or tiny (built in memory, no download; default: sd15)")
+                description = "random weights of a preset size: sd15, small, tiny, sdxl (SDXL base 1.0, 13.9 GB of float32 weights) or tiny-xl (built in memory, no download; default: sd15)")
         String random;
     }
 

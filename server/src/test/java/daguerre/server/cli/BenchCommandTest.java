@@ -31,6 +31,24 @@ class BenchCommandTest {
         assertTrue(figures.keySet().stream().noneMatch(name -> name.startsWith("default.")), out.toString());
     }
 
+    /** The SDXL-shaped tiny preset: the U-Net step gets the pooled embedding and time ids, the text encode runs both encoders. */
+    @Test
+    void measuresAnSdxlShapedRandomModel() {
+        StringWriter out = new StringWriter();
+        int exit = new CommandLine(new BenchCommand()).setOut(new PrintWriter(out)).execute("--random", "tiny-xl",
+                "--size", "32,64", "--repeats", "1", "--warmups", "0", "--no-default-model");
+        assertEquals(0, exit, out.toString());
+        assertTrue(out.toString().contains("model random-tiny-xl"), out.toString());
+        Map<String, Double> figures = figures(out.toString());
+        assertPositive(figures, out, "model_load_s", "peak_gflops", "text_encode_s", "text_encode_gflop",
+                "text_encode_ratio", "unet_step_s.32", "unet_step_s.64", "unet_step_tflop.64", "unet_step_ratio.64",
+                "vae_decode_s.64", "vae_decode_ratio.64", "unet_peak_rss_gib.64", "peak_rss_gib.64");
+        // the text figure counts both encoders: more than the first alone through every layer
+        double first = daguerre.diffusion.bench.FlopCounter.textEncoder(
+                daguerre.diffusion.pipeline.ModelPreset.TINY_XL.textEncoder(), 1, 77) / 1e9;
+        assertTrue(figures.get("text_encode_gflop") > first, out.toString());
+    }
+
     @Test
     void alsoMeasuresTheDefaultModelWithWholeImagesAndASoak(@TempDir Path temp) {
         Path tinyAsDefault = TinyModelFolder.create(temp, "tiny");
@@ -89,7 +107,8 @@ class BenchCommandTest {
     void unknownPresetFailsNamingTheKnownOnes() {
         StringWriter err = new StringWriter();
         CommandLine command = new CommandLine(new BenchCommand()).setErr(new PrintWriter(err));
-        assertNotEquals(0, command.execute("--random", "sdxl", "--size", "64"));
-        assertTrue(err.toString().contains("sdxl") && err.toString().contains("sd15"), err.toString());
+        assertNotEquals(0, command.execute("--random", "sd3", "--size", "64"));
+        assertTrue(err.toString().contains("sd3") && err.toString().contains("sd15") && err.toString().contains("sdxl"),
+                err.toString());
     }
 }
