@@ -15,9 +15,11 @@ import java.util.concurrent.TimeUnit;
 /**
  * The JVM's direct-memory cap, where DJL keeps every model weight: {@code -XX:MaxDirectMemorySize},
  * by default the heap limit (a quarter of the machine's memory), which SDXL's float32 weights alone
- * (13.6 GB) exceed. {@code ./daguerre} sets the cap to the machine's memory; so that
- * {@code java -jar daguerre.jar} behaves the same, a JVM started without a cap of its own runs the
- * command in a second JVM that has that cap ({@link #runElsewhereIfCapped}).
+ * (13.6 GB) exceed. The cap is raised to what the heap leaves of the machine's memory: a cap above
+ * that would let released weights (freed only when their buffers are collected) pile up until the
+ * kernel kills the process, where at the cap the JVM collects them first. {@code ./daguerre} sets
+ * the same cap; so that {@code java -jar daguerre.jar} behaves the same, a JVM started without a cap
+ * of its own runs the command in a second JVM that has it ({@link #runElsewhereIfCapped}).
  */
 public final class DirectMemory {
 
@@ -36,7 +38,7 @@ public final class DirectMemory {
 
     /**
      * Runs {@code args} in a second JVM with {@code -XX:MaxDirectMemorySize} = the machine's memory
-     * when this one has only the default cap and the machine has more memory than that; returns
+     * less the heap limit when this one has only the default cap (the heap limit) and that is more; returns
      * that JVM's exit code, or empty when this JVM should run the command itself (a cap given,
      * already the second JVM, the default cap already as large, or not a HotSpot JVM on Linux).
      * Standard streams are shared, and a stop signal to this JVM is passed on to the second.
@@ -44,16 +46,18 @@ public final class DirectMemory {
     static OptionalInt runElsewhereIfCapped(String[] args) throws IOException, InterruptedException {
         HotSpotDiagnosticMXBean hotSpot = hotSpot();
         OptionalLong memory = machineMemoryBytes();
+        long heap = Runtime.getRuntime().maxMemory();
         if (System.getProperty(RELAUNCHED) != null || hotSpot == null || memory.isEmpty()
                 || hotSpot.getVMOption(OPTION).getOrigin() != VMOption.Origin.DEFAULT
-                || Runtime.getRuntime().maxMemory() >= memory.getAsLong()) {
+                || memory.getAsLong() - heap <= heap) {
             return OptionalInt.empty();
         }
+        long cap = memory.getAsLong() - heap;
         String java = ProcessHandle.current().info().command()
                 .orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         List<String> command = new ArrayList<>(List.of(java));
         command.addAll(ManagementFactory.getRuntimeMXBean().getInputArguments());
-        command.add("-XX:" + OPTION + "=" + memory.getAsLong());
+        command.add("-XX:" + OPTION + "=" + cap);   // the same -Xmx (or default heap) goes to the second JVM
         command.add("-D" + RELAUNCHED + "=" + ProcessHandle.current().pid());
         command.add("-cp");
         command.add(System.getProperty("java.class.path"));

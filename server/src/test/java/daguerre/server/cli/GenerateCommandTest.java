@@ -42,6 +42,22 @@ class GenerateCommandTest {
         }
     }
 
+    @Test
+    void generatesWithAnSdxlModel() throws Exception {
+        Path sdxl = daguerre.weights.Golden.caseDir("pipeline_tiny_xl").resolve("pipeline");
+        Path out = temp.resolve("xl");
+        int exit = Main.commandLine().execute("generate", "--model", sdxl.toString(), "--prompt", "a photo of an astronaut",
+                "--steps", "4", "--width", "32", "--height", "32", "--seed", "2", "--out", out.toString());
+        assertEquals(0, exit);
+        try (Stream<Path> files = Files.list(out)) {
+            List<Path> pngs = files.filter(f -> f.toString().endsWith(".png")).toList();
+            assertEquals(1, pngs.size());
+            java.awt.image.BufferedImage image = javax.imageio.ImageIO.read(pngs.get(0).toFile());
+            assertEquals(32, image.getWidth());
+            assertEquals(32, image.getHeight());
+        }
+    }
+
     /** Runs {@code generate} and returns what it wrote to stderr. */
     private String generate(Path model, String prompt) {
         ByteArrayOutputStream err = new ByteArrayOutputStream();
