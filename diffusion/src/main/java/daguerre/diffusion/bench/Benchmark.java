@@ -8,6 +8,7 @@ import ai.djl.ndarray.types.Shape;
 import daguerre.diffusion.nn.FusedOps;
 import daguerre.diffusion.nn.Kernels;
 import daguerre.diffusion.pipeline.GenerationRequest;
+import daguerre.diffusion.pipeline.MicroConditioning;
 import daguerre.diffusion.pipeline.StableDiffusionModel;
 import daguerre.diffusion.pipeline.StableDiffusionPipeline;
 import daguerre.diffusion.sampling.Sampler;
@@ -257,8 +258,8 @@ public final class Benchmark {
             if (unet.hasTextTime()) {
                 int pooled = unet.textTime().inputDim() - SDXL_TIME_IDS * unet.textTime().timeEmbedDim();
                 textEmbeds = normal(random, 2L * pooled);
-                float size = latent * model.vaeScaleFactor();
-                float[] one = {size, size, 0, 0, size, size};  // original size, crop top-left, target size
+                int size = latent * model.vaeScaleFactor();
+                float[] one = MicroConditioning.defaults(size, size).timeIds();  // original size, no crop, target size
                 timeIds = new float[2 * SDXL_TIME_IDS];
                 System.arraycopy(one, 0, timeIds, 0, SDXL_TIME_IDS);
                 System.arraycopy(one, 0, timeIds, SDXL_TIME_IDS, SDXL_TIME_IDS);
@@ -268,7 +269,7 @@ public final class Benchmark {
     }
 
     /** Micro-conditioning numbers per sample of an SDXL U-Net. */
-    private static final int SDXL_TIME_IDS = 6;
+    private static final int SDXL_TIME_IDS = MicroConditioning.TIME_IDS;
 
     private static double unetStepSeconds(StableDiffusionModel model, Inputs in, Options options) {
         UNetConfig unet = model.unet().config();

@@ -55,7 +55,7 @@ public record ModelPreset(String name, UNetConfig unet, VaeConfig vae, ClipTextC
     }
 
     /** Micro-conditioning numbers per sample of SDXL ({@code time_ids}: original size, crop top-left, target size). */
-    public static final int SDXL_TIME_IDS = 6;
+    public static final int SDXL_TIME_IDS = MicroConditioning.TIME_IDS;
 
     /** Tokens of the OpenAI CLIP vocabulary. */
     public static final int CLIP_VOCAB_SIZE = 49408;

@@ -214,6 +214,15 @@ public final class StableDiffusionModel implements AutoCloseable {
         return Optional.ofNullable(secondTextEncoder);
     }
 
+    /**
+     * The largest clip skip the model takes: its text encoder's layer count; for SDXL the fewer of its
+     * two encoders' (clip skip takes the same hidden state of both, counted from the end).
+     */
+    public int textEncoderLayers() {
+        int layers = textEncoder.config().numHiddenLayers();
+        return secondTextEncoder == null ? layers : Math.min(layers, secondTextEncoder.encoder().config().numHiddenLayers());
+    }
+
     /** Whether this is an SDXL-class model (two text encoders, micro-conditioning). */
     public boolean isSdxl() {
         return secondTextEncoder != null;

@@ -244,7 +244,7 @@ public final class StableDiffusionPipeline {
         }
         SdxlPromptEncoder encoder = new SdxlPromptEncoder(model.sdxlTextEncoders(), options,
                 model.secondTextEncoder().orElseThrow().forceZerosForEmptyPrompt());
-        NDArray timeIds = manager.create(request.microConditioningFor(width, height).timeIds(), new Shape(1, 6)).repeat(0, batch);
+        NDArray timeIds = request.microConditioningFor(width, height).timeIds(batch, manager);
         if (!guided) {
             SdxlPromptEncoder.Embeddings positive = encoder.encode(request.prompt(), manager);
             return new UNetConditioning(positive.promptEmbeds().repeat(0, batch), positive.pooledPromptEmbeds().repeat(0, batch), timeIds);
@@ -252,8 +252,7 @@ public final class StableDiffusionPipeline {
         List<SdxlPromptEncoder.Embeddings> pair = encoder.encodeWithNegative(request.prompt(), request.negativePrompt(), manager);
         SdxlPromptEncoder.Embeddings positive = pair.get(0);
         SdxlPromptEncoder.Embeddings negative = pair.get(1);
-        NDArray negativeTimeIds = manager.create(request.negativeMicroConditioningFor(width, height).timeIds(), new Shape(1, 6))
-                .repeat(0, batch);
+        NDArray negativeTimeIds = request.negativeMicroConditioningFor(width, height).timeIds(batch, manager);
         return new UNetConditioning(
                 negative.promptEmbeds().repeat(0, batch).concat(positive.promptEmbeds().repeat(0, batch), 0),
                 negative.pooledPromptEmbeds().repeat(0, batch).concat(positive.pooledPromptEmbeds().repeat(0, batch), 0),
@@ -330,10 +329,7 @@ public final class StableDiffusionPipeline {
     }
 
     private void checkClipSkip(int clipSkip) {
-        int layers = model.textEncoder().config().numHiddenLayers();
-        if (model.isSdxl()) {   // both encoders take the same hidden state counted from the end
-            layers = Math.min(layers, model.secondTextEncoder().orElseThrow().encoder().config().numHiddenLayers());
-        }
+        int layers = model.textEncoderLayers();
         if (clipSkip > layers) {
             throw new InvalidRequestException("clip_skip", "clip_skip must be between 1 and " + layers
                     + " (this model's text encoder layers), got " + clipSkip);

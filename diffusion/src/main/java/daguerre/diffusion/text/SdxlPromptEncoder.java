@@ -35,7 +35,7 @@ import java.util.Objects;
  *
  * <p><b>Negative prompt.</b> With {@code forceZerosForEmptyPrompt} (SDXL base's
  * {@code force_zeros_for_empty_prompt}) an absent or empty negative prompt conditions with zeros of the
- * positive's shape ({@link #negative}). diffusers zeroes only an absent ({@code None}) one and encodes
+ * positive's shape ({@link #encodeWithNegative}, {@link #negativeTruncated}). diffusers zeroes only an absent ({@code None}) one and encodes
  * {@code ""}; Daguerre's requests do not tell the two apart, so both give zeros. A non-empty negative prompt
  * is encoded like the prompt, with the same clip skip (diffusers 0.27.2 ignores clip_skip on that branch and
  * always takes hidden_states[-2]; A1111 applies it to both).
@@ -84,7 +84,7 @@ public final class SdxlPromptEncoder {
                 throw new IllegalArgumentException("text model has only " + model.config().maxPositionEmbeddings()
                         + " positions; prompt chunks need " + positions);
             }
-            if (options.clipSkip() + 1 > model.layerCount() + 1) {
+            if (options.clipSkip() > model.layerCount()) {   // hidden_states has layerCount + 1 entries
                 throw new IllegalArgumentException("clip skip " + options.clipSkip() + " needs hidden state -"
                         + (options.clipSkip() + 1) + " but a text encoder has only " + model.layerCount() + " layers");
             }

@@ -93,12 +93,8 @@ public final class PipelineEngine implements ImageEngine {
         String prediction = model.scheduler().predictionType().configName();
         String description = model.card().map(ModelCard::description).filter(d -> !d.isEmpty())
                 .orElse((model.isSdxl() ? "SDXL" : "Stable Diffusion") + " model (" + prediction + " prediction, " + size + " px)");
-        int layers = model.textEncoder().config().numHiddenLayers();
-        if (model.isSdxl()) {   // clip skip takes the same layer of both encoders
-            layers = Math.min(layers, model.secondTextEncoder().orElseThrow().encoder().config().numHiddenLayers());
-        }
         return new ModelDescriptor(model.id(), model.id(), model.hash(), size, size, description, model.card().orElse(null),
-                layers, model.isSdxl() ? ModelDescriptor.SDXL : ModelDescriptor.SD);
+                model.textEncoderLayers(), model.isSdxl() ? ModelDescriptor.SDXL : ModelDescriptor.SD);
     }
 
     @Override

@@ -9,10 +9,12 @@ import daguerre.server.jobs.JobRecord;
 import daguerre.server.jobs.JobState;
 import daguerre.server.jobs.RequestException;
 import io.vertx.core.eventbus.MessageConsumer;
+import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
 
@@ -80,20 +82,13 @@ final class EventStreams {
                             .putHeader("Content-Encoding", "identity"); // compression would hold events back
                     long heartbeat = services.vertx().setPeriodic(HEARTBEAT_MILLIS, timer -> {
                         if (response.ended() || response.closed()) {   // also a client gone before the close handler was set
-                            consumer.unregister();
-                            services.vertx().cancelTimer(timer);
+                            stop(consumer, timer);
                         } else {
                             response.write(": keep-alive\n\n");
                         }
                     });
-                    response.closeHandler(v -> {
-                        consumer.unregister();
-                        services.vertx().cancelTimer(heartbeat);
-                    });
-                    response.endHandler(v -> {
-                        consumer.unregister();
-                        services.vertx().cancelTimer(heartbeat);
-                    });
+                    response.closeHandler(v -> stop(consumer, heartbeat));
+                    response.endHandler(v -> stop(consumer, heartbeat));
                     writeSse(response, snapshot(found.get()));
                     snapshotSent[0] = true;
                     for (JsonNode envelope : early) {
@@ -101,6 +96,12 @@ final class EventStreams {
                     }
                     early.clear();
                 });
+    }
+
+    /** Ends a stream's relaying: no more events, no more heartbeats. */
+    private void stop(MessageConsumer<String> consumer, long heartbeat) {
+        consumer.unregister();
+        services.vertx().cancelTimer(heartbeat);
     }
 
     /** The job's current state as an event envelope. */
@@ -180,12 +181,12 @@ final class EventStreams {
     }
 
     /** What a request lacks to open a version-13 WebSocket, or null when it is a complete handshake. */
-    private static String webSocketHandshakeProblem(io.vertx.core.http.HttpServerRequest request) {
+    private static String webSocketHandshakeProblem(HttpServerRequest request) {
         if (!"websocket".equalsIgnoreCase(request.getHeader("Upgrade"))) {
             return "send Upgrade: websocket";
         }
         String connection = request.getHeader("Connection");
-        if (connection == null || java.util.Arrays.stream(connection.split(",")).noneMatch(t -> t.strip().equalsIgnoreCase("upgrade"))) {
+        if (connection == null || Arrays.stream(connection.split(",")).noneMatch(t -> t.strip().equalsIgnoreCase("upgrade"))) {
             return "send Connection: Upgrade";
         }
         if (request.getHeader("Sec-WebSocket-Key") == null || request.getHeader("Sec-WebSocket-Key").isBlank()) {

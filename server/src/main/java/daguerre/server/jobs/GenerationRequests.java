@@ -129,7 +129,7 @@ public final class GenerationRequests {
         return params;
     }
 
-    /** The names of a micro-conditioning object's fields, in {@link MicroConditioning}'s order. */
+    /** The names of a micro-conditioning object's fields, in the order of {@link MicroConditioning#values()}. */
     static final List<String> MICRO_CONDITIONING_FIELDS = List.of("original_width", "original_height", "crop_top", "crop_left",
             "target_width", "target_height");
 
@@ -157,14 +157,14 @@ public final class GenerationRequests {
                         + String.join(", ", MICRO_CONDITIONING_FIELDS) + ")");
             }
         }
-        int[] defaults = {width, height, 0, 0, width, height};
+        int[] defaults = MicroConditioning.defaults(width, height).values();
         int[] values = new int[defaults.length];
         for (int i = 0; i < values.length; i++) {
             String name = MICRO_CONDITIONING_FIELDS.get(i);
             int min = name.startsWith("crop") ? 0 : 1;
             values[i] = (int) integer(node, name, defaults[i], min, MicroConditioning.MAX_VALUE, field + "." + name);
         }
-        return new MicroConditioning(values[0], values[1], values[2], values[3], values[4], values[5]);
+        return MicroConditioning.fromValues(values);
     }
 
     /** Refuses an image larger than {@link Limits#maxPixels(ModelDescriptor)} on its model. */
@@ -251,7 +251,7 @@ public final class GenerationRequests {
 
     private static ObjectNode toJson(MicroConditioning m) {
         ObjectNode json = JSON.createObjectNode();
-        int[] values = {m.originalWidth(), m.originalHeight(), m.cropTop(), m.cropLeft(), m.targetWidth(), m.targetHeight()};
+        int[] values = m.values();
         for (int i = 0; i < values.length; i++) {
             json.put(MICRO_CONDITIONING_FIELDS.get(i), values[i]);
         }
@@ -262,8 +262,7 @@ public final class GenerationRequests {
         if (json == null || json.isNull() || json.isMissingNode()) {
             return null;
         }
-        int[] v = MICRO_CONDITIONING_FIELDS.stream().mapToInt(name -> json.get(name).asInt()).toArray();
-        return new MicroConditioning(v[0], v[1], v[2], v[3], v[4], v[5]);
+        return MicroConditioning.fromValues(MICRO_CONDITIONING_FIELDS.stream().mapToInt(name -> json.get(name).asInt()).toArray());
     }
 
     /** Reads params stored by {@link #toJson}; no validation (they were validated when stored). */
