@@ -50,7 +50,9 @@ class RequestLimitsTest {
 
     @BeforeAll
     static void start() throws Exception {
-        server = TestServer.start(dataDir, new ChunkCountingEngine(new GradientTestEngine(1)), c -> c.withMaxBodyBytes(4 << 20));
+        // the test double's models and "big", of SD 1.5's native size
+        server = TestServer.start(dataDir, new ChunkCountingEngine(new GradientTestEngine(1,
+                new ModelDescriptor("big", "big", "5555555555", 512, 512, "test double, 512 px", null, 12))), c -> c.withMaxBodyBytes(4 << 20));
     }
 
     @AfterAll
@@ -230,12 +232,9 @@ class RequestLimitsTest {
             this(inner, new CopyOnWriteArrayList<>());
         }
 
-        /** The test double's models and "big", of SD 1.5's native size. */
         @Override
         public List<ModelDescriptor> models() {
-            List<ModelDescriptor> models = new java.util.ArrayList<>(inner.models());
-            models.add(new ModelDescriptor("big", "big", "5555555555", 512, 512, "test double, 512 px", null, 12));
-            return models;
+            return inner.models();
         }
 
         @Override

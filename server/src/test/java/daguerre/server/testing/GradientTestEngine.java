@@ -32,9 +32,12 @@ public final class GradientTestEngine implements ImageEngine {
     private final long stepMillis;
     private final AtomicInteger started = new AtomicInteger();
     private volatile boolean holding;
+    private final List<ModelDescriptor> extraModels;
 
-    public GradientTestEngine(long stepMillis) {
+    /** @param extraModels models listed after "tiny" and "wide" (their jobs run as this engine's own) */
+    public GradientTestEngine(long stepMillis, ModelDescriptor... extraModels) {
         this.stepMillis = stepMillis;
+        this.extraModels = List.of(extraModels);
     }
 
     /** Makes jobs wait after their first step (still honouring cancellation). */
@@ -53,8 +56,11 @@ public final class GradientTestEngine implements ImageEngine {
 
     @Override
     public List<ModelDescriptor> models() {
-        return List.of(new ModelDescriptor("tiny", "tiny", "0123456789", 64, 64, "test double, 64 px", TestModelCards.emoji("tiny"), 12),
-                new ModelDescriptor("wide", "wide", "abcdef0123", 128, 64, "test double, 128x64 px", null, 4));
+        List<ModelDescriptor> models = new java.util.ArrayList<>(List.of(
+                new ModelDescriptor("tiny", "tiny", "0123456789", 64, 64, "test double, 64 px", TestModelCards.emoji("tiny"), 12),
+                new ModelDescriptor("wide", "wide", "abcdef0123", 128, 64, "test double, 128x64 px", null, 4)));
+        models.addAll(extraModels);
+        return models;
     }
 
     @Override

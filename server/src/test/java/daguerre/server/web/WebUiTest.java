@@ -8,12 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import daguerre.diffusion.testing.TinyModelFolder;
 import daguerre.server.engine.PipelineEngine;
-import daguerre.server.jobs.EngineResult;
-import daguerre.server.jobs.GenerationParams;
-import daguerre.server.jobs.ImageEngine;
 import daguerre.server.jobs.ModelDescriptor;
-import daguerre.server.jobs.SamplerDescriptor;
-import daguerre.server.jobs.StepListener;
 import daguerre.server.testing.GradientTestEngine;
 import daguerre.server.testing.TestModelCards;
 import daguerre.server.testing.TestServer;
@@ -30,7 +25,6 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.function.BooleanSupplier;
 import java.util.function.Function;
 import javax.imageio.ImageIO;
 import org.junit.jupiter.api.AfterAll;
@@ -64,6 +58,9 @@ import org.openqa.selenium.support.ui.WebDriverWait;
 @Tag("browser")
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class WebUiTest {
+
+    /** An SDXL-family test model of SDXL's native 1024x1024. */
+    private static final String XL = "xl";
 
     /** Generous: on a busy machine a real tiny-model job of 20 steps can take seconds. */
     private static final Duration TIMEOUT = Duration.ofSeconds(60);
@@ -428,14 +425,15 @@ class WebUiTest {
     @Test
     void sizePresetsFollowTheModelsFamilyAndTheServersPixelLimit() throws Exception {
         // 1,040,000 pixels: every SDXL bucket fits, 1024x1024 (1,048,576) does not.
-        try (var xl = TestServer.start(Files.createTempDirectory(dataDir, "xl"), new WithSdxlModel(new GradientTestEngine(2)),
+        try (var xl = TestServer.start(Files.createTempDirectory(dataDir, "xl"), new GradientTestEngine(2, new ModelDescriptor(XL, XL, "fedcba9876", 1024, 1024,
+                "test double, SDXL family, 1024 px", null, 12, ModelDescriptor.SDXL)),
                 c -> c.withLimits(c.limits().withMaxPixels(1_040_000)))) {
             driver.get(xl.uri("/").toString());
             waitFor(d -> "true".equals(d.findElement(By.tagName("body")).getDomAttribute("data-ready")));
             List<String> sd = List.of("Default 64×64|", "Landscape 96×64|", "Portrait 64×96|", "Large 128×128|");
             assertEquals(sd, presets(), "an SD model's presets derive from its 64x64 default size");
 
-            new org.openqa.selenium.support.ui.Select(driver.findElement(By.id("model"))).selectByValue(WithSdxlModel.XL);
+            new org.openqa.selenium.support.ui.Select(driver.findElement(By.id("model"))).selectByValue(XL);
             List<String> offered = presets();
             assertEquals(List.of("Square 1024×1024|1024×1024 is 1,048,576 pixels: this server allows at most 1,040,000 on this model.",
                     "Landscape 9:7 1152×896|", "Portrait 7:9 896×1152|", "Landscape 3:2 1216×832|", "Portrait 2:3 832×1216|",
@@ -632,34 +630,5 @@ class WebUiTest {
     private int[] pixels(String imageId) throws IOException, InterruptedException {
         BufferedImage image = ImageIO.read(new ByteArrayInputStream(server.getBytes("/api/v1/images/" + imageId).body()));
         return image.getRGB(0, 0, image.getWidth(), image.getHeight(), null, 0, image.getWidth());
-    }
-
-    /** The gradient test double's SD models and "xl", an SDXL-family model of SDXL's native 1024x1024. */
-    record WithSdxlModel(GradientTestEngine inner) implements ImageEngine {
-
-        static final String XL = "xl";
-
-        @Override
-        public List<ModelDescriptor> models() {
-            List<ModelDescriptor> models = new java.util.ArrayList<>(inner.models());
-            models.add(new ModelDescriptor(XL, XL, "fedcba9876", 1024, 1024, "test double, SDXL family, 1024 px", null, 12,
-                    ModelDescriptor.SDXL));
-            return models;
-        }
-
-        @Override
-        public String defaultModelId() {
-            return inner.defaultModelId();
-        }
-
-        @Override
-        public List<SamplerDescriptor> samplers() {
-            return inner.samplers();
-        }
-
-        @Override
-        public EngineResult generate(GenerationParams params, StepListener listener, BooleanSupplier cancelled) throws Exception {
-            return inner.generate(params, listener, cancelled);
-        }
     }
 }
