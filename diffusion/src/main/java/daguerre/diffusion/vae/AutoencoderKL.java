@@ -139,14 +139,30 @@ public final class AutoencoderKL extends Module {
      * @param inScale input pixels per latent pixel (decode 1, encode the factor)
      * @param outScale output pixels per latent pixel (decode the factor, encode 1)
      */
-    private static NDArray tiled(NDArray input, VaeTiling tiling, int h, int w, int inScale, int outScale, Shape outShape,
-                                 UnaryOperator<NDArray> pass) {
+    static NDArray tiled(NDArray input, VaeTiling tiling, int h, int w, int inScale, int outScale, Shape outShape,
+                         UnaryOperator<NDArray> pass) {
         int[] ys = tiling.origins(h);
         int[] xs = tiling.origins(w);
         int th = tiling.span(h);
         int tw = tiling.span(w);
-        float[][] rowWeights = VaeTiling.weights(ys, th, h, outScale);
-        float[][] columnWeights = VaeTiling.weights(xs, tw, w, outScale);
+        return blended(input, new TileGrid(ys, xs, th, tw, VaeTiling.weights(ys, th, h, outScale), VaeTiling.weights(xs, tw, w, outScale)),
+                inScale, outScale, outShape, pass);
+    }
+
+    /**
+     * Tile origins (latent pixels) and spans along rows and columns, with each tile's row and column
+     * weights ({@code rowWeights[i]}: [th * outScale]); the weight of tile (i, j) is their outer product.
+     */
+    record TileGrid(int[] ys, int[] xs, int th, int tw, float[][] rowWeights, float[][] columnWeights) {}
+
+    /** {@link #tiled} on a given grid and weights (tests compare other blends with the same tiles). */
+    static NDArray blended(NDArray input, TileGrid grid, int inScale, int outScale, Shape outShape, UnaryOperator<NDArray> pass) {
+        int[] ys = grid.ys();
+        int[] xs = grid.xs();
+        int th = grid.th();
+        int tw = grid.tw();
+        float[][] rowWeights = grid.rowWeights();
+        float[][] columnWeights = grid.columnWeights();
         NDManager manager = input.getManager();
         NDArray out = manager.zeros(outShape, DataType.FLOAT32);  // [B, C_out, h * outScale, w * outScale]
         try {
