@@ -110,20 +110,20 @@ public final class AutoencoderKL extends Module {
      * As {@link #encode(NDArray)}, in overlapping tiles of pixels when {@code tiling} says so for
      * this size ({@link VaeTiling#tiles} of the latent size), else exactly {@link #encode(NDArray)}:
      * the encoder's moments (mean and log-variance) of the tiles are blended, then split and clamped
-     * as untiled. Height and width must be multiples of the downsampling factor.
+     * as untiled. Tiled, height and width must be multiples of the downsampling factor.
      */
     public LatentDistribution encode(NDArray x, VaeTiling tiling) {
         checkImages(x);
         int f = config.downsamplingFactor();
         long height = x.getShape().get(2);
         long width = x.getShape().get(3);
-        if (height % f != 0 || width % f != 0) {
-            throw new IllegalArgumentException("VAE images must be a multiple of " + f + " px on each side, got " + x.getShape());
-        }
-        int h = Math.toIntExact(height / f);
-        int w = Math.toIntExact(width / f);
+        int h = Math.toIntExact((height + f - 1) / f);
+        int w = Math.toIntExact((width + f - 1) / f);
         if (!tiling.tiles(h, w, f)) {
             return encode(x);
+        }
+        if (height % f != 0 || width % f != 0) {
+            throw new IllegalArgumentException("tiled VAE encode needs images a multiple of " + f + " px on each side, got " + x.getShape());
         }
         // [B, in_channels, H, W] pixel tiles -> [B, 2L, h, w] moment tiles
         Shape out = new Shape(x.getShape().get(0), 2L * config.latentChannels(), h, w);

@@ -5,6 +5,7 @@ import daguerre.diffusion.bench.Benchmark;
 import daguerre.diffusion.pipeline.ModelPreset;
 import daguerre.diffusion.pipeline.RandomModel;
 import daguerre.diffusion.pipeline.StableDiffusionModel;
+import daguerre.diffusion.vae.VaeTiling;
 import daguerre.weights.model.DefaultModel;
 import daguerre.weights.model.ModelHasher;
 import java.io.PrintWriter;
@@ -85,6 +86,15 @@ public final class BenchCommand implements Callable<Integer> {
             description = "also time a U-Net step and a VAE decode at this size with each fused kernel switched off in turn, and with none")
     Integer ablationSize;
 
+    @Option(names = "--vae-tiling", defaultValue = "auto", paramLabel = "MODE",
+            description = "on, off or auto: how the --vae-decode-sizes decodes tile (default: ${DEFAULT-VALUE}, tiles above 1024x1024 px)")
+    String vaeTiling;
+
+    @Option(names = "--vae-decode-sizes", split = ",", paramLabel = "PX",
+            description = "also time one VAE decode at each of these sizes, tiled as --vae-tiling says, with its peak memory"
+                    + " (vae_decode_tiled_s.<px>, vae_decode_tiled_activations_gib.<px>; untiled: vae_decode_untiled_...)")
+    List<Integer> vaeDecodeSizes;
+
     /** Finds the default model; tests replace it. */
     Supplier<Optional<Path>> defaultModelLocator = DefaultModel::locate;
 
@@ -93,10 +103,12 @@ public final class BenchCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         ModelPreset preset;
         Benchmark.Options options;
+        VaeTiling tiling;
         try {
             Path modelPath = source == null ? null : source.model;
             preset = modelPath != null ? null : ModelPreset.named(source == null ? "sd15" : source.random);
             options = new Benchmark.Options(sizes, repeats, warmups, seed);
+            tiling = VaeTiling.of(VaeTiling.Mode.named(vaeTiling));
             if (imageSteps < 1 || soak < 0 || soak == 1) {
                 throw new IllegalArgumentException("--image-steps must be at least 1 and --soak 0 or at least 2");
             }
@@ -122,6 +134,11 @@ public final class BenchCommand implements Callable<Integer> {
             out.println("model " + model.id());
             print(out, "", "model_load_s", (System.nanoTime() - start) / 1e9);
             printAll(out, "", Benchmark.run(model, options));
+            if (vaeDecodeSizes != null) {
+                for (int size : vaeDecodeSizes) {
+                    printAll(out, "", Benchmark.vaeDecode(model, size, tiling, options).named());
+                }
+            }
             if (ablationSize != null) {
                 printAblation(out, Benchmark.ablation(model, ablationSize, options));
             }
@@ -172,7 +189,11 @@ public final class BenchCommand implements Callable<Integer> {
     }
 
     private static void printAll(PrintWriter out, String prefix, Benchmark.Figures figures) {
-        for (Map.Entry<String, Double> figure : figures.named().entrySet()) {
+        printAll(out, prefix, figures.named());
+    }
+
+    private static void printAll(PrintWriter out, String prefix, Map<String, Double> figures) {
+        for (Map.Entry<String, Double> figure : figures.entrySet()) {
             print(out, prefix, figure.getKey(), figure.getValue());
         }
     }

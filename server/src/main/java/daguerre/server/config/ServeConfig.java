@@ -1,8 +1,10 @@
 package daguerre.server.config;
 
+import daguerre.diffusion.vae.VaeTiling;
 import daguerre.server.jobs.Limits;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Objects;
 
 /**
  * Everything {@code serve} needs, resolved from flags, environment and config file.
@@ -24,6 +26,7 @@ import java.util.List;
  * @param connections bounds on open, idle and slow connections
  * @param publicUrl the service's address as clients reach it ({@code https://host[:port][/path]}), for the
  *     absolute URLs it returns (OpenAI's {@code url}); null = the address it listens on
+ * @param vaeTiling when VAE decodes and encodes run in overlapping tiles (a runtime setting of every model, not per request)
  */
 public record ServeConfig(
         String host,
@@ -41,9 +44,11 @@ public record ServeConfig(
         long shutdownGraceMillis,
         LogFormat logFormat,
         ConnectionLimits connections,
-        String publicUrl) {
+        String publicUrl,
+        VaeTiling vaeTiling) {
 
     public ServeConfig {
+        Objects.requireNonNull(vaeTiling, "vaeTiling");
         models = List.copyOf(models);
         apiKeys = List.copyOf(apiKeys);
         apiAuth = List.copyOf(apiAuth);
@@ -54,52 +59,57 @@ public record ServeConfig(
     public static ServeConfig defaults() {
         return new ServeConfig("127.0.0.1", 7860, Path.of("data"), List.of(), new Limits(2048, 2048, 150, 8, 100),
                 32L << 20, 1L << 30, List.of(), List.of(), List.of(), 5, 4, 30_000, LogFormat.TEXT,
-                ConnectionLimits.DEFAULTS, null);
+                ConnectionLimits.DEFAULTS, null, VaeTiling.AUTO);
     }
 
     public ServeConfig withPort(int newPort) {
         return new ServeConfig(host, newPort, dataDir, models, limits, maxBodyBytes, minFreeDiskBytes, apiKeys, apiAuth, corsOrigins,
-                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, connections, publicUrl);
+                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, connections, publicUrl, vaeTiling);
     }
 
     public ServeConfig withDataDir(Path newDataDir) {
         return new ServeConfig(host, port, newDataDir, models, limits, maxBodyBytes, minFreeDiskBytes, apiKeys, apiAuth, corsOrigins,
-                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, connections, publicUrl);
+                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, connections, publicUrl, vaeTiling);
     }
 
     public ServeConfig withLimits(Limits newLimits) {
         return new ServeConfig(host, port, dataDir, models, newLimits, maxBodyBytes, minFreeDiskBytes, apiKeys, apiAuth, corsOrigins,
-                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, connections, publicUrl);
+                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, connections, publicUrl, vaeTiling);
     }
 
     public ServeConfig withMaxBodyBytes(long bytes) {
         return new ServeConfig(host, port, dataDir, models, limits, bytes, minFreeDiskBytes, apiKeys, apiAuth, corsOrigins,
-                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, connections, publicUrl);
+                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, connections, publicUrl, vaeTiling);
     }
 
     public ServeConfig withMinFreeDiskBytes(long bytes) {
         return new ServeConfig(host, port, dataDir, models, limits, maxBodyBytes, bytes, apiKeys, apiAuth, corsOrigins,
-                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, connections, publicUrl);
+                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, connections, publicUrl, vaeTiling);
     }
 
     public ServeConfig withApiKeys(List<String> keys) {
         return new ServeConfig(host, port, dataDir, models, limits, maxBodyBytes, minFreeDiskBytes, keys, apiAuth, corsOrigins,
-                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, connections, publicUrl);
+                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, connections, publicUrl, vaeTiling);
     }
 
     public ServeConfig withApiAuth(List<String> credentials) {
         return new ServeConfig(host, port, dataDir, models, limits, maxBodyBytes, minFreeDiskBytes, apiKeys, credentials, corsOrigins,
-                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, connections, publicUrl);
+                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, connections, publicUrl, vaeTiling);
     }
 
     public ServeConfig withConnections(ConnectionLimits limits) {
         return new ServeConfig(host, port, dataDir, models, this.limits, maxBodyBytes, minFreeDiskBytes, apiKeys, apiAuth, corsOrigins,
-                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, limits, publicUrl);
+                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, limits, publicUrl, vaeTiling);
     }
 
     public ServeConfig withPublicUrl(String url) {
         return new ServeConfig(host, port, dataDir, models, limits, maxBodyBytes, minFreeDiskBytes, apiKeys, apiAuth, corsOrigins,
-                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, connections, url);
+                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, connections, url, vaeTiling);
+    }
+
+    public ServeConfig withVaeTiling(VaeTiling tiling) {
+        return new ServeConfig(host, port, dataDir, models, limits, maxBodyBytes, minFreeDiskBytes, apiKeys, apiAuth, corsOrigins,
+                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, connections, publicUrl, tiling);
     }
 
     /** Whether API routes need a Bearer key or Basic credentials. */
@@ -109,11 +119,11 @@ public record ServeConfig(
 
     public ServeConfig withPreviewEvery(int steps) {
         return new ServeConfig(host, port, dataDir, models, limits, maxBodyBytes, minFreeDiskBytes, apiKeys, apiAuth, corsOrigins,
-                steps, concurrentJobs, shutdownGraceMillis, logFormat, connections, publicUrl);
+                steps, concurrentJobs, shutdownGraceMillis, logFormat, connections, publicUrl, vaeTiling);
     }
 
     public ServeConfig withCorsOrigins(List<String> origins) {
         return new ServeConfig(host, port, dataDir, models, limits, maxBodyBytes, minFreeDiskBytes, apiKeys, apiAuth, origins,
-                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, connections, publicUrl);
+                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, connections, publicUrl, vaeTiling);
     }
 }

@@ -1,5 +1,6 @@
 package daguerre.server.config;
 
+import daguerre.diffusion.vae.VaeTiling;
 import daguerre.server.jobs.Limits;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -78,6 +79,10 @@ public final class ServiceOptions {
             description = "Jobs run at once; jobs of the same model and size share U-Net steps (default 4; 1 = one at a time).")
     Integer concurrentJobs;
 
+    @Option(names = "--vae-tiling", paramLabel = "MODE",
+            description = "VAE decode and encode in overlapping tiles: on, off or auto (default: auto, tiles above 1024x1024 px).")
+    String vaeTiling;
+
     @Option(names = "--" + KnownSettings.CONFIG, description = "A properties file with defaults for these options (or DAGUERRE_CONFIG).")
     Path configFile;
 
@@ -155,7 +160,8 @@ public final class ServiceOptions {
                 d.shutdownGraceMillis(),
                 d.logFormat(),
                 d.connections(),
-                d.publicUrl());
+                d.publicUrl(),
+                vaeTiling(settings, settings.string("vae-tiling", vaeTiling, d.vaeTiling().mode().optionName())));
         if (http == null) {
             return config;
         }
@@ -181,7 +187,17 @@ public final class ServiceOptions {
                         1000L * settings.integer("idle-timeout", http.idleTimeoutSeconds(),
                                 (int) (d.connections().idleTimeoutMillis() / 1000), 1, 86_400),
                         settings.bytes("min-body-rate", http.minBodyRate(), d.connections().minBodyBytesPerSecond())),
-                publicUrl(settings, settings.string("public-url", http.publicUrl(), null)));
+                publicUrl(settings, settings.string("public-url", http.publicUrl(), null)),
+                config.vaeTiling());
+    }
+
+    /** {@code on}, {@code off} or {@code auto}, with the default tile and overlap. */
+    private static VaeTiling vaeTiling(Settings settings, String mode) {
+        try {
+            return VaeTiling.of(VaeTiling.Mode.named(mode));
+        } catch (IllegalArgumentException e) {
+            throw settings.invalid("vae-tiling", "takes on, off or auto; got " + mode);
+        }
     }
 
     /** {@code url} checked to be an absolute http(s) URL without query or fragment, its trailing '/' removed; null stays null. */

@@ -8,6 +8,7 @@ import daguerre.diffusion.pipeline.StableDiffusionPipeline;
 import daguerre.diffusion.pipeline.StepBatcher;
 import daguerre.diffusion.sampling.Sampler;
 import daguerre.diffusion.text.PromptEncoder;
+import daguerre.diffusion.vae.VaeTiling;
 import daguerre.server.jobs.EngineResult;
 import daguerre.server.jobs.GenerationParams;
 import daguerre.server.jobs.ImageEngine;
@@ -64,6 +65,14 @@ public final class PipelineEngine implements ImageEngine {
      * @param concurrentJobs jobs run at once (1: one at a time, no step sharing)
      */
     public static PipelineEngine load(List<Path> modelPaths, ModelHasher hasher, int concurrentJobs) throws IOException {
+        return load(modelPaths, hasher, concurrentJobs, VaeTiling.AUTO);
+    }
+
+    /**
+     * As {@link #load(List, ModelHasher, int)}, every model's VAE passes tiling as {@code vaeTiling} says.
+     */
+    public static PipelineEngine load(List<Path> modelPaths, ModelHasher hasher, int concurrentJobs, VaeTiling vaeTiling)
+            throws IOException {
         if (concurrentJobs < 1) {
             throw new IllegalArgumentException("concurrent jobs must be at least 1, got " + concurrentJobs);
         }
@@ -79,7 +88,7 @@ public final class PipelineEngine implements ImageEngine {
                     model.close();
                     throw new IllegalArgumentException("two models have the id '" + model.id() + "'; rename one of " + modelPaths);
                 }
-                pipelines.put(model.id(), new StableDiffusionPipeline(model));
+                pipelines.put(model.id(), new StableDiffusionPipeline(model, vaeTiling));
             }
         } catch (IOException | RuntimeException e) {
             pipelines.values().forEach(p -> p.model().close());
