@@ -13,6 +13,9 @@ import daguerre.diffusion.nn.WeightLoader;
 import daguerre.diffusion.pipeline.ModelPreset;
 import daguerre.weights.Golden;
 import daguerre.weights.safetensors.SafetensorsFile;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
 import java.util.Locale;
 import java.util.SplittableRandom;
 import java.util.function.UnaryOperator;
@@ -80,7 +83,7 @@ class TiledVaeTest {
 
                 Seams seams = Seams.compare(vae, z, tiling, config.downsamplingFactor(), whole, tiled);
                 System.out.println(CASE + " tiled decode (tile 8, overlap 4 latent px) vs untiled: " + seams);
-                // measured: feathered mean 22.9, max 140 levels, largest jump 186; hard cut 26.5, 194, 235. The toy
+                // measured: feathered mean 22.9, max 140 levels, step across the seams 31.8; hard cut 26.5, 194, 43.8. The toy
                 // VAE's random weights make tiles of 8 latent px (16 px) far from untiled (per-tile GroupNorm and
                 // attention statistics; bigger tiles: 9.5 levels at 12, 5.0 at 14); the bound is the measured mean
                 // with 1.5x headroom, and the feathered blend must beat the hard cut on all three figures
@@ -132,7 +135,7 @@ class TiledVaeTest {
 
     /**
      * Random SD 1.5 VAE weights (the real architecture, factor 8) at 512 px: 64x64 latents in tiles
-     * of 48 overlapping by 16 (384 px tiles, 2 x 2). About a minute and 3 GiB: behind
+     * of 48 overlapping by 16 (384 px tiles, 2 x 2). Five minutes on the 2-core machine (busy), about 1 GiB: behind
      * {@code -Ddaguerre.largeTests=true}.
      */
     @Test
@@ -147,10 +150,11 @@ class TiledVaeTest {
                 NDArray z = request.create(normal(random, 4 * 64 * 64), new Shape(1, 4, 64, 64));
                 NDArray whole = vae.decode(z);  // [1, 3, 512, 512]
                 VaeTiling tiling = new VaeTiling(VaeTiling.Mode.ON, 48, 16);
-                NDArray tiled = vae.decode(z, tiling);
-                Seams seams = Seams.compare(vae, z, tiling, config.downsamplingFactor(), whole, tiled);
+                Seams seams = Seams.compareDecodingOnce(vae, z, tiling, config.downsamplingFactor(), whole);
                 System.out.println("random sd15 VAE at 512 px, tiled decode (tile 48, overlap 16 latent px) vs untiled: " + seams);
-                assertTrue(seams.feathered.mean < 3 && seams.feathered.max < 64, "tiled decode too far from untiled: " + seams);
+                // measured: feathered mean 1.27, max 17.1 levels, step across the seams 0.61; hard cut 1.43, 14.9, 1.87
+                // (its worst pixel is no worse, but its seams are three times as steep); bounds: 1.5x the measured figures
+                assertTrue(seams.feathered.mean < 1.9 && seams.feathered.max < 26, "tiled decode too far from untiled: " + seams);
                 assertTrue(seams.feathered.mean < seams.hardCut.mean && seams.featheredJump < seams.hardCutJump,
                         "feathering must beat a hard cut between the same tiles: " + seams);
             }
@@ -180,36 +184,86 @@ class TiledVaeTest {
 
     /**
      * The feathered tiled decode and a hard cut of the same tiles, each against the untiled decode:
-     * the difference, and the largest jump of that difference between neighbouring pixels (a seam
-     * shows as a jump along the line where one tile's output gives way to the next one's).
+     * the difference, and the mean step of that difference across the hard cut's seam lines (a seam
+     * shows as a step along the line where one tile's output gives way to the next one's).
      */
     record Seams(Difference feathered, Difference hardCut, double featheredJump, double hardCutJump) {
 
+        /** With {@code tiled} from {@link AutoencoderKL#decode(NDArray, VaeTiling)}; the hard cut decodes the tiles again. */
         static Seams compare(AutoencoderKL vae, NDArray z, VaeTiling tiling, int factor, NDArray whole, NDArray tiled) {
+            AutoencoderKL.TileGrid hard = hardCut(z, tiling, factor);
+            NDArray cut = AutoencoderKL.blended(z, hard, 1, factor, whole.getShape(), vae::decode);
+            return new Seams(Difference.levels(whole, tiled), Difference.levels(whole, cut), jump(whole, tiled, hard), jump(whole, cut, hard));
+        }
+
+        /** Both blends from one decode of each tile (kept in {@code z}'s manager meanwhile): for a large VAE. */
+        static Seams compareDecodingOnce(AutoencoderKL vae, NDArray z, VaeTiling tiling, int factor, NDArray whole) {
+            int h = Math.toIntExact(z.getShape().get(2));
+            int w = Math.toIntExact(z.getShape().get(3));
+            List<NDArray> tiles = new ArrayList<>();
+            NDArray tiled = AutoencoderKL.tiled(z, tiling, h, w, 1, factor, whole.getShape(), crop -> {
+                NDArray out = vae.decode(crop);
+                NDArray kept = out.duplicate();
+                kept.attach(z.getManager());
+                tiles.add(kept);
+                return out;
+            });
+            Iterator<NDArray> again = tiles.iterator();
+            AutoencoderKL.TileGrid hard = hardCut(z, tiling, factor);
+            NDArray cut = AutoencoderKL.blended(z, hard, 1, factor, whole.getShape(), crop -> again.next().duplicate());
+            return new Seams(Difference.levels(whole, tiled), Difference.levels(whole, cut), jump(whole, tiled, hard), jump(whole, cut, hard));
+        }
+
+        /** The grid of {@code tiling} over z with {@link #nearestTile} weights. */
+        private static AutoencoderKL.TileGrid hardCut(NDArray z, VaeTiling tiling, int factor) {
             int h = Math.toIntExact(z.getShape().get(2));
             int w = Math.toIntExact(z.getShape().get(3));
             int[] ys = tiling.origins(h);
             int[] xs = tiling.origins(w);
-            AutoencoderKL.TileGrid hard = new AutoencoderKL.TileGrid(ys, xs, tiling.span(h), tiling.span(w),
+            return new AutoencoderKL.TileGrid(ys, xs, tiling.span(h), tiling.span(w),
                     nearestTile(ys, tiling.span(h), h, factor), nearestTile(xs, tiling.span(w), w, factor));
-            NDArray cut = AutoencoderKL.blended(z, hard, 1, factor, whole.getShape(), vae::decode);
-            return new Seams(Difference.levels(whole, tiled), Difference.levels(whole, cut), jump(whole, tiled), jump(whole, cut));
         }
 
-        /** The largest |e[x + 1] - e[x]| along rows and columns of e = levels(b) - levels(a). */
-        static double jump(NDArray a, NDArray b) {
+        /**
+         * The mean |e[x] - e[x - 1]| of e = levels(b) - levels(a) across the hard cut's seam lines
+         * (the columns x, and likewise the rows, where it switches from one tile to the next): a
+         * visible seam is a step there.
+         */
+        static double jump(NDArray a, NDArray b, AutoencoderKL.TileGrid hard) {
             try (NDManager scope = a.getManager().newSubManager()) {
                 NDArray e = b.clip(-1, 1).sub(a.clip(-1, 1)).mul(127.5f);
                 e.attach(scope);
-                NDArray across = e.get(":, :, :, 1:").sub(e.get(":, :, :, :-1")).abs().max();
-                NDArray down = e.get(":, :, 1:, :").sub(e.get(":, :, :-1, :")).abs().max();
-                return Math.max(across.getFloat(), down.getFloat());
+                double sum = 0;
+                int lines = 0;
+                for (int x : seams(hard.xs(), hard.tw(), hard.columnWeights())) {
+                    sum += e.get(":, :, :, " + x).sub(e.get(":, :, :, " + (x - 1))).abs().mean().getFloat();
+                    lines++;
+                }
+                for (int y : seams(hard.ys(), hard.th(), hard.rowWeights())) {
+                    sum += e.get(":, :, " + y + ", :").sub(e.get(":, :, " + (y - 1) + ", :")).abs().mean().getFloat();
+                    lines++;
+                }
+                return sum / lines;
             }
+        }
+
+        /** Output pixels x where the 0/1 weights of tiles of side {@code span} switch to the next tile (x - 1 belongs to the previous one). */
+        static List<Integer> seams(int[] origins, int span, float[][] weights) {
+            int scale = weights[0].length / span;
+            List<Integer> seams = new ArrayList<>();
+            for (int i = 1; i < origins.length; i++) {
+                int u = 0;
+                while (weights[i][u] == 0) {
+                    u++;
+                }
+                seams.add(origins[i] * scale + u);
+            }
+            return seams;
         }
 
         @Override
         public String toString() {
-            return String.format(Locale.ROOT, "feathered %s, largest jump %.1f; hard cut %s, largest jump %.1f",
+            return String.format(Locale.ROOT, "feathered %s, mean step across the seams %.2f; hard cut %s, step %.2f",
                     feathered, featheredJump, hardCut, hardCutJump);
         }
     }
