@@ -135,8 +135,8 @@ class TiledVaeTest {
 
     /**
      * Random SD 1.5 VAE weights (the real architecture, factor 8) at 512 px: 64x64 latents in tiles
-     * of 48 overlapping by 16 (384 px tiles, 2 x 2). Five minutes on the 2-core machine (busy), about 1 GiB: behind
-     * {@code -Ddaguerre.largeTests=true}.
+     * of 48 overlapping by 16 (384 px tiles, 2 x 2). Five minutes on the (busy) 2-core machine,
+     * about 1 GiB of activations: behind {@code -Ddaguerre.largeTests=true}.
      */
     @Test
     @EnabledIfSystemProperty(named = "daguerre.largeTests", matches = "true")
