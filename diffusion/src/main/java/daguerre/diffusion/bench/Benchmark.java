@@ -368,9 +368,11 @@ public final class Benchmark {
      * @param meanAbsLevels the mean absolute difference of the decoded images over every colour
      *     channel of every pixel, in levels 0-255
      * @param maxAbsLevels the largest such difference
+     * @param flopSpeedup the loop's FLOPs uncached over cached ({@link FlopCounter#unet} and
+     *     {@link FlopCounter#unetShallow}): the speed-up if time followed FLOPs
      */
     public record CacheFigures(int size, int interval, double uncachedSeconds, double cachedSeconds, double meanAbsLevels,
-                               int maxAbsLevels) {
+                               int maxAbsLevels, double flopSpeedup) {
 
         /** Uncached loop time over cached loop time. */
         public double speedup() {
@@ -386,6 +388,7 @@ public final class Benchmark {
             Map<String, Double> out = new LinkedHashMap<>();
             out.put("cache_loop_s" + at, cachedSeconds);
             out.put("cache_speedup" + at, speedup());
+            out.put("cache_flop_speedup" + at, flopSpeedup);
             out.put("cache_image_mean_abs" + at, meanAbsLevels);
             out.put("cache_image_max_abs" + at, (double) maxAbsLevels);
             return out;
@@ -407,10 +410,18 @@ public final class Benchmark {
         denoise(pipeline, imageRequest(2, seed).toBuilder().size(size, size).cacheInterval(2).build());   // warm-up
         Denoised uncached = denoise(pipeline, base);
         List<CacheFigures> figures = new ArrayList<>();
+        UNetConfig unet = model.unet().config();
+        int latent = size / model.vaeScaleFactor();
+        int tokens = model.tokenizer().encode(PROMPT).length;
+        double full = FlopCounter.unet(unet, 2, latent, latent, tokens);
+        double shallow = FlopCounter.unetShallow(unet, 2, latent, latent, tokens);
         for (int interval : intervals) {
             Denoised cached = denoise(pipeline, base.toBuilder().cacheInterval(interval).build());
             double[] difference = levelDifference(uncached.image(), cached.image());
-            figures.add(new CacheFigures(size, interval, uncached.seconds(), cached.seconds(), difference[0], (int) difference[1]));
+            int fullSteps = (steps + interval - 1) / interval;
+            double flopSpeedup = steps * full / (fullSteps * full + (steps - fullSteps) * shallow);
+            figures.add(new CacheFigures(size, interval, uncached.seconds(), cached.seconds(), difference[0], (int) difference[1],
+                    flopSpeedup));
         }
         return figures;
     }

@@ -195,7 +195,7 @@ public final class StableDiffusionPipeline {
             row += job.rows();
         }
         NDList all = new NDList(inputs);
-        UNetConditioning stacked = stack(conditionings);
+        UNetConditioning stacked = stack(conditionings, step);
         all.add(stacked.context());
         if (stacked.hasTextTime()) {
             all.add(stacked.textEmbeds());
@@ -271,8 +271,12 @@ public final class StableDiffusionPipeline {
         return images;
     }
 
-    /** The jobs' conditionings stacked along the batch axis, in the step's manager (the jobs' rows in order). */
-    private static UNetConditioning stack(List<UNetConditioning> conditionings) {
+    /**
+     * The jobs' conditionings stacked along the batch axis, in the step's manager (the jobs' rows in
+     * order). A concatenation lands in its first operand's manager, a job's: it is moved to the
+     * step's, or every shared step would leave a stacked copy in that job's manager until it ends.
+     */
+    private static UNetConditioning stack(List<UNetConditioning> conditionings, NDManager step) {
         if (conditionings.size() == 1) {
             return conditionings.get(0);
         }
@@ -286,8 +290,14 @@ public final class StableDiffusionPipeline {
                 timeIds.add(c.timeIds());
             }
         }
-        return textEmbeds.isEmpty() ? UNetConditioning.of(NDArrays.concat(contexts, 0))
+        UNetConditioning stacked = textEmbeds.isEmpty() ? UNetConditioning.of(NDArrays.concat(contexts, 0))
                 : new UNetConditioning(NDArrays.concat(contexts, 0), NDArrays.concat(textEmbeds, 0), NDArrays.concat(timeIds, 0));
+        stacked.context().attach(step);
+        if (stacked.hasTextTime()) {
+            stacked.textEmbeds().attach(step);
+            stacked.timeIds().attach(step);
+        }
+        return stacked;
     }
 
     /**

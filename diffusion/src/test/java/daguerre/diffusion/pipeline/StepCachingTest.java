@@ -124,6 +124,23 @@ class StepCachingTest {
         }
     }
 
+    /** Jobs sharing calls (stacked contexts and deep features) keep bounded managers too. */
+    @Test
+    void sharedStepsLeaveNothingInTheJobsManagers() {
+        GenerationRequest first = request().steps(12).cacheInterval(2).build();
+        GenerationRequest second = request().steps(12).cacheInterval(3).seed(5).build();
+        try (GenerationJob a = pipeline.start(first, SeededNoise.consecutive(first.seed(), 1), GenerationListener.NONE, () -> false);
+             GenerationJob b = pipeline.start(second, SeededNoise.consecutive(second.seed(), 1), GenerationListener.NONE, () -> false)) {
+            List<List<Integer>> arrays = new ArrayList<>();
+            while (!a.isFinished()) {
+                pipeline.step(List.of(a, b));
+                arrays.add(List.of(((BaseNDManager) a.manager).getManagedArrays().size(),
+                        ((BaseNDManager) b.manager).getManagedArrays().size()));
+            }
+            assertEquals(1, arrays.subList(2, arrays.size()).stream().distinct().count(), "arrays per step: " + arrays);
+        }
+    }
+
     @Test
     void theIntervalMustLieBetweenOneAndTheSteps() {
         InvalidRequestException zero = assertThrows(InvalidRequestException.class, () -> request().cacheInterval(0).build());
