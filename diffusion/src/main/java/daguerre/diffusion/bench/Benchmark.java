@@ -20,6 +20,7 @@ import daguerre.diffusion.text.SdxlPromptEncoder;
 import daguerre.diffusion.unet.UNetConditioning;
 import daguerre.diffusion.unet.UNetConfig;
 import daguerre.diffusion.vae.VaeConfig;
+import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -426,7 +427,7 @@ public final class Benchmark {
         return figures;
     }
 
-    private record Denoised(double seconds, java.awt.image.BufferedImage image) {}
+    private record Denoised(double seconds, BufferedImage image) {}
 
     /** Runs {@code request}'s denoising loop (timed) and decodes its image (untimed). */
     private static Denoised denoise(StableDiffusionPipeline pipeline, GenerationRequest request) {
@@ -442,7 +443,7 @@ public final class Benchmark {
     }
 
     /** {mean, max} absolute difference over every colour channel of every pixel, in levels 0-255. */
-    private static double[] levelDifference(java.awt.image.BufferedImage a, java.awt.image.BufferedImage b) {
+    private static double[] levelDifference(BufferedImage a, BufferedImage b) {
         long sum = 0;
         int max = 0;
         for (int y = 0; y < a.getHeight(); y++) {

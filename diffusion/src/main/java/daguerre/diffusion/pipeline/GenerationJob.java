@@ -1,5 +1,6 @@
 package daguerre.diffusion.pipeline;
 
+import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import daguerre.diffusion.sampling.NoiseSource;
 import daguerre.diffusion.sampling.SamplerState;
@@ -76,7 +77,7 @@ public final class GenerationJob implements AutoCloseable {
     }
 
     /** Keeps {@code features} (its own rows, [rows, C, h, w]) for the next shallow steps, in the job's manager. */
-    void keepDeepFeatures(ai.djl.ndarray.NDArray features) {
+    void keepDeepFeatures(NDArray features) {
         features.attach(manager);
         if (deep != null) {
             deep.features().close();

@@ -39,9 +39,9 @@ import java.util.Objects;
  * features standing in for everything below:
  *
  * <pre>
- * full:    conv_in -> down 0 -> down 1 ... -> mid -> up 0 ... -> up L-2 --deep--> up L-1 -> conv_out
- *                 \_skips_/                                               ^ skips of conv_in, down 0
- * shallow: conv_in -> down 0 (resnets only) ---------- cached deep ------> up L-1 -> conv_out
+ * full:    conv_in -> down 0 -> down 1 .. down L-1 -> mid -> up 0 .. up L-2 --deep--> up L-1 -> conv_out
+ * shallow: conv_in -> down 0 without its downsampler ---- cached deep -------> up L-1 -> conv_out
+ *          (in both, up L-1 also takes the skips of conv_in and of down 0's layers)
  * </pre>
  */
 public final class UNet2DConditionModel extends Module {
