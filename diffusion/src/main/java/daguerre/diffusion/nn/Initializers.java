@@ -90,8 +90,7 @@ public final class Initializers {
             Parameter parameter = parameters.get(i).getValue();
             float[] values = values(key, parameter.shape(), generators.get(i));
             synchronized (creation) {
-                parameter.set(manager.create(values, parameter.shape()),
-                        precision.storageType(DataType.FLOAT32, parameter.shape()));
+                parameter.set(values, manager, precision.storageType(DataType.FLOAT32, parameter.shape()));
             }
         });
     }

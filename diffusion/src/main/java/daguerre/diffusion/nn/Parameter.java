@@ -1,8 +1,13 @@
 package daguerre.diffusion.nn;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import daguerre.weights.safetensors.HalfFloats;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.ShortBuffer;
 
 /**
  * A named weight slot of a {@link Module}: its expected shape and, once loaded or initialised, its
@@ -65,24 +70,35 @@ public final class Parameter {
     }
 
     /**
-     * Sets a float32 value, kept in {@code storage}: converted (and the float32 array closed) when
-     * that is a 16-bit type.
+     * Sets the value to {@code values} (row-major, float32) in {@code manager}, kept in
+     * {@code storage}. A float16 value is rounded here (to nearest even) straight into the buffer
+     * the array keeps, so that loading never allocates and frees a float32 copy of each weight;
+     * bfloat16 goes through such a copy (see below).
      */
-    public void set(NDArray float32Value, DataType storage) {
-        if (storage == float32Value.getDataType()) {
-            set(float32Value);
+    public void set(float[] values, NDManager manager, DataType storage) {
+        if (values.length != shape.size()) {
+            throw new IllegalArgumentException(values.length + " values do not fill the parameter's shape " + shape);
+        }
+        if (storage == DataType.FLOAT32) {
+            replace(manager.create(values, shape), storage);
             return;
         }
-        try (float32Value) {
-            replace(FusedOps.convert(float32Value, storage), storage);
+        if (storage == DataType.BFLOAT16) {
+            // DJL 0.35.1 aborts the JVM creating a bfloat16 array from a buffer: libtorch converts a float32 copy
+            try (NDArray float32 = manager.create(values, shape)) {
+                replace(FusedOps.convert(float32, storage), storage);
+            }
+            return;
         }
-    }
-
-    /** Keeps the value in {@code storage} from now on (converting it if it is kept in another type). */
-    public void convertTo(DataType storage) {
-        if (dataType() != storage) {
-            replace(FusedOps.convert(value, storage), storage);
+        if (storage != DataType.FLOAT16) {
+            throw new IllegalArgumentException("weights are kept in float32, float16 or bfloat16, not " + storage);
         }
+        ByteBuffer buffer = ByteBuffer.allocateDirect(values.length * 2).order(ByteOrder.nativeOrder());
+        ShortBuffer bits = buffer.asShortBuffer();
+        for (float v : values) {
+            bits.put(HalfFloats.floatToF16(v));
+        }
+        replace(manager.create(buffer, shape, storage), storage);
     }
 
     /**

@@ -88,7 +88,7 @@ public final class WeightLoader {
             if (storage == DataType.FLOAT16) {
                 requireFloat16Range(source, key, values);
             }
-            parameter.set(manager.create(values, parameter.shape()), storage);
+            parameter.set(values, manager, storage);
         }
     }
 

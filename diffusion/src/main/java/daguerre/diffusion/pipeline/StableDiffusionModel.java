@@ -237,8 +237,7 @@ public final class StableDiffusionModel implements AutoCloseable {
 
     /** Bytes every weight of the model takes in memory. */
     public long weightBytes() {
-        return networks().stream().flatMap(network -> network.namedParameters().values().stream())
-                .mapToLong(Parameter::byteSize).sum();
+        return networks().stream().mapToLong(Module::parameterBytes).sum();
     }
 
     /** The manager that owns every weight; requests use child managers of it. */

@@ -15,7 +15,6 @@ import daguerre.diffusion.unet.UNetConfig;
 import daguerre.diffusion.vae.AutoencoderKL;
 import daguerre.diffusion.vae.VaeConfig;
 import daguerre.weights.Golden;
-import daguerre.weights.safetensors.HalfFloats;
 import daguerre.weights.safetensors.SafetensorsFile;
 import java.io.IOException;
 import java.util.Map;
@@ -140,20 +139,19 @@ class HalfWeightParityTest {
         };
     }
 
-    /** Replaces every matrix of {@code network} by its values rounded to {@code precision}, kept in float32. */
+    /**
+     * Replaces every matrix of {@code network} by its values rounded to {@code precision} by libtorch
+     * (an implementation independent of the loader's), kept in float32.
+     */
     private static void roundWeights(Module network, WeightPrecision precision) {
+        DataType type = precision.storageType(DataType.FLOAT32, new Shape(1, 1));
         for (Parameter parameter : network.namedParameters().values()) {
             if (parameter.shape().dimension() < 2) {
                 continue;
             }
-            float[] values = parameter.floats();
-            for (int i = 0; i < values.length; i++) {
-                values[i] = precision == WeightPrecision.FLOAT16
-                        ? HalfFloats.f16ToFloat(HalfFloats.floatToF16(values[i]))
-                        : HalfFloats.bf16ToFloat(HalfFloats.floatToBf16(values[i]));
+            try (NDArray narrow = FusedOps.convert(parameter.value(), type)) {
+                parameter.set(FusedOps.convert(narrow, DataType.FLOAT32));
             }
-            NDManager manager = parameter.value().getManager();
-            parameter.set(manager.create(values, parameter.shape()));
         }
     }
 
