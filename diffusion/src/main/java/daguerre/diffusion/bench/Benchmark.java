@@ -164,7 +164,7 @@ public final class Benchmark {
         long[] idValues = Arrays.stream(ids).asLongStream().toArray();
         double textSeconds;
         long textFlops;
-        long otherWeights = model.textEncoder().parameterCount() + model.vae().parameterCount();
+        long otherWeights = model.textEncoder().parameterBytes() + model.vae().parameterBytes();
         if (model.isSdxl()) {
             SdxlPromptEncoder encoder = new SdxlPromptEncoder(model.sdxlTextEncoders(), PromptEncoder.Options.DEFAULTS,
                     model.secondTextEncoder().get().forceZerosForEmptyPrompt());
@@ -179,7 +179,7 @@ public final class Benchmark {
             });
             textFlops = FlopCounter.sdxlTextEncoders(model.textEncoder().config(),
                     model.secondTextEncoder().get().encoder().config(), 1, tokens, encoder.hiddenStateFromEnd());
-            otherWeights += model.secondTextEncoder().get().encoder().parameterCount();
+            otherWeights += model.secondTextEncoder().get().encoder().parameterBytes();
         } else {
             textSeconds = median(options, model.manager(), m -> {
                 NDArray input = m.create(idValues, new Shape(1, tokens));
@@ -188,7 +188,7 @@ public final class Benchmark {
             textFlops = FlopCounter.textEncoder(model.textEncoder().config(), 1, tokens);
         }
 
-        double otherWeightsGib = otherWeights * 4 / GIB;
+        double otherWeightsGib = otherWeights / GIB;
         List<SizeFigures> sizes = new ArrayList<>();
         for (int size : options.sizes()) {
             int latent = size / factor;

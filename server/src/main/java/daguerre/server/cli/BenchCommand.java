@@ -2,6 +2,7 @@ package daguerre.server.cli;
 
 import daguerre.diffusion.DjlRuntime;
 import daguerre.diffusion.bench.Benchmark;
+import daguerre.diffusion.nn.WeightPrecision;
 import daguerre.diffusion.pipeline.ModelPreset;
 import daguerre.diffusion.pipeline.RandomModel;
 import daguerre.diffusion.pipeline.StableDiffusionModel;
@@ -85,6 +86,10 @@ public final class BenchCommand implements Callable<Integer> {
             description = "also time a U-Net step and a VAE decode at this size with each fused kernel switched off in turn, and with none")
     Integer ablationSize;
 
+    @Option(names = "--weight-dtype", paramLabel = "TYPE", defaultValue = "stored",
+            description = "keep the measured model's weights in f32, f16 or bf16 (default: as stored; random weights: f32)")
+    String weightDtype;
+
     /** Finds the default model; tests replace it. */
     Supplier<Optional<Path>> defaultModelLocator = DefaultModel::locate;
 
@@ -93,7 +98,9 @@ public final class BenchCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         ModelPreset preset;
         Benchmark.Options options;
+        WeightPrecision precision;
         try {
+            precision = WeightPrecision.parse(weightDtype);
             Path modelPath = source == null ? null : source.model;
             preset = modelPath != null ? null : ModelPreset.named(source == null ? "sd15" : source.random);
             options = new Benchmark.Options(sizes, repeats, warmups, seed);
@@ -117,9 +124,12 @@ public final class BenchCommand implements Callable<Integer> {
         }
         long start = System.nanoTime();
         try (StableDiffusionModel model = preset == null
-                ? StableDiffusionModel.load(source.model, predictionType, new ModelHasher())
-                : RandomModel.create(preset, seed)) {
+                ? StableDiffusionModel.load(source.model, predictionType, new ModelHasher(), precision)
+                : RandomModel.create(preset, seed, precision)) {
             out.println("model " + model.id());
+            out.println("weight_dtype " + model.weightDtype());
+            out.println("compute_dtype float32");
+            print(out, "", "weight_gib", model.weightBytes() / (double) (1L << 30));
             print(out, "", "model_load_s", (System.nanoTime() - start) / 1e9);
             printAll(out, "", Benchmark.run(model, options));
             if (ablationSize != null) {
