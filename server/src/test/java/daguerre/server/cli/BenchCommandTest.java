@@ -37,7 +37,7 @@ class BenchCommandTest {
                 "unet_step_s.32", "unet_step_s.64", "unet_step_ratio.64", "vae_decode_s.64", "vae_decode_ratio.64",
                 "peak_rss_gib.64", "threads", "interop_threads");
         assertTrue(figures.keySet().stream().noneMatch(name -> name.startsWith("default.")), out.toString());
-        String printed = out.toString();
+        String printed = "\n" + out;
         assertTrue(printed.contains("\ncpu_features " + CpuFeatures.current().reportedText() + "\n"), printed);
         assertTrue(printed.contains("\ncpu_model " + CpuFeatures.current().model() + "\n"), printed);
         assertTrue(printed.contains("\npeak_probes agree\n") || printed.contains("\npeak_probes differ\n"), printed);
