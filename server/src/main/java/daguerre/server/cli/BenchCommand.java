@@ -101,7 +101,7 @@ public final class BenchCommand implements Callable<Integer> {
     boolean json;
 
     /** Every figure printed so far, by its printed name: Double, Long or String values. */
-    private final Map<String, Object> figures = new LinkedHashMap<>();
+    private final Map<String, Object> printed = new LinkedHashMap<>();
 
     /** Finds the default model; tests replace it. */
     Supplier<Optional<Path>> defaultModelLocator = DefaultModel::locate;
@@ -147,7 +147,7 @@ public final class BenchCommand implements Callable<Integer> {
         }
         out.flush();
         if (json) {
-            stdout.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(figures));
+            stdout.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(printed));
             stdout.flush();
         }
         return 0;
@@ -212,19 +212,19 @@ public final class BenchCommand implements Callable<Integer> {
 
     /** Prints {@code name value} (4 significant digits) and keeps the figure for {@code --json}. */
     private void print(PrintWriter out, String prefix, String name, double value) {
-        figures.put(prefix + name, value);
+        printed.put(prefix + name, value);
         out.println(prefix + name + " " + String.format(Locale.ROOT, "%.4g", value));
     }
 
     /** A count: printed as an integer, a JSON integer. */
     private void print(PrintWriter out, String prefix, String name, long value) {
-        figures.put(prefix + name, value);
+        printed.put(prefix + name, value);
         out.println(prefix + name + " " + value);
     }
 
     /** A text figure (a name, a list of features): the rest of the line, a JSON string. */
     private void print(PrintWriter out, String prefix, String name, String value) {
-        figures.put(prefix + name, value);
+        printed.put(prefix + name, value);
         out.println(prefix + name + " " + value);
     }
 }
