@@ -48,8 +48,10 @@ import java.util.function.Supplier;
  * Each figure is the median over {@code repeats} calls after {@code warmups} untimed ones; each call
  * runs in its own child {@link NDManager}, its inputs created there before the clock starts. The
  * FLOP count of each call comes from {@link FlopCounter}; the limit is the float32 peak of
- * {@link PeakFlops}, measured before and after the timed calls (the higher is used, since the CPU
- * share of shared machines drifts). Peak RSS is the process's {@code VmHWM} (Linux), reset at the
+ * {@link PeakFlops} (the FMA loop), measured before and after the timed calls (the higher is used,
+ * since the CPU share of shared machines drifts). A second, independent peak, a large oneDNN
+ * matrix multiply ({@link GemmPeak}), is measured next to each FMA measurement and reported beside
+ * it; the ratios keep using the FMA peak. Peak RSS is the process's {@code VmHWM} (Linux), reset at the
  * start of each size where the kernel allows it. Inputs are seeded Java random numbers.
  */
 public final class Benchmark {
@@ -57,6 +59,8 @@ public final class Benchmark {
     private static final float TIMESTEP = 500f;
     private static final String PROMPT = "a photograph of an astronaut riding a horse on the moon, highly detailed";
     private static final double GIB = 1024.0 * 1024 * 1024;
+    /** How far apart (relative) the FMA and GEMM peaks may be before {@code bench} says they differ. */
+    public static final double PEAK_PROBE_TOLERANCE = 0.10;
 
     private Benchmark() {}
 
@@ -102,15 +106,31 @@ public final class Benchmark {
      *
      * @param peakGflopsStart the float32 peak measured before the timed calls, GFLOP/s
      * @param peakGflopsEnd the same, measured after them
+     * @param gemmPeakGflopsStart the {@link GemmPeak} matrix-multiply peak before the timed calls, GFLOP/s
+     * @param gemmPeakGflopsEnd the same, after them
      * @param modelRssGib RSS with the model loaded, before any call
      * @param textEncodeSeconds median seconds of one text encode (batch 1, 77 tokens)
      */
-    public record Figures(double peakGflopsStart, double peakGflopsEnd, double modelRssGib, double textEncodeSeconds,
+    public record Figures(double peakGflopsStart, double peakGflopsEnd, double gemmPeakGflopsStart,
+                          double gemmPeakGflopsEnd, double modelRssGib, double textEncodeSeconds,
                           long textEncodeFlops, List<SizeFigures> sizes) {
 
         /** The FLOP limit used for the ratios: the higher of the two peak measurements, in GFLOP/s. */
         public double peakGflops() {
             return Math.max(peakGflopsStart, peakGflopsEnd);
+        }
+
+        /** The higher of the two {@link GemmPeak} measurements, in GFLOP/s. */
+        public double gemmPeakGflops() {
+            return Math.max(gemmPeakGflopsStart, gemmPeakGflopsEnd);
+        }
+
+        /**
+         * Whether the two peak probes disagree by more than {@code PEAK_PROBE_TOLERANCE} (10%): the
+         * GEMM peak above 1.1 times the FMA peak or below 0.9 times it.
+         */
+        public boolean peakProbesDiffer() {
+            return Math.abs(gemmPeakGflops() / peakGflops() - 1) > PEAK_PROBE_TOLERANCE;
         }
 
         /** {@code seconds} as a multiple of the time {@code flops} take at the peak. */
@@ -119,7 +139,9 @@ public final class Benchmark {
         }
 
         /**
-         * Every figure by name, in print order: {@code peak_gflops}, {@code text_encode_s}, then per
+         * Every figure by name, in print order: {@code peak_gflops} (the FMA peak, which every
+         * {@code *_ratio} uses), the GEMM peak {@code gemm_peak_gflops} and
+         * {@code gemm_to_fma_peak}, {@code text_encode_s}, then per
          * size {@code unet_step_s.512}, {@code unet_step_ratio.512}, ... Times in seconds, FLOPs in
          * TFLOP (GFLOP for the text encoder), RSS in GiB.
          */
@@ -128,6 +150,10 @@ public final class Benchmark {
             out.put("peak_gflops", peakGflops());
             out.put("peak_gflops_start", peakGflopsStart);
             out.put("peak_gflops_end", peakGflopsEnd);
+            out.put("gemm_peak_gflops", gemmPeakGflops());
+            out.put("gemm_peak_gflops_start", gemmPeakGflopsStart);
+            out.put("gemm_peak_gflops_end", gemmPeakGflopsEnd);
+            out.put("gemm_to_fma_peak", gemmPeakGflops() / peakGflops());
             out.put("model_rss_gib", modelRssGib);
             out.put("text_encode_s", textEncodeSeconds);
             out.put("text_encode_gflop", textEncodeFlops / 1e9);
@@ -160,6 +186,7 @@ public final class Benchmark {
         VaeConfig vae = model.vae().config();
         SplittableRandom random = new SplittableRandom(options.seed());
         double peakStart = MachinePeak.measureGflops();
+        double gemmStart = GemmPeak.measureGflops();
         System.gc();
         double modelRss = MemoryStatus.rssGib();
 
@@ -168,7 +195,7 @@ public final class Benchmark {
         long[] idValues = Arrays.stream(ids).asLongStream().toArray();
         double textSeconds;
         long textFlops;
-        long otherWeights = model.textEncoder().parameterCount() + model.vae().parameterCount();
+        long otherWeights = model.textEncoder().parameterBytes() + model.vae().parameterBytes();
         if (model.isSdxl()) {
             SdxlPromptEncoder encoder = new SdxlPromptEncoder(model.sdxlTextEncoders(), PromptEncoder.Options.DEFAULTS,
                     model.secondTextEncoder().get().forceZerosForEmptyPrompt());
@@ -183,7 +210,7 @@ public final class Benchmark {
             });
             textFlops = FlopCounter.sdxlTextEncoders(model.textEncoder().config(),
                     model.secondTextEncoder().get().encoder().config(), 1, tokens, encoder.hiddenStateFromEnd());
-            otherWeights += model.secondTextEncoder().get().encoder().parameterCount();
+            otherWeights += model.secondTextEncoder().get().encoder().parameterBytes();
         } else {
             textSeconds = median(options, model.manager(), m -> {
                 NDArray input = m.create(idValues, new Shape(1, tokens));
@@ -192,7 +219,7 @@ public final class Benchmark {
             textFlops = FlopCounter.textEncoder(model.textEncoder().config(), 1, tokens);
         }
 
-        double otherWeightsGib = otherWeights * 4 / GIB;
+        double otherWeightsGib = otherWeights / GIB;
         List<SizeFigures> sizes = new ArrayList<>();
         for (int size : options.sizes()) {
             int latent = size / factor;
@@ -205,8 +232,9 @@ public final class Benchmark {
                     vaeSeconds, FlopCounter.vaeDecode(vae, 1, latent, latent),
                     unetPeak, unetPeak - otherWeightsGib, MemoryStatus.peakRssGib()));
         }
+        double gemmEnd = GemmPeak.measureGflops();
         double peakEnd = MachinePeak.measureGflops();
-        return new Figures(peakStart, peakEnd, modelRss, textSeconds, textFlops, sizes);
+        return new Figures(peakStart, peakEnd, gemmStart, gemmEnd, modelRss, textSeconds, textFlops, sizes);
     }
 
     /**

@@ -1,5 +1,6 @@
 package daguerre.server.config;
 
+import daguerre.diffusion.nn.WeightPrecision;
 import daguerre.server.jobs.Limits;
 import java.nio.file.Path;
 import java.util.List;
@@ -24,6 +25,7 @@ import java.util.List;
  * @param connections bounds on open, idle and slow connections
  * @param publicUrl the service's address as clients reach it ({@code https://host[:port][/path]}), for the
  *     absolute URLs it returns (OpenAI's {@code url}); null = the address it listens on
+ * @param weightPrecision the type the models' weights are kept in ({@code --weight-dtype}; default: as stored)
  */
 public record ServeConfig(
         String host,
@@ -41,7 +43,8 @@ public record ServeConfig(
         long shutdownGraceMillis,
         LogFormat logFormat,
         ConnectionLimits connections,
-        String publicUrl) {
+        String publicUrl,
+        WeightPrecision weightPrecision) {
 
     public ServeConfig {
         models = List.copyOf(models);
@@ -54,52 +57,57 @@ public record ServeConfig(
     public static ServeConfig defaults() {
         return new ServeConfig("127.0.0.1", 7860, Path.of("data"), List.of(), new Limits(2048, 2048, 150, 8, 100),
                 32L << 20, 1L << 30, List.of(), List.of(), List.of(), 5, 4, 30_000, LogFormat.TEXT,
-                ConnectionLimits.DEFAULTS, null);
+                ConnectionLimits.DEFAULTS, null, WeightPrecision.AS_STORED);
     }
 
     public ServeConfig withPort(int newPort) {
         return new ServeConfig(host, newPort, dataDir, models, limits, maxBodyBytes, minFreeDiskBytes, apiKeys, apiAuth, corsOrigins,
-                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, connections, publicUrl);
+                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, connections, publicUrl, weightPrecision);
     }
 
     public ServeConfig withDataDir(Path newDataDir) {
         return new ServeConfig(host, port, newDataDir, models, limits, maxBodyBytes, minFreeDiskBytes, apiKeys, apiAuth, corsOrigins,
-                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, connections, publicUrl);
+                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, connections, publicUrl, weightPrecision);
     }
 
     public ServeConfig withLimits(Limits newLimits) {
         return new ServeConfig(host, port, dataDir, models, newLimits, maxBodyBytes, minFreeDiskBytes, apiKeys, apiAuth, corsOrigins,
-                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, connections, publicUrl);
+                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, connections, publicUrl, weightPrecision);
     }
 
     public ServeConfig withMaxBodyBytes(long bytes) {
         return new ServeConfig(host, port, dataDir, models, limits, bytes, minFreeDiskBytes, apiKeys, apiAuth, corsOrigins,
-                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, connections, publicUrl);
+                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, connections, publicUrl, weightPrecision);
     }
 
     public ServeConfig withMinFreeDiskBytes(long bytes) {
         return new ServeConfig(host, port, dataDir, models, limits, maxBodyBytes, bytes, apiKeys, apiAuth, corsOrigins,
-                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, connections, publicUrl);
+                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, connections, publicUrl, weightPrecision);
     }
 
     public ServeConfig withApiKeys(List<String> keys) {
         return new ServeConfig(host, port, dataDir, models, limits, maxBodyBytes, minFreeDiskBytes, keys, apiAuth, corsOrigins,
-                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, connections, publicUrl);
+                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, connections, publicUrl, weightPrecision);
     }
 
     public ServeConfig withApiAuth(List<String> credentials) {
         return new ServeConfig(host, port, dataDir, models, limits, maxBodyBytes, minFreeDiskBytes, apiKeys, credentials, corsOrigins,
-                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, connections, publicUrl);
+                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, connections, publicUrl, weightPrecision);
     }
 
     public ServeConfig withConnections(ConnectionLimits limits) {
         return new ServeConfig(host, port, dataDir, models, this.limits, maxBodyBytes, minFreeDiskBytes, apiKeys, apiAuth, corsOrigins,
-                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, limits, publicUrl);
+                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, limits, publicUrl, weightPrecision);
     }
 
     public ServeConfig withPublicUrl(String url) {
         return new ServeConfig(host, port, dataDir, models, limits, maxBodyBytes, minFreeDiskBytes, apiKeys, apiAuth, corsOrigins,
-                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, connections, url);
+                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, connections, url, weightPrecision);
+    }
+
+    public ServeConfig withWeightPrecision(WeightPrecision precision) {
+        return new ServeConfig(host, port, dataDir, models, limits, maxBodyBytes, minFreeDiskBytes, apiKeys, apiAuth, corsOrigins,
+                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, connections, publicUrl, precision);
     }
 
     /** Whether API routes need a Bearer key or Basic credentials. */
@@ -109,11 +117,11 @@ public record ServeConfig(
 
     public ServeConfig withPreviewEvery(int steps) {
         return new ServeConfig(host, port, dataDir, models, limits, maxBodyBytes, minFreeDiskBytes, apiKeys, apiAuth, corsOrigins,
-                steps, concurrentJobs, shutdownGraceMillis, logFormat, connections, publicUrl);
+                steps, concurrentJobs, shutdownGraceMillis, logFormat, connections, publicUrl, weightPrecision);
     }
 
     public ServeConfig withCorsOrigins(List<String> origins) {
         return new ServeConfig(host, port, dataDir, models, limits, maxBodyBytes, minFreeDiskBytes, apiKeys, apiAuth, origins,
-                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, connections, publicUrl);
+                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, connections, publicUrl, weightPrecision);
     }
 }

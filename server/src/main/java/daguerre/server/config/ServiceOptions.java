@@ -1,5 +1,6 @@
 package daguerre.server.config;
 
+import daguerre.diffusion.nn.WeightPrecision;
 import daguerre.server.jobs.Limits;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -78,6 +79,10 @@ public final class ServiceOptions {
             description = "Jobs run at once; jobs of the same model and size share U-Net steps (default 4; 1 = one at a time).")
     Integer concurrentJobs;
 
+    @Option(names = "--weight-dtype", paramLabel = "TYPE",
+            description = "Keep weights in f32, f16 or bf16 (compute is float32 either way; default: as the checkpoint stores them).")
+    String weightDtype;
+
     @Option(names = "--" + KnownSettings.CONFIG, description = "A properties file with defaults for these options (or DAGUERRE_CONFIG).")
     Path configFile;
 
@@ -155,7 +160,8 @@ public final class ServiceOptions {
                 d.shutdownGraceMillis(),
                 d.logFormat(),
                 d.connections(),
-                d.publicUrl());
+                d.publicUrl(),
+                weightPrecision(settings, settings.string("weight-dtype", weightDtype, d.weightPrecision().optionName())));
         if (http == null) {
             return config;
         }
@@ -181,7 +187,16 @@ public final class ServiceOptions {
                         1000L * settings.integer("idle-timeout", http.idleTimeoutSeconds(),
                                 (int) (d.connections().idleTimeoutMillis() / 1000), 1, 86_400),
                         settings.bytes("min-body-rate", http.minBodyRate(), d.connections().minBodyBytesPerSecond())),
-                publicUrl(settings, settings.string("public-url", http.publicUrl(), null)));
+                publicUrl(settings, settings.string("public-url", http.publicUrl(), null)),
+                config.weightPrecision());
+    }
+
+    private static WeightPrecision weightPrecision(Settings settings, String name) {
+        try {
+            return WeightPrecision.parse(name);
+        } catch (IllegalArgumentException e) {
+            throw settings.invalid("weight-dtype", "takes f32, f16, bf16 or stored; got " + name);
+        }
     }
 
     /** {@code url} checked to be an absolute http(s) URL without query or fragment, its trailing '/' removed; null stays null. */
