@@ -7,16 +7,20 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import daguerre.diffusion.nn.FusedOps;
 import daguerre.diffusion.nn.Kernels;
+import daguerre.diffusion.pipeline.GenerationJob;
+import daguerre.diffusion.pipeline.GenerationListener;
 import daguerre.diffusion.pipeline.GenerationRequest;
 import daguerre.diffusion.pipeline.MicroConditioning;
 import daguerre.diffusion.pipeline.StableDiffusionModel;
 import daguerre.diffusion.pipeline.StableDiffusionPipeline;
 import daguerre.diffusion.sampling.Sampler;
+import daguerre.diffusion.sampling.SeededNoise;
 import daguerre.diffusion.text.PromptEncoder;
 import daguerre.diffusion.text.SdxlPromptEncoder;
 import daguerre.diffusion.unet.UNetConditioning;
 import daguerre.diffusion.unet.UNetConfig;
 import daguerre.diffusion.vae.VaeConfig;
+import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -381,6 +385,107 @@ public final class Benchmark {
             }
         }
         return new Soak(generations, baselineGeneration, baselineRss, rss, maxRss, baselineArrays, modelArrays(model));
+    }
+
+    /**
+     * Step caching's trade at one image size and interval: the time of a whole denoising loop
+     * (steps only: text encoding and VAE decode excluded) uncached and with {@code cache_interval}
+     * N, and how far the decoded image moved from the uncached one.
+     *
+     * @param uncachedSeconds the loop's seconds without caching
+     * @param cachedSeconds the loop's seconds at interval N
+     * @param meanAbsLevels the mean absolute difference of the decoded images over every colour
+     *     channel of every pixel, in levels 0-255
+     * @param maxAbsLevels the largest such difference
+     * @param flopSpeedup the loop's FLOPs uncached over cached ({@link FlopCounter#unet} and
+     *     {@link FlopCounter#unetShallow}): the speed-up if time followed FLOPs
+     */
+    public record CacheFigures(int size, int interval, double uncachedSeconds, double cachedSeconds, double meanAbsLevels,
+                               int maxAbsLevels, double flopSpeedup) {
+
+        /** Uncached loop time over cached loop time. */
+        public double speedup() {
+            return uncachedSeconds / cachedSeconds;
+        }
+
+        /**
+         * {@code cache_loop_s.<px>.<N>}, {@code cache_speedup.<px>.<N>}, {@code cache_image_mean_abs.<px>.<N>},
+         * {@code cache_image_max_abs.<px>.<N>}.
+         */
+        public Map<String, Double> named() {
+            String at = "." + size + "." + interval;
+            Map<String, Double> out = new LinkedHashMap<>();
+            out.put("cache_loop_s" + at, cachedSeconds);
+            out.put("cache_speedup" + at, speedup());
+            out.put("cache_flop_speedup" + at, flopSpeedup);
+            out.put("cache_image_mean_abs" + at, meanAbsLevels);
+            out.put("cache_image_max_abs" + at, (double) maxAbsLevels);
+            return out;
+        }
+    }
+
+    /**
+     * Step caching in one run: one image of {@code size} px, {@code steps} steps of Euler with
+     * guidance 7.5 (batch-2 U-Net calls), seed {@code seed}, denoised once without caching and once at
+     * each of {@code intervals}, after an untimed warm-up of one full and one shallow step. Only the
+     * denoising loop is timed; each image is decoded afterwards and compared with the uncached one.
+     */
+    public static List<CacheFigures> stepCache(StableDiffusionModel model, int size, int steps, List<Integer> intervals, long seed) {
+        if (size <= 0 || size % model.vaeScaleFactor() != 0) {
+            throw new IllegalArgumentException("image size " + size + " is not a positive multiple of " + model.vaeScaleFactor());
+        }
+        StableDiffusionPipeline pipeline = new StableDiffusionPipeline(model);
+        GenerationRequest base = imageRequest(steps, seed).toBuilder().size(size, size).build();
+        denoise(pipeline, imageRequest(2, seed).toBuilder().size(size, size).cacheInterval(2).build());   // warm-up
+        Denoised uncached = denoise(pipeline, base);
+        List<CacheFigures> figures = new ArrayList<>();
+        UNetConfig unet = model.unet().config();
+        int latent = size / model.vaeScaleFactor();
+        int tokens = model.tokenizer().encode(PROMPT).length;
+        double full = FlopCounter.unet(unet, 2, latent, latent, tokens);
+        double shallow = FlopCounter.unetShallow(unet, 2, latent, latent, tokens);
+        for (int interval : intervals) {
+            Denoised cached = denoise(pipeline, base.toBuilder().cacheInterval(interval).build());
+            double[] difference = levelDifference(uncached.image(), cached.image());
+            int fullSteps = (steps + interval - 1) / interval;
+            double flopSpeedup = steps * full / (fullSteps * full + (steps - fullSteps) * shallow);
+            figures.add(new CacheFigures(size, interval, uncached.seconds(), cached.seconds(), difference[0], (int) difference[1],
+                    flopSpeedup));
+        }
+        return figures;
+    }
+
+    private record Denoised(double seconds, BufferedImage image) {}
+
+    /** Runs {@code request}'s denoising loop (timed) and decodes its image (untimed). */
+    private static Denoised denoise(StableDiffusionPipeline pipeline, GenerationRequest request) {
+        try (GenerationJob job = pipeline.start(request, SeededNoise.consecutive(request.seed(), request.batchSize()),
+                GenerationListener.NONE, () -> false)) {
+            long start = System.nanoTime();
+            while (!job.isFinished()) {
+                pipeline.step(List.of(job));
+            }
+            double seconds = (System.nanoTime() - start) / 1e9;
+            return new Denoised(seconds, pipeline.finish(job).get(0).image());
+        }
+    }
+
+    /** {mean, max} absolute difference over every colour channel of every pixel, in levels 0-255. */
+    private static double[] levelDifference(BufferedImage a, BufferedImage b) {
+        long sum = 0;
+        int max = 0;
+        for (int y = 0; y < a.getHeight(); y++) {
+            for (int x = 0; x < a.getWidth(); x++) {
+                int p = a.getRGB(x, y);
+                int q = b.getRGB(x, y);
+                for (int shift = 0; shift <= 16; shift += 8) {
+                    int d = Math.abs(((p >> shift) & 0xff) - ((q >> shift) & 0xff));
+                    sum += d;
+                    max = Math.max(max, d);
+                }
+            }
+        }
+        return new double[] {sum / (3.0 * a.getWidth() * a.getHeight()), max};
     }
 
     private static int modelArrays(StableDiffusionModel model) {

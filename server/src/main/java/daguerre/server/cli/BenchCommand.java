@@ -98,6 +98,14 @@ public final class BenchCommand implements Callable<Integer> {
             description = "also time a U-Net step and a VAE decode at this size with each fused kernel switched off in turn, and with none")
     Integer ablationSize;
 
+    @Option(names = "--cache-intervals", split = ",", paramLabel = "N",
+            description = "also time a whole denoising loop (--cache-steps steps) at each --size uncached and at each step-caching interval N (e.g. 2,3,5), "
+                    + "and the decoded image's change; the default model too, at its own size (default: off)")
+    List<Integer> cacheIntervals;
+
+    @Option(names = "--cache-steps", defaultValue = "10", description = "steps of the --cache-intervals loops (default: ${DEFAULT-VALUE})")
+    int cacheSteps;
+
     @Option(names = "--weight-dtype", paramLabel = "TYPE", defaultValue = "stored",
             description = "keep the measured model's weights in f32, f16 or bf16 (default: as stored; random weights: f32)")
     String weightDtype;
@@ -127,6 +135,11 @@ public final class BenchCommand implements Callable<Integer> {
             if (imageSteps < 1 || soak < 0 || soak == 1) {
                 throw new IllegalArgumentException("--image-steps must be at least 1 and --soak 0 or at least 2");
             }
+            cacheIntervals = cacheIntervals == null ? List.of() : List.copyOf(cacheIntervals);
+            if (cacheIntervals.stream().anyMatch(n -> n < 2 || n > cacheSteps)) {
+                throw new IllegalArgumentException("--cache-intervals must each lie between 2 and --cache-steps (" + cacheSteps
+                        + "), got " + cacheIntervals);
+            }
         } catch (IllegalArgumentException e) {
             throw new ParameterException(spec.commandLine(), e.getMessage(), e);
         }
@@ -151,6 +164,9 @@ public final class BenchCommand implements Callable<Integer> {
             print(out, "", "weight_gib", model.weightBytes() / (double) (1L << 30));
             print(out, "", "model_load_s", (System.nanoTime() - start) / 1e9);
             printAll(out, "", Benchmark.run(model, options));
+            for (int size : cacheIntervals.isEmpty() ? List.<Integer>of() : sizes) {
+                printCache(out, "", Benchmark.stepCache(model, size, cacheSteps, cacheIntervals, seed));
+            }
             if (ablationSize != null) {
                 printAblation(out, Benchmark.ablation(model, ablationSize, options));
             }
@@ -181,6 +197,9 @@ public final class BenchCommand implements Callable<Integer> {
             Benchmark.Options atOwnSize = new Benchmark.Options(List.of(model.defaultImageSize()), repeats, warmups, seed);
             printAll(out, prefix, Benchmark.run(model, atOwnSize));
             print(out, prefix, "image_s." + imageSteps + "_steps", Benchmark.imageSeconds(model, imageSteps, atOwnSize));
+            if (!cacheIntervals.isEmpty()) {
+                printCache(out, prefix, Benchmark.stepCache(model, model.defaultImageSize(), cacheSteps, cacheIntervals, seed));
+            }
             if (soak > 0) {
                 Benchmark.Soak result = Benchmark.soak(model, soak, imageSteps, seed);
                 print(out, prefix, "soak_generations", result.generations());
@@ -210,6 +229,15 @@ public final class BenchCommand implements Callable<Integer> {
                 print(out, "", "ablation.unet_speedup" + at + "." + name, entry.getValue()[0] / all[0]);
                 print(out, "", "ablation.vae_speedup" + at + "." + name, entry.getValue()[1] / all[1]);
             }
+        }
+    }
+
+    /** {@code cache_loop_s.<px>.1} (uncached), then per interval N {@code cache_speedup.<px>.<N>} and the image change. */
+    private void printCache(PrintWriter out, String prefix, List<Benchmark.CacheFigures> figures) {
+        Benchmark.CacheFigures first = figures.get(0);
+        print(out, prefix, "cache_loop_s." + first.size() + ".1", first.uncachedSeconds());
+        for (Benchmark.CacheFigures figure : figures) {
+            figure.named().forEach((name, value) -> print(out, prefix, name, value));
         }
     }
 

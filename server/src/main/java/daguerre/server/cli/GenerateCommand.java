@@ -59,6 +59,10 @@ public final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--eta", defaultValue = "0", description = "DDIM eta in [0, 1]. Default: 0.")
     double eta;
 
+    @Option(names = "--cache-interval", defaultValue = "1", paramLabel = "N",
+            description = "Step caching (DeepCache): a full U-Net pass every N steps, only its shallow blocks between; 1 (the default) is off.")
+    int cacheInterval;
+
     @Option(names = "--seed", defaultValue = "-1", description = "Seed of the first image; image i uses seed + i. -1: random.")
     long seed;
 
@@ -90,7 +94,7 @@ public final class GenerateCommand implements Callable<Integer> {
         long firstSeed = seed == -1 ? new SecureRandom().nextLong() & 0xffffffffL : seed;
         GenerationRequest request = GenerationRequest.builder(prompt)
                 .negativePrompt(negativePrompt).sampler(Sampler.fromName(sampler)).steps(steps)
-                .guidanceScale(guidance).guidanceRescale(guidanceRescale).clipSkip(clipSkip).eta(eta)
+                .guidanceScale(guidance).guidanceRescale(guidanceRescale).clipSkip(clipSkip).eta(eta).cacheInterval(cacheInterval)
                 .seed(firstSeed).size(width, height).batchSize(batch)
                 .initImage(initImage == null ? null : readImage(initImage), strength)
                 .build();

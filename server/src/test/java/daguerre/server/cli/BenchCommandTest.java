@@ -137,6 +137,41 @@ class BenchCommandTest {
         assertTrue(figures.keySet().stream().anyMatch(name -> name.startsWith("default.unet_step_s.")), out.toString());
     }
 
+    /** Step caching in one run: the uncached loop and each interval, on the random model at each size and on the default model. */
+    @Test
+    void measuresStepCachingAtEachIntervalInOneRun(@TempDir Path temp) {
+        Path tinyAsDefault = TinyModelFolder.create(temp, "tiny");
+        StringWriter out = new StringWriter();
+        BenchCommand bench = new BenchCommand();
+        bench.defaultModelLocator = () -> Optional.of(tinyAsDefault);
+        int exit = new CommandLine(bench).setOut(new PrintWriter(out)).execute("--random", "tiny", "--size", "32,64",
+                "--repeats", "1", "--warmups", "0", "--image-steps", "1", "--cache-intervals", "2,3", "--cache-steps", "4");
+        assertEquals(0, exit, out.toString());
+        Map<String, Double> figures = figures(out.toString());
+        for (String prefix : new String[] {"", "default."}) {
+            for (String size : prefix.isEmpty() ? new String[] {"32", "64"} : new String[] {"64"}) {
+                assertPositive(figures, out, prefix + "cache_loop_s." + size + ".1");
+                for (String n : new String[] {"2", "3"}) {
+                    String at = "." + size + "." + n;
+                    assertPositive(figures, out, prefix + "cache_loop_s" + at, prefix + "cache_speedup" + at);
+                    double mean = figures.get(prefix + "cache_image_mean_abs" + at);
+                    double max = figures.get(prefix + "cache_image_max_abs" + at);
+                    assertTrue(mean >= 0 && max >= mean && max <= 255, out.toString());
+                }
+            }
+        }
+    }
+
+    @Test
+    void refusesACacheIntervalOutsideTwoToTheSteps() {
+        StringWriter err = new StringWriter();
+        CommandLine command = new CommandLine(new BenchCommand()).setErr(new PrintWriter(err));
+        assertNotEquals(0, command.execute("--random", "tiny", "--cache-intervals", "1,2"));
+        assertTrue(err.toString().contains("--cache-intervals"), err.toString());
+        assertNotEquals(0, new CommandLine(new BenchCommand()).setErr(new PrintWriter(err)).execute(
+                "--random", "tiny", "--cache-intervals", "5", "--cache-steps", "4"));
+    }
+
     @Test
     void refusesBothModelSources() {
         StringWriter err = new StringWriter();

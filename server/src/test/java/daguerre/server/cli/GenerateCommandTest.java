@@ -58,6 +58,27 @@ class GenerateCommandTest {
         }
     }
 
+    @Test
+    void cacheIntervalReachesTheImagesInfotextAndIsChecked() throws Exception {
+        Path model = TinyModelFolder.create(temp, "tiny");
+        Path out = temp.resolve("cached");
+        int exit = Main.commandLine().execute("generate", "--model", model.toString(), "--prompt", "a cat", "--steps", "4",
+                "--seed", "3", "--cache-interval", "2", "--out", out.toString());
+        assertEquals(0, exit);
+        try (Stream<Path> files = Files.list(out)) {
+            Path png = files.filter(f -> f.toString().endsWith(".png")).findFirst().orElseThrow();
+            String infotext = daguerre.diffusion.pipeline.PngText.read(Files.readAllBytes(png)).get("parameters");
+            assertTrue(infotext.contains("Cache interval: 2"), infotext);
+        }
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        picocli.CommandLine cli = Main.commandLine();
+        cli.setErr(new java.io.PrintWriter(err, true, StandardCharsets.UTF_8));
+        int refused = cli.execute("generate", "--model", model.toString(), "--prompt", "a cat", "--steps", "4",
+                "--cache-interval", "5", "--out", out.toString());
+        assertTrue(refused != 0, "an interval above the steps is refused");
+        assertTrue(err.toString(StandardCharsets.UTF_8).contains("cache_interval"), err.toString(StandardCharsets.UTF_8));
+    }
+
     /**
      * {@code --weight-dtype f16} loads the (float32) SDXL folder with its matrices in float16: stderr
      * says so and shows half the memory, and the image changes (by the rounding of the weights)
