@@ -64,6 +64,12 @@ public final class DjlRuntime {
         return JniUtils.getNumThreads();
     }
 
+    /** libtorch's inter-op thread count (for parallel graph branches; set to 1 above). */
+    public static int interopThreads() {
+        engine();
+        return JniUtils.getNumInteropThreads();
+    }
+
     /** Sets a variable in the process environment (which {@link System#getenv} does not see again) unless it is set. */
     private static void setEnvironmentDefault(String name, String value) {
         if (LibC.INSTANCE.setenv(name, value, 0) != 0) {

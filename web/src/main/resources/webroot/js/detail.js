@@ -129,6 +129,7 @@ export class DetailView {
     ];
     if (stored.guidance_rescale) rows.push(['Guidance rescale', stored.guidance_rescale]);
     if (stored.clip_skip > 1) rows.push(['CLIP skip', stored.clip_skip]);
+    if (stored.cache_interval > 1) rows.push(['Cache interval', stored.cache_interval]);
     if (stored.strength !== undefined) rows.push(['Strength (image to image)', stored.strength]);
     byId('detail-meta').replaceChildren(...rows.flatMap(([name, value]) => [
       el('dt', {}, name), el('dd', { dataset: { field: name.toLowerCase().replace(/\W+/g, '_') } }, String(value ?? '')),

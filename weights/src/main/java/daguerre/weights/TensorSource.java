@@ -1,5 +1,6 @@
 package daguerre.weights;
 
+import daguerre.weights.safetensors.DType;
 import java.io.IOException;
 import java.util.Set;
 
@@ -14,6 +15,14 @@ public interface TensorSource {
 
     /** The shape of {@code name}. */
     long[] shape(String name) throws IOException;
+
+    /**
+     * The element type {@code name} is stored in (F32, F16, BF16, ...): {@link #floats} widens it,
+     * and a loader may keep 16-bit weights in 16 bits. Sources that cannot tell say F32.
+     */
+    default DType dtype(String name) throws IOException {
+        return DType.F32;
+    }
 
     /** The values of {@code name} widened to float32, row-major. */
     float[] floats(String name) throws IOException;

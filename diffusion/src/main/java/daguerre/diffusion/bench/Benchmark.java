@@ -7,17 +7,21 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import daguerre.diffusion.nn.FusedOps;
 import daguerre.diffusion.nn.Kernels;
+import daguerre.diffusion.pipeline.GenerationJob;
+import daguerre.diffusion.pipeline.GenerationListener;
 import daguerre.diffusion.pipeline.GenerationRequest;
 import daguerre.diffusion.pipeline.MicroConditioning;
 import daguerre.diffusion.pipeline.StableDiffusionModel;
 import daguerre.diffusion.pipeline.StableDiffusionPipeline;
 import daguerre.diffusion.sampling.Sampler;
+import daguerre.diffusion.sampling.SeededNoise;
 import daguerre.diffusion.text.PromptEncoder;
 import daguerre.diffusion.text.SdxlPromptEncoder;
 import daguerre.diffusion.unet.UNetConditioning;
 import daguerre.diffusion.unet.UNetConfig;
 import daguerre.diffusion.vae.VaeConfig;
 import daguerre.diffusion.vae.VaeTiling;
+import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -45,8 +49,10 @@ import java.util.function.Supplier;
  * Each figure is the median over {@code repeats} calls after {@code warmups} untimed ones; each call
  * runs in its own child {@link NDManager}, its inputs created there before the clock starts. The
  * FLOP count of each call comes from {@link FlopCounter}; the limit is the float32 peak of
- * {@link PeakFlops}, measured before and after the timed calls (the higher is used, since the CPU
- * share of shared machines drifts). Peak RSS is the process's {@code VmHWM} (Linux), reset at the
+ * {@link PeakFlops} (the FMA loop), measured before and after the timed calls (the higher is used,
+ * since the CPU share of shared machines drifts). A second, independent peak, a large oneDNN
+ * matrix multiply ({@link GemmPeak}), is measured next to each FMA measurement and reported beside
+ * it; the ratios keep using the FMA peak. Peak RSS is the process's {@code VmHWM} (Linux), reset at the
  * start of each size where the kernel allows it. Inputs are seeded Java random numbers.
  */
 public final class Benchmark {
@@ -54,6 +60,8 @@ public final class Benchmark {
     private static final float TIMESTEP = 500f;
     private static final String PROMPT = "a photograph of an astronaut riding a horse on the moon, highly detailed";
     private static final double GIB = 1024.0 * 1024 * 1024;
+    /** How far apart (relative) the FMA and GEMM peaks may be before {@code bench} says they differ. */
+    public static final double PEAK_PROBE_TOLERANCE = 0.10;
 
     private Benchmark() {}
 
@@ -99,15 +107,31 @@ public final class Benchmark {
      *
      * @param peakGflopsStart the float32 peak measured before the timed calls, GFLOP/s
      * @param peakGflopsEnd the same, measured after them
+     * @param gemmPeakGflopsStart the {@link GemmPeak} matrix-multiply peak before the timed calls, GFLOP/s
+     * @param gemmPeakGflopsEnd the same, after them
      * @param modelRssGib RSS with the model loaded, before any call
      * @param textEncodeSeconds median seconds of one text encode (batch 1, 77 tokens)
      */
-    public record Figures(double peakGflopsStart, double peakGflopsEnd, double modelRssGib, double textEncodeSeconds,
+    public record Figures(double peakGflopsStart, double peakGflopsEnd, double gemmPeakGflopsStart,
+                          double gemmPeakGflopsEnd, double modelRssGib, double textEncodeSeconds,
                           long textEncodeFlops, List<SizeFigures> sizes) {
 
         /** The FLOP limit used for the ratios: the higher of the two peak measurements, in GFLOP/s. */
         public double peakGflops() {
             return Math.max(peakGflopsStart, peakGflopsEnd);
+        }
+
+        /** The higher of the two {@link GemmPeak} measurements, in GFLOP/s. */
+        public double gemmPeakGflops() {
+            return Math.max(gemmPeakGflopsStart, gemmPeakGflopsEnd);
+        }
+
+        /**
+         * Whether the two peak probes disagree by more than {@code PEAK_PROBE_TOLERANCE} (10%): the
+         * GEMM peak above 1.1 times the FMA peak or below 0.9 times it.
+         */
+        public boolean peakProbesDiffer() {
+            return Math.abs(gemmPeakGflops() / peakGflops() - 1) > PEAK_PROBE_TOLERANCE;
         }
 
         /** {@code seconds} as a multiple of the time {@code flops} take at the peak. */
@@ -116,7 +140,9 @@ public final class Benchmark {
         }
 
         /**
-         * Every figure by name, in print order: {@code peak_gflops}, {@code text_encode_s}, then per
+         * Every figure by name, in print order: {@code peak_gflops} (the FMA peak, which every
+         * {@code *_ratio} uses), the GEMM peak {@code gemm_peak_gflops} and
+         * {@code gemm_to_fma_peak}, {@code text_encode_s}, then per
          * size {@code unet_step_s.512}, {@code unet_step_ratio.512}, ... Times in seconds, FLOPs in
          * TFLOP (GFLOP for the text encoder), RSS in GiB.
          */
@@ -125,6 +151,10 @@ public final class Benchmark {
             out.put("peak_gflops", peakGflops());
             out.put("peak_gflops_start", peakGflopsStart);
             out.put("peak_gflops_end", peakGflopsEnd);
+            out.put("gemm_peak_gflops", gemmPeakGflops());
+            out.put("gemm_peak_gflops_start", gemmPeakGflopsStart);
+            out.put("gemm_peak_gflops_end", gemmPeakGflopsEnd);
+            out.put("gemm_to_fma_peak", gemmPeakGflops() / peakGflops());
             out.put("model_rss_gib", modelRssGib);
             out.put("text_encode_s", textEncodeSeconds);
             out.put("text_encode_gflop", textEncodeFlops / 1e9);
@@ -157,6 +187,7 @@ public final class Benchmark {
         VaeConfig vae = model.vae().config();
         SplittableRandom random = new SplittableRandom(options.seed());
         double peakStart = MachinePeak.measureGflops();
+        double gemmStart = GemmPeak.measureGflops();
         System.gc();
         double modelRss = MemoryStatus.rssGib();
 
@@ -165,7 +196,7 @@ public final class Benchmark {
         long[] idValues = Arrays.stream(ids).asLongStream().toArray();
         double textSeconds;
         long textFlops;
-        long otherWeights = model.textEncoder().parameterCount() + model.vae().parameterCount();
+        long otherWeights = model.textEncoder().parameterBytes() + model.vae().parameterBytes();
         if (model.isSdxl()) {
             SdxlPromptEncoder encoder = new SdxlPromptEncoder(model.sdxlTextEncoders(), PromptEncoder.Options.DEFAULTS,
                     model.secondTextEncoder().get().forceZerosForEmptyPrompt());
@@ -180,7 +211,7 @@ public final class Benchmark {
             });
             textFlops = FlopCounter.sdxlTextEncoders(model.textEncoder().config(),
                     model.secondTextEncoder().get().encoder().config(), 1, tokens, encoder.hiddenStateFromEnd());
-            otherWeights += model.secondTextEncoder().get().encoder().parameterCount();
+            otherWeights += model.secondTextEncoder().get().encoder().parameterBytes();
         } else {
             textSeconds = median(options, model.manager(), m -> {
                 NDArray input = m.create(idValues, new Shape(1, tokens));
@@ -189,7 +220,7 @@ public final class Benchmark {
             textFlops = FlopCounter.textEncoder(model.textEncoder().config(), 1, tokens);
         }
 
-        double otherWeightsGib = otherWeights * 4 / GIB;
+        double otherWeightsGib = otherWeights / GIB;
         List<SizeFigures> sizes = new ArrayList<>();
         for (int size : options.sizes()) {
             int latent = size / factor;
@@ -202,8 +233,9 @@ public final class Benchmark {
                     vaeSeconds, FlopCounter.vaeDecode(vae, 1, latent, latent),
                     unetPeak, unetPeak - otherWeightsGib, MemoryStatus.peakRssGib()));
         }
+        double gemmEnd = GemmPeak.measureGflops();
         double peakEnd = MachinePeak.measureGflops();
-        return new Figures(peakStart, peakEnd, modelRss, textSeconds, textFlops, sizes);
+        return new Figures(peakStart, peakEnd, gemmStart, gemmEnd, modelRss, textSeconds, textFlops, sizes);
     }
 
     /**
@@ -401,6 +433,107 @@ public final class Benchmark {
             }
         }
         return new Soak(generations, baselineGeneration, baselineRss, rss, maxRss, baselineArrays, modelArrays(model));
+    }
+
+    /**
+     * Step caching's trade at one image size and interval: the time of a whole denoising loop
+     * (steps only: text encoding and VAE decode excluded) uncached and with {@code cache_interval}
+     * N, and how far the decoded image moved from the uncached one.
+     *
+     * @param uncachedSeconds the loop's seconds without caching
+     * @param cachedSeconds the loop's seconds at interval N
+     * @param meanAbsLevels the mean absolute difference of the decoded images over every colour
+     *     channel of every pixel, in levels 0-255
+     * @param maxAbsLevels the largest such difference
+     * @param flopSpeedup the loop's FLOPs uncached over cached ({@link FlopCounter#unet} and
+     *     {@link FlopCounter#unetShallow}): the speed-up if time followed FLOPs
+     */
+    public record CacheFigures(int size, int interval, double uncachedSeconds, double cachedSeconds, double meanAbsLevels,
+                               int maxAbsLevels, double flopSpeedup) {
+
+        /** Uncached loop time over cached loop time. */
+        public double speedup() {
+            return uncachedSeconds / cachedSeconds;
+        }
+
+        /**
+         * {@code cache_loop_s.<px>.<N>}, {@code cache_speedup.<px>.<N>}, {@code cache_image_mean_abs.<px>.<N>},
+         * {@code cache_image_max_abs.<px>.<N>}.
+         */
+        public Map<String, Double> named() {
+            String at = "." + size + "." + interval;
+            Map<String, Double> out = new LinkedHashMap<>();
+            out.put("cache_loop_s" + at, cachedSeconds);
+            out.put("cache_speedup" + at, speedup());
+            out.put("cache_flop_speedup" + at, flopSpeedup);
+            out.put("cache_image_mean_abs" + at, meanAbsLevels);
+            out.put("cache_image_max_abs" + at, (double) maxAbsLevels);
+            return out;
+        }
+    }
+
+    /**
+     * Step caching in one run: one image of {@code size} px, {@code steps} steps of Euler with
+     * guidance 7.5 (batch-2 U-Net calls), seed {@code seed}, denoised once without caching and once at
+     * each of {@code intervals}, after an untimed warm-up of one full and one shallow step. Only the
+     * denoising loop is timed; each image is decoded afterwards and compared with the uncached one.
+     */
+    public static List<CacheFigures> stepCache(StableDiffusionModel model, int size, int steps, List<Integer> intervals, long seed) {
+        if (size <= 0 || size % model.vaeScaleFactor() != 0) {
+            throw new IllegalArgumentException("image size " + size + " is not a positive multiple of " + model.vaeScaleFactor());
+        }
+        StableDiffusionPipeline pipeline = new StableDiffusionPipeline(model);
+        GenerationRequest base = imageRequest(steps, seed).toBuilder().size(size, size).build();
+        denoise(pipeline, imageRequest(2, seed).toBuilder().size(size, size).cacheInterval(2).build());   // warm-up
+        Denoised uncached = denoise(pipeline, base);
+        List<CacheFigures> figures = new ArrayList<>();
+        UNetConfig unet = model.unet().config();
+        int latent = size / model.vaeScaleFactor();
+        int tokens = model.tokenizer().encode(PROMPT).length;
+        double full = FlopCounter.unet(unet, 2, latent, latent, tokens);
+        double shallow = FlopCounter.unetShallow(unet, 2, latent, latent, tokens);
+        for (int interval : intervals) {
+            Denoised cached = denoise(pipeline, base.toBuilder().cacheInterval(interval).build());
+            double[] difference = levelDifference(uncached.image(), cached.image());
+            int fullSteps = (steps + interval - 1) / interval;
+            double flopSpeedup = steps * full / (fullSteps * full + (steps - fullSteps) * shallow);
+            figures.add(new CacheFigures(size, interval, uncached.seconds(), cached.seconds(), difference[0], (int) difference[1],
+                    flopSpeedup));
+        }
+        return figures;
+    }
+
+    private record Denoised(double seconds, BufferedImage image) {}
+
+    /** Runs {@code request}'s denoising loop (timed) and decodes its image (untimed). */
+    private static Denoised denoise(StableDiffusionPipeline pipeline, GenerationRequest request) {
+        try (GenerationJob job = pipeline.start(request, SeededNoise.consecutive(request.seed(), request.batchSize()),
+                GenerationListener.NONE, () -> false)) {
+            long start = System.nanoTime();
+            while (!job.isFinished()) {
+                pipeline.step(List.of(job));
+            }
+            double seconds = (System.nanoTime() - start) / 1e9;
+            return new Denoised(seconds, pipeline.finish(job).get(0).image());
+        }
+    }
+
+    /** {mean, max} absolute difference over every colour channel of every pixel, in levels 0-255. */
+    private static double[] levelDifference(BufferedImage a, BufferedImage b) {
+        long sum = 0;
+        int max = 0;
+        for (int y = 0; y < a.getHeight(); y++) {
+            for (int x = 0; x < a.getWidth(); x++) {
+                int p = a.getRGB(x, y);
+                int q = b.getRGB(x, y);
+                for (int shift = 0; shift <= 16; shift += 8) {
+                    int d = Math.abs(((p >> shift) & 0xff) - ((q >> shift) & 0xff));
+                    sum += d;
+                    max = Math.max(max, d);
+                }
+            }
+        }
+        return new double[] {sum / (3.0 * a.getWidth() * a.getHeight()), max};
     }
 
     private static int modelArrays(StableDiffusionModel model) {

@@ -90,6 +90,41 @@ public final class FlopCounter {
         return 2 * batch * macs;
     }
 
+    /**
+     * FLOPs of one step-caching shallow pass ({@code UNet2DConditionModel.forwardShallow}) on a batch:
+     * the time (and added) embedding, conv_in, down block 0 without its downsampler, the last up block
+     * (its first resnet taking the cached deep features) and conv_out.
+     */
+    public static long unetShallow(UNetConfig config, int batch, int latentHeight, int latentWidth, int contextTokens) {
+        List<Integer> channels = config.blockOutChannels();
+        int levels = config.levels();
+        int timeDim = config.timeEmbeddingDim();
+        long positions = (long) latentHeight * latentWidth;
+        long macs = linear(channels.get(0), timeDim, 1) + linear(timeDim, timeDim, 1);
+        if (config.hasTextTime()) {
+            macs += linear(config.textTime().inputDim(), timeDim, 1) + linear(timeDim, timeDim, 1);
+        }
+        macs += conv(config.inChannels(), channels.get(0), 3, positions);
+        int first = channels.get(0);
+        for (int j = 0; j < config.layersPerBlock(); j++) {
+            macs += resnet(first, first, timeDim, positions);
+            if (config.downHasAttention(0)) {
+                macs += transformer(first, config.downTransformerLayers(0), config, positions, contextTokens);
+            }
+        }
+        int last = levels - 1;
+        int deep = channels.get(Math.min(1, last));   // the cached input of the last up block
+        int resnets = config.layersPerBlock() + 1;
+        for (int j = 0; j < resnets; j++) {
+            macs += resnet((j == 0 ? deep : first) + first, first, timeDim, positions);
+            if (config.upHasAttention(last)) {
+                macs += transformer(first, config.upTransformerLayers(last), config, positions, contextTokens);
+            }
+        }
+        macs += conv(first, config.outChannels(), 3, positions);
+        return 2 * batch * macs;
+    }
+
     /** ResnetBlock2D: conv1 3x3, time_emb_proj (once per image), conv2 3x3, 1x1 shortcut when in != out. */
     private static long resnet(long in, long out, long timeDim, long positions) {
         long macs = conv(in, out, 3, positions) + conv(out, out, 3, positions);

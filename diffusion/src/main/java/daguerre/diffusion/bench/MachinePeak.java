@@ -2,6 +2,8 @@ package daguerre.diffusion.bench;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * Measures this machine's float32 peak with {@link PeakFlops} in a child JVM that adds the Vector
@@ -17,9 +19,19 @@ public final class MachinePeak {
 
     /** GFLOP/s: the best of PeakFlops' rounds over all cores, in a child JVM with this JVM's class path. */
     public static double measureGflops() throws IOException, InterruptedException {
+        return measureGflops(PEAK_FLOPS_CLASS);
+    }
+
+    /**
+     * Runs {@code mainClass} (of this JVM's class path) in a child JVM with the Vector API module
+     * and returns the number on the last line it prints.
+     */
+    static double measureGflops(String mainClass, String... args) throws IOException, InterruptedException {
         String java = ProcessHandle.current().info().command().orElse("java");
-        Process process = new ProcessBuilder(java, "--add-modules", "jdk.incubator.vector",
-                "-cp", System.getProperty("java.class.path"), PEAK_FLOPS_CLASS)
+        List<String> command = new ArrayList<>(List.of(java, "--add-modules", "jdk.incubator.vector",
+                "-cp", System.getProperty("java.class.path"), mainClass));
+        command.addAll(List.of(args));
+        Process process = new ProcessBuilder(command)
                 .redirectError(ProcessBuilder.Redirect.DISCARD)
                 .start();
         String out = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();

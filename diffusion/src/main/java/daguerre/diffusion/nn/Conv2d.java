@@ -1,6 +1,7 @@
 package daguerre.diffusion.nn;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 
 /** 2-D convolution as torch.nn.Conv2d (square kernel, symmetric zero padding); keys {@code weight} [out, in, k, k], {@code bias} [out]. */
@@ -42,8 +43,14 @@ public final class Conv2d extends Module {
         return forwardDirect(x);
     }
 
-    /** libtorch's convolution (oneDNN): the reference, and the path for large maps and training. */
+    /**
+     * libtorch's convolution (oneDNN): the reference, and the path for large maps and training; a
+     * 16-bit kernel is widened inside the call ({@link FusedOps#conv2d}).
+     */
     public NDArray forwardDirect(NDArray x) {
+        if (weight.dataType() != DataType.FLOAT32) {
+            return FusedOps.conv2d(x, weight.value(), bias.value(), stride, padding);
+        }
         return ai.djl.nn.convolutional.Conv2d.conv2d(x, weight.value(), bias.value(), new Shape(stride, stride),
                 new Shape(padding, padding), new Shape(1, 1)).singletonOrThrow();
     }

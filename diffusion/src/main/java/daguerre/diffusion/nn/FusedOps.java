@@ -1,6 +1,7 @@
 package daguerre.diffusion.nn;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.engine.PtNDManager;
 import ai.djl.pytorch.engine.PtSymbolBlock;
@@ -58,11 +59,26 @@ public final class FusedOps {
                 x: Tensor,
                 weight: Tensor,
                 bias: Tensor) -> Tensor:
-                return ops.mkldnn._linear_pointwise(x, weight, bias, "none", annotate(List[Optional[number]], []), None)
+                return ops.mkldnn._linear_pointwise(x, torch.to(weight, 6), bias, "none", annotate(List[Optional[number]], []), None)
               def linear_no_bias(self: __torch__.FusedOps,
                 x: Tensor,
                 weight: Tensor) -> Tensor:
-                return ops.mkldnn._linear_pointwise(x, weight, None, "none", annotate(List[Optional[number]], []), None)
+                return ops.mkldnn._linear_pointwise(x, torch.to(weight, 6), None, "none", annotate(List[Optional[number]], []), None)
+              def conv2d(self: __torch__.FusedOps,
+                x: Tensor,
+                weight: Tensor,
+                bias: Tensor,
+                stride: int,
+                padding: int) -> Tensor:
+                return torch.conv2d(x, torch.to(weight, 6), bias, [stride, stride], [padding, padding])
+              def embedding(self: __torch__.FusedOps,
+                weight: Tensor,
+                indices: Tensor) -> Tensor:
+                return torch.to(torch.embedding(weight, indices), 6)
+              def convert(self: __torch__.FusedOps,
+                x: Tensor,
+                dtype: int) -> Tensor:
+                return torch.to(x, dtype)
               def im2col(self: __torch__.FusedOps,
                 x: Tensor,
                 kernel: int,
@@ -154,15 +170,57 @@ public final class FusedOps {
      * CPU's float32 peak (an AMD EPYC, where MKL does not use its fastest kernels), oneDNN's at
      * 60-90% (measured in {@code docs/performance.md}).
      *
-     * @param x [..., in]
-     * @param weight [out, in]
+     * <p>A 16-bit weight is widened to float32 inside the call (a temporary of one layer's size,
+     * freed before the call returns); a float32 weight is used as is.
+     *
+     * @param x [..., in], float32
+     * @param weight [out, in], float32, float16 or bfloat16
      * @param bias [out], or null
-     * @return [..., out]
+     * @return [..., out], float32
      */
     public static NDArray linear(NDArray x, NDArray weight, NDArray bias) {
         return bias == null
                 ? call("linear_no_bias", x, tensor(x), tensor(weight))
                 : call("linear", x, tensor(x), tensor(weight), tensor(bias));
+    }
+
+    /**
+     * 2-D convolution as torch's {@code conv2d} with a square stride and zero padding, the weight
+     * widened to float32 inside the call as in {@link #linear}: the path for 16-bit kernels.
+     *
+     * @param x [B, in, H, W], float32
+     * @param weight [out, in, k, k]
+     * @param bias [out], float32
+     * @return [B, out, H', W']
+     */
+    public static NDArray conv2d(NDArray x, NDArray weight, NDArray bias, int stride, int padding) {
+        return call("conv2d", x, tensor(x), tensor(weight), tensor(bias), IValue.from(stride), IValue.from(padding));
+    }
+
+    /**
+     * Rows of an embedding table, widened to float32: int64 indices [...] -> [..., dim], in the
+     * indices' manager. Only the gathered rows are widened, never the whole table.
+     */
+    public static NDArray embedding(NDArray weight, NDArray indices) {
+        return call("embedding", indices, tensor(weight), tensor(indices));
+    }
+
+    /**
+     * {@code x} converted to {@code type} (float32, float16 or bfloat16), in x's manager: libtorch's
+     * {@code to}, rounding to nearest even. (DJL 0.35.1's own {@code toType(BFLOAT16)} aborts the JVM.)
+     */
+    public static NDArray convert(NDArray x, DataType type) {
+        return call("convert", x, tensor(x), IValue.from(scalarType(type)));
+    }
+
+    /** libtorch's ScalarType code of a floating type (c10/core/ScalarType.h). */
+    static int scalarType(DataType type) {
+        return switch (type) {
+            case FLOAT16 -> 5;
+            case FLOAT32 -> 6;
+            case BFLOAT16 -> 15;
+            default -> throw new IllegalArgumentException("no conversion to " + type + " (float32, float16, bfloat16 only)");
+        };
     }
 
     /**

@@ -2,6 +2,7 @@ package daguerre.diffusion.nn;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -68,6 +69,15 @@ public final class Initializers {
      * created in {@code manager} (the model's weights manager). Existing values are replaced.
      */
     public static void initialize(Module module, long seed, NDManager manager) {
+        initialize(module, seed, manager, WeightPrecision.FLOAT32);
+    }
+
+    /**
+     * As {@link #initialize(Module, long, NDManager)}, keeping each parameter in the type
+     * {@code precision} gives a float32 one (converted as soon as it is drawn: the model is never
+     * held in float32 whole). The values are those of the float32 model, rounded.
+     */
+    public static void initialize(Module module, long seed, NDManager manager, WeightPrecision precision) {
         List<Map.Entry<String, Parameter>> parameters = new ArrayList<>(module.namedParameters().entrySet());
         SplittableRandom root = new SplittableRandom(seed);
         List<SplittableRandom> generators = new ArrayList<>(parameters.size());
@@ -80,8 +90,7 @@ public final class Initializers {
             Parameter parameter = parameters.get(i).getValue();
             float[] values = values(key, parameter.shape(), generators.get(i));
             synchronized (creation) {
-                NDArray array = manager.create(values, parameter.shape());
-                parameter.set(array);
+                parameter.set(values, manager, precision.storageType(DataType.FLOAT32, parameter.shape()));
             }
         });
     }

@@ -27,6 +27,11 @@ public final class Linear extends Module {
 
     /** The same map by libtorch's {@code linear} (its BLAS): the reference for the fused path, and the training path. */
     public NDArray forwardUnfused(NDArray x) {
-        return ai.djl.nn.core.Linear.linear(x, weight.value(), bias == null ? null : bias.value()).singletonOrThrow();
+        NDArray w = weight.float32(x);
+        try {
+            return ai.djl.nn.core.Linear.linear(x, w, bias == null ? null : bias.value()).singletonOrThrow();
+        } finally {
+            weight.closeIfCopy(w);
+        }
     }
 }

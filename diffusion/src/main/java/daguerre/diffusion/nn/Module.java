@@ -56,6 +56,11 @@ public abstract class Module {
         return namedParameters().values().stream().anyMatch(p -> p.isSet() && p.value().hasGradient());
     }
 
+    /** Bytes every weight takes in memory, in the types they are kept in. */
+    public final long parameterBytes() {
+        return namedParameters().values().stream().mapToLong(Parameter::byteSize).sum();
+    }
+
     /** Total number of scalar weights. */
     public final long parameterCount() {
         return namedParameters().values().stream().mapToLong(p -> p.shape().size()).sum();

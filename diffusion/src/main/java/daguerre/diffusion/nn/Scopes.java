@@ -1,6 +1,7 @@
 package daguerre.diffusion.nn;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import java.util.function.Supplier;
 
@@ -30,6 +31,24 @@ public final class Scopes {
                 }
             }
             NDArray out = body.get();
+            out.attach(parent);
+            return out;
+        }
+    }
+
+    /**
+     * As {@link #scoped(Supplier, NDArray...)} for a body with several outputs: every array of the
+     * returned list is attached to the first input's manager.
+     */
+    public static NDList scopedList(Supplier<NDList> body, NDArray... inputs) {
+        NDManager parent = inputs[0].getManager();
+        try (NDManager sub = parent.newSubManager()) {
+            for (NDArray input : inputs) {
+                if (input != null && input.getManager() != sub) {
+                    input.tempAttach(sub);
+                }
+            }
+            NDList out = body.get();
             out.attach(parent);
             return out;
         }

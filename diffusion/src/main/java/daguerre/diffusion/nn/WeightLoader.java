@@ -2,8 +2,10 @@ package daguerre.diffusion.nn;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import daguerre.weights.TensorSource;
+import daguerre.weights.safetensors.DType;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -39,6 +41,16 @@ public final class WeightLoader {
      */
     public static void load(Module module, TensorSource source, String prefix, NDManager manager,
                             Predicate<String> ignored) throws IOException {
+        load(module, source, prefix, manager, ignored, WeightPrecision.FLOAT32);
+    }
+
+    /**
+     * As {@link #load(Module, TensorSource, String, NDManager, Predicate)}, keeping each parameter in
+     * the type {@code precision} gives it ({@link WeightPrecision#storageType}): one tensor at a time
+     * is decoded to float32 and converted, so loading never holds the model twice.
+     */
+    public static void load(Module module, TensorSource source, String prefix, NDManager manager,
+                            Predicate<String> ignored, WeightPrecision precision) throws IOException {
         Map<String, Parameter> parameters = module.namedParameters();
         List<String> missing = new ArrayList<>();
         for (Map.Entry<String, Parameter> e : parameters.entrySet()) {
@@ -72,14 +84,46 @@ public final class WeightLoader {
             }
             float[] values = source.floats(key);
             requireFinite(source, key, values);
-            NDArray array = manager.create(values, parameter.shape());
-            parameter.set(array);
+            DataType storage = precision.storageType(dataType(source.dtype(key)), parameter.shape());
+            if (storage == DataType.FLOAT16) {
+                requireFloat16Range(source, key, values);
+            }
+            parameter.set(values, manager, storage);
         }
     }
 
-    /** Loads with no ignored keys. */
+    /** The engine type of a stored type: F16 and BF16 as such, every other type float32. */
+    private static DataType dataType(DType stored) {
+        return switch (stored) {
+            case F16 -> DataType.FLOAT16;
+            case BF16 -> DataType.BFLOAT16;
+            default -> DataType.FLOAT32;
+        };
+    }
+
+    /**
+     * Fails, naming the tensor and the first element, if a value is beyond float16's range (it would
+     * become infinite): such weights need {@code --weight-dtype bf16} or {@code f32}.
+     */
+    static void requireFloat16Range(TensorSource source, String key, float[] values) throws IOException {
+        for (int i = 0; i < values.length; i++) {
+            if (Math.abs(values[i]) > WeightPrecision.FLOAT16_MAX) {
+                throw new IOException(source.description() + ": tensor '" + key + "' holds " + values[i] + " at element " + i
+                        + ", beyond float16's range (+-" + WeightPrecision.FLOAT16_MAX
+                        + "); keep the weights in bf16 or f32 (--weight-dtype bf16|f32)");
+            }
+        }
+    }
+
+    /** Loads with no ignored keys, in float32. */
     public static void load(Module module, TensorSource source, String prefix, NDManager manager) throws IOException {
         load(module, source, prefix, manager, key -> false);
+    }
+
+    /** Loads with no ignored keys, in {@code precision}. */
+    public static void load(Module module, TensorSource source, String prefix, NDManager manager,
+                            WeightPrecision precision) throws IOException {
+        load(module, source, prefix, manager, key -> false, precision);
     }
 
     /**

@@ -1,8 +1,10 @@
 package daguerre.diffusion.pipeline;
 
+import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import daguerre.diffusion.sampling.NoiseSource;
 import daguerre.diffusion.sampling.SamplerState;
+import daguerre.diffusion.unet.UNet2DConditionModel.DeepFeatures;
 import daguerre.diffusion.unet.UNetConditioning;
 import java.util.concurrent.CancellationException;
 import java.util.function.BooleanSupplier;
@@ -34,6 +36,11 @@ public final class GenerationJob implements AutoCloseable {
     final BooleanSupplier cancelled;
     /** Checked between steps: once true, the job stops denoising and is decoded as it stands. */
     final BooleanSupplier finishEarly;
+    /**
+     * Step caching: the U-Net's deep features from this job's latest full step, one row per U-Net row
+     * ([rows, C, h, w], in the job's manager), or null before the first full step and without caching.
+     */
+    private DeepFeatures deep;
 
     GenerationJob(GenerationRequest request, int width, int height, NoiseSource noise, NDManager manager,
                   SamplerState state, UNetConditioning conditioning, GenerationListener listener, BooleanSupplier cancelled,
@@ -53,6 +60,29 @@ public final class GenerationJob implements AutoCloseable {
     /** Whether classifier-free guidance doubles this job's rows. */
     boolean guided() {
         return request.guidanceScale() > 1;
+    }
+
+    /**
+     * Whether this job's next step is a cached (shallow) one: caching is on, deep features were kept,
+     * and the step is not one of every {@code cache_interval}-th model calls (counted from the job's
+     * first, which is always full).
+     */
+    boolean shallowStep() {
+        return request.cachesSteps() && deep != null && state.stepsTaken() % request.cacheInterval() != 0;
+    }
+
+    /** The deep features kept at the latest full step (null if none). */
+    DeepFeatures deepFeatures() {
+        return deep;
+    }
+
+    /** Keeps {@code features} (its own rows, [rows, C, h, w]) for the next shallow steps, in the job's manager. */
+    void keepDeepFeatures(NDArray features) {
+        features.attach(manager);
+        if (deep != null) {
+            deep.features().close();
+        }
+        deep = new DeepFeatures(features);
     }
 
     /** U-Net rows this job adds to a shared call. */

@@ -29,6 +29,9 @@ import java.awt.image.BufferedImage;
  * @param microConditioning SDXL's size and crop conditioning; null for its defaults (the image size, no
  *                 crop); ignored by SD 1.x/2.x models
  * @param negativeMicroConditioning the same for the unconditional pass; null for the same as {@code microConditioning}
+ * @param cacheInterval step caching (DeepCache, Ma et al. 2023), 1..steps: 1 (the default) runs the whole U-Net at
+ *                 every step; N >= 2 runs it at every N-th model call (the first always) and only its shallow
+ *                 blocks, on the deep features kept then, at the N - 1 calls in between
  */
 public record GenerationRequest(
         String prompt,
@@ -46,7 +49,8 @@ public record GenerationRequest(
         double strength,
         double eta,
         MicroConditioning microConditioning,
-        MicroConditioning negativeMicroConditioning) {
+        MicroConditioning negativeMicroConditioning,
+        int cacheInterval) {
 
     /** The guidance scale when a request gives none (A1111's default, the same in every entry point). */
     public static final double DEFAULT_GUIDANCE_SCALE = 7.0;
@@ -76,6 +80,13 @@ public record GenerationRequest(
         requireEmphasis(negativePrompt, "negative_prompt");
         require(eta >= 0 && eta <= 1, "eta", "must be between 0 and 1, got " + eta);
         require(eta == 0 || sampler == Sampler.DDIM, "eta", "applies to the DDIM sampler only");
+        require(cacheInterval >= 1 && cacheInterval <= steps, "cache_interval",
+                "must be between 1 (no step caching) and steps (" + steps + "), got " + cacheInterval);
+    }
+
+    /** Whether step caching is on: the U-Net's deep features are reused between full steps. */
+    public boolean cachesSteps() {
+        return cacheInterval > 1;
     }
 
     /** A builder with A1111's defaults: Euler a, 20 steps, CFG 7, seed 0, the model's size, one image. */
@@ -88,7 +99,7 @@ public record GenerationRequest(
         return new Builder(prompt).negativePrompt(negativePrompt).sampler(sampler).steps(steps)
                 .guidanceScale(guidanceScale).guidanceRescale(guidanceRescale).clipSkip(clipSkip).seed(seed)
                 .size(width, height).batchSize(batchSize).initImage(initImage, strength).eta(eta)
-                .microConditioning(microConditioning, negativeMicroConditioning);
+                .microConditioning(microConditioning, negativeMicroConditioning).cacheInterval(cacheInterval);
     }
 
     /** The micro-conditioning of the conditional pass for a {@code width} x {@code height} image. */
@@ -139,6 +150,7 @@ public record GenerationRequest(
         private double eta;
         private MicroConditioning microConditioning;
         private MicroConditioning negativeMicroConditioning;
+        private int cacheInterval = 1;
 
         private Builder(String prompt) {
             this.prompt = prompt;
@@ -208,9 +220,16 @@ public record GenerationRequest(
             return this;
         }
 
+        /** Step caching: a full U-Net pass every {@code value} steps (1: every step, no caching). */
+        public Builder cacheInterval(int value) {
+            cacheInterval = value;
+            return this;
+        }
+
         public GenerationRequest build() {
             return new GenerationRequest(prompt, negativePrompt, sampler, steps, guidanceScale, guidanceRescale,
-                    clipSkip, seed, width, height, batchSize, initImage, strength, eta, microConditioning, negativeMicroConditioning);
+                    clipSkip, seed, width, height, batchSize, initImage, strength, eta, microConditioning, negativeMicroConditioning,
+                    cacheInterval);
         }
     }
 }

@@ -134,16 +134,12 @@ public final class ModelWriter {
             long[] first = parts.get(0).shape().getShape();
             if (tensor.transposed()) {   // [P, D] -> [D, P]
                 all.add(new Stored(tensor.original(), new long[] {first[1], first[0]},
-                        () -> {
-                            try (ai.djl.ndarray.NDArray transposed = parts.get(0).value().transpose()) {
-                                return transposed.toFloatArray();
-                            }
-                        }));
+                        () -> transpose(parts.get(0).floats(), (int) first[0], (int) first[1])));
             } else {   // rows one after another: [3D, D] from three [D, D]
                 long[] shape = first.clone();
                 shape[0] *= parts.size();
                 all.add(new Stored(tensor.original(), shape, () -> {
-                    float[][] values = parts.stream().map(p -> p.value().toFloatArray()).toArray(float[][]::new);
+                    float[][] values = parts.stream().map(Parameter::floats).toArray(float[][]::new);
                     float[] out = new float[java.util.Arrays.stream(values).mapToInt(v -> v.length).sum()];
                     int at = 0;
                     for (float[] v : values) {
@@ -156,6 +152,17 @@ public final class ModelWriter {
         }
         Files.createDirectories(file.toAbsolutePath().getParent());
         SafetensorsWriter.write(file, lazy(all, dtype));
+    }
+
+    /** A row-major [rows, cols] matrix as [cols, rows]. */
+    private static float[] transpose(float[] values, int rows, int cols) {
+        float[] out = new float[values.length];
+        for (int r = 0; r < rows; r++) {
+            for (int c = 0; c < cols; c++) {
+                out[c * rows + r] = values[r * cols + c];
+            }
+        }
+        return out;
     }
 
     private static void requireClipVocabulary(StableDiffusionModel model) {
@@ -190,7 +197,7 @@ public final class ModelWriter {
     private static List<Stored> stored(Module module, Map<String, String> names, BiFunction<String, long[], long[]> reshape) {
         List<Stored> out = new ArrayList<>();
         module.namedParameters().forEach((key, parameter) -> out.add(new Stored(names.getOrDefault(key, key),
-                reshape.apply(key, parameter.shape().getShape()), () -> parameter.value().toFloatArray())));
+                reshape.apply(key, parameter.shape().getShape()), parameter::floats)));
         return out;
     }
 

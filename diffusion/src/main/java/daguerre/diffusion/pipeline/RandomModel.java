@@ -3,6 +3,7 @@ package daguerre.diffusion.pipeline;
 import ai.djl.ndarray.NDManager;
 import daguerre.diffusion.DjlRuntime;
 import daguerre.diffusion.nn.Initializers;
+import daguerre.diffusion.nn.WeightPrecision;
 import daguerre.diffusion.schedule.SchedulerConfig;
 import daguerre.diffusion.text.ClipTextConfig;
 import daguerre.diffusion.text.ClipTextModel;
@@ -35,26 +36,31 @@ public final class RandomModel {
      * having no file, is the first 10 hex digits of the SHA-256 of {@code "random:<preset>:<seed>"}.
      */
     public static StableDiffusionModel create(ModelPreset preset, long seed) throws IOException {
+        return create(preset, seed, WeightPrecision.FLOAT32);
+    }
+
+    /** As {@link #create(ModelPreset, long)}, with the weights kept in {@code precision} (the float32 model's, rounded). */
+    public static StableDiffusionModel create(ModelPreset preset, long seed, WeightPrecision precision) throws IOException {
         ClipTokenizer tokenizer = StableDiffusionModel.loadTokenizer(TokenizerFiles.bundledClip(TokenizerFiles.SD1_PAD_TOKEN));
         checkVocabulary(preset, preset.textEncoder(), tokenizer);
         SplittableRandom seeds = new SplittableRandom(seed);
         NDManager manager = DjlRuntime.newManager();
         try {
             ClipTextModel textEncoder = new ClipTextModel(preset.textEncoder());
-            Initializers.initialize(textEncoder, seeds.nextLong(), manager);
+            Initializers.initialize(textEncoder, seeds.nextLong(), manager, precision);
             StableDiffusionModel.SecondTextEncoder second = null;
             if (preset.isSdxl()) {
                 ClipTokenizer tokenizer2 = StableDiffusionModel.loadTokenizer(TokenizerFiles.bundledClip(TokenizerFiles.SD2_PAD_TOKEN));
                 checkVocabulary(preset, preset.textEncoder2(), tokenizer2);
                 ClipTextModelWithProjection textEncoder2 = new ClipTextModelWithProjection(preset.textEncoder2());
-                Initializers.initialize(textEncoder2, seeds.nextLong(), manager);
+                Initializers.initialize(textEncoder2, seeds.nextLong(), manager, precision);
                 // SDXL base conditions an empty negative prompt on zeros (force_zeros_for_empty_prompt)
                 second = new StableDiffusionModel.SecondTextEncoder(tokenizer2, textEncoder2, true);
             }
             UNet2DConditionModel unet = new UNet2DConditionModel(preset.unet());
-            Initializers.initialize(unet, seeds.nextLong(), manager);
+            Initializers.initialize(unet, seeds.nextLong(), manager, precision);
             AutoencoderKL vae = new AutoencoderKL(preset.vae());
-            Initializers.initialize(vae, seeds.nextLong(), manager);
+            Initializers.initialize(vae, seeds.nextLong(), manager, precision);
             String id = "random-" + preset.name();
             String hash = hash("random:" + preset.name() + ":" + seed);
             // SDXL base's scheduler has SD 1.5's betas, spacing and offset

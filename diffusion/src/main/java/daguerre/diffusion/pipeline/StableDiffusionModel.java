@@ -3,7 +3,10 @@ package daguerre.diffusion.pipeline;
 import ai.djl.ndarray.NDManager;
 import daguerre.diffusion.DjlRuntime;
 import daguerre.diffusion.nn.Kernels;
+import daguerre.diffusion.nn.Module;
+import daguerre.diffusion.nn.Parameter;
 import daguerre.diffusion.nn.WeightLoader;
+import daguerre.diffusion.nn.WeightPrecision;
 import daguerre.diffusion.schedule.PredictionType;
 import daguerre.diffusion.schedule.SchedulerConfig;
 import daguerre.diffusion.text.ClipTextConfig;
@@ -23,8 +26,13 @@ import daguerre.weights.model.TokenizerFiles;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.List;
+import java.util.Locale;
 import java.util.Optional;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.function.Supplier;
 import java.util.stream.Stream;
 
@@ -100,28 +108,34 @@ public final class StableDiffusionModel implements AutoCloseable {
      * @param hasher computes (and caches) the A1111 model hash
      */
     public static StableDiffusionModel load(Path path, String predictionType, ModelHasher hasher) throws IOException {
+        return load(path, predictionType, hasher, WeightPrecision.AS_STORED);
+    }
+
+    /** As {@link #load(Path, String, ModelHasher)}, keeping the weights in {@code precision} ({@code --weight-dtype}). */
+    public static StableDiffusionModel load(Path path, String predictionType, ModelHasher hasher, WeightPrecision precision)
+            throws IOException {
         NDManager manager = DjlRuntime.newManager();
         try (DiscoveredModel model = ModelDiscovery.open(path, predictionType)) {
             ClipTokenizer tokenizer = loadTokenizer(model.tokenizer());
             ClipTextConfig textConfig = parseConfig(model, "text_encoder", "config.json",
                     () -> ClipTextConfig.fromJson(model.textEncoder().config()));
             ClipTextModel textEncoder = new ClipTextModel(textConfig);
-            textEncoder.load(model.textEncoder().weights(), "", manager);
+            textEncoder.load(model.textEncoder().weights(), "", manager, precision);
             SecondTextEncoder second = null;
             if (model.secondTextEncoder().isPresent()) {
                 DiscoveredModel.SecondTextEncoder found = model.secondTextEncoder().get();
                 ClipTextConfig config2 = parseConfig(model, "text_encoder_2", "config.json",
                         () -> ClipTextConfig.fromJson(found.encoder().config()));
                 ClipTextModelWithProjection encoder2 = new ClipTextModelWithProjection(config2);
-                encoder2.load(found.encoder().weights(), "", manager);
+                encoder2.load(found.encoder().weights(), "", manager, precision);
                 second = new SecondTextEncoder(loadTokenizer(found.tokenizer()), encoder2, found.forceZerosForEmptyPrompt());
             }
             UNetConfig unetConfig = parseConfig(model, "unet", "config.json", () -> UNetConfig.fromJson(model.unet().config()));
             UNet2DConditionModel unet = new UNet2DConditionModel(unetConfig);
-            WeightLoader.load(unet, model.unet().weights(), "", manager);
+            WeightLoader.load(unet, model.unet().weights(), "", manager, precision);
             VaeConfig vaeConfig = parseConfig(model, "vae", "config.json", () -> VaeConfig.fromJson(model.vae().config()));
             AutoencoderKL vae = new AutoencoderKL(vaeConfig);
-            WeightLoader.load(vae, model.vae().weights(), "", manager);
+            WeightLoader.load(vae, model.vae().weights(), "", manager, precision);
             SchedulerConfig scheduler = parseConfig(model, "scheduler", "scheduler_config.json",
                     () -> model.schedulerConfig().map(SchedulerConfig::fromJson).orElse(SchedulerConfig.SD15)
                             .withPredictionType(PredictionType.fromConfigName(model.predictionType())));
@@ -194,6 +208,36 @@ public final class StableDiffusionModel implements AutoCloseable {
         }
         unet.useKernels(kernels);
         vae.useKernels(kernels);
+    }
+
+    /** The networks whose weights make up the model: text encoder(s), U-Net, VAE. */
+    public List<Module> networks() {
+        List<Module> networks = new ArrayList<>(List.of(textEncoder));
+        secondTextEncoder().ifPresent(second -> networks.add(second.encoder()));
+        networks.add(unet);
+        networks.add(vae);
+        return networks;
+    }
+
+    /**
+     * The type the matrices and kernels are kept in ({@code float32}, {@code float16},
+     * {@code bfloat16}, or {@code mixed} when they differ; norms and biases are always float32).
+     */
+    public String weightDtype() {
+        Set<String> types = new TreeSet<>();
+        for (Module network : networks()) {
+            for (Parameter parameter : network.namedParameters().values()) {
+                if (parameter.shape().dimension() >= 2) {
+                    types.add(parameter.dataType().name().toLowerCase(Locale.ROOT));
+                }
+            }
+        }
+        return types.size() == 1 ? types.iterator().next() : "mixed " + types;
+    }
+
+    /** Bytes every weight of the model takes in memory. */
+    public long weightBytes() {
+        return networks().stream().mapToLong(Module::parameterBytes).sum();
     }
 
     /** The manager that owns every weight; requests use child managers of it. */

@@ -15,6 +15,7 @@ import daguerre.diffusion.sampling.SamplingPlan;
 import daguerre.diffusion.sampling.SeededNoise;
 import daguerre.diffusion.text.PromptEncoder;
 import daguerre.diffusion.text.SdxlPromptEncoder;
+import daguerre.diffusion.unet.UNet2DConditionModel;
 import daguerre.diffusion.unet.UNetConditioning;
 import daguerre.diffusion.vae.LatentDistribution;
 import daguerre.diffusion.vae.VaeTiling;
@@ -147,49 +148,38 @@ public final class StableDiffusionPipeline {
     }
 
     /**
-     * 3. One denoising step for each job in one shared U-Net call: the jobs' model inputs (doubled
-     * for guided jobs), per-row timesteps and contexts are stacked along the batch axis; each job
-     * then applies its own guidance and sampler update, and its listener hears of the step. All
-     * jobs must have the same {@link GenerationJob#batchKey()} and not be finished.
+     * 3. One denoising step for each job, in shared U-Net calls: the jobs' model inputs (doubled for
+     * guided jobs), per-row timesteps and contexts are stacked along the batch axis; each job then
+     * applies its own guidance and sampler update, and its listener hears of the step. All jobs must
+     * have the same {@link GenerationJob#batchKey()} and not be finished.
+     *
+     * <p>With step caching ({@link GenerationRequest#cacheInterval()}), jobs at a full step and jobs at
+     * a cached step cannot share one call: the full-step jobs share one full pass (which also keeps
+     * the deep features of the jobs that cache, split per job), the cached-step jobs one shallow pass
+     * on their own deep features stacked along the batch axis in the same row order. Jobs without
+     * caching always take the full pass, with exactly the operations of an uncached run.
+     *
+     * @return the U-Net calls made: 1, or 2 when jobs at full and at cached steps met
      */
-    public void step(List<GenerationJob> jobs) {
+    public int step(List<GenerationJob> jobs) {
         GenerationJob.BatchKey key = jobs.get(0).batchKey();
+        for (GenerationJob job : jobs) {
+            if (!job.batchKey().equals(key)) {
+                throw new IllegalArgumentException("jobs of different shapes cannot share a U-Net call: " + key + " vs " + job.batchKey());
+            }
+        }
+        // decided before any job advances (advancing changes the step count)
+        List<GenerationJob> full = jobs.stream().filter(job -> !job.shallowStep()).toList();
+        List<GenerationJob> shallow = jobs.stream().filter(GenerationJob::shallowStep).toList();
+        int calls = 0;
         try (NDManager step = model.manager().newSubManager()) {
-            NDList inputs = new NDList();
-            List<UNetConditioning> conditionings = new ArrayList<>();
-            float[] timesteps = new float[jobs.stream().mapToInt(GenerationJob::rows).sum()];
-            int row = 0;
-            for (GenerationJob job : jobs) {
-                if (!job.batchKey().equals(key)) {
-                    throw new IllegalArgumentException("jobs of different shapes cannot share a U-Net call: " + key + " vs " + job.batchKey());
-                }
-                ModelCall call = job.state.modelCall(step);
-                inputs.add(call.input());
-                if (job.guided()) {
-                    inputs.add(call.input()); // [B, C, h, w] twice: unconditional rows, then conditional rows
-                }
-                conditionings.add(job.conditioning);
-                Arrays.fill(timesteps, row, row + job.rows(), (float) call.timestep());
-                row += job.rows();
+            if (!full.isEmpty()) {
+                unetStep(full, false, step);
+                calls++;
             }
-            NDList all = new NDList(inputs);
-            UNetConditioning stacked = stack(conditionings);
-            all.add(stacked.context());
-            if (stacked.hasTextTime()) {
-                all.add(stacked.textEmbeds());
-                all.add(stacked.timeIds());
-            }
-            // a shared call stops part-way only when every job in it has been cancelled
-            NDArray output = Cancellation.whileChecking(() -> jobs.stream().allMatch(GenerationJob::isCancelled),
-                    () -> Scopes.scoped(() -> model.unet().forward(NDArrays.concat(inputs, 0), timesteps, stacked),
-                            all.toArray(new NDArray[0]))); // [rows, C, h, w]
-            int start = 0;
-            for (GenerationJob job : jobs) {
-                NDArray rows = output.get(new NDIndex("{}:{}", start, start + job.rows()));
-                start += job.rows();
-                job.state.advance(job.guided()
-                        ? ClassifierFreeGuidance.combine(rows, job.request.guidanceScale(), job.request.guidanceRescale())
-                        : rows);
+            if (!shallow.isEmpty()) {
+                unetStep(shallow, true, step);
+                calls++;
             }
         }
         boolean previewable = LatentPreview.supports(model.vae().config().latentChannels());
@@ -197,6 +187,81 @@ public final class StableDiffusionPipeline {
             job.listener.onStep(job.state.stepsTaken(), job.state.totalSteps(),
                     () -> previewable ? LatentPreview.render(job.state.denoised()) : List.of());
         }
+        return calls;
+    }
+
+    /**
+     * One U-Net call for {@code jobs}, all at a full step or all at a cached ({@code shallow}) step,
+     * and each job's guidance and sampler update on its rows.
+     */
+    private void unetStep(List<GenerationJob> jobs, boolean shallow, NDManager step) {
+        NDList inputs = new NDList();
+        List<UNetConditioning> conditionings = new ArrayList<>();
+        float[] timesteps = new float[jobs.stream().mapToInt(GenerationJob::rows).sum()];
+        int row = 0;
+        for (GenerationJob job : jobs) {
+            ModelCall call = job.state.modelCall(step);
+            inputs.add(call.input());
+            if (job.guided()) {
+                inputs.add(call.input()); // [B, C, h, w] twice: unconditional rows, then conditional rows
+            }
+            conditionings.add(job.conditioning);
+            Arrays.fill(timesteps, row, row + job.rows(), (float) call.timestep());
+            row += job.rows();
+        }
+        NDList all = new NDList(inputs);
+        UNetConditioning stacked = stack(conditionings, step);
+        all.add(stacked.context());
+        if (stacked.hasTextTime()) {
+            all.add(stacked.textEmbeds());
+            all.add(stacked.timeIds());
+        }
+        // cached step: each job's deep features [rows_j, C, h, w] stacked to [rows, C, h, w], rows in the inputs' order
+        NDArray deep = shallow ? stackDeepFeatures(jobs, step) : null;
+        if (deep != null) {
+            all.add(deep);
+        }
+        boolean keepDeep = !shallow && jobs.stream().anyMatch(job -> job.request.cachesSteps());
+        UNet2DConditionModel unet = model.unet();
+        // a shared call stops part-way only when every job in it has been cancelled
+        NDList output = Cancellation.whileChecking(() -> jobs.stream().allMatch(GenerationJob::isCancelled),
+                () -> Scopes.scopedList(() -> {
+                    NDArray x = NDArrays.concat(inputs, 0);
+                    if (shallow) {
+                        return new NDList(unet.forwardShallow(x, timesteps, stacked, new UNet2DConditionModel.DeepFeatures(deep)));
+                    }
+                    if (keepDeep) {
+                        UNet2DConditionModel.CachingOutput out = unet.forwardKeepingDeepFeatures(x, timesteps, stacked);
+                        return new NDList(out.output(), out.deep().features());
+                    }
+                    return new NDList(unet.forward(x, timesteps, stacked));
+                }, all.toArray(new NDArray[0]))); // [rows, C, h, w] (and the deep features [rows, C', h, w])
+        int start = 0;
+        for (GenerationJob job : jobs) {
+            NDIndex own = new NDIndex("{}:{}", start, start + job.rows());
+            NDArray rows = output.get(0).get(own);
+            start += job.rows();
+            if (keepDeep && job.request.cachesSteps()) {
+                // a copy of the job's own rows: a view would keep the whole call's features alive
+                NDArray features = jobs.size() == 1 ? output.get(1) : output.get(1).get(own).duplicate();
+                job.keepDeepFeatures(features);
+            }
+            job.state.advance(job.guided()
+                    ? ClassifierFreeGuidance.combine(rows, job.request.guidanceScale(), job.request.guidanceRescale())
+                    : rows);
+        }
+    }
+
+    /** The cached-step jobs' deep features stacked along the batch axis, in the step's manager. */
+    private static NDArray stackDeepFeatures(List<GenerationJob> jobs, NDManager step) {
+        if (jobs.size() == 1) {
+            return jobs.get(0).deepFeatures().features();
+        }
+        NDList features = new NDList();
+        jobs.forEach(job -> features.add(job.deepFeatures().features()));
+        NDArray stacked = NDArrays.concat(features, 0);
+        stacked.attach(step);
+        return stacked;
     }
 
     /**
@@ -221,8 +286,12 @@ public final class StableDiffusionPipeline {
         return images;
     }
 
-    /** The jobs' conditionings stacked along the batch axis, in the step's manager (the jobs' rows in order). */
-    private static UNetConditioning stack(List<UNetConditioning> conditionings) {
+    /**
+     * The jobs' conditionings stacked along the batch axis, in the step's manager (the jobs' rows in
+     * order). A concatenation lands in its first operand's manager, a job's: it is moved to the
+     * step's, or every shared step would leave a stacked copy in that job's manager until it ends.
+     */
+    private static UNetConditioning stack(List<UNetConditioning> conditionings, NDManager step) {
         if (conditionings.size() == 1) {
             return conditionings.get(0);
         }
@@ -236,8 +305,14 @@ public final class StableDiffusionPipeline {
                 timeIds.add(c.timeIds());
             }
         }
-        return textEmbeds.isEmpty() ? UNetConditioning.of(NDArrays.concat(contexts, 0))
+        UNetConditioning stacked = textEmbeds.isEmpty() ? UNetConditioning.of(NDArrays.concat(contexts, 0))
                 : new UNetConditioning(NDArrays.concat(contexts, 0), NDArrays.concat(textEmbeds, 0), NDArrays.concat(timeIds, 0));
+        stacked.context().attach(step);
+        if (stacked.hasTextTime()) {
+            stacked.textEmbeds().attach(step);
+            stacked.timeIds().attach(step);
+        }
+        return stacked;
     }
 
     /**
@@ -316,6 +391,9 @@ public final class StableDiffusionPipeline {
         }
         if (request.eta() > 0) {
             params.put("Eta DDIM", Infotext.number(request.eta()));
+        }
+        if (request.cachesSteps()) {
+            params.put("Cache interval", Integer.toString(request.cacheInterval()));
         }
         if (model.isSdxl()) {   // SDXL's micro-conditioning, where it is not the default for this size
             microConditioning(params, "", request.microConditioningFor(width, height), width, height);

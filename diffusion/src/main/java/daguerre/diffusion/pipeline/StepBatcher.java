@@ -49,7 +49,10 @@ public final class StepBatcher implements AutoCloseable {
         return pipeline;
     }
 
-    /** Shared U-Net calls made so far (each advances one or more jobs by one step). */
+    /**
+     * Shared U-Net calls made so far (each advances one or more jobs by one step; with step caching a
+     * step of the batch may take two, a full and a shallow one).
+     */
     public long unetCalls() {
         return unetCalls.get();
     }
@@ -110,8 +113,7 @@ public final class StepBatcher implements AutoCloseable {
                 return;
             }
             try {
-                pipeline.step(batch.stream().map(Active::job).toList());
-                unetCalls.incrementAndGet();
+                unetCalls.addAndGet(pipeline.step(batch.stream().map(Active::job).toList()));
             } catch (RuntimeException | Error e) {
                 batch.forEach(a -> a.done.completeExceptionally(e));
             }

@@ -9,6 +9,7 @@ import ai.djl.ndarray.types.DataType;
 import daguerre.diffusion.nn.Kernels;
 import daguerre.diffusion.nn.Module;
 import daguerre.diffusion.nn.WeightLoader;
+import daguerre.diffusion.nn.WeightPrecision;
 import daguerre.weights.TensorSource;
 import java.io.IOException;
 import java.util.List;
@@ -52,7 +53,12 @@ public sealed class ClipTextModel extends Module permits ClipTextModelWithProjec
      * Also builds the causal mask for full-length sequences, so that later calls add nothing to {@code manager}.
      */
     public void load(TensorSource source, String prefix, NDManager manager) throws IOException {
-        WeightLoader.load(this, source, prefix, manager, IGNORED_KEYS);
+        load(source, prefix, manager, WeightPrecision.FLOAT32);
+    }
+
+    /** As {@link #load(TensorSource, String, NDManager)}, keeping the weights in {@code precision}. */
+    public void load(TensorSource source, String prefix, NDManager manager, WeightPrecision precision) throws IOException {
+        WeightLoader.load(this, source, prefix, manager, IGNORED_KEYS, precision);
         textModel.prepareCausalMask(config.maxPositionEmbeddings());
     }
 

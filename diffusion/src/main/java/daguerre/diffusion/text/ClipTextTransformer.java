@@ -71,7 +71,7 @@ final class ClipTextTransformer extends Module {
 
     /**
      * 0 on and below the diagonal, -inf above: position i attends to positions 0..i. Built once per
-     * length, in the weights' manager (and on their device and data type).
+     * length, in the weights' manager, in float32 (the compute type, whatever the weights are stored in).
      */
     private NDArray causalMask(long length) {
         return causalMasks.computeIfAbsent(length, l -> {
@@ -83,7 +83,7 @@ final class ClipTextTransformer extends Module {
                 }
             }
             NDArray weight = embeddings.tokenWeight();
-            return weight.getManager().create(values, new Shape(n, n)).toType(weight.getDataType(), false);
+            return weight.getManager().create(values, new Shape(n, n));
         });
     }
 }

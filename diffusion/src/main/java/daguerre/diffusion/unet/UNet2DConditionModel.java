@@ -1,6 +1,7 @@
 package daguerre.diffusion.unet;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import daguerre.diffusion.nn.Activations;
@@ -30,6 +31,18 @@ import java.util.Objects;
  *
  * <p>Weights live in the manager they were loaded into; a forward pass creates its arrays in the
  * sample's manager and returns only the output there (callers run each call in a child manager).
+ *
+ * <p><b>Step caching</b> (DeepCache, Ma et al. 2023): {@link #forwardKeepingDeepFeatures} is the
+ * full pass that also returns the input of the last (shallowest) up block, the "deep features";
+ * {@link #forwardShallow} then recomputes only the shallow part (time embedding, conv_in, down
+ * block 0 without its downsampler, the last up block, conv_norm_out and conv_out) with those
+ * features standing in for everything below:
+ *
+ * <pre>
+ * full:    conv_in -> down 0 -> down 1 .. down L-1 -> mid -> up 0 .. up L-2 --deep--> up L-1 -> conv_out
+ * shallow: conv_in -> down 0 without its downsampler ---- cached deep -------> up L-1 -> conv_out
+ *          (in both, up L-1 also takes the skips of conv_in and of down 0's layers)
+ * </pre>
  */
 public final class UNet2DConditionModel extends Module {
 
@@ -92,7 +105,60 @@ public final class UNet2DConditionModel extends Module {
      * @return [B, out_channels, h, w], in the sample's manager
      */
     public NDArray forward(NDArray sample, float[] timesteps, UNetConditioning conditioning) {
-        return run(sample, timesteps, conditioning, null);
+        return run(sample, timesteps, conditioning, null, null, false).get(0);
+    }
+
+    /**
+     * The input of the last (shallowest) up block, which a DeepCache shallow pass reuses in place of
+     * the deep part of the network: [B, C, h, w] at the latent size, C = block_out_channels[1]
+     * (block_out_channels[0] for a one-level U-Net), one row per U-Net row (per job, per guidance half).
+     */
+    public record DeepFeatures(NDArray features) {
+        public DeepFeatures {
+            Objects.requireNonNull(features, "features");
+        }
+    }
+
+    /**
+     * A full pass's output and the deep features it kept.
+     *
+     * @param output [B, out_channels, h, w]
+     * @param deep the input of the last up block, [B, C, h, w]
+     */
+    public record CachingOutput(NDArray output, DeepFeatures deep) {}
+
+    /**
+     * The full pass of {@link #forward(NDArray, float[], UNetConditioning)} (the same operations, the
+     * same output), also keeping the deep features for later {@link #forwardShallow} calls. Both
+     * arrays are in the sample's manager.
+     */
+    public CachingOutput forwardKeepingDeepFeatures(NDArray sample, float[] timesteps, UNetConditioning conditioning) {
+        NDList out = run(sample, timesteps, conditioning, null, null, true);
+        return new CachingOutput(out.get(0), new DeepFeatures(out.get(1)));
+    }
+
+    /**
+     * DeepCache's cached step: only the shallow part of the network runs on {@code sample}, with
+     * {@code deep} (kept by an earlier full pass, of the same rows) standing in for the deep part.
+     * The time embedding (and SDXL's added embedding) is computed as in the full pass. Fed the deep
+     * features of the same sample, timestep and conditioning, it returns the full pass's output up
+     * to floating-point rounding.
+     *
+     * @param deep [B, C, h, w] as {@link #deepFeatureChannels()} and the sample's size
+     * @return [B, out_channels, h, w], in the sample's manager
+     */
+    public NDArray forwardShallow(NDArray sample, float[] timesteps, UNetConditioning conditioning, DeepFeatures deep) {
+        Shape expected = new Shape(sample.getShape().get(0), deepFeatureChannels(), sample.getShape().get(2), sample.getShape().get(3));
+        if (!deep.features().getShape().equals(expected)) {
+            throw new IllegalArgumentException("deep features must be " + expected + " for sample " + sample.getShape()
+                    + ", got " + deep.features().getShape());
+        }
+        return run(sample, timesteps, conditioning, null, deep.features(), false).get(0);
+    }
+
+    /** Channels of the {@link DeepFeatures}: the input width of the last up block. */
+    public int deepFeatureChannels() {
+        return config.blockOutChannels().get(Math.min(1, config.levels() - 1));
     }
 
     /**
@@ -102,7 +168,7 @@ public final class UNet2DConditionModel extends Module {
      * {@code add_embedding_input} and {@code add_embedding}.
      */
     public NDArray forward(NDArray sample, float[] timesteps, UNetConditioning conditioning, Capture capture) {
-        return run(sample, timesteps, conditioning, capture);
+        return run(sample, timesteps, conditioning, capture, null, false).get(0);
     }
 
     /**
@@ -121,7 +187,7 @@ public final class UNet2DConditionModel extends Module {
 
     /** As {@link #forward(NDArray, NDArray, NDArray)} with the timesteps as Java floats ([B] or one value). */
     public NDArray forward(NDArray sample, float[] timesteps, NDArray context) {
-        return run(sample, timesteps, UNetConditioning.of(context), null);
+        return run(sample, timesteps, UNetConditioning.of(context), null, null, false).get(0);
     }
 
     /**
@@ -132,10 +198,15 @@ public final class UNet2DConditionModel extends Module {
      * ({@code down_blocks.0.attentions.0.proj_in}, ...).
      */
     public NDArray forward(NDArray sample, NDArray timesteps, NDArray context, Capture capture) {
-        return run(sample, floats(timesteps), UNetConditioning.of(context), capture);
+        return run(sample, floats(timesteps), UNetConditioning.of(context), capture, null, false).get(0);
     }
 
-    private NDArray run(NDArray sample, float[] timesteps, UNetConditioning conditioning, Capture capture) {
+    /**
+     * One pass: the full network ({@code cachedDeep} null), also returning the deep features as a
+     * second array when {@code keepDeep}; or the shallow part on {@code cachedDeep}.
+     */
+    private NDList run(NDArray sample, float[] timesteps, UNetConditioning conditioning, Capture capture,
+                       NDArray cachedDeep, boolean keepDeep) {
         Shape shape = sample.getShape();
         if (shape.dimension() != 4 || shape.get(1) != config.inChannels()) {
             throw new IllegalArgumentException("UNet sample must be [B, " + config.inChannels() + ", h, w], got " + shape);
@@ -151,8 +222,8 @@ public final class UNet2DConditionModel extends Module {
         NDArray textEmbeds = conditioning.textEmbeds();
         float[] timeIds = conditioning.hasTextTime() ? floats(conditioning.timeIds()) : null;
         float[] steps = perSample(timesteps, batch);
-        return kernels.run(this, () -> Scopes.scoped(() -> {
-            // time_proj: [B] -> [B, C0]; time_embedding: [B, C0] -> [B, 4*C0]
+        return kernels.run(this, () -> Scopes.scopedList(() -> {
+            // time_proj: [B] -> [B, C0]; time_embedding: [B, C0] -> [B, 4*C0] (the same in every kind of pass)
             int first = config.blockOutChannels().get(0);
             NDArray tProj = sample.getManager().create(
                     SinusoidalEmbedding.embed(steps, first, config.flipSinToCos(), config.freqShift()), new Shape(batch, first));
@@ -162,21 +233,37 @@ public final class UNet2DConditionModel extends Module {
                 temb = temb.add(augmentedEmbedding(sample, textEmbeds, timeIds, batch, capture));
             }
 
+            // conv_in: [B, in, h, w] -> [B, C0, h, w], the first skip
             NDArray h = Capture.record(capture, "conv_in", convIn.forward(sample));
             List<NDArray> skips = new ArrayList<>();
             skips.add(h);
-            for (int i = 0; i < downBlocks.size(); i++) {
-                h = Capture.record(capture, "down_blocks." + i,
-                        downBlocks.get(i).forward(h, temb, context, skips, Capture.child(capture, "down_blocks." + i)));
+            int last = upBlocks.size() - 1;
+            NDArray deep;
+            if (cachedDeep != null) {
+                // shallow: down block 0's resnets (and transformers) only, which leaves skips = [conv_in, down 0's
+                // layers_per_block outputs], each [B, C0, h, w]: the layers_per_block + 1 skips the last up block
+                // consumes. Its downsampler's output feeds only the deeper levels, which the cached features replace.
+                downBlocks.get(0).forwardWithoutDownsampler(h, temb, context, skips, null);
+                deep = cachedDeep;   // [B, C, h, w]: what up block L-2 (or the mid block) gave at the full step
+            } else {
+                for (int i = 0; i < downBlocks.size(); i++) {
+                    h = Capture.record(capture, "down_blocks." + i,
+                            downBlocks.get(i).forward(h, temb, context, skips, Capture.child(capture, "down_blocks." + i)));
+                }
+                h = Capture.record(capture, "mid_block", midBlock.forward(h, temb, context, Capture.child(capture, "mid_block")));
+                for (int i = 0; i < last; i++) {
+                    h = Capture.record(capture, "up_blocks." + i,
+                            upBlocks.get(i).forward(h, temb, context, skips, Capture.child(capture, "up_blocks." + i)));
+                }
+                deep = h;            // [B, C, h, w]: upsampled to the latent size by up block L-2
             }
-            h = Capture.record(capture, "mid_block", midBlock.forward(h, temb, context, Capture.child(capture, "mid_block")));
-            for (int i = 0; i < upBlocks.size(); i++) {
-                h = Capture.record(capture, "up_blocks." + i,
-                        upBlocks.get(i).forward(h, temb, context, skips, Capture.child(capture, "up_blocks." + i)));
-            }
+            // the last up block: [B, C, h, w] with the skips of conv_in and down block 0 -> [B, C0, h, w]
+            h = Capture.record(capture, "up_blocks." + last,
+                    upBlocks.get(last).forward(deep, temb, context, skips, Capture.child(capture, "up_blocks." + last)));
             h = Capture.record(capture, "conv_norm_out", convNormOut.forward(h));
-            return convOut.forward(Activations.silu(h));
-        }, sample, context, textEmbeds));
+            NDArray out = convOut.forward(Activations.silu(h));
+            return keepDeep ? new NDList(out, deep) : new NDList(out);
+        }, sample, context, textEmbeds, cachedDeep));
     }
 
     /**

@@ -44,6 +44,21 @@ public final class UNetDownBlock extends Module {
      * resnet + transformer) output and the downsampler's output are appended to {@code skips}.
      */
     public NDArray forward(NDArray x, NDArray temb, NDArray context, List<NDArray> skips, Capture capture) {
+        NDArray h = forwardWithoutDownsampler(x, temb, context, skips, capture);
+        if (downsampler != null) {
+            h = downsampler.forward(h);
+            skips.add(h);
+        }
+        return h;
+    }
+
+    /**
+     * As {@link #forward}, without the downsampler: x [B, in, H, W] -> [B, out, H, W], every resnet
+     * (or resnet + transformer) output appended to {@code skips}. On level 0 these outputs (with
+     * conv_in's) are exactly the skips the last up block consumes, which is all a DeepCache shallow
+     * pass needs of the down path ({@link UNet2DConditionModel#forwardShallow}).
+     */
+    public NDArray forwardWithoutDownsampler(NDArray x, NDArray temb, NDArray context, List<NDArray> skips, Capture capture) {
         NDArray h = x;
         for (int j = 0; j < resnets.size(); j++) {
             h = resnets.get(j).forward(h, temb);
@@ -51,10 +66,6 @@ public final class UNetDownBlock extends Module {
                 h = Capture.record(capture, "attentions." + j,
                         attentions.get(j).forward(h, context, Capture.child(capture, "attentions." + j)));
             }
-            skips.add(h);
-        }
-        if (downsampler != null) {
-            h = downsampler.forward(h);
             skips.add(h);
         }
         return h;

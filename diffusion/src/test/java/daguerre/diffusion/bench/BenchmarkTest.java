@@ -21,7 +21,7 @@ class BenchmarkTest {
         try (StableDiffusionModel model = RandomModel.create(ModelPreset.TINY, 7)) {
             Benchmark.Figures figures = Benchmark.run(model, new Benchmark.Options(List.of(32, 64), 2, 1, 0));
             Map<String, Double> named = figures.named();
-            for (String name : List.of("peak_gflops", "text_encode_s", "text_encode_ratio", "model_rss_gib",
+            for (String name : List.of("peak_gflops", "gemm_peak_gflops", "gemm_to_fma_peak", "text_encode_s", "text_encode_ratio", "model_rss_gib",
                     "unet_step_s.32", "unet_step_ratio.32", "vae_decode_s.64", "vae_decode_ratio.64",
                     "peak_rss_gib.64", "unet_only_rss_gib.64")) {
                 assertTrue(named.containsKey(name), "missing figure " + name + " in " + named.keySet());

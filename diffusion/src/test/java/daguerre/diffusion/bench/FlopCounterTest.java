@@ -1,6 +1,7 @@
 package daguerre.diffusion.bench;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.types.Shape;
 import daguerre.diffusion.nn.Initializers;
@@ -115,6 +116,31 @@ class FlopCounterTest {
     }
 
     private static long bruteForceUnet(UNetConfig config, int batch, int height, int width, int contextTokens) {
+        return bruteForceUnet(config, batch, height, width, contextTokens, key -> true);
+    }
+
+    /**
+     * The brute-force count over the weights a step-caching shallow pass uses: the time (and added)
+     * embedding, conv_in, down block 0 but its downsampler, the last up block, conv_out.
+     */
+    @Test
+    void shallowUnetCountMatchesBruteForceOverTheShallowBlocksParameters() {
+        for (ModelPreset preset : ModelPreset.ALL) {
+            String lastUp = "up_blocks." + (preset.unet().levels() - 1) + ".";
+            java.util.function.Predicate<String> shallow = key -> key.startsWith("time_embedding.") || key.startsWith("add_embedding.")
+                    || key.startsWith("conv_in.") || key.startsWith("conv_out.") || key.startsWith(lastUp)
+                    || key.startsWith("down_blocks.0.") && !key.startsWith("down_blocks.0.downsamplers.");
+            for (int[] size : new int[][] {{32, 32}, {9, 13}, {64, 64}}) {
+                long expected = bruteForceUnet(preset.unet(), 2, size[0], size[1], 77, shallow);
+                long shallowFlops = FlopCounter.unetShallow(preset.unet(), 2, size[0], size[1], 77);
+                assertEquals(expected, shallowFlops, preset.name() + " shallow U-Net at " + size[0] + "x" + size[1]);
+                assertTrue(shallowFlops < FlopCounter.unet(preset.unet(), 2, size[0], size[1], 77));
+            }
+        }
+    }
+
+    private static long bruteForceUnet(UNetConfig config, int batch, int height, int width, int contextTokens,
+                                       java.util.function.Predicate<String> counted) {
         int levels = config.levels();
         long[] positions = new long[levels];
         long h = height;
@@ -128,7 +154,7 @@ class FlopCounterTest {
         for (Map.Entry<String, Parameter> e : new UNet2DConditionModel(config).namedParameters().entrySet()) {
             String key = e.getKey();
             Shape shape = e.getValue().shape();
-            if (!key.endsWith(".weight") || shape.dimension() < 2) {
+            if (!key.endsWith(".weight") || shape.dimension() < 2 || !counted.test(key)) {
                 continue;
             }
             long at;

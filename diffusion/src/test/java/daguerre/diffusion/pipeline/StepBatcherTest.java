@@ -43,6 +43,40 @@ class StepBatcherTest {
         }
     }
 
+    /**
+     * Step caching: jobs at full and at cached steps in one batch (different intervals, so their
+     * phases differ), guided ones keeping features for both halves, next to a job without caching.
+     */
+    @Test
+    void jobsWithStepCachingShareStepsAndMatchTheirUnbatchedImages() throws Exception {
+        try (StableDiffusionModel model = StableDiffusionModel.load(TinyModelFolder.create(temp, "tiny"), null, new ModelHasher())) {
+            List<GenerationRequest> requests = List.of(
+                    GenerationRequest.builder("a photo of an astronaut riding a horse").negativePrompt("blurry")
+                            .sampler(Sampler.EULER_A).steps(8).seed(1).cacheInterval(2).build(),
+                    GenerationRequest.builder("a cat").sampler(Sampler.DDIM).steps(7).guidanceScale(4).seed(2).batchSize(2)
+                            .cacheInterval(3).build(),
+                    GenerationRequest.builder("a horse").sampler(Sampler.DPMPP_2M).steps(6).guidanceScale(1).seed(3)
+                            .cacheInterval(2).build(),
+                    GenerationRequest.builder("a dog").sampler(Sampler.LMS).steps(7).seed(4).build());
+            assertSharedStepsMatchUnbatched(new StableDiffusionPipeline(model), requests);
+        }
+    }
+
+    @Test
+    void sdxlJobsWithStepCachingShareSteps() throws Exception {
+        Path sdxl = daguerre.weights.Golden.caseDir("pipeline_tiny_xl").resolve("pipeline");
+        try (StableDiffusionModel model = StableDiffusionModel.load(sdxl, null, new ModelHasher())) {
+            int size = model.defaultImageSize();
+            List<GenerationRequest> requests = List.of(
+                    GenerationRequest.builder("a photo of an astronaut").negativePrompt("blurry").sampler(Sampler.EULER)
+                            .steps(6).guidanceScale(5).seed(1).size(size, size).cacheInterval(2).build(),
+                    GenerationRequest.builder("a horse").sampler(Sampler.EULER).steps(6).guidanceScale(5).seed(2).size(size, size)
+                            .microConditioning(new MicroConditioning(768, 1024, 16, 32, size, size), null).cacheInterval(3).build(),
+                    GenerationRequest.builder("a cat").sampler(Sampler.EULER).steps(6).guidanceScale(1).seed(3).size(size, size).build());
+            assertSharedStepsMatchUnbatched(new StableDiffusionPipeline(model), requests);
+        }
+    }
+
     @Test
     void sdxlJobsWithTheirOwnMicroConditioningShareSteps() throws Exception {
         Path sdxl = daguerre.weights.Golden.caseDir("pipeline_tiny_xl").resolve("pipeline");
@@ -94,6 +128,7 @@ class StepBatcherTest {
                     assertEquals(alone.get(i).get(j).infotext(), batched.get(j).infotext());
                 }
                 totalSteps += requests.get(i).steps();
+                assertEquals(requests.get(i).cachesSteps(), batched.get(0).infotext().parameters().containsKey("Cache interval"));
             }
             assertTrue(batcher.unetCalls() < totalSteps,
                     batcher.unetCalls() + " U-Net calls for " + totalSteps + " steps: jobs did not share calls");

@@ -40,7 +40,7 @@ public final class PromptFileParser {
     /** A1111 option → native field, for options whose value is an integer. */
     private static final Map<String, String> INTEGER_OPTIONS = Map.of(
             "steps", "steps", "seed", "seed", "width", "width", "height", "height", "clip_skip", "clip_skip",
-            "batch_size", "batch_size", "n_iter", "n_iter");
+            "batch_size", "batch_size", "n_iter", "n_iter", "cache_interval", "cache_interval");
     /** A1111 option → native field, for options whose value is a number. */
     private static final Map<String, String> NUMBER_OPTIONS = Map.of("cfg_scale", "guidance_scale");
 

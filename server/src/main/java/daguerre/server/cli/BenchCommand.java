@@ -1,7 +1,10 @@
 package daguerre.server.cli;
 
-import daguerre.diffusion.DjlRuntime;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
 import daguerre.diffusion.bench.Benchmark;
+import daguerre.diffusion.bench.MachineInfo;
+import daguerre.diffusion.nn.WeightPrecision;
 import daguerre.diffusion.pipeline.ModelPreset;
 import daguerre.diffusion.pipeline.RandomModel;
 import daguerre.diffusion.pipeline.StableDiffusionModel;
@@ -10,6 +13,7 @@ import daguerre.weights.model.DefaultModel;
 import daguerre.weights.model.ModelHasher;
 import java.io.PrintWriter;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -33,6 +37,15 @@ import picocli.CommandLine.Spec;
  * limit's time). The same run also measures the default model (figures prefixed {@code default.}):
  * its networks at its own size and whole 20-step images, optionally with a soak of many
  * generations that reports RSS. See {@link Benchmark}.
+ *
+ * <p>First come the machine's figures: {@code cpu_model}, {@code cpu_features} (the vector and
+ * matrix features of {@link daguerre.diffusion.bench.CpuFeatures#REPORTED} that the CPU has, or
+ * {@code none}), {@code omp_wait_policy}, {@code threads} (libtorch's intra-op threads) and
+ * {@code interop_threads}. Each model's figures include two peaks, the FMA loop's
+ * {@code peak_gflops} (which the ratios use) and the oneDNN matrix multiply's
+ * {@code gemm_peak_gflops}, and {@code peak_probes agree} or {@code peak_probes differ} (by more
+ * than 10%). With {@code --json} the same figures are one JSON object on stdout (names as keys,
+ * numbers as numbers, the text figures as strings), and the lines go to stderr as progress.
  */
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Benchmark the U-Net, VAE decoder and text encoder; print one figure per line.")
@@ -86,6 +99,24 @@ public final class BenchCommand implements Callable<Integer> {
             description = "also time a U-Net step and a VAE decode at this size with each fused kernel switched off in turn, and with none")
     Integer ablationSize;
 
+    @Option(names = "--cache-intervals", split = ",", paramLabel = "N",
+            description = "also time a whole denoising loop (--cache-steps steps) at each --size uncached and at each step-caching interval N (e.g. 2,3,5), "
+                    + "and the decoded image's change; the default model too, at its own size (default: off)")
+    List<Integer> cacheIntervals;
+
+    @Option(names = "--cache-steps", defaultValue = "10", description = "steps of the --cache-intervals loops (default: ${DEFAULT-VALUE})")
+    int cacheSteps;
+
+    @Option(names = "--weight-dtype", paramLabel = "TYPE", defaultValue = "stored",
+            description = "keep the measured model's weights in f32, f16 or bf16 (default: as stored; random weights: f32)")
+    String weightDtype;
+
+    @Option(names = "--json", description = "print the figures as one JSON object on stdout (progress lines go to stderr)")
+    boolean json;
+
+    /** Every figure printed so far, by its printed name: Double, Long or String values. */
+    private final Map<String, Object> printed = new LinkedHashMap<>();
+
     @Option(names = "--vae-tiling", defaultValue = "auto", paramLabel = "MODE",
             description = "on, off or auto: how the --vae-decode-sizes decodes tile (default: ${DEFAULT-VALUE}, tiles above 1024x1024 px)")
     String vaeTiling;
@@ -100,11 +131,15 @@ public final class BenchCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        PrintWriter out = spec.commandLine().getOut();
+        PrintWriter stdout = spec.commandLine().getOut();
+        // in --json mode the lines are progress on stderr; stdout gets the JSON object alone
+        PrintWriter out = json ? spec.commandLine().getErr() : stdout;
         ModelPreset preset;
         Benchmark.Options options;
+        WeightPrecision precision;
         VaeTiling tiling;
         try {
+            precision = WeightPrecision.parse(weightDtype);
             Path modelPath = source == null ? null : source.model;
             preset = modelPath != null ? null : ModelPreset.named(source == null ? "sd15" : source.random);
             options = new Benchmark.Options(sizes, repeats, warmups, seed);
@@ -112,12 +147,16 @@ public final class BenchCommand implements Callable<Integer> {
             if (imageSteps < 1 || soak < 0 || soak == 1) {
                 throw new IllegalArgumentException("--image-steps must be at least 1 and --soak 0 or at least 2");
             }
+            cacheIntervals = cacheIntervals == null ? List.of() : List.copyOf(cacheIntervals);
+            if (cacheIntervals.stream().anyMatch(n -> n < 2 || n > cacheSteps)) {
+                throw new IllegalArgumentException("--cache-intervals must each lie between 2 and --cache-steps (" + cacheSteps
+                        + "), got " + cacheIntervals);
+            }
         } catch (IllegalArgumentException e) {
             throw new ParameterException(spec.commandLine(), e.getMessage(), e);
         }
-        out.println("omp_wait_policy " + DjlRuntime.ompWaitPolicy());
-        out.println("threads " + DjlRuntime.threads());
-        out.println(String.format(java.util.Locale.ROOT, "direct_memory_limit_gib %.2f", daguerre.server.DirectMemory.limitBytes() / (double) (1L << 30)));
+        printMachine(out, MachineInfo.current());
+        print(out, "", "direct_memory_limit_gib", daguerre.server.DirectMemory.limitBytes() / (double) (1L << 30));
         if (defaultModel) {
             // First, so that the large model's memory does not sit under the small one's figures.
             Optional<Path> folder = defaultModelLocator.get();
@@ -129,33 +168,53 @@ public final class BenchCommand implements Callable<Integer> {
         }
         long start = System.nanoTime();
         try (StableDiffusionModel model = preset == null
-                ? StableDiffusionModel.load(source.model, predictionType, new ModelHasher())
-                : RandomModel.create(preset, seed)) {
-            out.println("model " + model.id());
+                ? StableDiffusionModel.load(source.model, predictionType, new ModelHasher(), precision)
+                : RandomModel.create(preset, seed, precision)) {
+            print(out, "", "model", model.id());
+            print(out, "", "weight_dtype", model.weightDtype());
+            print(out, "", "compute_dtype", "float32");
+            print(out, "", "weight_gib", model.weightBytes() / (double) (1L << 30));
             print(out, "", "model_load_s", (System.nanoTime() - start) / 1e9);
             printAll(out, "", Benchmark.run(model, options));
-            if (vaeDecodeSizes != null) {
-                for (int size : vaeDecodeSizes) {
-                    printAll(out, "", Benchmark.vaeDecode(model, size, tiling, options).named());
-                }
+            for (int size : cacheIntervals.isEmpty() ? List.<Integer>of() : sizes) {
+                printCache(out, "", Benchmark.stepCache(model, size, cacheSteps, cacheIntervals, seed));
+            }
+            for (int size : vaeDecodeSizes == null ? List.<Integer>of() : vaeDecodeSizes) {
+                Benchmark.vaeDecode(model, size, tiling, options).named().forEach((name, value) -> print(out, "", name, value));
             }
             if (ablationSize != null) {
                 printAblation(out, Benchmark.ablation(model, ablationSize, options));
             }
         }
         out.flush();
+        if (json) {
+            stdout.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(printed));
+            stdout.flush();
+        }
         return 0;
+    }
+
+    /** {@code cpu_model}, {@code cpu_features}, {@code omp_wait_policy}, {@code threads}, {@code interop_threads}. */
+    private void printMachine(PrintWriter out, MachineInfo machine) {
+        print(out, "", "cpu_model", machine.cpu().model());
+        print(out, "", "cpu_features", machine.cpu().reportedText());
+        print(out, "", "omp_wait_policy", machine.ompWaitPolicy());
+        print(out, "", "threads", (long) machine.intraOpThreads());
+        print(out, "", "interop_threads", (long) machine.interopThreads());
     }
 
     private void benchDefaultModel(PrintWriter out, Path folder) throws Exception {
         long start = System.nanoTime();
         try (StableDiffusionModel model = StableDiffusionModel.load(folder, null, new ModelHasher())) {
             String prefix = "default.";
-            out.println(prefix + "model " + model.id());
+            print(out, prefix, "model", model.id());
             print(out, prefix, "model_load_s", (System.nanoTime() - start) / 1e9);
             Benchmark.Options atOwnSize = new Benchmark.Options(List.of(model.defaultImageSize()), repeats, warmups, seed);
             printAll(out, prefix, Benchmark.run(model, atOwnSize));
             print(out, prefix, "image_s." + imageSteps + "_steps", Benchmark.imageSeconds(model, imageSteps, atOwnSize));
+            if (!cacheIntervals.isEmpty()) {
+                printCache(out, prefix, Benchmark.stepCache(model, model.defaultImageSize(), cacheSteps, cacheIntervals, seed));
+            }
             if (soak > 0) {
                 Benchmark.Soak result = Benchmark.soak(model, soak, imageSteps, seed);
                 print(out, prefix, "soak_generations", result.generations());
@@ -188,17 +247,37 @@ public final class BenchCommand implements Callable<Integer> {
         }
     }
 
-    private static void printAll(PrintWriter out, String prefix, Benchmark.Figures figures) {
-        printAll(out, prefix, figures.named());
-    }
-
-    private static void printAll(PrintWriter out, String prefix, Map<String, Double> figures) {
-        for (Map.Entry<String, Double> figure : figures.entrySet()) {
-            print(out, prefix, figure.getKey(), figure.getValue());
+    /** {@code cache_loop_s.<px>.1} (uncached), then per interval N {@code cache_speedup.<px>.<N>} and the image change. */
+    private void printCache(PrintWriter out, String prefix, List<Benchmark.CacheFigures> figures) {
+        Benchmark.CacheFigures first = figures.get(0);
+        print(out, prefix, "cache_loop_s." + first.size() + ".1", first.uncachedSeconds());
+        for (Benchmark.CacheFigures figure : figures) {
+            figure.named().forEach((name, value) -> print(out, prefix, name, value));
         }
     }
 
-    private static void print(PrintWriter out, String prefix, String name, double value) {
+    private void printAll(PrintWriter out, String prefix, Benchmark.Figures figures) {
+        for (Map.Entry<String, Double> figure : figures.named().entrySet()) {
+            print(out, prefix, figure.getKey(), figure.getValue());
+        }
+        print(out, prefix, "peak_probes", figures.peakProbesDiffer() ? "differ" : "agree");
+    }
+
+    /** Prints {@code name value} (4 significant digits) and keeps the figure for {@code --json}. */
+    private void print(PrintWriter out, String prefix, String name, double value) {
+        printed.put(prefix + name, value);
         out.println(prefix + name + " " + String.format(Locale.ROOT, "%.4g", value));
+    }
+
+    /** A count: printed as an integer, a JSON integer. */
+    private void print(PrintWriter out, String prefix, String name, long value) {
+        printed.put(prefix + name, value);
+        out.println(prefix + name + " " + value);
+    }
+
+    /** A text figure (a name, a list of features): the rest of the line, a JSON string. */
+    private void print(PrintWriter out, String prefix, String name, String value) {
+        printed.put(prefix + name, value);
+        out.println(prefix + name + " " + value);
     }
 }

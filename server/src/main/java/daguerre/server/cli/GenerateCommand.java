@@ -1,5 +1,6 @@
 package daguerre.server.cli;
 
+import daguerre.diffusion.nn.WeightPrecision;
 import daguerre.diffusion.pipeline.GeneratedImage;
 import daguerre.diffusion.pipeline.GenerationRequest;
 import daguerre.diffusion.pipeline.StableDiffusionModel;
@@ -59,6 +60,10 @@ public final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--eta", defaultValue = "0", description = "DDIM eta in [0, 1]. Default: 0.")
     double eta;
 
+    @Option(names = "--cache-interval", defaultValue = "1", paramLabel = "N",
+            description = "Step caching (DeepCache): a full U-Net pass every N steps, only its shallow blocks between; 1 (the default) is off.")
+    int cacheInterval;
+
     @Option(names = "--seed", defaultValue = "-1", description = "Seed of the first image; image i uses seed + i. -1: random.")
     long seed;
 
@@ -77,6 +82,10 @@ public final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--strength", defaultValue = "0.75", description = "Image-to-image denoising strength in (0, 1]. Default: ${DEFAULT-VALUE}.")
     double strength;
 
+    @Option(names = "--weight-dtype", paramLabel = "TYPE", defaultValue = "stored",
+            description = "Keep weights in f32, f16 or bf16 (compute is float32 either way). Default: as the checkpoint stores them.")
+    String weightDtype;
+
     @Option(names = "--out", required = true, paramLabel = "DIR", description = "Output folder (created if missing).")
     Path out;
 
@@ -86,10 +95,11 @@ public final class GenerateCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        WeightPrecision precision = WeightPrecision.parse(weightDtype);
         long firstSeed = seed == -1 ? new SecureRandom().nextLong() & 0xffffffffL : seed;
         GenerationRequest request = GenerationRequest.builder(prompt)
                 .negativePrompt(negativePrompt).sampler(Sampler.fromName(sampler)).steps(steps)
-                .guidanceScale(guidance).guidanceRescale(guidanceRescale).clipSkip(clipSkip).eta(eta)
+                .guidanceScale(guidance).guidanceRescale(guidanceRescale).clipSkip(clipSkip).eta(eta).cacheInterval(cacheInterval)
                 .seed(firstSeed).size(width, height).batchSize(batch)
                 .initImage(initImage == null ? null : readImage(initImage), strength)
                 .build();
@@ -99,8 +109,9 @@ public final class GenerateCommand implements Callable<Integer> {
         long loadStart = System.nanoTime();
         Path modelPath = model != null ? model : DefaultModel.locate().orElseThrow(() -> new IllegalArgumentException(
                 "this build ships no default model: pass --model PATH"));
-        try (StableDiffusionModel loaded = StableDiffusionModel.load(modelPath, predictionType, new ModelHasher())) {
-            System.err.printf("loaded %s (hash %s) in %.1f s%n", loaded.id(), loaded.hash(), seconds(loadStart));
+        try (StableDiffusionModel loaded = StableDiffusionModel.load(modelPath, predictionType, new ModelHasher(), precision)) {
+            System.err.printf("loaded %s (hash %s, %s weights, %.2f GiB) in %.1f s%n", loaded.id(), loaded.hash(),
+                    loaded.weightDtype(), loaded.weightBytes() / (double) (1L << 30), seconds(loadStart));
             loaded.card().ifPresent(card -> card.promptWarnings(prompt).forEach(w -> System.err.println("warning: " + w)));
             ProgressBar bar = new ProgressBar(System.err, "generating");
             long start = System.nanoTime();

@@ -1,5 +1,6 @@
 package daguerre.server.config;
 
+import daguerre.diffusion.nn.WeightPrecision;
 import daguerre.diffusion.vae.VaeTiling;
 import daguerre.server.jobs.Limits;
 import java.io.IOException;
@@ -78,6 +79,10 @@ public final class ServiceOptions {
     @Option(names = "--concurrent-jobs",
             description = "Jobs run at once; jobs of the same model and size share U-Net steps (default 4; 1 = one at a time).")
     Integer concurrentJobs;
+
+    @Option(names = "--weight-dtype", paramLabel = "TYPE",
+            description = "Keep weights in f32, f16 or bf16 (compute is float32 either way; default: as the checkpoint stores them).")
+    String weightDtype;
 
     @Option(names = "--vae-tiling", paramLabel = "MODE",
             description = "VAE decode and encode in overlapping tiles: on, off or auto (default: auto, tiles above 1024x1024 px).")
@@ -161,6 +166,7 @@ public final class ServiceOptions {
                 d.logFormat(),
                 d.connections(),
                 d.publicUrl(),
+                weightPrecision(settings, settings.string("weight-dtype", weightDtype, d.weightPrecision().optionName())),
                 vaeTiling(settings, settings.string("vae-tiling", vaeTiling, d.vaeTiling().mode().optionName())));
         if (http == null) {
             return config;
@@ -188,7 +194,16 @@ public final class ServiceOptions {
                                 (int) (d.connections().idleTimeoutMillis() / 1000), 1, 86_400),
                         settings.bytes("min-body-rate", http.minBodyRate(), d.connections().minBodyBytesPerSecond())),
                 publicUrl(settings, settings.string("public-url", http.publicUrl(), null)),
+                config.weightPrecision(),
                 config.vaeTiling());
+    }
+
+    private static WeightPrecision weightPrecision(Settings settings, String name) {
+        try {
+            return WeightPrecision.parse(name);
+        } catch (IllegalArgumentException e) {
+            throw settings.invalid("weight-dtype", "takes f32, f16, bf16 or stored; got " + name);
+        }
     }
 
     /** {@code on}, {@code off} or {@code auto}, with the default tile and overlap. */

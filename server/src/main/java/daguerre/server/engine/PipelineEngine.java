@@ -1,5 +1,6 @@
 package daguerre.server.engine;
 
+import daguerre.diffusion.nn.WeightPrecision;
 import daguerre.diffusion.pipeline.GeneratedImage;
 import daguerre.diffusion.pipeline.GenerationListener;
 import daguerre.diffusion.pipeline.GenerationRequest;
@@ -65,13 +66,21 @@ public final class PipelineEngine implements ImageEngine {
      * @param concurrentJobs jobs run at once (1: one at a time, no step sharing)
      */
     public static PipelineEngine load(List<Path> modelPaths, ModelHasher hasher, int concurrentJobs) throws IOException {
-        return load(modelPaths, hasher, concurrentJobs, VaeTiling.AUTO);
+        return load(modelPaths, hasher, concurrentJobs, WeightPrecision.AS_STORED);
+    }
+
+    /** As {@link #load(List, ModelHasher, int)}, keeping the weights in {@code precision}. */
+    public static PipelineEngine load(List<Path> modelPaths, ModelHasher hasher, int concurrentJobs, WeightPrecision precision)
+            throws IOException {
+        return load(modelPaths, hasher, concurrentJobs, precision, VaeTiling.AUTO);
     }
 
     /**
-     * As {@link #load(List, ModelHasher, int)}, every model's VAE passes tiling as {@code vaeTiling} says.
+     * As {@link #load(List, ModelHasher, int, WeightPrecision)}, every model's VAE passes tiling as
+     * {@code vaeTiling} says.
      */
-    public static PipelineEngine load(List<Path> modelPaths, ModelHasher hasher, int concurrentJobs, VaeTiling vaeTiling)
+    public static PipelineEngine load(List<Path> modelPaths, ModelHasher hasher, int concurrentJobs, WeightPrecision precision,
+                                      VaeTiling vaeTiling)
             throws IOException {
         if (concurrentJobs < 1) {
             throw new IllegalArgumentException("concurrent jobs must be at least 1, got " + concurrentJobs);
@@ -83,7 +92,7 @@ public final class PipelineEngine implements ImageEngine {
         Map<String, StableDiffusionPipeline> pipelines = new LinkedHashMap<>();
         try {
             for (Path path : modelPaths) {
-                StableDiffusionModel model = StableDiffusionModel.load(path, null, hasher);
+                StableDiffusionModel model = StableDiffusionModel.load(path, null, hasher, precision);
                 if (pipelines.containsKey(model.id())) {
                     model.close();
                     throw new IllegalArgumentException("two models have the id '" + model.id() + "'; rename one of " + modelPaths);

@@ -46,7 +46,7 @@ final class A1111Api {
     /** A1111 field → native field, for the fields that map one to one. */
     private static final Map<String, String> FIELDS = Map.of("prompt", "prompt", "negative_prompt", "negative_prompt",
             "seed", "seed", "steps", "steps", "cfg_scale", "guidance_scale", "width", "width", "height", "height",
-            "denoising_strength", "strength");
+            "denoising_strength", "strength", "cache_interval", "cache_interval");
 
     /** Request fields of A1111's that change the image and that Daguerre does not implement yet. */
     private static final List<String> UNIMPLEMENTED = List.of("enable_hr", "styles", "script_name", "alwayson_scripts",

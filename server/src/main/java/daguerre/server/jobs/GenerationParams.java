@@ -28,6 +28,7 @@ import java.awt.image.BufferedImage;
  * @param eta DDIM's eta in [0, 1]; 0 for every other sampler
  * @param microConditioning SDXL's size and crop conditioning, or null for its defaults (only SDXL models take one)
  * @param negativeMicroConditioning the same for the unconditional pass, or null for {@code microConditioning}
+ * @param cacheInterval step caching: a full U-Net pass every this many steps, shallow ones between (1 = off)
  */
 public record GenerationParams(
         String prompt,
@@ -46,12 +47,13 @@ public record GenerationParams(
         double strength,
         double eta,
         MicroConditioning microConditioning,
-        MicroConditioning negativeMicroConditioning) {
+        MicroConditioning negativeMicroConditioning,
+        int cacheInterval) {
 
     /** The same request with image 0's seed {@code newSeed}. */
     public GenerationParams withSeed(long newSeed) {
         return new GenerationParams(prompt, negativePrompt, model, sampler, steps, guidanceScale, guidanceRescale, clipSkip,
-                newSeed, width, height, n, initImage, strength, eta, microConditioning, negativeMicroConditioning);
+                newSeed, width, height, n, initImage, strength, eta, microConditioning, negativeMicroConditioning, cacheInterval);
     }
 
     /**
@@ -75,6 +77,7 @@ public record GenerationParams(
                 .initImage(decodedInitImage, strength)
                 .eta(eta)
                 .microConditioning(microConditioning, negativeMicroConditioning)
+                .cacheInterval(cacheInterval)
                 .build();
     }
 }

@@ -42,7 +42,7 @@ public final class GenerationRequests {
     private static final long INIT_IMAGE_PIXELS = 16_000_000;
     private static final Set<String> FIELDS = Set.of("prompt", "negative_prompt", "model", "sampler", "steps",
             "guidance_scale", "guidance_rescale", "clip_skip", "seed", "width", "height", "n", "init_image", "strength", "eta",
-            "micro_conditioning", "negative_micro_conditioning");
+            "micro_conditioning", "negative_micro_conditioning", "cache_interval");
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private final ImageEngine engine;
@@ -115,8 +115,11 @@ public final class GenerationRequests {
         double eta = number(body, "eta", 0, 0, 1);
         MicroConditioning micro = microConditioning(body, "micro_conditioning", descriptor, width, height);
         MicroConditioning negativeMicro = microConditioning(body, "negative_micro_conditioning", descriptor, width, height);
+        // step caching: a full U-Net pass every cache_interval steps (1: every step)
+        int cacheInterval = (int) integer(body, "cache_interval", 1, 1, steps);
         GenerationParams params = new GenerationParams(prompt, negativePrompt, model, sampler, steps, guidanceScale, guidanceRescale,
-                clipSkip, seed, width, height, n, initImage == null ? null : initImage.png(), strength, eta, micro, negativeMicro);
+                clipSkip, seed, width, height, n, initImage == null ? null : initImage.png(), strength, eta, micro, negativeMicro,
+                cacheInterval);
         try {
             params.toRequest(initImage == null ? null : initImage.image());   // the diffusion core's own rules, at submit
         } catch (InvalidRequestException e) {
@@ -240,6 +243,9 @@ public final class GenerationRequests {
         if (p.eta() != 0) {
             json.put("eta", p.eta());
         }
+        if (p.cacheInterval() != 1) {
+            json.put("cache_interval", p.cacheInterval());
+        }
         if (p.microConditioning() != null) {
             json.set("micro_conditioning", toJson(p.microConditioning()));
         }
@@ -273,7 +279,8 @@ public final class GenerationRequests {
                 json.get("clip_skip").asInt(), json.get("seed").asLong(), json.get("width").asInt(),
                 json.get("height").asInt(), json.get("n").asInt(), initImage,
                 json.path("strength").asDouble(DEFAULT_STRENGTH), json.path("eta").asDouble(0),
-                microConditioningFromJson(json.get("micro_conditioning")), microConditioningFromJson(json.get("negative_micro_conditioning")));
+                microConditioningFromJson(json.get("micro_conditioning")), microConditioningFromJson(json.get("negative_micro_conditioning")),
+                json.path("cache_interval").asInt(1));
     }
 
     /** An uploaded image: as PNG bytes (what is stored) and decoded. */

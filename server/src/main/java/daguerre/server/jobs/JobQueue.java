@@ -546,10 +546,14 @@ public final class JobQueue {
         return Double.isNaN(average) ? sample : average + SPEED_SMOOTHING * (sample - average);
     }
 
-    /** What a step's time depends on: jobs with equal shapes take about as long per step. */
-    private record StepShape(String model, int width, int height, int images, boolean guided) {
+    /**
+     * What a step's time depends on: jobs with equal shapes take about as long per step (with step
+     * caching, on average over the full and the shallow steps).
+     */
+    private record StepShape(String model, int width, int height, int images, boolean guided, int cacheInterval) {
         static StepShape of(GenerationParams params) {
-            return new StepShape(params.model(), params.width(), params.height(), params.n(), params.guidanceScale() > 1);
+            return new StepShape(params.model(), params.width(), params.height(), params.n(), params.guidanceScale() > 1,
+                    params.cacheInterval());
         }
     }
 

@@ -46,6 +46,18 @@ class PromptFileParserTest {
     }
 
     @Test
+    void cacheIntervalIsAnIntegerOptionOfA1111LinesAndAFieldOfJsonLines() {
+        List<PromptFileParser.Line> lines = parser.parse(String.join("\n",
+                "--prompt cat --steps 10 --cache_interval 3",
+                "{\"prompt\": \"dog\", \"cache_interval\": 2}",
+                "--prompt cow --cache_interval often"));
+        assertEquals(3, lines.get(0).request().get("cache_interval").asInt());
+        assertEquals(2, lines.get(1).request().get("cache_interval").asInt());
+        assertEquals("cache_interval", lines.get(2).error().field());
+        assertEquals("invalid_type", lines.get(2).error().code());
+    }
+
+    @Test
     void badLinesGetErrorsAndTheOthersStillParse() {
         List<PromptFileParser.Line> lines = parser.parse(String.join("\r\n",
                 "--prompt cat --steps many",

@@ -4,13 +4,20 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import daguerre.diffusion.bench.CpuFeatures;
 import daguerre.diffusion.testing.TinyModelFolder;
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
@@ -26,9 +33,71 @@ class BenchCommandTest {
                 "--no-default-model");
         assertEquals(0, exit, out.toString());
         Map<String, Double> figures = figures(out.toString());
-        assertPositive(figures, out, "model_load_s", "peak_gflops", "text_encode_s", "unet_step_s.32", "unet_step_s.64",
-                "unet_step_ratio.64", "vae_decode_s.64", "vae_decode_ratio.64", "peak_rss_gib.64");
+        assertPositive(figures, out, "model_load_s", "peak_gflops", "gemm_peak_gflops", "gemm_to_fma_peak", "text_encode_s",
+                "unet_step_s.32", "unet_step_s.64", "unet_step_ratio.64", "vae_decode_s.64", "vae_decode_ratio.64",
+                "peak_rss_gib.64", "threads", "interop_threads");
         assertTrue(figures.keySet().stream().noneMatch(name -> name.startsWith("default.")), out.toString());
+        String printed = "\n" + out;
+        assertTrue(printed.contains("\ncpu_features " + CpuFeatures.current().reportedText() + "\n"), printed);
+        assertTrue(printed.contains("\ncpu_model " + CpuFeatures.current().model() + "\n"), printed);
+        assertTrue(printed.contains("\npeak_probes agree\n") || printed.contains("\npeak_probes differ\n"), printed);
+        assertTrue(printed.contains("\nweight_dtype float32\n") && printed.contains("\ncompute_dtype float32\n"), printed);
+    }
+
+    /** --weight-dtype f16 builds the random model with float16 matrices: half the weight memory. */
+    @Test
+    void keepsTheRandomWeightsInTheTypeAsked() {
+        Map<String, String> text = new LinkedHashMap<>();
+        double[] weightGib = new double[2];
+        String[] types = {"f32", "f16"};
+        for (int i = 0; i < 2; i++) {
+            StringWriter out = new StringWriter();
+            int exit = new CommandLine(new BenchCommand()).setOut(new PrintWriter(out)).execute("--random", "tiny", "--size", "32",
+                    "--repeats", "1", "--warmups", "0", "--no-default-model", "--weight-dtype", types[i]);
+            assertEquals(0, exit, out.toString());
+            weightGib[i] = figures(out.toString()).get("weight_gib");
+            text.put(types[i], out.toString());
+        }
+        assertTrue(text.get("f16").contains("\nweight_dtype float16\n"), text.get("f16"));
+        // norms and biases stay float32: a little over half
+        assertTrue(weightGib[1] > 0.5 * weightGib[0] && weightGib[1] < 0.52 * weightGib[0], java.util.Arrays.toString(weightGib));
+    }
+
+    /** --json: stdout is one JSON object holding every figure the lines (now on stderr) name, numbers as numbers, text as strings. */
+    @Test
+    void jsonPrintsTheSameFiguresAsOneObject() throws Exception {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        int exit = new CommandLine(new BenchCommand()).setOut(new PrintWriter(out)).setErr(new PrintWriter(err))
+                .execute("--random", "tiny", "--size", "32", "--repeats", "1", "--warmups", "0", "--no-default-model", "--json");
+        assertEquals(0, exit, err.toString());
+        JsonNode json = new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS).readTree(out.toString());
+        assertTrue(json.isObject(), out.toString());
+        // the progress lines on stderr name exactly the JSON's keys, in the same order
+        List<String> printedNames = err.toString().strip().lines().map(line -> line.split(" ", 2)[0]).toList();
+        List<String> keys = new ArrayList<>();
+        json.fieldNames().forEachRemaining(keys::add);
+        assertEquals(printedNames, keys, err.toString());
+        for (String text : List.of("model", "cpu_model", "cpu_features", "omp_wait_policy", "peak_probes")) {
+            assertTrue(json.path(text).isTextual(), text + " in " + out);
+        }
+        assertEquals("random-tiny", json.get("model").asText());
+        assertEquals(CpuFeatures.current().reportedText(), json.get("cpu_features").asText());
+        assertTrue(Set.of("agree", "differ").contains(json.get("peak_probes").asText()), out.toString());
+        assertTrue(json.get("threads").isIntegralNumber() && json.get("threads").asInt() >= 1, out.toString());
+        assertTrue(json.get("interop_threads").isIntegralNumber() && json.get("interop_threads").asInt() >= 1, out.toString());
+        for (String number : List.of("peak_gflops", "peak_gflops_start", "peak_gflops_end", "gemm_peak_gflops",
+                "gemm_peak_gflops_start", "gemm_peak_gflops_end", "gemm_to_fma_peak", "model_load_s", "text_encode_s",
+                "unet_step_s.32", "unet_step_ratio.32", "vae_decode_s.32", "vae_decode_ratio.32", "peak_rss_gib.32")) {
+            JsonNode value = json.get(number);
+            assertTrue(value != null && value.isNumber(), number + " in " + out);
+            assertTrue(Double.isFinite(value.asDouble()) && value.asDouble() > 0, number + " = " + value);
+        }
+        // every figure that is not text is a finite number
+        json.fields().forEachRemaining(field -> assertTrue(field.getValue().isTextual()
+                || field.getValue().isNumber() && Double.isFinite(field.getValue().asDouble()), field.toString()));
+        assertEquals(json.get("peak_gflops").asDouble(),
+                Math.max(json.get("peak_gflops_start").asDouble(), json.get("peak_gflops_end").asDouble()));
     }
 
     /** The SDXL-shaped tiny preset: the U-Net step gets the pooled embedding and time ids, the text encode runs both encoders. */
@@ -68,6 +137,41 @@ class BenchCommandTest {
         assertTrue(figures.keySet().stream().anyMatch(name -> name.startsWith("default.unet_step_s.")), out.toString());
     }
 
+    /** Step caching in one run: the uncached loop and each interval, on the random model at each size and on the default model. */
+    @Test
+    void measuresStepCachingAtEachIntervalInOneRun(@TempDir Path temp) {
+        Path tinyAsDefault = TinyModelFolder.create(temp, "tiny");
+        StringWriter out = new StringWriter();
+        BenchCommand bench = new BenchCommand();
+        bench.defaultModelLocator = () -> Optional.of(tinyAsDefault);
+        int exit = new CommandLine(bench).setOut(new PrintWriter(out)).execute("--random", "tiny", "--size", "32,64",
+                "--repeats", "1", "--warmups", "0", "--image-steps", "1", "--cache-intervals", "2,3", "--cache-steps", "4");
+        assertEquals(0, exit, out.toString());
+        Map<String, Double> figures = figures(out.toString());
+        for (String prefix : new String[] {"", "default."}) {
+            for (String size : prefix.isEmpty() ? new String[] {"32", "64"} : new String[] {"64"}) {
+                assertPositive(figures, out, prefix + "cache_loop_s." + size + ".1");
+                for (String n : new String[] {"2", "3"}) {
+                    String at = "." + size + "." + n;
+                    assertPositive(figures, out, prefix + "cache_loop_s" + at, prefix + "cache_speedup" + at);
+                    double mean = figures.get(prefix + "cache_image_mean_abs" + at);
+                    double max = figures.get(prefix + "cache_image_max_abs" + at);
+                    assertTrue(mean >= 0 && max >= mean && max <= 255, out.toString());
+                }
+            }
+        }
+    }
+
+    @Test
+    void refusesACacheIntervalOutsideTwoToTheSteps() {
+        StringWriter err = new StringWriter();
+        CommandLine command = new CommandLine(new BenchCommand()).setErr(new PrintWriter(err));
+        assertNotEquals(0, command.execute("--random", "tiny", "--cache-intervals", "1,2"));
+        assertTrue(err.toString().contains("--cache-intervals"), err.toString());
+        assertNotEquals(0, new CommandLine(new BenchCommand()).setErr(new PrintWriter(err)).execute(
+                "--random", "tiny", "--cache-intervals", "5", "--cache-steps", "4"));
+    }
+
     @Test
     void refusesBothModelSources() {
         StringWriter err = new StringWriter();
@@ -84,12 +188,18 @@ class BenchCommandTest {
         assertTrue(err.toString().contains("--soak"), err.toString());
     }
 
+    /** The figures printed with a text value (the rest of the line), with or without the {@code default.} prefix. */
+    private static final Set<String> TEXT_FIGURES = Set.of("model", "cpu_model", "cpu_features", "omp_wait_policy", "peak_probes",
+            "weight_dtype", "compute_dtype");
+
+    /** The numeric figures of the printed lines: every line is "name value", the value a number unless the name is a text figure. */
     private static Map<String, Double> figures(String printed) {
         Map<String, Double> figures = new LinkedHashMap<>();
         for (String line : printed.strip().split("\n")) {
-            String[] parts = line.strip().split(" ");
+            String[] parts = line.strip().split(" ", 2);
             assertEquals(2, parts.length, "line '" + line + "'");
-            if (!parts[0].endsWith("model") && !parts[0].equals("omp_wait_policy")) {
+            if (!TEXT_FIGURES.contains(parts[0].replaceFirst("^default\\.", ""))) {
+                assertEquals(-1, parts[1].indexOf(' '), "line '" + line + "'");
                 figures.put(parts[0], Double.parseDouble(parts[1]));
             }
         }

@@ -58,6 +58,83 @@ class GenerateCommandTest {
         }
     }
 
+    @Test
+    void cacheIntervalReachesTheImagesInfotextAndIsChecked() throws Exception {
+        Path model = TinyModelFolder.create(temp, "tiny");
+        Path out = temp.resolve("cached");
+        int exit = Main.commandLine().execute("generate", "--model", model.toString(), "--prompt", "a cat", "--steps", "4",
+                "--seed", "3", "--cache-interval", "2", "--out", out.toString());
+        assertEquals(0, exit);
+        try (Stream<Path> files = Files.list(out)) {
+            Path png = files.filter(f -> f.toString().endsWith(".png")).findFirst().orElseThrow();
+            String infotext = daguerre.diffusion.pipeline.PngText.read(Files.readAllBytes(png)).get("parameters");
+            assertTrue(infotext.contains("Cache interval: 2"), infotext);
+        }
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        picocli.CommandLine cli = Main.commandLine();
+        cli.setErr(new java.io.PrintWriter(err, true, StandardCharsets.UTF_8));
+        int refused = cli.execute("generate", "--model", model.toString(), "--prompt", "a cat", "--steps", "4",
+                "--cache-interval", "5", "--out", out.toString());
+        assertTrue(refused != 0, "an interval above the steps is refused");
+        assertTrue(err.toString(StandardCharsets.UTF_8).contains("cache_interval"), err.toString(StandardCharsets.UTF_8));
+    }
+
+    /**
+     * {@code --weight-dtype f16} loads the (float32) SDXL folder with its matrices in float16: stderr
+     * says so and shows half the memory, and the image changes (by the rounding of the weights)
+     * against the float32 run with the same seed; an unknown type stops with an error naming the
+     * known ones.
+     */
+    @Test
+    void keepsWeightsInTheTypeAsked() throws Exception {
+        Path sdxl = daguerre.weights.Golden.caseDir("pipeline_tiny_xl").resolve("pipeline");
+        String f32 = generateInto(sdxl, "f32", temp.resolve("f32"));
+        String f16 = generateInto(sdxl, "f16", temp.resolve("f16"));
+        assertTrue(f32.contains("float32 weights"), f32);
+        assertTrue(f16.contains("float16 weights"), f16);
+        java.awt.image.BufferedImage a = onlyImage(temp.resolve("f32"));
+        java.awt.image.BufferedImage b = onlyImage(temp.resolve("f16"));
+        boolean differ = false;
+        for (int y = 0; y < a.getHeight() && !differ; y++) {
+            for (int x = 0; x < a.getWidth() && !differ; x++) {
+                differ = a.getRGB(x, y) != b.getRGB(x, y);
+            }
+        }
+        assertTrue(differ, "float16 weights gave the float32 image bit for bit: they were not rounded");
+
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        picocli.CommandLine cli = Main.commandLine();
+        cli.setErr(new java.io.PrintWriter(err, true, StandardCharsets.UTF_8));
+        int exit = cli.execute("generate", "--model", sdxl.toString(), "--prompt", "x", "--weight-dtype", "f8",
+                "--out", temp.resolve("bad").toString());
+        assertEquals(1, exit);
+        assertTrue(err.toString(StandardCharsets.UTF_8).contains("unknown weight dtype 'f8' (known: f32, f16, bf16, stored)"),
+                err.toString(StandardCharsets.UTF_8));
+    }
+
+    private String generateInto(Path model, String weightDtype, Path out) {
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        PrintStream original = System.err;
+        System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+        try {
+            int exit = Main.commandLine().execute("generate", "--model", model.toString(), "--prompt", "a photo of an astronaut",
+                    "--steps", "4", "--width", "32", "--height", "32", "--seed", "2", "--weight-dtype", weightDtype,
+                    "--out", out.toString());
+            assertEquals(0, exit, err.toString(StandardCharsets.UTF_8));
+        } finally {
+            System.setErr(original);
+        }
+        return err.toString(StandardCharsets.UTF_8);
+    }
+
+    private static java.awt.image.BufferedImage onlyImage(Path folder) throws Exception {
+        try (Stream<Path> files = Files.list(folder)) {
+            List<Path> pngs = files.filter(f -> f.toString().endsWith(".png")).toList();
+            assertEquals(1, pngs.size());
+            return javax.imageio.ImageIO.read(pngs.get(0).toFile());
+        }
+    }
+
     /** Runs {@code generate} and returns what it wrote to stderr. */
     private String generate(Path model, String prompt) {
         ByteArrayOutputStream err = new ByteArrayOutputStream();

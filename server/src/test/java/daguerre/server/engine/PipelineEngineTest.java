@@ -111,6 +111,57 @@ class PipelineEngineTest {
         }
     }
 
+    /**
+     * Step caching through the real service: the native field and A1111's extra field reach the
+     * pipeline (the served image is the pipeline's cached one), the job keeps it, the infotext and
+     * png-info show it, and an interval outside 1..steps is refused in each family's shape.
+     */
+    @Test
+    void cacheIntervalReachesThePipelineFromTheNativeAndA1111Apis() throws Exception {
+        Path model = TinyModelFolder.create(temp, "tiny");
+        ServeConfig config = ServeConfig.defaults().withPort(0).withDataDir(temp.resolve("data")).withMinFreeDiskBytes(0);
+        try (PipelineEngine engine = PipelineEngine.load(List.of(model), new ModelHasher(), 2);
+             DaguerreServer server = DaguerreServer.start(config, engine);
+             StableDiffusionModel direct = StableDiffusionModel.load(model, null, new ModelHasher())) {
+            String base = "http://127.0.0.1:" + server.port();
+            StableDiffusionPipeline pipeline = new StableDiffusionPipeline(direct);
+            GenerationRequest.Builder expected = GenerationRequest.builder("a photo of an astronaut").sampler(Sampler.EULER)
+                    .steps(6).guidanceScale(7.5).seed(42).size(64, 64);
+            BufferedImage cached = pipeline.generate(expected.cacheInterval(2).build(), GenerationListener.NONE, () -> false).get(0).image();
+            BufferedImage uncached = pipeline.generate(expected.cacheInterval(1).build(), GenerationListener.NONE, () -> false).get(0).image();
+            assertTrue(Images.maxLevelDifference(cached, uncached) > 0, "caching changes the image of this model");
+
+            HttpResponse<String> accepted = post(base + "/api/v1/generations", "{\"prompt\":\"a photo of an astronaut\",\"sampler\":\"euler\","
+                    + "\"steps\":6,\"guidance_scale\":7.5,\"seed\":42,\"width\":64,\"height\":64,\"cache_interval\":2}");
+            assertEquals(202, accepted.statusCode(), accepted.body());
+            JsonNode job = awaitFinished(base + "/api/v1/jobs/" + JSON.readTree(accepted.body()).get("id").asText());
+            assertEquals("succeeded", job.get("status").asText(), job.toString());
+            assertEquals(2, job.get("request").get("cache_interval").asInt(), job.toString());
+            byte[] png = client.send(HttpRequest.newBuilder(URI.create(base + "/api/v1/images/" + job.get("images").get(0).asText())).build(),
+                    HttpResponse.BodyHandlers.ofByteArray()).body();
+            assertEquals("2", Infotext.parse(PngText.read(png).get("parameters")).parameters().get("Cache interval"));
+            BufferedImage served = ImageIO.read(new ByteArrayInputStream(png));
+            assertTrue(Images.maxLevelDifference(cached, served) <= 2, "the served image is the pipeline's cached one");
+
+            HttpResponse<String> a1111 = post(base + "/sdapi/v1/txt2img", "{\"prompt\":\"a photo of an astronaut\",\"steps\":6,"
+                    + "\"cfg_scale\":7.5,\"seed\":42,\"width\":64,\"height\":64,\"sampler_name\":\"Euler\",\"cache_interval\":2}");
+            BufferedImage viaA1111 = a1111Image(a1111);
+            assertTrue(Images.maxLevelDifference(cached, viaA1111) <= 2, "A1111's cache_interval gives the cached image");
+            String infotext = JSON.readTree(JSON.readTree(a1111.body()).get("info").asText()).get("infotexts").get(0).asText();
+            assertTrue(infotext.contains("Cache interval: 2"), infotext);
+            HttpResponse<String> pngInfo = post(base + "/sdapi/v1/png-info", JSON.createObjectNode()
+                    .put("image", JSON.readTree(a1111.body()).get("images").get(0).asText()).toString());
+            assertEquals("2", JSON.readTree(pngInfo.body()).get("parameters").get("Cache interval").asText(), pngInfo.body());
+
+            HttpResponse<String> tooLong = post(base + "/api/v1/generations", "{\"prompt\":\"a\",\"steps\":6,\"cache_interval\":7}");
+            assertEquals(400, tooLong.statusCode(), tooLong.body());
+            assertEquals("cache_interval", JSON.readTree(tooLong.body()).get("error").get("field").asText());
+            HttpResponse<String> zero = post(base + "/sdapi/v1/txt2img", "{\"prompt\":\"a\",\"steps\":6,\"cache_interval\":0}");
+            assertEquals(422, zero.statusCode(), zero.body());
+            assertTrue(JSON.readTree(zero.body()).get("errors").asText().startsWith("cache_interval"), zero.body());
+        }
+    }
+
     private static BufferedImage a1111Image(HttpResponse<String> response) throws Exception {
         assertEquals(200, response.statusCode(), response.body());
         String base64 = JSON.readTree(response.body()).get("images").get(0).asText();

@@ -23,7 +23,7 @@ class GalleryCrashRecoveryTest {
     Path dataDir;
 
     private static final GenerationParams PARAMS =
-            new GenerationParams("a cat", "", "tiny", "euler", 4, 7, 0, 1, 1, 8, 8, 1, null, 0.75, 0, null, null);
+            new GenerationParams("a cat", "", "tiny", "euler", 4, 7, 0, 1, 1, 8, 8, 1, null, 0.75, 0, null, null, 1);
 
     private static EngineResult.Image image(int seed) throws Exception {
         BufferedImage pixels = new BufferedImage(8, 8, BufferedImage.TYPE_INT_RGB);

@@ -100,6 +100,17 @@ class ServeCommandTest {
     }
 
     @Test
+    void weightDtypeComesFromEverySourceAndIsChecked() throws Exception {
+        assertEquals(daguerre.diffusion.nn.WeightPrecision.AS_STORED, resolve(Map.of()).weightPrecision());
+        assertEquals(daguerre.diffusion.nn.WeightPrecision.FLOAT16, resolve(Map.of("DAGUERRE_WEIGHT_DTYPE", "f16")).weightPrecision());
+        assertEquals(daguerre.diffusion.nn.WeightPrecision.BFLOAT16,
+                resolve(Map.of("DAGUERRE_WEIGHT_DTYPE", "f16"), "--weight-dtype", "BF16").weightPrecision());
+        Start refused = start(Map.of("DAGUERRE_WEIGHT_DTYPE", "f8"));
+        assertEquals(2, refused.status());
+        assertTrue(refused.err().contains("weight-dtype") && refused.err().contains("f8"), refused.err());
+    }
+
+    @Test
     void badSettingsAreReportedByName() throws Exception {
         ServeCommand command = new ServeCommand(config -> new GradientTestEngine(1), Map.of("DAGUERRE_MAX_STEPS", "lots"));
         StringWriter err = new StringWriter();

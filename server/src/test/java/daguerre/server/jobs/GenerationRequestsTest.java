@@ -48,6 +48,30 @@ class GenerationRequestsTest {
     }
 
     @Test
+    void cacheIntervalCanBeSetWithinTheStepsAndIsStoredWithTheJob() {
+        GenerationParams params = requests.parse(body("a cat").put("steps", 10).put("cache_interval", 3), true);
+        assertEquals(3, params.cacheInterval());
+        assertEquals(3, params.toRequest(null).cacheInterval());
+        assertEquals(3, GenerationRequests.toJson(params).get("cache_interval").asInt());
+        assertEquals(3, GenerationRequests.fromJson(GenerationRequests.toJson(params), null).cacheInterval(),
+                "cache_interval survives the job store");
+        GenerationParams plain = requests.parse(body("a cat"), true);
+        assertEquals(1, plain.cacheInterval(), "off by default");
+        assertTrue(!GenerationRequests.toJson(plain).has("cache_interval"), "not stored when off");
+        assertEquals(1, GenerationRequests.fromJson(GenerationRequests.toJson(plain), null).cacheInterval());
+        assertEquals(10, requests.parse(body("a cat").put("steps", 10).put("cache_interval", 10), true).cacheInterval());
+
+        RequestException zero = refused(body("a cat").put("cache_interval", 0));
+        assertEquals("cache_interval", zero.field());
+        assertEquals(400, zero.status());
+        RequestException beyond = refused(body("a cat").put("steps", 10).put("cache_interval", 11));
+        assertEquals("cache_interval", beyond.field());
+        assertTrue(beyond.getMessage().contains("between 1 and 10"), beyond.getMessage());
+        assertEquals("cache_interval", refused(body("a cat").put("cache_interval", 2.5)).field());
+        assertEquals("cache_interval", refused(body("a cat").put("cache_interval", "3")).field());
+    }
+
+    @Test
     void guidanceAndSizeRangesAreTheDiffusionCoresOwn() {
         double max = GenerationRequest.MAX_GUIDANCE_SCALE;
         assertEquals(max, requests.parse(body("a cat").put("guidance_scale", max), true).guidanceScale());

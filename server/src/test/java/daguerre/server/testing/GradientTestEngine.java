@@ -114,6 +114,9 @@ public final class GradientTestEngine implements ImageEngine {
             if (params.clipSkip() > 1) {
                 fields.put("Clip skip", Integer.toString(params.clipSkip()));
             }
+            if (params.cacheInterval() > 1) {
+                fields.put("Cache interval", Integer.toString(params.cacheInterval()));
+            }
             String infotext = new Infotext(params.prompt(), params.negativePrompt(), fields).format();
             byte[] png = gradient(seed + (params.clipSkip() - 1L) * (1L << 16), params.width(), params.height());
             images.add(new EngineResult.Image(PngText.withText(png, "parameters", infotext),

@@ -1,6 +1,7 @@
 package daguerre.weights.layout;
 
 import daguerre.weights.TensorSource;
+import daguerre.weights.safetensors.DType;
 import java.io.IOException;
 import java.util.Arrays;
 import java.util.Collections;
@@ -158,6 +159,11 @@ public final class RenamedTensorSource implements TensorSource {
             }
             case TRANSPOSE -> new long[] {shape[1], shape[0]};
         };
+    }
+
+    @Override
+    public DType dtype(String name) throws IOException {
+        return base.dtype(entry(name).sourceKey());
     }
 
     @Override

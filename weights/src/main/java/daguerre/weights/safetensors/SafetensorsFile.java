@@ -309,6 +309,11 @@ public final class SafetensorsFile implements AutoCloseable, TensorSource {
     }
 
     @Override
+    public DType dtype(String name) throws IOException {
+        return info(name).dtype();
+    }
+
+    @Override
     public String description() {
         return path.toString();
     }
