@@ -45,7 +45,8 @@ public final class Main implements Runnable {
     /** The command tree, with clear one-line errors for bad arguments and failures. */
     public static CommandLine commandLine() {
         EngineFactory engines = config -> PipelineEngine.load(config.models(),
-                new ModelHasher(config.dataDir().resolve("model-hashes.json")), config.concurrentJobs(), config.weightPrecision());
+                new ModelHasher(config.dataDir().resolve("model-hashes.json")), config.concurrentJobs(), config.weightPrecision(),
+                config.vaeTiling());
         CommandLine cli = new CommandLine(new Main())
                 .addSubcommand(new ServeCommand(engines))
                 .addSubcommand(new BatchCommand(engines));

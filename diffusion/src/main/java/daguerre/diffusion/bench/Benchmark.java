@@ -20,6 +20,7 @@ import daguerre.diffusion.text.SdxlPromptEncoder;
 import daguerre.diffusion.unet.UNetConditioning;
 import daguerre.diffusion.unet.UNetConfig;
 import daguerre.diffusion.vae.VaeConfig;
+import daguerre.diffusion.vae.VaeTiling;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.util.ArrayList;
@@ -321,6 +322,53 @@ public final class Benchmark {
             NDArray z = m.create(in.latents(), new Shape(1, model.vae().config().latentChannels(), in.latent(), in.latent()));
             return () -> model.vae().decode(z);
         });
+    }
+
+    /**
+     * Figures of one VAE decode at a large image size.
+     *
+     * @param size image side in pixels
+     * @param tiled whether the decode ran in tiles
+     * @param seconds median seconds of one decode
+     * @param peakRssGib peak RSS over the decodes (whole model loaded)
+     * @param activationsGib that peak less the RSS before the first decode: the decode's activations
+     *     (and whatever the allocator kept of them)
+     */
+    public record DecodeFigures(int size, boolean tiled, double seconds, double peakRssGib, double activationsGib) {
+
+        /** {@code vae_decode_tiled_s.<size>}, {@code vae_decode_tiled_peak_rss_gib.<size>}, {@code vae_decode_tiled_activations_gib.<size>} ({@code untiled} when not tiled). */
+        public Map<String, Double> named() {
+            String name = tiled ? "vae_decode_tiled" : "vae_decode_untiled";
+            Map<String, Double> out = new LinkedHashMap<>();
+            out.put(name + "_s." + size, seconds);
+            out.put(name + "_peak_rss_gib." + size, peakRssGib);
+            out.put(name + "_activations_gib." + size, activationsGib);
+            return out;
+        }
+    }
+
+    /**
+     * Times a decode of seeded latents [1, latent channels, s/f, s/f] at image size {@code size}, in
+     * tiles when {@code tiling} says so for that size, with the peak RSS (reset first, where the
+     * kernel allows) over its calls.
+     */
+    public static DecodeFigures vaeDecode(StableDiffusionModel model, int size, VaeTiling tiling, Options options) {
+        int factor = model.vaeScaleFactor();
+        if (size <= 0 || size % factor != 0) {
+            throw new IllegalArgumentException("image size " + size + " is not a positive multiple of " + factor);
+        }
+        int latent = size / factor;
+        int channels = model.vae().config().latentChannels();
+        float[] values = normal(new SplittableRandom(options.seed()), (long) channels * latent * latent);
+        System.gc();
+        MemoryStatus.resetPeak();
+        double before = MemoryStatus.rssGib();
+        double seconds = median(options, model.manager(), m -> {
+            NDArray z = m.create(values, new Shape(1, channels, latent, latent));
+            return () -> model.vae().decode(z, tiling);
+        });
+        double peak = MemoryStatus.peakRssGib();
+        return new DecodeFigures(size, tiling.tiles(latent, latent, factor), seconds, peak, peak - before);
     }
 
     /**

@@ -18,6 +18,7 @@ import daguerre.diffusion.text.SdxlPromptEncoder;
 import daguerre.diffusion.unet.UNet2DConditionModel;
 import daguerre.diffusion.unet.UNetConditioning;
 import daguerre.diffusion.vae.LatentDistribution;
+import daguerre.diffusion.vae.VaeTiling;
 import java.awt.Image;
 import java.awt.image.BufferedImage;
 import java.util.ArrayList;
@@ -25,6 +26,7 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.concurrent.CancellationException;
 import java.util.function.BooleanSupplier;
 
@@ -44,13 +46,26 @@ import java.util.function.BooleanSupplier;
 public final class StableDiffusionPipeline {
 
     private final StableDiffusionModel model;
+    private final VaeTiling vaeTiling;
 
+    /** A pipeline that tiles large VAE decodes and encodes as {@link VaeTiling#AUTO} does. */
     public StableDiffusionPipeline(StableDiffusionModel model) {
+        this(model, VaeTiling.AUTO);
+    }
+
+    /** A pipeline whose VAE decodes and encodes tile as {@code vaeTiling} says (a runtime setting, the same for every request). */
+    public StableDiffusionPipeline(StableDiffusionModel model, VaeTiling vaeTiling) {
         this.model = model;
+        this.vaeTiling = Objects.requireNonNull(vaeTiling, "vaeTiling");
     }
 
     public StableDiffusionModel model() {
         return model;
+    }
+
+    /** When this pipeline's VAE passes run in tiles. */
+    public VaeTiling vaeTiling() {
+        return vaeTiling;
     }
 
     /**
@@ -341,7 +356,7 @@ public final class StableDiffusionPipeline {
         NDArray pixels = ImageTensors.fromImage(job, sized); // [1, 3, H, W] in [-1, 1]
         NDArray sampleNoise = noise.next(latentShape, job);
         return Scopes.scoped(() -> {
-            LatentDistribution posterior = model.vae().encode(pixels);
+            LatentDistribution posterior = model.vae().encode(pixels, vaeTiling);
             NDArray mean = posterior.mean().repeat(0, latentShape.get(0));
             NDArray logvar = posterior.logvar().repeat(0, latentShape.get(0));
             return new LatentDistribution(mean, logvar).sample(sampleNoise).mul(model.vae().config().scalingFactor());
@@ -350,7 +365,7 @@ public final class StableDiffusionPipeline {
 
     private BufferedImage decode(NDArray latent) {
         try (NDManager scope = latent.getManager().newSubManager()) {
-            NDArray pixels = Scopes.scoped(() -> model.vae().decode(latent.div(model.vae().config().scalingFactor())), latent);
+            NDArray pixels = Scopes.scoped(() -> model.vae().decode(latent.div(model.vae().config().scalingFactor()), vaeTiling), latent);
             pixels.attach(scope);
             return ImageTensors.toImages(pixels).get(0);
         }

@@ -8,6 +8,7 @@ import daguerre.diffusion.nn.Kernels;
 import daguerre.diffusion.pipeline.ModelPreset;
 import daguerre.diffusion.pipeline.RandomModel;
 import daguerre.diffusion.pipeline.StableDiffusionModel;
+import daguerre.diffusion.vae.VaeTiling;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -28,6 +29,24 @@ class BenchmarkTest {
             named.forEach((name, value) -> assertTrue(Double.isFinite(value) && value > 0, name + " = " + value));
             assertEquals(FlopCounter.unet(ModelPreset.TINY.unet(), 2, 32, 32, 77) / 1e12, named.get("unet_step_tflop.64"));
             assertEquals(2, figures.sizes().size());
+        }
+    }
+
+    /** A decode at a size larger than one tile: tiled with tiling on, untiled with auto (below its threshold), named so. */
+    @Test
+    void largeDecodesReportTimeAndMemoryUnderTheirTilingsName() throws Exception {
+        try (StableDiffusionModel model = RandomModel.create(ModelPreset.TINY, 7)) {
+            int size = (VaeTiling.DEFAULT_TILE + 16) * model.vaeScaleFactor();
+            Benchmark.Options options = new Benchmark.Options(List.of(size), 1, 0, 0);
+            Map<String, Double> tiled = Benchmark.vaeDecode(model, size, VaeTiling.ON, options).named();
+            assertEquals(List.of("vae_decode_tiled_s." + size, "vae_decode_tiled_peak_rss_gib." + size,
+                    "vae_decode_tiled_activations_gib." + size), List.copyOf(tiled.keySet()));
+            Map<String, Double> untiled = Benchmark.vaeDecode(model, size, VaeTiling.AUTO, options).named();
+            assertTrue(untiled.containsKey("vae_decode_untiled_s." + size), untiled.toString());
+            for (Map<String, Double> figures : List.of(tiled, untiled)) {
+                figures.forEach((name, value) -> assertTrue(Double.isFinite(value) && (value > 0 || name.contains("activations")),
+                        name + " = " + value));
+            }
         }
     }
 

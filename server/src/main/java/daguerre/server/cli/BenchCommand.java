@@ -8,6 +8,7 @@ import daguerre.diffusion.nn.WeightPrecision;
 import daguerre.diffusion.pipeline.ModelPreset;
 import daguerre.diffusion.pipeline.RandomModel;
 import daguerre.diffusion.pipeline.StableDiffusionModel;
+import daguerre.diffusion.vae.VaeTiling;
 import daguerre.weights.model.DefaultModel;
 import daguerre.weights.model.ModelHasher;
 import java.io.PrintWriter;
@@ -116,6 +117,15 @@ public final class BenchCommand implements Callable<Integer> {
     /** Every figure printed so far, by its printed name: Double, Long or String values. */
     private final Map<String, Object> printed = new LinkedHashMap<>();
 
+    @Option(names = "--vae-tiling", defaultValue = "auto", paramLabel = "MODE",
+            description = "on, off or auto: how the --vae-decode-sizes decodes tile (default: ${DEFAULT-VALUE}, tiles above 1024x1024 px)")
+    String vaeTiling;
+
+    @Option(names = "--vae-decode-sizes", split = ",", paramLabel = "PX",
+            description = "also time one VAE decode at each of these sizes, tiled as --vae-tiling says, with its peak memory"
+                    + " (vae_decode_tiled_s.<px>, vae_decode_tiled_activations_gib.<px>; untiled: vae_decode_untiled_...)")
+    List<Integer> vaeDecodeSizes;
+
     /** Finds the default model; tests replace it. */
     Supplier<Optional<Path>> defaultModelLocator = DefaultModel::locate;
 
@@ -127,11 +137,13 @@ public final class BenchCommand implements Callable<Integer> {
         ModelPreset preset;
         Benchmark.Options options;
         WeightPrecision precision;
+        VaeTiling tiling;
         try {
             precision = WeightPrecision.parse(weightDtype);
             Path modelPath = source == null ? null : source.model;
             preset = modelPath != null ? null : ModelPreset.named(source == null ? "sd15" : source.random);
             options = new Benchmark.Options(sizes, repeats, warmups, seed);
+            tiling = VaeTiling.of(VaeTiling.Mode.named(vaeTiling));
             if (imageSteps < 1 || soak < 0 || soak == 1) {
                 throw new IllegalArgumentException("--image-steps must be at least 1 and --soak 0 or at least 2");
             }
@@ -166,6 +178,9 @@ public final class BenchCommand implements Callable<Integer> {
             printAll(out, "", Benchmark.run(model, options));
             for (int size : cacheIntervals.isEmpty() ? List.<Integer>of() : sizes) {
                 printCache(out, "", Benchmark.stepCache(model, size, cacheSteps, cacheIntervals, seed));
+            }
+            for (int size : vaeDecodeSizes == null ? List.<Integer>of() : vaeDecodeSizes) {
+                Benchmark.vaeDecode(model, size, tiling, options).named().forEach((name, value) -> print(out, "", name, value));
             }
             if (ablationSize != null) {
                 printAblation(out, Benchmark.ablation(model, ablationSize, options));

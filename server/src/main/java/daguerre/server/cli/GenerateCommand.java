@@ -6,6 +6,7 @@ import daguerre.diffusion.pipeline.GenerationRequest;
 import daguerre.diffusion.pipeline.StableDiffusionModel;
 import daguerre.diffusion.pipeline.StableDiffusionPipeline;
 import daguerre.diffusion.sampling.Sampler;
+import daguerre.diffusion.vae.VaeTiling;
 import daguerre.server.files.AtomicFiles;
 import daguerre.weights.model.DefaultModel;
 import daguerre.weights.model.ModelHasher;
@@ -88,6 +89,10 @@ public final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--out", required = true, paramLabel = "DIR", description = "Output folder (created if missing).")
     Path out;
 
+    @Option(names = "--vae-tiling", defaultValue = "auto", paramLabel = "MODE",
+            description = "VAE decode and encode in overlapping tiles: on, off or auto (tiles above 1024x1024 px). Default: ${DEFAULT-VALUE}.")
+    String vaeTiling;
+
     @Override
     public Integer call() throws Exception {
         WeightPrecision precision = WeightPrecision.parse(weightDtype);
@@ -98,6 +103,7 @@ public final class GenerateCommand implements Callable<Integer> {
                 .seed(firstSeed).size(width, height).batchSize(batch)
                 .initImage(initImage == null ? null : readImage(initImage), strength)
                 .build();
+        VaeTiling tiling = VaeTiling.of(VaeTiling.Mode.named(vaeTiling));
         Files.createDirectories(out);
 
         long loadStart = System.nanoTime();
@@ -109,7 +115,7 @@ public final class GenerateCommand implements Callable<Integer> {
             loaded.card().ifPresent(card -> card.promptWarnings(prompt).forEach(w -> System.err.println("warning: " + w)));
             ProgressBar bar = new ProgressBar(System.err, "generating");
             long start = System.nanoTime();
-            List<GeneratedImage> images = new StableDiffusionPipeline(loaded)
+            List<GeneratedImage> images = new StableDiffusionPipeline(loaded, tiling)
                     .generate(request, (step, total, preview) -> bar.update(step, total), () -> false);
             System.err.printf("generated %d image(s) in %.1f s%n", images.size(), seconds(start));
             for (GeneratedImage image : images) {

@@ -1,9 +1,11 @@
 package daguerre.server.config;
 
 import daguerre.diffusion.nn.WeightPrecision;
+import daguerre.diffusion.vae.VaeTiling;
 import daguerre.server.jobs.Limits;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Objects;
 
 /**
  * Everything {@code serve} needs, resolved from flags, environment and config file.
@@ -26,6 +28,8 @@ import java.util.List;
  * @param publicUrl the service's address as clients reach it ({@code https://host[:port][/path]}), for the
  *     absolute URLs it returns (OpenAI's {@code url}); null = the address it listens on
  * @param weightPrecision the type the models' weights are kept in ({@code --weight-dtype}; default: as stored)
+ * @param vaeTiling when VAE decodes and encodes run in overlapping tiles ({@code --vae-tiling}; a runtime
+ *     setting of every model, not per request)
  */
 public record ServeConfig(
         String host,
@@ -44,9 +48,11 @@ public record ServeConfig(
         LogFormat logFormat,
         ConnectionLimits connections,
         String publicUrl,
-        WeightPrecision weightPrecision) {
+        WeightPrecision weightPrecision,
+        VaeTiling vaeTiling) {
 
     public ServeConfig {
+        Objects.requireNonNull(vaeTiling, "vaeTiling");
         models = List.copyOf(models);
         apiKeys = List.copyOf(apiKeys);
         apiAuth = List.copyOf(apiAuth);
@@ -57,57 +63,62 @@ public record ServeConfig(
     public static ServeConfig defaults() {
         return new ServeConfig("127.0.0.1", 7860, Path.of("data"), List.of(), new Limits(2048, 2048, 150, 8, 100),
                 32L << 20, 1L << 30, List.of(), List.of(), List.of(), 5, 4, 30_000, LogFormat.TEXT,
-                ConnectionLimits.DEFAULTS, null, WeightPrecision.AS_STORED);
+                ConnectionLimits.DEFAULTS, null, WeightPrecision.AS_STORED, VaeTiling.AUTO);
     }
 
     public ServeConfig withPort(int newPort) {
         return new ServeConfig(host, newPort, dataDir, models, limits, maxBodyBytes, minFreeDiskBytes, apiKeys, apiAuth, corsOrigins,
-                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, connections, publicUrl, weightPrecision);
+                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, connections, publicUrl, weightPrecision, vaeTiling);
     }
 
     public ServeConfig withDataDir(Path newDataDir) {
         return new ServeConfig(host, port, newDataDir, models, limits, maxBodyBytes, minFreeDiskBytes, apiKeys, apiAuth, corsOrigins,
-                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, connections, publicUrl, weightPrecision);
+                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, connections, publicUrl, weightPrecision, vaeTiling);
     }
 
     public ServeConfig withLimits(Limits newLimits) {
         return new ServeConfig(host, port, dataDir, models, newLimits, maxBodyBytes, minFreeDiskBytes, apiKeys, apiAuth, corsOrigins,
-                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, connections, publicUrl, weightPrecision);
+                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, connections, publicUrl, weightPrecision, vaeTiling);
     }
 
     public ServeConfig withMaxBodyBytes(long bytes) {
         return new ServeConfig(host, port, dataDir, models, limits, bytes, minFreeDiskBytes, apiKeys, apiAuth, corsOrigins,
-                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, connections, publicUrl, weightPrecision);
+                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, connections, publicUrl, weightPrecision, vaeTiling);
     }
 
     public ServeConfig withMinFreeDiskBytes(long bytes) {
         return new ServeConfig(host, port, dataDir, models, limits, maxBodyBytes, bytes, apiKeys, apiAuth, corsOrigins,
-                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, connections, publicUrl, weightPrecision);
+                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, connections, publicUrl, weightPrecision, vaeTiling);
     }
 
     public ServeConfig withApiKeys(List<String> keys) {
         return new ServeConfig(host, port, dataDir, models, limits, maxBodyBytes, minFreeDiskBytes, keys, apiAuth, corsOrigins,
-                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, connections, publicUrl, weightPrecision);
+                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, connections, publicUrl, weightPrecision, vaeTiling);
     }
 
     public ServeConfig withApiAuth(List<String> credentials) {
         return new ServeConfig(host, port, dataDir, models, limits, maxBodyBytes, minFreeDiskBytes, apiKeys, credentials, corsOrigins,
-                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, connections, publicUrl, weightPrecision);
+                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, connections, publicUrl, weightPrecision, vaeTiling);
     }
 
     public ServeConfig withConnections(ConnectionLimits limits) {
         return new ServeConfig(host, port, dataDir, models, this.limits, maxBodyBytes, minFreeDiskBytes, apiKeys, apiAuth, corsOrigins,
-                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, limits, publicUrl, weightPrecision);
+                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, limits, publicUrl, weightPrecision, vaeTiling);
     }
 
     public ServeConfig withPublicUrl(String url) {
         return new ServeConfig(host, port, dataDir, models, limits, maxBodyBytes, minFreeDiskBytes, apiKeys, apiAuth, corsOrigins,
-                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, connections, url, weightPrecision);
+                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, connections, url, weightPrecision, vaeTiling);
     }
 
     public ServeConfig withWeightPrecision(WeightPrecision precision) {
         return new ServeConfig(host, port, dataDir, models, limits, maxBodyBytes, minFreeDiskBytes, apiKeys, apiAuth, corsOrigins,
-                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, connections, publicUrl, precision);
+                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, connections, publicUrl, precision, vaeTiling);
+    }
+
+    public ServeConfig withVaeTiling(VaeTiling tiling) {
+        return new ServeConfig(host, port, dataDir, models, limits, maxBodyBytes, minFreeDiskBytes, apiKeys, apiAuth, corsOrigins,
+                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, connections, publicUrl, weightPrecision, tiling);
     }
 
     /** Whether API routes need a Bearer key or Basic credentials. */
@@ -117,11 +128,11 @@ public record ServeConfig(
 
     public ServeConfig withPreviewEvery(int steps) {
         return new ServeConfig(host, port, dataDir, models, limits, maxBodyBytes, minFreeDiskBytes, apiKeys, apiAuth, corsOrigins,
-                steps, concurrentJobs, shutdownGraceMillis, logFormat, connections, publicUrl, weightPrecision);
+                steps, concurrentJobs, shutdownGraceMillis, logFormat, connections, publicUrl, weightPrecision, vaeTiling);
     }
 
     public ServeConfig withCorsOrigins(List<String> origins) {
         return new ServeConfig(host, port, dataDir, models, limits, maxBodyBytes, minFreeDiskBytes, apiKeys, apiAuth, origins,
-                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, connections, publicUrl, weightPrecision);
+                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, connections, publicUrl, weightPrecision, vaeTiling);
     }
 }

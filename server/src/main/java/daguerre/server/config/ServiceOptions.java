@@ -1,6 +1,7 @@
 package daguerre.server.config;
 
 import daguerre.diffusion.nn.WeightPrecision;
+import daguerre.diffusion.vae.VaeTiling;
 import daguerre.server.jobs.Limits;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -83,6 +84,10 @@ public final class ServiceOptions {
             description = "Keep weights in f32, f16 or bf16 (compute is float32 either way; default: as the checkpoint stores them).")
     String weightDtype;
 
+    @Option(names = "--vae-tiling", paramLabel = "MODE",
+            description = "VAE decode and encode in overlapping tiles: on, off or auto (default: auto, tiles above 1024x1024 px).")
+    String vaeTiling;
+
     @Option(names = "--" + KnownSettings.CONFIG, description = "A properties file with defaults for these options (or DAGUERRE_CONFIG).")
     Path configFile;
 
@@ -161,7 +166,8 @@ public final class ServiceOptions {
                 d.logFormat(),
                 d.connections(),
                 d.publicUrl(),
-                weightPrecision(settings, settings.string("weight-dtype", weightDtype, d.weightPrecision().optionName())));
+                weightPrecision(settings, settings.string("weight-dtype", weightDtype, d.weightPrecision().optionName())),
+                vaeTiling(settings, settings.string("vae-tiling", vaeTiling, d.vaeTiling().mode().optionName())));
         if (http == null) {
             return config;
         }
@@ -188,7 +194,8 @@ public final class ServiceOptions {
                                 (int) (d.connections().idleTimeoutMillis() / 1000), 1, 86_400),
                         settings.bytes("min-body-rate", http.minBodyRate(), d.connections().minBodyBytesPerSecond())),
                 publicUrl(settings, settings.string("public-url", http.publicUrl(), null)),
-                config.weightPrecision());
+                config.weightPrecision(),
+                config.vaeTiling());
     }
 
     private static WeightPrecision weightPrecision(Settings settings, String name) {
@@ -196,6 +203,15 @@ public final class ServiceOptions {
             return WeightPrecision.parse(name);
         } catch (IllegalArgumentException e) {
             throw settings.invalid("weight-dtype", "takes f32, f16, bf16 or stored; got " + name);
+        }
+    }
+
+    /** {@code on}, {@code off} or {@code auto}, with the default tile and overlap. */
+    private static VaeTiling vaeTiling(Settings settings, String mode) {
+        try {
+            return VaeTiling.of(VaeTiling.Mode.named(mode));
+        } catch (IllegalArgumentException e) {
+            throw settings.invalid("vae-tiling", "takes on, off or auto; got " + mode);
         }
     }
 

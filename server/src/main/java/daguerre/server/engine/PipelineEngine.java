@@ -9,6 +9,7 @@ import daguerre.diffusion.pipeline.StableDiffusionPipeline;
 import daguerre.diffusion.pipeline.StepBatcher;
 import daguerre.diffusion.sampling.Sampler;
 import daguerre.diffusion.text.PromptEncoder;
+import daguerre.diffusion.vae.VaeTiling;
 import daguerre.server.jobs.EngineResult;
 import daguerre.server.jobs.GenerationParams;
 import daguerre.server.jobs.ImageEngine;
@@ -71,6 +72,16 @@ public final class PipelineEngine implements ImageEngine {
     /** As {@link #load(List, ModelHasher, int)}, keeping the weights in {@code precision}. */
     public static PipelineEngine load(List<Path> modelPaths, ModelHasher hasher, int concurrentJobs, WeightPrecision precision)
             throws IOException {
+        return load(modelPaths, hasher, concurrentJobs, precision, VaeTiling.AUTO);
+    }
+
+    /**
+     * As {@link #load(List, ModelHasher, int, WeightPrecision)}, every model's VAE passes tiling as
+     * {@code vaeTiling} says.
+     */
+    public static PipelineEngine load(List<Path> modelPaths, ModelHasher hasher, int concurrentJobs, WeightPrecision precision,
+                                      VaeTiling vaeTiling)
+            throws IOException {
         if (concurrentJobs < 1) {
             throw new IllegalArgumentException("concurrent jobs must be at least 1, got " + concurrentJobs);
         }
@@ -86,7 +97,7 @@ public final class PipelineEngine implements ImageEngine {
                     model.close();
                     throw new IllegalArgumentException("two models have the id '" + model.id() + "'; rename one of " + modelPaths);
                 }
-                pipelines.put(model.id(), new StableDiffusionPipeline(model));
+                pipelines.put(model.id(), new StableDiffusionPipeline(model, vaeTiling));
             }
         } catch (IOException | RuntimeException e) {
             pipelines.values().forEach(p -> p.model().close());

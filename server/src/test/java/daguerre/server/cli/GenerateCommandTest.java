@@ -79,6 +79,25 @@ class GenerateCommandTest {
         assertTrue(err.toString(StandardCharsets.UTF_8).contains("cache_interval"), err.toString(StandardCharsets.UTF_8));
     }
 
+    /** {@code --vae-tiling on} and {@code off} generate; an unknown mode is refused by name. */
+    @Test
+    void vaeTilingIsAcceptedAndChecked() throws Exception {
+        Path model = TinyModelFolder.create(temp, "tiny");
+        for (String mode : new String[] {"on", "off"}) {
+            int exit = Main.commandLine().execute("generate", "--model", model.toString(), "--prompt", "a cat", "--steps", "2",
+                    "--seed", "3", "--vae-tiling", mode, "--out", temp.resolve("tiling-" + mode).toString());
+            assertEquals(0, exit, mode);
+        }
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        picocli.CommandLine cli = Main.commandLine();
+        cli.setErr(new java.io.PrintWriter(err, true, StandardCharsets.UTF_8));
+        int refused = cli.execute("generate", "--model", model.toString(), "--prompt", "a cat", "--vae-tiling", "sometimes",
+                "--out", temp.resolve("tiling-bad").toString());
+        assertTrue(refused != 0, "an unknown tiling mode is refused");
+        String message = err.toString(StandardCharsets.UTF_8);
+        assertTrue(message.contains("on, off or auto") && message.contains("sometimes"), message);
+    }
+
     /**
      * {@code --weight-dtype f16} loads the (float32) SDXL folder with its matrices in float16: stderr
      * says so and shows half the memory, and the image changes (by the rounding of the weights)

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import daguerre.diffusion.vae.VaeTiling;
 import daguerre.server.config.ServeConfig;
 import daguerre.server.config.Settings;
 import daguerre.server.jobs.Limits;
@@ -83,6 +84,19 @@ class ServeCommandTest {
                 "--max-prompt-chunks", "4", "--max-job-restarts", "5", "--data", dir.toString()).limits();
         assertEquals(List.of(500, 4, 262144, 40, 7, 5), List.of(set.maxPromptChars(), set.maxPromptChunks(), set.maxPixels(),
                 set.maxJobCost(), set.maxBatchLines(), set.maxJobRestarts()));
+    }
+
+    @Test
+    void vaeTilingIsAutoByDefaultAndSetFromEverySource() throws Exception {
+        assertEquals(VaeTiling.AUTO, resolve(Map.of()).vaeTiling());
+        Path file = dir.resolve("tiling.properties");
+        Files.writeString(file, "vae-tiling=on\n");
+        assertEquals(VaeTiling.ON, resolve(Map.of(), "--config", file.toString()).vaeTiling());
+        assertEquals(VaeTiling.OFF, resolve(Map.of("DAGUERRE_VAE_TILING", "OFF"), "--config", file.toString()).vaeTiling());
+        assertEquals(VaeTiling.AUTO, resolve(Map.of("DAGUERRE_VAE_TILING", "off"), "--vae-tiling", "auto").vaeTiling());
+        Start bad = start(Map.of(), "--vae-tiling", "sometimes");
+        assertEquals(2, bad.status());
+        assertTrue(bad.err().contains("vae-tiling") && bad.err().contains("on, off or auto") && bad.err().contains("sometimes"), bad.err());
     }
 
     @Test
