@@ -102,9 +102,26 @@ public record VaeTiling(Mode mode, int tile, int overlap) {
         };
     }
 
-    /** The side of this tiling's tiles along an axis of {@code size} latent pixels: the tile, or the whole axis if shorter. */
+    /** The side of this tiling's tiles along an axis of {@code size} latent pixels, as {@link #span(int, int, int)}. */
     public int span(int size) {
-        return Math.min(tile, size);
+        return span(size, tile, overlap);
+    }
+
+    /**
+     * The side of the tiles along an axis of {@code size} latent pixels: the whole axis if it is no
+     * longer than {@code tile}; else, with n the fewest tiles of at most {@code tile} that cover it
+     * overlapping by at least {@code overlap} (n = 1 + ceil((size - tile) / (tile - overlap))), the
+     * shortest side that n tiles overlapping by {@code overlap} cover it with:
+     * ceil((size + (n - 1) overlap) / n). So {@code tile} is the largest side, and no more is decoded
+     * than the overlaps need: 128 latent px (1024 px) in 3 tiles of 54, not of 64, which decoded
+     * 2.25 times the image's pixels.
+     */
+    public static int span(int size, int tile, int overlap) {
+        if (size <= tile) {
+            return size;
+        }
+        int n = 1 + ceilDiv(size - tile, tile - overlap);
+        return ceilDiv(size + (n - 1) * overlap, n);
     }
 
     /** Tile origins along an axis of {@code size} latent pixels, as {@link #origins(int, int, int)} with this tiling's tile and overlap. */
@@ -113,10 +130,10 @@ public record VaeTiling(Mode mode, int tile, int overlap) {
     }
 
     /**
-     * Where tiles of side {@code tile} start along an axis of {@code size} latent pixels so that they
-     * cover it, neighbours overlapping by at least {@code overlap}: as few tiles as that allows, spread
-     * evenly, the first at 0 and the last ending at {@code size}. One tile at 0 when
-     * {@code size <= tile} (it is then {@code size} long).
+     * Where tiles of side {@link #span(int, int, int)} (at most {@code tile}) start along an axis of
+     * {@code size} latent pixels so that they cover it, neighbours overlapping by at least
+     * {@code overlap}: as few tiles as that allows, spread evenly, the first at 0 and the last ending
+     * at {@code size}. One tile at 0 when {@code size <= tile} (it is then {@code size} long).
      */
     public static int[] origins(int size, int tile, int overlap) {
         if (size < 1 || tile < 1 || overlap < 0 || overlap >= tile) {
@@ -125,11 +142,13 @@ public record VaeTiling(Mode mode, int tile, int overlap) {
         if (size <= tile) {
             return new int[] {0};
         }
-        // n - 1 strides of at most (tile - overlap) must reach size - tile
+        // n - 1 strides of at most (tile - overlap) must reach size - tile; the tiles then shrink to
+        // the span, whose strides (size - span) / (n - 1) are still at most span - overlap
         int strides = ceilDiv(size - tile, tile - overlap);
+        int span = span(size, tile, overlap);
         int[] origins = new int[strides + 1];
         for (int i = 0; i <= strides; i++) {
-            origins[i] = (int) ((long) i * (size - tile) / strides);
+            origins[i] = (int) ((long) i * (size - span) / strides);
         }
         return origins;
     }

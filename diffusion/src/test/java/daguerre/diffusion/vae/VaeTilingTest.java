@@ -18,19 +18,23 @@ class VaeTilingTest {
         assertArrayEquals(new int[] {0}, VaeTiling.origins(1, 64, 16));
         assertArrayEquals(new int[] {0}, VaeTiling.origins(64, 64, 16));
         assertEquals(40, VaeTiling.ON.span(40));
-        assertEquals(64, VaeTiling.ON.span(65));
+        // one more pixel than a tile: two tiles, each just long enough to overlap by the least overlap
+        assertEquals(41, VaeTiling.ON.span(65));
     }
 
     @Test
     void tilesAreSpreadEvenlyFromEdgeToEdge() {
         // 256 latent px (2048 px with an SD VAE): 4 strides of at most 48 cover 256 - 64 = 192
         assertArrayEquals(new int[] {0, 48, 96, 144, 192}, VaeTiling.origins(256, 64, 16));
-        // one more pixel than a tile: two tiles, overlapping by all but one pixel
-        assertArrayEquals(new int[] {0, 1}, VaeTiling.origins(65, 64, 16));
-        // not multiples: 111 - 64 = 47 fits in one stride; 150 - 64 = 86 takes two of 43
+        // one more pixel than a tile: two tiles of 41, overlapping by 17
+        assertArrayEquals(new int[] {0, 24}, VaeTiling.origins(65, 64, 16));
+        // 128 latent px (1024 px): three tiles of 54 (not of 64: 1.6 times the pixels, not 2.25)
+        assertEquals(54, VaeTiling.span(128, 64, 16));
+        assertArrayEquals(new int[] {0, 37, 74}, VaeTiling.origins(128, 64, 16));
+        // not multiples: 111 in two tiles of 64; 150 and 149 in three of 61
         assertArrayEquals(new int[] {0, 47}, VaeTiling.origins(111, 64, 16));
-        assertArrayEquals(new int[] {0, 43, 86}, VaeTiling.origins(150, 64, 16));
-        assertArrayEquals(new int[] {0, 42, 85}, VaeTiling.origins(149, 64, 16));
+        assertArrayEquals(new int[] {0, 44, 89}, VaeTiling.origins(150, 64, 16));
+        assertArrayEquals(new int[] {0, 44, 88}, VaeTiling.origins(149, 64, 16));
         assertArrayEquals(new int[] {0, 8, 16}, VaeTiling.origins(24, 8, 0));
     }
 
@@ -41,8 +45,14 @@ class VaeTilingTest {
             for (int overlap = 0; overlap < tile; overlap++) {
                 for (int size = 1; size <= 120; size++) {
                     int[] origins = VaeTiling.origins(size, tile, overlap);
-                    int span = Math.min(tile, size);
+                    int span = VaeTiling.span(size, tile, overlap);
                     String what = "size " + size + ", tile " + tile + ", overlap " + overlap;
+                    assertTrue(span <= tile && span >= Math.min(size, overlap + 1), what + ": span " + span);
+                    if (origins.length > 1) {
+                        // a shorter side could not cover the axis with as many tiles overlapping by the least overlap
+                        assertTrue((long) origins.length * (span - 1) < size + (long) (origins.length - 1) * overlap,
+                                what + ": tiles longer than needed");
+                    }
                     assertEquals(0, origins[0], what);
                     assertEquals(size, origins[origins.length - 1] + span, what + ": the last tile must end at the edge");
                     for (int i = 1; i < origins.length; i++) {
@@ -74,7 +84,7 @@ class VaeTilingTest {
     private static void checkWeights(int size, int tile, int overlap, int scale) {
         String what = "size " + size + ", tile " + tile + ", overlap " + overlap + ", scale " + scale;
         int[] origins = VaeTiling.origins(size, tile, overlap);
-        int span = Math.min(tile, size);
+        int span = VaeTiling.span(size, tile, overlap);
         float[][] weights = VaeTiling.weights(origins, span, size, scale);
         assertEquals(origins.length, weights.length, what);
         double[] sum = new double[size * scale];
@@ -108,8 +118,8 @@ class VaeTilingTest {
 
     @Test
     void twoTileRampIsLinearAcrossTheWholeOverlap() {
-        // size 12, tile 8: origins 0 and 4, overlap [4, 8) at scale 1
-        float[][] w = VaeTiling.weights(VaeTiling.origins(12, 8, 2), 8, 12, 1);
+        // size 12, two tiles of 8 at 0 and 4: overlap [4, 8) at scale 1
+        float[][] w = VaeTiling.weights(new int[] {0, 4}, 8, 12, 1);
         assertArrayEquals(new float[] {1, 1, 1, 1, 0.875f, 0.625f, 0.375f, 0.125f}, w[0], 1e-6f);
         assertArrayEquals(new float[] {0.125f, 0.375f, 0.625f, 0.875f, 1, 1, 1, 1}, w[1], 1e-6f);
     }
