@@ -73,22 +73,41 @@ public final class Parameter {
      * Sets the value to {@code values} (row-major, float32) in {@code manager}, kept in
      * {@code storage}. A float16 value is rounded here (to nearest even) straight into the buffer
      * the array keeps, so that loading never allocates and frees a float32 copy of each weight;
-     * bfloat16 goes through such a copy (see below).
+     * bfloat16 goes through such a copy ({@link #create}).
      */
     public void set(float[] values, NDManager manager, DataType storage) {
+        replace(create(values, manager, storage), storage);
+    }
+
+    /**
+     * Puts {@code values} (row-major, float32) in place of the value, rounded to the type the value
+     * is kept in and in the same manager, and hands back the previous value <em>unclosed</em>: the
+     * caller owns it and puts it back, bit for bit, with {@link #restore} (a LoRA merge does this).
+     */
+    public NDArray exchange(float[] values) {
+        NDArray previous = value();
+        NDArray next = create(values, previous.getManager(), dataType);
+        value = next;
+        return previous;
+    }
+
+    /** Puts back a value that {@link #exchange} handed out, closing the one in its place. */
+    public void restore(NDArray previous) {
+        replace(previous, dataType());
+    }
+
+    private NDArray create(float[] values, NDManager manager, DataType storage) {
         if (values.length != shape.size()) {
             throw new IllegalArgumentException(values.length + " values do not fill the parameter's shape " + shape);
         }
         if (storage == DataType.FLOAT32) {
-            replace(manager.create(values, shape), storage);
-            return;
+            return manager.create(values, shape);
         }
         if (storage == DataType.BFLOAT16) {
             // DJL 0.35.1 aborts the JVM creating a bfloat16 array from a buffer: libtorch converts a float32 copy
             try (NDArray float32 = manager.create(values, shape)) {
-                replace(FusedOps.convert(float32, storage), storage);
+                return FusedOps.convert(float32, storage);
             }
-            return;
         }
         if (storage != DataType.FLOAT16) {
             throw new IllegalArgumentException("weights are kept in float32, float16 or bfloat16, not " + storage);
@@ -98,7 +117,7 @@ public final class Parameter {
         for (float v : values) {
             bits.put(HalfFloats.floatToF16(v));
         }
-        replace(manager.create(buffer, shape, storage), storage);
+        return manager.create(buffer, shape, storage);
     }
 
     /**
