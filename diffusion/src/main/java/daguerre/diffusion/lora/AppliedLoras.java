@@ -1,6 +1,7 @@
 package daguerre.diffusion.lora;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
 import daguerre.diffusion.nn.Module;
 import daguerre.diffusion.nn.Parameter;
 import daguerre.weights.lora.LoraModule;
@@ -53,11 +54,16 @@ public final class AppliedLoras implements AutoCloseable {
         try {
             for (Map.Entry<String, List<Update>> e : byTarget.entrySet()) {
                 Parameter p = parameters.get(e.getKey());
-                float[] weight = p.floats();                       // widened to float32
-                for (Update u : e.getValue()) {
-                    LoraMath.addScaled(weight, LoraMath.delta(u.module), LoraMath.factor(u.module, u.scale));
+                float[] merged;
+                try (NDManager scratch = p.value().getManager().newSubManager()) {
+                    NDArray weight = scratch.create(p.floats(), p.shape());   // widened to float32
+                    for (Update u : e.getValue()) {
+                        NDArray delta = LoraMath.delta(LoraMath.up(u.module, scratch), LoraMath.down(u.module, scratch));
+                        weight = LoraMath.add(weight, delta, LoraMath.factor(u.module, u.scale));
+                    }
+                    merged = weight.toFloatArray();
                 }
-                NDArray original = p.exchange(weight);             // rounded to the weight's own type
+                NDArray original = p.exchange(merged);             // rounded to the weight's own type
                 applied.patched.add(new Patched(e.getKey(), p, p.value(), original));
             }
         } catch (RuntimeException e) {
