@@ -25,6 +25,11 @@ import java.util.Map;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import daguerre.diffusion.pipeline.StableDiffusionModel;
+import daguerre.diffusion.testing.TinyModelFolder;
+import daguerre.weights.model.ModelHasher;
+import java.nio.file.Path;
 
 /** Merging LoRAs into a model and removing them: the base weights come back bit for bit, nothing leaks. */
 class LoraMergerTest {
@@ -226,6 +231,36 @@ class LoraMergerTest {
             Snapshot after = Snapshot.of(unetOnly);
             base.arrays.forEach((name, array) -> assertSame(array, after.arrays.get(name), name));
             assertNotEquals(0, lora.modules(LoraNetwork.TEXT_ENCODER).size());
+        }
+    }
+
+    /** On a loaded model kept in float16: every LoRA module lands on the model's networks; removal restores every array. */
+    @Test
+    void mergesIntoALoadedModel(@TempDir Path temp) throws IOException {
+        try (StableDiffusionModel model = StableDiffusionModel.load(TinyModelFolder.create(temp, "tiny"), null, new ModelHasher(),
+                WeightPrecision.FLOAT16)) {
+            Map<String, NDArray> before = new LinkedHashMap<>();
+            for (Module network : model.networks()) {
+                network.namedParameters().forEach((key, p) -> before.put(network.getClass().getSimpleName() + " " + key, p.value()));
+            }
+            int arrays = model.manager().getManagedArrays().size();
+            for (String file : TinyLoraCase.loraFiles()) {
+                LoraFile lora = LoraMerger.read(Golden.file(TinyLoraCase.CASE, file), model);
+                try (AppliedLoras applied = LoraMerger.merge(model, List.of(WeightedLora.of(lora, 1f)))) {
+                    assertEquals(lora.modules().size(), applied.patchedWeights(), file);
+                    for (LoraModule m : lora.modules()) {
+                        Module network = m.network() == LoraNetwork.UNET ? model.unet() : model.textEncoder();
+                        NDArray original = before.get(network.getClass().getSimpleName() + " " + m.target());
+                        assertTrue(original != network.namedParameters().get(m.target()).value(), m.target() + " not patched");
+                        assertEquals(DataType.FLOAT16, network.namedParameters().get(m.target()).dataType(), m.target());
+                    }
+                }
+            }
+            for (Module network : model.networks()) {
+                network.namedParameters().forEach((key, p) ->
+                        assertSame(before.get(network.getClass().getSimpleName() + " " + key), p.value(), key));
+            }
+            assertEquals(arrays, model.manager().getManagedArrays().size(), "arrays left in the model's manager");
         }
     }
 }
