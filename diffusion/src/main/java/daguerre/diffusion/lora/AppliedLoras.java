@@ -8,6 +8,7 @@ import daguerre.weights.lora.LoraModule;
 import daguerre.weights.lora.LoraNetwork;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.EnumMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -33,13 +34,21 @@ public final class AppliedLoras implements AutoCloseable {
         // every update of every LoRA, grouped by the weight it patches, in list order
         Map<String, List<Update>> byTarget = new LinkedHashMap<>();
         Map<String, Parameter> parameters = new LinkedHashMap<>();
+        Map<LoraNetwork, Map<String, Parameter>> namedByNetwork = new EnumMap<>(LoraNetwork.class);
         for (WeightedLora weighted : loras) {
             for (LoraModule module : weighted.lora().modules()) {
                 float scale = weighted.weight(module.network());
                 if (scale == 0) {
                     continue;
                 }
-                Parameter p = LoraMerger.parameter(networks, module.network(), module.target(), weighted.lora(), module.sourceKey());
+                Map<String, Parameter> named = namedByNetwork.computeIfAbsent(module.network(),
+                        n -> networks.containsKey(n) ? networks.get(n).namedParameters() : Map.of());
+                Parameter p = named.get(module.target());
+                if (p == null) {
+                    throw new IllegalArgumentException(weighted.lora().path() + ": module '" + module.sourceKey() + "' patches "
+                            + module.network() + " " + module.target()
+                            + ", which this model does not have (was the LoRA read against another model?)");
+                }
                 if (!Arrays.equals(p.shape().getShape(), module.targetShape())) {
                     throw new IllegalArgumentException(weighted.lora().path() + ": module '" + module.sourceKey() + "' is for "
                             + module.target() + " of shape " + Arrays.toString(module.targetShape()) + ", but this model's is "
@@ -54,16 +63,21 @@ public final class AppliedLoras implements AutoCloseable {
         try {
             for (Map.Entry<String, List<Update>> e : byTarget.entrySet()) {
                 Parameter p = parameters.get(e.getKey());
-                float[] merged;
+                NDArray original;
                 try (NDManager scratch = p.value().getManager().newSubManager()) {
-                    NDArray weight = scratch.create(p.floats(), p.shape());   // widened to float32
+                    NDArray weight = null;                                   // float32 sum, in scratch
                     for (Update u : e.getValue()) {
                         NDArray delta = LoraMath.delta(LoraMath.up(u.module, scratch), LoraMath.down(u.module, scratch));
-                        weight = LoraMath.add(weight, delta, LoraMath.factor(u.module, u.scale));
+                        if (weight == null) {
+                            NDArray base = p.float32(delta);                 // the value, or a widened copy in scratch
+                            weight = LoraMath.add(base, delta, LoraMath.factor(u.module, u.scale));
+                            p.closeIfCopy(base);
+                        } else {
+                            weight = LoraMath.add(weight, delta, LoraMath.factor(u.module, u.scale));
+                        }
                     }
-                    merged = weight.toFloatArray();
+                    original = p.exchange(weight);                          // rounded to the weight's own type, moved out of scratch
                 }
-                NDArray original = p.exchange(merged);             // rounded to the weight's own type
                 applied.patched.add(new Patched(e.getKey(), p, p.value(), original));
             }
         } catch (RuntimeException e) {

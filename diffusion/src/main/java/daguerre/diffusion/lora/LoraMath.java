@@ -44,8 +44,12 @@ public final class LoraMath {
         return up.dot(down);
     }
 
-    /** W + factor * delta, element by element in float32; weight [out, inner] (or any shape of as many elements, row-major). */
+    /**
+     * W + factor * delta, element by element in float32, as a new array in delta's manager (never in
+     * the weight's); delta [out, inner] is read as weight's shape (row-major, the same elements).
+     */
     public static NDArray add(NDArray weight, NDArray delta, float factor) {
-        return weight.add(delta.mul(factor).reshape(weight.getShape()));
+        // factor * delta + W is W + factor * delta bit for bit (IEEE addition commutes)
+        return delta.mul(factor).reshape(weight.getShape()).addi(weight);
     }
 }

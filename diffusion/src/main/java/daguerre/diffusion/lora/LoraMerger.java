@@ -1,7 +1,6 @@
 package daguerre.diffusion.lora;
 
 import daguerre.diffusion.nn.Module;
-import daguerre.diffusion.nn.Parameter;
 import daguerre.diffusion.pipeline.StableDiffusionModel;
 import daguerre.weights.lora.LoraFile;
 import daguerre.weights.lora.LoraNetwork;
@@ -68,15 +67,5 @@ public final class LoraMerger {
      */
     public static AppliedLoras merge(Map<LoraNetwork, Module> networks, List<WeightedLora> loras) {
         return AppliedLoras.merge(networks, loras);
-    }
-
-    static Parameter parameter(Map<LoraNetwork, Module> networks, LoraNetwork network, String target, LoraFile lora, String key) {
-        Module module = networks.get(network);
-        Parameter p = module == null ? null : module.namedParameters().get(target);
-        if (p == null) {
-            throw new IllegalArgumentException(lora.path() + ": module '" + key + "' patches " + network + " " + target
-                    + ", which this model does not have (was the LoRA read against another model?)");
-        }
-        return p;
     }
 }

@@ -80,13 +80,20 @@ public final class Parameter {
     }
 
     /**
-     * Puts {@code values} (row-major, float32) in place of the value, rounded to the type the value
-     * is kept in and in the same manager, and hands back the previous value <em>unclosed</em>: the
-     * caller owns it and puts it back, bit for bit, with {@link #restore} (a LoRA merge does this).
+     * Puts {@code float32} (this parameter's shape) in place of the value, converted to the type the
+     * value is kept in (rounded to nearest even) and moved into the value's manager, and hands back
+     * the previous value <em>unclosed</em>: the caller owns it and puts it back, bit for bit, with
+     * {@link #restore} (a LoRA merge does this). A float32 argument becomes the value itself: the
+     * caller must not close it.
      */
-    public NDArray exchange(float[] values) {
+    public NDArray exchange(NDArray float32) {
         NDArray previous = value();
-        NDArray next = create(values, previous.getManager(), dataType);
+        if (!float32.getShape().equals(shape) || float32.getDataType() != DataType.FLOAT32) {
+            throw new IllegalArgumentException(float32.getDataType() + " " + float32.getShape()
+                    + " is not a float32 value of the parameter's shape " + shape);
+        }
+        NDArray next = dataType == DataType.FLOAT32 ? float32 : FusedOps.convert(float32, dataType);
+        next.attach(previous.getManager());
         value = next;
         return previous;
     }
