@@ -66,6 +66,11 @@ public record LoraFile(Path path, Map<String, String> metadata, List<LoraModule>
         return dot > 0 ? file.substring(0, dot) : file;
     }
 
+    /** Bytes the factors take in memory (float32), for a cache bounded by memory. */
+    public long byteSize() {
+        return modules.stream().mapToLong(m -> 4L * (m.down().length + m.up().length)).sum();
+    }
+
     /** The modules patching {@code network}. */
     public List<LoraModule> modules(LoraNetwork network) {
         return modules.stream().filter(m -> m.network() == network).toList();

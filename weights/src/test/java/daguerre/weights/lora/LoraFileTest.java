@@ -76,6 +76,15 @@ class LoraFileTest {
             }
         }
         assertEquals(expected, lora.modules().size(), "modules read");
+        long factorBytes = 0;
+        try (SafetensorsFile file = SafetensorsFile.open(path)) {
+            for (String name : file.names()) {
+                if (!name.endsWith(".alpha")) {
+                    factorBytes += 4 * file.info(name).elementCount();
+                }
+            }
+        }
+        assertEquals(factorBytes, lora.byteSize());
         try (SafetensorsFile file = SafetensorsFile.open(path)) {
             for (LoraModule m : lora.modules()) {
                 JsonNode entry = targets.get(m.sourceKey());
