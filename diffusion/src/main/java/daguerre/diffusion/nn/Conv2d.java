@@ -3,6 +3,7 @@ package daguerre.diffusion.nn;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import java.util.List;
 
 /** 2-D convolution as torch.nn.Conv2d (square kernel, symmetric zero padding); keys {@code weight} [out, in, k, k], {@code bias} [out]. */
 public final class Conv2d extends Module {
@@ -41,6 +42,29 @@ public final class Conv2d extends Module {
             return forwardUnfolded(x);
         }
         return forwardDirect(x);
+    }
+
+    /**
+     * {@link #forward(NDArray)} plus low-rank branches run beside the kernel, per batch row (LoCon):
+     * y = conv(x, W) + b + sum_j s_j[row] * conv1x1(conv(x, down_j), up_j), down_j with this
+     * layer's kernel, stride and padding; [B, in, H, W] -> [B, out, H', W'].
+     */
+    public NDArray forward(NDArray x, List<LowRankBranch> branches) {
+        if (branches.isEmpty()) {
+            return forward(x);
+        }
+        return Scopes.scoped(() -> {
+            NDArray y = forward(x);
+            for (LowRankBranch branch : branches) {
+                long rank = branch.down().getShape().get(0);
+                NDArray noBias = x.getManager().zeros(new Shape(rank));
+                NDArray noUpBias = x.getManager().zeros(new Shape(branch.up().getShape().get(0)));
+                NDArray low = FusedOps.conv2d(x, branch.down(), noBias, stride, padding);    // [B, r, H', W']
+                low = FusedOps.conv2d(low, branch.up(), noUpBias, 1, 0);                     // [B, out, H', W']
+                y = y.add(low.mul(branch.scalesFor(low)));
+            }
+            return y;
+        }, x);
     }
 
     /**

@@ -2,6 +2,7 @@ package daguerre.diffusion.nn;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.Shape;
+import java.util.List;
 
 /** y = x W^T + b, as torch.nn.Linear; keys {@code weight} [out, in] and optional {@code bias} [out]. */
 public final class Linear extends Module {
@@ -23,6 +24,24 @@ public final class Linear extends Module {
             return forwardUnfused(x);
         }
         return FusedOps.linear(x, weight.value(), bias == null ? null : bias.value());
+    }
+
+    /**
+     * {@link #forward(NDArray)} plus low-rank branches run beside the weight, per batch row:
+     * y = x W^T + b + sum_j s_j[row] * (x down_j^T) up_j^T; x [B, ..., in] -> [B, ..., out].
+     */
+    public NDArray forward(NDArray x, List<LowRankBranch> branches) {
+        if (branches.isEmpty()) {
+            return forward(x);
+        }
+        return Scopes.scoped(() -> {
+            NDArray y = forward(x);
+            for (LowRankBranch branch : branches) {
+                NDArray low = FusedOps.linear(FusedOps.linear(x, branch.down(), null), branch.up(), null); // [B, ..., r] -> [B, ..., out]
+                y = y.add(low.mul(branch.scalesFor(low)));
+            }
+            return y;
+        }, x);
     }
 
     /** The same map by libtorch's {@code linear} (its BLAS): the reference for the fused path, and the training path. */

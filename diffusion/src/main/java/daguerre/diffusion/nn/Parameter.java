@@ -73,22 +73,48 @@ public final class Parameter {
      * Sets the value to {@code values} (row-major, float32) in {@code manager}, kept in
      * {@code storage}. A float16 value is rounded here (to nearest even) straight into the buffer
      * the array keeps, so that loading never allocates and frees a float32 copy of each weight;
-     * bfloat16 goes through such a copy (see below).
+     * bfloat16 goes through such a copy ({@link #create}).
      */
     public void set(float[] values, NDManager manager, DataType storage) {
+        replace(create(values, manager, storage), storage);
+    }
+
+    /**
+     * Puts {@code float32} (this parameter's shape) in place of the value, converted to the type the
+     * value is kept in (rounded to nearest even) and moved into the value's manager, and hands back
+     * the previous value <em>unclosed</em>: the caller owns it and puts it back, bit for bit, with
+     * {@link #restore} (a LoRA merge does this). A float32 argument becomes the value itself: the
+     * caller must not close it.
+     */
+    public NDArray exchange(NDArray float32) {
+        NDArray previous = value();
+        if (!float32.getShape().equals(shape) || float32.getDataType() != DataType.FLOAT32) {
+            throw new IllegalArgumentException(float32.getDataType() + " " + float32.getShape()
+                    + " is not a float32 value of the parameter's shape " + shape);
+        }
+        NDArray next = dataType == DataType.FLOAT32 ? float32 : FusedOps.convert(float32, dataType);
+        next.attach(previous.getManager());
+        value = next;
+        return previous;
+    }
+
+    /** Puts back a value that {@link #exchange} handed out, closing the one in its place. */
+    public void restore(NDArray previous) {
+        replace(previous, dataType());
+    }
+
+    private NDArray create(float[] values, NDManager manager, DataType storage) {
         if (values.length != shape.size()) {
             throw new IllegalArgumentException(values.length + " values do not fill the parameter's shape " + shape);
         }
         if (storage == DataType.FLOAT32) {
-            replace(manager.create(values, shape), storage);
-            return;
+            return manager.create(values, shape);
         }
         if (storage == DataType.BFLOAT16) {
             // DJL 0.35.1 aborts the JVM creating a bfloat16 array from a buffer: libtorch converts a float32 copy
             try (NDArray float32 = manager.create(values, shape)) {
-                replace(FusedOps.convert(float32, storage), storage);
+                return FusedOps.convert(float32, storage);
             }
-            return;
         }
         if (storage != DataType.FLOAT16) {
             throw new IllegalArgumentException("weights are kept in float32, float16 or bfloat16, not " + storage);
@@ -98,7 +124,7 @@ public final class Parameter {
         for (float v : values) {
             bits.put(HalfFloats.floatToF16(v));
         }
-        replace(manager.create(buffer, shape, storage), storage);
+        return manager.create(buffer, shape, storage);
     }
 
     /**
