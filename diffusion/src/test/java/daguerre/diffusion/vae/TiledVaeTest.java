@@ -83,11 +83,15 @@ class TiledVaeTest {
 
                 Seams seams = Seams.compare(vae, z, tiling, config.downsamplingFactor(), whole, tiled);
                 System.out.println(CASE + " tiled decode (tile 8, overlap 4 latent px) vs untiled: " + seams);
-                // measured: feathered mean 22.9, max 140 levels, step across the seams 31.8; hard cut 26.5, 194, 43.8. The toy
-                // VAE's random weights make tiles of 8 latent px (16 px) far from untiled (per-tile GroupNorm and
-                // attention statistics; bigger tiles: 9.5 levels at 12, 5.0 at 14); the bound is the measured mean
-                // with 1.5x headroom, and the feathered blend must beat the hard cut on all three figures
-                assertTrue(seams.feathered.mean < 34, "tiled decode too far from untiled: " + seams);
+                // measured on the shipped case: feathered mean 22.9, max 140 levels, step across the seams 31.8; hard
+                // cut 26.5, 194, 43.8. The toy VAE's random weights make tiles of 8 latent px (16 px) far from untiled
+                // (per-tile GroupNorm and attention statistics; bigger tiles: 9.5 levels at 12, 5.0 at 14). So the
+                // bound comes from the case itself, not from that figure: the tiled image must be nearer the untiled
+                // one than the untiled decode of the same latents mirrored is (a different image of the same
+                // statistics), and the feathered blend must beat the hard cut on all three figures
+                Difference unrelated = Difference.levels(whole, vae.decode(z.flip(3)));
+                assertTrue(seams.feathered.mean < unrelated.mean, "tiled decode no nearer the untiled one than a mirrored"
+                        + " latent's decode (" + unrelated + "): " + seams);
                 assertTrue(seams.feathered.mean < seams.hardCut.mean && seams.feathered.max < seams.hardCut.max
                         && seams.featheredJump < seams.hardCutJump, "feathering must beat a hard cut between the same tiles: " + seams);
                 // a tile as large as the latents is the untiled path, bit for bit
@@ -123,11 +127,18 @@ class TiledVaeTest {
                         " tiled encode (tile 8, overlap 4 latent px) vs untiled: mean |d| mean %.4f max %.4f (max |mean| %.3f),"
                                 + " logvar |d| mean %.4f max %.4f; decoded means differ by %s",
                         mean.mean, mean.max, meanScale, logvar.mean, logvar.max, decoded));
-                // measured: mean |d| mean 0.067, max 0.37 (of a max |mean| 1.04), logvar 0.078 / 0.53; decoded 21.9 levels
-                // mean (this random decoder amplifies small latent differences); bounds: 1.5x the measured figures
-                assertTrue(mean.mean < 0.1 && mean.max < 0.56, "tiled encode too far from untiled: " + mean);
-                assertTrue(logvar.mean < 0.12 && logvar.max < 0.8, "tiled encode's log-variance too far from untiled: " + logvar);
-                assertTrue(decoded.mean < 33, "decoded tiled encode too far from untiled: " + decoded);
+                // measured on the shipped case: mean |d| mean 0.067, max 0.37 (of a max |mean| 1.04), logvar 0.078 / 0.53;
+                // decoded 21.9 levels mean (this random decoder amplifies small latent differences). The bounds come
+                // from the case: nearer the untiled encode than the untiled encode of the mirrored image is
+                LatentDistribution mirrored = vae.encode(image.flip(3));
+                Difference unrelatedMean = Difference.of(whole.mean(), mirrored.mean(), 1);
+                Difference unrelatedLogvar = Difference.of(whole.logvar(), mirrored.logvar(), 1);
+                assertTrue(mean.mean < unrelatedMean.mean, "tiled encode no nearer than a mirrored image's (" + unrelatedMean + "): " + mean);
+                assertTrue(logvar.mean < unrelatedLogvar.mean,
+                        "tiled encode's log-variance no nearer than a mirrored image's (" + unrelatedLogvar + "): " + logvar);
+                Difference unrelatedDecoded = Difference.levels(vae.decode(whole.mean()), vae.decode(mirrored.mean()));
+                assertTrue(decoded.mean < unrelatedDecoded.mean, "decoded tiled encode no nearer than a mirrored image's ("
+                        + unrelatedDecoded + "): " + decoded);
                 assertNotEquals(0.0, mean.max, "tiles of 8 must actually tile");
             }
         }

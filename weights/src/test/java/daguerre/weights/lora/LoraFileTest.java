@@ -46,7 +46,8 @@ class LoraFileTest {
         return params;
     }
 
-    private static Map<String, long[]> shapes(Path file) throws IOException {
+    /** Every tensor's shape in {@code file}, by name. */
+    static Map<String, long[]> shapes(Path file) throws IOException {
         Map<String, long[]> shapes = new LinkedHashMap<>();
         try (SafetensorsFile f = SafetensorsFile.open(file)) {
             for (String name : f.names()) {

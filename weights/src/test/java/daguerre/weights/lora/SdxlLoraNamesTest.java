@@ -8,7 +8,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import daguerre.weights.Golden;
 import daguerre.weights.layout.OriginalLayouts;
 import daguerre.weights.layout.OriginalNames;
-import daguerre.weights.safetensors.SafetensorsFile;
 import daguerre.weights.safetensors.SafetensorsWriter;
 import daguerre.weights.safetensors.SafetensorsWriter.Tensor;
 import java.io.IOException;
@@ -33,20 +32,10 @@ class SdxlLoraNamesTest {
 
     private static Map<LoraNetwork, Map<String, long[]>> tinyXl() throws IOException {
         Map<LoraNetwork, Map<String, long[]>> params = new EnumMap<>(LoraNetwork.class);
-        params.put(LoraNetwork.UNET, shapes(Golden.file("unet_tiny_xl", "unet_diffusers.safetensors")));
-        params.put(LoraNetwork.TEXT_ENCODER, shapes(Golden.file("clip_text_tiny_xl", "text_encoder_transformers.safetensors")));
-        params.put(LoraNetwork.TEXT_ENCODER_2, shapes(Golden.file("clip_text_tiny_xl", "text_encoder_2_transformers.safetensors")));
+        params.put(LoraNetwork.UNET, LoraFileTest.shapes(Golden.file("unet_tiny_xl", "unet_diffusers.safetensors")));
+        params.put(LoraNetwork.TEXT_ENCODER, LoraFileTest.shapes(Golden.file("clip_text_tiny_xl", "text_encoder_transformers.safetensors")));
+        params.put(LoraNetwork.TEXT_ENCODER_2, LoraFileTest.shapes(Golden.file("clip_text_tiny_xl", "text_encoder_2_transformers.safetensors")));
         return params;
-    }
-
-    private static Map<String, long[]> shapes(Path file) throws IOException {
-        Map<String, long[]> shapes = new LinkedHashMap<>();
-        try (SafetensorsFile f = SafetensorsFile.open(file)) {
-            for (String name : f.names()) {
-                shapes.put(name, f.shape(name));
-            }
-        }
-        return shapes;
     }
 
     /** Factors of rank 2 for a target of {@code shape} (kohya shapes: 4-d for convolutions). */
