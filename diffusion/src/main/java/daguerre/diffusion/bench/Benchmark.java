@@ -5,6 +5,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import daguerre.diffusion.eval.ImageMetrics;
 import daguerre.diffusion.nn.FusedOps;
 import daguerre.diffusion.nn.Kernels;
 import daguerre.diffusion.pipeline.GenerationJob;
@@ -494,11 +495,12 @@ public final class Benchmark {
         double shallow = FlopCounter.unetShallow(unet, 2, latent, latent, tokens);
         for (int interval : intervals) {
             Denoised cached = denoise(pipeline, base.toBuilder().cacheInterval(interval).build());
-            double[] difference = levelDifference(uncached.image(), cached.image());
+
             int fullSteps = (steps + interval - 1) / interval;
             double flopSpeedup = steps * full / (fullSteps * full + (steps - fullSteps) * shallow);
-            figures.add(new CacheFigures(size, interval, uncached.seconds(), cached.seconds(), difference[0], (int) difference[1],
-                    flopSpeedup));
+            figures.add(new CacheFigures(size, interval, uncached.seconds(), cached.seconds(),
+                    ImageMetrics.meanAbsoluteDifference(uncached.image(), cached.image()),
+                    ImageMetrics.maxAbsoluteDifference(uncached.image(), cached.image()), flopSpeedup));
         }
         return figures;
     }
@@ -516,24 +518,6 @@ public final class Benchmark {
             double seconds = (System.nanoTime() - start) / 1e9;
             return new Denoised(seconds, pipeline.finish(job).get(0).image());
         }
-    }
-
-    /** {mean, max} absolute difference over every colour channel of every pixel, in levels 0-255. */
-    private static double[] levelDifference(BufferedImage a, BufferedImage b) {
-        long sum = 0;
-        int max = 0;
-        for (int y = 0; y < a.getHeight(); y++) {
-            for (int x = 0; x < a.getWidth(); x++) {
-                int p = a.getRGB(x, y);
-                int q = b.getRGB(x, y);
-                for (int shift = 0; shift <= 16; shift += 8) {
-                    int d = Math.abs(((p >> shift) & 0xff) - ((q >> shift) & 0xff));
-                    sum += d;
-                    max = Math.max(max, d);
-                }
-            }
-        }
-        return new double[] {sum / (3.0 * a.getWidth() * a.getHeight()), max};
     }
 
     private static int modelArrays(StableDiffusionModel model) {

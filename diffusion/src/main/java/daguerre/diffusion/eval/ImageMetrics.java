@@ -123,6 +123,20 @@ public final class ImageMetrics {
         return total / (3.0 * a.length);
     }
 
+    /** Largest absolute difference of one 8-bit channel value between two images of the same size (0..255). */
+    public static int maxAbsoluteDifference(BufferedImage first, BufferedImage second) {
+        requireSameSize(first, second);
+        int[] a = rgb(first);
+        int[] b = rgb(second);
+        int max = 0;
+        for (int i = 0; i < a.length; i++) {
+            for (int shift = 0; shift <= 16; shift += 8) {
+                max = Math.max(max, Math.abs(((a[i] >> shift) & 0xff) - ((b[i] >> shift) & 0xff)));
+            }
+        }
+        return max;
+    }
+
     /** The mean of {@link #meanAbsoluteDifference} over every pair of {@code images} (at least two). */
     public static double meanPairwiseDifference(List<BufferedImage> images) {
         if (images.size() < 2) {

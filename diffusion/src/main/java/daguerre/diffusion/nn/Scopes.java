@@ -23,17 +23,7 @@ public final class Scopes {
      * one of the inputs. Null inputs are skipped.
      */
     public static NDArray scoped(Supplier<NDArray> body, NDArray... inputs) {
-        NDManager parent = inputs[0].getManager();
-        try (NDManager sub = parent.newSubManager()) {
-            for (NDArray input : inputs) {
-                if (input != null && input.getManager() != sub) {
-                    input.tempAttach(sub);
-                }
-            }
-            NDArray out = body.get();
-            out.attach(parent);
-            return out;
-        }
+        return scopedList(() -> new NDList(body.get()), inputs).get(0);
     }
 
     /**
