@@ -7,8 +7,6 @@ import daguerre.diffusion.nn.Parameter;
 import daguerre.weights.lora.LoraModule;
 import daguerre.weights.lora.LoraNetwork;
 import java.util.ArrayList;
-import java.util.Arrays;
-import java.util.EnumMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -34,26 +32,14 @@ public final class AppliedLoras implements AutoCloseable {
         // every update of every LoRA, grouped by the weight it patches, in list order
         Map<String, List<Update>> byTarget = new LinkedHashMap<>();
         Map<String, Parameter> parameters = new LinkedHashMap<>();
-        Map<LoraNetwork, Map<String, Parameter>> namedByNetwork = new EnumMap<>(LoraNetwork.class);
+        LoraTargets targets = new LoraTargets(networks);
         for (WeightedLora weighted : loras) {
             for (LoraModule module : weighted.lora().modules()) {
                 float scale = weighted.weight(module.network());
                 if (scale == 0) {
                     continue;
                 }
-                Map<String, Parameter> named = namedByNetwork.computeIfAbsent(module.network(),
-                        n -> networks.containsKey(n) ? networks.get(n).namedParameters() : Map.of());
-                Parameter p = named.get(module.target());
-                if (p == null) {
-                    throw new IllegalArgumentException(weighted.lora().path() + ": module '" + module.sourceKey() + "' patches "
-                            + module.network() + " " + module.target()
-                            + ", which this model does not have (was the LoRA read against another model?)");
-                }
-                if (!Arrays.equals(p.shape().getShape(), module.targetShape())) {
-                    throw new IllegalArgumentException(weighted.lora().path() + ": module '" + module.sourceKey() + "' is for "
-                            + module.target() + " of shape " + Arrays.toString(module.targetShape()) + ", but this model's is "
-                            + p.shape() + " (was the LoRA read against another model?)");
-                }
+                Parameter p = targets.of(weighted.lora(), module);
                 String name = module.network() + " " + module.target();
                 parameters.put(name, p);
                 byTarget.computeIfAbsent(name, n -> new ArrayList<>()).add(new Update(module, scale));

@@ -33,9 +33,14 @@ public final class Conv2d extends Module {
     /**
      * [B, in, H, W] -> [B, out, H', W'] with H' = (H + 2 padding - kernel) / stride + 1: by
      * {@link #forwardUnfolded} on small output maps unless the weights are being trained, else by
-     * libtorch's convolution.
+     * libtorch's convolution. Within {@link LowRankBranches#during} the branches it names for this
+     * layer run beside it.
      */
     public NDArray forward(NDArray x) {
+        return forward(x, LowRankBranches.of(weight));
+    }
+
+    private NDArray forwardBare(NDArray x) {
         Cancellation.check();
         long positions = outputSize(x.getShape().get(2)) * outputSize(x.getShape().get(3));
         if (kernel > 1 && positions <= GEMM_MAX_POSITIONS && Kernels.fuse(FusedOps.Kernel.SMALL_CONV_GEMM)) {
@@ -51,10 +56,10 @@ public final class Conv2d extends Module {
      */
     public NDArray forward(NDArray x, List<LowRankBranch> branches) {
         if (branches.isEmpty()) {
-            return forward(x);
+            return forwardBare(x);
         }
         return Scopes.scoped(() -> {
-            NDArray y = forward(x);
+            NDArray y = forwardBare(x);
             for (LowRankBranch branch : branches) {
                 long rank = branch.down().getShape().get(0);
                 NDArray noBias = x.getManager().zeros(new Shape(rank));

@@ -17,9 +17,14 @@ public final class Linear extends Module {
 
     /**
      * [..., in] -> [..., out], by oneDNN ({@link FusedOps#linear}); while training, or with the
-     * kernel off, by {@link #forwardUnfused} (see {@link Kernels}).
+     * kernel off, by {@link #forwardUnfused} (see {@link Kernels}). Within
+     * {@link LowRankBranches#during} the branches it names for this layer run beside it.
      */
     public NDArray forward(NDArray x) {
+        return forward(x, LowRankBranches.of(weight));
+    }
+
+    private NDArray forwardBare(NDArray x) {
         if (!Kernels.fuse(FusedOps.Kernel.LINEAR)) {
             return forwardUnfused(x);
         }
@@ -32,10 +37,10 @@ public final class Linear extends Module {
      */
     public NDArray forward(NDArray x, List<LowRankBranch> branches) {
         if (branches.isEmpty()) {
-            return forward(x);
+            return forwardBare(x);
         }
         return Scopes.scoped(() -> {
-            NDArray y = forward(x);
+            NDArray y = forwardBare(x);
             for (LowRankBranch branch : branches) {
                 NDArray low = FusedOps.linear(FusedOps.linear(x, branch.down(), null), branch.up(), null); // [B, ..., r] -> [B, ..., out]
                 y = y.add(low.mul(branch.scalesFor(low)));

@@ -2,10 +2,12 @@ package daguerre.diffusion.pipeline;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import daguerre.diffusion.lora.RuntimeLoras;
 import daguerre.diffusion.sampling.NoiseSource;
 import daguerre.diffusion.sampling.SamplerState;
 import daguerre.diffusion.unet.UNet2DConditionModel.DeepFeatures;
 import daguerre.diffusion.unet.UNetConditioning;
+import java.util.List;
 import java.util.concurrent.CancellationException;
 import java.util.function.BooleanSupplier;
 
@@ -32,6 +34,8 @@ public final class GenerationJob implements AutoCloseable {
      * rows, unguided ones B conditional rows (context [rows, T, D]; SDXL also pooled [rows, P], time ids [rows, 6]).
      */
     final UNetConditioning conditioning;
+    /** The job's LoRAs (factors in the job's manager), run beside the layers on its own rows. */
+    final List<JobLora> loras;
     final GenerationListener listener;
     final BooleanSupplier cancelled;
     /** Checked between steps: once true, the job stops denoising and is decoded as it stands. */
@@ -43,8 +47,8 @@ public final class GenerationJob implements AutoCloseable {
     private DeepFeatures deep;
 
     GenerationJob(GenerationRequest request, int width, int height, NoiseSource noise, NDManager manager,
-                  SamplerState state, UNetConditioning conditioning, GenerationListener listener, BooleanSupplier cancelled,
-                  BooleanSupplier finishEarly) {
+                  SamplerState state, UNetConditioning conditioning, List<JobLora> loras, GenerationListener listener,
+                  BooleanSupplier cancelled, BooleanSupplier finishEarly) {
         this.request = request;
         this.width = width;
         this.height = height;
@@ -52,6 +56,7 @@ public final class GenerationJob implements AutoCloseable {
         this.manager = manager;
         this.state = state;
         this.conditioning = conditioning;
+        this.loras = List.copyOf(loras);
         this.listener = listener;
         this.cancelled = cancelled;
         this.finishEarly = finishEarly;
@@ -86,6 +91,11 @@ public final class GenerationJob implements AutoCloseable {
     }
 
     /** U-Net rows this job adds to a shared call. */
+    /** The job's LoRAs with its weights, for the branches of a shared pass. */
+    List<RuntimeLoras.Use> loraUses() {
+        return loras.stream().map(JobLora::use).toList();
+    }
+
     public int rows() {
         return (int) conditioning.context().getShape().get(0);
     }

@@ -1,7 +1,11 @@
 package daguerre.diffusion.pipeline;
 
+import daguerre.diffusion.lora.LoraTags;
+import daguerre.diffusion.lora.RequestedLora;
 import daguerre.diffusion.sampling.Sampler;
 import java.awt.image.BufferedImage;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * Everything one text-to-image or image-to-image generation needs, validated on construction: the
@@ -32,6 +36,8 @@ import java.awt.image.BufferedImage;
  * @param cacheInterval step caching (DeepCache, Ma et al. 2023), 1..steps: 1 (the default) runs the whole U-Net at
  *                 every step; N >= 2 runs it at every N-th model call (the first always) and only its shallow
  *                 blocks, on the deep features kept then, at the N - 1 calls in between
+ * @param loras LoRAs asked for apart from the prompts' {@code <lora:name:w>} tags (the native API's
+ *                 {@code loras}, the CLI's {@code --lora}); {@link #allLoras()} is every LoRA the request runs
  */
 public record GenerationRequest(
         String prompt,
@@ -50,7 +56,8 @@ public record GenerationRequest(
         double eta,
         MicroConditioning microConditioning,
         MicroConditioning negativeMicroConditioning,
-        int cacheInterval) {
+        int cacheInterval,
+        List<RequestedLora> loras) {
 
     /** The guidance scale when a request gives none (A1111's default, the same in every entry point). */
     public static final double DEFAULT_GUIDANCE_SCALE = 7.0;
@@ -76,12 +83,26 @@ public record GenerationRequest(
         require(initImage == null || (strength > 0 && strength <= 1), "strength", "must be in (0, 1], got " + strength);
         require(initImage == null || (int) (steps * strength) >= 1, "strength",
                 "x steps must leave at least one step to run, got " + strength + " x " + steps);
-        requireEmphasis(prompt, "prompt");
-        requireEmphasis(negativePrompt, "negative_prompt");
+        requireEmphasis(LoraTags.strip(prompt), "prompt");
+        requireEmphasis(LoraTags.strip(negativePrompt), "negative_prompt");
         require(eta >= 0 && eta <= 1, "eta", "must be between 0 and 1, got " + eta);
         require(eta == 0 || sampler == Sampler.DDIM, "eta", "applies to the DDIM sampler only");
         require(cacheInterval >= 1 && cacheInterval <= steps, "cache_interval",
                 "must be between 1 (no step caching) and steps (" + steps + "), got " + cacheInterval);
+        loras = loras == null ? List.of() : List.copyOf(loras);
+        LoraTags.parse(prompt, "prompt");
+        LoraTags.parse(negativePrompt, "negative_prompt");
+    }
+
+    /**
+     * Every LoRA this request runs, in order: the prompt's tags, the negative prompt's (A1111 applies
+     * those too, to the whole model), then {@link #loras()}.
+     */
+    public List<RequestedLora> allLoras() {
+        List<RequestedLora> all = new ArrayList<>(LoraTags.parse(prompt, "prompt"));
+        all.addAll(LoraTags.parse(negativePrompt, "negative_prompt"));
+        all.addAll(loras);
+        return all;
     }
 
     /** Whether step caching is on: the U-Net's deep features are reused between full steps. */
@@ -99,7 +120,7 @@ public record GenerationRequest(
         return new Builder(prompt).negativePrompt(negativePrompt).sampler(sampler).steps(steps)
                 .guidanceScale(guidanceScale).guidanceRescale(guidanceRescale).clipSkip(clipSkip).seed(seed)
                 .size(width, height).batchSize(batchSize).initImage(initImage, strength).eta(eta)
-                .microConditioning(microConditioning, negativeMicroConditioning).cacheInterval(cacheInterval);
+                .microConditioning(microConditioning, negativeMicroConditioning).cacheInterval(cacheInterval).loras(loras);
     }
 
     /** The micro-conditioning of the conditional pass for a {@code width} x {@code height} image. */
@@ -151,6 +172,7 @@ public record GenerationRequest(
         private MicroConditioning microConditioning;
         private MicroConditioning negativeMicroConditioning;
         private int cacheInterval = 1;
+        private List<RequestedLora> loras = List.of();
 
         private Builder(String prompt) {
             this.prompt = prompt;
@@ -226,10 +248,16 @@ public record GenerationRequest(
             return this;
         }
 
+        /** LoRAs beside the prompts' tags. */
+        public Builder loras(List<RequestedLora> value) {
+            loras = value;
+            return this;
+        }
+
         public GenerationRequest build() {
             return new GenerationRequest(prompt, negativePrompt, sampler, steps, guidanceScale, guidanceRescale,
                     clipSkip, seed, width, height, batchSize, initImage, strength, eta, microConditioning, negativeMicroConditioning,
-                    cacheInterval);
+                    cacheInterval, loras);
         }
     }
 }

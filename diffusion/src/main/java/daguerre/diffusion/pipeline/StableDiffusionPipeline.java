@@ -6,7 +6,16 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
+import daguerre.diffusion.lora.LoraLibrary;
+import daguerre.diffusion.lora.LoraMerger;
+import daguerre.diffusion.lora.LoraTags;
+import daguerre.diffusion.lora.RequestedLora;
+import daguerre.diffusion.lora.RuntimeLora;
+import daguerre.diffusion.lora.RuntimeLoras;
 import daguerre.diffusion.nn.Cancellation;
+import daguerre.diffusion.nn.LowRankBranch;
+import daguerre.diffusion.nn.LowRankBranches;
+import daguerre.diffusion.nn.Parameter;
 import daguerre.diffusion.nn.Scopes;
 import daguerre.diffusion.sampling.ModelCall;
 import daguerre.diffusion.sampling.NoiseSource;
@@ -19,8 +28,11 @@ import daguerre.diffusion.unet.UNet2DConditionModel;
 import daguerre.diffusion.unet.UNetConditioning;
 import daguerre.diffusion.vae.LatentDistribution;
 import daguerre.diffusion.vae.VaeTiling;
+import daguerre.weights.lora.LoraFile;
+import daguerre.weights.lora.LoraNetwork;
 import java.awt.Image;
 import java.awt.image.BufferedImage;
+import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -47,16 +59,27 @@ public final class StableDiffusionPipeline {
 
     private final StableDiffusionModel model;
     private final VaeTiling vaeTiling;
+    private final LoraLibrary loras;
 
-    /** A pipeline that tiles large VAE decodes and encodes as {@link VaeTiling#AUTO} does. */
+    /** A pipeline that tiles large VAE decodes and encodes as {@link VaeTiling#AUTO} does, without LoRAs. */
     public StableDiffusionPipeline(StableDiffusionModel model) {
-        this(model, VaeTiling.AUTO);
+        this(model, VaeTiling.AUTO, null);
     }
 
-    /** A pipeline whose VAE decodes and encodes tile as {@code vaeTiling} says (a runtime setting, the same for every request). */
+    /** A pipeline whose VAE decodes and encodes tile as {@code vaeTiling} says, without LoRAs. */
     public StableDiffusionPipeline(StableDiffusionModel model, VaeTiling vaeTiling) {
+        this(model, vaeTiling, null);
+    }
+
+    /**
+     * A pipeline whose VAE decodes and encodes tile as {@code vaeTiling} says (a runtime setting, the
+     * same for every request), and whose requests' LoRAs come from {@code loras} (null: requests with
+     * LoRAs are refused).
+     */
+    public StableDiffusionPipeline(StableDiffusionModel model, VaeTiling vaeTiling, LoraLibrary loras) {
         this.model = model;
         this.vaeTiling = Objects.requireNonNull(vaeTiling, "vaeTiling");
+        this.loras = loras;
     }
 
     public StableDiffusionModel model() {
@@ -128,8 +151,13 @@ public final class StableDiffusionPipeline {
         checkClipSkip(request.clipSkip());
         NDManager manager = model.manager().newSubManager();
         try {
+            // 0. The request's LoRAs, run beside the layers (the model's weights never change).
+            List<JobLora> jobLoras = loadLoras(request, manager);
+            List<RuntimeLoras.Use> uses = jobLoras.stream().map(JobLora::use).toList();
+
             // 1. Encode the prompt (and the negative prompt for classifier-free guidance).
-            UNetConditioning conditioning = conditioning(request, width, height, manager);
+            UNetConditioning conditioning = LowRankBranches.during(RuntimeLoras.textEncoderBranches(uses, manager),
+                    () -> conditioning(request, width, height, manager));
 
             // 2. Initial latents: pure noise, or the encoded init image noised to the first timestep.
             SamplingPlan plan = SamplingPlan.of(request.sampler(), model.scheduler(), request.steps()).withEta(request.eta());
@@ -140,7 +168,8 @@ public final class StableDiffusionPipeline {
                     ? SamplerState.startFromImage(plan.withStrength(request.strength()), Cancellation.whileChecking(cancelled,
                             () -> encodeImage(request.initImage(), width, height, latentShape, noise, manager)), noise, manager)
                     : SamplerState.start(plan, latentShape, noise, manager);
-            return new GenerationJob(request, width, height, noise, manager, state, conditioning, listener, cancelled, finishEarly);
+            return new GenerationJob(request, width, height, noise, manager, state, conditioning, jobLoras, listener, cancelled,
+                    finishEarly);
         } catch (RuntimeException e) {
             manager.close();
             throw e;
@@ -223,9 +252,12 @@ public final class StableDiffusionPipeline {
         }
         boolean keepDeep = !shallow && jobs.stream().anyMatch(job -> job.request.cachesSteps());
         UNet2DConditionModel unet = model.unet();
+        // each job's LoRAs on its own rows only
+        Map<Parameter, List<LowRankBranch>> branches = RuntimeLoras.unetBranches(jobs.stream()
+                .map(job -> new RuntimeLoras.Rows(job.rows(), job.loraUses())).toList(), step);
         // a shared call stops part-way only when every job in it has been cancelled
         NDList output = Cancellation.whileChecking(() -> jobs.stream().allMatch(GenerationJob::isCancelled),
-                () -> Scopes.scopedList(() -> {
+                () -> LowRankBranches.during(branches, () -> Scopes.scopedList(() -> {
                     NDArray x = NDArrays.concat(inputs, 0);
                     if (shallow) {
                         return new NDList(unet.forwardShallow(x, timesteps, stacked, new UNet2DConditionModel.DeepFeatures(deep)));
@@ -235,7 +267,7 @@ public final class StableDiffusionPipeline {
                         return new NDList(out.output(), out.deep().features());
                     }
                     return new NDList(unet.forward(x, timesteps, stacked));
-                }, all.toArray(new NDArray[0]))); // [rows, C, h, w] (and the deep features [rows, C', h, w])
+                }, all.toArray(new NDArray[0])))); // [rows, C, h, w] (and the deep features [rows, C', h, w])
         int start = 0;
         for (GenerationJob job : jobs) {
             NDIndex own = new NDIndex("{}:{}", start, start + job.rows());
@@ -281,7 +313,7 @@ public final class StableDiffusionPipeline {
         for (int i = 0; i < job.request.batchSize(); i++) {
             long seed = seeds != null ? seeds[i] : job.request.seed() + i;
             images.add(new GeneratedImage(decode(latents.get(i).expandDims(0)), seed,
-                    infotext(job.request, seed, job.width, job.height)));
+                    infotext(job.request, job.loras, seed, job.width, job.height)));
         }
         return images;
     }
@@ -324,22 +356,25 @@ public final class StableDiffusionPipeline {
         PromptEncoder.Options options = PromptEncoder.Options.DEFAULTS.withClipSkip(request.clipSkip());
         int batch = request.batchSize();
         boolean guided = request.guidanceScale() > 1;
+        // the text the tokenizer sees: without the LoRA tags (A1111 removes them before parsing emphasis)
+        String prompt = LoraTags.strip(request.prompt());
+        String negativePrompt = LoraTags.strip(request.negativePrompt());
         if (!model.isSdxl()) {
             PromptEncoder encoder = new PromptEncoder(model.tokenizer(), model.textEncoder(), options);
             if (!guided) {
-                return UNetConditioning.of(encoder.encode(request.prompt(), manager).repeat(0, batch));
+                return UNetConditioning.of(encoder.encode(prompt, manager).repeat(0, batch));
             }
-            List<NDArray> pair = encoder.encodeSameLength(List.of(request.negativePrompt(), request.prompt()), manager);
+            List<NDArray> pair = encoder.encodeSameLength(List.of(negativePrompt, prompt), manager);
             return UNetConditioning.of(pair.get(0).repeat(0, batch).concat(pair.get(1).repeat(0, batch), 0));
         }
         SdxlPromptEncoder encoder = new SdxlPromptEncoder(model.sdxlTextEncoders(), options,
                 model.secondTextEncoder().orElseThrow().forceZerosForEmptyPrompt());
         NDArray timeIds = request.microConditioningFor(width, height).timeIds(batch, manager);
         if (!guided) {
-            SdxlPromptEncoder.Embeddings positive = encoder.encode(request.prompt(), manager);
+            SdxlPromptEncoder.Embeddings positive = encoder.encode(prompt, manager);
             return new UNetConditioning(positive.promptEmbeds().repeat(0, batch), positive.pooledPromptEmbeds().repeat(0, batch), timeIds);
         }
-        List<SdxlPromptEncoder.Embeddings> pair = encoder.encodeWithNegative(request.prompt(), request.negativePrompt(), manager);
+        List<SdxlPromptEncoder.Embeddings> pair = encoder.encodeWithNegative(prompt, negativePrompt, manager);
         SdxlPromptEncoder.Embeddings positive = pair.get(0);
         SdxlPromptEncoder.Embeddings negative = pair.get(1);
         NDArray negativeTimeIds = request.negativeMicroConditioningFor(width, height).timeIds(batch, manager);
@@ -371,7 +406,7 @@ public final class StableDiffusionPipeline {
         }
     }
 
-    private Infotext infotext(GenerationRequest request, long seed, int width, int height) {
+    private Infotext infotext(GenerationRequest request, List<JobLora> loras, long seed, int width, int height) {
         Map<String, String> params = new LinkedHashMap<>();
         params.put("Steps", Integer.toString(request.steps()));
         params.put("Sampler", request.sampler().a1111Name());
@@ -395,13 +430,53 @@ public final class StableDiffusionPipeline {
         if (request.cachesSteps()) {
             params.put("Cache interval", Integer.toString(request.cacheInterval()));
         }
+        if (!loras.isEmpty()) {
+            // A1111's form, quoted by Infotext: Lora hashes: "name: 0123456789ab, other: ..."
+            params.put("Lora hashes", String.join(", ", loras.stream().map(l -> l.name() + ": " + l.hash()).distinct().toList()));
+        }
         if (model.isSdxl()) {   // SDXL's micro-conditioning, where it is not the default for this size
             microConditioning(params, "", request.microConditioningFor(width, height), width, height);
             if (request.negativeMicroConditioning() != null) {
                 microConditioning(params, "Negative ", request.negativeMicroConditioningFor(width, height), width, height);
             }
         }
-        return new Infotext(request.prompt(), request.negativePrompt(), params);
+        // the LoRAs asked for apart from the tags go into the prompt as tags, so that A1111's "reuse" runs them too
+        String prompt = request.prompt();
+        for (RequestedLora lora : request.loras()) {
+            prompt = prompt + (prompt.isEmpty() ? "" : " ") + lora.tag();
+        }
+        return new Infotext(prompt, request.negativePrompt(), params);
+    }
+
+    /**
+     * The request's LoRAs (tags and list) that change something, read against this model (from the
+     * library's cache) and uploaded into the job's manager; weight 0 leaves a LoRA out entirely.
+     */
+    private List<JobLora> loadLoras(GenerationRequest request, NDManager job) {
+        List<RequestedLora> requested = request.allLoras().stream().filter(l -> !l.isOff()).toList();
+        if (requested.isEmpty()) {
+            return List.of();
+        }
+        if (loras == null) {
+            throw new InvalidRequestException("loras", "this pipeline has no LoRA folder, so it cannot run LoRA "
+                    + requested.get(0).name());
+        }
+        Map<LoraNetwork, daguerre.diffusion.nn.Module> networks = LoraMerger.networks(model);
+        List<JobLora> out = new ArrayList<>();
+        for (RequestedLora r : requested) {
+            try {
+                LoraFile file = loras.load(r.name(), model);
+                RuntimeLora uploaded = RuntimeLora.upload(file, networks, job);
+                out.add(new JobLora(file.name(), loras.shortHash(file.path()),
+                        new RuntimeLoras.Use(uploaded, (float) r.unetWeight(), (float) r.textEncoderWeight())));
+            } catch (IOException e) {
+                throw new InvalidRequestException("loras", "cannot read LoRA '" + r.name() + "': " + e.getMessage());
+            } catch (IllegalArgumentException e) {
+                throw e instanceof InvalidRequestException ? e
+                        : new InvalidRequestException("loras", "LoRA '" + r.name() + "' does not fit model " + model.id() + ": " + e.getMessage());
+            }
+        }
+        return out;
     }
 
     /**

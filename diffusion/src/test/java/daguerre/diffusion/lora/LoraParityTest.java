@@ -8,6 +8,8 @@ import static org.junit.jupiter.api.Assertions.fail;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
+import daguerre.diffusion.nn.LowRankBranch;
+import daguerre.diffusion.nn.LowRankBranches;
 import daguerre.diffusion.nn.Module;
 import daguerre.diffusion.nn.Parameter;
 import daguerre.diffusion.nn.Parity;
@@ -28,10 +30,11 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * Parity of merged LoRAs with diffusers ({@code fuse_lora} and the runtime scale) on the tiny golden
+ * Parity of merged and runtime (unmerged) LoRAs with diffusers ({@code fuse_lora} and the runtime scale) on the tiny golden
  * models: U-Net output and text-encoder hidden states at every scale the case has outputs for, for
  * every LoRA file of the case, within {@link Parity#FACTOR} times the README's float32-vs-float64 error.
  */
@@ -40,13 +43,22 @@ class LoraParityTest {
     private static final Pattern SCALED_UNET = Pattern.compile("(.+)_scale([0-9.]+)_(fused|runtime)_out_sample");
     private static final Pattern SCALED_TEXT = Pattern.compile("te_scale([0-9.]+)_(fused|runtime)_(.+)");
 
-    static List<String> loraFiles() {
-        return TinyLoraCase.loraFiles();
+    /** Merged into the weights ({@link LoraMerger}), or run beside the layers ({@link RuntimeLoras}). */
+    enum Application { MERGED, RUNTIME }
+
+    static List<Arguments> loraFilesAndApplications() {
+        List<Arguments> cases = new ArrayList<>();
+        for (String file : TinyLoraCase.loraFiles()) {
+            for (Application application : Application.values()) {
+                cases.add(Arguments.of(file, application));
+            }
+        }
+        return cases;
     }
 
     @ParameterizedTest
-    @MethodSource("loraFiles")
-    void mergedLoraMatchesDiffusers(String fileName) throws IOException {
+    @MethodSource("loraFilesAndApplications")
+    void loraMatchesDiffusers(String fileName, Application application) throws IOException {
         String stem = TinyLoraCase.stem(fileName);
         Map<String, Double> observed = Parity.observedErrors(TinyLoraCase.CASE);
         try (NDManager manager = NDManager.newBaseManager();
@@ -77,24 +89,40 @@ class LoraParityTest {
             List<String> report = new ArrayList<>();
             for (String scale : scales) {
                 float s = Float.parseFloat(scale);
-                try (AppliedLoras applied = LoraMerger.merge(networks, List.of(WeightedLora.of(lora, s)));
-                     NDManager request = manager.newSubManager()) {
-                    assertEquals(lora.modules().size(), applied.patchedWeights());
-                    for (String name : unetOutputs.getOrDefault(scale, List.of())) {
-                        NDArray out = unet.forward(Parity.load(unetIo, "sample", request), Parity.timesteps(unetIo, "timestep", request),
-                                Parity.load(unetIo, "encoder_hidden_states", request));
-                        report.add(name + "=" + String.format("%.3g",
-                                Parity.assertClose(outputs, name, out, Parity.tolerance(observed, name))));
-                    }
-                    NDArray ids = request.create(textIo.longs("input_ids"), new Shape(textIo.info("input_ids").shape()));
-                    for (String name : textOutputs.getOrDefault(scale, List.of())) {
-                        NDArray out = textOutput(text, ids, name);
-                        report.add(name + "=" + String.format("%.3g",
-                                Parity.assertClose(outputs, name, out, Parity.tolerance(observed, name))));
+                try (NDManager request = manager.newSubManager()) {
+                    List<RuntimeLoras.Use> uses = List.of(new RuntimeLoras.Use(RuntimeLora.upload(lora, networks, request), s, s));
+                    AppliedLoras applied = application == Application.MERGED
+                            ? LoraMerger.merge(networks, List.of(WeightedLora.of(lora, s))) : null;
+                    try {
+                        if (applied != null) {
+                            assertEquals(lora.modules().size(), applied.patchedWeights());
+                        }
+                        for (String name : unetOutputs.getOrDefault(scale, List.of())) {
+                            NDArray sample = Parity.load(unetIo, "sample", request);
+                            Map<Parameter, List<LowRankBranch>> branches = applied != null ? Map.of()
+                                    : RuntimeLoras.unetBranches(List.of(new RuntimeLoras.Rows((int) sample.getShape().get(0), uses)), request);
+                            NDArray timesteps = Parity.timesteps(unetIo, "timestep", request);
+                            NDArray context = Parity.load(unetIo, "encoder_hidden_states", request);
+                            NDArray out = LowRankBranches.during(branches, () -> unet.forward(sample, timesteps, context));
+                            report.add(name + "=" + String.format("%.3g",
+                                    Parity.assertClose(outputs, name, out, Parity.tolerance(observed, name))));
+                        }
+                        NDArray ids = request.create(textIo.longs("input_ids"), new Shape(textIo.info("input_ids").shape()));
+                        Map<Parameter, List<LowRankBranch>> textBranches = applied != null ? Map.of()
+                                : RuntimeLoras.textEncoderBranches(uses, request);
+                        for (String name : textOutputs.getOrDefault(scale, List.of())) {
+                            NDArray out = LowRankBranches.during(textBranches, () -> textOutput(text, ids, name));
+                            report.add(name + "=" + String.format("%.3g",
+                                    Parity.assertClose(outputs, name, out, Parity.tolerance(observed, name))));
+                        }
+                    } finally {
+                        if (applied != null) {
+                            applied.remove();
+                        }
                     }
                 }
             }
-            System.out.println(fileName + " max abs errors: " + String.join(", ", report));
+            System.out.println(fileName + " " + application + " max abs errors: " + String.join(", ", report));
         }
     }
 

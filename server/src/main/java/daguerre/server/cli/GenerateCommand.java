@@ -115,7 +115,7 @@ public final class GenerateCommand implements Callable<Integer> {
             loaded.card().ifPresent(card -> card.promptWarnings(prompt).forEach(w -> System.err.println("warning: " + w)));
             ProgressBar bar = new ProgressBar(System.err, "generating");
             long start = System.nanoTime();
-            List<GeneratedImage> images = new StableDiffusionPipeline(loaded, tiling)
+            List<GeneratedImage> images = new StableDiffusionPipeline(loaded, tiling, null)
                     .generate(request, (step, total, preview) -> bar.update(step, total), () -> false);
             System.err.printf("generated %d image(s) in %.1f s%n", images.size(), seconds(start));
             for (GeneratedImage image : images) {

@@ -97,7 +97,7 @@ public final class PipelineEngine implements ImageEngine {
                     model.close();
                     throw new IllegalArgumentException("two models have the id '" + model.id() + "'; rename one of " + modelPaths);
                 }
-                pipelines.put(model.id(), new StableDiffusionPipeline(model, vaeTiling));
+                pipelines.put(model.id(), new StableDiffusionPipeline(model, vaeTiling, null));
             }
         } catch (IOException | RuntimeException e) {
             pipelines.values().forEach(p -> p.model().close());

@@ -54,9 +54,25 @@ public final class ModelHasher {
         return sha256(file).substring(0, SHORT_HASH_LENGTH);
     }
 
+    /** Hex digits of A1111's short LoRA and embedding hashes ({@code Lora hashes:}, {@code TI hashes:}). */
+    public static final int SHORT_NETWORK_HASH_LENGTH = 12;
+
+    /**
+     * A1111's LoRA hash ({@code Lora hashes: "name: 0123456789ab"}): the first 12 hex digits of the
+     * SHA-256 of a safetensors file's tensor data, everything after its 8-byte length and JSON header
+     * (kohya's "addnet" hash, so that editing the metadata keeps the hash).
+     */
+    public String loraShortHash(Path file) throws IOException {
+        return cached("addnet:", file, true).substring(0, SHORT_NETWORK_HASH_LENGTH);
+    }
+
     /** The full lowercase hex SHA-256 of {@code file}, from the cache when the file is unchanged. */
     public String sha256(Path file) throws IOException {
-        String key = file.toAbsolutePath().normalize().toString();
+        return cached("", file, false);
+    }
+
+    private String cached(String kind, Path file, boolean afterSafetensorsHeader) throws IOException {
+        String key = kind + file.toAbsolutePath().normalize();
         BasicFileAttributes attributes = Files.readAttributes(file, BasicFileAttributes.class);
         long size = attributes.size();
         long modified = attributes.lastModifiedTime().toMillis();
@@ -64,13 +80,13 @@ public final class ModelHasher {
         if (cached != null && cached.size() == size && cached.modifiedMillis() == modified) {
             return cached.sha256();
         }
-        String hash = digest(file);
+        String hash = digest(file, afterSafetensorsHeader);
         cache.put(key, new Entry(size, modified, hash));
         save();
         return hash;
     }
 
-    private static String digest(Path file) throws IOException {
+    private static String digest(Path file, boolean afterSafetensorsHeader) throws IOException {
         MessageDigest sha;
         try {
             sha = MessageDigest.getInstance("SHA-256");
@@ -79,6 +95,17 @@ public final class ModelHasher {
         }
         byte[] buffer = new byte[1 << 20];
         try (InputStream in = Files.newInputStream(file)) {
+            if (afterSafetensorsHeader) {
+                byte[] length = in.readNBytes(8);
+                if (length.length < 8) {
+                    throw new IOException(file + " is not a safetensors file: shorter than its 8-byte header length");
+                }
+                long header = java.nio.ByteBuffer.wrap(length).order(java.nio.ByteOrder.LITTLE_ENDIAN).getLong();
+                if (header < 0 || header > Files.size(file) - 8) {
+                    throw new IOException(file + " is not a safetensors file: its header length " + header + " exceeds the file");
+                }
+                in.skipNBytes(header);
+            }
             for (int n; (n = in.read(buffer)) > 0; ) {
                 sha.update(buffer, 0, n);
             }
