@@ -1,5 +1,6 @@
 package daguerre.server;
 
+import daguerre.diffusion.lora.LoraLibrary;
 import daguerre.server.batch.BatchCommand;
 import daguerre.server.cli.BenchCommand;
 import daguerre.server.cli.EvaluateCommand;
@@ -44,9 +45,11 @@ public final class Main implements Runnable {
 
     /** The command tree, with clear one-line errors for bad arguments and failures. */
     public static CommandLine commandLine() {
-        EngineFactory engines = config -> PipelineEngine.load(config.models(),
-                new ModelHasher(config.dataDir().resolve("model-hashes.json")), config.concurrentJobs(), config.weightPrecision(),
-                config.vaeTiling());
+        EngineFactory engines = config -> {
+            ModelHasher hasher = new ModelHasher(config.dataDir().resolve("model-hashes.json"));
+            return PipelineEngine.load(config.models(), hasher, config.concurrentJobs(), config.weightPrecision(), config.vaeTiling(),
+                    new LoraLibrary(config.loraDir(), config.extraNetworks().loraCacheBytes(), hasher));
+        };
         CommandLine cli = new CommandLine(new Main())
                 .addSubcommand(new ServeCommand(engines))
                 .addSubcommand(new BatchCommand(engines));

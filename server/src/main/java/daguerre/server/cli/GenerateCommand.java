@@ -1,5 +1,8 @@
 package daguerre.server.cli;
 
+import daguerre.diffusion.lora.LoraLibrary;
+import daguerre.diffusion.lora.LoraTags;
+import daguerre.diffusion.lora.RequestedLora;
 import daguerre.diffusion.nn.WeightPrecision;
 import daguerre.diffusion.pipeline.GeneratedImage;
 import daguerre.diffusion.pipeline.GenerationRequest;
@@ -89,6 +92,15 @@ public final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--out", required = true, paramLabel = "DIR", description = "Output folder (created if missing).")
     Path out;
 
+    @Option(names = "--lora", paramLabel = "NAME[:WEIGHT]",
+            description = "Run a LoRA (repeatable): a name in --lora-dir or a .safetensors path, weight 1 unless given; "
+                    + "the same as <lora:NAME:WEIGHT> in the prompt.")
+    List<String> loras = List.of();
+
+    @Option(names = "--lora-dir", defaultValue = "data/loras", paramLabel = "DIR",
+            description = "The LoRA folder that names in --lora and <lora:NAME:W> are looked up in. Default: ${DEFAULT-VALUE} (serve's default).")
+    Path loraDir;
+
     @Option(names = "--vae-tiling", defaultValue = "auto", paramLabel = "MODE",
             description = "VAE decode and encode in overlapping tiles: on, off or auto (tiles above 1024x1024 px). Default: ${DEFAULT-VALUE}.")
     String vaeTiling;
@@ -102,6 +114,7 @@ public final class GenerateCommand implements Callable<Integer> {
                 .guidanceScale(guidance).guidanceRescale(guidanceRescale).clipSkip(clipSkip).eta(eta).cacheInterval(cacheInterval)
                 .seed(firstSeed).size(width, height).batchSize(batch)
                 .initImage(initImage == null ? null : readImage(initImage), strength)
+                .loras(loras.stream().map(GenerateCommand::lora).toList())
                 .build();
         VaeTiling tiling = VaeTiling.of(VaeTiling.Mode.named(vaeTiling));
         Files.createDirectories(out);
@@ -109,13 +122,14 @@ public final class GenerateCommand implements Callable<Integer> {
         long loadStart = System.nanoTime();
         Path modelPath = model != null ? model : DefaultModel.locate().orElseThrow(() -> new IllegalArgumentException(
                 "this build ships no default model: pass --model PATH"));
-        try (StableDiffusionModel loaded = StableDiffusionModel.load(modelPath, predictionType, new ModelHasher(), precision)) {
+        ModelHasher hasher = new ModelHasher();
+        try (StableDiffusionModel loaded = StableDiffusionModel.load(modelPath, predictionType, hasher, precision)) {
             System.err.printf("loaded %s (hash %s, %s weights, %.2f GiB) in %.1f s%n", loaded.id(), loaded.hash(),
                     loaded.weightDtype(), loaded.weightBytes() / (double) (1L << 30), seconds(loadStart));
             loaded.card().ifPresent(card -> card.promptWarnings(prompt).forEach(w -> System.err.println("warning: " + w)));
             ProgressBar bar = new ProgressBar(System.err, "generating");
             long start = System.nanoTime();
-            List<GeneratedImage> images = new StableDiffusionPipeline(loaded, tiling, null)
+            List<GeneratedImage> images = new StableDiffusionPipeline(loaded, tiling, new LoraLibrary(loraDir, 0, hasher))
                     .generate(request, (step, total, preview) -> bar.update(step, total), () -> false);
             System.err.printf("generated %d image(s) in %.1f s%n", images.size(), seconds(start));
             for (GeneratedImage image : images) {
@@ -124,6 +138,19 @@ public final class GenerateCommand implements Callable<Integer> {
             }
         }
         return 0;
+    }
+
+    /** {@code NAME[:WEIGHT]}: the part after the last ':' is the weight when it is a number (so a path may hold ':'). */
+    static RequestedLora lora(String option) {
+        int colon = option.lastIndexOf(':');
+        if (colon > 0) {
+            try {
+                return RequestedLora.of(option.substring(0, colon), Double.parseDouble(option.substring(colon + 1)));
+            } catch (NumberFormatException notAWeight) {
+                // the whole option is the name
+            }
+        }
+        return RequestedLora.of(option, LoraTags.DEFAULT_WEIGHT);
     }
 
     private static BufferedImage readImage(Path file) throws IOException {

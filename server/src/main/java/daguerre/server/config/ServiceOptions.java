@@ -88,6 +88,18 @@ public final class ServiceOptions {
             description = "VAE decode and encode in overlapping tiles: on, off or auto (default: auto, tiles above 1024x1024 px).")
     String vaeTiling;
 
+    @Option(names = "--lora-dir", paramLabel = "DIR",
+            description = "The LoRA folder: <lora:NAME:W> runs DIR/**/NAME.safetensors (default: loras in the data directory).")
+    Path loraDir;
+
+    @Option(names = "--embeddings-dir", paramLabel = "DIR",
+            description = "The textual-inversion embeddings folder; a file's name is its trigger word (default: embeddings in the data directory).")
+    Path embeddingsDir;
+
+    @Option(names = "--lora-cache", paramLabel = "SIZE",
+            description = "Memory kept for loaded LoRAs between requests, least recently used out first (default 1g; 0 = none).")
+    String loraCache;
+
     @Option(names = "--" + KnownSettings.CONFIG, description = "A properties file with defaults for these options (or DAGUERRE_CONFIG).")
     Path configFile;
 
@@ -167,7 +179,10 @@ public final class ServiceOptions {
                 d.connections(),
                 d.publicUrl(),
                 weightPrecision(settings, settings.string("weight-dtype", weightDtype, d.weightPrecision().optionName())),
-                vaeTiling(settings, settings.string("vae-tiling", vaeTiling, d.vaeTiling().mode().optionName())));
+                vaeTiling(settings, settings.string("vae-tiling", vaeTiling, d.vaeTiling().mode().optionName())),
+                new ExtraNetworks(path(settings.string("lora-dir", loraDir == null ? null : loraDir.toString(), null)),
+                        path(settings.string("embeddings-dir", embeddingsDir == null ? null : embeddingsDir.toString(), null)),
+                        settings.bytes("lora-cache", loraCache, d.extraNetworks().loraCacheBytes())));
         if (http == null) {
             return config;
         }
@@ -195,7 +210,12 @@ public final class ServiceOptions {
                         settings.bytes("min-body-rate", http.minBodyRate(), d.connections().minBodyBytesPerSecond())),
                 publicUrl(settings, settings.string("public-url", http.publicUrl(), null)),
                 config.weightPrecision(),
-                config.vaeTiling());
+                config.vaeTiling(),
+                config.extraNetworks());
+    }
+
+    private static Path path(String value) {
+        return value == null || value.isBlank() ? null : Path.of(value.strip());
     }
 
     private static WeightPrecision weightPrecision(Settings settings, String name) {

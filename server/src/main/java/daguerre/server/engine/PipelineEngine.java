@@ -1,9 +1,11 @@
 package daguerre.server.engine;
 
+import daguerre.diffusion.lora.LoraLibrary;
 import daguerre.diffusion.nn.WeightPrecision;
 import daguerre.diffusion.pipeline.GeneratedImage;
 import daguerre.diffusion.pipeline.GenerationListener;
 import daguerre.diffusion.pipeline.GenerationRequest;
+import daguerre.diffusion.pipeline.InvalidRequestException;
 import daguerre.diffusion.pipeline.StableDiffusionModel;
 import daguerre.diffusion.pipeline.StableDiffusionPipeline;
 import daguerre.diffusion.pipeline.StepBatcher;
@@ -13,7 +15,9 @@ import daguerre.diffusion.vae.VaeTiling;
 import daguerre.server.jobs.EngineResult;
 import daguerre.server.jobs.GenerationParams;
 import daguerre.server.jobs.ImageEngine;
+import daguerre.server.jobs.LoraDescriptor;
 import daguerre.server.jobs.ModelDescriptor;
+import daguerre.server.jobs.RequestException;
 import daguerre.server.jobs.SamplerDescriptor;
 import daguerre.server.jobs.StepListener;
 import daguerre.weights.model.DefaultModel;
@@ -44,14 +48,16 @@ public final class PipelineEngine implements ImageEngine {
     public static final int MAX_BATCH_ROWS = 16;
 
     private final Map<String, StableDiffusionPipeline> pipelines;
+    private final LoraLibrary loraLibrary;
     private final Map<String, StepBatcher> batchers = new LinkedHashMap<>();
     private final int concurrentJobs;
     private final List<ModelDescriptor> models;
     private final List<SamplerDescriptor> samplers = Arrays.stream(Sampler.values())
             .map(s -> new SamplerDescriptor(s.apiName(), s.a1111Name())).toList();
 
-    private PipelineEngine(Map<String, StableDiffusionPipeline> pipelines, int concurrentJobs) {
+    private PipelineEngine(Map<String, StableDiffusionPipeline> pipelines, LoraLibrary loraLibrary, int concurrentJobs) {
         this.pipelines = pipelines;
+        this.loraLibrary = loraLibrary;
         this.concurrentJobs = concurrentJobs;
         this.models = pipelines.values().stream().map(p -> describe(p.model())).toList();
         if (concurrentJobs > 1) {
@@ -82,6 +88,16 @@ public final class PipelineEngine implements ImageEngine {
     public static PipelineEngine load(List<Path> modelPaths, ModelHasher hasher, int concurrentJobs, WeightPrecision precision,
                                       VaeTiling vaeTiling)
             throws IOException {
+        return load(modelPaths, hasher, concurrentJobs, precision, vaeTiling, null);
+    }
+
+    /**
+     * As {@link #load(List, ModelHasher, int, WeightPrecision, VaeTiling)}, requests' LoRAs coming from
+     * {@code loraLibrary} (null: none).
+     */
+    public static PipelineEngine load(List<Path> modelPaths, ModelHasher hasher, int concurrentJobs, WeightPrecision precision,
+                                      VaeTiling vaeTiling, LoraLibrary loraLibrary)
+            throws IOException {
         if (concurrentJobs < 1) {
             throw new IllegalArgumentException("concurrent jobs must be at least 1, got " + concurrentJobs);
         }
@@ -97,13 +113,13 @@ public final class PipelineEngine implements ImageEngine {
                     model.close();
                     throw new IllegalArgumentException("two models have the id '" + model.id() + "'; rename one of " + modelPaths);
                 }
-                pipelines.put(model.id(), new StableDiffusionPipeline(model, vaeTiling, null));
+                pipelines.put(model.id(), new StableDiffusionPipeline(model, vaeTiling, loraLibrary));
             }
         } catch (IOException | RuntimeException e) {
             pipelines.values().forEach(p -> p.model().close());
             throw e;
         }
-        return new PipelineEngine(pipelines, concurrentJobs);
+        return new PipelineEngine(pipelines, loraLibrary, concurrentJobs);
     }
 
     private static ModelDescriptor describe(StableDiffusionModel model) {
@@ -145,6 +161,36 @@ public final class PipelineEngine implements ImageEngine {
                     PromptEncoder.Options.DEFAULTS, prompt).chunks().size());
         }
         return chunks;
+    }
+
+    @Override
+    public List<LoraDescriptor> loras() {
+        if (loraLibrary == null) {
+            return List.of();
+        }
+        List<LoraDescriptor> loras = new ArrayList<>();
+        for (LoraLibrary.Entry e : loraLibrary.list()) {
+            Map<String, String> metadata;
+            try {
+                metadata = LoraLibrary.metadata(e.path());
+            } catch (IOException | RuntimeException unreadable) {
+                metadata = Map.of("error", "unreadable: " + unreadable.getMessage());
+            }
+            loras.add(new LoraDescriptor(e.name(), e.path().toString(), e.bytes(), metadata));
+        }
+        return loras;
+    }
+
+    @Override
+    public void requireLora(String name) {
+        if (loraLibrary == null) {
+            ImageEngine.super.requireLora(name);
+        }
+        try {
+            loraLibrary.resolve(name);
+        } catch (InvalidRequestException e) {
+            throw new RequestException(400, "lora_not_found", e.getMessage(), "loras");
+        }
     }
 
     @Override

@@ -9,6 +9,7 @@ import daguerre.diffusion.pipeline.PngText;
 import daguerre.server.gallery.Gallery;
 import daguerre.server.jobs.ActiveJob;
 import daguerre.server.jobs.GenerationParams;
+import daguerre.server.jobs.LoraDescriptor;
 import daguerre.server.jobs.GenerationRequests;
 import daguerre.server.jobs.JobRecord;
 import daguerre.server.jobs.JobState;
@@ -93,11 +94,12 @@ final class A1111Api {
         router.get("/sdapi/v1/options").blockingHandler(this::getOptions, false);
         router.post("/sdapi/v1/options").blockingHandler(this::setOptions, false);
         router.post("/sdapi/v1/png-info").blockingHandler(this::pngInfo, false);
-        // what front-ends probe when they connect; Daguerre has no upscalers, VAEs, LoRAs, embeddings or styles (yet)
+        // what front-ends probe when they connect; Daguerre has no upscalers, VAEs or styles (yet)
         router.get("/internal/ping").handler(ctx -> Http.send(ctx, 200, JSON.createObjectNode()));
         router.get("/sdapi/v1/upscalers").handler(ctx -> Http.send(ctx, 200, JSON.createArrayNode()));
         router.get("/sdapi/v1/sd-vae").handler(ctx -> Http.send(ctx, 200, JSON.createArrayNode()));
-        router.get("/sdapi/v1/loras").handler(ctx -> Http.send(ctx, 200, JSON.createArrayNode()));
+        router.get("/sdapi/v1/loras").blockingHandler(this::loras, false);
+        router.post("/sdapi/v1/refresh-loras").handler(ctx -> Http.send(ctx, 200, JSON.nullNode())); // the folder is read at every request
         router.get("/sdapi/v1/prompt-styles").handler(ctx -> Http.send(ctx, 200, JSON.createArrayNode()));
         router.get("/sdapi/v1/embeddings").handler(ctx -> {
             ObjectNode body = JSON.createObjectNode();
@@ -107,6 +109,16 @@ final class A1111Api {
         });
         router.get("/sdapi/v1/memory").blockingHandler(this::memory, false);
         router.get("/sdapi/v1/cmd-flags").handler(this::commandLineFlags);
+    }
+
+    /** {@code GET /sdapi/v1/loras}: A1111's list, {@code [{name, alias, path, metadata}]}. */
+    private void loras(RoutingContext ctx) {
+        ArrayNode items = JSON.createArrayNode();
+        for (LoraDescriptor lora : services.engine().loras()) {
+            items.addObject().put("name", lora.name()).put("alias", lora.name()).put("path", lora.path())
+                    .set("metadata", JSON.valueToTree(lora.metadata()));
+        }
+        Http.send(ctx, 200, items);
     }
 
     /**

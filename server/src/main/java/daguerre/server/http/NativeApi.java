@@ -9,6 +9,7 @@ import daguerre.server.jobs.GenerationParams;
 import daguerre.server.jobs.Ids;
 import daguerre.server.jobs.JobRecord;
 import daguerre.server.jobs.JobState;
+import daguerre.server.jobs.LoraDescriptor;
 import daguerre.server.jobs.ModelDescriptor;
 import daguerre.server.jobs.RequestException;
 import daguerre.server.jobs.SamplerDescriptor;
@@ -38,6 +39,7 @@ final class NativeApi {
         router.post("/api/v1/jobs/:id/cancel").blockingHandler(this::cancel, false);
         router.get("/api/v1/models").handler(this::models);
         router.get("/api/v1/samplers").handler(this::samplers);
+        router.get("/api/v1/loras").blockingHandler(this::loras, false);
         router.post("/api/v1/batches").blockingHandler(this::createBatch, false);
         router.get("/api/v1/batches/:id").blockingHandler(this::getBatch, false);
     }
@@ -109,6 +111,16 @@ final class NativeApi {
                 ObjectNode prompts = item.putObject("prompts").put("grammar", card.captionGrammar()).put("draws_well", card.drawsWell());
                 prompts.set("examples", JSON.valueToTree(card.examplePrompts()));
             });
+        }
+        Http.send(ctx, 200, JSON.createObjectNode().set("items", items));
+    }
+
+    /** {@code GET /api/v1/loras}: the LoRA folder's files, by the names prompts and {@code loras} use. */
+    private void loras(RoutingContext ctx) {
+        ArrayNode items = JSON.createArrayNode();
+        for (LoraDescriptor lora : services.engine().loras()) {
+            items.addObject().put("name", lora.name()).put("path", lora.path()).put("bytes", lora.bytes())
+                    .set("metadata", JSON.valueToTree(lora.metadata()));
         }
         Http.send(ctx, 200, JSON.createObjectNode().set("items", items));
     }

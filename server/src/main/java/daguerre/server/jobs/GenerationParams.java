@@ -1,9 +1,11 @@
 package daguerre.server.jobs;
 
+import daguerre.diffusion.lora.RequestedLora;
 import daguerre.diffusion.pipeline.GenerationRequest;
 import daguerre.diffusion.pipeline.MicroConditioning;
 import daguerre.diffusion.sampling.Sampler;
 import java.awt.image.BufferedImage;
+import java.util.List;
 
 /**
  * One validated generation request, as the queue stores it and the engine receives it: the
@@ -29,6 +31,7 @@ import java.awt.image.BufferedImage;
  * @param microConditioning SDXL's size and crop conditioning, or null for its defaults (only SDXL models take one)
  * @param negativeMicroConditioning the same for the unconditional pass, or null for {@code microConditioning}
  * @param cacheInterval step caching: a full U-Net pass every this many steps, shallow ones between (1 = off)
+ * @param loras LoRAs asked for apart from the prompts' {@code <lora:name:w>} tags (the native API's {@code loras})
  */
 public record GenerationParams(
         String prompt,
@@ -48,12 +51,18 @@ public record GenerationParams(
         double eta,
         MicroConditioning microConditioning,
         MicroConditioning negativeMicroConditioning,
-        int cacheInterval) {
+        int cacheInterval,
+        List<RequestedLora> loras) {
+
+    public GenerationParams {
+        loras = loras == null ? List.of() : List.copyOf(loras);
+    }
 
     /** The same request with image 0's seed {@code newSeed}. */
     public GenerationParams withSeed(long newSeed) {
         return new GenerationParams(prompt, negativePrompt, model, sampler, steps, guidanceScale, guidanceRescale, clipSkip,
-                newSeed, width, height, n, initImage, strength, eta, microConditioning, negativeMicroConditioning, cacheInterval);
+                newSeed, width, height, n, initImage, strength, eta, microConditioning, negativeMicroConditioning, cacheInterval,
+                loras);
     }
 
     /**
@@ -78,6 +87,7 @@ public record GenerationParams(
                 .eta(eta)
                 .microConditioning(microConditioning, negativeMicroConditioning)
                 .cacheInterval(cacheInterval)
+                .loras(loras)
                 .build();
     }
 }

@@ -2,7 +2,9 @@ package daguerre.server.jobs;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import daguerre.diffusion.lora.RequestedLora;
 import daguerre.diffusion.pipeline.GenerationRequest;
 import daguerre.diffusion.pipeline.InvalidRequestException;
 import daguerre.diffusion.pipeline.MicroConditioning;
@@ -10,6 +12,7 @@ import java.awt.image.BufferedImage;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.util.ArrayList;
 import java.util.Base64;
 import java.util.Iterator;
 import java.util.List;
@@ -42,7 +45,8 @@ public final class GenerationRequests {
     private static final long INIT_IMAGE_PIXELS = 16_000_000;
     private static final Set<String> FIELDS = Set.of("prompt", "negative_prompt", "model", "sampler", "steps",
             "guidance_scale", "guidance_rescale", "clip_skip", "seed", "width", "height", "n", "init_image", "strength", "eta",
-            "micro_conditioning", "negative_micro_conditioning", "cache_interval");
+            "micro_conditioning", "negative_micro_conditioning", "cache_interval", "loras");
+    private static final Set<String> LORA_FIELDS = Set.of("name", "weight", "te_weight", "unet_weight");
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private final ImageEngine engine;
@@ -117,11 +121,18 @@ public final class GenerationRequests {
         MicroConditioning negativeMicro = microConditioning(body, "negative_micro_conditioning", descriptor, width, height);
         // step caching: a full U-Net pass every cache_interval steps (1: every step)
         int cacheInterval = (int) integer(body, "cache_interval", 1, 1, steps);
+        List<RequestedLora> loras = loras(body.get("loras"));
         GenerationParams params = new GenerationParams(prompt, negativePrompt, model, sampler, steps, guidanceScale, guidanceRescale,
                 clipSkip, seed, width, height, n, initImage == null ? null : initImage.png(), strength, eta, micro, negativeMicro,
-                cacheInterval);
+                cacheInterval, loras);
         try {
-            params.toRequest(initImage == null ? null : initImage.image());   // the diffusion core's own rules, at submit
+            // the diffusion core's own rules, at submit; then every LoRA it would run must exist
+            GenerationRequest request = params.toRequest(initImage == null ? null : initImage.image());
+            for (RequestedLora lora : request.allLoras()) {
+                if (!lora.isOff()) {
+                    engine.requireLora(lora.name());
+                }
+            }
         } catch (InvalidRequestException e) {
             String subject = e.field() + " ";
             throw e.getMessage().startsWith(subject) ? RequestException.invalidField(e.field(), e.getMessage().substring(subject.length()))
@@ -130,6 +141,40 @@ public final class GenerationRequests {
         promptChunks(model, "prompt", prompt);          // after the syntax check above: chunking parses emphasis
         promptChunks(model, "negative_prompt", negativePrompt);
         return params;
+    }
+
+    /** The native API's {@code loras}: [{"name": "style", "weight": 0.8}], or {@code te_weight} / {@code unet_weight} apart. */
+    private static List<RequestedLora> loras(JsonNode node) {
+        if (node == null || node.isNull()) {
+            return List.of();
+        }
+        if (!node.isArray()) {
+            throw RequestException.aboutField(400, "invalid_type", "loras", "must be an array of {\"name\", \"weight\"} objects");
+        }
+        List<RequestedLora> loras = new ArrayList<>();
+        for (int i = 0; i < node.size(); i++) {
+            JsonNode item = node.get(i);
+            String where = "loras[" + i + "]";
+            if (!item.isObject()) {
+                throw RequestException.aboutField(400, "invalid_type", where, "must be an object {\"name\", \"weight\"}");
+            }
+            for (Iterator<String> names = item.fieldNames(); names.hasNext(); ) {
+                String name = names.next();
+                if (!LORA_FIELDS.contains(name)) {
+                    throw new RequestException(400, "unknown_field", "unknown field " + where + "." + name
+                            + " (a LoRA takes name, weight, te_weight, unet_weight)", where + "." + name);
+                }
+            }
+            String name = string(item, "name", null);
+            if (name == null || name.isBlank()) {
+                throw RequestException.aboutField(400, "missing_field", where + ".name", "is required");
+            }
+            double max = RequestedLora.MAX_WEIGHT;
+            double weight = number(item, "weight", 1.0, -max, max, where + ".weight");
+            loras.add(new RequestedLora(name, number(item, "te_weight", weight, -max, max, where + ".te_weight"),
+                    number(item, "unet_weight", weight, -max, max, where + ".unet_weight")));
+        }
+        return loras;
     }
 
     /** The names of a micro-conditioning object's fields, in the order of {@link MicroConditioning#values()}. */
@@ -246,6 +291,12 @@ public final class GenerationRequests {
         if (p.cacheInterval() != 1) {
             json.put("cache_interval", p.cacheInterval());
         }
+        if (!p.loras().isEmpty()) {
+            ArrayNode loras = json.putArray("loras");
+            for (RequestedLora lora : p.loras()) {
+                loras.addObject().put("name", lora.name()).put("te_weight", lora.textEncoderWeight()).put("unet_weight", lora.unetWeight());
+            }
+        }
         if (p.microConditioning() != null) {
             json.set("micro_conditioning", toJson(p.microConditioning()));
         }
@@ -280,7 +331,7 @@ public final class GenerationRequests {
                 json.get("height").asInt(), json.get("n").asInt(), initImage,
                 json.path("strength").asDouble(DEFAULT_STRENGTH), json.path("eta").asDouble(0),
                 microConditioningFromJson(json.get("micro_conditioning")), microConditioningFromJson(json.get("negative_micro_conditioning")),
-                json.path("cache_interval").asInt(1));
+                json.path("cache_interval").asInt(1), loras(json.get("loras")));
     }
 
     /** An uploaded image: as PNG bytes (what is stored) and decoded. */
@@ -401,16 +452,20 @@ public final class GenerationRequests {
     }
 
     private static double number(JsonNode body, String field, double fallback, double min, double max) {
+        return number(body, field, fallback, min, max, field);
+    }
+
+    private static double number(JsonNode body, String field, double fallback, double min, double max, String name) {
         JsonNode node = body.get(field);
         if (node == null || node.isNull()) {
             return fallback;
         }
         if (!node.isNumber()) {
-            throw RequestException.aboutField(400, "invalid_type", field, "must be a number");
+            throw RequestException.aboutField(400, "invalid_type", name, "must be a number");
         }
         double value = node.asDouble();
         if (!(value >= min && value <= max)) {
-            throw RequestException.aboutField(400, "out_of_range", field, "must be between " + min + " and " + max + ", got " + node.asText());
+            throw RequestException.aboutField(400, "out_of_range", name, "must be between " + min + " and " + max + ", got " + node.asText());
         }
         return value;
     }

@@ -59,6 +59,24 @@ public interface ImageEngine extends AutoCloseable {
     }
 
     /**
+     * The LoRAs this engine can run: the files of its LoRA folder. Reads the folder (off the event
+     * loop); the default has none.
+     */
+    default List<LoraDescriptor> loras() {
+        return List.of();
+    }
+
+    /**
+     * Checks at submit that {@code name} names a LoRA this engine can run (a name of {@link #loras()}
+     * or a path to a {@code .safetensors} file).
+     *
+     * @throws RequestException 400 {@code lora_not_found}, naming what there is
+     */
+    default void requireLora(String name) {
+        throw new RequestException(400, "lora_not_found", "LoRA '" + name + "' cannot run: this engine runs no LoRAs", "loras");
+    }
+
+    /**
      * How many jobs the service should run at once on this engine (one worker thread each); an
      * engine that batches steps across jobs benefits from more than one. The default is 1.
      */

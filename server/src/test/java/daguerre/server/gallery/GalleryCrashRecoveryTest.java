@@ -1,5 +1,6 @@
 package daguerre.server.gallery;
 
+import java.util.List;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -23,7 +24,7 @@ class GalleryCrashRecoveryTest {
     Path dataDir;
 
     private static final GenerationParams PARAMS =
-            new GenerationParams("a cat", "", "tiny", "euler", 4, 7, 0, 1, 1, 8, 8, 1, null, 0.75, 0, null, null, 1);
+            new GenerationParams("a cat", "", "tiny", "euler", 4, 7, 0, 1, 1, 8, 8, 1, null, 0.75, 0, null, null, 1, List.of());
 
     private static EngineResult.Image image(int seed) throws Exception {
         BufferedImage pixels = new BufferedImage(8, 8, BufferedImage.TYPE_INT_RGB);

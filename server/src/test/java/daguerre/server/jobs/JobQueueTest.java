@@ -36,7 +36,7 @@ class JobQueueTest {
     }
 
     static GenerationParams params(String model, int steps) {
-        return new GenerationParams("p", "", model, "euler", steps, 7, 0, 1, 1, 512, 512, 1, null, 0.75, 0, null, null, 1);
+        return new GenerationParams("p", "", model, "euler", steps, 7, 0, 1, 1, 512, 512, 1, null, 0.75, 0, null, null, 1, List.of());
     }
 
     @Test
@@ -60,7 +60,7 @@ class JobQueueTest {
     }
 
     private static GenerationParams sized(int size, int steps) {
-        return new GenerationParams("p", "", "a", "euler", steps, 7, 0, 1, 1, size, size, 1, null, 0.75, 0, null, null, 1);
+        return new GenerationParams("p", "", "a", "euler", steps, 7, 0, 1, 1, size, size, 1, null, 0.75, 0, null, null, 1, List.of());
     }
 
     @Test

@@ -15,7 +15,7 @@ class JobStoreTest {
     Path dir;
 
     static GenerationParams params(String prompt) {
-        return new GenerationParams(prompt, "", "tiny", "euler", 3, 7.5, 0, 1, 5, 64, 64, 1, new byte[] {1, 2, 3}, 0.5, 0, null, null, 1);
+        return new GenerationParams(prompt, "", "tiny", "euler", 3, 7.5, 0, 1, 5, 64, 64, 1, new byte[] {1, 2, 3}, 0.5, 0, null, null, 1, List.of());
     }
 
     @Test

@@ -7,6 +7,7 @@ import daguerre.server.http.DaguerreServer;
 import daguerre.server.jobs.EngineResult;
 import daguerre.server.jobs.GenerationParams;
 import daguerre.server.jobs.ImageEngine;
+import daguerre.server.jobs.LoraDescriptor;
 import daguerre.server.jobs.ModelDescriptor;
 import daguerre.server.jobs.SamplerDescriptor;
 import daguerre.server.jobs.StepListener;
@@ -178,6 +179,16 @@ public final class TestServer<E extends ImageEngine> implements AutoCloseable {
         @Override
         public int concurrentJobs() {
             return engine.concurrentJobs();
+        }
+
+        @Override
+        public List<LoraDescriptor> loras() {
+            return engine.loras();
+        }
+
+        @Override
+        public void requireLora(String name) {
+            engine.requireLora(name);
         }
 
         @Override
