@@ -4,22 +4,19 @@ import daguerre.diffusion.pipeline.InvalidRequestException;
 import daguerre.diffusion.pipeline.StableDiffusionModel;
 import daguerre.weights.lora.LoraFile;
 import daguerre.weights.model.ModelHasher;
+import daguerre.weights.model.NamedFiles;
 import daguerre.weights.safetensors.SafetensorsFile;
 import daguerre.weights.safetensors.UnsafeCheckpointException;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.BasicFileAttributes;
-import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
-import java.util.stream.Stream;
 
 /**
  * A folder of LoRA files, looked up as A1111 does by file name without extension (in the folder or
@@ -67,19 +64,7 @@ public final class LoraLibrary {
 
     /** Every {@code .safetensors} file in the folder and below, by name; where two share a name, the first path in order wins. */
     public List<Entry> list() {
-        if (!Files.isDirectory(folder)) {
-            return List.of();
-        }
-        Map<String, Entry> byName = new LinkedHashMap<>();
-        try (Stream<Path> files = Files.walk(folder)) {
-            files.filter(Files::isRegularFile)
-                    .filter(p -> p.getFileName().toString().toLowerCase(Locale.ROOT).endsWith(EXTENSION))
-                    .sorted(Comparator.comparing(Path::toString))
-                    .forEach(p -> byName.putIfAbsent(stem(p), new Entry(stem(p), p, size(p))));
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot list the LoRA folder " + folder + ": " + e.getMessage(), e);
-        }
-        return new ArrayList<>(byName.values());
+        return NamedFiles.list(folder, List.of(EXTENSION)).stream().map(f -> new Entry(f.name(), f.path(), f.bytes())).toList();
     }
 
     /**
@@ -152,19 +137,6 @@ public final class LoraLibrary {
         for (Iterator<Map.Entry<Key, LoraFile>> it = cache.entrySet().iterator(); it.hasNext() && cachedBytes > cacheBytes; ) {
             cachedBytes -= it.next().getValue().byteSize();
             it.remove();
-        }
-    }
-
-    private static String stem(Path file) {
-        String name = file.getFileName().toString();
-        return name.substring(0, name.length() - EXTENSION.length());
-    }
-
-    private static long size(Path file) {
-        try {
-            return Files.size(file);
-        } catch (IOException e) {
-            return -1;
         }
     }
 }

@@ -36,6 +36,8 @@ public final class GenerationJob implements AutoCloseable {
     final UNetConditioning conditioning;
     /** The job's LoRAs (factors in the job's manager), run beside the layers on its own rows. */
     final List<JobLora> loras;
+    /** {@code name: hash} of the textual-inversion embeddings its prompts use (the infotext's {@code TI hashes}). */
+    final List<String> embeddingHashes;
     final GenerationListener listener;
     final BooleanSupplier cancelled;
     /** Checked between steps: once true, the job stops denoising and is decoded as it stands. */
@@ -47,7 +49,8 @@ public final class GenerationJob implements AutoCloseable {
     private DeepFeatures deep;
 
     GenerationJob(GenerationRequest request, int width, int height, NoiseSource noise, NDManager manager,
-                  SamplerState state, UNetConditioning conditioning, List<JobLora> loras, GenerationListener listener,
+                  SamplerState state, UNetConditioning conditioning, List<JobLora> loras, List<String> embeddingHashes,
+                  GenerationListener listener,
                   BooleanSupplier cancelled, BooleanSupplier finishEarly) {
         this.request = request;
         this.width = width;
@@ -57,6 +60,7 @@ public final class GenerationJob implements AutoCloseable {
         this.state = state;
         this.conditioning = conditioning;
         this.loras = List.copyOf(loras);
+        this.embeddingHashes = List.copyOf(embeddingHashes);
         this.listener = listener;
         this.cancelled = cancelled;
         this.finishEarly = finishEarly;

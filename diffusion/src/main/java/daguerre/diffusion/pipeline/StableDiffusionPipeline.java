@@ -6,6 +6,7 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
+import daguerre.diffusion.embeddings.TextualInversionLibrary;
 import daguerre.diffusion.lora.LoraLibrary;
 import daguerre.diffusion.lora.LoraMerger;
 import daguerre.diffusion.lora.LoraTags;
@@ -22,6 +23,7 @@ import daguerre.diffusion.sampling.NoiseSource;
 import daguerre.diffusion.sampling.SamplerState;
 import daguerre.diffusion.sampling.SamplingPlan;
 import daguerre.diffusion.sampling.SeededNoise;
+import daguerre.diffusion.text.ExtraTokens;
 import daguerre.diffusion.text.PromptEncoder;
 import daguerre.diffusion.text.SdxlPromptEncoder;
 import daguerre.diffusion.unet.UNet2DConditionModel;
@@ -60,6 +62,7 @@ public final class StableDiffusionPipeline {
     private final StableDiffusionModel model;
     private final VaeTiling vaeTiling;
     private final LoraLibrary loras;
+    private final TextualInversionLibrary embeddings;
 
     /** A pipeline that tiles large VAE decodes and encodes as {@link VaeTiling#AUTO} does, without LoRAs. */
     public StableDiffusionPipeline(StableDiffusionModel model) {
@@ -77,9 +80,19 @@ public final class StableDiffusionPipeline {
      * LoRAs are refused).
      */
     public StableDiffusionPipeline(StableDiffusionModel model, VaeTiling vaeTiling, LoraLibrary loras) {
+        this(model, vaeTiling, loras, null);
+    }
+
+    /**
+     * As {@link #StableDiffusionPipeline(StableDiffusionModel, VaeTiling, LoraLibrary)}, prompts also using
+     * the textual-inversion embeddings of {@code embeddings} (null: none) by their trigger words.
+     */
+    public StableDiffusionPipeline(StableDiffusionModel model, VaeTiling vaeTiling, LoraLibrary loras,
+                                   TextualInversionLibrary embeddings) {
         this.model = model;
         this.vaeTiling = Objects.requireNonNull(vaeTiling, "vaeTiling");
         this.loras = loras;
+        this.embeddings = embeddings;
     }
 
     public StableDiffusionModel model() {
@@ -155,9 +168,13 @@ public final class StableDiffusionPipeline {
             List<JobLora> jobLoras = loadLoras(request, manager);
             List<RuntimeLoras.Use> uses = jobLoras.stream().map(JobLora::use).toList();
 
-            // 1. Encode the prompt (and the negative prompt for classifier-free guidance).
+            // 1. Encode the prompt (and the negative prompt for classifier-free guidance), with the folder's
+            //    textual-inversion embeddings where their trigger words appear.
+            TextualInversionLibrary.ForModel inversions = embeddings == null
+                    ? new TextualInversionLibrary.ForModel(ExtraTokens.NONE, ExtraTokens.NONE, Map.of()) : embeddings.forModel(model);
             UNetConditioning conditioning = LowRankBranches.during(RuntimeLoras.textEncoderBranches(uses, manager),
-                    () -> conditioning(request, width, height, manager));
+                    () -> conditioning(request, width, height, inversions, manager));
+            List<String> embeddingHashes = embeddingHashes(request, inversions);
 
             // 2. Initial latents: pure noise, or the encoded init image noised to the first timestep.
             SamplingPlan plan = SamplingPlan.of(request.sampler(), model.scheduler(), request.steps()).withEta(request.eta());
@@ -168,8 +185,8 @@ public final class StableDiffusionPipeline {
                     ? SamplerState.startFromImage(plan.withStrength(request.strength()), Cancellation.whileChecking(cancelled,
                             () -> encodeImage(request.initImage(), width, height, latentShape, noise, manager)), noise, manager)
                     : SamplerState.start(plan, latentShape, noise, manager);
-            return new GenerationJob(request, width, height, noise, manager, state, conditioning, jobLoras, listener, cancelled,
-                    finishEarly);
+            return new GenerationJob(request, width, height, noise, manager, state, conditioning, jobLoras, embeddingHashes,
+                    listener, cancelled, finishEarly);
         } catch (RuntimeException e) {
             manager.close();
             throw e;
@@ -313,7 +330,7 @@ public final class StableDiffusionPipeline {
         for (int i = 0; i < job.request.batchSize(); i++) {
             long seed = seeds != null ? seeds[i] : job.request.seed() + i;
             images.add(new GeneratedImage(decode(latents.get(i).expandDims(0)), seed,
-                    infotext(job.request, job.loras, seed, job.width, job.height)));
+                    infotext(job.request, job.loras, job.embeddingHashes, seed, job.width, job.height)));
         }
         return images;
     }
@@ -352,7 +369,8 @@ public final class StableDiffusionPipeline {
      * (unconditional rows first) with guidance, else [B, 77k, D]; for SDXL also the pooled embeddings
      * [2B or B, P] and the micro-conditioning time ids [2B or B, 6] in the same row order.
      */
-    private UNetConditioning conditioning(GenerationRequest request, int width, int height, NDManager manager) {
+    private UNetConditioning conditioning(GenerationRequest request, int width, int height,
+                                          TextualInversionLibrary.ForModel inversions, NDManager manager) {
         PromptEncoder.Options options = PromptEncoder.Options.DEFAULTS.withClipSkip(request.clipSkip());
         int batch = request.batchSize();
         boolean guided = request.guidanceScale() > 1;
@@ -360,7 +378,7 @@ public final class StableDiffusionPipeline {
         String prompt = LoraTags.strip(request.prompt());
         String negativePrompt = LoraTags.strip(request.negativePrompt());
         if (!model.isSdxl()) {
-            PromptEncoder encoder = new PromptEncoder(model.tokenizer(), model.textEncoder(), options);
+            PromptEncoder encoder = new PromptEncoder(model.tokenizer(), model.textEncoder(), options, inversions.first());
             if (!guided) {
                 return UNetConditioning.of(encoder.encode(prompt, manager).repeat(0, batch));
             }
@@ -368,7 +386,7 @@ public final class StableDiffusionPipeline {
             return UNetConditioning.of(pair.get(0).repeat(0, batch).concat(pair.get(1).repeat(0, batch), 0));
         }
         SdxlPromptEncoder encoder = new SdxlPromptEncoder(model.sdxlTextEncoders(), options,
-                model.secondTextEncoder().orElseThrow().forceZerosForEmptyPrompt());
+                model.secondTextEncoder().orElseThrow().forceZerosForEmptyPrompt(), inversions.first(), inversions.second());
         NDArray timeIds = request.microConditioningFor(width, height).timeIds(batch, manager);
         if (!guided) {
             SdxlPromptEncoder.Embeddings positive = encoder.encode(prompt, manager);
@@ -406,7 +424,8 @@ public final class StableDiffusionPipeline {
         }
     }
 
-    private Infotext infotext(GenerationRequest request, List<JobLora> loras, long seed, int width, int height) {
+    private Infotext infotext(GenerationRequest request, List<JobLora> loras, List<String> embeddingHashes, long seed,
+                              int width, int height) {
         Map<String, String> params = new LinkedHashMap<>();
         params.put("Steps", Integer.toString(request.steps()));
         params.put("Sampler", request.sampler().a1111Name());
@@ -430,6 +449,9 @@ public final class StableDiffusionPipeline {
         if (request.cachesSteps()) {
             params.put("Cache interval", Integer.toString(request.cacheInterval()));
         }
+        if (!embeddingHashes.isEmpty()) {
+            params.put("TI hashes", String.join(", ", embeddingHashes));
+        }
         if (!loras.isEmpty()) {
             // A1111's form, quoted by Infotext: Lora hashes: "name: 0123456789ab, other: ..."
             params.put("Lora hashes", String.join(", ", loras.stream().map(l -> l.name() + ": " + l.hash()).distinct().toList()));
@@ -446,6 +468,34 @@ public final class StableDiffusionPipeline {
             prompt = prompt + (prompt.isEmpty() ? "" : " ") + lora.tag();
         }
         return new Infotext(prompt, request.negativePrompt(), params);
+    }
+
+    /**
+     * {@code name: hash} of each textual-inversion embedding the prompt or the negative prompt uses (A1111's
+     * {@code TI hashes}), in order of first use.
+     */
+    private List<String> embeddingHashes(GenerationRequest request, TextualInversionLibrary.ForModel inversions) {
+        if (inversions.files().isEmpty()) {
+            return List.of();
+        }
+        PromptEncoder.Options options = PromptEncoder.Options.DEFAULTS.withClipSkip(request.clipSkip());
+        List<String> used = new ArrayList<>();
+        for (String text : List.of(request.prompt(), request.negativePrompt())) {
+            for (String name : PromptEncoder.chunk(model.tokenizer(), options, LoraTags.strip(text), inversions.first()).embeddings()) {
+                if (!used.contains(name)) {
+                    used.add(name);
+                }
+            }
+        }
+        List<String> hashes = new ArrayList<>();
+        for (String name : used) {
+            try {
+                hashes.add(name + ": " + embeddings.shortHash(inversions.files().get(name)));
+            } catch (IOException e) {
+                throw new InvalidRequestException("prompt", "cannot read embedding '" + name + "': " + e.getMessage());
+            }
+        }
+        return hashes;
     }
 
     /**

@@ -27,6 +27,10 @@ final class ClipTextEmbeddings extends daguerre.diffusion.nn.Module {
         return tokenEmbedding.forward(inputIds).add(positionEmbedding.forward(positions));       // [B, L, D] + [L, D]
     }
 
+    EmbeddingTable tokenEmbedding() {
+        return tokenEmbedding;
+    }
+
     NDArray tokenWeight() {
         return tokenEmbedding.weight();
     }

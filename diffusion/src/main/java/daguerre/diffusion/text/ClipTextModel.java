@@ -130,6 +130,11 @@ public sealed class ClipTextModel extends Module permits ClipTextModelWithProjec
         });
     }
 
+    /** The token embedding table (for textual-inversion vectors, {@link ExtraTokens#during}). */
+    EmbeddingTable tokenEmbedding() {
+        return textModel.tokenEmbedding();
+    }
+
     /** The number of encoder layers ({@code num_hidden_layers}). */
     public int layerCount() {
         return textModel.layerCount();
@@ -164,7 +169,8 @@ public sealed class ClipTextModel extends Module permits ClipTextModelWithProjec
             for (int i = 0; i < length; i++) {
                 long id = ids[b * length + i];
                 if (config.eosTokenId() == 2) {
-                    if (id > ids[b * length + chosen]) {
+                    // the largest id is the end token's; textual-inversion ids past the vocabulary are not
+                    if (id < config.vocabSize() && id > ids[b * length + chosen]) {
                         chosen = i;
                     }
                 } else if (id == config.eosTokenId()) {

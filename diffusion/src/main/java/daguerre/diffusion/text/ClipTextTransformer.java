@@ -17,6 +17,10 @@ import java.util.concurrent.ConcurrentHashMap;
 final class ClipTextTransformer extends Module {
 
     private final ClipTextEmbeddings embeddings;
+
+    EmbeddingTable tokenEmbedding() {
+        return embeddings.tokenEmbedding();
+    }
     private final List<ClipEncoderLayer> layers = new ArrayList<>();
     private final LayerNorm finalLayerNorm;
     /** Additive causal masks [L, L] by sequence length, built once in the weights' manager. */

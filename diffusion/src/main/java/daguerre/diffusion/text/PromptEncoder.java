@@ -74,8 +74,14 @@ public final class PromptEncoder {
     private final ClipTokenizer tokenizer;
     private final ClipTextModel model;
     private final Options options;
+    private final ExtraTokens extras;
 
     public PromptEncoder(ClipTokenizer tokenizer, ClipTextModel model, Options options) {
+        this(tokenizer, model, options, ExtraTokens.NONE);
+    }
+
+    /** An encoder whose prompts may use the textual-inversion embeddings of {@code extras}. */
+    public PromptEncoder(ClipTokenizer tokenizer, ClipTextModel model, Options options, ExtraTokens extras) {
         if (CHUNK_LENGTH + 2 > model.config().maxPositionEmbeddings()) {
             throw new IllegalArgumentException("text model has only " + model.config().maxPositionEmbeddings()
                     + " positions; prompt chunks need " + (CHUNK_LENGTH + 2));
@@ -83,6 +89,7 @@ public final class PromptEncoder {
         this.tokenizer = tokenizer;
         this.model = model;
         this.options = options;
+        this.extras = extras;
     }
 
     public Options options() {
@@ -91,7 +98,7 @@ public final class PromptEncoder {
 
     /** Cuts {@code prompt} into chunks with per-token weights, without running the model. */
     public ChunkedPrompt chunk(String prompt) {
-        return chunk(tokenizer, options, prompt);
+        return chunk(tokenizer, options, prompt, extras);
     }
 
     /**
@@ -99,21 +106,42 @@ public final class PromptEncoder {
      * with no text model at all: for counting a prompt's chunks before any job runs.
      */
     public static ChunkedPrompt chunk(ClipTokenizer tokenizer, Options options, String prompt) {
+        return chunk(tokenizer, options, prompt, ExtraTokens.NONE);
+    }
+
+    /**
+     * As {@link #chunk(ClipTokenizer, Options, String)}, each trigger of {@code extras} in a piece's tokens
+     * replaced by its vectors' ids with the piece's weight, kept whole in one chunk (A1111: an embedding
+     * that does not fit in the chunk starts the next one).
+     */
+    public static ChunkedPrompt chunk(ClipTokenizer tokenizer, Options options, String prompt, ExtraTokens extras) {
         List<EmphasisParser.WeightedText> pieces = options.emphasis() == Emphasis.NONE
                 ? List.of(new EmphasisParser.WeightedText(prompt, 1.0))
                 : EmphasisParser.parse(prompt);
         Chunker chunker = new Chunker(tokenizer, options);
+        List<String> used = new ArrayList<>();
         for (EmphasisParser.WeightedText piece : pieces) {
             if (piece.isBreak()) {
                 chunker.closeChunk(false);
                 continue;
             }
-            for (int token : tokenizer.tokenIds(piece.text())) {
-                chunker.add(token, (float) piece.weight());
+            int[] tokens = tokenizer.tokenIds(piece.text());
+            for (int i = 0; i < tokens.length; ) {
+                ExtraTokens.Entry embedding = extras.isEmpty() ? null : extras.match(tokens, i);
+                if (embedding == null) {
+                    chunker.add(tokens[i], (float) piece.weight());
+                    i++;
+                } else {
+                    chunker.addWhole(extras.firstId(embedding), embedding.count(), (float) piece.weight());
+                    if (!used.contains(embedding.name())) {
+                        used.add(embedding.name());
+                    }
+                    i += embedding.triggerIds().length;
+                }
             }
         }
         chunker.finish();
-        return new ChunkedPrompt(chunker.chunks, chunker.tokenCount);
+        return new ChunkedPrompt(chunker.chunks, chunker.tokenCount, used);
     }
 
     /** The chunk of an empty prompt (BOS, EOS, padding; all weights 1), used to lengthen shorter prompts. */
@@ -158,7 +186,7 @@ public final class PromptEncoder {
     public NDArray encode(List<PromptChunk> chunks, NDManager manager) {
         try (NDManager scope = manager.newSubManager()) {
             NDArray inputIds = inputIds(chunks, scope);                                            // [k, 77]
-            NDArray z = model.encode(inputIds, options.clipSkip());                                // [k, 77, D]
+            NDArray z = extras.during(model, scope, () -> model.encode(inputIds, options.clipSkip())); // [k, 77, D]
             NDArray result = emphasize(z, multipliers(chunks, scope), options.emphasis());         // [1, 77k, D]
             result.attach(manager);
             return result;
@@ -253,6 +281,17 @@ public final class PromptEncoder {
             }
             tokens.add(token);
             weights.add(weight);
+        }
+
+        /** {@code count} consecutive ids from {@code firstId} in one chunk: a new one if they do not fit in this. */
+        void addWhole(int firstId, int count, float weight) {
+            if (tokens.size() + count > CHUNK_LENGTH) {
+                closeChunk(false);
+            }
+            for (int k = 0; k < count; k++) {
+                tokens.add(firstId + k);
+                weights.add(weight);
+            }
         }
 
         void finish() {

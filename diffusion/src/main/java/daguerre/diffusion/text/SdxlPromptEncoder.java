@@ -73,11 +73,24 @@ public final class SdxlPromptEncoder {
     private final TextEncoders encoders;
     private final PromptEncoder.Options options;
     private final boolean forceZerosForEmptyPrompt;
+    private final ExtraTokens extras;
+    private final ExtraTokens extras2;
 
     public SdxlPromptEncoder(TextEncoders encoders, PromptEncoder.Options options, boolean forceZerosForEmptyPrompt) {
+        this(encoders, options, forceZerosForEmptyPrompt, ExtraTokens.NONE, ExtraTokens.NONE);
+    }
+
+    /**
+     * An encoder whose A1111-syntax prompts may use textual-inversion embeddings: {@code extras} for
+     * encoder 1 (an SDXL embedding's {@code clip_l} vectors), {@code extras2} for encoder 2 ({@code clip_g}).
+     */
+    public SdxlPromptEncoder(TextEncoders encoders, PromptEncoder.Options options, boolean forceZerosForEmptyPrompt,
+                             ExtraTokens extras, ExtraTokens extras2) {
         this.encoders = Objects.requireNonNull(encoders, "encoders");
         this.options = Objects.requireNonNull(options, "options");
         this.forceZerosForEmptyPrompt = forceZerosForEmptyPrompt;
+        this.extras = Objects.requireNonNull(extras, "extras");
+        this.extras2 = Objects.requireNonNull(extras2, "extras2");
         int positions = PromptEncoder.CHUNK_LENGTH + 2;
         for (ClipTextModel model : List.of(encoders.textEncoder(), encoders.textEncoder2())) {
             if (model.config().maxPositionEmbeddings() < positions) {
@@ -179,8 +192,8 @@ public final class SdxlPromptEncoder {
         List<List<PromptChunk>> second = new ArrayList<>();
         int most = 0;
         for (String prompt : prompts) {
-            List<PromptChunk> chunks = new ArrayList<>(PromptEncoder.chunk(encoders.tokenizer(), options, prompt).chunks());
-            List<PromptChunk> chunks2 = new ArrayList<>(PromptEncoder.chunk(encoders.tokenizer2(), options, prompt).chunks());
+            List<PromptChunk> chunks = new ArrayList<>(PromptEncoder.chunk(encoders.tokenizer(), options, prompt, extras).chunks());
+            List<PromptChunk> chunks2 = new ArrayList<>(PromptEncoder.chunk(encoders.tokenizer2(), options, prompt, extras2).chunks());
             first.add(chunks);
             second.add(chunks2);
             most = Math.max(most, Math.max(chunks.size(), chunks2.size()));
@@ -220,7 +233,10 @@ public final class SdxlPromptEncoder {
                     + " and " + chunks2.size());
         }
         try (NDManager scope = manager.newSubManager()) {
-            NDArray[] hidden = encodeBoth(PromptEncoder.inputIds(chunks, scope), PromptEncoder.inputIds(chunks2, scope), scope);
+            NDArray ids = PromptEncoder.inputIds(chunks, scope);
+            NDArray ids2 = PromptEncoder.inputIds(chunks2, scope);
+            NDArray[] hidden = extras.during(encoders.textEncoder(), scope, () -> extras2.during(encoders.textEncoder2(), scope,
+                    () -> encodeBoth(ids, ids2, scope)));
             NDArray z = PromptEncoder.emphasize(hidden[0], PromptEncoder.multipliers(chunks, scope), options.emphasis());
             NDArray z2 = PromptEncoder.emphasize(hidden[1], PromptEncoder.multipliers(chunks2, scope), options.emphasis());
             NDArray promptEmbeds = z.concat(z2, -1);                        // [1, 77k, D1 + D2]
