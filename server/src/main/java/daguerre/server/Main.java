@@ -1,5 +1,6 @@
 package daguerre.server;
 
+import daguerre.diffusion.embeddings.TextualInversionLibrary;
 import daguerre.diffusion.lora.LoraLibrary;
 import daguerre.server.batch.BatchCommand;
 import daguerre.server.cli.BenchCommand;
@@ -48,7 +49,8 @@ public final class Main implements Runnable {
         EngineFactory engines = config -> {
             ModelHasher hasher = new ModelHasher(config.dataDir().resolve("model-hashes.json"));
             return PipelineEngine.load(config.models(), hasher, config.concurrentJobs(), config.weightPrecision(), config.vaeTiling(),
-                    new LoraLibrary(config.loraDir(), config.extraNetworks().loraCacheBytes(), hasher));
+                    new LoraLibrary(config.loraDir(), config.extraNetworks().loraCacheBytes(), hasher),
+                    new TextualInversionLibrary(config.embeddingsDir(), hasher));
         };
         CommandLine cli = new CommandLine(new Main())
                 .addSubcommand(new ServeCommand(engines))

@@ -1,5 +1,6 @@
 package daguerre.server.cli;
 
+import daguerre.diffusion.embeddings.TextualInversionLibrary;
 import daguerre.diffusion.lora.LoraLibrary;
 import daguerre.diffusion.lora.LoraTags;
 import daguerre.diffusion.lora.RequestedLora;
@@ -101,6 +102,10 @@ public final class GenerateCommand implements Callable<Integer> {
             description = "The LoRA folder that names in --lora and <lora:NAME:W> are looked up in. Default: ${DEFAULT-VALUE} (serve's default).")
     Path loraDir;
 
+    @Option(names = "--embeddings-dir", defaultValue = "data/embeddings", paramLabel = "DIR",
+            description = "The textual-inversion embeddings folder: a file's name is its trigger word. Default: ${DEFAULT-VALUE} (serve's default).")
+    Path embeddingsDir;
+
     @Option(names = "--vae-tiling", defaultValue = "auto", paramLabel = "MODE",
             description = "VAE decode and encode in overlapping tiles: on, off or auto (tiles above 1024x1024 px). Default: ${DEFAULT-VALUE}.")
     String vaeTiling;
@@ -129,7 +134,8 @@ public final class GenerateCommand implements Callable<Integer> {
             loaded.card().ifPresent(card -> card.promptWarnings(prompt).forEach(w -> System.err.println("warning: " + w)));
             ProgressBar bar = new ProgressBar(System.err, "generating");
             long start = System.nanoTime();
-            List<GeneratedImage> images = new StableDiffusionPipeline(loaded, tiling, new LoraLibrary(loraDir, 0, hasher))
+            List<GeneratedImage> images = new StableDiffusionPipeline(loaded, tiling, new LoraLibrary(loraDir, 0, hasher),
+                    new TextualInversionLibrary(embeddingsDir, hasher))
                     .generate(request, (step, total, preview) -> bar.update(step, total), () -> false);
             System.err.printf("generated %d image(s) in %.1f s%n", images.size(), seconds(start));
             for (GeneratedImage image : images) {

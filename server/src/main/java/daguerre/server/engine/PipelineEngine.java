@@ -1,5 +1,6 @@
 package daguerre.server.engine;
 
+import daguerre.diffusion.embeddings.TextualInversionLibrary;
 import daguerre.diffusion.lora.LoraLibrary;
 import daguerre.diffusion.nn.WeightPrecision;
 import daguerre.diffusion.pipeline.GeneratedImage;
@@ -12,6 +13,7 @@ import daguerre.diffusion.pipeline.StepBatcher;
 import daguerre.diffusion.sampling.Sampler;
 import daguerre.diffusion.text.PromptEncoder;
 import daguerre.diffusion.vae.VaeTiling;
+import daguerre.server.jobs.EmbeddingDescriptor;
 import daguerre.server.jobs.EngineResult;
 import daguerre.server.jobs.GenerationParams;
 import daguerre.server.jobs.ImageEngine;
@@ -49,15 +51,18 @@ public final class PipelineEngine implements ImageEngine {
 
     private final Map<String, StableDiffusionPipeline> pipelines;
     private final LoraLibrary loraLibrary;
+    private final TextualInversionLibrary embeddingLibrary;
     private final Map<String, StepBatcher> batchers = new LinkedHashMap<>();
     private final int concurrentJobs;
     private final List<ModelDescriptor> models;
     private final List<SamplerDescriptor> samplers = Arrays.stream(Sampler.values())
             .map(s -> new SamplerDescriptor(s.apiName(), s.a1111Name())).toList();
 
-    private PipelineEngine(Map<String, StableDiffusionPipeline> pipelines, LoraLibrary loraLibrary, int concurrentJobs) {
+    private PipelineEngine(Map<String, StableDiffusionPipeline> pipelines, LoraLibrary loraLibrary,
+                           TextualInversionLibrary embeddingLibrary, int concurrentJobs) {
         this.pipelines = pipelines;
         this.loraLibrary = loraLibrary;
+        this.embeddingLibrary = embeddingLibrary;
         this.concurrentJobs = concurrentJobs;
         this.models = pipelines.values().stream().map(p -> describe(p.model())).toList();
         if (concurrentJobs > 1) {
@@ -88,15 +93,16 @@ public final class PipelineEngine implements ImageEngine {
     public static PipelineEngine load(List<Path> modelPaths, ModelHasher hasher, int concurrentJobs, WeightPrecision precision,
                                       VaeTiling vaeTiling)
             throws IOException {
-        return load(modelPaths, hasher, concurrentJobs, precision, vaeTiling, null);
+        return load(modelPaths, hasher, concurrentJobs, precision, vaeTiling, null, null);
     }
 
     /**
      * As {@link #load(List, ModelHasher, int, WeightPrecision, VaeTiling)}, requests' LoRAs coming from
-     * {@code loraLibrary} (null: none).
+     * {@code loraLibrary} and their prompts' textual-inversion embeddings from {@code embeddingLibrary}
+     * (null: none).
      */
     public static PipelineEngine load(List<Path> modelPaths, ModelHasher hasher, int concurrentJobs, WeightPrecision precision,
-                                      VaeTiling vaeTiling, LoraLibrary loraLibrary)
+                                      VaeTiling vaeTiling, LoraLibrary loraLibrary, TextualInversionLibrary embeddingLibrary)
             throws IOException {
         if (concurrentJobs < 1) {
             throw new IllegalArgumentException("concurrent jobs must be at least 1, got " + concurrentJobs);
@@ -113,13 +119,13 @@ public final class PipelineEngine implements ImageEngine {
                     model.close();
                     throw new IllegalArgumentException("two models have the id '" + model.id() + "'; rename one of " + modelPaths);
                 }
-                pipelines.put(model.id(), new StableDiffusionPipeline(model, vaeTiling, loraLibrary));
+                pipelines.put(model.id(), new StableDiffusionPipeline(model, vaeTiling, loraLibrary, embeddingLibrary));
             }
         } catch (IOException | RuntimeException e) {
             pipelines.values().forEach(p -> p.model().close());
             throw e;
         }
-        return new PipelineEngine(pipelines, loraLibrary, concurrentJobs);
+        return new PipelineEngine(pipelines, loraLibrary, embeddingLibrary, concurrentJobs);
     }
 
     private static ModelDescriptor describe(StableDiffusionModel model) {
@@ -129,6 +135,11 @@ public final class PipelineEngine implements ImageEngine {
                 .orElse((model.isSdxl() ? "SDXL" : "Stable Diffusion") + " model (" + prediction + " prediction, " + size + " px)");
         return new ModelDescriptor(model.id(), model.id(), model.hash(), size, size, description, model.card().orElse(null),
                 model.textEncoderLayers(), model.isSdxl() ? ModelDescriptor.SDXL : ModelDescriptor.SD);
+    }
+
+    /** The pipeline of model {@code modelId}, or null. */
+    public StableDiffusionPipeline pipeline(String modelId) {
+        return pipelines.get(modelId);
     }
 
     @Override
@@ -179,6 +190,16 @@ public final class PipelineEngine implements ImageEngine {
             loras.add(new LoraDescriptor(e.name(), e.path().toString(), e.bytes(), metadata));
         }
         return loras;
+    }
+
+    @Override
+    public List<EmbeddingDescriptor> embeddings(String modelId) {
+        StableDiffusionPipeline pipeline = pipelines.get(modelId);
+        if (embeddingLibrary == null || pipeline == null) {
+            return List.of();
+        }
+        return embeddingLibrary.list(pipeline.model()).stream()
+                .map(e -> new EmbeddingDescriptor(e.name(), e.path().toString(), e.vectors(), e.dim(), e.skippedBecause())).toList();
     }
 
     @Override

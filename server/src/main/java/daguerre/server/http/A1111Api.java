@@ -8,6 +8,7 @@ import daguerre.diffusion.pipeline.Infotext;
 import daguerre.diffusion.pipeline.PngText;
 import daguerre.server.gallery.Gallery;
 import daguerre.server.jobs.ActiveJob;
+import daguerre.server.jobs.EmbeddingDescriptor;
 import daguerre.server.jobs.GenerationParams;
 import daguerre.server.jobs.LoraDescriptor;
 import daguerre.server.jobs.GenerationRequests;
@@ -101,14 +102,29 @@ final class A1111Api {
         router.get("/sdapi/v1/loras").blockingHandler(this::loras, false);
         router.post("/sdapi/v1/refresh-loras").handler(ctx -> Http.send(ctx, 200, JSON.nullNode())); // the folder is read at every request
         router.get("/sdapi/v1/prompt-styles").handler(ctx -> Http.send(ctx, 200, JSON.createArrayNode()));
-        router.get("/sdapi/v1/embeddings").handler(ctx -> {
-            ObjectNode body = JSON.createObjectNode();
-            body.putObject("loaded");
-            body.putObject("skipped");
-            Http.send(ctx, 200, body);
-        });
+        router.get("/sdapi/v1/embeddings").blockingHandler(this::embeddings, false);
+        router.post("/sdapi/v1/refresh-embeddings").handler(ctx -> Http.send(ctx, 200, JSON.nullNode())); // read at every request
         router.get("/sdapi/v1/memory").blockingHandler(this::memory, false);
         router.get("/sdapi/v1/cmd-flags").handler(this::commandLineFlags);
+    }
+
+    /**
+     * {@code GET /sdapi/v1/embeddings}: A1111's {@code {loaded: {name: {...}}, skipped: {name: {...}}}} for
+     * the current checkpoint; Daguerre adds each skipped one's reason.
+     */
+    private void embeddings(RoutingContext ctx) {
+        ObjectNode body = JSON.createObjectNode();
+        ObjectNode loaded = body.putObject("loaded");
+        ObjectNode skipped = body.putObject("skipped");
+        for (EmbeddingDescriptor e : services.engine().embeddings(currentSettings().modelId())) {
+            ObjectNode item = (e.skippedBecause() == null ? loaded : skipped).putObject(e.name());
+            item.putNull("step").putNull("sd_checkpoint").putNull("sd_checkpoint_name");
+            item.put("shape", e.dim()).put("vectors", e.vectors());
+            if (e.skippedBecause() != null) {
+                item.put("reason", e.skippedBecause());
+            }
+        }
+        Http.send(ctx, 200, body);
     }
 
     /** {@code GET /sdapi/v1/loras}: A1111's list, {@code [{name, alias, path, metadata}]}. */

@@ -67,6 +67,14 @@ public interface ImageEngine extends AutoCloseable {
     }
 
     /**
+     * The textual-inversion embeddings of the engine's embeddings folder, each with whether model
+     * {@code modelId} can use it. Reads the folder (off the event loop); the default has none.
+     */
+    default List<EmbeddingDescriptor> embeddings(String modelId) {
+        return List.of();
+    }
+
+    /**
      * Checks at submit that {@code name} names a LoRA this engine can run (a name of {@link #loras()}
      * or a path to a {@code .safetensors} file).
      *

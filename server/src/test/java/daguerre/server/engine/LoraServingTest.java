@@ -4,8 +4,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import daguerre.diffusion.embeddings.TextualInversionLibrary;
 import daguerre.diffusion.lora.LoraLibrary;
 import daguerre.diffusion.nn.WeightPrecision;
+import daguerre.diffusion.pipeline.StableDiffusionModel;
 import daguerre.diffusion.testing.Images;
 import daguerre.diffusion.testing.TinyModelFolder;
 import daguerre.diffusion.vae.VaeTiling;
@@ -13,6 +15,7 @@ import daguerre.server.Main;
 import daguerre.server.testing.TestServer;
 import daguerre.weights.Golden;
 import daguerre.weights.model.ModelHasher;
+import daguerre.weights.safetensors.SafetensorsWriter;
 import java.awt.image.BufferedImage;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
@@ -29,7 +32,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * A LoRA served from the LoRA folder: listed by the native and A1111 routes; the same LoRA through the
  * native {@code loras} list, an A1111 {@code <lora:...>} tag and the CLI's {@code --lora} gives the
- * same image; weight 0 gives the image without it; an unknown name is refused at submit.
+ * same image; weight 0 gives the image without it; an unknown name is refused at submit. Textual-inversion
+ * embeddings of the embeddings folder are listed (loaded or skipped with the reason) and used by trigger word.
  */
 class LoraServingTest {
 
@@ -42,8 +46,11 @@ class LoraServingTest {
         Files.copy(Golden.file("lora_tiny", "lora_kohya.safetensors"), loras.resolve("apple-style.safetensors"));
         Path model = TinyModelFolder.create(temp, "tiny");
         ModelHasher hasher = new ModelHasher();
+        Path embeddings = Files.createDirectories(temp.resolve("embeddings"));
+        SafetensorsWriter.write(embeddings.resolve("too-wide.safetensors"),
+                List.of(SafetensorsWriter.Tensor.f32("emb_params", new long[] {2, 4096}, new float[2 * 4096])));
         try (PipelineEngine engine = PipelineEngine.load(List.of(model), hasher, 2, WeightPrecision.AS_STORED, VaeTiling.AUTO,
-                new LoraLibrary(loras, 1 << 30, hasher));
+                new LoraLibrary(loras, 1 << 30, hasher), new TextualInversionLibrary(embeddings, hasher));
              TestServer<PipelineEngine> server = TestServer.start(temp.resolve("data"), engine, c -> c)) {
             JsonNode listed = TestServer.json(server.get("/api/v1/loras")).get("items");
             assertEquals(1, listed.size(), listed.toString());
@@ -53,6 +60,23 @@ class LoraServingTest {
             assertEquals("apple-style", a1111List.get(0).get("name").asText());
             assertEquals("apple-style", a1111List.get(0).get("alias").asText());
 
+            // an embedding made of the token table's own rows of "red apple", and one too wide for the tiny encoder
+            StableDiffusionModel loaded = engine.pipeline(engine.defaultModelId()).model();
+            int[] ids = loaded.tokenizer().tokenIds("red apple");
+            float[] table = loaded.textEncoder().namedParameters().get("text_model.embeddings.token_embedding.weight").floats();
+            int dim = loaded.textEncoder().config().hiddenSize();
+            float[] rows = new float[ids.length * dim];
+            for (int i = 0; i < ids.length; i++) {
+                System.arraycopy(table, ids[i] * dim, rows, i * dim, dim);
+            }
+            SafetensorsWriter.write(embeddings.resolve("zqxfruit.safetensors"),
+                    List.of(SafetensorsWriter.Tensor.f32("emb_params", new long[] {ids.length, dim}, rows)));
+            JsonNode listedEmbeddings = TestServer.json(server.get("/sdapi/v1/embeddings"));
+            assertEquals(ids.length, listedEmbeddings.path("loaded").path("zqxfruit").path("vectors").asInt(), listedEmbeddings.toString());
+            assertEquals(dim, listedEmbeddings.path("loaded").path("zqxfruit").path("shape").asInt());
+            assertTrue(listedEmbeddings.path("skipped").path("too-wide").path("reason").asText().contains("takes " + dim),
+                    listedEmbeddings.toString());
+
             int size = engine.models().get(0).defaultWidth();
             String common = "\"sampler\":\"euler\",\"steps\":4,\"seed\":7,\"width\":" + size + ",\"height\":" + size;
             BufferedImage plain = nativeImage(server, "{\"prompt\":\"a red apple\"," + common + "}");
@@ -61,6 +85,7 @@ class LoraServingTest {
             assertEquals("apple-style", job.path("request").path("loras").get(0).path("name").asText(), job.toString());
             BufferedImage viaList = image(server.getBytes("/api/v1/images/" + job.get("images").get(0).asText()).body());
             BufferedImage viaTag = nativeImage(server, "{\"prompt\":\"a red apple <lora:apple-style:0.8>\"," + common + "}");
+            BufferedImage viaEmbedding = nativeImage(server, "{\"prompt\":\"a zqxfruit <lora:apple-style:0.8>\"," + common + "}");
             BufferedImage off = nativeImage(server, "{\"prompt\":\"a red apple\",\"loras\":[{\"name\":\"apple-style\",\"weight\":0}]," + common + "}");
 
             HttpResponse<String> a1111 = server.post("/sdapi/v1/txt2img", "{\"prompt\":\"a red apple <lora:apple-style:0.8>\","
@@ -85,7 +110,7 @@ class LoraServingTest {
             }
 
             assertTrue(Images.maxLevelDifference(plain, viaList) > 2, "the LoRA changes nothing");
-            for (BufferedImage same : List.of(viaTag, viaA1111, viaCli)) {
+            for (BufferedImage same : List.of(viaTag, viaA1111, viaCli, viaEmbedding)) {
                 assertTrue(Images.maxLevelDifference(viaList, same) <= 1, "differs by " + Images.maxLevelDifference(viaList, same));
             }
             assertTrue(Images.maxLevelDifference(plain, off) <= 1, "weight 0 is not the image without the LoRA");

@@ -7,6 +7,7 @@ import daguerre.server.http.DaguerreServer;
 import daguerre.server.jobs.EngineResult;
 import daguerre.server.jobs.GenerationParams;
 import daguerre.server.jobs.ImageEngine;
+import daguerre.server.jobs.EmbeddingDescriptor;
 import daguerre.server.jobs.LoraDescriptor;
 import daguerre.server.jobs.ModelDescriptor;
 import daguerre.server.jobs.SamplerDescriptor;
@@ -184,6 +185,11 @@ public final class TestServer<E extends ImageEngine> implements AutoCloseable {
         @Override
         public List<LoraDescriptor> loras() {
             return engine.loras();
+        }
+
+        @Override
+        public List<EmbeddingDescriptor> embeddings(String modelId) {
+            return engine.embeddings(modelId);
         }
 
         @Override
