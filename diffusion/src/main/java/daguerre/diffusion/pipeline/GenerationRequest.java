@@ -32,6 +32,8 @@ import java.awt.image.BufferedImage;
  * @param cacheInterval step caching (DeepCache, Ma et al. 2023), 1..steps: 1 (the default) runs the whole U-Net at
  *                 every step; N >= 2 runs it at every N-th model call (the first always) and only its shallow
  *                 blocks, on the deep features kept then, at the N - 1 calls in between
+ * @param inpaint inpainting of the init image (mask and A1111's options); null for none
+ * @param hiresFix A1111's hires fix (text-to-image only: a second, image-to-image pass at a larger size); null for none
  */
 public record GenerationRequest(
         String prompt,
@@ -50,7 +52,9 @@ public record GenerationRequest(
         double eta,
         MicroConditioning microConditioning,
         MicroConditioning negativeMicroConditioning,
-        int cacheInterval) {
+        int cacheInterval,
+        InpaintOptions inpaint,
+        HiresFix hiresFix) {
 
     /** The guidance scale when a request gives none (A1111's default, the same in every entry point). */
     public static final double DEFAULT_GUIDANCE_SCALE = 7.0;
@@ -82,6 +86,24 @@ public record GenerationRequest(
         require(eta == 0 || sampler == Sampler.DDIM, "eta", "applies to the DDIM sampler only");
         require(cacheInterval >= 1 && cacheInterval <= steps, "cache_interval",
                 "must be between 1 (no step caching) and steps (" + steps + "), got " + cacheInterval);
+        require(inpaint == null || initImage != null, "mask", "needs an init image to inpaint");
+        require(inpaint == null || (inpaint.mask().getWidth() == initImage.getWidth()
+                        && inpaint.mask().getHeight() == initImage.getHeight()), "mask",
+                inpaint == null ? "" : "must have the init image's size " + initImage.getWidth() + "x" + initImage.getHeight()
+                        + ", got " + inpaint.mask().getWidth() + "x" + inpaint.mask().getHeight());
+        require(hiresFix == null || initImage == null, "enable_hr", "(hires fix) applies to text-to-image only");
+        if (hiresFix != null) {
+            int hiresSteps = hiresFix.secondPassSteps() > 0 ? hiresFix.secondPassSteps() : steps;
+            require((int) (hiresSteps * hiresFix.denoisingStrength()) >= 1, "denoising_strength",
+                    "x hires steps must leave at least one step to run, got " + hiresFix.denoisingStrength() + " x " + hiresSteps);
+            requireEmphasis(hiresFix.prompt(), "hr_prompt");
+            requireEmphasis(hiresFix.negativePrompt(), "hr_negative_prompt");
+        }
+    }
+
+    /** Whether this request inpaints (an init image with a mask). */
+    public boolean isInpainting() {
+        return inpaint != null;
     }
 
     /** Whether step caching is on: the U-Net's deep features are reused between full steps. */
@@ -99,7 +121,8 @@ public record GenerationRequest(
         return new Builder(prompt).negativePrompt(negativePrompt).sampler(sampler).steps(steps)
                 .guidanceScale(guidanceScale).guidanceRescale(guidanceRescale).clipSkip(clipSkip).seed(seed)
                 .size(width, height).batchSize(batchSize).initImage(initImage, strength).eta(eta)
-                .microConditioning(microConditioning, negativeMicroConditioning).cacheInterval(cacheInterval);
+                .microConditioning(microConditioning, negativeMicroConditioning).cacheInterval(cacheInterval)
+                .inpaint(inpaint).hiresFix(hiresFix);
     }
 
     /** The micro-conditioning of the conditional pass for a {@code width} x {@code height} image. */
@@ -151,6 +174,8 @@ public record GenerationRequest(
         private MicroConditioning microConditioning;
         private MicroConditioning negativeMicroConditioning;
         private int cacheInterval = 1;
+        private InpaintOptions inpaint;
+        private HiresFix hiresFix;
 
         private Builder(String prompt) {
             this.prompt = prompt;
@@ -226,10 +251,22 @@ public record GenerationRequest(
             return this;
         }
 
+        /** Inpainting of the init image; null for none. */
+        public Builder inpaint(InpaintOptions value) {
+            inpaint = value;
+            return this;
+        }
+
+        /** A1111's hires fix; null for none. */
+        public Builder hiresFix(HiresFix value) {
+            hiresFix = value;
+            return this;
+        }
+
         public GenerationRequest build() {
             return new GenerationRequest(prompt, negativePrompt, sampler, steps, guidanceScale, guidanceRescale,
                     clipSkip, seed, width, height, batchSize, initImage, strength, eta, microConditioning, negativeMicroConditioning,
-                    cacheInterval);
+                    cacheInterval, inpaint, hiresFix);
         }
     }
 }

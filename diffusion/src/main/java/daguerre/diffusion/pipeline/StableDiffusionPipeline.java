@@ -136,11 +136,30 @@ public final class StableDiffusionPipeline {
             int factor = model.vaeScaleFactor();
             Shape latentShape = new Shape(request.batchSize(), model.vae().config().latentChannels(),
                     height / factor, width / factor);
-            SamplerState state = request.isImageToImage()
-                    ? SamplerState.startFromImage(plan.withStrength(request.strength()), Cancellation.whileChecking(cancelled,
-                            () -> encodeImage(request.initImage(), width, height, latentShape, noise, manager)), noise, manager)
-                    : SamplerState.start(plan, latentShape, noise, manager);
-            return new GenerationJob(request, width, height, noise, manager, state, conditioning, listener, cancelled, finishEarly);
+            InpaintMasks.Prepared inpainting = request.isInpainting()
+                    ? InpaintMasks.prepare(request.initImage(), request.inpaint(), width, height) : null;
+            boolean maskInput = takesMask();
+            NDArray[] extra = new NDArray[1];
+            SamplerState state;
+            if (inpainting != null) {
+                state = Cancellation.whileChecking(cancelled, () -> startInpainting(request, inpainting,
+                        plan.withStrength(request.strength()), latentShape, noise, maskInput, extra, manager));
+            } else {
+                state = request.isImageToImage()
+                        ? SamplerState.startFromImage(plan.withStrength(request.strength()), Cancellation.whileChecking(cancelled,
+                                () -> encodeImage(request.initImage(), width, height, latentShape, noise, manager)), noise, manager)
+                        : SamplerState.start(plan, latentShape, noise, manager);
+                if (maskInput) {
+                    // an inpainting U-Net without a mask repaints everything: mask 1, masked image all mid-grey (A1111's conditioning)
+                    NDArray grey = manager.zeros(new Shape(1, 3, height, width));
+                    NDArray masked = Cancellation.whileChecking(cancelled, () -> encodePixels(grey, latentShape, noise, manager));
+                    extra[0] = manager.ones(new Shape(latentShape.get(0), 1, latentShape.get(2), latentShape.get(3))).concat(masked, 1);
+                }
+            }
+            GenerationJob job = new GenerationJob(request, width, height, noise, manager, state, conditioning, listener, cancelled, finishEarly);
+            job.unetExtraChannels = extra[0];
+            job.inpainting = inpainting;
+            return job;
         } catch (RuntimeException e) {
             manager.close();
             throw e;
@@ -201,9 +220,10 @@ public final class StableDiffusionPipeline {
         int row = 0;
         for (GenerationJob job : jobs) {
             ModelCall call = job.state.modelCall(step);
-            inputs.add(call.input());
+            NDArray input = job.unetInput(call.input()); // [B, C, h, w] (inpainting U-Nets: [B, C + 1 + C, h, w])
+            inputs.add(input);
             if (job.guided()) {
-                inputs.add(call.input()); // [B, C, h, w] twice: unconditional rows, then conditional rows
+                inputs.add(input); // twice: unconditional rows, then conditional rows
             }
             conditionings.add(job.conditioning);
             Arrays.fill(timesteps, row, row + job.rows(), (float) call.timestep());
@@ -273,15 +293,32 @@ public final class StableDiffusionPipeline {
         return Cancellation.whileChecking(job.cancelled, () -> decodeAll(job));
     }
 
+    /** The images as the U-Net made them, without the paste-back of the original outside an inpainting mask (for parity with diffusers). */
+    List<GeneratedImage> finishWithoutOverlay(GenerationJob job) {
+        return Cancellation.whileChecking(job.cancelled, () -> decodeAll(job, false, this::infotext));
+    }
+
+    private Infotext infotext(GenerationJob job, long seed) {
+        return infotext(job.request, seed, job.width, job.height, job.inpainting);
+    }
+
     private List<GeneratedImage> decodeAll(GenerationJob job) {
+        return decodeAll(job, true, this::infotext);
+    }
+
+    private List<GeneratedImage> decodeAll(GenerationJob job, boolean overlay,
+                                           java.util.function.BiFunction<GenerationJob, Long, Infotext> infotext) {
         NDArray latents = job.isFinished() ? job.state.result()
                 : job.state.denoised() != null ? job.state.denoised() : job.state.latents();
         long[] seeds = job.noise instanceof SeededNoise seeded ? seeded.seeds() : null;
         List<GeneratedImage> images = new ArrayList<>();
         for (int i = 0; i < job.request.batchSize(); i++) {
             long seed = seeds != null ? seeds[i] : job.request.seed() + i;
-            images.add(new GeneratedImage(decode(latents.get(i).expandDims(0)), seed,
-                    infotext(job.request, seed, job.width, job.height)));
+            BufferedImage image = decode(latents.get(i).expandDims(0));
+            if (job.inpainting != null && overlay) {
+                image = InpaintMasks.overlay(job.inpainting, image);
+            }
+            images.add(new GeneratedImage(image, seed, infotext.apply(job, seed)));
         }
         return images;
     }
@@ -349,11 +386,71 @@ public final class StableDiffusionPipeline {
                 negativeTimeIds.concat(timeIds, 0));
     }
 
+    /** Whether the U-Net takes a mask and masked-image latents after the latents (in_channels 2C + 1: SD inpainting models). */
+    boolean takesMask() {
+        int latent = model.vae().config().latentChannels();
+        int in = model.unet().config().inChannels();
+        if (in != latent && in != 2 * latent + 1) {
+            throw new IllegalStateException("a U-Net with " + in + " input channels fits neither " + latent
+                    + " latent channels nor an inpainting layout (" + (2 * latent + 1) + ")");
+        }
+        return in == 2 * latent + 1;
+    }
+
+    /**
+     * Inpainting's latents, as diffusers' inpaint pipeline draws them: (strength below 1 or a U-Net
+     * without mask input) the image latents, a VAE sample; the initial noise; (mask input) the masked
+     * image's latents, another VAE sample. Mask latents: the binary mask at every {@code factor}-th
+     * pixel (F.interpolate 'nearest'). A U-Net without mask input gets diffusers' legacy blending.
+     */
+    private SamplerState startInpainting(GenerationRequest request, InpaintMasks.Prepared prepared, SamplingPlan plan,
+                                         Shape latentShape, NoiseSource noise, boolean maskInput, NDArray[] extra, NDManager job) {
+        int batch = (int) latentShape.get(0);
+        int h = (int) latentShape.get(2);
+        int w = (int) latentShape.get(3);
+        int width = prepared.content().getWidth();
+        int factor = model.vaeScaleFactor();
+        float[] latentMask = new float[h * w];
+        for (int y = 0; y < h; y++) {
+            for (int x = 0; x < w; x++) {
+                latentMask[y * w + x] = prepared.binary()[(y * factor) * width + x * factor];
+            }
+        }
+        NDArray mask = job.create(latentMask, new Shape(1, 1, h, w)).repeat(0, batch); // [B, 1, h, w], 1 = repaint
+        NDArray pixels = ImageTensors.fromImage(job, prepared.content()); // [1, 3, H, W]
+        NDArray imageLatents = null;
+        if (plan.strength() < 1 || !maskInput) {
+            imageLatents = encodePixels(pixels, latentShape, noise, job);
+            InpaintOptions.Fill fill = request.inpaint().fill();
+            if (fill == InpaintOptions.Fill.LATENT_NOISE) {
+                imageLatents = imageLatents.mul(mask.neg().add(1)).add(noise.next(latentShape, job).mul(mask));
+            } else if (fill == InpaintOptions.Fill.LATENT_NOTHING) {
+                imageLatents = imageLatents.mul(mask.neg().add(1));
+            }
+        }
+        NDArray unitNoise = noise.next(latentShape, job);
+        if (maskInput) {
+            NDArray keep = job.create(prepared.binary(), new Shape(1, 1, pixels.getShape().get(2), pixels.getShape().get(3)))
+                    .neg().add(1);
+            NDArray maskedLatents = encodePixels(pixels.mul(keep), latentShape, noise, job); // repaint area mid-grey (0)
+            extra[0] = mask.concat(maskedLatents, 1);
+        }
+        SamplerState state = SamplerState.startWithNoise(plan, imageLatents, unitNoise, noise, job);
+        if (!maskInput) {
+            state.blendOutsideMask(mask.neg().add(1), imageLatents, unitNoise);
+        }
+        return state;
+    }
+
     /** Image-to-image: VAE posterior sample of the init image, scaled, one row per batch image. */
     private NDArray encodeImage(BufferedImage image, int width, int height, Shape latentShape, NoiseSource noise,
                                 NDManager job) {
         BufferedImage sized = image.getWidth() == width && image.getHeight() == height ? image : resize(image, width, height);
-        NDArray pixels = ImageTensors.fromImage(job, sized); // [1, 3, H, W] in [-1, 1]
+        return encodePixels(ImageTensors.fromImage(job, sized), latentShape, noise, job); // [1, 3, H, W] in [-1, 1]
+    }
+
+    /** VAE posterior sample of {@code pixels} [1, 3, H, W] in [-1, 1], scaled, one row per batch image (its noise drawn now). */
+    private NDArray encodePixels(NDArray pixels, Shape latentShape, NoiseSource noise, NDManager job) {
         NDArray sampleNoise = noise.next(latentShape, job);
         return Scopes.scoped(() -> {
             LatentDistribution posterior = model.vae().encode(pixels, vaeTiling);
@@ -371,7 +468,7 @@ public final class StableDiffusionPipeline {
         }
     }
 
-    private Infotext infotext(GenerationRequest request, long seed, int width, int height) {
+    private Infotext infotext(GenerationRequest request, long seed, int width, int height, InpaintMasks.Prepared inpainting) {
         Map<String, String> params = new LinkedHashMap<>();
         params.put("Steps", Integer.toString(request.steps()));
         params.put("Sampler", request.sampler().a1111Name());
@@ -382,6 +479,22 @@ public final class StableDiffusionPipeline {
         params.put("Model", model.id());
         if (request.isImageToImage()) {
             params.put("Denoising strength", Infotext.number(request.strength()));
+        }
+        if (inpainting != null) {   // as A1111's img2img writes them
+            InpaintOptions o = request.inpaint();
+            if (o.invert()) {
+                params.put("Mask mode", "Inpaint not masked");
+            }
+            if (o.maskBlur() > 0) {
+                params.put("Mask blur", Integer.toString(o.maskBlur()));
+            }
+            if (inpainting.fullRes()) {
+                params.put("Inpaint area", "Only masked");
+                params.put("Masked area padding", Integer.toString(o.fullResPadding()));
+            }
+            if (o.fill() != InpaintOptions.Fill.ORIGINAL) {
+                params.put("Masked content", o.fill().a1111Name());
+            }
         }
         if (request.clipSkip() > 1) {
             params.put("Clip skip", Integer.toString(request.clipSkip()));
