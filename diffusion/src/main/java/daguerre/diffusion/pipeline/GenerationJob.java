@@ -48,6 +48,11 @@ public final class GenerationJob implements AutoCloseable {
     NDArray unetExtraChannels;
     /** Inpainting: what the decoded images are pasted onto, and how; null when not inpainting. */
     InpaintMasks.Prepared inpainting;
+    /** Hires fix: on its first pass, the plan of the second (and the caller's listener); null otherwise. */
+    StableDiffusionPipeline.HiresPlan hires;
+    GenerationListener hiresListener;
+    /** Hires fix: on its second pass, the plan it runs (for the infotext); null otherwise. */
+    StableDiffusionPipeline.HiresPlan hiresOf;
 
     GenerationJob(GenerationRequest request, int width, int height, NoiseSource noise, NDManager manager,
                   SamplerState state, UNetConditioning conditioning, GenerationListener listener, BooleanSupplier cancelled,

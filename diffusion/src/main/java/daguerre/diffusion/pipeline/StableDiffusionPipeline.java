@@ -102,11 +102,7 @@ public final class StableDiffusionPipeline {
     private List<GeneratedImage> generate(GenerationRequest request, NoiseSource noise, GenerationListener listener,
                                           BooleanSupplier cancelled, BooleanSupplier finishEarly) {
         try (GenerationJob job = start(request, noise, listener, cancelled, finishEarly)) {
-            while (!job.isFinished() && !job.isFinishingEarly()) {
-                job.checkCancelled();
-                step(List.of(job));
-            }
-            return finish(job);
+            return run(job);
         }
     }
 
@@ -119,9 +115,144 @@ public final class StableDiffusionPipeline {
         return start(request, noise, listener, cancelled, () -> false);
     }
 
-    /** As {@link #start(GenerationRequest, NoiseSource, GenerationListener, BooleanSupplier)}, with a finish-early check. */
+    /**
+     * As {@link #start(GenerationRequest, NoiseSource, GenerationListener, BooleanSupplier)}, with a finish-early check.
+     * For a hires-fix request this is the first pass; once it is finished, {@link #nextPass} gives the second.
+     */
     public GenerationJob start(GenerationRequest request, NoiseSource noise, GenerationListener listener,
                                BooleanSupplier cancelled, BooleanSupplier finishEarly) {
+        if (request.hiresFix() == null) {
+            return start(request, noise, listener, cancelled, finishEarly, null, 1);
+        }
+        HiresPlan hires = hiresPlan(request);
+        GenerationListener counted = (step, steps, preview) -> listener.onStep(step, hires.totalSteps(), preview);
+        GenerationJob job = start(request.toBuilder().hiresFix(null).build(), noise, counted, cancelled, finishEarly, null, 1);
+        job.hires = hires;
+        job.hiresListener = listener;
+        return job;
+    }
+
+    /**
+     * What a hires fix runs: the first pass's size, the second pass's request (the target size, the
+     * hires steps, sampler and prompts, else the request's), its upscaler, and the steps of both passes.
+     */
+    record HiresPlan(GenerationRequest request, int width, int height, HiresFix.Target target, GenerationRequest second,
+                     Upscaler upscaler, int firstSteps, int totalSteps) {}
+
+    private HiresPlan hiresPlan(GenerationRequest request) {
+        HiresFix hires = request.hiresFix();
+        int width = request.width() > 0 ? request.width() : model.defaultImageSize();
+        int height = request.height() > 0 ? request.height() : model.defaultImageSize();
+        HiresFix.Target target = hires.target(width, height, model.vaeScaleFactor());
+        checkSize(target.width(), target.height());
+        GenerationRequest second = secondPass(request, target);
+        int firstSteps = modelCalls(request.sampler(), request.steps(), 1);
+        return new HiresPlan(request, width, height, target, second, Upscalers.find(hires.upscaler()).orElseThrow(),
+                firstSteps, firstSteps + modelCalls(second.sampler(), second.steps(), hires.denoisingStrength()));
+    }
+
+    /**
+     * A hires fix's second pass, for a finished first pass ({@link #start} of a hires-fix request): the
+     * first pass's latents upscaled (latent upscalers) or its images decoded, upscaled and encoded again
+     * (pixel upscalers, a VAE sample), cropped centrally to the target as A1111 does, then an
+     * image-to-image job at the target size with the hires strength, on fresh noise from the same seeds
+     * (an explicit noise source is drawn on). Its listener hears the steps of both passes counted
+     * together; its images carry the first pass's infotext with A1111's hires fields. The caller closes
+     * both jobs (the first only after this returns).
+     *
+     * @return the second pass, or null when {@code job} is not the unfinished business of a hires fix
+     *     (no hires fix, already the second pass, or stopped early: then it is decoded as it stands)
+     */
+    public GenerationJob nextPass(GenerationJob job) {
+        HiresPlan hires = job.hires;
+        if (hires == null || !job.isFinished()) {
+            return null;
+        }
+        NoiseSource noise = job.noise instanceof SeededNoise seeded ? new SeededNoise(seeded.seeds()) : job.noise;
+        NDArray upscaled = Cancellation.whileChecking(job.cancelled,
+                () -> upscale(job.state.result(), hires.upscaler(), hires.target(), noise, job.manager));
+        GenerationListener listener = job.hiresListener;
+        GenerationListener counted = (step, steps, preview) -> listener.onStep(hires.firstSteps() + step, hires.totalSteps(), preview);
+        GenerationJob second = start(hires.second(), noise, counted, job.cancelled, job.finishEarly, upscaled,
+                hires.request().hiresFix().denoisingStrength());
+        second.hiresOf = hires;
+        return second;
+    }
+
+    /** Runs every pass of a job to its end (or until it is finished early) and decodes the last. */
+    private List<GeneratedImage> run(GenerationJob job) {
+        while (!job.isFinished() && !job.isFinishingEarly()) {
+            job.checkCancelled();
+            step(List.of(job));
+        }
+        try (GenerationJob next = nextPass(job)) {
+            return next == null ? finish(job) : run(next);
+        }
+    }
+
+    /** Model calls of a job with this sampler, steps and strength (as its sampler state will count them). */
+    private int modelCalls(daguerre.diffusion.sampling.Sampler sampler, int steps, double strength) {
+        SamplingPlan plan = SamplingPlan.of(sampler, model.scheduler(), steps).withStrength(strength);
+        try (NDManager scratch = model.manager().newSubManager()) {
+            NDArray probe = scratch.zeros(new Shape(1, 1, 1, 1));
+            return SamplerState.startFromImage(plan, probe, (shape, m) -> m.zeros(shape), scratch).totalSteps();
+        }
+    }
+
+    /** The second pass's request: the target size, the hires steps, sampler and prompts (else the request's). */
+    private static GenerationRequest secondPass(GenerationRequest request, HiresFix.Target target) {
+        HiresFix hires = request.hiresFix();
+        int steps = hires.secondPassSteps() > 0 ? hires.secondPassSteps() : request.steps();
+        var sampler = hires.sampler() != null ? hires.sampler() : request.sampler();
+        return GenerationRequest.builder(hires.prompt().isEmpty() ? request.prompt() : hires.prompt())
+                .negativePrompt(hires.negativePrompt().isEmpty() ? request.negativePrompt() : hires.negativePrompt())
+                .sampler(sampler).steps(steps).guidanceScale(request.guidanceScale()).guidanceRescale(request.guidanceRescale())
+                .clipSkip(request.clipSkip()).seed(request.seed()).size(target.width(), target.height())
+                .batchSize(request.batchSize()).eta(sampler == daguerre.diffusion.sampling.Sampler.DDIM ? request.eta() : 0)
+                .cacheInterval(Math.min(request.cacheInterval(), steps)).build();
+    }
+
+    /**
+     * The first pass's latents at the target size, in {@code job}: a latent upscaler resamples them; a
+     * pixel one gets each decoded image, and the upscaled images are encoded again (a VAE sample, its
+     * noise drawn from {@code noise}); then the central crop of the target's size (A1111's truncation).
+     */
+    private NDArray upscale(NDArray latents, Upscaler upscaler, HiresFix.Target target, NoiseSource noise, NDManager job) {
+        int factor = model.vaeScaleFactor();
+        NDArray up;
+        if (upscaler instanceof Upscaler.Latent latent) {
+            up = latent.upscale(latents, target.upscaledHeight() / factor, target.upscaledWidth() / factor);
+            up.attach(job);
+        } else {
+            Upscaler.Pixel pixel = (Upscaler.Pixel) upscaler;
+            NDList images = new NDList();
+            for (int i = 0; i < latents.getShape().get(0); i++) {
+                BufferedImage image = pixel.upscale(decode(latents.get(i).expandDims(0)), target.upscaledWidth(), target.upscaledHeight());
+                images.add(ImageTensors.fromImage(job, image));
+            }
+            NDArray pixels = NDArrays.concat(images, 0); // [B, 3, H', W']
+            NDArray sampleNoise = noise.next(new Shape(pixels.getShape().get(0), latents.getShape().get(1),
+                    target.upscaledHeight() / factor, target.upscaledWidth() / factor), job);
+            up = Scopes.scoped(() -> {
+                LatentDistribution posterior = model.vae().encode(pixels, vaeTiling);
+                return posterior.sample(sampleNoise).mul(model.vae().config().scalingFactor());
+            }, pixels, sampleNoise);
+            up.attach(job);
+        }
+        int cutY = (target.upscaledHeight() - target.height()) / factor;
+        int cutX = (target.upscaledWidth() - target.width()) / factor;
+        if (cutX == 0 && cutY == 0) {
+            return up;
+        }
+        long h = up.getShape().get(2);
+        long w = up.getShape().get(3);
+        NDArray cropped = up.get(new NDIndex(":, :, {}:{}, {}:{}", cutY / 2, h - (cutY + 1) / 2, cutX / 2, w - (cutX + 1) / 2)).duplicate();
+        cropped.attach(job);
+        return cropped;
+    }
+
+    private GenerationJob start(GenerationRequest request, NoiseSource noise, GenerationListener listener,
+                                BooleanSupplier cancelled, BooleanSupplier finishEarly, NDArray initLatents, double initStrength) {
         int width = request.width() > 0 ? request.width() : model.defaultImageSize();
         int height = request.height() > 0 ? request.height() : model.defaultImageSize();
         checkSize(width, height);
@@ -144,6 +275,8 @@ public final class StableDiffusionPipeline {
             if (inpainting != null) {
                 state = Cancellation.whileChecking(cancelled, () -> startInpainting(request, inpainting,
                         plan.withStrength(request.strength()), latentShape, noise, maskInput, extra, manager));
+            } else if (initLatents != null) {
+                state = SamplerState.startFromImage(plan.withStrength(initStrength), initLatents, noise, manager);
             } else {
                 state = request.isImageToImage()
                         ? SamplerState.startFromImage(plan.withStrength(request.strength()), Cancellation.whileChecking(cancelled,
@@ -299,7 +432,11 @@ public final class StableDiffusionPipeline {
     }
 
     private Infotext infotext(GenerationJob job, long seed) {
-        return infotext(job.request, seed, job.width, job.height, job.inpainting);
+        if (job.hiresOf != null) {
+            HiresPlan h = job.hiresOf;
+            return infotext(h.request(), seed, h.width(), h.height(), null, h.target());
+        }
+        return infotext(job.request, seed, job.width, job.height, job.inpainting, null);
     }
 
     private List<GeneratedImage> decodeAll(GenerationJob job) {
@@ -468,7 +605,12 @@ public final class StableDiffusionPipeline {
         }
     }
 
-    private Infotext infotext(GenerationRequest request, long seed, int width, int height, InpaintMasks.Prepared inpainting) {
+    /**
+     * A1111's infotext: the base fields, then (as A1111 appends its extra parameters) the inpainting
+     * fields for {@code inpainting} and the hires fields for a hires-fix {@code request} reaching {@code hiresTarget}.
+     */
+    private Infotext infotext(GenerationRequest request, long seed, int width, int height, InpaintMasks.Prepared inpainting,
+                              HiresFix.Target hiresTarget) {
         Map<String, String> params = new LinkedHashMap<>();
         params.put("Steps", Integer.toString(request.steps()));
         params.put("Sampler", request.sampler().a1111Name());
@@ -479,6 +621,11 @@ public final class StableDiffusionPipeline {
         params.put("Model", model.id());
         if (request.isImageToImage()) {
             params.put("Denoising strength", Infotext.number(request.strength()));
+        } else if (hiresTarget != null) {
+            params.put("Denoising strength", Infotext.number(request.hiresFix().denoisingStrength()));
+        }
+        if (request.clipSkip() > 1) {
+            params.put("Clip skip", Integer.toString(request.clipSkip()));
         }
         if (inpainting != null) {   // as A1111's img2img writes them
             InpaintOptions o = request.inpaint();
@@ -496,8 +643,26 @@ public final class StableDiffusionPipeline {
                 params.put("Masked content", o.fill().a1111Name());
             }
         }
-        if (request.clipSkip() > 1) {
-            params.put("Clip skip", Integer.toString(request.clipSkip()));
+        if (hiresTarget != null) {
+            HiresFix h = request.hiresFix();
+            if (h.resizes()) {
+                params.put("Hires resize", h.resizeX() + "x" + h.resizeY());
+            } else {
+                params.put("Hires upscale", Infotext.number(h.scale()));
+            }
+            if (h.secondPassSteps() > 0) {
+                params.put("Hires steps", Integer.toString(h.secondPassSteps()));
+            }
+            params.put("Hires upscaler", h.upscaler());
+            if (h.sampler() != null && h.sampler() != request.sampler()) {
+                params.put("Hires sampler", h.sampler().a1111Name());
+            }
+            if (!h.prompt().isEmpty() && !h.prompt().equals(request.prompt())) {
+                params.put("Hires prompt", h.prompt());
+            }
+            if (!h.negativePrompt().isEmpty() && !h.negativePrompt().equals(request.negativePrompt())) {
+                params.put("Hires negative prompt", h.negativePrompt());
+            }
         }
         if (request.guidanceRescale() > 0) {
             params.put("Guidance rescale", Infotext.number(request.guidanceRescale()));
