@@ -632,9 +632,7 @@ public final class StableDiffusionPipeline {
             if (o.invert()) {
                 params.put("Mask mode", "Inpaint not masked");
             }
-            if (o.maskBlur() > 0) {
-                params.put("Mask blur", Integer.toString(o.maskBlur()));
-            }
+            params.put("Mask blur", Integer.toString(o.maskBlur())); // A1111's img2img writes it with any mask
             if (inpainting.fullRes()) {
                 params.put("Inpaint area", "Only masked");
                 params.put("Masked area padding", Integer.toString(o.fullResPadding()));
