@@ -275,13 +275,15 @@ public final class StableDiffusionPipeline {
             if (inpainting != null) {
                 state = Cancellation.whileChecking(cancelled, () -> startInpainting(request, inpainting,
                         plan.withStrength(request.strength()), latentShape, noise, maskInput, extra, manager));
-            } else if (initLatents != null) {
-                state = SamplerState.startFromImage(plan.withStrength(initStrength), initLatents, noise, manager);
             } else {
-                state = request.isImageToImage()
-                        ? SamplerState.startFromImage(plan.withStrength(request.strength()), Cancellation.whileChecking(cancelled,
-                                () -> encodeImage(request.initImage(), width, height, latentShape, noise, manager)), noise, manager)
-                        : SamplerState.start(plan, latentShape, noise, manager);
+                if (initLatents != null) {
+                    state = SamplerState.startFromImage(plan.withStrength(initStrength), initLatents, noise, manager);
+                } else {
+                    state = request.isImageToImage()
+                            ? SamplerState.startFromImage(plan.withStrength(request.strength()), Cancellation.whileChecking(cancelled,
+                                    () -> encodeImage(request.initImage(), width, height, latentShape, noise, manager)), noise, manager)
+                            : SamplerState.start(plan, latentShape, noise, manager);
+                }
                 if (maskInput) {
                     // an inpainting U-Net without a mask repaints everything: mask 1, masked image all mid-grey (A1111's conditioning)
                     NDArray grey = manager.zeros(new Shape(1, 3, height, width));
@@ -434,7 +436,7 @@ public final class StableDiffusionPipeline {
     private Infotext infotext(GenerationJob job, long seed) {
         if (job.hiresOf != null) {
             HiresPlan h = job.hiresOf;
-            return infotext(h.request(), seed, h.width(), h.height(), null, h.target());
+            return infotext(h.request(), seed, h.width(), h.height(), null, h);
         }
         return infotext(job.request, seed, job.width, job.height, job.inpainting, null);
     }
@@ -607,10 +609,10 @@ public final class StableDiffusionPipeline {
 
     /**
      * A1111's infotext: the base fields, then (as A1111 appends its extra parameters) the inpainting
-     * fields for {@code inpainting} and the hires fields for a hires-fix {@code request} reaching {@code hiresTarget}.
+     * fields for {@code inpainting} and the hires fields for a hires-fix {@code request} run as {@code hires}.
      */
     private Infotext infotext(GenerationRequest request, long seed, int width, int height, InpaintMasks.Prepared inpainting,
-                              HiresFix.Target hiresTarget) {
+                              HiresPlan hires) {
         Map<String, String> params = new LinkedHashMap<>();
         params.put("Steps", Integer.toString(request.steps()));
         params.put("Sampler", request.sampler().a1111Name());
@@ -621,7 +623,7 @@ public final class StableDiffusionPipeline {
         params.put("Model", model.id());
         if (request.isImageToImage()) {
             params.put("Denoising strength", Infotext.number(request.strength()));
-        } else if (hiresTarget != null) {
+        } else if (hires != null) {
             params.put("Denoising strength", Infotext.number(request.hiresFix().denoisingStrength()));
         }
         if (request.clipSkip() > 1) {
@@ -641,7 +643,7 @@ public final class StableDiffusionPipeline {
                 params.put("Masked content", o.fill().a1111Name());
             }
         }
-        if (hiresTarget != null) {
+        if (hires != null) {
             HiresFix h = request.hiresFix();
             if (h.resizes()) {
                 params.put("Hires resize", h.resizeX() + "x" + h.resizeY());
@@ -651,7 +653,7 @@ public final class StableDiffusionPipeline {
             if (h.secondPassSteps() > 0) {
                 params.put("Hires steps", Integer.toString(h.secondPassSteps()));
             }
-            params.put("Hires upscaler", h.upscaler());
+            params.put("Hires upscaler", hires.upscaler().name());
             if (h.sampler() != null && h.sampler() != request.sampler()) {
                 params.put("Hires sampler", h.sampler().a1111Name());
             }

@@ -104,6 +104,14 @@ class HiresFixTest {
     }
 
     @Test
+    void theInfotextNamesTheUpscalerAsA1111Does() {
+        GeneratedImage image = run(request(HiresFix.scaled(1.5, "latent (NEAREST)")).build()).get(0);
+        assertEquals("Latent (nearest)", image.infotext().parameters().get("Hires upscaler"));
+        assertEquals("1.5", image.infotext().parameters().get("Hires upscale"));
+        assertEquals(48, image.image().getWidth());
+    }
+
+    @Test
     void hiresSamplerAndPromptsAreUsedAndWritten() {
         HiresFix hires = HiresFix.scaled(2, "Latent").withSampler(Sampler.DDIM).withPrompts("a green apple", "");
         GeneratedImage image = run(request(hires).sampler(Sampler.EULER).build()).get(0);

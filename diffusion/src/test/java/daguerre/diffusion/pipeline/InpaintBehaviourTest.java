@@ -189,6 +189,10 @@ class InpaintBehaviourTest {
         GeneratedImage image = run(nine, GenerationRequest.builder(call.prompt()).steps(3).size(16, 24).build());
         assertEquals(16, image.image().getWidth());
         assertEquals(24, image.image().getHeight());
+        GeneratedImage hires = run(nine, GenerationRequest.builder(call.prompt()).steps(3).size(16, 24)
+                .hiresFix(HiresFix.scaled(2, "Latent").withDenoisingStrength(0.5)).build());
+        assertEquals(32, hires.image().getWidth());
+        assertEquals(48, hires.image().getHeight());
     }
 
     @Test
