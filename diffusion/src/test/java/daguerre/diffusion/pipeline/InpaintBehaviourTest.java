@@ -167,6 +167,27 @@ class InpaintBehaviourTest {
     }
 
     @Test
+    void inpaintingAndHiresLeaveNothingBehindAndStepsDoNotGrowTheJob() {
+        for (StableDiffusionModel model : List.of(nine, four)) {
+            int weights = model.manager().getManagedArrays().size();
+            StableDiffusionPipeline pipeline = new StableDiffusionPipeline(model);
+            run(model, request(InpaintOptions.of(mask).withFullRes(true, 4), 0.75).build());
+            run(model, GenerationRequest.builder(call.prompt()).steps(3).size(16, 16)
+                    .hiresFix(HiresFix.scaled(2, "Lanczos").withDenoisingStrength(0.7)).build());
+            assertEquals(weights, model.manager().getManagedArrays().size(), "requests leave nothing in the model's manager");
+            try (GenerationJob job = pipeline.start(request(InpaintOptions.of(mask), 1.0).steps(8).build(),
+                    daguerre.diffusion.sampling.SeededNoise.consecutive(3, 1), GenerationListener.NONE, () -> false)) {
+                pipeline.step(List.of(job));
+                int afterFirst = job.manager.getManagedArrays().size();
+                while (!job.isFinished()) {
+                    pipeline.step(List.of(job));
+                    assertEquals(afterFirst, job.manager.getManagedArrays().size(), "arrays kept per step");
+                }
+            }
+        }
+    }
+
+    @Test
     void invertedMaskRepaintsTheRestAndSaysSo() {
         GeneratedImage image = run(nine, request(InpaintOptions.of(mask).withMaskBlur(0).withInvert(true), 0.75).build());
         assertPastedBack(image.image(), i -> maskValues[i] != 0);
