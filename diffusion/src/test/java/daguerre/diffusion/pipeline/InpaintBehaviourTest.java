@@ -22,6 +22,7 @@ import daguerre.weights.TensorSource;
 import java.awt.image.BufferedImage;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
@@ -183,6 +184,54 @@ class InpaintBehaviourTest {
                     pipeline.step(List.of(job));
                     assertEquals(afterFirst, job.manager.getManagedArrays().size(), "arrays kept per step");
                 }
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(Sampler.class)
+    void everySamplerInpaintsWithBothKindsOfUnet(Sampler sampler) {
+        for (StableDiffusionModel model : List.of(nine, four)) {
+            for (double strength : new double[] {1.0, 0.6}) {
+                GeneratedImage image = run(model, request(InpaintOptions.of(mask).withMaskBlur(0), strength).sampler(sampler).build());
+                assertPastedBack(image.image(), i -> maskValues[i] == 0);
+            }
+        }
+    }
+
+    @Test
+    void inpaintingJobsShareUnetCalls() {
+        for (StableDiffusionModel model : List.of(nine, four)) {
+            StableDiffusionPipeline pipeline = new StableDiffusionPipeline(model);
+            GenerationRequest a = request(InpaintOptions.of(mask), 0.75).seed(1).build();
+            GenerationRequest b = request(InpaintOptions.of(mask).withInvert(true), 1.0).seed(2).batchSize(2).build();
+            GenerationRequest c = GenerationRequest.builder(call.prompt()).sampler(Sampler.DDIM).steps(5).seed(3)
+                    .size(init.getWidth(), init.getHeight()).build();
+            List<GenerationRequest> requests = List.of(a, b, c);
+            List<GenerationJob> jobs = new ArrayList<>();
+            try {
+                for (GenerationRequest r : requests) {
+                    jobs.add(pipeline.start(r, daguerre.diffusion.sampling.SeededNoise.consecutive(r.seed(), r.batchSize()),
+                            GenerationListener.NONE, () -> false));
+                }
+                int shared = 0;
+                while (jobs.stream().anyMatch(j -> !j.isFinished())) {
+                    List<GenerationJob> running = jobs.stream().filter(j -> !j.isFinished()).toList();
+                    shared += running.size() > 1 ? 1 : 0;
+                    pipeline.step(running);
+                }
+                assertTrue(shared > 0);
+                for (int i = 0; i < jobs.size(); i++) {
+                    List<GeneratedImage> together = pipeline.finish(jobs.get(i));
+                    List<GeneratedImage> alone = pipeline.generate(requests.get(i), GenerationListener.NONE, () -> false);
+                    for (int k = 0; k < alone.size(); k++) {
+                        assertTrue(daguerre.diffusion.testing.Images.maxLevelDifference(alone.get(k).image(),
+                                together.get(k).image()) <= 2, "job " + i + " image " + k);
+                        assertEquals(alone.get(k).infotext(), together.get(k).infotext());
+                    }
+                }
+            } finally {
+                jobs.forEach(GenerationJob::close);
             }
         }
     }
