@@ -70,7 +70,11 @@ public record InpaintOptions(BufferedImage mask, int maskBlur, boolean invert, F
                 "inpaint_full_res_padding must be between 0 and " + MAX_PADDING + " pixels, got " + fullResPadding);
     }
 
-    /** A1111's defaults for {@code mask}: blur 4, not inverted, original content, whole picture, padding 32. */
+    /**
+     * A1111's UI defaults for {@code mask}: blur 4, not inverted, original content, whole picture, padding 32.
+     * (Its {@code /sdapi/v1/img2img} takes its processing class's defaults instead: blur 4, fill 0,
+     * {@code inpaint_full_res} true, padding 0.)
+     */
     public static InpaintOptions of(BufferedImage mask) {
         return new InpaintOptions(mask, DEFAULT_MASK_BLUR, false, Fill.ORIGINAL, false, DEFAULT_PADDING);
     }

@@ -629,12 +629,14 @@ public final class StableDiffusionPipeline {
         if (request.clipSkip() > 1) {
             params.put("Clip skip", Integer.toString(request.clipSkip()));
         }
-        if (inpainting != null) {   // as A1111's img2img writes them
+        if (inpainting != null) {   // as A1111's StableDiffusionProcessingImg2Img.init writes them, in its order
             InpaintOptions o = request.inpaint();
             if (o.invert()) {
                 params.put("Mask mode", "Inpaint not masked");
             }
-            params.put("Mask blur", Integer.toString(o.maskBlur())); // A1111's img2img writes it with any mask
+            if (o.maskBlur() > 0) {
+                params.put("Mask blur", Integer.toString(o.maskBlur()));
+            }
             if (inpainting.fullRes()) {
                 params.put("Inpaint area", "Only masked");
                 params.put("Masked area padding", Integer.toString(o.fullResPadding()));
