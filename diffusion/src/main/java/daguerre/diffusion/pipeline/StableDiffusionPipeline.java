@@ -40,6 +40,12 @@ import java.util.function.BooleanSupplier;
  * latents / scaling_factor --VAE decoder--> pixels [B, 3, H, W] --> images with their infotext
  * </pre>
  *
+ * Inpainting ({@link GenerationRequest#inpaint()}) adds the mask: as extra U-Net input channels for
+ * 9-channel inpainting U-Nets, by blending the noised original back outside the mask after every step
+ * for 4-channel ones, and by pasting the original back after decoding. A hires fix
+ * ({@link GenerationRequest#hiresFix()}) is two jobs: {@link #start} runs the first pass, {@link #nextPass}
+ * the image-to-image pass at the larger size.
+ *
  * Every request runs in a child manager of the model's and every step in a child of that, so memory
  * does not grow across requests. One pipeline may serve requests from several threads one at a time.
  */
