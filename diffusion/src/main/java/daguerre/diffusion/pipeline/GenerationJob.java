@@ -47,6 +47,18 @@ public final class GenerationJob implements AutoCloseable {
      * ([rows, C, h, w], in the job's manager), or null before the first full step and without caching.
      */
     private DeepFeatures deep;
+    /**
+     * A 9-channel (inpainting) U-Net's extra input: mask and masked-image latents [B, 1 + C, h, w] in the
+     * job's manager, concatenated after the latents on dim 1 at every call; null for 4-channel U-Nets.
+     */
+    NDArray unetExtraChannels;
+    /** Inpainting: what the decoded images are pasted onto, and how; null when not inpainting. */
+    InpaintMasks.Prepared inpainting;
+    /** Hires fix: on its first pass, the plan of the second (and the caller's listener); null otherwise. */
+    StableDiffusionPipeline.HiresPlan hires;
+    GenerationListener hiresListener;
+    /** Hires fix: on its second pass, the plan it runs (for the infotext); null otherwise. */
+    StableDiffusionPipeline.HiresPlan hiresOf;
 
     GenerationJob(GenerationRequest request, int width, int height, NoiseSource noise, NDManager manager,
                   SamplerState state, UNetConditioning conditioning, List<JobLora> loras, List<String> embeddingHashes,
@@ -92,6 +104,11 @@ public final class GenerationJob implements AutoCloseable {
             deep.features().close();
         }
         deep = new DeepFeatures(features);
+    }
+
+    /** The U-Net input for this job's scaled model input [B, C, h, w]: with the extra channels of an inpainting U-Net appended. */
+    NDArray unetInput(NDArray modelInput) {
+        return unetExtraChannels == null ? modelInput : modelInput.concat(unetExtraChannels, 1);
     }
 
     /** U-Net rows this job adds to a shared call. */

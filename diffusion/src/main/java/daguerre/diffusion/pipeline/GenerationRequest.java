@@ -38,6 +38,8 @@ import java.util.List;
  *                 blocks, on the deep features kept then, at the N - 1 calls in between
  * @param loras LoRAs asked for apart from the prompts' {@code <lora:name:w>} tags (the native API's
  *                 {@code loras}, the CLI's {@code --lora}); {@link #allLoras()} is every LoRA the request runs
+ * @param inpaint inpainting of the init image (mask and A1111's options); null for none
+ * @param hiresFix A1111's hires fix (text-to-image only: a second, image-to-image pass at a larger size); null for none
  */
 public record GenerationRequest(
         String prompt,
@@ -57,7 +59,9 @@ public record GenerationRequest(
         MicroConditioning microConditioning,
         MicroConditioning negativeMicroConditioning,
         int cacheInterval,
-        List<RequestedLora> loras) {
+        List<RequestedLora> loras,
+        InpaintOptions inpaint,
+        HiresFix hiresFix) {
 
     /** The guidance scale when a request gives none (A1111's default, the same in every entry point). */
     public static final double DEFAULT_GUIDANCE_SCALE = 7.0;
@@ -92,6 +96,19 @@ public record GenerationRequest(
         loras = loras == null ? List.of() : List.copyOf(loras);
         LoraTags.parse(prompt, "prompt");
         LoraTags.parse(negativePrompt, "negative_prompt");
+        require(inpaint == null || initImage != null, "mask", "needs an init image to inpaint");
+        require(inpaint == null || (inpaint.mask().getWidth() == initImage.getWidth()
+                        && inpaint.mask().getHeight() == initImage.getHeight()), "mask",
+                inpaint == null ? "" : "must have the init image's size " + initImage.getWidth() + "x" + initImage.getHeight()
+                        + ", got " + inpaint.mask().getWidth() + "x" + inpaint.mask().getHeight());
+        require(hiresFix == null || initImage == null, "enable_hr", "(hires fix) applies to text-to-image only");
+        if (hiresFix != null) {
+            int hiresSteps = hiresFix.secondPassSteps() > 0 ? hiresFix.secondPassSteps() : steps;
+            require((int) (hiresSteps * hiresFix.denoisingStrength()) >= 1, "denoising_strength",
+                    "x hires steps must leave at least one step to run, got " + hiresFix.denoisingStrength() + " x " + hiresSteps);
+            requireEmphasis(LoraTags.strip(hiresFix.prompt()), "hr_prompt");
+            requireEmphasis(LoraTags.strip(hiresFix.negativePrompt()), "hr_negative_prompt");
+        }
     }
 
     /**
@@ -103,6 +120,11 @@ public record GenerationRequest(
         all.addAll(LoraTags.parse(negativePrompt, "negative_prompt"));
         all.addAll(loras);
         return all;
+    }
+
+    /** Whether this request inpaints (an init image with a mask). */
+    public boolean isInpainting() {
+        return inpaint != null;
     }
 
     /** Whether step caching is on: the U-Net's deep features are reused between full steps. */
@@ -120,7 +142,8 @@ public record GenerationRequest(
         return new Builder(prompt).negativePrompt(negativePrompt).sampler(sampler).steps(steps)
                 .guidanceScale(guidanceScale).guidanceRescale(guidanceRescale).clipSkip(clipSkip).seed(seed)
                 .size(width, height).batchSize(batchSize).initImage(initImage, strength).eta(eta)
-                .microConditioning(microConditioning, negativeMicroConditioning).cacheInterval(cacheInterval).loras(loras);
+                .microConditioning(microConditioning, negativeMicroConditioning).cacheInterval(cacheInterval).loras(loras)
+                .inpaint(inpaint).hiresFix(hiresFix);
     }
 
     /** The micro-conditioning of the conditional pass for a {@code width} x {@code height} image. */
@@ -173,6 +196,8 @@ public record GenerationRequest(
         private MicroConditioning negativeMicroConditioning;
         private int cacheInterval = 1;
         private List<RequestedLora> loras = List.of();
+        private InpaintOptions inpaint;
+        private HiresFix hiresFix;
 
         private Builder(String prompt) {
             this.prompt = prompt;
@@ -254,10 +279,22 @@ public record GenerationRequest(
             return this;
         }
 
+        /** Inpainting of the init image; null for none. */
+        public Builder inpaint(InpaintOptions value) {
+            inpaint = value;
+            return this;
+        }
+
+        /** A1111's hires fix; null for none. */
+        public Builder hiresFix(HiresFix value) {
+            hiresFix = value;
+            return this;
+        }
+
         public GenerationRequest build() {
             return new GenerationRequest(prompt, negativePrompt, sampler, steps, guidanceScale, guidanceRescale,
                     clipSkip, seed, width, height, batchSize, initImage, strength, eta, microConditioning, negativeMicroConditioning,
-                    cacheInterval, loras);
+                    cacheInterval, loras, inpaint, hiresFix);
         }
     }
 }

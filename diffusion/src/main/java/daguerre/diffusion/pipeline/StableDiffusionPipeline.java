@@ -54,6 +54,12 @@ import java.util.function.BooleanSupplier;
  * latents / scaling_factor --VAE decoder--> pixels [B, 3, H, W] --> images with their infotext
  * </pre>
  *
+ * Inpainting ({@link GenerationRequest#inpaint()}) adds the mask: as extra U-Net input channels for
+ * 9-channel inpainting U-Nets, by blending the noised original back outside the mask after every step
+ * for 4-channel ones, and by pasting the original back after decoding. A hires fix
+ * ({@link GenerationRequest#hiresFix()}) is two jobs: {@link #start} runs the first pass, {@link #nextPass}
+ * the image-to-image pass at the larger size.
+ *
  * Every request runs in a child manager of the model's and every step in a child of that, so memory
  * does not grow across requests. One pipeline may serve requests from several threads one at a time.
  */
@@ -138,11 +144,7 @@ public final class StableDiffusionPipeline {
     private List<GeneratedImage> generate(GenerationRequest request, NoiseSource noise, GenerationListener listener,
                                           BooleanSupplier cancelled, BooleanSupplier finishEarly) {
         try (GenerationJob job = start(request, noise, listener, cancelled, finishEarly)) {
-            while (!job.isFinished() && !job.isFinishingEarly()) {
-                job.checkCancelled();
-                step(List.of(job));
-            }
-            return finish(job);
+            return run(job);
         }
     }
 
@@ -155,9 +157,144 @@ public final class StableDiffusionPipeline {
         return start(request, noise, listener, cancelled, () -> false);
     }
 
-    /** As {@link #start(GenerationRequest, NoiseSource, GenerationListener, BooleanSupplier)}, with a finish-early check. */
+    /**
+     * As {@link #start(GenerationRequest, NoiseSource, GenerationListener, BooleanSupplier)}, with a finish-early check.
+     * For a hires-fix request this is the first pass; once it is finished, {@link #nextPass} gives the second.
+     */
     public GenerationJob start(GenerationRequest request, NoiseSource noise, GenerationListener listener,
                                BooleanSupplier cancelled, BooleanSupplier finishEarly) {
+        if (request.hiresFix() == null) {
+            return start(request, noise, listener, cancelled, finishEarly, null, 1);
+        }
+        HiresPlan hires = hiresPlan(request);
+        GenerationListener counted = (step, steps, preview) -> listener.onStep(step, hires.totalSteps(), preview);
+        GenerationJob job = start(request.toBuilder().hiresFix(null).build(), noise, counted, cancelled, finishEarly, null, 1);
+        job.hires = hires;
+        job.hiresListener = listener;
+        return job;
+    }
+
+    /**
+     * What a hires fix runs: the first pass's size, the second pass's request (the target size, the
+     * hires steps, sampler and prompts, else the request's), its upscaler, and the steps of both passes.
+     */
+    record HiresPlan(GenerationRequest request, int width, int height, HiresFix.Target target, GenerationRequest second,
+                     Upscaler upscaler, int firstSteps, int totalSteps) {}
+
+    private HiresPlan hiresPlan(GenerationRequest request) {
+        HiresFix hires = request.hiresFix();
+        int width = request.width() > 0 ? request.width() : model.defaultImageSize();
+        int height = request.height() > 0 ? request.height() : model.defaultImageSize();
+        HiresFix.Target target = hires.target(width, height, model.vaeScaleFactor());
+        checkSize(target.width(), target.height());
+        GenerationRequest second = secondPass(request, target);
+        int firstSteps = modelCalls(request.sampler(), request.steps(), 1);
+        return new HiresPlan(request, width, height, target, second, Upscalers.find(hires.upscaler()).orElseThrow(),
+                firstSteps, firstSteps + modelCalls(second.sampler(), second.steps(), hires.denoisingStrength()));
+    }
+
+    /**
+     * A hires fix's second pass, for a finished first pass ({@link #start} of a hires-fix request): the
+     * first pass's latents upscaled (latent upscalers) or its images decoded, upscaled and encoded again
+     * (pixel upscalers, a VAE sample), cropped centrally to the target as A1111 does, then an
+     * image-to-image job at the target size with the hires strength, on fresh noise from the same seeds
+     * (an explicit noise source is drawn on). Its listener hears the steps of both passes counted
+     * together; its images carry the first pass's infotext with A1111's hires fields. The caller closes
+     * both jobs (the first only after this returns).
+     *
+     * @return the second pass, or null when {@code job} is not the unfinished business of a hires fix
+     *     (no hires fix, already the second pass, or stopped early: then it is decoded as it stands)
+     */
+    public GenerationJob nextPass(GenerationJob job) {
+        HiresPlan hires = job.hires;
+        if (hires == null || !job.isFinished()) {
+            return null;
+        }
+        NoiseSource noise = job.noise instanceof SeededNoise seeded ? new SeededNoise(seeded.seeds()) : job.noise;
+        NDArray upscaled = Cancellation.whileChecking(job.cancelled,
+                () -> upscale(job.state.result(), hires.upscaler(), hires.target(), noise, job.manager));
+        GenerationListener listener = job.hiresListener;
+        GenerationListener counted = (step, steps, preview) -> listener.onStep(hires.firstSteps() + step, hires.totalSteps(), preview);
+        GenerationJob second = start(hires.second(), noise, counted, job.cancelled, job.finishEarly, upscaled,
+                hires.request().hiresFix().denoisingStrength());
+        second.hiresOf = hires;
+        return second;
+    }
+
+    /** Runs every pass of a job to its end (or until it is finished early) and decodes the last. */
+    private List<GeneratedImage> run(GenerationJob job) {
+        while (!job.isFinished() && !job.isFinishingEarly()) {
+            job.checkCancelled();
+            step(List.of(job));
+        }
+        try (GenerationJob next = nextPass(job)) {
+            return next == null ? finish(job) : run(next);
+        }
+    }
+
+    /** Model calls of a job with this sampler, steps and strength (as its sampler state will count them). */
+    private int modelCalls(daguerre.diffusion.sampling.Sampler sampler, int steps, double strength) {
+        SamplingPlan plan = SamplingPlan.of(sampler, model.scheduler(), steps).withStrength(strength);
+        try (NDManager scratch = model.manager().newSubManager()) {
+            NDArray probe = scratch.zeros(new Shape(1, 1, 1, 1));
+            return SamplerState.startFromImage(plan, probe, (shape, m) -> m.zeros(shape), scratch).totalSteps();
+        }
+    }
+
+    /** The second pass's request: the target size, the hires steps, sampler and prompts (else the request's). */
+    private static GenerationRequest secondPass(GenerationRequest request, HiresFix.Target target) {
+        HiresFix hires = request.hiresFix();
+        int steps = hires.secondPassSteps() > 0 ? hires.secondPassSteps() : request.steps();
+        var sampler = hires.sampler() != null ? hires.sampler() : request.sampler();
+        return GenerationRequest.builder(hires.prompt().isEmpty() ? request.prompt() : hires.prompt())
+                .negativePrompt(hires.negativePrompt().isEmpty() ? request.negativePrompt() : hires.negativePrompt())
+                .sampler(sampler).steps(steps).guidanceScale(request.guidanceScale()).guidanceRescale(request.guidanceRescale())
+                .clipSkip(request.clipSkip()).seed(request.seed()).size(target.width(), target.height())
+                .batchSize(request.batchSize()).eta(sampler == daguerre.diffusion.sampling.Sampler.DDIM ? request.eta() : 0)
+                .cacheInterval(Math.min(request.cacheInterval(), steps)).loras(request.loras()).build();
+    }
+
+    /**
+     * The first pass's latents at the target size, in {@code job}: a latent upscaler resamples them; a
+     * pixel one gets each decoded image, and the upscaled images are encoded again (a VAE sample, its
+     * noise drawn from {@code noise}); then the central crop of the target's size (A1111's truncation).
+     */
+    private NDArray upscale(NDArray latents, Upscaler upscaler, HiresFix.Target target, NoiseSource noise, NDManager job) {
+        int factor = model.vaeScaleFactor();
+        NDArray up;
+        if (upscaler instanceof Upscaler.Latent latent) {
+            up = latent.upscale(latents, target.upscaledHeight() / factor, target.upscaledWidth() / factor);
+            up.attach(job);
+        } else {
+            Upscaler.Pixel pixel = (Upscaler.Pixel) upscaler;
+            NDList images = new NDList();
+            for (int i = 0; i < latents.getShape().get(0); i++) {
+                BufferedImage image = pixel.upscale(decode(latents.get(i).expandDims(0)), target.upscaledWidth(), target.upscaledHeight());
+                images.add(ImageTensors.fromImage(job, image));
+            }
+            NDArray pixels = NDArrays.concat(images, 0); // [B, 3, H', W']
+            NDArray sampleNoise = noise.next(new Shape(pixels.getShape().get(0), latents.getShape().get(1),
+                    target.upscaledHeight() / factor, target.upscaledWidth() / factor), job);
+            up = Scopes.scoped(() -> {
+                LatentDistribution posterior = model.vae().encode(pixels, vaeTiling);
+                return posterior.sample(sampleNoise).mul(model.vae().config().scalingFactor());
+            }, pixels, sampleNoise);
+            up.attach(job);
+        }
+        int cutY = (target.upscaledHeight() - target.height()) / factor;
+        int cutX = (target.upscaledWidth() - target.width()) / factor;
+        if (cutX == 0 && cutY == 0) {
+            return up;
+        }
+        long h = up.getShape().get(2);
+        long w = up.getShape().get(3);
+        NDArray cropped = up.get(new NDIndex(":, :, {}:{}, {}:{}", cutY / 2, h - (cutY + 1) / 2, cutX / 2, w - (cutX + 1) / 2)).duplicate();
+        cropped.attach(job);
+        return cropped;
+    }
+
+    private GenerationJob start(GenerationRequest request, NoiseSource noise, GenerationListener listener,
+                                BooleanSupplier cancelled, BooleanSupplier finishEarly, NDArray initLatents, double initStrength) {
         int width = request.width() > 0 ? request.width() : model.defaultImageSize();
         int height = request.height() > 0 ? request.height() : model.defaultImageSize();
         checkSize(width, height);
@@ -181,12 +318,35 @@ public final class StableDiffusionPipeline {
             int factor = model.vaeScaleFactor();
             Shape latentShape = new Shape(request.batchSize(), model.vae().config().latentChannels(),
                     height / factor, width / factor);
-            SamplerState state = request.isImageToImage()
-                    ? SamplerState.startFromImage(plan.withStrength(request.strength()), Cancellation.whileChecking(cancelled,
-                            () -> encodeImage(request.initImage(), width, height, latentShape, noise, manager)), noise, manager)
-                    : SamplerState.start(plan, latentShape, noise, manager);
-            return new GenerationJob(request, width, height, noise, manager, state, conditioning, jobLoras, embeddingHashes,
-                    listener, cancelled, finishEarly);
+            InpaintMasks.Prepared inpainting = request.isInpainting()
+                    ? InpaintMasks.prepare(request.initImage(), request.inpaint(), width, height) : null;
+            boolean maskInput = takesMask();
+            NDArray[] extra = new NDArray[1];
+            SamplerState state;
+            if (inpainting != null) {
+                state = Cancellation.whileChecking(cancelled, () -> startInpainting(request, inpainting,
+                        plan.withStrength(request.strength()), latentShape, noise, maskInput, extra, manager));
+            } else {
+                if (initLatents != null) {
+                    state = SamplerState.startFromImage(plan.withStrength(initStrength), initLatents, noise, manager);
+                } else {
+                    state = request.isImageToImage()
+                            ? SamplerState.startFromImage(plan.withStrength(request.strength()), Cancellation.whileChecking(cancelled,
+                                    () -> encodeImage(request.initImage(), width, height, latentShape, noise, manager)), noise, manager)
+                            : SamplerState.start(plan, latentShape, noise, manager);
+                }
+                if (maskInput) {
+                    // an inpainting U-Net without a mask repaints everything: mask 1, masked image all mid-grey (A1111's conditioning)
+                    NDArray grey = manager.zeros(new Shape(1, 3, height, width));
+                    NDArray masked = Cancellation.whileChecking(cancelled, () -> encodePixels(grey, latentShape, noise, manager));
+                    extra[0] = manager.ones(new Shape(latentShape.get(0), 1, latentShape.get(2), latentShape.get(3))).concat(masked, 1);
+                }
+            }
+            GenerationJob job = new GenerationJob(request, width, height, noise, manager, state, conditioning, jobLoras,
+                    embeddingHashes, listener, cancelled, finishEarly);
+            job.unetExtraChannels = extra[0];
+            job.inpainting = inpainting;
+            return job;
         } catch (RuntimeException e) {
             manager.close();
             throw e;
@@ -247,9 +407,10 @@ public final class StableDiffusionPipeline {
         int row = 0;
         for (GenerationJob job : jobs) {
             ModelCall call = job.state.modelCall(step);
-            inputs.add(call.input());
+            NDArray input = job.unetInput(call.input()); // [B, C, h, w] (inpainting U-Nets: [B, C + 1 + C, h, w])
+            inputs.add(input);
             if (job.guided()) {
-                inputs.add(call.input()); // [B, C, h, w] twice: unconditional rows, then conditional rows
+                inputs.add(input); // twice: unconditional rows, then conditional rows
             }
             conditionings.add(job.conditioning);
             Arrays.fill(timesteps, row, row + job.rows(), (float) call.timestep());
@@ -322,15 +483,36 @@ public final class StableDiffusionPipeline {
         return Cancellation.whileChecking(job.cancelled, () -> decodeAll(job));
     }
 
+    /** The images as the U-Net made them, without the paste-back of the original outside an inpainting mask (for parity with diffusers). */
+    List<GeneratedImage> finishWithoutOverlay(GenerationJob job) {
+        return Cancellation.whileChecking(job.cancelled, () -> decodeAll(job, false, this::infotext));
+    }
+
+    private Infotext infotext(GenerationJob job, long seed) {
+        if (job.hiresOf != null) {
+            HiresPlan h = job.hiresOf;
+            return infotext(h.request(), job.loras, job.embeddingHashes, seed, h.width(), h.height(), null, h);
+        }
+        return infotext(job.request, job.loras, job.embeddingHashes, seed, job.width, job.height, job.inpainting, null);
+    }
+
     private List<GeneratedImage> decodeAll(GenerationJob job) {
+        return decodeAll(job, true, this::infotext);
+    }
+
+    private List<GeneratedImage> decodeAll(GenerationJob job, boolean overlay,
+                                           java.util.function.BiFunction<GenerationJob, Long, Infotext> infotext) {
         NDArray latents = job.isFinished() ? job.state.result()
                 : job.state.denoised() != null ? job.state.denoised() : job.state.latents();
         long[] seeds = job.noise instanceof SeededNoise seeded ? seeded.seeds() : null;
         List<GeneratedImage> images = new ArrayList<>();
         for (int i = 0; i < job.request.batchSize(); i++) {
             long seed = seeds != null ? seeds[i] : job.request.seed() + i;
-            images.add(new GeneratedImage(decode(latents.get(i).expandDims(0)), seed,
-                    infotext(job.request, job.loras, job.embeddingHashes, seed, job.width, job.height)));
+            BufferedImage image = decode(latents.get(i).expandDims(0));
+            if (job.inpainting != null && overlay) {
+                image = InpaintMasks.overlay(job.inpainting, image);
+            }
+            images.add(new GeneratedImage(image, seed, infotext.apply(job, seed)));
         }
         return images;
     }
@@ -402,11 +584,71 @@ public final class StableDiffusionPipeline {
                 negativeTimeIds.concat(timeIds, 0));
     }
 
+    /** Whether the U-Net takes a mask and masked-image latents after the latents (in_channels 2C + 1: SD inpainting models). */
+    boolean takesMask() {
+        int latent = model.vae().config().latentChannels();
+        int in = model.unet().config().inChannels();
+        if (in != latent && in != 2 * latent + 1) {
+            throw new IllegalStateException("a U-Net with " + in + " input channels fits neither " + latent
+                    + " latent channels nor an inpainting layout (" + (2 * latent + 1) + ")");
+        }
+        return in == 2 * latent + 1;
+    }
+
+    /**
+     * Inpainting's latents, as diffusers' inpaint pipeline draws them: (strength below 1 or a U-Net
+     * without mask input) the image latents, a VAE sample; the initial noise; (mask input) the masked
+     * image's latents, another VAE sample. Mask latents: the binary mask at every {@code factor}-th
+     * pixel (F.interpolate 'nearest'). A U-Net without mask input gets diffusers' legacy blending.
+     */
+    private SamplerState startInpainting(GenerationRequest request, InpaintMasks.Prepared prepared, SamplingPlan plan,
+                                         Shape latentShape, NoiseSource noise, boolean maskInput, NDArray[] extra, NDManager job) {
+        int batch = (int) latentShape.get(0);
+        int h = (int) latentShape.get(2);
+        int w = (int) latentShape.get(3);
+        int width = prepared.content().getWidth();
+        int factor = model.vaeScaleFactor();
+        float[] latentMask = new float[h * w];
+        for (int y = 0; y < h; y++) {
+            for (int x = 0; x < w; x++) {
+                latentMask[y * w + x] = prepared.binary()[(y * factor) * width + x * factor];
+            }
+        }
+        NDArray mask = job.create(latentMask, new Shape(1, 1, h, w)).repeat(0, batch); // [B, 1, h, w], 1 = repaint
+        NDArray pixels = ImageTensors.fromImage(job, prepared.content()); // [1, 3, H, W]
+        NDArray imageLatents = null;
+        if (plan.strength() < 1 || !maskInput) {
+            imageLatents = encodePixels(pixels, latentShape, noise, job);
+            InpaintOptions.Fill fill = request.inpaint().fill();
+            if (fill == InpaintOptions.Fill.LATENT_NOISE) {
+                imageLatents = imageLatents.mul(mask.neg().add(1)).add(noise.next(latentShape, job).mul(mask));
+            } else if (fill == InpaintOptions.Fill.LATENT_NOTHING) {
+                imageLatents = imageLatents.mul(mask.neg().add(1));
+            }
+        }
+        NDArray unitNoise = noise.next(latentShape, job);
+        if (maskInput) {
+            NDArray keep = job.create(prepared.binary(), new Shape(1, 1, pixels.getShape().get(2), pixels.getShape().get(3)))
+                    .neg().add(1);
+            NDArray maskedLatents = encodePixels(pixels.mul(keep), latentShape, noise, job); // repaint area mid-grey (0)
+            extra[0] = mask.concat(maskedLatents, 1);
+        }
+        SamplerState state = SamplerState.startWithNoise(plan, imageLatents, unitNoise, noise, job);
+        if (!maskInput) {
+            state.blendOutsideMask(mask.neg().add(1), imageLatents, unitNoise);
+        }
+        return state;
+    }
+
     /** Image-to-image: VAE posterior sample of the init image, scaled, one row per batch image. */
     private NDArray encodeImage(BufferedImage image, int width, int height, Shape latentShape, NoiseSource noise,
                                 NDManager job) {
         BufferedImage sized = image.getWidth() == width && image.getHeight() == height ? image : resize(image, width, height);
-        NDArray pixels = ImageTensors.fromImage(job, sized); // [1, 3, H, W] in [-1, 1]
+        return encodePixels(ImageTensors.fromImage(job, sized), latentShape, noise, job); // [1, 3, H, W] in [-1, 1]
+    }
+
+    /** VAE posterior sample of {@code pixels} [1, 3, H, W] in [-1, 1], scaled, one row per batch image (its noise drawn now). */
+    private NDArray encodePixels(NDArray pixels, Shape latentShape, NoiseSource noise, NDManager job) {
         NDArray sampleNoise = noise.next(latentShape, job);
         return Scopes.scoped(() -> {
             LatentDistribution posterior = model.vae().encode(pixels, vaeTiling);
@@ -424,8 +666,12 @@ public final class StableDiffusionPipeline {
         }
     }
 
-    private Infotext infotext(GenerationRequest request, List<JobLora> loras, List<String> embeddingHashes, long seed,
-                              int width, int height) {
+    /**
+     * A1111's infotext: the base fields, then (as A1111 appends its extra parameters) the inpainting
+     * fields for {@code inpainting} and the hires fields for a hires-fix {@code request} run as {@code hires}.
+     */
+    private Infotext infotext(GenerationRequest request, List<JobLora> loras, List<String> embeddingHashes, long seed, int width,
+                              int height, InpaintMasks.Prepared inpainting, HiresPlan hires) {
         Map<String, String> params = new LinkedHashMap<>();
         params.put("Steps", Integer.toString(request.steps()));
         params.put("Sampler", request.sampler().a1111Name());
@@ -436,9 +682,48 @@ public final class StableDiffusionPipeline {
         params.put("Model", model.id());
         if (request.isImageToImage()) {
             params.put("Denoising strength", Infotext.number(request.strength()));
+        } else if (hires != null) {
+            params.put("Denoising strength", Infotext.number(request.hiresFix().denoisingStrength()));
         }
         if (request.clipSkip() > 1) {
             params.put("Clip skip", Integer.toString(request.clipSkip()));
+        }
+        if (inpainting != null) {   // as A1111's StableDiffusionProcessingImg2Img.init writes them, in its order
+            InpaintOptions o = request.inpaint();
+            if (o.invert()) {
+                params.put("Mask mode", "Inpaint not masked");
+            }
+            if (o.maskBlur() > 0) {
+                params.put("Mask blur", Integer.toString(o.maskBlur()));
+            }
+            if (inpainting.fullRes()) {
+                params.put("Inpaint area", "Only masked");
+                params.put("Masked area padding", Integer.toString(o.fullResPadding()));
+            }
+            if (o.fill() != InpaintOptions.Fill.ORIGINAL) {
+                params.put("Masked content", o.fill().a1111Name());
+            }
+        }
+        if (hires != null) {
+            HiresFix h = request.hiresFix();
+            if (h.resizes()) {
+                params.put("Hires resize", h.resizeX() + "x" + h.resizeY());
+            } else {
+                params.put("Hires upscale", Infotext.number(h.scale()));
+            }
+            if (h.secondPassSteps() > 0) {
+                params.put("Hires steps", Integer.toString(h.secondPassSteps()));
+            }
+            params.put("Hires upscaler", hires.upscaler().name());
+            if (h.sampler() != null && h.sampler() != request.sampler()) {
+                params.put("Hires sampler", h.sampler().a1111Name());
+            }
+            if (!h.prompt().isEmpty() && !h.prompt().equals(request.prompt())) {
+                params.put("Hires prompt", h.prompt());
+            }
+            if (!h.negativePrompt().isEmpty() && !h.negativePrompt().equals(request.negativePrompt())) {
+                params.put("Hires negative prompt", h.negativePrompt());
+            }
         }
         if (request.guidanceRescale() > 0) {
             params.put("Guidance rescale", Infotext.number(request.guidanceRescale()));

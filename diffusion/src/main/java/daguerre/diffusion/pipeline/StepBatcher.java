@@ -74,30 +74,37 @@ public final class StepBatcher implements AutoCloseable {
                                          BooleanSupplier finishEarly) throws InterruptedException {
         try (GenerationJob job = pipeline.start(request, SeededNoise.consecutive(request.seed(), request.batchSize()),
                 listener, cancelled, finishEarly)) {
-            Active entry = new Active(job, new CompletableFuture<>());
-            synchronized (active) {
-                if (closed) {
-                    throw new CancellationException("the batcher is closed");
-                }
-                active.add(entry);
-                active.notifyAll();
+            return run(job);
+        }
+    }
+
+    /** Runs {@code job} in the shared batch until it is done, then its next pass (a hires fix's second) the same way, and decodes the last. */
+    private List<GeneratedImage> run(GenerationJob job) throws InterruptedException {
+        Active entry = new Active(job, new CompletableFuture<>());
+        synchronized (active) {
+            if (closed) {
+                throw new CancellationException("the batcher is closed");
             }
-            try {
-                entry.done.get();
-            } catch (ExecutionException e) {
-                Throwable cause = e.getCause();
-                if (cause instanceof RuntimeException runtime) {
-                    throw runtime;
-                }
-                if (cause instanceof Error error) {
-                    throw error;
-                }
-                throw new IllegalStateException(cause);
-            } catch (InterruptedException e) {
-                entry.done.cancel(false);
-                throw e;
+            active.add(entry);
+            active.notifyAll();
+        }
+        try {
+            entry.done.get();
+        } catch (ExecutionException e) {
+            Throwable cause = e.getCause();
+            if (cause instanceof RuntimeException runtime) {
+                throw runtime;
             }
-            return pipeline.finish(job);
+            if (cause instanceof Error error) {
+                throw error;
+            }
+            throw new IllegalStateException(cause);
+        } catch (InterruptedException e) {
+            entry.done.cancel(false);
+            throw e;
+        }
+        try (GenerationJob next = pipeline.nextPass(job)) {
+            return next == null ? pipeline.finish(job) : run(next);
         }
     }
 

@@ -43,6 +43,10 @@ public final class SamplerState {
     private NDArray denoised;
     private List<NDArray> history = List.of();
     private NDArray heldSample;
+    /** Legacy inpainting: where the latents are kept (1) or sampled (0) [B, 1, h, w], the clean latents and the unit noise; or null. */
+    private NDArray keepMask;
+    private NDArray keptLatents;
+    private NDArray keptNoise;
 
     private SamplerState(SamplingPlan plan, Schedule schedule, int startIndex, NoiseSource noise,
                          NDManager manager) {
@@ -110,6 +114,48 @@ public final class SamplerState {
         return state;
     }
 
+    /**
+     * Starts an inpainting job as diffusers' inpaint pipelines do, on noise the caller drew: at strength 1
+     * the latents are {@code unitNoise} times the initial noise sigma (whatever the image), else
+     * {@code imageLatents} noised to the first timestep with {@code unitNoise}.
+     *
+     * @param imageLatents the encoded (and scaled) image latents [B, C, h, w]; may be null at strength 1
+     * @param unitNoise standard-normal noise of the latents' shape, kept by the caller
+     */
+    public static SamplerState startWithNoise(SamplingPlan plan, NDArray imageLatents, NDArray unitNoise, NoiseSource noise,
+                                              NDManager jobManager) {
+        Objects.requireNonNull(noise, "noise");
+        SamplerAlgorithm algorithm = plan.sampler().algorithm();
+        Schedule schedule = algorithm.schedule(plan.config(), plan.steps(), plan.strength());
+        int start = plan.strength() == 1 ? 0 : algorithm.startIndex(schedule, plan.steps(), plan.strength());
+        if (start >= schedule.modelCalls()) {
+            throw new IllegalArgumentException("strength " + plan.strength() + " with " + plan.steps()
+                    + " steps leaves no denoising step; raise the strength or the steps");
+        }
+        SamplerState state = new SamplerState(plan, schedule, start, noise, jobManager);
+        try (NDManager temporary = jobManager.newSubManager()) {
+            NDArray initial = plan.strength() == 1 ? unitNoise.mul(schedule.initNoiseSigma())
+                    : algorithm.addNoise(schedule, start, imageLatents, unitNoise);
+            initial.attach(jobManager);
+            state.latents = initial;
+        }
+        return state;
+    }
+
+    /**
+     * Legacy inpainting with a U-Net that has no mask input (diffusers' 4-channel path): after every
+     * step the latents where {@code keep} is 1 are replaced by {@code imageLatents} noised with
+     * {@code unitNoise} to the next call's level, and by {@code imageLatents} themselves after the last
+     * step: {@code x = keep * noised(x0) + (1 - keep) * x}. The arrays must live in the job's manager.
+     *
+     * @param keep [B, 1, h, w]: 1 outside the area to repaint, 0 inside
+     */
+    public void blendOutsideMask(NDArray keep, NDArray imageLatents, NDArray unitNoise) {
+        this.keepMask = Objects.requireNonNull(keep, "keep");
+        this.keptLatents = Objects.requireNonNull(imageLatents, "imageLatents");
+        this.keptNoise = Objects.requireNonNull(unitNoise, "unitNoise");
+    }
+
     /** Whether every model call of the job has been made. */
     public boolean isFinished() {
         return index >= schedule.modelCalls();
@@ -144,8 +190,14 @@ public final class SamplerState {
             inputs.addAll(before);
             inputs.add(modelOutput);
             step.tempAttachAll(inputs.toArray(new NDArray[0]));
+            if (keepMask != null) {
+                step.tempAttachAll(keepMask, keptLatents, keptNoise);
+            }
             out = algorithm.step(new SamplerAlgorithm.StepInput(plan, schedule, index, index - startIndex, latents,
                     modelOutput, history, heldSample, noise, step));
+            if (keepMask != null) {
+                out = blended(out, step);
+            }
             for (NDArray kept : keptArrays(out)) {
                 if (kept == modelOutput) {
                     throw new IllegalStateException(plan.sampler() + " kept the caller's model output array");
@@ -234,6 +286,21 @@ public final class SamplerState {
         if (isFinished()) {
             throw new IllegalStateException("the job has made all " + totalSteps() + " model calls");
         }
+    }
+
+    /** The step's output with the kept area put back (legacy inpainting), in the step's manager. */
+    private SamplerAlgorithm.StepOutput blended(SamplerAlgorithm.StepOutput out, NDManager step) {
+        boolean last = index == schedule.modelCalls() - 1;
+        NDArray proper = last ? keptLatents : algorithm.addNoise(schedule, index + 1, keptLatents, keptNoise);
+        NDArray sampled = keepMask.neg().add(1);
+        NDArray latentsOut = keepMask.mul(proper).add(sampled.mul(out.latents()));
+        latentsOut.attach(step);
+        NDArray denoisedOut = out.denoised();
+        if (last && algorithm.resultIsDenoised() && denoisedOut != null) {
+            denoisedOut = keepMask.mul(keptLatents).add(sampled.mul(denoisedOut));
+            denoisedOut.attach(step);
+        }
+        return new SamplerAlgorithm.StepOutput(latentsOut, denoisedOut, out.history(), out.heldSample());
     }
 
     /** Every array the state references now, without duplicates. */
