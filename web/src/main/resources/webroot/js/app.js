@@ -4,6 +4,7 @@ import { DetailView } from './detail.js';
 import { EventStream } from './events.js';
 import { Gallery } from './gallery.js';
 import { GenerateForm } from './generate.js';
+import { loadLoraPicker } from './loras.js';
 import { Queue } from './queue.js';
 
 const CONNECTION_TEXT = {
@@ -23,6 +24,7 @@ async function main() {
   const batch = new BatchView();
 
   const models = await loadModels(form);
+  await loadLoraPicker();
   gallery.setModels(models);
   gallery.reload();
 

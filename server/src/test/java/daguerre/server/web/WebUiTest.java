@@ -79,8 +79,13 @@ class WebUiTest {
         Path models = Files.createDirectories(dataDir.resolve("models"));
         // "tiny" has a model card (examples, caption form, vocabulary), the twin has none.
         Path tiny = TestModelCards.writeInto(TinyModelFolder.create(models, "tiny"), "tiny");
-        engine = PipelineEngine.load(List.of(tiny, TinyModelFolder.create(models, TWIN)),
-                new ModelHasher(), 1);
+        // one LoRA in the LoRA folder, for the picker
+        Path loras = Files.createDirectories(dataDir.resolve("loras"));
+        Files.copy(daguerre.weights.Golden.file("lora_tiny", "lora_kohya.safetensors"), loras.resolve("apple-style.safetensors"));
+        ModelHasher hasher = new ModelHasher();
+        engine = PipelineEngine.load(List.of(tiny, TinyModelFolder.create(models, TWIN)), hasher, 1,
+                daguerre.diffusion.nn.WeightPrecision.AS_STORED, daguerre.diffusion.vae.VaeTiling.AUTO,
+                new daguerre.diffusion.lora.LoraLibrary(loras, 1 << 30, hasher), null);
         // A preview after every step.
         server = TestServer.start(dataDir.resolve("data"), engine, c -> c.withPreviewEvery(1));
         browser = HeadlessChromium.start(1280, 900);
@@ -393,6 +398,37 @@ class WebUiTest {
         assertEquals("Skip to the gallery", driver.switchTo().activeElement().getText());
         driver.switchTo().activeElement().sendKeys(Keys.TAB);
         assertEquals("prompt", driver.switchTo().activeElement().getDomAttribute("id"));
+    }
+
+    @Test
+    void theLoraPickerInsertsATagAtTheCursorAndTheJobRunsIt() throws Exception {
+        WebElement picker = driver.findElement(By.id("lora-picker"));
+        assertTrue(picker.isDisplayed(), "the picker shows when the server has LoRAs");
+        WebElement prompt = driver.findElement(By.id("prompt"));
+        prompt.sendKeys("a red apple");
+        new org.openqa.selenium.support.ui.Select(picker).selectByValue("apple-style");
+        assertEquals("a red apple <lora:apple-style:1>", value("prompt"));
+        assertEquals("", picker.getDomProperty("value"), "the picker resets to its placeholder");
+        prompt.sendKeys(Keys.ENTER);
+        String id = waitFor(d -> {
+            try {
+                JsonNode jobs = TestServer.json(server.get("/api/v1/jobs"));
+                for (String list : List.of("items", "recent")) {
+                    for (JsonNode j : jobs.path(list)) {
+                        if (j.path("request").path("prompt").asText().equals("a red apple <lora:apple-style:1>")) {
+                            return j.get("id").asText();
+                        }
+                    }
+                }
+                return null;
+            } catch (IOException | InterruptedException e) {
+                return null;
+            }
+        });
+        JsonNode job = server.awaitStatus(id, "succeeded");
+        String infotext = TestServer.json(server.get("/api/v1/images/" + job.get("images").get(0).asText() + "/metadata"))
+                .get("infotext").asText();
+        assertTrue(infotext.contains("Lora hashes: \"apple-style: "), infotext);
     }
 
     @Test
