@@ -6,8 +6,16 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import daguerre.diffusion.eval.ImageMetrics;
+import daguerre.diffusion.lora.AppliedLoras;
+import daguerre.diffusion.lora.LoraMerger;
+import daguerre.diffusion.lora.RuntimeLora;
+import daguerre.diffusion.lora.RuntimeLoras;
+import daguerre.diffusion.lora.WeightedLora;
 import daguerre.diffusion.nn.FusedOps;
 import daguerre.diffusion.nn.Kernels;
+import daguerre.diffusion.nn.LowRankBranch;
+import daguerre.diffusion.nn.LowRankBranches;
+import daguerre.diffusion.nn.Parameter;
 import daguerre.diffusion.pipeline.GenerationJob;
 import daguerre.diffusion.pipeline.GenerationListener;
 import daguerre.diffusion.pipeline.GenerationRequest;
@@ -22,6 +30,10 @@ import daguerre.diffusion.unet.UNetConditioning;
 import daguerre.diffusion.unet.UNetConfig;
 import daguerre.diffusion.vae.VaeConfig;
 import daguerre.diffusion.vae.VaeTiling;
+import daguerre.weights.lora.LoraFile;
+import daguerre.weights.lora.LoraKind;
+import daguerre.weights.lora.LoraModule;
+import daguerre.weights.lora.LoraNetwork;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.util.ArrayList;
@@ -316,6 +328,87 @@ public final class Benchmark {
                             m.create(in.timeIds(), new Shape(2, SDXL_TIME_IDS)));
             return () -> model.unet().forward(x, t, conditioning);
         });
+    }
+
+    /**
+     * The cost of LoRAs at one size: a U-Net step (guided, two rows) with 0 and with each of
+     * {@code counts} random LoRAs run beside the layers ({@link RuntimeLoras}), and the time to merge one
+     * into the weights and to take it out again ({@link LoraMerger}, {@link AppliedLoras#remove}); a merged
+     * LoRA's step costs what a plain step costs. The LoRAs patch what kohya's scripts train by default:
+     * every attention projection, feed-forward and proj_in/proj_out of the U-Net, at {@code rank}.
+     *
+     * @return seconds by name: {@code lora_unet_step_s.<px>.<n>}, {@code lora_merge_s.<px>}, {@code lora_remove_s.<px>}
+     */
+    public static Map<String, Double> loraCosts(StableDiffusionModel model, int size, List<Integer> counts, int rank, Options options) {
+        Inputs in = Inputs.random(model, size / model.vaeScaleFactor(), model.tokenizer().encode(PROMPT).length,
+                new SplittableRandom(options.seed()));
+        SplittableRandom random = new SplittableRandom(options.seed() + 1);
+        int most = counts.stream().mapToInt(Integer::intValue).max().orElse(0);
+        List<LoraFile> loras = new ArrayList<>();
+        for (int i = 0; i < Math.max(1, most); i++) {
+            loras.add(randomLora(model, rank, random));
+        }
+        Map<String, Double> figures = new LinkedHashMap<>();
+        figures.put("lora_rank." + size, (double) rank);
+        figures.put("lora_modules." + size, (double) loras.get(0).modules().size());
+        figures.put("lora_mib." + size, loras.get(0).byteSize() / (double) (1 << 20));
+        figures.put("lora_unet_step_s." + size + ".0", unetStepSeconds(model, in, options));
+        for (int count : counts) {
+            try (NDManager uploads = model.manager().newSubManager()) {
+                List<RuntimeLoras.Use> uses = new ArrayList<>();
+                for (LoraFile lora : loras.subList(0, count)) {
+                    uses.add(new RuntimeLoras.Use(RuntimeLora.upload(lora, LoraMerger.networks(model), uploads), 0.8f, 0.8f));
+                }
+                Map<Parameter, List<LowRankBranch>> branches = RuntimeLoras.unetBranches(List.of(new RuntimeLoras.Rows(2, uses)), uploads);
+                figures.put("lora_unet_step_s." + size + "." + count,
+                        LowRankBranches.during(branches, () -> unetStepSeconds(model, in, options)));
+            }
+        }
+        double[] merge = new double[options.repeats()];
+        double[] remove = new double[options.repeats()];
+        for (int i = -options.warmups(); i < options.repeats(); i++) {
+            long start = System.nanoTime();
+            AppliedLoras applied = LoraMerger.merge(model, List.of(WeightedLora.of(loras.get(0), 0.8f)));
+            long merged = System.nanoTime();
+            applied.remove();
+            long removed = System.nanoTime();
+            if (i >= 0) {
+                merge[i] = (merged - start) / 1e9;
+                remove[i] = (removed - merged) / 1e9;
+            }
+        }
+        figures.put("lora_merge_s." + size, median(merge));
+        figures.put("lora_remove_s." + size, median(remove));
+        return figures;
+    }
+
+    /** A random LoRA (down N(0, 1/in), up N(0, 0.01), alpha = rank) on the U-Net weights kohya's scripts patch by default. */
+    private static LoraFile randomLora(StableDiffusionModel model, int rank, SplittableRandom random) {
+        java.util.regex.Pattern trained = java.util.regex.Pattern.compile(
+                ".*(attn[12]\\.to_(q|k|v|out\\.0)|ff\\.net\\.0\\.proj|ff\\.net\\.2|proj_in|proj_out)\\.weight");
+        List<LoraModule> modules = new ArrayList<>();
+        for (Map.Entry<String, Parameter> e : model.unet().namedParameters().entrySet()) {
+            long[] shape = e.getValue().shape().getShape();
+            boolean linear = shape.length == 2;
+            boolean pointwise = shape.length == 4 && shape[2] == 1 && shape[3] == 1;
+            if (!trained.matcher(e.getKey()).matches() || !(linear || pointwise)) {
+                continue;
+            }
+            int out = Math.toIntExact(shape[0]);
+            int inFeatures = Math.toIntExact(shape[1]);
+            float[] down = normal(random, (long) rank * inFeatures);
+            float[] up = normal(random, (long) out * rank);
+            float downScale = (float) (1 / Math.sqrt(inFeatures));
+            for (int k = 0; k < down.length; k++) {
+                down[k] *= downScale;
+            }
+            for (int k = 0; k < up.length; k++) {
+                up[k] *= 0.01f;
+            }
+            modules.add(new LoraModule(LoraNetwork.UNET, e.getKey(), shape, "random_" + e.getKey(),
+                    linear ? LoraKind.LINEAR : LoraKind.CONV1X1, rank, rank, down, up));
+        }
+        return new LoraFile(java.nio.file.Path.of("random-rank" + rank + ".safetensors"), Map.of(), modules);
     }
 
     private static double vaeDecodeSeconds(StableDiffusionModel model, Inputs in, Options options) {

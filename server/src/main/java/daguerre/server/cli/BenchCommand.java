@@ -126,6 +126,14 @@ public final class BenchCommand implements Callable<Integer> {
                     + " (vae_decode_tiled_s.<px>, vae_decode_tiled_activations_gib.<px>; untiled: vae_decode_untiled_...)")
     List<Integer> vaeDecodeSizes;
 
+    @Option(names = "--loras", split = ",", paramLabel = "N",
+            description = "also time a U-Net step with N random LoRAs run beside the layers (e.g. 1,3) and the merge of one"
+                    + " (lora_unet_step_s.<px>.<N>, lora_step_overhead.<px>.<N>, lora_merge_s.<px>)")
+    List<Integer> loras;
+
+    @Option(names = "--lora-rank", defaultValue = "16", description = "rank of the --loras LoRAs (default: ${DEFAULT-VALUE})")
+    int loraRank;
+
     /** Finds the default model; tests replace it. */
     Supplier<Optional<Path>> defaultModelLocator = DefaultModel::locate;
 
@@ -146,6 +154,10 @@ public final class BenchCommand implements Callable<Integer> {
             tiling = VaeTiling.of(VaeTiling.Mode.named(vaeTiling));
             if (imageSteps < 1 || soak < 0 || soak == 1) {
                 throw new IllegalArgumentException("--image-steps must be at least 1 and --soak 0 or at least 2");
+            }
+            if (loras != null && (loras.stream().anyMatch(n -> n < 1 || n > 16) || loraRank < 1)) {
+                throw new IllegalArgumentException("--loras takes counts from 1 to 16 and --lora-rank at least 1, got " + loras
+                        + " and " + loraRank);
             }
             cacheIntervals = cacheIntervals == null ? List.of() : List.copyOf(cacheIntervals);
             if (cacheIntervals.stream().anyMatch(n -> n < 2 || n > cacheSteps)) {
@@ -178,6 +190,14 @@ public final class BenchCommand implements Callable<Integer> {
             printAll(out, "", Benchmark.run(model, options));
             for (int size : cacheIntervals.isEmpty() ? List.<Integer>of() : sizes) {
                 printCache(out, "", Benchmark.stepCache(model, size, cacheSteps, cacheIntervals, seed));
+            }
+            for (int size : loras == null || loras.isEmpty() ? List.<Integer>of() : sizes) {
+                Map<String, Double> costs = Benchmark.loraCosts(model, size, loras, loraRank, options);
+                costs.forEach((name, value) -> print(out, "", name, value));
+                double plain = costs.get("lora_unet_step_s." + size + ".0");
+                for (int count : loras) {
+                    print(out, "", "lora_step_overhead." + size + "." + count, costs.get("lora_unet_step_s." + size + "." + count) / plain);
+                }
             }
             for (int size : vaeDecodeSizes == null ? List.<Integer>of() : vaeDecodeSizes) {
                 Benchmark.vaeDecode(model, size, tiling, options).named().forEach((name, value) -> print(out, "", name, value));

@@ -44,6 +44,23 @@ class BenchCommandTest {
         assertTrue(printed.contains("\nweight_dtype float32\n") && printed.contains("\ncompute_dtype float32\n"), printed);
     }
 
+    /** --loras: the step with 1 and 3 runtime LoRAs beside the plain step, their overheads, and one merge and removal. */
+    @Test
+    void timesTheStepWithRuntimeLorasAndTheMerge() {
+        StringWriter out = new StringWriter();
+        int exit = new CommandLine(new BenchCommand()).setOut(new PrintWriter(out)).execute("--random", "tiny", "--size", "32",
+                "--repeats", "1", "--warmups", "0", "--no-default-model", "--loras", "1,3", "--lora-rank", "4");
+        assertEquals(0, exit, out.toString());
+        Map<String, Double> figures = figures(out.toString());
+        assertPositive(figures, out, "lora_unet_step_s.32.0", "lora_unet_step_s.32.1", "lora_unet_step_s.32.3",
+                "lora_step_overhead.32.1", "lora_step_overhead.32.3", "lora_merge_s.32", "lora_remove_s.32", "lora_modules.32");
+        assertEquals(4.0, figures.get("lora_rank.32"));
+        assertEquals(figures.get("lora_unet_step_s.32.3") / figures.get("lora_unet_step_s.32.0"), figures.get("lora_step_overhead.32.3"),
+                1e-3 * figures.get("lora_step_overhead.32.3") + 1e-3);
+        assertEquals(2, new CommandLine(new BenchCommand()).setErr(new PrintWriter(new StringWriter())).execute("--random", "tiny",
+                "--no-default-model", "--loras", "0"), "a count of 0 is refused");
+    }
+
     /** --weight-dtype f16 builds the random model with float16 matrices: half the weight memory. */
     @Test
     void keepsTheRandomWeightsInTheTypeAsked() {
