@@ -71,6 +71,9 @@ public final class ServeCommand implements Callable<Integer> {
     @Mixin
     ServiceOptions options = new ServiceOptions();
 
+    @Mixin
+    daguerre.server.cluster.ClusterFlags cluster = new daguerre.server.cluster.ClusterFlags();
+
     @Spec
     CommandSpec spec;
 
@@ -97,11 +100,16 @@ public final class ServeCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         ServeConfig config;
+        daguerre.server.cluster.ClusterOptions clusterOptions;
         try {
             config = resolve();
+            clusterOptions = cluster.resolve(options.settings(environment));
         } catch (IllegalArgumentException | java.io.IOException e) {
             spec.commandLine().getErr().println("serve: " + e.getMessage());
             return 2;
+        }
+        if (!clusterOptions.single()) {
+            return ClusterMain.run(config, clusterOptions, engines, spec.commandLine().getOut());
         }
         ImageEngine engine = engines.create(config);
         DaguerreServer server = DaguerreServer.start(config, engine);
