@@ -96,6 +96,10 @@ public final class ServeCommand implements Callable<Integer> {
                 maxConnections, maxConnectionsPerClient, idleTimeout, minBodyRate, publicUrl));
     }
 
+    /** The cluster options from flags, environment and config file; {@code ClusterOptions.SINGLE} (one process on SQLite) by default. */
+    public daguerre.server.cluster.ClusterOptions resolveCluster() throws java.io.IOException {
+        return cluster.resolve(options.settings(environment));
+    }
 
     @Override
     public Integer call() throws Exception {
@@ -103,7 +107,7 @@ public final class ServeCommand implements Callable<Integer> {
         daguerre.server.cluster.ClusterOptions clusterOptions;
         try {
             config = resolve();
-            clusterOptions = cluster.resolve(options.settings(environment));
+            clusterOptions = resolveCluster();
         } catch (IllegalArgumentException | java.io.IOException e) {
             spec.commandLine().getErr().println("serve: " + e.getMessage());
             return 2;

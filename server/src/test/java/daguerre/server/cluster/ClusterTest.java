@@ -70,11 +70,18 @@ class ClusterTest {
     }
 
     @AfterEach
-    void stopNodes() throws Exception {
+    void stopNodes(org.junit.jupiter.api.TestInfo test) throws Exception {
         for (ClusterNodeProcess node : nodes) {
             node.close();
         }
         streams.forEach(Thread::interrupt);
+        // the nodes' logs, kept for reading after the run
+        Path logs = Files.createDirectories(Path.of("target", "cluster-test-logs", test.getTestMethod().orElseThrow().getName()));
+        for (ClusterNodeProcess node : nodes) {
+            if (Files.exists(node.log)) {
+                Files.copy(node.log, logs.resolve(node.log.getFileName()), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            }
+        }
     }
 
     @Test
