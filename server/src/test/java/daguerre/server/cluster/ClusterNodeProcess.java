@@ -16,7 +16,8 @@ import java.util.regex.Pattern;
  */
 final class ClusterNodeProcess implements AutoCloseable {
 
-    private static final Pattern STARTED = Pattern.compile("Daguerre cluster node (\\S+) \\(role (\\w+)\\) listening on http://[^:]+:(\\d+)");
+    private static final Pattern STARTED = Pattern.compile("Daguerre cluster node (\\S+) \\(role (\\w+)\\) listening on http://[^:]+:(\\d+)"
+            + "|Daguerre listening on http://[^:]+:(\\d+)");
 
     final String name;
     final Path log;
@@ -55,8 +56,8 @@ final class ClusterNodeProcess implements AutoCloseable {
             Matcher last = null;
             while (m.find()) {
                 last = m;
-                nodeId = m.group(1);
-                port = Integer.parseInt(m.group(3));
+                nodeId = m.group(1) != null ? m.group(1) : "single";
+                port = Integer.parseInt(m.group(3) != null ? m.group(3) : m.group(4));
             }
             if (last != null) {
                 return this;
