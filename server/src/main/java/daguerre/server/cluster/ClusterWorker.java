@@ -183,7 +183,13 @@ public final class ClusterWorker implements AutoCloseable {
             try {
                 completed = !state.lost && jobs.complete(id, token, JobState.SUCCEEDED, System.currentTimeMillis(), staged.ids(),
                         null, null, staged::commit);
-            } catch (SQLException | RuntimeException e) {
+            } catch (SQLException e) {
+                // the database is away (restarting?): the job stays leased to this worker, which stops renewing it, so
+                // the lease expires and the job runs again; its image ids are derived from the job id, so no duplicate
+                staged.discard();
+                LOG.warn("job {}: cannot record its end ({}); it runs again once its lease expires", id, e.getMessage());
+                return;
+            } catch (RuntimeException e) {
                 staged.discard();
                 throw e;
             }

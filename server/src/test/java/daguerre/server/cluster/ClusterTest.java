@@ -203,6 +203,23 @@ class ClusterTest {
             Thread.sleep(50);
         }
         assertEquals(Set.of(w1.nodeId()), progressWorkers.get(after), "the restarted api node relays the worker's progress");
+
+        // PostgreSQL restarts under a running job: every job still ends succeeded, once
+        List<String> during = new ArrayList<>();
+        for (int i = 0; i < 4; i++) {
+            during.add(submit(apiPort, String.format(JOB, 8, 400 + i)));
+        }
+        awaitRunningOn(apiPort, during, w1.nodeId(), 120);
+        postgres.restart();
+        for (String id : during) {
+            awaitStatus(apiPort, id, "succeeded", 240);
+        }
+        try (Connection c = DriverManager.getConnection(database, PostgresServer.USER, ""); Statement s = c.createStatement();
+                ResultSet rows = s.executeQuery("SELECT COUNT(*), COUNT(DISTINCT job_id) FROM images")) {
+            rows.next();
+            assertEquals(before.size() + 1 + during.size(), rows.getInt(1), "one gallery row per job");
+            assertEquals(rows.getInt(1), rows.getInt(2));
+        }
     }
 
     private ClusterNodeProcess worker(String name, String database, Path images, Path model, int[] hz, int index) throws Exception {
