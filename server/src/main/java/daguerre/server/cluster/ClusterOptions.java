@@ -18,7 +18,7 @@ import java.util.List;
  * @param databaseUrl {@code jdbc:postgresql://HOST:PORT/DB}, or null for the embedded SQLite database
  * @param databaseUser the database user, or null
  * @param databasePassword the database password, or null
- * @param images the shared images folder every node mounts, or null for {@code DATA/images}
+ * @param images the shared images folder every node mounts (needed with a cluster), or null for {@code DATA/images}
  */
 public record ClusterOptions(Role role, boolean clustered, String host, int port, List<String> members, String name,
         String databaseUrl, String databaseUser, String databasePassword, Path images) {
@@ -85,6 +85,9 @@ public record ClusterOptions(Role role, boolean clustered, String host, int port
         }
         if (clustered && databaseUrl == null) {
             return "--cluster needs --database jdbc:postgresql://... (the queue and gallery index every node shares)";
+        }
+        if (clustered && images == null) {
+            return "--cluster needs --images DIR, a folder every node mounts (workers write the images, api nodes serve them)";
         }
         if (!clustered && databaseUrl != null) {
             return "--database needs --cluster (nodes sharing one queue talk over the clustered event bus)";

@@ -58,14 +58,14 @@ class ClusterOptionsTest {
 
         ClusterOptions environment = resolve(Map.of("DAGUERRE_ROLE", "api", "DAGUERRE_CLUSTER", "true",
                 "DAGUERRE_CLUSTER_MEMBERS", "a:1,b:2", "DAGUERRE_DATABASE", "jdbc:postgresql://db/d",
-                "DAGUERRE_DATABASE_USER", "daguerre", "DAGUERRE_DATABASE_PASSWORD", "secret"));
+                "DAGUERRE_DATABASE_USER", "daguerre", "DAGUERRE_DATABASE_PASSWORD", "secret", "DAGUERRE_IMAGES", "/mnt/i"));
         assertEquals(ClusterOptions.Role.API, environment.role());
         assertEquals(List.of("a:1", "b:2"), environment.members());
         assertEquals("daguerre", environment.databaseUser());
         assertEquals("secret", environment.databasePassword());
 
         Path file = dir.resolve("cluster.properties");
-        Files.writeString(file, "cluster=true\ndatabase=jdbc:postgresql://db/d\ndatabase-user=u\ndatabase-password=p\nrole=worker\n");
+        Files.writeString(file, "cluster=true\ndatabase=jdbc:postgresql://db/d\ndatabase-user=u\ndatabase-password=p\nrole=worker\nimages=/mnt/i\n");
         ClusterOptions fromFile = resolve(Map.of(), "--config", file.toString());
         assertEquals(ClusterOptions.Role.WORKER, fromFile.role());
         assertEquals("u", fromFile.databaseUser());
@@ -79,7 +79,9 @@ class ClusterOptionsTest {
         assertTrue(refusal("--cluster").contains("--cluster needs --database"));
         assertTrue(refusal("--database", "jdbc:postgresql://db/d").contains("--database needs --cluster"));
         assertTrue(refusal("--cluster", "--database", "jdbc:mysql://db/d").contains("takes a PostgreSQL JDBC URL"));
+        assertTrue(refusal("--cluster", "--database", "jdbc:postgresql://db/d").contains("--cluster needs --images"));
         assertTrue(refusal("--role", "boss").contains("takes all, api or worker"));
-        assertTrue(refusal("--cluster", "--database", "jdbc:postgresql://db/d", "--cluster-members", "nohost").contains("HOST:PORT"));
+        assertTrue(refusal("--cluster", "--database", "jdbc:postgresql://db/d", "--images", "/i",
+                "--cluster-members", "nohost").contains("HOST:PORT"));
     }
 }
