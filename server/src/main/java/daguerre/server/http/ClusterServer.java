@@ -142,6 +142,18 @@ public final class ClusterServer implements AutoCloseable {
             info.put("http", http == null ? null : options.host() + ":" + http.actualPort());
             return info;
         });
+        // a node announcing a model this node does not know yet: read the registered models again now
+        vertx.eventBus().<String>consumer(ClusterMembership.NODES_ADDRESS, m -> {
+            for (JsonNode model : ClusterMembership.parse(m.body()).path("models")) {
+                if (models.models().stream().noneMatch(known -> known.id().equals(model.asText()))) {
+                    vertx.executeBlocking(() -> {
+                        models.refresh();
+                        return null;
+                    }, false);
+                    return;
+                }
+            }
+        });
         if (!options.role().runsHttpApi()) {
             vertx.eventBus().<String>consumer(ClusterMembership.EVENTS_ADDRESS, m -> {
                 JsonNode event = ClusterMembership.parse(m.body());
@@ -259,7 +271,21 @@ public final class ClusterServer implements AutoCloseable {
     }
 
     private void generate(RoutingContext ctx) {
-        GenerationParams params = requests.parse(Http.body(ctx), true);
+        JsonNode request = Http.body(ctx);
+        GenerationParams params;
+        try {
+            params = requests.parse(request, true);
+        } catch (RequestException e) {
+            if (!e.code().equals("model_not_found")) {
+                throw e;
+            }
+            try {
+                models.refresh(); // a worker may have registered the model since the last refresh
+            } catch (SQLException refreshFailed) {
+                throw e;
+            }
+            params = requests.parse(request, true);
+        }
         String id = Ids.newId();
         try {
             long queued = jobs.countByState().get(JobState.QUEUED);

@@ -106,8 +106,8 @@ class ClusterTest {
             ids.add(id);
             listen(apiPort, id, progressWorkers);
         }
-        // kill worker 1 while it runs a job
-        String killedJob = awaitRunningOn(apiPort, ids, w1.nodeId(), 120);
+        // kill worker 1 while it runs a job: one whose latest progress event, from worker 1, is early in its 6 steps
+        String killedJob = awaitEarlyProgressOn(w1.nodeId(), 120);
         w1.kill();
         long killedAt = System.nanoTime();
 
@@ -278,12 +278,28 @@ class ClusterTest {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
         while (System.nanoTime() < deadline) {
             for (JsonNode job : json(get(port, "/api/v1/jobs")).get("items")) {
-                if (job.get("status").asText().equals("running") && worker.equals(job.path("worker").asText())
-                        && job.at("/progress/step").asInt() >= 1) {
+                if (job.get("status").asText().equals("running") && worker.equals(job.path("worker").asText())) {
                     return job.get("id").asText();
                 }
             }
             Thread.sleep(20);
+        }
+        throw new AssertionError("no job ran on " + worker);
+    }
+
+    /** The latest progress event of each job seen on the SSE streams: its worker and step. */
+    private final Map<String, JsonNode> latestProgress = new ConcurrentHashMap<>();
+
+    private String awaitEarlyProgressOn(String worker, int seconds) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
+        while (System.nanoTime() < deadline) {
+            for (Map.Entry<String, JsonNode> e : latestProgress.entrySet()) {
+                JsonNode data = e.getValue();
+                if (worker.equals(data.path("worker").asText()) && data.path("step").asInt() >= 1 && data.path("step").asInt() <= 3) {
+                    return e.getKey();
+                }
+            }
+            Thread.sleep(2);
         }
         throw new AssertionError("no job ran on " + worker);
     }
@@ -302,7 +318,10 @@ class ClusterTest {
                         JsonNode data = JSON.readTree(line.substring(6));
                         if (data.hasNonNull("worker")) {
                             workers.computeIfAbsent(id, k -> ConcurrentHashMap.newKeySet()).add(data.get("worker").asText());
+                            latestProgress.put(id, data);
                         }
+                    } else if (line.startsWith("data: ")) {
+                        latestProgress.remove(id);
                     }
                 }
             } catch (Exception e) {
