@@ -6,7 +6,6 @@ import daguerre.server.jobs.EngineResult;
 import daguerre.server.jobs.GenerationParams;
 import daguerre.server.jobs.ImageEngine;
 import daguerre.server.jobs.JobState;
-import daguerre.server.jobs.Limits;
 import daguerre.server.jobs.ModelDescriptor;
 import daguerre.server.jobs.StepListener;
 import java.security.SecureRandom;
@@ -46,7 +45,6 @@ public final class ClusterWorker implements AutoCloseable {
     private final PgJobs jobs;
     private final ClusterGallery gallery;
     private final ImageEngine engine;
-    private final Limits limits;
     private final int previewEvery;
     private final List<String> models;
     private final List<Thread> threads = new java.util.ArrayList<>();
@@ -74,13 +72,11 @@ public final class ClusterWorker implements AutoCloseable {
         }
     }
 
-    public ClusterWorker(ClusterMembership cluster, PgJobs jobs, ClusterGallery gallery, ImageEngine engine, Limits limits,
-            int previewEvery) {
+    public ClusterWorker(ClusterMembership cluster, PgJobs jobs, ClusterGallery gallery, ImageEngine engine, int previewEvery) {
         this.cluster = cluster;
         this.jobs = jobs;
         this.gallery = gallery;
         this.engine = engine;
-        this.limits = limits;
         this.previewEvery = previewEvery;
         this.models = engine.models().stream().map(ModelDescriptor::id).toList();
         cluster.vertx().eventBus().<String>consumer(ClusterMembership.CANCEL_ADDRESS, message -> {

@@ -89,8 +89,7 @@ public final class ClusterServer implements AutoCloseable {
         }
         models.refresh();
         this.requests = new GenerationRequests(models, config.limits(), models::defaultModelId);
-        this.worker = options.role().runsJobs() ? new ClusterWorker(cluster, jobs, gallery, engine, config.limits(),
-                config.previewEvery()) : null;
+        this.worker = options.role().runsJobs() ? new ClusterWorker(cluster, jobs, gallery, engine, config.previewEvery()) : null;
     }
 
     /**
@@ -154,15 +153,15 @@ public final class ClusterServer implements AutoCloseable {
                 }
             }
         });
-        if (!options.role().runsHttpApi()) {
-            vertx.eventBus().<String>consumer(ClusterMembership.EVENTS_ADDRESS, m -> {
-                JsonNode event = ClusterMembership.parse(m.body());
-                if (!event.path("event").asText().equals("progress") && !event.path("event").asText().equals("preview")
-                        && cluster.nodeId().equals(event.path("worker").asText())) {
-                    log.job(event.path("job_id").asText(), event.path("event").asText());
-                }
-            });
-        }
+        // the job lines of the log: an api node logs every job's state changes, a worker those of its own jobs
+        vertx.eventBus().<String>consumer(ClusterMembership.EVENTS_ADDRESS, m -> {
+            JsonNode event = ClusterMembership.parse(m.body());
+            String name = event.path("event").asText();
+            if (!name.equals("progress") && !name.equals("preview")
+                    && (options.role().runsHttpApi() || cluster.nodeId().equals(event.path("worker").asText()))) {
+                log.job(event.path("job_id").asText(), name);
+            }
+        });
         http = vertx.createHttpServer(new HttpServerOptions().setHost(config.host()).setPort(config.port())
                 .setHttp2ClearTextEnabled(false).setIdleTimeoutUnit(TimeUnit.MILLISECONDS)
                 .setIdleTimeout((int) Math.min(Integer.MAX_VALUE, config.connections().idleTimeoutMillis())));
