@@ -170,8 +170,12 @@ public final class ClusterWorker implements AutoCloseable {
             }
         };
         try {
-            if (jobs.cancelRequested(id)) {
-                state.cancel = true;
+            try {
+                if (jobs.cancelRequested(id)) {
+                    state.cancel = true;
+                }
+            } catch (SQLException e) {
+                LOG.warn("job {}: cannot read its cancel flag now ({}); the next renewal reads it", id, e.getMessage());
             }
             EngineResult result = engine.generate(params, listener, () -> stopping || state.cancel || state.lost);
             ClusterGallery.Staged staged = gallery.stage(id, cluster.nodeId(), token, params, result);

@@ -188,6 +188,16 @@ class ClusterTest {
         ClusterNodeProcess api2 = api("api-restarted", database, images, hz, apiPort);
         api2.awaitStarted(180);
         awaitLiveWorkers(apiPort, 1);
+        List<String> frames = new CopyOnWriteArrayList<>();
+        java.net.http.WebSocket socket = client.newWebSocketBuilder().buildAsync(URI.create("ws://127.0.0.1:" + apiPort + "/api/v1/ws"),
+                new java.net.http.WebSocket.Listener() {
+                    @Override
+                    public java.util.concurrent.CompletionStage<?> onText(java.net.http.WebSocket ws, CharSequence data, boolean last) {
+                        frames.add(data.toString());
+                        ws.request(1);
+                        return null;
+                    }
+                }).get(30, TimeUnit.SECONDS);
         Map<String, Set<String>> progressWorkers = new ConcurrentHashMap<>();
         String after = submit(apiPort, String.format(JOB, 8, 300));
         listen(apiPort, after, progressWorkers);
@@ -203,6 +213,14 @@ class ClusterTest {
             Thread.sleep(50);
         }
         assertEquals(Set.of(w1.nodeId()), progressWorkers.get(after), "the restarted api node relays the worker's progress");
+        deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (frames.stream().noneMatch(f -> f.contains(after) && f.contains("\"succeeded\"")) && System.nanoTime() < deadline) {
+            Thread.sleep(50);
+        }
+        assertTrue(frames.stream().anyMatch(f -> f.contains(after) && f.contains("\"progress\"") && f.contains(w1.nodeId())),
+                "the WebSocket relays the worker's progress: " + frames.size() + " frames");
+        assertTrue(frames.stream().anyMatch(f -> f.contains(after) && f.contains("\"succeeded\"")), "and the job's end");
+        socket.abort();
 
         // PostgreSQL restarts under a running job: every job still ends succeeded, once
         List<String> during = new ArrayList<>();
