@@ -30,11 +30,14 @@ public final class ClusterModels implements ImageEngine {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private final PgDatabase database;
+    private final java.util.function.Predicate<String> served;
     private volatile List<ModelDescriptor> models = List.of();
     private volatile List<SamplerDescriptor> samplers = List.of();
 
-    public ClusterModels(PgDatabase database) {
+    /** @param served whether a live worker serves a model id now (for the default model) */
+    public ClusterModels(PgDatabase database, java.util.function.Predicate<String> served) {
         this.database = database;
+        this.served = served;
     }
 
     /** Registers the models and samplers a worker serves. */
@@ -87,10 +90,12 @@ public final class ClusterModels implements ImageEngine {
         return models;
     }
 
+    /** The first registered model (by id) that a live worker serves; with none served, the first registered; "none" before any. */
     @Override
     public String defaultModelId() {
         List<ModelDescriptor> known = models;
-        return known.isEmpty() ? "none" : known.get(0).id();
+        return known.stream().map(ModelDescriptor::id).filter(served).findFirst()
+                .orElse(known.isEmpty() ? "none" : known.get(0).id());
     }
 
     @Override

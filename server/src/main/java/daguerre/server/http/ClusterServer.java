@@ -83,7 +83,7 @@ public final class ClusterServer implements AutoCloseable {
         Path images = options.images() != null ? options.images() : config.dataDir().resolve("images");
         this.gallery = new ClusterGallery(database, images);
         this.engine = engine;
-        this.models = new ClusterModels(database);
+        this.models = new ClusterModels(database, cluster::served);
         if (engine != null) {
             ClusterModels.register(database, engine);
         }

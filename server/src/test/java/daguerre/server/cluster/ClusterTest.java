@@ -222,6 +222,20 @@ class ClusterTest {
         assertTrue(frames.stream().anyMatch(f -> f.contains(after) && f.contains("\"succeeded\"")), "and the job's end");
         socket.abort();
 
+        // a job for a registered model that no live worker serves waits, and says so; a cancel ends it at once
+        try (Connection c = DriverManager.getConnection(database, PostgresServer.USER, ""); Statement s = c.createStatement()) {
+            s.executeUpdate("INSERT INTO models SELECT 'ghost', replace(descriptor, '\"id\":\"tiny\"', '\"id\":\"ghost\"'), updated_at"
+                    + " FROM models WHERE id = 'tiny'");
+        }
+        String ghost = submit(apiPort, "{\"prompt\":\"a cat\",\"steps\":2,\"width\":64,\"height\":64,\"model\":\"ghost\"}");
+        Thread.sleep(1500);
+        JsonNode waiting = json(get(apiPort, "/api/v1/jobs/" + ghost));
+        assertEquals("queued", waiting.get("status").asText(), waiting.toString());
+        assertTrue(waiting.path("waiting_for").asText().contains("no live worker serves model ghost"), waiting.toString());
+        HttpResponse<String> cancelQueued = post(apiPort, "/api/v1/jobs/" + ghost + "/cancel", "");
+        assertEquals(200, cancelQueued.statusCode(), cancelQueued.body());
+        assertEquals("cancelled", json(get(apiPort, "/api/v1/jobs/" + ghost)).get("status").asText());
+
         // PostgreSQL restarts under a running job: every job still ends succeeded, once
         List<String> during = new ArrayList<>();
         for (int i = 0; i < 4; i++) {
