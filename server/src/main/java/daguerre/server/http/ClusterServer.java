@@ -23,6 +23,7 @@ import daguerre.server.jobs.ModelDescriptor;
 import daguerre.server.jobs.RequestException;
 import daguerre.server.jobs.SamplerDescriptor;
 import io.vertx.core.Vertx;
+import io.vertx.core.eventbus.DeliveryOptions;
 import io.vertx.core.eventbus.MessageConsumer;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
@@ -56,6 +57,8 @@ public final class ClusterServer implements AutoCloseable {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final long HEARTBEAT_MILLIS = 15_000;
     private static final int RECENT_JOBS = 50;
+    /** This node's own copy of the cluster's job events, for its SSE and WebSocket streams. */
+    private static final String LOCAL_EVENTS = "daguerre.jobs.events.local";
 
     private final ServeConfig config;
     private final ClusterOptions options;
@@ -153,8 +156,12 @@ public final class ClusterServer implements AutoCloseable {
                 }
             }
         });
-        // the job lines of the log: an api node logs every job's state changes, a worker those of its own jobs
+        // one cluster-wide subscription per node, relayed to this node's event streams on a local address
+        // (a clustered consumer per stream would add and remove a cluster-wide registration per client)
+        DeliveryOptions localOnly = new DeliveryOptions().setLocalOnly(true);
         vertx.eventBus().<String>consumer(ClusterMembership.EVENTS_ADDRESS, m -> {
+            vertx.eventBus().publish(LOCAL_EVENTS, m.body(), localOnly);
+            // the job lines of the log: an api node logs every job's state changes, a worker those of its own jobs
             JsonNode event = ClusterMembership.parse(m.body());
             String name = event.path("event").asText();
             if (!name.equals("progress") && !name.equals("preview")
@@ -450,7 +457,7 @@ public final class ClusterServer implements AutoCloseable {
         HttpServerResponse response = ctx.response();
         List<JsonNode> early = new ArrayList<>();
         boolean[] snapshotSent = {false};
-        MessageConsumer<String> consumer = vertx.eventBus().consumer(ClusterMembership.EVENTS_ADDRESS, message -> {
+        MessageConsumer<String> consumer = vertx.eventBus().localConsumer(LOCAL_EVENTS, message -> {
             JsonNode envelope = ClusterMembership.parse(message.body());
             if (!id.equals(envelope.path("job_id").asText())) {
                 return;
@@ -541,7 +548,7 @@ public final class ClusterServer implements AutoCloseable {
     private void webSocket(RoutingContext ctx) {
         ctx.request().toWebSocket().onFailure(e -> ctx.fail(new RequestException(400, "websocket_handshake_failed",
                 "the WebSocket handshake failed: " + ServiceLog.printable(String.valueOf(e.getMessage())), null))).onSuccess(socket -> {
-            MessageConsumer<String> consumer = cluster.vertx().eventBus().consumer(ClusterMembership.EVENTS_ADDRESS, message -> {
+            MessageConsumer<String> consumer = cluster.vertx().eventBus().localConsumer(LOCAL_EVENTS, message -> {
                 if (!socket.isClosed()) {
                     socket.writeTextMessage(message.body());
                 }
