@@ -182,19 +182,28 @@ public final class PgJobs {
      *
      * @param requeued jobs whose worker stopped renewing, back in the queue
      * @param failed jobs lost this often ({@code maxRestarts}), failed instead (they may be what kills workers)
+     * @param cancelled jobs a client asked to cancel whose worker was lost, now cancelled
      */
-    public record Expired(List<String> requeued, List<String> failed) {}
+    public record Expired(List<String> requeued, List<String> failed, List<String> cancelled) {}
 
     /** The error code of a job failed because its workers died too often while running it. */
     public static final String INTERRUPTED = "interrupted";
 
-    /** Puts running jobs whose lease expired back in the queue, or fails those lost {@code maxRestarts} times. */
+    /**
+     * Puts running jobs whose lease expired back in the queue; cancels those a client asked to
+     * cancel, and fails those lost {@code maxRestarts} times.
+     */
     public Expired requeueExpired(int maxRestarts, long now) throws SQLException {
         return database.transaction(c -> {
+            List<String> cancelled = new ArrayList<>();
             try (PreparedStatement s = c.prepareStatement("UPDATE jobs SET state = 'cancelled', finished_at = ?, lease_token = NULL,"
-                    + " lease_until = NULL WHERE state = 'running' AND lease_until < now() AND cancel_requested")) {
+                    + " lease_until = NULL WHERE state = 'running' AND lease_until < now() AND cancel_requested RETURNING id")) {
                 s.setLong(1, now);
-                s.executeUpdate();
+                try (ResultSet rows = s.executeQuery()) {
+                    while (rows.next()) {
+                        cancelled.add(rows.getString(1));
+                    }
+                }
             }
             List<String> failed = new ArrayList<>();
             try (PreparedStatement s = c.prepareStatement("UPDATE jobs SET state = 'failed', finished_at = ?, lease_token = NULL,"
@@ -220,7 +229,7 @@ public final class PgJobs {
                     }
                 }
             }
-            return new Expired(requeued, failed);
+            return new Expired(requeued, failed, cancelled);
         });
     }
 

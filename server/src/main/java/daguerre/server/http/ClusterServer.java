@@ -190,6 +190,9 @@ public final class ClusterServer implements AutoCloseable {
                 data.putObject("error").put("code", job.errorCode()).put("message", job.errorMessage());
                 publish(id, "failed", data);
             }
+            for (String id : expired.cancelled()) {
+                publish(id, "cancelled", JSON.createObjectNode());
+            }
             if (!expired.requeued().isEmpty()) {
                 cluster.vertx().eventBus().publish(ClusterMembership.QUEUED_ADDRESS, "{}");
             }

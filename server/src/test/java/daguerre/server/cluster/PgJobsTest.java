@@ -93,6 +93,16 @@ class PgJobsTest {
             assertEquals(PgJobs.Renewal.CANCEL_REQUESTED, jobs.renew("bbbbbbbbbbbbbbbbbbb2", "t2", 1, 10_000));
             assertEquals(Optional.of(JobState.CANCELLED), jobs.cancel("bbbbbbbbbbbbbbbbbbb1", 5));
             assertEquals(Optional.empty(), jobs.cancel("cccccccccccccccccccc", 5));
+
+            // a running job whose cancel its worker never saw (the worker died) ends cancelled, not re-queued
+            jobs.insert("bbbbbbbbbbbbbbbbbbb4", params("tiny"), 6);
+            jobs.claim("w", List.of("tiny"), null, "t4", 1, 7).orElseThrow();
+            assertEquals(Optional.of(JobState.RUNNING), jobs.cancel("bbbbbbbbbbbbbbbbbbb4", 8));
+            Thread.sleep(20);
+            PgJobs.Expired expired = jobs.requeueExpired(3, 9);
+            assertEquals(List.of("bbbbbbbbbbbbbbbbbbb4"), expired.cancelled());
+            assertTrue(expired.requeued().isEmpty(), expired.toString());
+            assertEquals(JobState.CANCELLED, jobs.find("bbbbbbbbbbbbbbbbbbb4").orElseThrow().record().state());
         }
     }
 }
