@@ -71,6 +71,9 @@ public final class ServeCommand implements Callable<Integer> {
     @Mixin
     ServiceOptions options = new ServiceOptions();
 
+    @Mixin
+    daguerre.server.cluster.ClusterFlags cluster = new daguerre.server.cluster.ClusterFlags();
+
     @Spec
     CommandSpec spec;
 
@@ -93,15 +96,24 @@ public final class ServeCommand implements Callable<Integer> {
                 maxConnections, maxConnectionsPerClient, idleTimeout, minBodyRate, publicUrl));
     }
 
+    /** The cluster options from flags, environment and config file; {@code ClusterOptions.SINGLE} (one process on SQLite) by default. */
+    public daguerre.server.cluster.ClusterOptions resolveCluster() throws java.io.IOException {
+        return cluster.resolve(options.settings(environment));
+    }
 
     @Override
     public Integer call() throws Exception {
         ServeConfig config;
+        daguerre.server.cluster.ClusterOptions clusterOptions;
         try {
             config = resolve();
+            clusterOptions = resolveCluster();
         } catch (IllegalArgumentException | java.io.IOException e) {
             spec.commandLine().getErr().println("serve: " + e.getMessage());
             return 2;
+        }
+        if (!clusterOptions.single()) {
+            return ClusterMain.run(config, clusterOptions, engines, spec.commandLine().getOut());
         }
         ImageEngine engine = engines.create(config);
         DaguerreServer server = DaguerreServer.start(config, engine);

@@ -251,8 +251,8 @@ class ServeCommandTest {
                 String key = flag.substring(2);
                 Path file = dir.resolve(key + ".properties");
                 Files.writeString(file, key + "=" + value + "\n");
-                assertChanges(key, () -> resolve(Map.of(), "--config", file.toString()));
-                assertChanges(key, () -> resolve(Map.of(Settings.environmentName(key), value)));
+                assertChanges(key, () -> resolveAll(Map.of(), "--config", file.toString()));
+                assertChanges(key, () -> resolveAll(Map.of(Settings.environmentName(key), value)));
                 checked++;
             }
         }
@@ -260,18 +260,25 @@ class ServeCommandTest {
     }
 
     private interface Resolution {
-        ServeConfig get() throws Exception;
+        List<Object> get() throws Exception;
+    }
+
+    /** The service and cluster configuration {@code serve} would start with. */
+    private List<Object> resolveAll(Map<String, String> environment, String... args) throws Exception {
+        ServeCommand command = new ServeCommand(config -> new GradientTestEngine(1), environment);
+        new CommandLine(command).parseArgs(args);
+        return List.of(command.resolve(), command.resolveCluster());
     }
 
     private static void assertChanges(String key, Resolution resolution) throws Exception {
-        ServeConfig config;
+        List<Object> config;
         try {
             config = resolution.get();
         } catch (IllegalArgumentException refused) {
             assertTrue(refused.getMessage().contains(key), refused.getMessage());
             return;
         }
-        assertNotEquals(ServeConfig.defaults(), config, key + " was ignored");
+        assertNotEquals(List.of(ServeConfig.defaults(), daguerre.server.cluster.ClusterOptions.SINGLE), config, key + " was ignored");
     }
 
     /** A valid value unlike every default, by the option's type. */

@@ -1,0 +1,175 @@
+package daguerre.server.cluster;
+
+import daguerre.diffusion.pipeline.PngText;
+import daguerre.server.gallery.Gallery;
+import daguerre.server.jobs.EngineResult;
+import daguerre.server.jobs.GenerationParams;
+import daguerre.server.jobs.GenerationRequests;
+import daguerre.server.jobs.Ids;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * The gallery of a cluster: PNG files in the shared images folder (the single-process layout,
+ * {@code IMAGES/ab/abcdef....png}) and their index rows in PostgreSQL. A worker first writes a
+ * job's images whole to hidden staging files of its own lease ({@link #stage}); the transaction
+ * that completes the job, once it confirmed the lease, renames them into place and inserts their
+ * rows ({@link Staged#commit}). A worker that lost the job deletes its staging files instead, so
+ * a late result never replaces or adds a file.
+ */
+public final class ClusterGallery {
+
+    private final PgDatabase database;
+    private final Path imagesDir;
+
+    public ClusterGallery(PgDatabase database, Path imagesDir) throws IOException {
+        this.database = database;
+        this.imagesDir = imagesDir;
+        Files.createDirectories(imagesDir);
+    }
+
+    public Path imagesDir() {
+        return imagesDir;
+    }
+
+    /** One image written to its staging file. */
+    private record StagedImage(String id, Path staging, Path file, GenerationParams params, String request, EngineResult.Image image,
+            int width, int height) {}
+
+    /** A job's images written to staging files, waiting for the transaction that completes the job. */
+    public final class Staged {
+
+        private final List<StagedImage> images;
+        private final String jobId;
+        private final String worker;
+
+        private Staged(String jobId, String worker, List<StagedImage> images) {
+            this.jobId = jobId;
+            this.worker = worker;
+            this.images = images;
+        }
+
+        public List<String> ids() {
+            return images.stream().map(StagedImage::id).toList();
+        }
+
+        /** Inside the completing transaction: moves the files into place and inserts their rows. */
+        public void commit(Connection c) throws SQLException {
+            try {
+                for (StagedImage image : images) {
+                    Files.move(image.staging(), image.file(), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+                }
+            } catch (IOException e) {
+                throw new SQLException("cannot move the images of job " + jobId + " into place: " + e.getMessage(), e);
+            }
+            try (PreparedStatement s = c.prepareStatement("INSERT INTO images (id, job_id, file, prompt, negative_prompt, model, "
+                    + "sampler, seed, steps, guidance_scale, width, height, created_at, infotext, request, worker) "
+                    + "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING")) {
+                for (StagedImage image : images) {
+                    GenerationParams params = image.params();
+                    s.setString(1, image.id());
+                    s.setString(2, jobId);
+                    s.setString(3, imagesDir.relativize(image.file()).toString());
+                    s.setString(4, params.prompt());
+                    s.setString(5, params.negativePrompt());
+                    s.setString(6, params.model());
+                    s.setString(7, params.sampler());
+                    s.setLong(8, image.image().seed());
+                    s.setInt(9, params.steps());
+                    s.setDouble(10, params.guidanceScale());
+                    s.setInt(11, image.width());
+                    s.setInt(12, image.height());
+                    s.setLong(13, System.currentTimeMillis());
+                    s.setString(14, image.image().infotext());
+                    s.setString(15, image.request());
+                    s.setString(16, worker);
+                    s.addBatch();
+                }
+                s.executeBatch();
+            }
+        }
+
+        /** Deletes the staging files (the job was lost, or its transaction failed). */
+        public void discard() {
+            for (StagedImage image : images) {
+                try {
+                    Files.deleteIfExists(image.staging());
+                } catch (IOException ignored) {
+                    // a leftover hidden staging file is harmless
+                }
+            }
+        }
+    }
+
+    /** Writes a job's images to staging files named by {@code token}, forced to disk. */
+    public Staged stage(String jobId, String worker, String token, GenerationParams params, EngineResult result) throws IOException {
+        String request = GenerationRequests.toJson(params).put("job_id", jobId).toString();
+        List<StagedImage> images = new ArrayList<>();
+        try {
+            for (int i = 0; i < result.images().size(); i++) {
+                EngineResult.Image image = result.images().get(i);
+                String id = Ids.derived(jobId, i);
+                byte[] png = PngText.withText(image.png(), Gallery.REQUEST_CHUNK, request);
+                Path file = imageFile(id);
+                Files.createDirectories(file.getParent());
+                Path staging = file.resolveSibling("." + id + "." + token + ".part");
+                try (FileChannel channel = FileChannel.open(staging, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
+                        StandardOpenOption.WRITE)) {
+                    ByteBuffer buffer = ByteBuffer.wrap(png);
+                    while (buffer.hasRemaining()) {
+                        channel.write(buffer);
+                    }
+                    channel.force(true);
+                }
+                ByteBuffer header = ByteBuffer.wrap(png);
+                images.add(new StagedImage(id, staging, file, params, request, image, header.getInt(16), header.getInt(20)));
+            }
+        } catch (IOException | RuntimeException e) {
+            new Staged(jobId, worker, images).discard();
+            throw e;
+        }
+        return new Staged(jobId, worker, images);
+    }
+
+    /** The PNG file of an indexed image, if any. */
+    public Optional<Path> file(String id) throws SQLException {
+        if (!Ids.isValid(id)) {
+            return Optional.empty();
+        }
+        String relative = database.call(c -> {
+            try (PreparedStatement s = c.prepareStatement("SELECT file FROM images WHERE id = ?")) {
+                s.setString(1, id);
+                try (ResultSet rows = s.executeQuery()) {
+                    return rows.next() ? rows.getString(1) : null;
+                }
+            }
+        });
+        return Optional.ofNullable(relative).map(imagesDir::resolve).filter(Files::isRegularFile);
+    }
+
+    /** Images in the index. */
+    public long count() throws SQLException {
+        return database.call(c -> {
+            try (PreparedStatement s = c.prepareStatement("SELECT COUNT(*) FROM images"); ResultSet rows = s.executeQuery()) {
+                rows.next();
+                return rows.getLong(1);
+            }
+        });
+    }
+
+    private Path imageFile(String id) {
+        return imagesDir.resolve(id.substring(0, 2)).resolve(id + ".png");
+    }
+}

@@ -1,0 +1,110 @@
+package daguerre.server.cluster;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import daguerre.server.jobs.EngineResult;
+import daguerre.server.jobs.GenerationParams;
+import daguerre.server.jobs.ImageEngine;
+import daguerre.server.jobs.ModelDescriptor;
+import daguerre.server.jobs.SamplerDescriptor;
+import daguerre.server.jobs.StepListener;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.BooleanSupplier;
+
+/**
+ * The models of the cluster as an api node sees them, for validating requests: every model some
+ * worker ever registered in the {@code models} table (so that a job for a model whose workers are
+ * all down is accepted and waits), refreshed by {@link #refresh()}. It runs nothing: an api node
+ * loads no model. Model cards are not carried across, so api nodes give no card-based prompt warnings.
+ */
+public final class ClusterModels implements ImageEngine {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final PgDatabase database;
+    private final java.util.function.Predicate<String> served;
+    private volatile List<ModelDescriptor> models = List.of();
+    private volatile List<SamplerDescriptor> samplers = List.of();
+
+    /** @param served whether a live worker serves a model id now (for the default model) */
+    public ClusterModels(PgDatabase database, java.util.function.Predicate<String> served) {
+        this.database = database;
+        this.served = served;
+    }
+
+    /** Registers the models and samplers a worker serves. */
+    public static void register(PgDatabase database, ImageEngine engine) throws SQLException {
+        database.call(c -> {
+            try (PreparedStatement s = c.prepareStatement("INSERT INTO models (id, descriptor, updated_at) VALUES (?, ?, ?)"
+                    + " ON CONFLICT (id) DO UPDATE SET descriptor = EXCLUDED.descriptor, updated_at = EXCLUDED.updated_at")) {
+                for (ModelDescriptor m : engine.models()) {
+                    ObjectNode json = JSON.createObjectNode().put("id", m.id()).put("name", m.name()).put("hash", m.hash())
+                            .put("default_width", m.defaultWidth()).put("default_height", m.defaultHeight())
+                            .put("description", m.description()).put("text_encoder_layers", m.textEncoderLayers())
+                            .put("family", m.family());
+                    ArrayNode list = json.putArray("samplers");
+                    engine.samplers().forEach(x -> list.addObject().put("name", x.name()).put("a1111_name", x.a1111Name()));
+                    s.setString(1, m.id());
+                    s.setString(2, json.toString());
+                    s.setLong(3, System.currentTimeMillis());
+                    s.addBatch();
+                }
+                return s.executeBatch();
+            }
+        });
+    }
+
+    /** Reads the registered models again. */
+    public void refresh() throws SQLException {
+        List<ModelDescriptor> found = new ArrayList<>();
+        Map<String, SamplerDescriptor> foundSamplers = new LinkedHashMap<>();
+        database.call(c -> {
+            try (PreparedStatement s = c.prepareStatement("SELECT descriptor FROM models ORDER BY id"); ResultSet rows = s.executeQuery()) {
+                while (rows.next()) {
+                    JsonNode m = ClusterMembership.parse(rows.getString(1));
+                    found.add(new ModelDescriptor(m.path("id").asText(), m.path("name").asText(), m.path("hash").asText(),
+                            m.path("default_width").asInt(), m.path("default_height").asInt(), m.path("description").asText(),
+                            null, m.path("text_encoder_layers").asInt(), m.path("family").asText()));
+                    for (JsonNode x : m.path("samplers")) {
+                        foundSamplers.putIfAbsent(x.path("name").asText(),
+                                new SamplerDescriptor(x.path("name").asText(), x.path("a1111_name").asText()));
+                    }
+                }
+            }
+            return null;
+        });
+        models = List.copyOf(found);
+        samplers = List.copyOf(foundSamplers.values());
+    }
+
+    @Override
+    public List<ModelDescriptor> models() {
+        return models;
+    }
+
+    /** The first registered model (by id) that a live worker serves; with none served, the first registered; "none" before any. */
+    @Override
+    public String defaultModelId() {
+        List<ModelDescriptor> known = models;
+        return known.stream().map(ModelDescriptor::id).filter(served).findFirst()
+                .orElse(known.isEmpty() ? "none" : known.get(0).id());
+    }
+
+    @Override
+    public List<SamplerDescriptor> samplers() {
+        return samplers;
+    }
+
+    @Override
+    public EngineResult generate(GenerationParams params, StepListener listener, BooleanSupplier cancelled) {
+        throw new UnsupportedOperationException("an api node runs no jobs");
+    }
+}
