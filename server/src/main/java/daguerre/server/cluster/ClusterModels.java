@@ -4,10 +4,14 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import daguerre.diffusion.lora.LoraLibrary;
+import daguerre.diffusion.pipeline.InvalidRequestException;
 import daguerre.server.jobs.EngineResult;
 import daguerre.server.jobs.GenerationParams;
 import daguerre.server.jobs.ImageEngine;
+import daguerre.server.jobs.LoraDescriptor;
 import daguerre.server.jobs.ModelDescriptor;
+import daguerre.server.jobs.RequestException;
 import daguerre.server.jobs.SamplerDescriptor;
 import daguerre.server.jobs.StepListener;
 import java.sql.PreparedStatement;
@@ -31,13 +35,33 @@ public final class ClusterModels implements ImageEngine {
 
     private final PgDatabase database;
     private final java.util.function.Predicate<String> served;
+    private final LoraLibrary loras;
     private volatile List<ModelDescriptor> models = List.of();
     private volatile List<SamplerDescriptor> samplers = List.of();
 
-    /** @param served whether a live worker serves a model id now (for the default model) */
-    public ClusterModels(PgDatabase database, java.util.function.Predicate<String> served) {
+    /**
+     * @param served whether a live worker serves a model id now (for the default model)
+     * @param loras the LoRA folder, on storage every node mounts (as {@code --images}): what requests are checked against
+     */
+    public ClusterModels(PgDatabase database, java.util.function.Predicate<String> served, LoraLibrary loras) {
         this.database = database;
         this.served = served;
+        this.loras = loras;
+    }
+
+    /** The LoRA folder's files, as the workers, which read the same folder, will find them. */
+    @Override
+    public List<LoraDescriptor> loras() {
+        return loras.list().stream().map(e -> new LoraDescriptor(e.name(), e.path().toString(), e.bytes(), Map.of())).toList();
+    }
+
+    @Override
+    public void requireLora(String name) {
+        try {
+            loras.resolve(name);
+        } catch (InvalidRequestException e) {
+            throw new RequestException(400, "lora_not_found", e.getMessage(), "loras");
+        }
     }
 
     /** Registers the models and samplers a worker serves. */

@@ -86,7 +86,8 @@ public final class ClusterServer implements AutoCloseable {
         Path images = options.images() != null ? options.images() : config.dataDir().resolve("images");
         this.gallery = new ClusterGallery(database, images);
         this.engine = engine;
-        this.models = new ClusterModels(database, cluster::served);
+        this.models = new ClusterModels(database, cluster::served,
+                new daguerre.diffusion.lora.LoraLibrary(config.loraDir(), 0, new daguerre.weights.model.ModelHasher()));
         if (engine != null) {
             ClusterModels.register(database, engine);
         }

@@ -36,7 +36,7 @@ class PgJobsTest {
 
     private static GenerationParams params(String model) {
         return GenerationRequests.fromJson(GenerationRequests.toJson(new GenerationParams("a cat", "", model, "euler", 4, 7.0, 0, 0, 1,
-                64, 64, 1, null, 0.75, 0, null, null, 0)), null);
+                64, 64, 1, null, 0.75, 0, null, null, 0, List.of())), null);
     }
 
     @Test
