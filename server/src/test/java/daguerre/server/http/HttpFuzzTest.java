@@ -80,6 +80,7 @@ class HttpFuzzTest {
             new Route("/api/v1/ws", List.of("GET")),
             new Route("/api/v1/models", List.of("GET")),
             new Route("/api/v1/samplers", List.of("GET")),
+            new Route("/api/v1/upscalers", List.of("GET")),
             new Route("/api/v1/images", List.of("GET")),
             new Route("/api/v1/images/{id}", List.of("GET", "PATCH", "DELETE")),
             new Route("/api/v1/images/{id}/thumbnail", List.of("GET")),
