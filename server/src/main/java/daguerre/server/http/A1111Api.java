@@ -679,7 +679,7 @@ final class A1111Api {
             state.put("job", "").put("job_count", 0).put("sampling_step", 0).put("sampling_steps", 0).put("interrupted", false);
         } else {
             ActiveJob job = running.get(0);
-            int total = job.params().steps();
+            int total = job.totalSteps(); // the engine's count: both passes of a hires fix
             Long eta = services.queue().etaMs(job.id());
             body.put("progress", (double) job.step() / total).put("eta_relative", eta == null ? 0.0 : eta / 1000.0);
             state.put("job", job.id()).put("job_count", running.size() + services.queue().depth())

@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import daguerre.diffusion.pipeline.Upscalers;
 import daguerre.diffusion.testing.TinyModelFolder;
 import daguerre.server.testing.TestServer;
+import daguerre.weights.Golden;
 import daguerre.weights.model.ModelHasher;
 import java.awt.Color;
 import java.awt.Graphics2D;
@@ -37,7 +38,13 @@ class InpaintHiresServingTest {
     @Test
     void hiresFixAndInpaintingThroughEveryRoute() throws Exception {
         Path sd = TinyModelFolder.create(temp, "tiny");
-        try (PipelineEngine engine = PipelineEngine.load(List.of(sd), new ModelHasher(), 1);
+        // the golden 9-channel inpainting U-Net in the same tiny model
+        Path nine = TinyModelFolder.create(temp, "inpaint9");
+        java.nio.file.Files.copy(Golden.file("inpaint_tiny", "config.json"), nine.resolve("unet/config.json"),
+                java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        java.nio.file.Files.copy(Golden.file("inpaint_tiny", "unet9_diffusers.safetensors"),
+                nine.resolve("unet/diffusion_pytorch_model.safetensors"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        try (PipelineEngine engine = PipelineEngine.load(List.of(sd, nine), new ModelHasher(), 1);
              TestServer<PipelineEngine> server = TestServer.start(temp.resolve("data"), engine, c -> c)) {
             int size = TestServer.json(server.get("/api/v1/models")).get("items").get(0).get("default_width").asInt();
 
@@ -99,7 +106,9 @@ class InpaintHiresServingTest {
             g.dispose();
             int blur = 2;
             int reach = 2 * (int) (2.5 * blur + 0.5) / 2 + 1; // A1111's kernel radius for this blur, and a pixel more
-            for (String area : List.of("", ",\"inpaint_full_res\":false", ",\"inpainting_fill\":1,\"inpaint_full_res_padding\":8")) {
+            for (String area : List.of("", ",\"inpaint_full_res\":false", ",\"inpainting_fill\":1,\"inpaint_full_res_padding\":8",
+                    ",\"inpaint_full_res\":false,\"override_settings\":{\"sd_model_checkpoint\":\"inpaint9\"}",
+                    ",\"inpainting_fill\":2,\"override_settings\":{\"sd_model_checkpoint\":\"inpaint9\"}")) {
                 HttpResponse<String> inpainted = server.post("/sdapi/v1/img2img", "{\"prompt\":\"a red apple\",\"steps\":4,\"seed\":11,"
                         + "\"width\":" + size + ",\"height\":" + size + ",\"denoising_strength\":1.0,\"init_images\":[\"" + png64(init)
                         + "\"],\"mask\":\"" + png64(mask) + "\",\"mask_blur\":" + blur + area + "}");
