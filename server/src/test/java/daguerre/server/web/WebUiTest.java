@@ -262,6 +262,23 @@ class WebUiTest {
     }
 
     @Test
+    void reuseAllFillsTheHiresFix() throws Exception {
+        String id = generated("{\"prompt\":\"reuse hires\",\"steps\":2,\"width\":64,\"height\":64,"
+                + "\"hires_fix\":{\"scale\":1.5,\"upscaler\":\"Nearest\",\"steps\":2,\"strength\":0.5}}").get(0);
+        driver.navigate().refresh();
+        waitFor(d -> "true".equals(d.findElement(By.tagName("body")).getDomAttribute("data-ready")));
+        openDetail(id);
+        click(By.id("reuse-all"));
+        waitFor(d -> !isOpen("detail"));
+        assertTrue(driver.findElement(By.id("hires-enabled")).isSelected());
+        assertEquals("Nearest", value("hires-upscaler"));
+        assertEquals("1.5", value("hires-scale"));
+        assertEquals("2", value("hires-steps"));
+        assertEquals("0.5", value("hires-strength"));
+        assertEquals("64×64 upscaled to 96×96", driver.findElement(By.id("hires-size")).getText());
+    }
+
+    @Test
     void deleteAsksForConfirmationThenRemovesTheImage() throws Exception {
         String id = generated("{\"prompt\":\"to be deleted\",\"steps\":4}").get(0);
         driver.navigate().refresh();
