@@ -181,6 +181,47 @@ class A1111FidelityTest {
                 + "\"scheduler\":\"Automatic\",\"hr_scale\":2,\"hr_upscaler\":\"Latent\"");
     }
 
+    @Test
+    void hiresAndInpaintingFieldsMapOntoTheJobAndTheirErrorsNameA1111sFields() throws Exception {
+        // A1111's field names and defaults reach the job (the native view of the request)
+        JsonNode hires = txt2img("\"prompt\":\"hires\",\"enable_hr\":true,\"hr_resize_x\":96,\"hr_sampler_name\":\"DDIM\","
+                + "\"hr_prompt\":\"sharper\"");
+        assertEquals(0.75, info(hires).get("denoising_strength").asDouble(), "A1111's txt2img default");
+        JsonNode job = json(server.get("/api/v1/jobs")).path("recent").path(0);
+        JsonNode request = job.path("request").path("hires_fix");
+        assertEquals(96, request.path("width").asInt(), job.toString());
+        assertEquals(2.0, request.path("scale").asDouble());
+        assertEquals("Latent", request.path("upscaler").asText());
+        assertEquals("ddim", request.path("sampler").asText());
+        assertEquals("sharper", request.path("prompt").asText());
+        txt2img("\"prompt\":\"off\",\"enable_hr\":false,\"hr_scale\":99"); // ignored while off, as in A1111
+        txt2img("\"prompt\":\"same\",\"enable_hr\":true,\"hr_sampler_name\":\"Use same sampler\",\"hr_upscaler\":null");
+
+        for (String[] bad : new String[][] {{"\"hr_scale\":9", "hr_scale"}, {"\"hr_upscaler\":\"4x-UltraSharp\"", "hr_upscaler"},
+                {"\"hr_second_pass_steps\":-1", "hr_second_pass_steps"}, {"\"hr_sampler_name\":\"Heun\"", "hr_sampler_name"},
+                {"\"denoising_strength\":0", "denoising_strength"}, {"\"enable_hr\":\"yes\"", "enable_hr"}}) {
+            assertA1111Error(server.post("/sdapi/v1/txt2img", "{\"prompt\":\"x\",\"steps\":2,\"width\":64,\"height\":64,"
+                    + (bad[1].equals("enable_hr") ? "" : "\"enable_hr\":true,") + bad[0] + "}"), 422, bad[1]);
+        }
+        String png = tinyPng();
+        String img2img = "{\"prompt\":\"x\",\"steps\":2,\"init_images\":[\"" + png + "\"],\"mask\":\"" + png + "\",";
+        assertA1111Error(server.post("/sdapi/v1/img2img", img2img + "\"inpainting_fill\":4}"), 422, "inpainting_fill");
+        assertA1111Error(server.post("/sdapi/v1/img2img", img2img + "\"mask_blur\":65}"), 422, "mask_blur");
+        assertA1111Error(server.post("/sdapi/v1/img2img", img2img + "\"inpainting_mask_invert\":2}"), 422, "inpainting_mask_invert");
+        assertA1111Error(server.post("/sdapi/v1/img2img", img2img + "\"inpaint_full_res_padding\":-1}"), 422, "inpaint_full_res_padding");
+        HttpResponse<String> masked = server.post("/sdapi/v1/img2img", img2img + "\"inpainting_mask_invert\":1}");
+        assertEquals(200, masked.statusCode(), masked.body());
+        JsonNode maskedJob = json(server.get("/api/v1/jobs")).path("recent").path(0).path("request");
+        assertTrue(maskedJob.path("mask").asBoolean(), maskedJob.toString());
+        assertEquals("fill", maskedJob.path("inpaint_fill").asText(), "A1111's API default inpainting_fill 0");
+        assertTrue(maskedJob.path("inpaint_full_res").asBoolean(), "A1111's API default inpaint_full_res true");
+        assertEquals(0, maskedJob.path("inpaint_full_res_padding").asInt(), "A1111's API default padding 0");
+        assertEquals(4, maskedJob.path("mask_blur").asInt());
+        assertTrue(maskedJob.path("mask_invert").asBoolean());
+        // txt2img ignores a mask, as A1111 does
+        txt2img("\"prompt\":\"no mask here\",\"mask\":\"" + png + "\"");
+    }
+
     private String tinyPng() throws Exception {
         return txt2img("\"prompt\":\"init\",\"steps\":1").get("images").get(0).asText();
     }
