@@ -136,7 +136,7 @@ public final class GenerationRequests {
         List<RequestedLora> loras = loras(body.get("loras"));
         DecodedImage mask = mask(body, initImage);
         GenerationParams.Inpaint inpaint = mask == null ? null : inpaint(body, mask.png());
-        HiresFix hiresFix = hiresFix(body.get("hires_fix"), steps);
+        HiresFix hiresFix = hiresFix(body.get("hires_fix"));
         if (hiresFix != null) {
             hiresCost(descriptor, hiresFix, steps, width, height, n);
         }
@@ -159,6 +159,10 @@ public final class GenerationRequests {
         }
         promptChunks(model, "prompt", prompt);          // after the syntax check above: chunking parses emphasis
         promptChunks(model, "negative_prompt", negativePrompt);
+        if (hiresFix != null) {
+            promptChunks(model, "hires_fix.prompt", hiresFix.prompt());
+            promptChunks(model, "hires_fix.negative_prompt", hiresFix.negativePrompt());
+        }
         return params;
     }
 
@@ -221,7 +225,7 @@ public final class GenerationRequests {
      * the aspect ratio), {@code upscaler}, {@code steps} (0: the request's), {@code strength}, {@code sampler},
      * {@code prompt}, {@code negative_prompt}), or null when absent or null.
      */
-    private HiresFix hiresFix(JsonNode node, int steps) {
+    private HiresFix hiresFix(JsonNode node) {
         if (node == null || node.isNull()) {
             return null;
         }
