@@ -192,7 +192,7 @@ final class A1111Api {
         GenerationParams first;
         try {
             first = services.requests().parse(request, false);
-            services.requests().cost(first.steps(), first.width(), first.height(), (long) first.n() * iterations);   // all n_iter batches
+            services.requests().cost(first, (long) first.n() * iterations);   // all n_iter batches, both hires passes
         } catch (RequestException e) {
             throw e.field() == null ? e : e.withField(a1111Field(e.field()));
         }

@@ -271,8 +271,21 @@ public final class GenerationRequests {
         }
     }
 
+    /**
+     * Refuses {@code images} images of {@code params} (A1111's {@code n_iter} batches together) that would
+     * cost more than {@link Limits#maxJobCost()}, counting a hires fix's second pass.
+     */
+    public void cost(GenerationParams params, long images) {
+        if (params.hiresFix() == null) {
+            cost(params.steps(), params.width(), params.height(), images);
+            return;
+        }
+        ModelDescriptor model = engine.models().stream().filter(m -> m.id().equals(params.model())).findFirst().orElseThrow();
+        hiresCost(model, params.hiresFix(), params.steps(), params.width(), params.height(), images);
+    }
+
     /** Refuses a hires fix whose second pass is larger than the model allows, or whose two passes cost too much. */
-    private void hiresCost(ModelDescriptor model, HiresFix hires, int steps, int width, int height, int n) {
+    private void hiresCost(ModelDescriptor model, HiresFix hires, int steps, int width, int height, long n) {
         HiresFix.Target target;
         try {
             target = hires.target(width, height, 8);
