@@ -207,9 +207,11 @@ export class DetailView {
 
   reuse(what) {
     const item = this.current;
-    const params = { ...(item.request || {}), prompt: item.prompt, negative_prompt: item.negative_prompt, model: item.model,
-      sampler: item.sampler, steps: item.steps, guidance_scale: item.guidance_scale, seed: item.seed, width: item.width,
-      height: item.height };
+    const asked = item.request || {};
+    // the size asked for: a hires-fixed image is larger than its request's first pass
+    const params = { ...asked, prompt: item.prompt, negative_prompt: item.negative_prompt, model: item.model,
+      sampler: item.sampler, steps: item.steps, guidance_scale: item.guidance_scale, seed: item.seed,
+      width: asked.hires_fix && asked.width ? asked.width : item.width, height: asked.hires_fix && asked.height ? asked.height : item.height };
     this.handlers.onReuse(params, what);
     this.current = null;
     this.dialog.close();

@@ -6,6 +6,7 @@
 import { ApiError, request } from './api.js';
 import { announce, el, randomSeed } from './dom.js';
 import { examplesFor } from './examples.js';
+import { MaskEditor } from './mask.js';
 
 /** Request fields shown by a form control (the id of the control that gets the error). */
 const FIELD_CONTROLS = {
@@ -21,6 +22,14 @@ const FIELD_CONTROLS = {
   height: 'height',
   init_image: 'init-file',
   strength: 'strength',
+  mask: 'mask-canvas',
+  mask_blur: 'mask-blur',
+  inpaint_fill: 'inpaint-fill',
+  hires_fix: 'hires-enabled',
+  'hires_fix.scale': 'hires-scale',
+  'hires_fix.steps': 'hires-steps',
+  'hires_fix.strength': 'hires-strength',
+  'hires_fix.upscaler': 'hires-upscaler',
 };
 
 const byId = (id) => document.getElementById(id);
@@ -74,12 +83,16 @@ export class GenerateForm {
     this.models = [];
     this.initImage = null;
     this.form = byId('generate-form');
+    this.mask = new MaskEditor();
     this.bind();
   }
 
   /** Loads models and samplers into the selects; returns the models. */
   async load() {
-    const [models, samplers] = await Promise.all([request('GET', '/api/v1/models'), request('GET', '/api/v1/samplers')]);
+    const [models, samplers, upscalers] = await Promise.all([request('GET', '/api/v1/models'), request('GET', '/api/v1/samplers'),
+      request('GET', '/api/v1/upscalers').catch(() => ({ items: [{ name: 'Latent' }] }))]);
+    byId('hires-upscaler').replaceChildren(...upscalers.items.map((u) =>
+        el('option', { value: u.name, selected: u.name === 'Latent' }, u.name)));
     this.models = models.items;
     const modelSelect = byId('model');
     modelSelect.replaceChildren(...this.models.map((m) => el('option', { value: m.id, selected: m.default }, m.name || m.id)));
@@ -131,6 +144,10 @@ export class GenerateForm {
     const strength = byId('strength');
     strength.addEventListener('input', () => { byId('strength-value').textContent = Number(strength.value).toFixed(2); });
     this.bindInitImage();
+    for (const id of ['hires-enabled', 'hires-scale', 'width', 'height']) {
+      byId(id).addEventListener('input', () => this.showHiresSize());
+    }
+    byId('hires-enabled').addEventListener('change', () => this.showHiresSize());
     for (const control of this.form.querySelectorAll('input, textarea, select')) {
       control.addEventListener('input', () => this.clearError(control.id));
     }
@@ -174,7 +191,11 @@ export class GenerateForm {
   setInitImage(dataUrl) {
     this.initImage = dataUrl;
     const preview = byId('init-preview');
-    preview.hidden = !dataUrl;
+    byId('mask-wrap').hidden = !dataUrl;
+    this.mask.reset(0, 0);
+    if (dataUrl) {
+      preview.addEventListener('load', () => this.mask.reset(preview.naturalWidth, preview.naturalHeight), { once: true });
+    }
     preview.src = dataUrl || '';
     preview.alt = dataUrl ? 'The init image' : '';
     byId('init-remove').hidden = !dataUrl;
@@ -226,6 +247,19 @@ export class GenerateForm {
     byId('height').value = height;
     this.clearError('width');
     this.clearError('height');
+    this.showHiresSize();
+  }
+
+  /** The hires fix's final size under its checkbox, as the server computes it (multiples of 8). */
+  showHiresSize() {
+    const scale = Number(byId('hires-scale').value);
+    const width = Number(byId('width').value);
+    const height = Number(byId('height').value);
+    const on = byId('hires-enabled').checked;
+    byId('hires-size').textContent = on && scale >= 1 && width > 0 && height > 0
+      ? `${width}×${height} upscaled to ${Math.floor(width * scale / 8) * 8}×${Math.floor(height * scale / 8) * 8}`
+        + (this.initImage ? ' (text to image only: remove the init image)' : '')
+      : '';
   }
 
   setSeed(seed) {
@@ -255,6 +289,18 @@ export class GenerateForm {
       byId('guidance_scale').value = params.guidance_scale;
       this.setSize(params.width, params.height);
       byId('n').value = 1;
+      const hires = params.hires_fix;
+      byId('hires-enabled').checked = Boolean(hires);
+      if (hires) {
+        byId('hires-scale').value = hires.scale;
+        byId('hires-steps').value = hires.steps;
+        byId('hires-strength').value = hires.strength;
+        if ([...byId('hires-upscaler').options].some((o) => o.value === hires.upscaler)) {
+          byId('hires-upscaler').value = hires.upscaler;
+        }
+        byId('hires').open = true;
+      }
+      this.showHiresSize();
     }
     this.clearAllErrors();
     announce(what === 'seed' ? `Seed ${params.seed} is in the form.` : 'The form is filled in.');
@@ -300,6 +346,21 @@ export class GenerateForm {
     if (this.initImage) {
       body.init_image = this.initImage;
       body.strength = Number(byId('strength').value);
+      Object.assign(body, this.mask.fields());
+    }
+    if (byId('hires-enabled').checked) {
+      const hires = { upscaler: byId('hires-upscaler').value || 'Latent' };
+      const numbers = { scale: 'hires-scale', steps: 'hires-steps', strength: 'hires-strength' };
+      for (const [field, id] of Object.entries(numbers)) {
+        const input = byId(id);
+        if (input.validity.badInput) {
+          this.showError(`hires_fix.${field}`, 'Enter a number.');
+          valid = false;
+        } else if (input.value !== '') {
+          hires[field] = Number(input.value);
+        }
+      }
+      body.hires_fix = hires;
     }
     return valid ? body : null;
   }
@@ -342,8 +403,11 @@ export class GenerateForm {
     const controlId = FIELD_CONTROLS[field] || field;
     const control = byId(controlId);
     const messageBox = byId(`${field}-error`);
-    if (field === 'init_image' || field === 'strength') {
+    if (['init_image', 'strength', 'mask', 'mask_blur', 'mask_invert', 'inpaint_fill'].includes(field)) {
       byId('img2img').open = true;
+    }
+    if (field.startsWith('hires_fix')) {
+      byId('hires').open = true;
     }
     if (control) {
       control.setAttribute('aria-invalid', 'true');

@@ -34,10 +34,8 @@ public final class GenerationJob implements AutoCloseable {
      * rows, unguided ones B conditional rows (context [rows, T, D]; SDXL also pooled [rows, P], time ids [rows, 6]).
      */
     final UNetConditioning conditioning;
-    /** The job's LoRAs (factors in the job's manager), run beside the layers on its own rows. */
-    final List<JobLora> loras;
-    /** {@code name: hash} of the textual-inversion embeddings its prompts use (the infotext's {@code TI hashes}). */
-    final List<String> embeddingHashes;
+    /** The job's LoRAs (factors in the job's manager, run beside the layers on its own rows) and embeddings. */
+    final JobNetworks networks;
     final GenerationListener listener;
     final BooleanSupplier cancelled;
     /** Checked between steps: once true, the job stops denoising and is decoded as it stands. */
@@ -61,8 +59,7 @@ public final class GenerationJob implements AutoCloseable {
     StableDiffusionPipeline.HiresPlan hiresOf;
 
     GenerationJob(GenerationRequest request, int width, int height, NoiseSource noise, NDManager manager,
-                  SamplerState state, UNetConditioning conditioning, List<JobLora> loras, List<String> embeddingHashes,
-                  GenerationListener listener,
+                  SamplerState state, UNetConditioning conditioning, JobNetworks networks, GenerationListener listener,
                   BooleanSupplier cancelled, BooleanSupplier finishEarly) {
         this.request = request;
         this.width = width;
@@ -71,8 +68,7 @@ public final class GenerationJob implements AutoCloseable {
         this.manager = manager;
         this.state = state;
         this.conditioning = conditioning;
-        this.loras = List.copyOf(loras);
-        this.embeddingHashes = List.copyOf(embeddingHashes);
+        this.networks = networks;
         this.listener = listener;
         this.cancelled = cancelled;
         this.finishEarly = finishEarly;
@@ -114,7 +110,7 @@ public final class GenerationJob implements AutoCloseable {
     /** U-Net rows this job adds to a shared call. */
     /** The job's LoRAs with its weights, for the branches of a shared pass. */
     List<RuntimeLoras.Use> loraUses() {
-        return loras.stream().map(JobLora::use).toList();
+        return networks.loraUses();
     }
 
     public int rows() {

@@ -8,10 +8,8 @@ import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
 import daguerre.diffusion.embeddings.TextualInversionLibrary;
 import daguerre.diffusion.lora.LoraLibrary;
-import daguerre.diffusion.lora.LoraMerger;
 import daguerre.diffusion.lora.LoraTags;
 import daguerre.diffusion.lora.RequestedLora;
-import daguerre.diffusion.lora.RuntimeLora;
 import daguerre.diffusion.lora.RuntimeLoras;
 import daguerre.diffusion.nn.Cancellation;
 import daguerre.diffusion.nn.LowRankBranch;
@@ -23,18 +21,14 @@ import daguerre.diffusion.sampling.NoiseSource;
 import daguerre.diffusion.sampling.SamplerState;
 import daguerre.diffusion.sampling.SamplingPlan;
 import daguerre.diffusion.sampling.SeededNoise;
-import daguerre.diffusion.text.ExtraTokens;
 import daguerre.diffusion.text.PromptEncoder;
 import daguerre.diffusion.text.SdxlPromptEncoder;
 import daguerre.diffusion.unet.UNet2DConditionModel;
 import daguerre.diffusion.unet.UNetConditioning;
 import daguerre.diffusion.vae.LatentDistribution;
 import daguerre.diffusion.vae.VaeTiling;
-import daguerre.weights.lora.LoraFile;
-import daguerre.weights.lora.LoraNetwork;
 import java.awt.Image;
 import java.awt.image.BufferedImage;
-import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -301,17 +295,13 @@ public final class StableDiffusionPipeline {
         checkClipSkip(request.clipSkip());
         NDManager manager = model.manager().newSubManager();
         try {
-            // 0. The request's LoRAs, run beside the layers (the model's weights never change).
-            List<JobLora> jobLoras = loadLoras(request, manager);
-            List<RuntimeLoras.Use> uses = jobLoras.stream().map(JobLora::use).toList();
+            // 0. The request's LoRAs, run beside the layers (the model's weights never change), and the
+            //    textual-inversion embeddings its prompts may use.
+            JobNetworks networks = JobNetworks.prepare(request, model, loras, embeddings, manager);
 
-            // 1. Encode the prompt (and the negative prompt for classifier-free guidance), with the folder's
-            //    textual-inversion embeddings where their trigger words appear.
-            TextualInversionLibrary.ForModel inversions = embeddings == null
-                    ? new TextualInversionLibrary.ForModel(ExtraTokens.NONE, ExtraTokens.NONE, Map.of()) : embeddings.forModel(model);
-            UNetConditioning conditioning = LowRankBranches.during(RuntimeLoras.textEncoderBranches(uses, manager),
-                    () -> conditioning(request, width, height, inversions, manager));
-            List<String> embeddingHashes = embeddingHashes(request, inversions);
+            // 1. Encode the prompt (and the negative prompt for classifier-free guidance).
+            UNetConditioning conditioning = LowRankBranches.during(RuntimeLoras.textEncoderBranches(networks.loraUses(), manager),
+                    () -> conditioning(request, width, height, networks.inversions(), manager));
 
             // 2. Initial latents: pure noise, or the encoded init image noised to the first timestep.
             SamplingPlan plan = SamplingPlan.of(request.sampler(), model.scheduler(), request.steps()).withEta(request.eta());
@@ -342,8 +332,8 @@ public final class StableDiffusionPipeline {
                     extra[0] = manager.ones(new Shape(latentShape.get(0), 1, latentShape.get(2), latentShape.get(3))).concat(masked, 1);
                 }
             }
-            GenerationJob job = new GenerationJob(request, width, height, noise, manager, state, conditioning, jobLoras,
-                    embeddingHashes, listener, cancelled, finishEarly);
+            GenerationJob job = new GenerationJob(request, width, height, noise, manager, state, conditioning, networks,
+                    listener, cancelled, finishEarly);
             job.unetExtraChannels = extra[0];
             job.inpainting = inpainting;
             return job;
@@ -491,9 +481,9 @@ public final class StableDiffusionPipeline {
     private Infotext infotext(GenerationJob job, long seed) {
         if (job.hiresOf != null) {
             HiresPlan h = job.hiresOf;
-            return infotext(h.request(), job.loras, job.embeddingHashes, seed, h.width(), h.height(), null, h);
+            return infotext(h.request(), job.networks, seed, h.width(), h.height(), null, h);
         }
-        return infotext(job.request, job.loras, job.embeddingHashes, seed, job.width, job.height, job.inpainting, null);
+        return infotext(job.request, job.networks, seed, job.width, job.height, job.inpainting, null);
     }
 
     private List<GeneratedImage> decodeAll(GenerationJob job) {
@@ -670,7 +660,7 @@ public final class StableDiffusionPipeline {
      * A1111's infotext: the base fields, then (as A1111 appends its extra parameters) the inpainting
      * fields for {@code inpainting} and the hires fields for a hires-fix {@code request} run as {@code hires}.
      */
-    private Infotext infotext(GenerationRequest request, List<JobLora> loras, List<String> embeddingHashes, long seed, int width,
+    private Infotext infotext(GenerationRequest request, JobNetworks networks, long seed, int width,
                               int height, InpaintMasks.Prepared inpainting, HiresPlan hires) {
         Map<String, String> params = new LinkedHashMap<>();
         params.put("Steps", Integer.toString(request.steps()));
@@ -734,13 +724,7 @@ public final class StableDiffusionPipeline {
         if (request.cachesSteps()) {
             params.put("Cache interval", Integer.toString(request.cacheInterval()));
         }
-        if (!embeddingHashes.isEmpty()) {
-            params.put("TI hashes", String.join(", ", embeddingHashes));
-        }
-        if (!loras.isEmpty()) {
-            // A1111's form, quoted by Infotext: Lora hashes: "name: 0123456789ab, other: ..."
-            params.put("Lora hashes", String.join(", ", loras.stream().map(l -> l.name() + ": " + l.hash()).distinct().toList()));
-        }
+        networks.infotext(params);
         if (model.isSdxl()) {   // SDXL's micro-conditioning, where it is not the default for this size
             microConditioning(params, "", request.microConditioningFor(width, height), width, height);
             if (request.negativeMicroConditioning() != null) {
@@ -753,65 +737,6 @@ public final class StableDiffusionPipeline {
             prompt = prompt + (prompt.isEmpty() ? "" : " ") + lora.tag();
         }
         return new Infotext(prompt, request.negativePrompt(), params);
-    }
-
-    /**
-     * {@code name: hash} of each textual-inversion embedding the prompt or the negative prompt uses (A1111's
-     * {@code TI hashes}), in order of first use.
-     */
-    private List<String> embeddingHashes(GenerationRequest request, TextualInversionLibrary.ForModel inversions) {
-        if (inversions.files().isEmpty()) {
-            return List.of();
-        }
-        PromptEncoder.Options options = PromptEncoder.Options.DEFAULTS.withClipSkip(request.clipSkip());
-        List<String> used = new ArrayList<>();
-        for (String text : List.of(request.prompt(), request.negativePrompt())) {
-            for (String name : PromptEncoder.chunk(model.tokenizer(), options, LoraTags.strip(text), inversions.first()).embeddings()) {
-                if (!used.contains(name)) {
-                    used.add(name);
-                }
-            }
-        }
-        List<String> hashes = new ArrayList<>();
-        for (String name : used) {
-            try {
-                hashes.add(name + ": " + embeddings.shortHash(inversions.files().get(name)));
-            } catch (IOException e) {
-                throw new InvalidRequestException("prompt", "cannot read embedding '" + name + "': " + e.getMessage());
-            }
-        }
-        return hashes;
-    }
-
-    /**
-     * The request's LoRAs (tags and list) that change something, read against this model (from the
-     * library's cache) and uploaded into the job's manager; weight 0 leaves a LoRA out entirely.
-     */
-    private List<JobLora> loadLoras(GenerationRequest request, NDManager job) {
-        List<RequestedLora> requested = request.allLoras().stream().filter(l -> !l.isOff()).toList();
-        if (requested.isEmpty()) {
-            return List.of();
-        }
-        if (loras == null) {
-            throw new InvalidRequestException("loras", "this pipeline has no LoRA folder, so it cannot run LoRA "
-                    + requested.get(0).name());
-        }
-        Map<LoraNetwork, daguerre.diffusion.nn.Module> networks = LoraMerger.networks(model);
-        List<JobLora> out = new ArrayList<>();
-        for (RequestedLora r : requested) {
-            try {
-                LoraFile file = loras.load(r.name(), model);
-                RuntimeLora uploaded = RuntimeLora.upload(file, networks, job);
-                out.add(new JobLora(file.name(), loras.shortHash(file.path()),
-                        new RuntimeLoras.Use(uploaded, (float) r.unetWeight(), (float) r.textEncoderWeight())));
-            } catch (IOException e) {
-                throw new InvalidRequestException("loras", "cannot read LoRA '" + r.name() + "': " + e.getMessage());
-            } catch (IllegalArgumentException e) {
-                throw e instanceof InvalidRequestException ? e
-                        : new InvalidRequestException("loras", "LoRA '" + r.name() + "' does not fit model " + model.id() + ": " + e.getMessage());
-            }
-        }
-        return out;
     }
 
     /**

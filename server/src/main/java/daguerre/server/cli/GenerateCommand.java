@@ -7,6 +7,8 @@ import daguerre.diffusion.lora.RequestedLora;
 import daguerre.diffusion.nn.WeightPrecision;
 import daguerre.diffusion.pipeline.GeneratedImage;
 import daguerre.diffusion.pipeline.GenerationRequest;
+import daguerre.diffusion.pipeline.HiresFix;
+import daguerre.diffusion.pipeline.InpaintOptions;
 import daguerre.diffusion.pipeline.StableDiffusionModel;
 import daguerre.diffusion.pipeline.StableDiffusionPipeline;
 import daguerre.diffusion.sampling.Sampler;
@@ -86,6 +88,64 @@ public final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--strength", defaultValue = "0.75", description = "Image-to-image denoising strength in (0, 1]. Default: ${DEFAULT-VALUE}.")
     double strength;
 
+    @Option(names = "--mask", paramLabel = "FILE",
+            description = "Inpainting (needs --init-image): white repaints, black keeps (or the alpha of a mask with transparency);"
+                    + " resized to the init image's size.")
+    Path mask;
+
+    @Option(names = "--mask-blur", defaultValue = "" + InpaintOptions.DEFAULT_MASK_BLUR, paramLabel = "PX",
+            description = "Gaussian blur of the mask, 0-64 px. Default: ${DEFAULT-VALUE}.")
+    int maskBlur;
+
+    @Option(names = "--mask-invert", description = "Repaint the black part of the mask instead.")
+    boolean maskInvert;
+
+    @Option(names = "--inpaint-fill", defaultValue = "original", paramLabel = "MODE",
+            description = "What the masked area starts from: fill, original, latent_noise or latent_nothing. Default: ${DEFAULT-VALUE}.")
+    String inpaintFill;
+
+    @Option(names = "--inpaint-full-res", description = "\"Only masked\": generate the padded box around the mask at the request's size, then paste it back.")
+    boolean inpaintFullRes;
+
+    @Option(names = "--inpaint-padding", defaultValue = "" + InpaintOptions.DEFAULT_PADDING, paramLabel = "PX",
+            description = "Padding around the mask's box for --inpaint-full-res, 0-256 px. Default: ${DEFAULT-VALUE}.")
+    int inpaintPadding;
+
+    @Option(names = "--hires-scale", paramLabel = "X",
+            description = "Hires fix: generate at the size, upscale by X (1-8), then refine at the larger size.")
+    Double hiresScale;
+
+    @Option(names = "--hires-width", defaultValue = "0", paramLabel = "PX",
+            description = "Hires fix to this width instead of a scale (0 with --hires-height: in proportion).")
+    int hiresWidth;
+
+    @Option(names = "--hires-height", defaultValue = "0", paramLabel = "PX",
+            description = "Hires fix to this height instead of a scale (0 with --hires-width: in proportion).")
+    int hiresHeight;
+
+    @Option(names = "--hires-upscaler", defaultValue = "Latent", paramLabel = "NAME",
+            description = "Hires upscaler: Latent, Latent (antialiased), Latent (bicubic), Latent (bicubic antialiased), Latent (nearest),"
+                    + " Latent (nearest-exact), None, Lanczos or Nearest. Default: ${DEFAULT-VALUE}.")
+    String hiresUpscaler;
+
+    @Option(names = "--hires-steps", defaultValue = "0", paramLabel = "N",
+            description = "Steps of the hires pass (0: the same as --steps). Default: 0.")
+    int hiresSteps;
+
+    @Option(names = "--hires-strength", defaultValue = "" + HiresFix.DEFAULT_DENOISING_STRENGTH, paramLabel = "S",
+            description = "Denoising strength of the hires pass, in (0, 1]. Default: ${DEFAULT-VALUE}.")
+    double hiresStrength;
+
+    @Option(names = "--hires-sampler", paramLabel = "NAME", description = "Sampler of the hires pass (default: --sampler).")
+    String hiresSampler;
+
+    @Option(names = "--hires-prompt", defaultValue = "", paramLabel = "TEXT", description = "Prompt of the hires pass (default: --prompt).")
+    String hiresPrompt;
+
+    @Option(names = "--hires-negative-prompt", defaultValue = "", paramLabel = "TEXT",
+            description = "Negative prompt of the hires pass (default: --negative-prompt).")
+    String hiresNegativePrompt;
+
     @Option(names = "--weight-dtype", paramLabel = "TYPE", defaultValue = "stored",
             description = "Keep weights in f32, f16 or bf16 (compute is float32 either way). Default: as the checkpoint stores them.")
     String weightDtype;
@@ -110,16 +170,54 @@ public final class GenerateCommand implements Callable<Integer> {
             description = "VAE decode and encode in overlapping tiles: on, off or auto (tiles above 1024x1024 px). Default: ${DEFAULT-VALUE}.")
     String vaeTiling;
 
+    /** The inpainting options, or null without {@code --mask}. */
+    private InpaintOptions inpaint(BufferedImage init) throws IOException {
+        if (mask == null) {
+            return null;
+        }
+        if (init == null) {
+            throw new IllegalArgumentException("--mask needs --init-image: the image to inpaint");
+        }
+        BufferedImage image = readImage(mask);
+        if (image.getWidth() != init.getWidth() || image.getHeight() != init.getHeight()) {
+            BufferedImage resized = new BufferedImage(init.getWidth(), init.getHeight(),
+                    image.getColorModel().hasAlpha() ? BufferedImage.TYPE_INT_ARGB : BufferedImage.TYPE_INT_RGB);
+            java.awt.Graphics2D g = resized.createGraphics();
+            g.setRenderingHint(java.awt.RenderingHints.KEY_INTERPOLATION, java.awt.RenderingHints.VALUE_INTERPOLATION_BILINEAR);
+            g.drawImage(image, 0, 0, init.getWidth(), init.getHeight(), null);
+            g.dispose();
+            image = resized;
+        }
+        List<String> fills = List.of("fill", "original", "latent_noise", "latent_nothing");
+        int fill = fills.indexOf(inpaintFill.replace(' ', '_'));
+        if (fill < 0) {
+            throw new IllegalArgumentException("--inpaint-fill must be one of " + String.join(", ", fills) + ", got " + inpaintFill);
+        }
+        return new InpaintOptions(image, maskBlur, maskInvert, InpaintOptions.Fill.fromA1111Index(fill), inpaintFullRes, inpaintPadding);
+    }
+
+    /** The hires fix, or null when no --hires-scale, --hires-width or --hires-height is given. */
+    private HiresFix hiresFix() {
+        if (hiresScale == null && hiresWidth == 0 && hiresHeight == 0) {
+            return null;
+        }
+        return new HiresFix(hiresScale == null ? 2 : hiresScale, hiresWidth, hiresHeight, hiresUpscaler, hiresSteps, hiresStrength,
+                hiresSampler == null ? null : Sampler.fromName(hiresSampler), hiresPrompt, hiresNegativePrompt);
+    }
+
     @Override
     public Integer call() throws Exception {
         WeightPrecision precision = WeightPrecision.parse(weightDtype);
         long firstSeed = seed == -1 ? new SecureRandom().nextLong() & 0xffffffffL : seed;
+        BufferedImage init = initImage == null ? null : readImage(initImage);
         GenerationRequest request = GenerationRequest.builder(prompt)
                 .negativePrompt(negativePrompt).sampler(Sampler.fromName(sampler)).steps(steps)
                 .guidanceScale(guidance).guidanceRescale(guidanceRescale).clipSkip(clipSkip).eta(eta).cacheInterval(cacheInterval)
                 .seed(firstSeed).size(width, height).batchSize(batch)
-                .initImage(initImage == null ? null : readImage(initImage), strength)
+                .initImage(init, strength)
                 .loras(loras.stream().map(GenerateCommand::lora).toList())
+                .inpaint(inpaint(init))
+                .hiresFix(hiresFix())
                 .build();
         VaeTiling tiling = VaeTiling.of(VaeTiling.Mode.named(vaeTiling));
         Files.createDirectories(out);
@@ -161,7 +259,7 @@ public final class GenerateCommand implements Callable<Integer> {
 
     private static BufferedImage readImage(Path file) throws IOException {
         if (!Files.isRegularFile(file)) {
-            throw new IOException("init image not found: " + file);
+            throw new IOException("image not found: " + file);
         }
         BufferedImage image = ImageIO.read(file.toFile());
         if (image == null) {

@@ -4,7 +4,10 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import daguerre.diffusion.pipeline.HiresFix;
 import daguerre.diffusion.pipeline.Infotext;
+import daguerre.diffusion.pipeline.Upscaler;
+import daguerre.diffusion.pipeline.Upscalers;
 import daguerre.diffusion.pipeline.PngText;
 import daguerre.server.gallery.Gallery;
 import daguerre.server.jobs.ActiveJob;
@@ -20,6 +23,7 @@ import daguerre.server.jobs.SamplerDescriptor;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import daguerre.server.jobs.EngineResult;
+import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
 import java.lang.management.MemoryUsage;
@@ -51,9 +55,16 @@ final class A1111Api {
             "denoising_strength", "strength", "cache_interval", "cache_interval");
 
     /** Request fields of A1111's that change the image and that Daguerre does not implement yet. */
-    private static final List<String> UNIMPLEMENTED = List.of("enable_hr", "styles", "script_name", "alwayson_scripts",
+    private static final List<String> UNIMPLEMENTED = List.of("styles", "script_name", "alwayson_scripts",
             "refiner_checkpoint", "refiner_switch_at", "restore_faces", "tiling", "subseed_strength", "seed_resize_from_w",
-            "seed_resize_from_h", "mask");
+            "seed_resize_from_h");
+    /** A1111's {@code /sdapi/v1/img2img} defaults for inpainting (its processing class's, not its UI's). */
+    private static final int DEFAULT_INPAINTING_FILL = 0;
+    private static final boolean DEFAULT_INPAINT_FULL_RES = true;
+    private static final int DEFAULT_INPAINT_FULL_RES_PADDING = 0;
+    /** A1111's txt2img defaults for the hires fix. */
+    private static final double DEFAULT_HR_SCALE = 2.0;
+    private static final double DEFAULT_HR_DENOISING_STRENGTH = 0.75;
     /** A schedule {@code scheduler} accepts, as A1111 lists it ({@code defaultRho} -1: none). */
     private record Schedule(String name, String label, double defaultRho) {}
 
@@ -95,9 +106,11 @@ final class A1111Api {
         router.get("/sdapi/v1/options").blockingHandler(this::getOptions, false);
         router.post("/sdapi/v1/options").blockingHandler(this::setOptions, false);
         router.post("/sdapi/v1/png-info").blockingHandler(this::pngInfo, false);
-        // what front-ends probe when they connect; Daguerre has no upscalers, VAEs or styles (yet)
+        // what front-ends probe when they connect; Daguerre has no VAEs or styles (yet)
         router.get("/internal/ping").handler(ctx -> Http.send(ctx, 200, JSON.createObjectNode()));
-        router.get("/sdapi/v1/upscalers").handler(ctx -> Http.send(ctx, 200, JSON.createArrayNode()));
+        router.get("/sdapi/v1/upscalers").handler(this::upscalers);
+        router.get("/sdapi/v1/latent-upscale-modes").handler(this::latentUpscaleModes);
+        router.post("/sdapi/v1/extra-single-image").blockingHandler(this::extraSingleImage, false);
         router.get("/sdapi/v1/sd-vae").handler(ctx -> Http.send(ctx, 200, JSON.createArrayNode()));
         router.get("/sdapi/v1/loras").blockingHandler(this::loras, false);
         router.post("/sdapi/v1/refresh-loras").handler(ctx -> Http.send(ctx, 200, JSON.nullNode())); // the folder is read at every request
@@ -179,7 +192,7 @@ final class A1111Api {
         GenerationParams first;
         try {
             first = services.requests().parse(request, false);
-            services.requests().cost(first.steps(), first.width(), first.height(), (long) first.n() * iterations);   // all n_iter batches
+            services.requests().cost(first, (long) first.n() * iterations);   // all n_iter batches, both hires passes
         } catch (RequestException e) {
             throw e.field() == null ? e : e.withField(a1111Field(e.field()));
         }
@@ -351,10 +364,65 @@ final class A1111Api {
             if (!request.has("strength")) {
                 request.put("strength", GenerationRequests.DEFAULT_STRENGTH);
             }
+            JsonNode mask = body.get("mask");
+            if (mask != null && !mask.isNull() && !(mask.isTextual() && mask.asText().isEmpty())) {
+                request.set("mask", mask);
+                request.set("mask_blur", body.hasNonNull("mask_blur") ? body.get("mask_blur") : JSON.getNodeFactory().numberNode(4));
+                request.put("mask_invert", flag(body, "inpainting_mask_invert", false));
+                request.set("inpaint_fill", body.hasNonNull("inpainting_fill") ? body.get("inpainting_fill")
+                        : JSON.getNodeFactory().numberNode(DEFAULT_INPAINTING_FILL));
+                request.put("inpaint_full_res", flag(body, "inpaint_full_res", DEFAULT_INPAINT_FULL_RES));
+                request.set("inpaint_full_res_padding", body.hasNonNull("inpaint_full_res_padding") ? body.get("inpaint_full_res_padding")
+                        : JSON.getNodeFactory().numberNode(DEFAULT_INPAINT_FULL_RES_PADDING));
+            }
         } else {
             request.remove("strength");
+            if (flag(body, "enable_hr", false)) {
+                request.set("hires_fix", hiresFix(body));
+            }
         }
         return request;
+    }
+
+    /** A1111's {@code hr_*} fields (and {@code denoising_strength}) as the native {@code hires_fix} object, with A1111's defaults. */
+    private ObjectNode hiresFix(ObjectNode body) {
+        ObjectNode hires = JSON.createObjectNode();
+        hires.set("scale", body.hasNonNull("hr_scale") ? body.get("hr_scale") : JSON.getNodeFactory().numberNode(DEFAULT_HR_SCALE));
+        for (String[] pair : new String[][] {{"hr_resize_x", "width"}, {"hr_resize_y", "height"}, {"hr_second_pass_steps", "steps"},
+                {"hr_upscaler", "upscaler"}, {"hr_prompt", "prompt"}, {"hr_negative_prompt", "negative_prompt"}}) {
+            if (body.hasNonNull(pair[0])) {
+                hires.set(pair[1], body.get(pair[0]));
+            }
+        }
+        hires.set("strength", body.hasNonNull("denoising_strength") ? body.get("denoising_strength")
+                : JSON.getNodeFactory().numberNode(DEFAULT_HR_DENOISING_STRENGTH));
+        JsonNode sampler = body.get("hr_sampler_name");
+        if (sampler != null && !sampler.isNull() && !(sampler.isTextual() && (sampler.asText().isEmpty()
+                || sampler.asText().equals("Use same sampler")))) {
+            if (!sampler.isTextual()) {
+                throw RequestException.aboutField(400, "invalid_type", "hr_sampler_name", "must be a string");
+            }
+            String chosen = sampler.asText();
+            hires.put("sampler", services.engine().samplers().stream()
+                    .filter(s -> s.a1111Name().equals(chosen) || s.name().equals(chosen)).map(SamplerDescriptor::name).findFirst()
+                    .orElseThrow(() -> new RequestException(400, "unknown_sampler", "sampler not found: " + chosen, "hr_sampler_name")));
+        }
+        return hires;
+    }
+
+    /** A flag A1111 takes as a boolean or as 0/1 (its UI sends integers for some); absent or null: {@code fallback}. */
+    private static boolean flag(ObjectNode body, String field, boolean fallback) {
+        JsonNode value = body.get(field);
+        if (value == null || value.isNull()) {
+            return fallback;
+        }
+        if (value.isBoolean()) {
+            return value.asBoolean();
+        }
+        if (value.isIntegralNumber() && (value.asLong() == 0 || value.asLong() == 1)) {
+            return value.asLong() == 1;
+        }
+        throw RequestException.aboutField(400, "invalid_type", field, "must be true or false (or 0 or 1)");
     }
 
     /**
@@ -408,6 +476,18 @@ final class A1111Api {
             case "n" -> "batch_size";
             case "model" -> "sd_model_checkpoint";
             case "clip_skip" -> A1111Options.CLIP_SKIP;
+            case "mask_invert" -> "inpainting_mask_invert";
+            case "inpaint_fill" -> "inpainting_fill";
+            case "hires_fix" -> "enable_hr";
+            case "hires_fix.scale" -> "hr_scale";
+            case "hires_fix.width" -> "hr_resize_x";
+            case "hires_fix.height" -> "hr_resize_y";
+            case "hires_fix.upscaler" -> "hr_upscaler";
+            case "hires_fix.steps" -> "hr_second_pass_steps";
+            case "hires_fix.strength" -> "denoising_strength";
+            case "hires_fix.sampler" -> "hr_sampler_name";
+            case "hires_fix.prompt" -> "hr_prompt";
+            case "hires_fix.negative_prompt" -> "hr_negative_prompt";
             default -> nativeField;
         };
     }
@@ -460,6 +540,8 @@ final class A1111Api {
         info.set("infotexts", infotexts);
         if (p.initImage() != null) {
             info.put("denoising_strength", p.strength());
+        } else if (p.hiresFix() != null) {
+            info.put("denoising_strength", p.hiresFix().denoisingStrength());
         }
         info.set("warnings", JSON.valueToTree(services.requests().warnings(p)));
         response.put("info", info.toString());
@@ -475,6 +557,118 @@ final class A1111Api {
         return model.name() + " [" + model.hash() + "]";
     }
 
+    /**
+     * {@code GET /sdapi/v1/upscalers}: every upscaler the hires fix takes ({@link Upscalers#names()}), in
+     * A1111's shape. None is a learned model; "Latent ..." ones work on latents only (the hires fix), the
+     * others on pictures too ({@code /sdapi/v1/extra-single-image}).
+     */
+    private void upscalers(RoutingContext ctx) {
+        ArrayNode items = JSON.createArrayNode();
+        for (String name : Upscalers.names()) {
+            items.addObject().put("name", name).putNull("model_name").putNull("model_path").putNull("model_url").put("scale", 4.0);
+        }
+        Http.send(ctx, 200, items);
+    }
+
+    /** {@code GET /sdapi/v1/latent-upscale-modes}: the latent upscalers, as A1111 lists them ({@code [{name}]}). */
+    private void latentUpscaleModes(RoutingContext ctx) {
+        ArrayNode items = JSON.createArrayNode();
+        for (String name : Upscalers.names()) {
+            if (Upscalers.find(name).orElseThrow() instanceof Upscaler.Latent) {
+                items.addObject().put("name", name);
+            }
+        }
+        Http.send(ctx, 200, items);
+    }
+
+    /** The largest picture {@code extra-single-image} makes. */
+    private static final long MAX_EXTRAS_PIXELS = 16_000_000;
+
+    /**
+     * {@code POST /sdapi/v1/extra-single-image}: upscales {@code image} with a pixel upscaler
+     * ({@code upscaler_1}), by {@code upscaling_resize} ({@code resize_mode} 0) or to cover
+     * {@code upscaling_resize_w} x {@code upscaling_resize_h} ({@code resize_mode} 1, cropped centrally
+     * when {@code upscaling_crop}), each side rounded down to a multiple of 8 as A1111's upscalers do.
+     * Answers A1111's {@code {html_info, image}}. Face restoration and a second upscaler are not there.
+     */
+    private void extraSingleImage(RoutingContext ctx) {
+        JsonNode json = Http.body(ctx);
+        if (!json.isObject()) {
+            throw RequestException.invalid(null, "the request body must be a JSON object");
+        }
+        ObjectNode body = (ObjectNode) json;
+        for (String field : List.of("gfpgan_visibility", "codeformer_visibility", "extras_upscaler_2_visibility")) {
+            JsonNode value = body.get(field);
+            if (value != null && !value.isNull() && !(value.isNumber() && value.asDouble() == 0)) {
+                throw RequestException.aboutField(400, "not_implemented", field, "is not implemented by Daguerre yet; leave it at 0");
+            }
+        }
+        JsonNode imageField = body.get("image");
+        if (imageField == null || !imageField.isTextual() || imageField.asText().isEmpty()) {
+            throw new RequestException(400, "missing_field", "image must be a base64 image", "image");
+        }
+        BufferedImage image = GenerationRequests.decodeImage(imageField.asText(), "image", MAX_EXTRAS_PIXELS).image();
+        String name = body.path("upscaler_1").isTextual() ? body.get("upscaler_1").asText() : "None";
+        Upscaler upscaler = Upscalers.find(name).orElseThrow(() -> new RequestException(400, "unknown_upscaler",
+                "upscaler_1: upscaler not found: " + name + " (upscalers: " + String.join(", ", Upscalers.names()) + ")", "upscaler_1"));
+        if (!(upscaler instanceof Upscaler.Pixel pixel)) {
+            throw RequestException.aboutField(400, "invalid_value", "upscaler_1", "is " + name
+                    + ", a latent upscaler: it works in the hires fix only; pick a pixel one (" + String.join(", ", pixelUpscalers()) + ")");
+        }
+        int mode = body.path("resize_mode").asInt(0);
+        if (mode != 0 && mode != 1) {
+            throw RequestException.aboutField(400, "out_of_range", "resize_mode", "must be 0 (by upscaling_resize) or 1 (to upscaling_resize_w x h)");
+        }
+        double scale;
+        int cropW = 0;
+        int cropH = 0;
+        if (mode == 0) {
+            scale = number(body, "upscaling_resize", 2, 1, HiresFix.MAX_SCALE);
+        } else {
+            cropW = (int) number(body, "upscaling_resize_w", 512, 8, HiresFix.MAX_RESIZE);
+            cropH = (int) number(body, "upscaling_resize_h", 512, 8, HiresFix.MAX_RESIZE);
+            scale = Math.max((double) cropW / image.getWidth(), (double) cropH / image.getHeight());
+        }
+        int width = (int) (image.getWidth() * scale) / 8 * 8;
+        int height = (int) (image.getHeight() * scale) / 8 * 8;
+        if (width < 8 || height < 8 || (long) width * height > MAX_EXTRAS_PIXELS) {
+            throw new RequestException(400, "image_too_large", "the upscaled image would be " + width + "x" + height
+                    + "; it must be at least 8x8 and at most " + MAX_EXTRAS_PIXELS + " pixels", mode == 0 ? "upscaling_resize" : "upscaling_resize_w");
+        }
+        BufferedImage rgb = new BufferedImage(image.getWidth(), image.getHeight(), BufferedImage.TYPE_INT_RGB);
+        rgb.getGraphics().drawImage(image, 0, 0, null);
+        BufferedImage result = pixel.upscale(rgb, width, height);
+        if (mode == 1 && body.path("upscaling_crop").asBoolean(true) && (width != cropW || height != cropH)) {
+            BufferedImage cropped = new BufferedImage(cropW, cropH, BufferedImage.TYPE_INT_RGB);
+            cropped.getGraphics().drawImage(result, cropW / 2 - width / 2, cropH / 2 - height / 2, null); // as A1111's paste
+            result = cropped;
+        }
+        java.io.ByteArrayOutputStream png = new java.io.ByteArrayOutputStream();
+        try {
+            javax.imageio.ImageIO.write(result, "png", png);
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot encode the upscaled image", e);
+        }
+        Http.send(ctx, 200, JSON.createObjectNode().put("html_info", "<p>Upscale: " + Infotext.number(scale) + ", Upscaler: "
+                + pixel.name() + "</p>").put("image", Base64.getEncoder().encodeToString(png.toByteArray())));
+    }
+
+    private static List<String> pixelUpscalers() {
+        return Upscalers.names().stream().filter(n -> Upscalers.find(n).orElseThrow() instanceof Upscaler.Pixel).toList();
+    }
+
+    private static double number(ObjectNode body, String field, double fallback, double min, double max) {
+        JsonNode value = body.get(field);
+        if (value == null || value.isNull()) {
+            return fallback;
+        }
+        if (!value.isNumber() || !(value.asDouble() >= min && value.asDouble() <= max)) {
+            throw RequestException.aboutField(400, "out_of_range", field, "must be a number between " + Infotext.number(min) + " and "
+                    + Infotext.number(max) + ", got " + abbreviate(value.toString()));
+        }
+        return value.asDouble();
+    }
+
     /** A1111's progress: the running job's fraction done, ETA and latest preview. */
     private void progress(RoutingContext ctx) {
         List<ActiveJob> running = services.queue().runningJobs();
@@ -485,7 +679,7 @@ final class A1111Api {
             state.put("job", "").put("job_count", 0).put("sampling_step", 0).put("sampling_steps", 0).put("interrupted", false);
         } else {
             ActiveJob job = running.get(0);
-            int total = job.params().steps();
+            int total = job.totalSteps(); // the engine's count: both passes of a hires fix
             Long eta = services.queue().etaMs(job.id());
             body.put("progress", (double) job.step() / total).put("eta_relative", eta == null ? 0.0 : eta / 1000.0);
             state.put("job", job.id()).put("job_count", running.size() + services.queue().depth())

@@ -176,6 +176,9 @@ public final class DaguerreServer implements AutoCloseable {
         EventStreams events = new EventStreams(services);
         events.mountWebSocket(router);
         router.route().handler(DaguerreServer::refuseFormsWithoutBody);
+        // OpenAI's image edits upload files (multipart); they go to a folder of the data directory, deleted when answered
+        router.post("/v1/images/edits").handler(BodyHandler.create(config.dataDir().resolve("uploads").toString())
+                .setBodyLimit(config.maxBodyBytes()).setDeleteUploadedFilesOnEnd(true));
         router.route().handler(BodyHandler.create(false).setBodyLimit(config.maxBodyBytes()));
         router.get("/healthz").handler(ctx -> Http.send(ctx, 200, JSON.createObjectNode().put("status", "ok")));
         router.get("/readyz").handler(ctx -> ready(ctx, services));

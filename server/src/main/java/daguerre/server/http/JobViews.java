@@ -41,6 +41,7 @@ final class JobViews {
         json.put("finished_at", Http.time(job.finishedAt()));
         ObjectNode request = GenerationRequests.toJson(job.params());
         request.put("init_image", job.params().initImage() != null);
+        request.put("mask", job.params().inpaint() != null);
         json.set("request", request);
         json.set("images", JSON.valueToTree(job.imageIds()));
         if (job.errorCode() != null) {

@@ -39,6 +39,7 @@ final class NativeApi {
         router.post("/api/v1/jobs/:id/cancel").blockingHandler(this::cancel, false);
         router.get("/api/v1/models").handler(this::models);
         router.get("/api/v1/samplers").handler(this::samplers);
+        router.get("/api/v1/upscalers").handler(NativeApi::upscalers);
         router.get("/api/v1/loras").blockingHandler(this::loras, false);
         router.post("/api/v1/batches").blockingHandler(this::createBatch, false);
         router.get("/api/v1/batches/:id").blockingHandler(this::getBatch, false);
@@ -129,6 +130,16 @@ final class NativeApi {
         ArrayNode items = JSON.createArrayNode();
         for (SamplerDescriptor sampler : services.engine().samplers()) {
             items.addObject().put("name", sampler.name()).put("a1111_name", sampler.a1111Name());
+        }
+        Http.send(ctx, 200, JSON.createObjectNode().set("items", items));
+    }
+
+    /** The hires fix's upscalers: {@code {items: [{name, space: "latent" | "pixel"}]}}. */
+    private static void upscalers(RoutingContext ctx) {
+        ArrayNode items = JSON.createArrayNode();
+        for (String name : daguerre.diffusion.pipeline.Upscalers.names()) {
+            boolean latent = daguerre.diffusion.pipeline.Upscalers.find(name).orElseThrow() instanceof daguerre.diffusion.pipeline.Upscaler.Latent;
+            items.addObject().put("name", name).put("space", latent ? "latent" : "pixel");
         }
         Http.send(ctx, 200, JSON.createObjectNode().set("items", items));
     }

@@ -112,7 +112,7 @@ public final class ActiveJob {
     }
 
     /** The steps the engine runs for this job: as it reported them once it ran one, else the requested steps. */
-    int totalSteps() {
+    public int totalSteps() {
         return totalSteps > 0 ? totalSteps : params.steps();
     }
 
@@ -141,7 +141,7 @@ public final class ActiveJob {
     }
 
     JobRecord toRecord() {
-        return new JobRecord(id, state, params, createdAt, startedAt, null, step, params.steps(), null, null,
+        return new JobRecord(id, state, params, createdAt, startedAt, null, step, totalSteps(), null, null,
                 java.util.List.of(), requeued);
     }
 }

@@ -2,10 +2,15 @@ package daguerre.server.jobs;
 
 import daguerre.diffusion.lora.RequestedLora;
 import daguerre.diffusion.pipeline.GenerationRequest;
+import daguerre.diffusion.pipeline.HiresFix;
+import daguerre.diffusion.pipeline.InpaintOptions;
 import daguerre.diffusion.pipeline.MicroConditioning;
 import daguerre.diffusion.sampling.Sampler;
 import java.awt.image.BufferedImage;
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
 import java.util.List;
+import javax.imageio.ImageIO;
 
 /**
  * One validated generation request, as the queue stores it and the engine receives it: the
@@ -32,6 +37,8 @@ import java.util.List;
  * @param negativeMicroConditioning the same for the unconditional pass, or null for {@code microConditioning}
  * @param cacheInterval step caching: a full U-Net pass every this many steps, shallow ones between (1 = off)
  * @param loras LoRAs asked for apart from the prompts' {@code <lora:name:w>} tags (the native API's {@code loras})
+ * @param inpaint inpainting of the init image (the mask as PNG bytes and its options), or null
+ * @param hiresFix the hires fix (text-to-image only), or null
  */
 public record GenerationParams(
         String prompt,
@@ -52,17 +59,46 @@ public record GenerationParams(
         MicroConditioning microConditioning,
         MicroConditioning negativeMicroConditioning,
         int cacheInterval,
-        List<RequestedLora> loras) {
+        List<RequestedLora> loras,
+        Inpaint inpaint,
+        HiresFix hiresFix) {
 
     public GenerationParams {
         loras = loras == null ? List.of() : List.copyOf(loras);
+    }
+
+    /** A request without inpainting or hires fix. */
+    public GenerationParams(String prompt, String negativePrompt, String model, String sampler, int steps, double guidanceScale,
+            double guidanceRescale, int clipSkip, long seed, int width, int height, int n, byte[] initImage, double strength,
+            double eta, MicroConditioning microConditioning, MicroConditioning negativeMicroConditioning, int cacheInterval,
+            List<RequestedLora> loras) {
+        this(prompt, negativePrompt, model, sampler, steps, guidanceScale, guidanceRescale, clipSkip, seed, width, height, n,
+                initImage, strength, eta, microConditioning, negativeMicroConditioning, cacheInterval, loras, null, null);
+    }
+
+    /**
+     * Inpainting as stored: the mask as PNG bytes (white repaints) and A1111's options.
+     *
+     * @param mask the mask PNG, of the init image's size
+     * @param maskBlur Gaussian blur in pixels ({@code mask_blur})
+     * @param invert repaint the black part ({@code inpainting_mask_invert})
+     * @param fill A1111's {@code inpainting_fill} index: 0 fill, 1 original, 2 latent noise, 3 latent nothing
+     * @param fullRes "Only masked" ({@code inpaint_full_res})
+     * @param fullResPadding padding around the mask's box for "Only masked" ({@code inpaint_full_res_padding})
+     */
+    public record Inpaint(byte[] mask, int maskBlur, boolean invert, int fill, boolean fullRes, int fullResPadding) {
+
+        /** The library's options, with the mask decoded. */
+        public InpaintOptions toOptions(BufferedImage decodedMask) {
+            return new InpaintOptions(decodedMask, maskBlur, invert, InpaintOptions.Fill.fromA1111Index(fill), fullRes, fullResPadding);
+        }
     }
 
     /** The same request with image 0's seed {@code newSeed}. */
     public GenerationParams withSeed(long newSeed) {
         return new GenerationParams(prompt, negativePrompt, model, sampler, steps, guidanceScale, guidanceRescale, clipSkip,
                 newSeed, width, height, n, initImage, strength, eta, microConditioning, negativeMicroConditioning, cacheInterval,
-                loras);
+                loras, inpaint, hiresFix);
     }
 
     /**
@@ -73,6 +109,11 @@ public record GenerationParams(
      * @throws IllegalArgumentException for a sampler name the diffusion core does not know
      */
     public GenerationRequest toRequest(BufferedImage decodedInitImage) {
+        return toRequest(decodedInitImage, inpaint == null ? null : decode(inpaint.mask(), "mask"));
+    }
+
+    /** As {@link #toRequest(BufferedImage)}, with the mask decoded by the caller (null when not inpainting). */
+    public GenerationRequest toRequest(BufferedImage decodedInitImage, BufferedImage decodedMask) {
         return GenerationRequest.builder(prompt)
                 .negativePrompt(negativePrompt)
                 .sampler(Sampler.fromName(sampler))
@@ -88,6 +129,20 @@ public record GenerationParams(
                 .microConditioning(microConditioning, negativeMicroConditioning)
                 .cacheInterval(cacheInterval)
                 .loras(loras)
+                .inpaint(inpaint == null ? null : inpaint.toOptions(decodedMask))
+                .hiresFix(hiresFix)
                 .build();
+    }
+
+    private static BufferedImage decode(byte[] png, String field) {
+        try {
+            BufferedImage image = ImageIO.read(new ByteArrayInputStream(png));
+            if (image == null) {
+                throw new IllegalArgumentException(field + " is not a readable image");
+            }
+            return image;
+        } catch (IOException e) {
+            throw new IllegalArgumentException(field + " is not a readable image: " + e.getMessage(), e);
+        }
     }
 }

@@ -6,8 +6,12 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import daguerre.diffusion.lora.RequestedLora;
 import daguerre.diffusion.pipeline.GenerationRequest;
+import daguerre.diffusion.pipeline.HiresFix;
+import daguerre.diffusion.pipeline.InpaintOptions;
 import daguerre.diffusion.pipeline.InvalidRequestException;
 import daguerre.diffusion.pipeline.MicroConditioning;
+import daguerre.diffusion.pipeline.Upscalers;
+import daguerre.diffusion.sampling.Sampler;
 import java.awt.image.BufferedImage;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
@@ -45,7 +49,15 @@ public final class GenerationRequests {
     private static final long INIT_IMAGE_PIXELS = 16_000_000;
     private static final Set<String> FIELDS = Set.of("prompt", "negative_prompt", "model", "sampler", "steps",
             "guidance_scale", "guidance_rescale", "clip_skip", "seed", "width", "height", "n", "init_image", "strength", "eta",
-            "micro_conditioning", "negative_micro_conditioning", "cache_interval", "loras");
+            "micro_conditioning", "negative_micro_conditioning", "cache_interval", "loras", "mask", "mask_blur", "mask_invert",
+            "inpaint_fill", "inpaint_full_res", "inpaint_full_res_padding", "hires_fix");
+    /** The fields of the native {@code hires_fix} object. */
+    static final List<String> HIRES_FIELDS = List.of("scale", "width", "height", "upscaler", "steps", "strength", "sampler",
+            "prompt", "negative_prompt");
+    /** The native names of {@code inpaint_fill}, in A1111's {@code inpainting_fill} order. */
+    static final List<String> FILL_NAMES = List.of("fill", "original", "latent_noise", "latent_nothing");
+    /** The default hires upscaler. */
+    public static final String DEFAULT_UPSCALER = "Latent";
     private static final Set<String> LORA_FIELDS = Set.of("name", "weight", "te_weight", "unet_weight");
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -122,12 +134,18 @@ public final class GenerationRequests {
         // step caching: a full U-Net pass every cache_interval steps (1: every step)
         int cacheInterval = (int) integer(body, "cache_interval", 1, 1, steps);
         List<RequestedLora> loras = loras(body.get("loras"));
+        DecodedImage mask = mask(body, initImage);
+        GenerationParams.Inpaint inpaint = mask == null ? null : inpaint(body, mask.png());
+        HiresFix hiresFix = hiresFix(body.get("hires_fix"));
+        if (hiresFix != null) {
+            hiresCost(descriptor, hiresFix, steps, width, height, n);
+        }
         GenerationParams params = new GenerationParams(prompt, negativePrompt, model, sampler, steps, guidanceScale, guidanceRescale,
                 clipSkip, seed, width, height, n, initImage == null ? null : initImage.png(), strength, eta, micro, negativeMicro,
-                cacheInterval, loras);
+                cacheInterval, loras, inpaint, hiresFix);
         try {
             // the diffusion core's own rules, at submit; then every LoRA it would run must exist
-            GenerationRequest request = params.toRequest(initImage == null ? null : initImage.image());
+            GenerationRequest request = params.toRequest(initImage == null ? null : initImage.image(), mask == null ? null : mask.image());
             for (RequestedLora lora : request.allLoras()) {
                 if (!lora.isOff()) {
                     engine.requireLora(lora.name());
@@ -135,12 +153,202 @@ public final class GenerationRequests {
             }
         } catch (InvalidRequestException e) {
             String subject = e.field() + " ";
-            throw e.getMessage().startsWith(subject) ? RequestException.invalidField(e.field(), e.getMessage().substring(subject.length()))
-                    : RequestException.invalid(e.field(), e.getMessage());
+            String field = nativeField(e.field());
+            throw e.getMessage().startsWith(subject) ? RequestException.invalidField(field, e.getMessage().substring(subject.length()))
+                    : RequestException.invalid(field, e.getMessage());
         }
         promptChunks(model, "prompt", prompt);          // after the syntax check above: chunking parses emphasis
         promptChunks(model, "negative_prompt", negativePrompt);
+        if (hiresFix != null) {
+            promptChunks(model, "hires_fix.prompt", hiresFix.prompt());
+            promptChunks(model, "hires_fix.negative_prompt", hiresFix.negativePrompt());
+        }
         return params;
+    }
+
+    /**
+     * The native {@code mask} (base64 PNG or JPEG; white repaints, or the alpha where it has transparency),
+     * resized to the init image's size when it has another; null when absent. Needs {@code init_image}.
+     */
+    private static DecodedImage mask(JsonNode body, DecodedImage initImage) {
+        String base64 = string(body, "mask", null);
+        if (base64 == null || base64.isEmpty()) {
+            return null; // the inpainting options alone ask for nothing
+        }
+        if (initImage == null) {
+            throw RequestException.invalidField("mask", "needs an init_image to inpaint");
+        }
+        DecodedImage mask = decodeImage(base64, "mask", INIT_IMAGE_PIXELS);
+        BufferedImage image = mask.image();
+        int w = initImage.image().getWidth();
+        int h = initImage.image().getHeight();
+        if (image.getWidth() == w && image.getHeight() == h) {
+            return mask;
+        }
+        // A1111 resizes the mask with the init image; here it takes the init image's size (the pipeline resizes both)
+        boolean alpha = image.getColorModel().hasAlpha();
+        BufferedImage resized = new BufferedImage(w, h, alpha ? BufferedImage.TYPE_INT_ARGB : BufferedImage.TYPE_INT_RGB);
+        java.awt.Graphics2D g = resized.createGraphics();
+        g.setRenderingHint(java.awt.RenderingHints.KEY_INTERPOLATION, java.awt.RenderingHints.VALUE_INTERPOLATION_BILINEAR);
+        g.drawImage(image, 0, 0, w, h, null);
+        g.dispose();
+        return new DecodedImage(png(resized, "mask"), resized);
+    }
+
+    /** The inpainting options beside a mask: {@code mask_blur}, {@code mask_invert}, {@code inpaint_fill}, {@code inpaint_full_res(_padding)}. */
+    private static GenerationParams.Inpaint inpaint(JsonNode body, byte[] maskPng) {
+        int blur = (int) integer(body, "mask_blur", InpaintOptions.DEFAULT_MASK_BLUR, 0, InpaintOptions.MAX_MASK_BLUR);
+        boolean invert = bool(body, "mask_invert", false);
+        int fill = fill(body.get("inpaint_fill"));
+        boolean fullRes = bool(body, "inpaint_full_res", false);
+        int padding = (int) integer(body, "inpaint_full_res_padding", InpaintOptions.DEFAULT_PADDING, 0, InpaintOptions.MAX_PADDING);
+        return new GenerationParams.Inpaint(maskPng, blur, invert, fill, fullRes, padding);
+    }
+
+    /** {@code inpaint_fill}: a name of {@link #FILL_NAMES} or A1111's index 0..3; absent: "original". */
+    private static int fill(JsonNode node) {
+        if (node == null || node.isNull()) {
+            return InpaintOptions.Fill.ORIGINAL.a1111Index();
+        }
+        if (node.isIntegralNumber() && node.asLong() >= 0 && node.asLong() < FILL_NAMES.size()) {
+            return node.asInt();
+        }
+        if (node.isTextual() && FILL_NAMES.contains(node.asText().replace(' ', '_'))) {
+            return FILL_NAMES.indexOf(node.asText().replace(' ', '_'));
+        }
+        throw RequestException.aboutField(400, "invalid_value", "inpaint_fill", "must be one of " + String.join(", ", FILL_NAMES)
+                + " (or 0..3), got " + node);
+    }
+
+    /**
+     * The native {@code hires_fix} object ({@code scale}, {@code width}/{@code height} (0: from the scale or
+     * the aspect ratio), {@code upscaler}, {@code steps} (0: the request's), {@code strength}, {@code sampler},
+     * {@code prompt}, {@code negative_prompt}), or null when absent or null.
+     */
+    private HiresFix hiresFix(JsonNode node) {
+        if (node == null || node.isNull()) {
+            return null;
+        }
+        if (!node.isObject()) {
+            throw RequestException.aboutField(400, "invalid_type", "hires_fix", "must be an object with " + String.join(", ", HIRES_FIELDS));
+        }
+        for (Iterator<String> names = node.fieldNames(); names.hasNext(); ) {
+            String name = names.next();
+            if (!HIRES_FIELDS.contains(name)) {
+                throw new RequestException(400, "unknown_field", "unknown field hires_fix." + name + " (fields: "
+                        + String.join(", ", HIRES_FIELDS) + ")", "hires_fix." + name);
+            }
+        }
+        double scale = number(node, "scale", 2, 1, HiresFix.MAX_SCALE, "hires_fix.scale");
+        int resizeX = (int) integer(node, "width", 0, 0, limits.maxWidth(), "hires_fix.width");
+        int resizeY = (int) integer(node, "height", 0, 0, limits.maxHeight(), "hires_fix.height");
+        String upscaler = string(node, "upscaler", DEFAULT_UPSCALER, "hires_fix.upscaler");
+        if (Upscalers.find(upscaler).isEmpty()) {
+            throw new RequestException(400, "unknown_upscaler", "unknown upscaler " + upscaler + " (upscalers: "
+                    + String.join(", ", Upscalers.names()) + ")", "hires_fix.upscaler");
+        }
+        int secondSteps = (int) integer(node, "steps", 0, 0, limits.maxSteps(), "hires_fix.steps");
+        double strength = number(node, "strength", HiresFix.DEFAULT_DENOISING_STRENGTH, 0, 1, "hires_fix.strength");
+        if (strength == 0) {
+            throw RequestException.aboutField(400, "out_of_range", "hires_fix.strength", "must be in (0, 1], got 0");
+        }
+        String samplerName = string(node, "sampler", null, "hires_fix.sampler");
+        Sampler sampler = null;
+        if (samplerName != null && !samplerName.isEmpty()) {
+            if (engine.samplers().stream().noneMatch(s -> s.name().equals(samplerName))) {
+                throw new RequestException(400, "unknown_sampler", "unknown sampler " + samplerName, "hires_fix.sampler");
+            }
+            sampler = Sampler.fromName(samplerName);
+        }
+        String prompt = string(node, "prompt", "", "hires_fix.prompt");
+        promptLength("hires_fix.prompt", prompt);
+        String negative = string(node, "negative_prompt", "", "hires_fix.negative_prompt");
+        promptLength("hires_fix.negative_prompt", negative);
+        try {
+            return new HiresFix(scale, resizeX, resizeY, upscaler, secondSteps, strength, sampler, prompt, negative);
+        } catch (InvalidRequestException e) {
+            throw RequestException.invalid("hires_fix", e.getMessage());
+        }
+    }
+
+    /**
+     * Refuses {@code images} images of {@code params} (A1111's {@code n_iter} batches together) that would
+     * cost more than {@link Limits#maxJobCost()}, counting a hires fix's second pass.
+     */
+    public void cost(GenerationParams params, long images) {
+        if (params.hiresFix() == null) {
+            cost(params.steps(), params.width(), params.height(), images);
+            return;
+        }
+        ModelDescriptor model = engine.models().stream().filter(m -> m.id().equals(params.model())).findFirst().orElseThrow();
+        hiresCost(model, params.hiresFix(), params.steps(), params.width(), params.height(), images);
+    }
+
+    /** Refuses a hires fix whose second pass is larger than the model allows, or whose two passes cost too much. */
+    private void hiresCost(ModelDescriptor model, HiresFix hires, int steps, int width, int height, long n) {
+        HiresFix.Target target;
+        try {
+            target = hires.target(width, height, 8);
+        } catch (InvalidRequestException e) {
+            throw RequestException.invalid("hires_fix", e.getMessage());
+        }
+        long pixels = (long) target.width() * target.height();
+        long most = limits.maxPixels(model);
+        if (pixels > most) {
+            throw new RequestException(400, "image_too_large", "the hires fix's " + target.width() + "x" + target.height() + " is "
+                    + pixels + " pixels; model " + model.id() + " allows at most " + most + " (" + limitReason(model) + ")",
+                    hires.resizes() ? "hires_fix.width" : "hires_fix.scale");
+        }
+        int secondSteps = hires.secondPassSteps() > 0 ? hires.secondPassSteps() : steps;
+        double cost = Limits.megapixelSteps(steps, width, height, n) + Limits.megapixelSteps(secondSteps, target.width(), target.height(), n);
+        if (cost > limits.maxJobCost()) {
+            throw new RequestException(400, "job_too_costly", String.format(java.util.Locale.ROOT,
+                    "the job with its hires fix would cost %.1f megapixel-steps (%d steps x %dx%d and %d steps x %dx%d, x %d images / 10^6);"
+                            + " the most is %d (--max-job-cost)", cost, steps, width, height, secondSteps, target.width(), target.height(), n,
+                    limits.maxJobCost()), "hires_fix");
+        }
+    }
+
+    private static byte[] png(BufferedImage image, String field) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        try {
+            ImageIO.write(image, "png", out);
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot encode " + field + " as PNG", e);
+        }
+        return out.toByteArray();
+    }
+
+    private static boolean bool(JsonNode body, String field, boolean fallback) {
+        JsonNode node = body.get(field);
+        if (node == null || node.isNull()) {
+            return fallback;
+        }
+        if (!node.isBoolean()) {
+            throw RequestException.aboutField(400, "invalid_type", field, "must be true or false");
+        }
+        return node.asBoolean();
+    }
+
+    /** The native name of a field the diffusion core names as A1111 does. */
+    private static String nativeField(String field) {
+        if (field == null) {
+            return null;
+        }
+        return switch (field) {
+            case "enable_hr" -> "hires_fix";
+            case "hr_scale" -> "hires_fix.scale";
+            case "hr_resize_x" -> "hires_fix.width";
+            case "hr_resize_y" -> "hires_fix.height";
+            case "hr_upscaler" -> "hires_fix.upscaler";
+            case "hr_second_pass_steps" -> "hires_fix.steps";
+            case "denoising_strength" -> "hires_fix.strength";
+            case "hr_prompt" -> "hires_fix.prompt";
+            case "hr_negative_prompt" -> "hires_fix.negative_prompt";
+            case "inpainting_mask_invert" -> "mask_invert";
+            case "inpainting_fill" -> "inpaint_fill";
+            default -> field;
+        };
     }
 
     /** The native API's {@code loras}: [{"name": "style", "weight": 0.8}], or {@code te_weight} / {@code unet_weight} apart. */
@@ -303,6 +511,32 @@ public final class GenerationRequests {
         if (p.negativeMicroConditioning() != null) {
             json.set("negative_micro_conditioning", toJson(p.negativeMicroConditioning()));
         }
+        GenerationParams.Inpaint inpaint = p.inpaint();
+        if (inpaint != null) {
+            json.put("mask_blur", inpaint.maskBlur()).put("mask_invert", inpaint.invert()).put("inpaint_fill", FILL_NAMES.get(inpaint.fill()))
+                    .put("inpaint_full_res", inpaint.fullRes()).put("inpaint_full_res_padding", inpaint.fullResPadding());
+        }
+        HiresFix h = p.hiresFix();
+        if (h != null) {
+            ObjectNode hires = json.putObject("hires_fix").put("scale", h.scale()).put("width", h.resizeX()).put("height", h.resizeY())
+                    .put("upscaler", h.upscaler()).put("steps", h.secondPassSteps()).put("strength", h.denoisingStrength());
+            if (h.sampler() != null) {
+                hires.put("sampler", h.sampler().apiName());
+            }
+            hires.put("prompt", h.prompt()).put("negative_prompt", h.negativePrompt());
+        }
+        return json;
+    }
+
+    /**
+     * The params as the job store keeps them: {@link #toJson} with the mask as base64 PNG in {@code mask}
+     * (the init image is stored apart; the mask, a small and mostly flat image, rides in the request).
+     */
+    public static ObjectNode toStoredJson(GenerationParams p) {
+        ObjectNode json = toJson(p);
+        if (p.inpaint() != null) {
+            json.put("mask", Base64.getEncoder().encodeToString(p.inpaint().mask()));
+        }
         return json;
     }
 
@@ -331,7 +565,28 @@ public final class GenerationRequests {
                 json.get("height").asInt(), json.get("n").asInt(), initImage,
                 json.path("strength").asDouble(DEFAULT_STRENGTH), json.path("eta").asDouble(0),
                 microConditioningFromJson(json.get("micro_conditioning")), microConditioningFromJson(json.get("negative_micro_conditioning")),
-                json.path("cache_interval").asInt(1), loras(json.get("loras")));
+                json.path("cache_interval").asInt(1), loras(json.get("loras")), inpaintFromJson(json), hiresFromJson(json.get("hires_fix")));
+    }
+
+    private static GenerationParams.Inpaint inpaintFromJson(JsonNode json) {
+        if (!json.hasNonNull("mask")) {
+            return null;
+        }
+        return new GenerationParams.Inpaint(Base64.getDecoder().decode(json.get("mask").asText()),
+                json.path("mask_blur").asInt(InpaintOptions.DEFAULT_MASK_BLUR), json.path("mask_invert").asBoolean(false),
+                fill(json.get("inpaint_fill")), json.path("inpaint_full_res").asBoolean(false),
+                json.path("inpaint_full_res_padding").asInt(InpaintOptions.DEFAULT_PADDING));
+    }
+
+    private static HiresFix hiresFromJson(JsonNode h) {
+        if (h == null || h.isNull() || h.isMissingNode()) {
+            return null;
+        }
+        return new HiresFix(h.path("scale").asDouble(2), h.path("width").asInt(0), h.path("height").asInt(0),
+                h.path("upscaler").asText(DEFAULT_UPSCALER), h.path("steps").asInt(0),
+                h.path("strength").asDouble(HiresFix.DEFAULT_DENOISING_STRENGTH),
+                h.hasNonNull("sampler") ? Sampler.fromName(h.get("sampler").asText()) : null,
+                h.path("prompt").asText(""), h.path("negative_prompt").asText(""));
     }
 
     /** An uploaded image: as PNG bytes (what is stored) and decoded. */
@@ -422,12 +677,16 @@ public final class GenerationRequests {
     }
 
     private static String string(JsonNode body, String field, String fallback) {
+        return string(body, field, fallback, field);
+    }
+
+    private static String string(JsonNode body, String field, String fallback, String name) {
         JsonNode node = body.get(field);
         if (node == null || node.isNull()) {
             return fallback;
         }
         if (!node.isTextual()) {
-            throw RequestException.aboutField(400, "invalid_type", field, "must be a string");
+            throw RequestException.aboutField(400, "invalid_type", name, "must be a string");
         }
         return node.asText();
     }

@@ -29,7 +29,7 @@ public final class JobStore {
             try (PreparedStatement s = c.prepareStatement(
                     "INSERT INTO jobs (id, state, request, init_image, created_at, total) VALUES (?, 'queued', ?, ?, ?, ?)")) {
                 s.setString(1, id);
-                s.setString(2, GenerationRequests.toJson(params).toString());
+                s.setString(2, GenerationRequests.toStoredJson(params).toString());
                 s.setBytes(3, params.initImage());
                 s.setLong(4, createdAt);
                 s.setInt(5, params.steps());

@@ -59,6 +59,62 @@ class GenerateCommandTest {
     }
 
     @Test
+    void hiresFixAndMaskOptionsReachThePipeline() throws Exception {
+        Path model = TinyModelFolder.create(temp, "tiny");
+        Path hires = temp.resolve("hires");
+        int exit = Main.commandLine().execute("generate", "--model", model.toString(), "--prompt", "a cat", "--steps", "2",
+                "--seed", "3", "--width", "32", "--height", "32", "--hires-scale", "2", "--hires-upscaler", "Nearest",
+                "--hires-steps", "2", "--hires-strength", "0.5", "--out", hires.toString());
+        assertEquals(0, exit);
+        Path big = single(hires);
+        java.awt.image.BufferedImage upscaled = javax.imageio.ImageIO.read(big.toFile());
+        assertEquals(64, upscaled.getWidth());
+        String infotext = daguerre.diffusion.pipeline.PngText.read(Files.readAllBytes(big)).get("parameters");
+        assertTrue(infotext.contains("Hires upscale: 2, Hires steps: 2, Hires upscaler: Nearest"), infotext);
+
+        // inpainting: a mask whose left half is white repaints only there
+        java.awt.image.BufferedImage init = new java.awt.image.BufferedImage(32, 32, java.awt.image.BufferedImage.TYPE_INT_RGB);
+        java.awt.image.BufferedImage mask = new java.awt.image.BufferedImage(32, 32, java.awt.image.BufferedImage.TYPE_INT_RGB);
+        for (int y = 0; y < 32; y++) {
+            for (int x = 0; x < 32; x++) {
+                init.setRGB(x, y, (x * 8) << 16 | (y * 8) << 8 | 0x40);
+                mask.setRGB(x, y, x < 8 ? 0xffffff : 0);
+            }
+        }
+        Path initFile = temp.resolve("init.png");
+        Path maskFile = temp.resolve("mask.png");
+        javax.imageio.ImageIO.write(init, "png", initFile.toFile());
+        javax.imageio.ImageIO.write(mask, "png", maskFile.toFile());
+        Path inpainted = temp.resolve("inpainted");
+        exit = Main.commandLine().execute("generate", "--model", model.toString(), "--prompt", "a cat", "--steps", "2", "--seed", "3",
+                "--width", "32", "--height", "32", "--init-image", initFile.toString(), "--strength", "1", "--mask", maskFile.toString(),
+                "--mask-blur", "0", "--inpaint-fill", "latent_noise", "--out", inpainted.toString());
+        assertEquals(0, exit);
+        java.awt.image.BufferedImage result = javax.imageio.ImageIO.read(single(inpainted).toFile());
+        for (int y = 0; y < 32; y++) {
+            for (int x = 16; x < 32; x++) {
+                assertEquals(init.getRGB(x, y), result.getRGB(x, y), "kept outside the mask at " + x + "," + y);
+            }
+        }
+        String text = daguerre.diffusion.pipeline.PngText.read(Files.readAllBytes(single(inpainted))).get("parameters");
+        assertTrue(text.contains("Masked content: latent noise"), text);
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        picocli.CommandLine cli = Main.commandLine();
+        cli.setErr(new java.io.PrintWriter(err, true, StandardCharsets.UTF_8));
+        assertTrue(cli.execute("generate", "--model", model.toString(), "--prompt", "a cat", "--mask", maskFile.toString(),
+                "--out", inpainted.toString()) != 0, "a mask without an init image is refused");
+        assertTrue(err.toString(StandardCharsets.UTF_8).contains("--init-image"), err.toString(StandardCharsets.UTF_8));
+    }
+
+    private static Path single(Path folder) throws Exception {
+        try (Stream<Path> files = Files.list(folder)) {
+            List<Path> pngs = files.filter(f -> f.toString().endsWith(".png")).toList();
+            assertEquals(1, pngs.size(), pngs.toString());
+            return pngs.get(0);
+        }
+    }
+
+    @Test
     void cacheIntervalReachesTheImagesInfotextAndIsChecked() throws Exception {
         Path model = TinyModelFolder.create(temp, "tiny");
         Path out = temp.resolve("cached");

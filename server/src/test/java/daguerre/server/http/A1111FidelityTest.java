@@ -158,8 +158,7 @@ class A1111FidelityTest {
 
     @Test
     void fieldsDaguerreDoesNotImplementAreRefusedUnlessAtTheirDefault() throws Exception {
-        Map<String, String> set = Map.ofEntries(Map.entry("enable_hr", "true"),
-                Map.entry("styles", "[\"cinematic\"]"),
+        Map<String, String> set = Map.ofEntries(Map.entry("styles", "[\"cinematic\"]"),
                 Map.entry("script_name", "\"x/y/z plot\""),
                 Map.entry("alwayson_scripts", "{\"controlnet\":{\"args\":[]}}"),
                 Map.entry("refiner_checkpoint", "\"sd_xl_refiner\""),
@@ -175,13 +174,52 @@ class A1111FidelityTest {
             assertA1111Error(response, 422, field.getKey());
             assertTrue(json(response).get("detail").asText().contains("not implemented"), response.body());
         }
-        assertA1111Error(server.post("/sdapi/v1/img2img", "{\"prompt\":\"x\",\"init_images\":[\"" + tinyPng()
-                + "\"],\"mask\":\"" + tinyPng() + "\"}"), 422, "mask");
         assertA1111Error(server.post("/sdapi/v1/txt2img", "{\"prompt\":\"x\",\"scheduler\":\"Exponential\"}"), 422, "scheduler");
         txt2img("\"prompt\":\"defaults\",\"enable_hr\":false,\"styles\":[],\"script_name\":null,\"script_args\":[],"
                 + "\"alwayson_scripts\":{},\"refiner_checkpoint\":\"\",\"refiner_switch_at\":null,\"restore_faces\":false,"
                 + "\"tiling\":false,\"subseed_strength\":0,\"seed_resize_from_w\":-1,\"seed_resize_from_h\":0,"
                 + "\"scheduler\":\"Automatic\",\"hr_scale\":2,\"hr_upscaler\":\"Latent\"");
+    }
+
+    @Test
+    void hiresAndInpaintingFieldsMapOntoTheJobAndTheirErrorsNameA1111sFields() throws Exception {
+        // A1111's field names and defaults reach the job (the native view of the request)
+        JsonNode hires = txt2img("\"prompt\":\"hires\",\"enable_hr\":true,\"hr_resize_x\":96,\"hr_sampler_name\":\"DDIM\","
+                + "\"hr_prompt\":\"sharper\"");
+        assertEquals(0.75, info(hires).get("denoising_strength").asDouble(), "A1111's txt2img default");
+        JsonNode job = json(server.get("/api/v1/jobs")).path("recent").path(0);
+        JsonNode request = job.path("request").path("hires_fix");
+        assertEquals(96, request.path("width").asInt(), job.toString());
+        assertEquals(2.0, request.path("scale").asDouble());
+        assertEquals("Latent", request.path("upscaler").asText());
+        assertEquals("ddim", request.path("sampler").asText());
+        assertEquals("sharper", request.path("prompt").asText());
+        txt2img("\"prompt\":\"off\",\"enable_hr\":false,\"hr_scale\":99"); // ignored while off, as in A1111
+        txt2img("\"prompt\":\"same\",\"enable_hr\":true,\"hr_sampler_name\":\"Use same sampler\",\"hr_upscaler\":null");
+
+        for (String[] bad : new String[][] {{"\"hr_scale\":9", "hr_scale"}, {"\"hr_upscaler\":\"4x-UltraSharp\"", "hr_upscaler"},
+                {"\"hr_second_pass_steps\":-1", "hr_second_pass_steps"}, {"\"hr_sampler_name\":\"Heun\"", "hr_sampler_name"},
+                {"\"denoising_strength\":0", "denoising_strength"}, {"\"enable_hr\":\"yes\"", "enable_hr"}}) {
+            assertA1111Error(server.post("/sdapi/v1/txt2img", "{\"prompt\":\"x\",\"steps\":2,\"width\":64,\"height\":64,"
+                    + (bad[1].equals("enable_hr") ? "" : "\"enable_hr\":true,") + bad[0] + "}"), 422, bad[1]);
+        }
+        String png = tinyPng();
+        String img2img = "{\"prompt\":\"x\",\"steps\":2,\"init_images\":[\"" + png + "\"],\"mask\":\"" + png + "\",";
+        assertA1111Error(server.post("/sdapi/v1/img2img", img2img + "\"inpainting_fill\":4}"), 422, "inpainting_fill");
+        assertA1111Error(server.post("/sdapi/v1/img2img", img2img + "\"mask_blur\":65}"), 422, "mask_blur");
+        assertA1111Error(server.post("/sdapi/v1/img2img", img2img + "\"inpainting_mask_invert\":2}"), 422, "inpainting_mask_invert");
+        assertA1111Error(server.post("/sdapi/v1/img2img", img2img + "\"inpaint_full_res_padding\":-1}"), 422, "inpaint_full_res_padding");
+        HttpResponse<String> masked = server.post("/sdapi/v1/img2img", img2img + "\"inpainting_mask_invert\":1}");
+        assertEquals(200, masked.statusCode(), masked.body());
+        JsonNode maskedJob = json(server.get("/api/v1/jobs")).path("recent").path(0).path("request");
+        assertTrue(maskedJob.path("mask").asBoolean(), maskedJob.toString());
+        assertEquals("fill", maskedJob.path("inpaint_fill").asText(), "A1111's API default inpainting_fill 0");
+        assertTrue(maskedJob.path("inpaint_full_res").asBoolean(), "A1111's API default inpaint_full_res true");
+        assertEquals(0, maskedJob.path("inpaint_full_res_padding").asInt(), "A1111's API default padding 0");
+        assertEquals(4, maskedJob.path("mask_blur").asInt());
+        assertTrue(maskedJob.path("mask_invert").asBoolean());
+        // txt2img ignores a mask, as A1111 does
+        txt2img("\"prompt\":\"no mask here\",\"mask\":\"" + png + "\"");
     }
 
     private String tinyPng() throws Exception {
@@ -339,7 +377,12 @@ class A1111FidelityTest {
     @Test
     void theRoutesFrontEndsProbeAnswer() throws Exception {
         assertEquals("{}", server.get("/internal/ping").body());
-        for (String empty : List.of("/sdapi/v1/upscalers", "/sdapi/v1/sd-vae", "/sdapi/v1/loras", "/sdapi/v1/prompt-styles")) {
+        JsonNode upscalers = json(server.get("/sdapi/v1/upscalers"));
+        List<String> names = new java.util.ArrayList<>();
+        upscalers.forEach(u -> names.add(u.get("name").asText()));
+        assertEquals(daguerre.diffusion.pipeline.Upscalers.names(), names, "exactly the upscalers that work");
+        assertTrue(upscalers.get(0).has("model_name") && upscalers.get(0).has("scale"), upscalers.toString());
+        for (String empty : List.of("/sdapi/v1/sd-vae", "/sdapi/v1/loras", "/sdapi/v1/prompt-styles")) {
             HttpResponse<String> response = server.get(empty);
             assertEquals(200, response.statusCode(), empty);
             assertEquals("[]", response.body(), empty);

@@ -121,4 +121,19 @@ class BatchApiTest {
         assertError(server.get("/api/v1/batches/" + id + "?cursor=-1"), 400, "invalid_value", "cursor");
         assertError(server.get("/api/v1/batches/" + id + "?limit=1001"), 400, "invalid_value", "limit");
     }
+
+    @Test
+    void aJsonLineTakesTheHiresFix() throws Exception {
+        String file = "{\"prompt\": \"hires line\", \"steps\": 2, \"hires_fix\": {\"scale\": 1.5, \"upscaler\": \"Nearest\"}}\n"
+                + "{\"prompt\": \"bad hires line\", \"steps\": 1, \"hires_fix\": {\"upscaler\": \"ESRGAN\"}}";
+        HttpResponse<String> accepted = server.send(HttpRequest.newBuilder(server.uri("/api/v1/batches"))
+                .header("Content-Type", "text/plain").POST(HttpRequest.BodyPublishers.ofString(file)));
+        assertEquals(202, accepted.statusCode(), accepted.body());
+        JsonNode lines = json(server.get("/api/v1/batches/" + json(accepted).get("id").asText())).get("lines");
+        assertEquals("hires_fix.upscaler", lines.get(1).at("/error/field").asText(), lines.toString());
+        assertTrue(lines.get(0).has("job_id"), lines.toString());
+        JsonNode job = json(server.get("/api/v1/jobs/" + lines.get(0).get("job_id").asText()));
+        assertEquals(1.5, job.at("/request/hires_fix/scale").asDouble(), job.toString());
+        assertEquals("Nearest", job.at("/request/hires_fix/upscaler").asText());
+    }
 }

@@ -57,6 +57,7 @@ class HttpFuzzTest {
     private static final int READ_TIMEOUT_MILLIS = 2_000;
     private static final int SLOW_READ_TIMEOUT_MILLIS = 10_000;
     private static final Set<String> SLOW_ROUTES = Set.of("/sdapi/v1/txt2img", "/sdapi/v1/img2img", "/v1/images/generations",
+            "/v1/images/edits",
             "/api/v1/jobs/{id}/events");
     private static final int MAX_RESPONSE_BYTES = 16 << 20;
     private static final String HUGE_DOUBLE = "\u0001HUGE_DOUBLE\u0001";
@@ -79,6 +80,7 @@ class HttpFuzzTest {
             new Route("/api/v1/ws", List.of("GET")),
             new Route("/api/v1/models", List.of("GET")),
             new Route("/api/v1/samplers", List.of("GET")),
+            new Route("/api/v1/upscalers", List.of("GET")),
             new Route("/api/v1/images", List.of("GET")),
             new Route("/api/v1/images/{id}", List.of("GET", "PATCH", "DELETE")),
             new Route("/api/v1/images/{id}/thumbnail", List.of("GET")),
@@ -101,6 +103,8 @@ class HttpFuzzTest {
             new Route("/sdapi/v1/options", List.of("GET", "POST")),
             new Route("/sdapi/v1/png-info", List.of("POST")),
             new Route("/sdapi/v1/upscalers", List.of("GET")),
+            new Route("/sdapi/v1/latent-upscale-modes", List.of("GET")),
+            new Route("/sdapi/v1/extra-single-image", List.of("POST")),
             new Route("/sdapi/v1/sd-vae", List.of("GET")),
             new Route("/sdapi/v1/loras", List.of("GET")),
             new Route("/sdapi/v1/prompt-styles", List.of("GET")),
@@ -109,6 +113,7 @@ class HttpFuzzTest {
             new Route("/sdapi/v1/cmd-flags", List.of("GET")),
             new Route("/internal/ping", List.of("GET")),
             new Route("/v1/images/generations", List.of("POST")),
+            new Route("/v1/images/edits", List.of("POST")),
             new Route("/v1/models", List.of("GET")),
             new Route("/{static}", List.of("GET")));
 
@@ -831,9 +836,16 @@ class HttpFuzzTest {
             case "/api/v1/images/{id}" -> "{\"favorite\":" + random.nextBoolean() + "}";
             case "/sdapi/v1/txt2img" -> "{\"prompt\":\"" + prompt + "\",\"negative_prompt\":\"\",\"steps\":" + steps
                     + ",\"width\":64,\"height\":64,\"seed\":" + seed + ",\"sampler_name\":\"Euler a\",\"cfg_scale\":7,\"batch_size\":1,"
-                    + "\"n_iter\":1,\"scheduler\":\"" + pick(random, List.of("automatic", "karras")) + "\"}";
+                    + "\"n_iter\":1,\"scheduler\":\"" + pick(random, List.of("automatic", "karras")) + "\""
+                    + (random.nextInt(3) == 0 ? ",\"enable_hr\":true,\"hr_scale\":1.5,\"hr_upscaler\":\""
+                            + pick(random, List.of("Latent", "Lanczos", "Latent (nearest)")) + "\",\"hr_second_pass_steps\":1,"
+                            + "\"denoising_strength\":0.6" : "") + "}";
             case "/sdapi/v1/img2img" -> "{\"prompt\":\"" + prompt + "\",\"steps\":" + steps + ",\"width\":64,\"height\":64,\"seed\":" + seed
-                    + ",\"init_images\":[\"" + pngBase64 + "\"],\"denoising_strength\":0.5}";
+                    + ",\"init_images\":[\"" + pngBase64 + "\"],\"denoising_strength\":0.5"
+                    + (random.nextInt(3) == 0 ? ",\"mask\":\"" + pngBase64 + "\",\"mask_blur\":2,\"inpainting_fill\":" + random.nextInt(4)
+                            + ",\"inpaint_full_res\":" + random.nextBoolean() : "") + "}";
+            case "/sdapi/v1/extra-single-image" -> "{\"image\":\"" + pngBase64 + "\",\"upscaler_1\":\""
+                    + pick(random, List.of("Nearest", "Lanczos", "None")) + "\",\"upscaling_resize\":2}";
             case "/sdapi/v1/options" -> pick(random, List.of("{\"CLIP_stop_at_last_layers\":" + (1 + random.nextInt(2)) + "}",
                     "{\"sd_model_checkpoint\":\"tiny [0123456789]\"}", "{\"sd_model_checkpoint\":\"tiny\"}",
                     "{\"samples_format\":\"png\"}"));

@@ -148,6 +148,11 @@ class RequestLimitsTest {
         assertA1111Error(a1111, 422, null);
         assertTrue(json(a1111).get("detail").asText().contains("314.6 megapixel-steps"), a1111.body());
         assertTrue(json(a1111).get("detail").asText().contains("--max-job-cost"), a1111.body());
+        // the hires fix's second pass counts: 50 steps at 512x512 then 50 at 1024x1024, 8 images over n_iter = 524.3
+        HttpResponse<String> hires = server.post("/sdapi/v1/txt2img", "{\"prompt\":\"x\",\"steps\":50,\"batch_size\":2,\"n_iter\":4,"
+                + "\"enable_hr\":true,\"hr_scale\":2,\"override_settings\":{\"sd_model_checkpoint\":\"big\"}}");
+        assertA1111Error(hires, 422, null);
+        assertTrue(json(hires).get("detail").asText().contains("with its hires fix would cost 524.3 megapixel-steps"), hires.body());
         HttpResponse<String> openAi = server.post("/v1/images/generations", "{\"prompt\":\"x\",\"model\":\"big\",\"n\":8,"
                 + "\"steps\":150,\"size\":\"512x512\"}");
         assertOpenAiError(openAi, 400, null);

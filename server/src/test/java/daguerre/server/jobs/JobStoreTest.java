@@ -56,4 +56,35 @@ class JobStoreTest {
             assertEquals(List.of("x"), store.find("cccccccccccccccccccc").orElseThrow().imageIds());
         }
     }
+
+    @Test
+    void theMaskInpaintingOptionsAndHiresFixSurviveARestart() throws Exception {
+        byte[] mask = {9, 8, 7, 6};
+        GenerationParams.Inpaint inpaint = new GenerationParams.Inpaint(mask, 7, true, 2, true, 12);
+        var hires = new daguerre.diffusion.pipeline.HiresFix(1.5, 0, 96, "Lanczos", 3, 0.45,
+                daguerre.diffusion.sampling.Sampler.DDIM, "hires prompt", "hires negative");
+        GenerationParams p = params("masked");
+        GenerationParams masked = new GenerationParams(p.prompt(), p.negativePrompt(), p.model(), p.sampler(), p.steps(), p.guidanceScale(),
+                p.guidanceRescale(), p.clipSkip(), p.seed(), p.width(), p.height(), p.n(), p.initImage(), p.strength(), p.eta(), null, null,
+                1, List.of(), inpaint, null);
+        GenerationParams hiresParams = new GenerationParams(p.prompt(), p.negativePrompt(), p.model(), p.sampler(), p.steps(),
+                p.guidanceScale(), p.guidanceRescale(), p.clipSkip(), p.seed(), p.width(), p.height(), p.n(), null, p.strength(), p.eta(),
+                null, null, 1, List.of(), null, hires);
+        Path file = dir.resolve("daguerre.db");
+        try (Database database = Database.open(file)) {
+            JobStore store = new JobStore(database);
+            store.insert("aaaaaaaaaaaaaaaaaaaa", masked, 1000);
+            store.insert("bbbbbbbbbbbbbbbbbbbb", hiresParams, 2000);
+        }
+        try (Database database = Database.open(file)) {
+            List<JobRecord> queued = new JobStore(database).recoverQueued(2, 5000).queued();
+            GenerationParams.Inpaint back = queued.get(0).params().inpaint();
+            assertTrue(java.util.Arrays.equals(mask, back.mask()));
+            assertEquals(List.of(7, true, 2, true, 12), List.of(back.maskBlur(), back.invert(), back.fill(), back.fullRes(), back.fullResPadding()));
+            assertEquals(null, queued.get(0).params().hiresFix());
+            assertEquals(hires, queued.get(1).params().hiresFix());
+            assertEquals(null, queued.get(1).params().inpaint());
+            assertTrue(!GenerationRequests.toJson(masked).has("mask"), "the public view of the request leaves the mask bytes out");
+        }
+    }
 }

@@ -267,6 +267,23 @@ class WebUiTest {
     }
 
     @Test
+    void reuseAllFillsTheHiresFix() throws Exception {
+        String id = generated("{\"prompt\":\"reuse hires\",\"steps\":2,\"width\":64,\"height\":64,"
+                + "\"hires_fix\":{\"scale\":1.5,\"upscaler\":\"Nearest\",\"steps\":2,\"strength\":0.5}}").get(0);
+        driver.navigate().refresh();
+        waitFor(d -> "true".equals(d.findElement(By.tagName("body")).getDomAttribute("data-ready")));
+        openDetail(id);
+        click(By.id("reuse-all"));
+        waitFor(d -> !isOpen("detail"));
+        assertTrue(driver.findElement(By.id("hires-enabled")).isSelected());
+        assertEquals("Nearest", value("hires-upscaler"));
+        assertEquals("1.5", value("hires-scale"));
+        assertEquals("2", value("hires-steps"));
+        assertEquals("0.5", value("hires-strength"));
+        assertEquals("64×64 upscaled to 96×96", driver.findElement(By.id("hires-size")).getText());
+    }
+
+    @Test
     void deleteAsksForConfirmationThenRemovesTheImage() throws Exception {
         String id = generated("{\"prompt\":\"to be deleted\",\"steps\":4}").get(0);
         driver.navigate().refresh();
@@ -538,6 +555,145 @@ class WebUiTest {
 
         click(By.id("init-remove"));
         assertFalse(preview.isDisplayed());
+    }
+
+    /** Keeps the body of every generation request the page sends, in {@code window.sentBodies}. */
+    private void recordRequests() {
+        ((JavascriptExecutor) driver).executeScript("""
+                window.sentBodies = [];
+                const original = window.fetch;
+                window.fetch = (url, options) => {
+                  if (String(url).endsWith('/api/v1/generations') && options && options.body) {
+                    window.sentBodies.push(JSON.parse(options.body));
+                  }
+                  return original(url, options);
+                };""");
+    }
+
+    /** The last generation request the page sent, once it has sent {@code count}. */
+    private JsonNode sentRequest(int count) throws Exception {
+        waitFor(d -> ((Number) ((JavascriptExecutor) d).executeScript("return window.sentBodies.length")).intValue() >= count);
+        String json = (String) ((JavascriptExecutor) driver).executeScript("return JSON.stringify(window.sentBodies[arguments[0] - 1])", count);
+        return TestServer.JSON.readTree(json);
+    }
+
+    /** Drags the pointer across the mask canvas from {@code from} to {@code to}, offsets from its centre in CSS pixels. */
+    private void drag(WebElement canvas, int fromX, int fromY, int toX, int toY) {
+        // wholly in view: Selenium's offsets are from the centre of the element's visible part
+        ((JavascriptExecutor) driver).executeScript("arguments[0].scrollIntoView({block: 'center'})", canvas);
+        new org.openqa.selenium.interactions.Actions(driver).moveToElement(canvas, fromX, fromY).clickAndHold()
+                .moveByOffset((toX - fromX) / 2, (toY - fromY) / 2).moveByOffset(toX - fromX - (toX - fromX) / 2, toY - fromY - (toY - fromY) / 2)
+                .release().perform();
+    }
+
+    private static BufferedImage dataUrlImage(String dataUrl) throws IOException {
+        assertTrue(dataUrl.startsWith("data:image/png;base64,"), dataUrl.substring(0, Math.min(40, dataUrl.length())));
+        return ImageIO.read(new ByteArrayInputStream(java.util.Base64.getDecoder().decode(dataUrl.substring(dataUrl.indexOf(',') + 1))));
+    }
+
+    @Test
+    void aMaskPaintedOnTheInitImageIsSentWithTheRequest() throws Exception {
+        Path png = dataDir.resolve("mask-init.png");
+        BufferedImage init = new BufferedImage(64, 64, BufferedImage.TYPE_INT_RGB);
+        for (int y = 0; y < 64; y++) {
+            for (int x = 0; x < 64; x++) {
+                init.setRGB(x, y, (x * 4) << 16 | (y * 4) << 8 | 0x60);
+            }
+        }
+        ImageIO.write(init, "png", png.toFile());
+        recordRequests();
+        click(By.cssSelector("#img2img summary"));
+        driver.findElement(By.id("init-file")).sendKeys(png.toString());
+        WebElement canvas = waitFor(d -> d.findElement(By.id("mask-tools")).isDisplayed() ? d.findElement(By.id("mask-canvas")) : null);
+        waitFor(d -> "64".equals(canvas.getDomProperty("width")));
+        ((JavascriptExecutor) driver).executeScript("arguments[0].scrollIntoView({block: 'center'})", canvas);
+        double scale = canvas.getRect().getWidth() / 64.0; // CSS pixels per image pixel
+        ((JavascriptExecutor) driver).executeScript(
+                "const b = document.getElementById('mask-brush'); b.value = '8'; b.dispatchEvent(new Event('input'))");
+        assertEquals("8", driver.findElement(By.id("mask-brush-value")).getText());
+        // a stroke across the middle, from x = 8 to x = 56 in image pixels; then the eraser over its left half
+        int left = (int) Math.round(-24 * scale);
+        int right = (int) Math.round(24 * scale);
+        drag(canvas, left, 0, right, 0);
+        click(By.id("mask-eraser"));
+        ((JavascriptExecutor) driver).executeScript(
+                "const b = document.getElementById('mask-brush'); b.value = '16'; b.dispatchEvent(new Event('input'))");
+        drag(canvas, (int) Math.round(-30 * scale), 0, 0, 0);
+        type(By.id("mask-blur"), "2");
+        ((JavascriptExecutor) driver).executeScript("document.getElementById('inpaint-fill').value = 'latent_noise'");
+        type(By.id("prompt"), "inpainted in the browser");
+        type(By.id("steps"), "2");
+        click(By.id("generate-button"));
+        JsonNode sent = sentRequest(1);
+        BufferedImage mask = dataUrlImage(sent.get("mask").asText());
+        assertEquals(64, mask.getWidth());
+        assertEquals(0xffffff, mask.getRGB(44, 32) & 0xffffff, "painted and not erased: white");
+        assertEquals(0, mask.getRGB(44, 20) & 0xffffff, "above the stroke: black");
+        StringBuilder row = new StringBuilder();
+        for (int x = 0; x < 64; x++) {
+            row.append((mask.getRGB(x, 32) & 0xff) > 127 ? '#' : '.');
+        }
+        assertEquals(0, mask.getRGB(12, 32) & 0xffffff, "erased: black; row 32: " + row + ", eraser "
+                + driver.findElement(By.id("mask-eraser")).isSelected() + ", scale " + scale);
+        assertEquals(0, mask.getRGB(2, 2) & 0xffffff, "never painted: black");
+        assertEquals(2, sent.get("mask_blur").asInt());
+        assertEquals("latent_noise", sent.get("inpaint_fill").asText());
+        assertFalse(sent.get("mask_invert").asBoolean());
+        assertFalse(sent.get("inpaint_full_res").asBoolean());
+        waitFor(d -> !d.findElements(By.cssSelector("#gallery-grid img[alt='inpainted in the browser']")).isEmpty());
+        String imageId = driver.findElement(By.cssSelector("#gallery-grid li:first-child")).getDomAttribute("data-image-id");
+        BufferedImage result = ImageIO.read(new ByteArrayInputStream(server.getBytes("/api/v1/images/" + imageId).body()));
+        assertEquals(init.getRGB(2, 2), result.getRGB(2, 2), "the server kept the unpainted corner");
+
+        // invert is sent; Clear leaves no mask, so the whole image is transformed
+        click(By.id("mask-eraser"));
+        drag(canvas, 0, (int) Math.round(-20 * scale), 0, (int) Math.round(20 * scale));
+        click(By.id("mask-invert"));
+        click(By.id("generate-button"));
+        JsonNode inverted = sentRequest(2);
+        assertTrue(inverted.get("mask_invert").asBoolean());
+        assertEquals(0xffffff, dataUrlImage(inverted.get("mask").asText()).getRGB(32, 16) & 0xffffff, "the vertical stroke");
+        click(By.id("mask-clear"));
+        click(By.id("generate-button"));
+        JsonNode cleared = sentRequest(3);
+        assertFalse(cleared.has("mask"), cleared.toString());
+        assertTrue(cleared.has("init_image"));
+        waitFor(d -> d.findElements(By.cssSelector("#gallery-grid img[alt='inpainted in the browser']")).size() >= 3 ? true : null);
+        click(By.id("init-remove"));
+        assertFalse(driver.findElement(By.id("mask-tools")).isDisplayed());
+    }
+
+    @Test
+    void theHiresFixSectionSendsItsFields() throws Exception {
+        recordRequests();
+        click(By.cssSelector("#hires summary"));
+        WebElement upscaler = driver.findElement(By.id("hires-upscaler"));
+        List<String> names = upscaler.findElements(By.tagName("option")).stream().map(o -> o.getDomProperty("value")).toList();
+        assertEquals(daguerre.diffusion.pipeline.Upscalers.names(), names, "the server's upscalers");
+        click(By.id("hires-enabled"));
+        ((JavascriptExecutor) driver).executeScript("document.getElementById('hires-upscaler').value = 'Lanczos'");
+        type(By.id("hires-scale"), "1.5");
+        type(By.id("hires-steps"), "2");
+        type(By.id("hires-strength"), "0.5");
+        type(By.id("width"), "64");
+        type(By.id("height"), "64");
+        assertEquals("64×64 upscaled to 96×96", driver.findElement(By.id("hires-size")).getText());
+        type(By.id("prompt"), "hires in the browser");
+        type(By.id("steps"), "2");
+        click(By.id("generate-button"));
+        JsonNode hires = sentRequest(1).get("hires_fix");
+        assertEquals("Lanczos", hires.get("upscaler").asText());
+        assertEquals(1.5, hires.get("scale").asDouble());
+        assertEquals(2, hires.get("steps").asInt());
+        assertEquals(0.5, hires.get("strength").asDouble());
+        waitFor(d -> !d.findElements(By.cssSelector("#gallery-grid img[alt='hires in the browser']")).isEmpty());
+        String imageId = driver.findElement(By.cssSelector("#gallery-grid li:first-child")).getDomAttribute("data-image-id");
+        assertEquals(96, ImageIO.read(new ByteArrayInputStream(server.getBytes("/api/v1/images/" + imageId).body())).getWidth());
+        // unchecked: no hires_fix
+        click(By.id("hires-enabled"));
+        click(By.id("generate-button"));
+        assertFalse(sentRequest(2).has("hires_fix"));
+        waitFor(d -> d.findElements(By.cssSelector("#gallery-grid img[alt='hires in the browser']")).size() >= 2 ? true : null);
     }
 
     @Test
