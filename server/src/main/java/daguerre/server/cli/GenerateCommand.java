@@ -86,6 +86,11 @@ public final class GenerateCommand implements Callable<Integer> {
             description = "Batches run one after another (A1111's batch count); image i of batch k gets seed + k * --batch + i. Default: 1.")
     int nIter;
 
+    @Option(names = "--filename-pattern", defaultValue = FilenamePattern.DEFAULT, paramLabel = "PATTERN",
+            description = "A1111-style file names NNNNN-PATTERN.png: [seed], [prompt_words], [date], [model_name], [model_hash],"
+                    + " [steps], [cfg], [sampler], [width], [height]; unsafe characters become _. Default: ${DEFAULT-VALUE}.")
+    String filenamePattern;
+
     @Option(names = "--json", description = "Print one JSON object per image on stdout, {file, seed, infotext}, instead of a text line.")
     boolean json;
 
@@ -222,6 +227,7 @@ public final class GenerateCommand implements Callable<Integer> {
         if (nIter < 1) {
             throw new IllegalArgumentException("--n-iter must be at least 1, got " + nIter);
         }
+        FilenamePattern names = FilenamePattern.parse(filenamePattern);
         WeightPrecision precision = WeightPrecision.parse(weightDtype);
         long firstSeed = seed == -1 ? new SecureRandom().nextLong() & 0xffffffffL : seed;
         BufferedImage init = initImage == null ? null : readImage(initImage);
@@ -258,7 +264,7 @@ public final class GenerateCommand implements Callable<Integer> {
                         () -> false);
                 System.err.printf("generated %d image(s) in %.1f s%n", images.size(), seconds(start));
                 for (GeneratedImage image : images) {
-                    Path file = write(image, number);
+                    Path file = write(image, number, names.expand(values(image, loaded)));
                     number = numberOf(file) + 1;
                     if (json) {
                         stdout.println(JSON.writeValueAsString(JSON.createObjectNode().put("file", file.toString())
@@ -297,14 +303,23 @@ public final class GenerateCommand implements Callable<Integer> {
         return image;
     }
 
+    /** The values of {@code --filename-pattern}'s tokens for {@code image}. */
+    private java.util.Map<String, String> values(GeneratedImage image, StableDiffusionModel loaded) {
+        java.util.Map<String, String> parameters = image.infotext().parameters();
+        return FilenamePattern.values(image.seed(), prompt, loaded.id(), loaded.hash(), parameters.getOrDefault("Steps", ""),
+                parameters.getOrDefault("CFG scale", ""), parameters.getOrDefault("Sampler", ""),
+                image.image().getWidth(), image.image().getHeight());
+    }
+
     /**
-     * Writes atomically (temp file + rename) as NNNNN-SEED.png, NNNNN the first number from
-     * {@code number} on that no file in the folder starts with, so that every image gets its own.
+     * Writes atomically (temp file + rename) as NNNNN-NAME.png (NNNNN.png for an empty name), NNNNN
+     * the first number from {@code number} on that no file in the folder starts with, so that every
+     * image gets its own.
      */
-    private Path write(GeneratedImage image, int number) throws IOException {
+    private Path write(GeneratedImage image, int number, String name) throws IOException {
         byte[] png = image.png();
         for (int index = number; ; index++) {
-            Path target = out.resolve(String.format("%05d-%d.png", index, image.seed()));
+            Path target = out.resolve(String.format("%05d", index) + (name.isEmpty() ? "" : "-" + name) + ".png");
             if (numberTaken(index)) {
                 continue;
             }
@@ -313,7 +328,7 @@ public final class GenerateCommand implements Callable<Integer> {
         }
     }
 
-    private static final java.util.regex.Pattern NUMBERED = java.util.regex.Pattern.compile("^(\\d{5,9})-.*");
+    private static final java.util.regex.Pattern NUMBERED = java.util.regex.Pattern.compile("^(\\d{5,9})(?:[-.].*)?$");
 
     /** One more than the highest NNNNN- prefix of a file in {@code folder} (A1111's counter), 0 for none. */
     static int nextNumber(Path folder) throws IOException {
@@ -330,9 +345,11 @@ public final class GenerateCommand implements Callable<Integer> {
     }
 
     private boolean numberTaken(int index) throws IOException {
-        String prefix = String.format("%05d-", index);
         try (java.util.stream.Stream<Path> files = Files.list(out)) {
-            return files.anyMatch(f -> f.getFileName().toString().startsWith(prefix));
+            return files.anyMatch(f -> {
+                java.util.regex.Matcher m = NUMBERED.matcher(f.getFileName().toString());
+                return m.matches() && Integer.parseInt(m.group(1)) == index;
+            });
         }
     }
 

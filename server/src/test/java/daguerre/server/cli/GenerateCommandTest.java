@@ -153,6 +153,46 @@ class GenerateCommandTest {
                 "--out", out.toString()), "--n-iter 0 is refused");
     }
 
+    /**
+     * {@code --filename-pattern}: the tokens expand, characters unsafe in file names become _, and
+     * a pattern that names the images of a batch alike still gives each its own number.
+     */
+    @Test
+    void filenamePatternNamesTheFilesAndKeepsThemNumbered() throws Exception {
+        Path model = TinyModelFolder.create(temp, "tiny");
+        Path out = temp.resolve("named");
+        java.io.StringWriter stdout = new java.io.StringWriter();
+        picocli.CommandLine cli = Main.commandLine();
+        cli.setOut(new java.io.PrintWriter(stdout, true));
+        String before = java.time.LocalDate.now().toString();
+        int exit = cli.execute("generate", "--model", model.toString(), "--prompt", "a cat: \"big\"/small?", "--steps", "1",
+                "--seed", "5", "--batch", "2", "--filename-pattern", "[model_name] [prompt_words] [date] s[seed]", "--out", out.toString());
+        assertEquals(0, exit);
+        String after = java.time.LocalDate.now().toString();
+        List<String> names;
+        try (Stream<Path> files = Files.list(out)) {
+            names = files.map(f -> f.getFileName().toString()).sorted().toList();
+        }
+        String date = names.get(0).contains(before) ? before : after;
+        assertEquals(List.of("00000-tiny a cat big small " + date + " s5.png", "00001-tiny a cat big small " + date + " s6.png"), names);
+        assertTrue(stdout.toString().contains(out.resolve(names.get(1)) + "  seed 6"), stdout.toString());
+
+        exit = Main.commandLine().execute("generate", "--model", model.toString(), "--prompt", "a cat", "--steps", "1", "--seed", "5",
+                "--batch", "2", "--filename-pattern", "same/<name>", "--out", out.toString());
+        assertEquals(0, exit);
+        try (Stream<Path> files = Files.list(out)) {
+            names = files.map(f -> f.getFileName().toString()).filter(n -> n.contains("same")).sorted().toList();
+        }
+        assertEquals(List.of("00002-same__name_.png", "00003-same__name_.png"), names);
+
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        picocli.CommandLine refusing = Main.commandLine();
+        refusing.setErr(new java.io.PrintWriter(err, true, StandardCharsets.UTF_8));
+        assertEquals(1, refusing.execute("generate", "--model", model.toString(), "--prompt", "a cat", "--filename-pattern", "[job]",
+                "--out", out.toString()));
+        assertTrue(err.toString(StandardCharsets.UTF_8).contains("unknown token [job]"), err.toString(StandardCharsets.UTF_8));
+    }
+
     private static Path single(Path folder) throws Exception {
         try (Stream<Path> files = Files.list(folder)) {
             List<Path> pngs = files.filter(f -> f.toString().endsWith(".png")).toList();
