@@ -10,6 +10,8 @@ import daguerre.server.engine.PipelineEngine;
 import daguerre.server.http.ServeCommand;
 import daguerre.weights.model.ModelHasher;
 import daguerre.server.cli.GenerateCommand;
+import daguerre.server.cli.ModelsCommand;
+import daguerre.server.cli.PngInfoCommand;
 import daguerre.server.cli.TrainCommand;
 import java.util.OptionalInt;
 import picocli.CommandLine;
@@ -18,7 +20,7 @@ import picocli.CommandLine.Command;
 /** Command-line entry point of daguerre.jar. */
 @Command(name = "daguerre", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Text-to-image latent diffusion on the JVM.",
-        subcommands = {GenerateCommand.class, BenchCommand.class, TrainCommand.class, EvaluateCommand.class,
+        subcommands = {GenerateCommand.class, PngInfoCommand.class, ModelsCommand.class, BenchCommand.class, TrainCommand.class, EvaluateCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 

@@ -79,8 +79,20 @@ public final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--height", defaultValue = "0", description = "Height in pixels, a multiple of 8 (default: the model's).")
     int height;
 
-    @Option(names = "--batch", defaultValue = "1", description = "Number of images. Default: 1.")
+    @Option(names = "--batch", defaultValue = "1", description = "Images per batch (generated together). Default: 1.")
     int batch;
+
+    @Option(names = "--n-iter", defaultValue = "1", paramLabel = "N",
+            description = "Batches run one after another (A1111's batch count); image i of batch k gets seed + k * --batch + i. Default: 1.")
+    int nIter;
+
+    @Option(names = "--filename-pattern", defaultValue = FilenamePattern.DEFAULT, paramLabel = "PATTERN",
+            description = "A1111-style file names NNNNN-PATTERN.png: [seed], [prompt_words], [date], [model_name], [model_hash],"
+                    + " [steps], [cfg], [sampler], [width], [height]; unsafe characters become _. Default: ${DEFAULT-VALUE}.")
+    String filenamePattern;
+
+    @Option(names = "--json", description = "Print one JSON object per image on stdout, {file, seed, infotext}, instead of a text line.")
+    boolean json;
 
     @Option(names = "--init-image", paramLabel = "FILE", description = "Image-to-image: the source image (PNG, JPEG).")
     Path initImage;
@@ -205,8 +217,17 @@ public final class GenerateCommand implements Callable<Integer> {
                 hiresSampler == null ? null : Sampler.fromName(hiresSampler), hiresPrompt, hiresNegativePrompt);
     }
 
+    private static final com.fasterxml.jackson.databind.ObjectMapper JSON = new com.fasterxml.jackson.databind.ObjectMapper();
+
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
     @Override
     public Integer call() throws Exception {
+        if (nIter < 1) {
+            throw new IllegalArgumentException("--n-iter must be at least 1, got " + nIter);
+        }
+        FilenamePattern names = FilenamePattern.parse(filenamePattern);
         WeightPrecision precision = WeightPrecision.parse(weightDtype);
         long firstSeed = seed == -1 ? new SecureRandom().nextLong() & 0xffffffffL : seed;
         BufferedImage init = initImage == null ? null : readImage(initImage);
@@ -230,15 +251,29 @@ public final class GenerateCommand implements Callable<Integer> {
             System.err.printf("loaded %s (hash %s, %s weights, %.2f GiB) in %.1f s%n", loaded.id(), loaded.hash(),
                     loaded.weightDtype(), loaded.weightBytes() / (double) (1L << 30), seconds(loadStart));
             loaded.card().ifPresent(card -> card.promptWarnings(prompt).forEach(w -> System.err.println("warning: " + w)));
-            ProgressBar bar = new ProgressBar(System.err, "generating");
-            long start = System.nanoTime();
-            List<GeneratedImage> images = new StableDiffusionPipeline(loaded, tiling, new LoraLibrary(loraDir, 0, hasher),
-                    new TextualInversionLibrary(embeddingsDir, hasher))
-                    .generate(request, (step, total, preview) -> bar.update(step, total), () -> false);
-            System.err.printf("generated %d image(s) in %.1f s%n", images.size(), seconds(start));
-            for (GeneratedImage image : images) {
-                Path file = write(image);
-                System.out.println(file + "  seed " + image.seed());
+            StableDiffusionPipeline pipeline = new StableDiffusionPipeline(loaded, tiling, new LoraLibrary(loraDir, 0, hasher),
+                    new TextualInversionLibrary(embeddingsDir, hasher));
+            java.io.PrintWriter stdout = spec.commandLine().getOut();
+            int number = nextNumber(out);
+            for (int iteration = 0; iteration < nIter; iteration++) {
+                ProgressBar bar = new ProgressBar(System.err, nIter == 1 ? "generating" : "batch " + (iteration + 1) + "/" + nIter);
+                long start = System.nanoTime();
+                GenerationRequest iterationRequest = iteration == 0 ? request
+                        : request.toBuilder().seed(firstSeed + (long) iteration * batch).build();
+                List<GeneratedImage> images = pipeline.generate(iterationRequest, (step, total, preview) -> bar.update(step, total),
+                        () -> false);
+                System.err.printf("generated %d image(s) in %.1f s%n", images.size(), seconds(start));
+                for (GeneratedImage image : images) {
+                    Path file = write(image, number, names.expand(values(image, loaded)));
+                    number = numberOf(file) + 1;
+                    if (json) {
+                        stdout.println(JSON.writeValueAsString(JSON.createObjectNode().put("file", file.toString())
+                                .put("seed", image.seed()).put("infotext", image.infotext().format())));
+                    } else {
+                        stdout.println(file + "  seed " + image.seed());
+                    }
+                    stdout.flush();
+                }
             }
         }
         return 0;
@@ -268,17 +303,62 @@ public final class GenerateCommand implements Callable<Integer> {
         return image;
     }
 
-    /** Writes atomically (temp file + rename) as NNNNN-SEED.png with the next free number. */
-    private Path write(GeneratedImage image) throws IOException {
+    /** The values of {@code --filename-pattern}'s tokens for {@code image}. */
+    private java.util.Map<String, String> values(GeneratedImage image, StableDiffusionModel loaded) {
+        java.util.Map<String, String> parameters = image.infotext().parameters();
+        return FilenamePattern.values(image.seed(), prompt, loaded.id(), loaded.hash(), parameters.getOrDefault("Steps", ""),
+                parameters.getOrDefault("CFG scale", ""), parameters.getOrDefault("Sampler", ""),
+                image.image().getWidth(), image.image().getHeight());
+    }
+
+    /**
+     * Writes atomically (temp file + rename) as NNNNN-NAME.png (NNNNN.png for an empty name), NNNNN
+     * the first number from {@code number} on that no file in the folder starts with, so that every
+     * image gets its own.
+     */
+    private Path write(GeneratedImage image, int number, String name) throws IOException {
         byte[] png = image.png();
-        for (int index = 0; ; index++) {
-            Path target = out.resolve(String.format("%05d-%d.png", index, image.seed()));
-            if (Files.exists(target)) {
+        for (int index = number; ; index++) {
+            Path target = out.resolve(String.format("%05d", index) + (name.isEmpty() ? "" : "-" + name) + ".png");
+            if (numberTaken(index)) {
                 continue;
             }
             AtomicFiles.write(target, png);
             return target;
         }
+    }
+
+    private static final java.util.regex.Pattern NUMBERED = java.util.regex.Pattern.compile("^(\\d{5,9})(?:[-.].*)?$");
+
+    /** One more than the highest NNNNN- prefix of a file in {@code folder} (A1111's counter), 0 for none. */
+    static int nextNumber(Path folder) throws IOException {
+        int next = 0;
+        try (java.util.stream.Stream<Path> files = Files.list(folder)) {
+            for (Path file : (Iterable<Path>) files::iterator) {
+                java.util.regex.Matcher m = NUMBERED.matcher(file.getFileName().toString());
+                if (m.matches()) {
+                    next = Math.max(next, Integer.parseInt(m.group(1)) + 1);
+                }
+            }
+        }
+        return next;
+    }
+
+    private boolean numberTaken(int index) throws IOException {
+        try (java.util.stream.Stream<Path> files = Files.list(out)) {
+            return files.anyMatch(f -> {
+                java.util.regex.Matcher m = NUMBERED.matcher(f.getFileName().toString());
+                return m.matches() && Integer.parseInt(m.group(1)) == index;
+            });
+        }
+    }
+
+    private static int numberOf(Path file) {
+        java.util.regex.Matcher m = NUMBERED.matcher(file.getFileName().toString());
+        if (!m.matches()) {
+            throw new IllegalStateException("not a numbered file: " + file);
+        }
+        return Integer.parseInt(m.group(1));
     }
 
     private static double seconds(long start) {

@@ -106,6 +106,93 @@ class GenerateCommandTest {
         assertTrue(err.toString(StandardCharsets.UTF_8).contains("--init-image"), err.toString(StandardCharsets.UTF_8));
     }
 
+    /**
+     * {@code --n-iter 2 --batch 2 --json}: four images, seeds continuing across batches as A1111
+     * numbers them, each its own file number (after the folder's highest), one JSON object each whose
+     * infotext is the file's; the second batch is the one its first seed gives alone.
+     */
+    @Test
+    void nIterContinuesTheSeedsAndJsonDescribesEveryImage() throws Exception {
+        Path model = TinyModelFolder.create(temp, "tiny");
+        Path out = Files.createDirectories(temp.resolve("iter"));
+        Files.writeString(out.resolve("00007-older.png"), "an older image");
+        java.io.StringWriter stdout = new java.io.StringWriter();
+        picocli.CommandLine cli = Main.commandLine();
+        cli.setOut(new java.io.PrintWriter(stdout, true));
+        int exit = cli.execute("generate", "--model", model.toString(), "--prompt", "a cat", "--steps", "2", "--seed", "10",
+                "--batch", "2", "--n-iter", "2", "--json", "--out", out.toString());
+        assertEquals(0, exit);
+        List<String> lines = stdout.toString().lines().toList();
+        assertEquals(4, lines.size(), stdout.toString());
+        com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
+        for (int i = 0; i < 4; i++) {
+            com.fasterxml.jackson.databind.JsonNode node = json.readTree(lines.get(i));
+            assertEquals(10 + i, node.get("seed").asLong(), lines.get(i));
+            Path file = Path.of(node.get("file").asText());
+            assertEquals(out.resolve(String.format("%05d-%d.png", 8 + i, 10 + i)), file);
+            String infotext = daguerre.diffusion.pipeline.PngText.read(Files.readAllBytes(file)).get("parameters");
+            assertEquals(infotext, node.get("infotext").asText());
+            assertTrue(infotext.contains("Seed: " + (10 + i)), infotext);
+        }
+        // the second batch is the batch that --seed 12 --batch 2 makes alone (the same shape: bit for bit)
+        Path alone = temp.resolve("alone");
+        assertEquals(0, Main.commandLine().execute("generate", "--model", model.toString(), "--prompt", "a cat", "--steps", "2",
+                "--seed", "12", "--batch", "2", "--out", alone.toString()));
+        for (int i = 0; i < 2; i++) {
+            java.awt.image.BufferedImage expected = javax.imageio.ImageIO.read(
+                    alone.resolve(String.format("%05d-%d.png", i, 12 + i)).toFile());
+            java.awt.image.BufferedImage actual = javax.imageio.ImageIO.read(
+                    out.resolve(String.format("%05d-%d.png", 10 + i, 12 + i)).toFile());
+            for (int y = 0; y < expected.getHeight(); y++) {
+                for (int x = 0; x < expected.getWidth(); x++) {
+                    assertEquals(expected.getRGB(x, y), actual.getRGB(x, y), "seed " + (12 + i) + " at " + x + "," + y);
+                }
+            }
+        }
+        assertEquals(1, Main.commandLine().execute("generate", "--model", model.toString(), "--prompt", "a cat", "--n-iter", "0",
+                "--out", out.toString()), "--n-iter 0 is refused");
+    }
+
+    /**
+     * {@code --filename-pattern}: the tokens expand, characters unsafe in file names become _, and
+     * a pattern that names the images of a batch alike still gives each its own number.
+     */
+    @Test
+    void filenamePatternNamesTheFilesAndKeepsThemNumbered() throws Exception {
+        Path model = TinyModelFolder.create(temp, "tiny");
+        Path out = temp.resolve("named");
+        java.io.StringWriter stdout = new java.io.StringWriter();
+        picocli.CommandLine cli = Main.commandLine();
+        cli.setOut(new java.io.PrintWriter(stdout, true));
+        String before = java.time.LocalDate.now().toString();
+        int exit = cli.execute("generate", "--model", model.toString(), "--prompt", "a cat: \"big\"/small?", "--steps", "1",
+                "--seed", "5", "--batch", "2", "--filename-pattern", "[model_name] [prompt_words] [date] s[seed]", "--out", out.toString());
+        assertEquals(0, exit);
+        String after = java.time.LocalDate.now().toString();
+        List<String> names;
+        try (Stream<Path> files = Files.list(out)) {
+            names = files.map(f -> f.getFileName().toString()).sorted().toList();
+        }
+        String date = names.get(0).contains(before) ? before : after;
+        assertEquals(List.of("00000-tiny a cat big small " + date + " s5.png", "00001-tiny a cat big small " + date + " s6.png"), names);
+        assertTrue(stdout.toString().contains(out.resolve(names.get(1)) + "  seed 6"), stdout.toString());
+
+        exit = Main.commandLine().execute("generate", "--model", model.toString(), "--prompt", "a cat", "--steps", "1", "--seed", "5",
+                "--batch", "2", "--filename-pattern", "same/<name>", "--out", out.toString());
+        assertEquals(0, exit);
+        try (Stream<Path> files = Files.list(out)) {
+            names = files.map(f -> f.getFileName().toString()).filter(n -> n.contains("same")).sorted().toList();
+        }
+        assertEquals(List.of("00002-same__name_.png", "00003-same__name_.png"), names);
+
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        picocli.CommandLine refusing = Main.commandLine();
+        refusing.setErr(new java.io.PrintWriter(err, true, StandardCharsets.UTF_8));
+        assertEquals(1, refusing.execute("generate", "--model", model.toString(), "--prompt", "a cat", "--filename-pattern", "[job]",
+                "--out", out.toString()));
+        assertTrue(err.toString(StandardCharsets.UTF_8).contains("unknown token [job]"), err.toString(StandardCharsets.UTF_8));
+    }
+
     private static Path single(Path folder) throws Exception {
         try (Stream<Path> files = Files.list(folder)) {
             List<Path> pngs = files.filter(f -> f.toString().endsWith(".png")).toList();
