@@ -6,6 +6,7 @@ import daguerre.diffusion.lora.LoraTags;
 import daguerre.diffusion.lora.RequestedLora;
 import daguerre.diffusion.nn.WeightPrecision;
 import daguerre.diffusion.pipeline.GeneratedImage;
+import daguerre.diffusion.pipeline.JpegText;
 import daguerre.diffusion.pipeline.GenerationRequest;
 import daguerre.diffusion.pipeline.HiresFix;
 import daguerre.diffusion.pipeline.InpaintOptions;
@@ -90,6 +91,14 @@ public final class GenerateCommand implements Callable<Integer> {
             description = "A1111-style file names NNNNN-PATTERN.png: [seed], [prompt_words], [date], [model_name], [model_hash],"
                     + " [steps], [cfg], [sampler], [width], [height]; unsafe characters become _. Default: ${DEFAULT-VALUE}.")
     String filenamePattern;
+
+    @Option(names = "--format", defaultValue = "png", paramLabel = "png|jpeg",
+            description = "Image format: png (parameters in its text chunk) or jpeg (in its EXIF UserComment, as A1111 saves them). Default: png.")
+    String format;
+
+    @Option(names = "--quality", defaultValue = "80", paramLabel = "1-100",
+            description = "JPEG quality, as A1111's jpeg_quality. Default: ${DEFAULT-VALUE}.")
+    int quality;
 
     @Option(names = "--json", description = "Print one JSON object per image on stdout, {file, seed, infotext}, instead of a text line.")
     boolean json;
@@ -228,6 +237,14 @@ public final class GenerateCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--n-iter must be at least 1, got " + nIter);
         }
         FilenamePattern names = FilenamePattern.parse(filenamePattern);
+        boolean jpeg = switch (format.toLowerCase(java.util.Locale.ROOT)) {
+            case "png" -> false;
+            case "jpeg", "jpg" -> true;
+            default -> throw new IllegalArgumentException("--format takes png or jpeg, got " + format);
+        };
+        if (quality < 1 || quality > 100) {
+            throw new IllegalArgumentException("--quality must be between 1 and 100, got " + quality);
+        }
         WeightPrecision precision = WeightPrecision.parse(weightDtype);
         long firstSeed = seed == -1 ? new SecureRandom().nextLong() & 0xffffffffL : seed;
         BufferedImage init = initImage == null ? null : readImage(initImage);
@@ -264,7 +281,7 @@ public final class GenerateCommand implements Callable<Integer> {
                         () -> false);
                 System.err.printf("generated %d image(s) in %.1f s%n", images.size(), seconds(start));
                 for (GeneratedImage image : images) {
-                    Path file = write(image, number, names.expand(values(image, loaded)));
+                    Path file = write(image, number, names.expand(values(image, loaded)), jpeg);
                     number = numberOf(file) + 1;
                     if (json) {
                         stdout.println(JSON.writeValueAsString(JSON.createObjectNode().put("file", file.toString())
@@ -312,18 +329,18 @@ public final class GenerateCommand implements Callable<Integer> {
     }
 
     /**
-     * Writes atomically (temp file + rename) as NNNNN-NAME.png (NNNNN.png for an empty name), NNNNN
-     * the first number from {@code number} on that no file in the folder starts with, so that every
+     * Writes atomically (temp file + rename) as NNNNN-NAME.png or .jpg (NNNNN.png for an empty name),
+     * NNNNN the first number from {@code number} on that no file in the folder starts with, so that every
      * image gets its own.
      */
-    private Path write(GeneratedImage image, int number, String name) throws IOException {
-        byte[] png = image.png();
+    private Path write(GeneratedImage image, int number, String name, boolean jpeg) throws IOException {
+        byte[] bytes = jpeg ? JpegText.write(image.image(), image.infotext().format(), quality) : image.png();
         for (int index = number; ; index++) {
-            Path target = out.resolve(String.format("%05d", index) + (name.isEmpty() ? "" : "-" + name) + ".png");
+            Path target = out.resolve(String.format("%05d", index) + (name.isEmpty() ? "" : "-" + name) + (jpeg ? ".jpg" : ".png"));
             if (numberTaken(index)) {
                 continue;
             }
-            AtomicFiles.write(target, png);
+            AtomicFiles.write(target, bytes);
             return target;
         }
     }

@@ -3,6 +3,7 @@ package daguerre.server.cli;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import daguerre.diffusion.pipeline.Infotext;
+import daguerre.diffusion.pipeline.JpegText;
 import daguerre.diffusion.pipeline.PngText;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -21,7 +22,7 @@ import picocli.CommandLine.Spec;
  * {@code parameters} tEXt or iTXt chunk), as the raw infotext or as JSON.
  */
 @Command(name = "png-info", mixinStandardHelpOptions = true,
-        description = "Print the generation parameters (A1111 infotext) of Daguerre's and A1111's PNGs.")
+        description = "Print the generation parameters (A1111 infotext) of Daguerre's and A1111's PNGs and JPEGs.")
 public final class PngInfoCommand implements Callable<Integer> {
 
     /** The PNG text chunk holding the infotext, as A1111 names it. */
@@ -29,7 +30,7 @@ public final class PngInfoCommand implements Callable<Integer> {
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    @Parameters(paramLabel = "FILE", arity = "1..*", description = "PNG files.")
+    @Parameters(paramLabel = "FILE", arity = "1..*", description = "PNG or JPEG files.")
     List<Path> files;
 
     @Option(names = "--json", description = "One JSON object per file: {file, prompt, negative_prompt, parameters{...}}.")
@@ -83,14 +84,16 @@ public final class PngInfoCommand implements Callable<Integer> {
             throw new IOException("no such file");
         }
         byte[] bytes = Files.readAllBytes(file);
+        boolean jpeg = bytes.length > 2 && (bytes[0] & 0xff) == 0xff && (bytes[1] & 0xff) == 0xd8;
         String text;
         try {
-            text = PngText.read(bytes).get(KEY);
+            text = jpeg ? JpegText.read(bytes).orElse(null) : PngText.read(bytes).get(KEY);
         } catch (IllegalArgumentException notPng) {
-            throw new IOException("not a PNG file");
+            throw new IOException("not a PNG or JPEG file");
         }
         if (text == null || text.isBlank()) {
-            throw new IOException("no generation parameters (no '" + KEY + "' text chunk)");
+            throw new IOException(jpeg ? "no generation parameters (no EXIF UserComment)"
+                    : "no generation parameters (no '" + KEY + "' text chunk)");
         }
         return text.replace("\r\n", "\n");
     }

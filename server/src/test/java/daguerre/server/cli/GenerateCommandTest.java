@@ -153,6 +153,32 @@ class GenerateCommandTest {
                 "--out", out.toString()), "--n-iter 0 is refused");
     }
 
+    /** {@code --format jpeg}: .jpg files whose EXIF UserComment is the image's infotext, which png-info reads back. */
+    @Test
+    void jpegFilesCarryTheInfotextThatPngInfoReads() throws Exception {
+        Path model = TinyModelFolder.create(temp, "tiny");
+        Path out = temp.resolve("jpeg");
+        java.io.StringWriter stdout = new java.io.StringWriter();
+        picocli.CommandLine cli = Main.commandLine();
+        cli.setOut(new java.io.PrintWriter(stdout, true));
+        assertEquals(0, cli.execute("generate", "--model", model.toString(), "--prompt", "a cat, (blue:1.2)", "--steps", "2",
+                "--seed", "4", "--format", "jpeg", "--quality", "90", "--json", "--out", out.toString()));
+        com.fasterxml.jackson.databind.JsonNode node = new com.fasterxml.jackson.databind.ObjectMapper().readTree(stdout.toString().strip());
+        Path file = Path.of(node.get("file").asText());
+        assertEquals(out.resolve("00000-4.jpg"), file);
+        assertEquals(java.util.Optional.of(node.get("infotext").asText()),
+                daguerre.diffusion.pipeline.JpegText.read(Files.readAllBytes(file)));
+        assertTrue(javax.imageio.ImageIO.read(file.toFile()).getWidth() > 0, "not a readable JPEG");
+
+        java.io.StringWriter info = new java.io.StringWriter();
+        picocli.CommandLine pngInfo = Main.commandLine();
+        pngInfo.setOut(new java.io.PrintWriter(info, true));
+        assertEquals(0, pngInfo.execute("png-info", file.toString()));
+        assertTrue(info.toString().contains(node.get("infotext").asText()), info.toString());
+        assertEquals(1, Main.commandLine().execute("generate", "--model", model.toString(), "--prompt", "a cat", "--format", "webp",
+                "--out", out.toString()), "--format webp is refused");
+    }
+
     /**
      * {@code --filename-pattern}: the tokens expand, characters unsafe in file names become _, and
      * a pattern that names the images of a batch alike still gives each its own number.

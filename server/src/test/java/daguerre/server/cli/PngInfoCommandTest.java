@@ -114,7 +114,7 @@ class PngInfoCommandTest {
         assertEquals("tiny", node.get("parameters").get("Model").asText());
         List<String> errors = json.err().lines().toList();
         assertEquals(List.of("error: " + plain + ": no generation parameters (no 'parameters' text chunk)",
-                "error: " + notPng + ": not a PNG file", "error: " + missing + ": no such file"), errors);
+                "error: " + notPng + ": not a PNG or JPEG file", "error: " + missing + ": no such file"), errors);
 
         Run text = run("png-info", generated.toString());
         assertEquals(0, text.exit());
