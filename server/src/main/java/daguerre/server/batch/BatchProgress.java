@@ -18,6 +18,7 @@ final class BatchProgress implements JobEvents {
     private int totalSteps;
     private int finishedJobs;
     private long lastDraw;
+    private long start = System.nanoTime();
 
     BatchProgress(PrintWriter out) {
         this.out = out;
@@ -26,6 +27,7 @@ final class BatchProgress implements JobEvents {
     /** Follows these jobs (id → steps). */
     synchronized void track(Map<String, Integer> steps) {
         stepsByJob.putAll(steps);
+        start = System.nanoTime();
         totalSteps = steps.values().stream().mapToInt(Integer::intValue).sum();
         draw(true);
     }
@@ -63,10 +65,25 @@ final class BatchProgress implements JobEvents {
         }
         lastDraw = now;
         int done = doneByJob.values().stream().mapToInt(Integer::intValue).sum();
-        double fraction = totalSteps == 0 ? 1 : (double) done / totalSteps;
-        int filled = (int) Math.round(fraction * WIDTH);
-        out.printf("\r[%s%s] %3d%%  %d/%d jobs", "#".repeat(filled), "-".repeat(WIDTH - filled), Math.round(fraction * 100),
-                finishedJobs, stepsByJob.size());
+        out.print("\r" + line(done, totalSteps, finishedJobs, stepsByJob.size(), (now - start) / 1e9));
         out.flush();
+    }
+
+    /**
+     * {@code [####------]  40%  3/8 jobs  ETA 1m05s}: the ETA extrapolates the steps done so far over
+     * the elapsed time to the steps left ({@code ETA --} before the first step).
+     */
+    static String line(int doneSteps, int totalSteps, int finishedJobs, int jobs, double elapsedSeconds) {
+        double fraction = totalSteps == 0 ? 1 : (double) doneSteps / totalSteps;
+        int filled = (int) Math.round(fraction * WIDTH);
+        String eta = doneSteps == 0 ? "--" : duration(elapsedSeconds / doneSteps * (totalSteps - doneSteps));
+        return String.format("[%s%s] %3d%%  %d/%d jobs  ETA %s ", "#".repeat(filled), "-".repeat(WIDTH - filled),
+                Math.round(fraction * 100), finishedJobs, jobs, eta);
+    }
+
+    private static String duration(double seconds) {
+        long s = Math.round(seconds);
+        return s >= 3600 ? String.format("%dh%02dm", s / 3600, s % 3600 / 60)
+                : s >= 60 ? String.format("%dm%02ds", s / 60, s % 60) : s + "s";
     }
 }
