@@ -467,7 +467,7 @@ public final class ClusterServer implements AutoCloseable {
                 return;
             }
             if (snapshotSent[0]) {
-                writeSse(response, envelope);
+                EventStreams.writeSse(response, envelope);
             } else {
                 early.add(envelope);
             }
@@ -496,9 +496,9 @@ public final class ClusterServer implements AutoCloseable {
                     };
                     response.closeHandler(v -> stop.run());
                     response.endHandler(v -> stop.run());
-                    writeSse(response, snapshot(found.get()));
+                    EventStreams.writeSse(response, snapshot(found.get()));
                     snapshotSent[0] = true;
-                    early.forEach(e -> writeSse(response, e));
+                    early.forEach(e -> EventStreams.writeSse(response, e));
                     early.clear();
                 });
     }
@@ -529,23 +529,6 @@ public final class ClusterServer implements AutoCloseable {
         }
         envelope.set("data", data);
         return envelope;
-    }
-
-    /** {@code event: NAME} and {@code data: {job_id, worker, ...}}; ends the stream after a final event. */
-    private static void writeSse(HttpServerResponse response, JsonNode envelope) {
-        if (response.ended() || response.closed()) {
-            return;
-        }
-        String event = envelope.path("event").asText();
-        ObjectNode data = JSON.createObjectNode().put("job_id", envelope.path("job_id").asText());
-        if (envelope.hasNonNull("worker")) {
-            data.put("worker", envelope.path("worker").asText());
-        }
-        envelope.path("data").properties().forEach(field -> data.set(field.getKey(), field.getValue()));
-        response.write("event: " + event + "\ndata: " + data + "\n\n");
-        if (event.equals("succeeded") || event.equals("failed") || event.equals("cancelled")) {
-            response.end();
-        }
     }
 
     /** Every job's events as WebSocket text frames, after {@code {"event":"subscribed"}}. */

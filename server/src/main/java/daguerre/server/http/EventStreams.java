@@ -134,13 +134,19 @@ final class EventStreams {
         return envelope;
     }
 
-    /** Writes {@code event: NAME} and {@code data: {job_id, ...}}; ends the stream after a final event. */
-    private static void writeSse(HttpServerResponse response, JsonNode envelope) {
+    /**
+     * Writes {@code event: NAME} and {@code data: {job_id, ...}} (in a cluster also the envelope's
+     * {@code worker}); ends the stream after a final event.
+     */
+    static void writeSse(HttpServerResponse response, JsonNode envelope) {
         if (response.ended() || response.closed()) {
             return;
         }
         String event = envelope.path("event").asText();
         ObjectNode data = JSON.createObjectNode().put("job_id", envelope.path("job_id").asText());
+        if (envelope.hasNonNull("worker")) {
+            data.put("worker", envelope.path("worker").asText());
+        }
         envelope.path("data").fields().forEachRemaining(field -> data.set(field.getKey(), field.getValue()));
         response.write("event: " + event + "\ndata: " + data + "\n\n");
         if (isFinal(event)) {
