@@ -67,7 +67,7 @@ public final class PgJobs {
                     "INSERT INTO jobs (id, state, model, request, init_image, created_at, total) VALUES (?, 'queued', ?, ?, ?, ?, ?)")) {
                 s.setString(1, id);
                 s.setString(2, params.model());
-                s.setString(3, GenerationRequests.toJson(params).toString());
+                s.setString(3, GenerationRequests.toStoredJson(params).toString());
                 s.setBytes(4, params.initImage());
                 s.setLong(5, createdAt);
                 s.setInt(6, params.steps());

@@ -39,6 +39,26 @@ class PgJobsTest {
                 64, 64, 1, null, 0.75, 0, null, null, 0, List.of())), null);
     }
 
+    /** What a worker claims is the whole request: the mask (stored inside the request) and the LoRAs too. */
+    @Test
+    void aClaimedJobKeepsItsMaskAndLoras() throws Exception {
+        byte[] mask = {9, 8, 7, 6};
+        GenerationParams p = params("tiny");
+        GenerationParams masked = new GenerationParams(p.prompt(), p.negativePrompt(), p.model(), p.sampler(), p.steps(), p.guidanceScale(),
+                p.guidanceRescale(), p.clipSkip(), p.seed(), p.width(), p.height(), p.n(), new byte[] {1, 2}, p.strength(), p.eta(), null,
+                null, 1, List.of(daguerre.diffusion.lora.RequestedLora.of("style", 0.5)),
+                new GenerationParams.Inpaint(mask, 7, true, 2, true, 12), null);
+        try (PgDatabase database = PgDatabase.open(postgres.createDatabase("masks"), PostgresServer.USER, null)) {
+            PgJobs jobs = new PgJobs(database);
+            jobs.insert("cccccccccccccccccccc", masked, 1);
+            GenerationParams claimed = jobs.claim("w1", List.of("tiny"), null, "token", 10_000, 2).orElseThrow().record().params();
+            assertTrue(java.util.Arrays.equals(mask, claimed.inpaint().mask()), "the mask was lost on the way to the worker");
+            assertEquals(List.of(7, true, 2, true, 12), List.of(claimed.inpaint().maskBlur(), claimed.inpaint().invert(),
+                    claimed.inpaint().fill(), claimed.inpaint().fullRes(), claimed.inpaint().fullResPadding()));
+            assertEquals(masked.loras(), claimed.loras());
+        }
+    }
+
     @Test
     void aLateResultFromAWorkerThatLostItsLeaseIsDiscarded() throws Exception {
         String url = postgres.createDatabase("leases");
