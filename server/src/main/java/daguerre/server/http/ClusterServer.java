@@ -533,20 +533,7 @@ public final class ClusterServer implements AutoCloseable {
 
     /** Every job's events as WebSocket text frames, after {@code {"event":"subscribed"}}. */
     private void webSocket(RoutingContext ctx) {
-        ctx.request().toWebSocket().onFailure(e -> ctx.fail(new RequestException(400, "websocket_handshake_failed",
-                "the WebSocket handshake failed: " + ServiceLog.printable(String.valueOf(e.getMessage())), null))).onSuccess(socket -> {
-            MessageConsumer<String> consumer = cluster.vertx().eventBus().localConsumer(LOCAL_EVENTS, message -> {
-                if (!socket.isClosed()) {
-                    socket.writeTextMessage(message.body());
-                }
-            });
-            socket.closeHandler(v -> consumer.unregister());
-            consumer.completion().onSuccess(v -> {
-                if (!socket.isClosed()) {
-                    socket.writeTextMessage(JSON.createObjectNode().put("event", "subscribed").toString());
-                }
-            });
-        });
+        EventStreams.relayToWebSocket(ctx, frames -> cluster.vertx().eventBus().localConsumer(LOCAL_EVENTS, frames));
     }
 
     private static void failure(RoutingContext ctx) {

@@ -8,6 +8,8 @@ import daguerre.server.jobs.Ids;
 import daguerre.server.jobs.JobRecord;
 import daguerre.server.jobs.JobState;
 import daguerre.server.jobs.RequestException;
+import io.vertx.core.Handler;
+import io.vertx.core.eventbus.Message;
 import io.vertx.core.eventbus.MessageConsumer;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
@@ -17,6 +19,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
+import java.util.function.Function;
 
 /**
  * Live job events: Server-Sent Events for one job at {@code /api/v1/jobs/{id}/events} and a
@@ -164,6 +167,15 @@ final class EventStreams {
      * frame {@code {"event":"subscribed"}} that tells the client no later event will be missed.
      */
     private void webSocket(RoutingContext ctx) {
+        relayToWebSocket(ctx, frames -> services.vertx().eventBus().consumer(DaguerreServer.EVENTS_ADDRESS, frames));
+    }
+
+    /**
+     * Opens the WebSocket of {@code ctx} and writes every message {@code subscribe} delivers to it, after
+     * {@code {"event":"subscribed"}} once the subscription holds; a bad handshake is a 400 in the native shape.
+     */
+    static void relayToWebSocket(RoutingContext ctx,
+                                 Function<Handler<Message<String>>, MessageConsumer<String>> subscribe) {
         String problem = webSocketHandshakeProblem(ctx.request());
         if (problem != null) {   // checked here: Vert.x would answer a bad handshake itself, in plain text
             ctx.fail(new RequestException(400, "websocket_required", "/api/v1/ws is a WebSocket (RFC 6455): " + problem, null));
@@ -172,7 +184,7 @@ final class EventStreams {
         // a failed handshake (bad version or key) is the client's error: a 400, never a logged stack trace
         ctx.request().toWebSocket().onFailure(e -> ctx.fail(new RequestException(400, "websocket_handshake_failed",
                 "the WebSocket handshake failed: " + ServiceLog.printable(String.valueOf(e.getMessage())), null))).onSuccess(socket -> {
-            MessageConsumer<String> consumer = services.vertx().eventBus().consumer(DaguerreServer.EVENTS_ADDRESS, message -> {
+            MessageConsumer<String> consumer = subscribe.apply(message -> {
                 if (!socket.isClosed()) {
                     socket.writeTextMessage(message.body());
                 }
