@@ -5,6 +5,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import daguerre.diffusion.DjlRuntime;
 import daguerre.diffusion.eval.ImageMetrics;
 import daguerre.diffusion.lora.AppliedLoras;
 import daguerre.diffusion.lora.LoraMerger;
@@ -202,6 +203,7 @@ public final class Benchmark {
         double peakStart = MachinePeak.measureGflops();
         double gemmStart = GemmPeak.measureGflops();
         System.gc();
+        DjlRuntime.releaseFreedNativeMemory();
         double modelRss = MemoryStatus.rssGib();
 
         int[] ids = model.tokenizer().encode(PROMPT);

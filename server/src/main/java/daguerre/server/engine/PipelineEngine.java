@@ -1,5 +1,6 @@
 package daguerre.server.engine;
 
+import daguerre.diffusion.DjlRuntime;
 import daguerre.diffusion.embeddings.TextualInversionLibrary;
 import daguerre.diffusion.lora.LoraLibrary;
 import daguerre.diffusion.nn.WeightPrecision;
@@ -125,6 +126,7 @@ public final class PipelineEngine implements ImageEngine {
             pipelines.values().forEach(p -> p.model().close());
             throw e;
         }
+        DjlRuntime.releaseFreedNativeMemory();   // the loaders' freed temporaries, kept by malloc, go back to the system
         return new PipelineEngine(pipelines, loraLibrary, embeddingLibrary, concurrentJobs);
     }
 
