@@ -29,10 +29,10 @@ function authHeaders() {
 }
 
 /**
- * Sends a request and returns the JSON answer (null for an empty one). A 401 asks the user for
- * an API key once (concurrent requests share the prompt) and tries again.
+ * Sends a request and returns the JSON answer (null for an empty one; its text with `text`). A 401
+ * asks the user for an API key once (concurrent requests share the prompt) and tries again.
  */
-export async function request(method, path, { json, body, contentType } = {}) {
+export async function request(method, path, { json, body, contentType, text: asText = false } = {}) {
   for (;;) {
     const headers = { Accept: 'application/json', ...authHeaders() };
     let payload = body;
@@ -60,6 +60,9 @@ export async function request(method, path, { json, body, contentType } = {}) {
       return null;
     }
     const text = await response.text();
+    if (asText) {
+      return text;
+    }
     return text ? JSON.parse(text) : null;
   }
 }
@@ -74,6 +77,9 @@ async function readError(response) {
       code = body.error.code || code;
       message = body.error.message || message;
       field = body.error.field || null;
+    }
+    if (body && typeof body.error === 'string' && typeof body.detail === 'string') {
+      message = body.detail; // an A1111-compatible route's {error, detail, body, errors}
     }
   } catch (e) {
     // not JSON: keep the status line
