@@ -29,10 +29,10 @@ function authHeaders() {
 }
 
 /**
- * Sends a request and returns the JSON answer (null for an empty one; its text with `text`). A 401
+ * Sends a request and returns the JSON answer (null for an empty one; its bytes as a Blob with `blob`). A 401
  * asks the user for an API key once (concurrent requests share the prompt) and tries again.
  */
-export async function request(method, path, { json, body, contentType, text: asText = false } = {}) {
+export async function request(method, path, { json, body, contentType, blob = false } = {}) {
   for (;;) {
     const headers = { Accept: 'application/json', ...authHeaders() };
     let payload = body;
@@ -59,10 +59,10 @@ export async function request(method, path, { json, body, contentType, text: asT
     if (response.status === 204) {
       return null;
     }
-    const text = await response.text();
-    if (asText) {
-      return text;
+    if (blob) {
+      return response.blob();
     }
+    const text = await response.text();
     return text ? JSON.parse(text) : null;
   }
 }

@@ -103,8 +103,11 @@ export class PngInfoView {
     const karras = p['Schedule type'] === 'Karras' && p.Sampler && !p.Sampler.endsWith('Karras');
     const samplerName = karras ? `${p.Sampler} Karras` : p.Sampler;
     const sampler = (this.form.samplers || []).find((s) => s.a1111_name === samplerName || s.name === samplerName);
-    const model = this.form.models.find((m) => (p['Model hash'] && m.hash === p['Model hash']))
-        || this.form.models.find((m) => p.Model && (m.id === p.Model || m.name === p.Model));
+    // the checkpoint of that hash, and of that name among copies of the same file
+    const hashed = (m) => Boolean(p['Model hash']) && m.hash === p['Model hash'];
+    const named = (m) => Boolean(p.Model) && (m.id === p.Model || m.name === p.Model);
+    const models = this.form.models;
+    const model = models.find((m) => hashed(m) && named(m)) || models.find(hashed) || models.find(named);
     const params = {
       prompt: p.Prompt || '',
       negative_prompt: p['Negative prompt'] || '',

@@ -161,8 +161,7 @@ export class StylesControl {
 
   async exportFile() {
     try {
-      const csv = await request('GET', '/api/v1/styles.csv', { text: true });
-      const url = URL.createObjectURL(new Blob([csv], { type: 'text/csv' }));
+      const url = URL.createObjectURL(await request('GET', '/api/v1/styles.csv', { blob: true }));
       const link = el('a', { href: url, download: 'styles.csv', hidden: true });
       document.body.append(link);
       link.click();
