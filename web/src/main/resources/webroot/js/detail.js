@@ -5,7 +5,7 @@
  * arrows move between images in gallery order; Esc closes.
  */
 import { imageUrl, request } from './api.js';
-import { announce, el, formatDate } from './dom.js';
+import { announce, el, formatDate, readAsDataUrl } from './dom.js';
 
 const byId = (id) => document.getElementById(id);
 
@@ -240,13 +240,7 @@ export class DetailView {
     const item = this.current;
     let image;
     try {
-      const blob = await (await fetch(await imageUrl(item.links.image))).blob();
-      image = await new Promise((resolve, reject) => {
-        const reader = new FileReader();
-        reader.addEventListener('load', () => resolve(reader.result));
-        reader.addEventListener('error', () => reject(reader.error));
-        reader.readAsDataURL(blob);
-      });
+      image = await readAsDataUrl(await (await fetch(await imageUrl(item.links.image))).blob());
     } catch (error) {
       announce(`The image could not be loaded: ${error.message}`);
       return;

@@ -4,7 +4,7 @@
  * An image dropped anywhere on the page comes here, except on the image-to-image drop zone.
  */
 import { request } from './api.js';
-import { announce, el } from './dom.js';
+import { announce, el, readAsDataUrl } from './dom.js';
 
 const byId = (id) => document.getElementById(id);
 const IMAGE_TYPES = ['image/png', 'image/jpeg'];
@@ -75,13 +75,7 @@ export class PngInfoView {
     }
     this.report(`Reading ${file.name}…`);
     try {
-      const image = await new Promise((resolve, reject) => {
-        const reader = new FileReader();
-        reader.addEventListener('load', () => resolve(reader.result));
-        reader.addEventListener('error', () => reject(new Error(`${file.name} could not be read.`)));
-        reader.readAsDataURL(file);
-      });
-      const info = await request('POST', '/sdapi/v1/png-info', { json: { image } });
+      const info = await request('POST', '/sdapi/v1/png-info', { json: { image: await readAsDataUrl(file) } });
       if (!info.info) {
         this.report(null, `${file.name} holds no generation parameters (no “parameters” text in the PNG,`
             + ' no EXIF comment in the JPEG): it was not saved by Daguerre or A1111 with its parameters.');

@@ -119,10 +119,9 @@ public final class StyleStore {
     }
 
     private static void checkName(String name) {
-        if (name.isBlank() || !name.equals(name.strip()) || name.length() > MAX_NAME_LENGTH
-                || name.chars().anyMatch(Character::isISOControl)) {
+        if (name.isBlank() || name.length() > MAX_NAME_LENGTH || name.chars().anyMatch(Character::isISOControl)) {
             throw RequestException.invalidField("name", "must be 1 to " + MAX_NAME_LENGTH
-                    + " characters without line breaks or spaces around it, got \"" + abbreviate(name) + "\"");
+                    + " characters, not all spaces, without line breaks or tabs, got \"" + abbreviate(name) + "\"");
         }
     }
 

@@ -88,7 +88,7 @@ class StylesApiTest {
         assertNativeError(put("X", "{\"name\":\"Y\",\"prompt\":\"a\"}"), 400, "invalid_value");
         assertNativeError(put("X", "[1]"), 400, "invalid_value");
         assertNativeError(put("X", "{\"prompt\":7}"), 400, "invalid_type");
-        assertNativeError(put(" padded", "{\"prompt\":\"a\"}"), 400, "invalid_value");
+        assertNativeError(put("two\nlines", "{\"prompt\":\"a\"}"), 400, "invalid_value");
         assertEquals("[]", server.get("/sdapi/v1/prompt-styles").body(), "nothing was saved");
     }
 

@@ -137,7 +137,7 @@ class StyleStoreTest {
         RequestException unknown = assertThrows(RequestException.class, () -> store.resolve(List.of("Known", "Missing"), "styles"));
         assertEquals("styles", unknown.field());
         assertEquals("style not found: Missing (styles: Known)", unknown.getMessage());
-        for (String name : List.of("", "  ", " padded", "two\nlines", "x".repeat(201))) {
+        for (String name : List.of("", "  ", "two\nlines", "tab\there", "x".repeat(201))) {
             assertThrows(RequestException.class, () -> store.put(new PromptStyle(name, "p", "")), name);
         }
     }
