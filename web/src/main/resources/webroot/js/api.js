@@ -29,10 +29,10 @@ function authHeaders() {
 }
 
 /**
- * Sends a request and returns the JSON answer (null for an empty one). A 401 asks the user for
- * an API key once (concurrent requests share the prompt) and tries again.
+ * Sends a request and returns the JSON answer (null for an empty one; its bytes as a Blob with `blob`). A 401
+ * asks the user for an API key once (concurrent requests share the prompt) and tries again.
  */
-export async function request(method, path, { json, body, contentType } = {}) {
+export async function request(method, path, { json, body, contentType, blob = false } = {}) {
   for (;;) {
     const headers = { Accept: 'application/json', ...authHeaders() };
     let payload = body;
@@ -59,6 +59,9 @@ export async function request(method, path, { json, body, contentType } = {}) {
     if (response.status === 204) {
       return null;
     }
+    if (blob) {
+      return response.blob();
+    }
     const text = await response.text();
     return text ? JSON.parse(text) : null;
   }
@@ -74,6 +77,9 @@ async function readError(response) {
       code = body.error.code || code;
       message = body.error.message || message;
       field = body.error.field || null;
+    }
+    if (body && typeof body.error === 'string' && typeof body.detail === 'string') {
+      message = body.detail; // an A1111-compatible route's {error, detail, body, errors}
     }
   } catch (e) {
     // not JSON: keep the status line

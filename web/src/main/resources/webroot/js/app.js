@@ -1,11 +1,13 @@
-/** The page: wires the generate form, queue, gallery, detail view, batches and the event stream. */
+/** The page: wires the generate form, styles, queue, gallery, detail view, batches, PNG Info and the event stream. */
 import { BatchView } from './batch.js';
 import { DetailView } from './detail.js';
 import { EventStream } from './events.js';
 import { Gallery } from './gallery.js';
 import { GenerateForm } from './generate.js';
 import { loadLoraPicker } from './loras.js';
+import { PngInfoView } from './pnginfo.js';
 import { Queue } from './queue.js';
+import { StylesControl } from './styles.js';
 
 const CONNECTION_TEXT = {
   connecting: 'Connecting…',
@@ -17,14 +19,21 @@ async function main() {
   const gallery = new Gallery({ onOpen: (index) => detail.open(index) });
   const detail = new DetailView(gallery, {
     onReuse: (params, what) => form.fill(params, what),
+    onSendToImageToImage: (params, image) => {
+      form.fill(params, 'all');
+      form.setInitImage(image);
+    },
     samplerName: (name) => form.samplerName(name),
   });
   const queue = new Queue({ onImages: (ids) => gallery.addImages(ids) });
   const form = new GenerateForm({ submit: (body) => queue.submit(body) });
   const batch = new BatchView();
+  const styles = new StylesControl();
+  new PngInfoView(form);
 
   const models = await loadModels(form);
   await loadLoraPicker();
+  await styles.load();
   gallery.setModels(models);
   gallery.reload();
 

@@ -1,17 +1,19 @@
 /**
- * The image detail view: the full image, every parameter, download, copy prompt, favourite,
- * delete (after a confirmation) and the reuse buttons. Left and right arrows move between
- * images in gallery order; Esc closes.
+ * The image detail view: the full image, every parameter (every field of its infotext too),
+ * download, copy prompt, copy parameters (the infotext), favourite, delete (after a confirmation;
+ * the Delete key asks the same), the reuse buttons and "send to image to image". Left and right
+ * arrows move between images in gallery order; Esc closes.
  */
 import { imageUrl, request } from './api.js';
-import { announce, el, formatDate } from './dom.js';
+import { announce, el, formatDate, readAsDataUrl } from './dom.js';
 
 const byId = (id) => document.getElementById(id);
 
 export class DetailView {
   /**
    * @param {import('./gallery.js').Gallery} gallery
-   * @param {{onReuse: function(object, string), samplerName: function(string): string}} handlers
+   * @param {{onReuse: function(object, string), onSendToImageToImage: function(object, string),
+   *          samplerName: function(string): string}} handlers onSendToImageToImage gets the parameters and the image as a data URL
    */
   constructor(gallery, handlers) {
     this.gallery = gallery;
@@ -26,12 +28,15 @@ export class DetailView {
     byId('detail-close').addEventListener('click', () => this.dialog.close());
     byId('detail-prev').addEventListener('click', () => this.move(-1));
     byId('detail-next').addEventListener('click', () => this.move(1));
-    byId('detail-copy').addEventListener('click', () => this.copyPrompt());
+    byId('detail-copy').addEventListener('click', () => this.copy('detail-copy', this.current.prompt, 'The prompt is copied.'));
+    byId('detail-copy-parameters').addEventListener('click', () =>
+      this.copy('detail-copy-parameters', this.current.infotext, 'The parameters are copied.'));
     byId('detail-favorite').addEventListener('click', () => this.toggleFavorite());
     byId('detail-delete').addEventListener('click', () => this.confirmDelete());
     byId('reuse-all').addEventListener('click', () => this.reuse('all'));
     byId('reuse-prompt').addEventListener('click', () => this.reuse('prompt'));
     byId('reuse-seed').addEventListener('click', () => this.reuse('seed'));
+    byId('send-img2img').addEventListener('click', () => this.sendToImageToImage());
     this.dialog.addEventListener('keydown', (event) => {
       if (event.target.closest('input, textarea, select')) {
         return;
@@ -42,6 +47,9 @@ export class DetailView {
       } else if (event.key === 'ArrowRight') {
         event.preventDefault();
         this.move(1);
+      } else if (event.key === 'Delete' && this.current) {
+        event.preventDefault();
+        this.confirmDelete();
       }
     });
     this.dialog.addEventListener('close', () => {
@@ -116,6 +124,7 @@ export class DetailView {
     byId('detail-download').download = `daguerre-${item.seed}.png`;
     byId('detail-title').textContent = 'Image details';
     const stored = item.request || {};
+    const infotext = item.infotext_parameters || {};
     const rows = [
       ['Prompt', item.prompt],
       ['Negative prompt', item.negative_prompt || '—'],
@@ -125,12 +134,14 @@ export class DetailView {
       ['Guidance', item.guidance_scale],
       ['Seed', item.seed],
       ['Size', `${item.width} × ${item.height}`],
+      ['Model hash', infotext['Model hash'] || '—'],
+      ['Clip skip', stored.clip_skip || infotext['Clip skip'] || 1],
       ['Created', formatDate(item.created_at)],
     ];
-    if (stored.guidance_rescale) rows.push(['Guidance rescale', stored.guidance_rescale]);
-    if (stored.clip_skip > 1) rows.push(['CLIP skip', stored.clip_skip]);
-    if (stored.cache_interval > 1) rows.push(['Cache interval', stored.cache_interval]);
     if (stored.strength !== undefined) rows.push(['Strength (image to image)', stored.strength]);
+    // every other field of the infotext, by its A1111 name (Denoising strength, Hires upscale, Mask blur, ...)
+    const shown = new Set(['Steps', 'Sampler', 'CFG scale', 'Seed', 'Size', 'Model', ...rows.map(([name]) => name)]);
+    rows.push(...Object.entries(infotext).filter(([name]) => !shown.has(name)));
     byId('detail-meta').replaceChildren(...rows.flatMap(([name, value]) => [
       el('dt', {}, name), el('dd', { dataset: { field: name.toLowerCase().replace(/\W+/g, '_') } }, String(value ?? '')),
     ]));
@@ -143,8 +154,12 @@ export class DetailView {
     byId('detail-next').disabled = this.index >= this.gallery.items.length - 1 && !this.gallery.nextCursor;
   }
 
-  async copyPrompt() {
-    const text = this.current.prompt || '';
+  /** Copies `text` to the clipboard and says so on the button `buttonId` for a moment. */
+  async copy(buttonId, value, message) {
+    const text = value || '';
+    const button = byId(buttonId);
+    const label = button.dataset.label || button.textContent;
+    button.dataset.label = label;
     try {
       await navigator.clipboard.writeText(text);
     } catch (e) {
@@ -154,9 +169,9 @@ export class DetailView {
       document.execCommand('copy');
       area.remove();
     }
-    byId('detail-copy').textContent = 'Copied';
-    announce('The prompt is copied.');
-    window.setTimeout(() => { byId('detail-copy').textContent = 'Copy prompt'; }, 1500);
+    button.textContent = 'Copied';
+    announce(message);
+    window.setTimeout(() => { button.textContent = label; }, 1500);
   }
 
   async toggleFavorite() {
@@ -205,14 +220,39 @@ export class DetailView {
     byId('detail-delete').focus();
   }
 
-  reuse(what) {
+  /** The request that made the image shown, for the form. */
+  params() {
     const item = this.current;
     const asked = item.request || {};
     // the size asked for: a hires-fixed image is larger than its request's first pass
-    const params = { ...asked, prompt: item.prompt, negative_prompt: item.negative_prompt, model: item.model,
+    return { ...asked, prompt: item.prompt, negative_prompt: item.negative_prompt, model: item.model,
       sampler: item.sampler, steps: item.steps, guidance_scale: item.guidance_scale, seed: item.seed,
       width: asked.hires_fix && asked.width ? asked.width : item.width, height: asked.hires_fix && asked.height ? asked.height : item.height };
-    this.handlers.onReuse(params, what);
+  }
+
+  reuse(what) {
+    this.handlers.onReuse(this.params(), what);
+    this.leaveForTheForm();
+  }
+
+  /** Fills the form with the image's parameters and makes the image its init image (at the image's own size, no hires fix). */
+  async sendToImageToImage() {
+    const item = this.current;
+    let image;
+    try {
+      image = await readAsDataUrl(await (await fetch(await imageUrl(item.links.image))).blob());
+    } catch (error) {
+      announce(`The image could not be loaded: ${error.message}`);
+      return;
+    }
+    const params = { ...this.params(), width: item.width, height: item.height };
+    delete params.hires_fix;
+    this.handlers.onSendToImageToImage(params, image);
+    this.leaveForTheForm();
+  }
+
+  /** Closes the view and puts the focus on the prompt. */
+  leaveForTheForm() {
     this.current = null;
     this.dialog.close();
     const prompt = byId('prompt');

@@ -65,3 +65,13 @@ export function debounce(fn, ms) {
 export function randomSeed() {
   return window.crypto.getRandomValues(new Uint32Array(1))[0];
 }
+
+/** A Blob or File as a data: URL. */
+export function readAsDataUrl(blob) {
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.addEventListener('load', () => resolve(reader.result));
+    reader.addEventListener('error', () => reject(reader.error || new Error('the file could not be read')));
+    reader.readAsDataURL(blob);
+  });
+}

@@ -134,9 +134,12 @@ public final class JpegText {
             if (at < 0) {
                 return Optional.empty();
             }
-            int offset = (int) (at >>> 32);
-            int count = (int) at;
-            byte[] value = Arrays.copyOfRange(tiffBytes, offset, offset + count);
+            long offset = at >>> 32;
+            long count = at & 0xffffffffL;
+            if (offset + count > tiffBytes.length) {
+                return Optional.empty(); // a damaged entry: never allocate what it claims
+            }
+            byte[] value = Arrays.copyOfRange(tiffBytes, (int) offset, (int) (offset + count));
             byte[] prefix = Arrays.copyOf(value, Math.min(8, value.length));
             byte[] body = Arrays.copyOfRange(value, prefix.length, value.length);
             if (Arrays.equals(prefix, UNICODE)) {

@@ -11,6 +11,7 @@ import daguerre.server.jobs.JobEvents;
 import daguerre.server.jobs.JobQueue;
 import daguerre.server.jobs.JobStore;
 import daguerre.server.jobs.Worker;
+import daguerre.server.styles.StyleStore;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
@@ -40,6 +41,7 @@ public final class ServiceCore implements AutoCloseable {
     private final GenerationRequests requests;
     private final BatchStore batchStore;
     private final BatchService batches;
+    private final StyleStore styles;
     private final List<Worker> workers = new ArrayList<>();
     private final int restored;
 
@@ -58,6 +60,7 @@ public final class ServiceCore implements AutoCloseable {
         this.requests = new GenerationRequests(engine, config.limits(), this::defaultModel);
         this.batchStore = new BatchStore(database);
         this.batches = new BatchService(engine, requests, queue, batchStore);
+        this.styles = new StyleStore(config.dataDir());
         for (int i = 0; i < engine.concurrentJobs(); i++) {
             workers.add(new Worker(queue, engine, this::saveImages, config.previewEvery(), "daguerre-worker-" + i));
         }
@@ -163,6 +166,11 @@ public final class ServiceCore implements AutoCloseable {
 
     public BatchService batches() {
         return batches;
+    }
+
+    /** The prompt styles ({@code styles.csv} of the data directory). */
+    public StyleStore styles() {
+        return styles;
     }
 
     /** How many jobs {@link #open} put back in the queue from the last run. */

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import daguerre.diffusion.pipeline.HiresFix;
 import daguerre.diffusion.pipeline.Infotext;
+import daguerre.diffusion.pipeline.JpegText;
 import daguerre.diffusion.pipeline.Upscaler;
 import daguerre.diffusion.pipeline.Upscalers;
 import daguerre.diffusion.pipeline.PngText;
@@ -55,7 +56,7 @@ final class A1111Api {
             "denoising_strength", "strength", "cache_interval", "cache_interval");
 
     /** Request fields of A1111's that change the image and that Daguerre does not implement yet. */
-    private static final List<String> UNIMPLEMENTED = List.of("styles", "script_name", "alwayson_scripts",
+    private static final List<String> UNIMPLEMENTED = List.of("script_name", "alwayson_scripts",
             "refiner_checkpoint", "refiner_switch_at", "restore_faces", "tiling", "subseed_strength", "seed_resize_from_w",
             "seed_resize_from_h");
     /** A1111's {@code /sdapi/v1/img2img} defaults for inpainting (its processing class's, not its UI's). */
@@ -106,7 +107,7 @@ final class A1111Api {
         router.get("/sdapi/v1/options").blockingHandler(this::getOptions, false);
         router.post("/sdapi/v1/options").blockingHandler(this::setOptions, false);
         router.post("/sdapi/v1/png-info").blockingHandler(this::pngInfo, false);
-        // what front-ends probe when they connect; Daguerre has no VAEs or styles (yet)
+        // what front-ends probe when they connect; Daguerre has no VAEs (yet)
         router.get("/internal/ping").handler(ctx -> Http.send(ctx, 200, JSON.createObjectNode()));
         router.get("/sdapi/v1/upscalers").handler(this::upscalers);
         router.get("/sdapi/v1/latent-upscale-modes").handler(this::latentUpscaleModes);
@@ -114,7 +115,7 @@ final class A1111Api {
         router.get("/sdapi/v1/sd-vae").handler(ctx -> Http.send(ctx, 200, JSON.createArrayNode()));
         router.get("/sdapi/v1/loras").blockingHandler(this::loras, false);
         router.post("/sdapi/v1/refresh-loras").handler(ctx -> Http.send(ctx, 200, JSON.nullNode())); // the folder is read at every request
-        router.get("/sdapi/v1/prompt-styles").handler(ctx -> Http.send(ctx, 200, JSON.createArrayNode()));
+        router.get("/sdapi/v1/prompt-styles").blockingHandler(ctx -> Http.send(ctx, 200, StylesApi.views(services.styles().list())), false);
         router.get("/sdapi/v1/embeddings").blockingHandler(this::embeddings, false);
         router.post("/sdapi/v1/refresh-embeddings").handler(ctx -> Http.send(ctx, 200, JSON.nullNode())); // read at every request
         router.get("/sdapi/v1/memory").blockingHandler(this::memory, false);
@@ -189,6 +190,7 @@ final class A1111Api {
                 : applied(currentSettings(), (ObjectNode) overrides);
         int iterations = iterations(body);
         ObjectNode request = toNative(body, img2img, settings);
+        StylesApi.applyStyles(request, body.get("styles"), services.styles(), "styles"); // as A1111: to the prompts and the hires prompts
         GenerationParams first;
         try {
             first = services.requests().parse(request, false);
@@ -528,14 +530,21 @@ final class A1111Api {
         JobRecord job = task.finished.get(0).record();
         GenerationParams p = task.batches.get(0);
         ModelDescriptor model = services.engine().models().stream().filter(m -> m.id().equals(p.model())).findFirst().orElseThrow();
-        ObjectNode info = JSON.createObjectNode().put("prompt", p.prompt()).put("negative_prompt", p.negativePrompt())
+        // as A1111: prompt and negative_prompt as sent, all_prompts (and the infotexts) with the styles applied
+        ObjectNode info = JSON.createObjectNode().put("prompt", requestBody.path("prompt").asText(""))
+                .put("negative_prompt", requestBody.path("negative_prompt").asText(""))
                 .put("seed", p.seed()).put("width", p.width()).put("height", p.height())
                 .put("sampler_name", a1111Sampler(p.sampler())).put("cfg_scale", p.guidanceScale()).put("steps", p.steps())
                 .put("batch_size", p.n()).put("n_iter", task.batches.size()).put("clip_skip", p.clipSkip())
                 .put("sd_model_name", model.name()).put("sd_model_hash", model.hash()).put("job_timestamp", Http.time(job.createdAt()))
                 .put("interrupted", task.interrupted.get());
         ArrayNode prompts = info.putArray("all_prompts");
-        seeds.forEach(s -> prompts.add(p.prompt()));
+        ArrayNode negativePrompts = info.putArray("all_negative_prompts");
+        seeds.forEach(s -> {
+            prompts.add(p.prompt());
+            negativePrompts.add(p.negativePrompt());
+        });
+        info.set("styles", requestBody.hasNonNull("styles") ? requestBody.get("styles") : JSON.createArrayNode());
         info.set("all_seeds", seeds);
         info.set("infotexts", infotexts);
         if (p.initImage() != null) {
@@ -651,6 +660,10 @@ final class A1111Api {
         }
         Http.send(ctx, 200, JSON.createObjectNode().put("html_info", "<p>Upscale: " + Infotext.number(scale) + ", Upscaler: "
                 + pixel.name() + "</p>").put("image", Base64.getEncoder().encodeToString(png.toByteArray())));
+    }
+
+    private static boolean isJpeg(byte[] bytes) {
+        return bytes.length >= 2 && (bytes[0] & 0xff) == 0xff && (bytes[1] & 0xff) == 0xd8;
     }
 
     private static List<String> pixelUpscalers() {
@@ -935,7 +948,10 @@ final class A1111Api {
         Http.send(ctx, 200, JSON.nullNode());
     }
 
-    /** The text chunks of a PNG; {@code info} is its {@code parameters} infotext, {@code parameters} that text parsed. */
+    /**
+     * The text chunks of a PNG (or a JPEG's EXIF user comment, as A1111 stores it there); {@code info} is its
+     * {@code parameters} infotext, {@code parameters} that text parsed.
+     */
     private void pngInfo(RoutingContext ctx) {
         JsonNode image = Http.body(ctx).get("image");
         if (image == null || !image.isTextual() || image.asText().isEmpty()) {
@@ -945,9 +961,10 @@ final class A1111Api {
         String data = text.startsWith("data:") && text.indexOf(',') > 0 ? text.substring(text.indexOf(',') + 1) : text;
         Map<String, String> chunks;
         try {
-            chunks = PngText.read(Base64.getMimeDecoder().decode(data));
+            byte[] bytes = Base64.getMimeDecoder().decode(data);
+            chunks = isJpeg(bytes) ? JpegText.read(bytes).map(comment -> Map.of("parameters", comment)).orElse(Map.of()) : PngText.read(bytes);
         } catch (IllegalArgumentException | IOException e) {
-            throw new RequestException(400, "invalid_value", "image is not a base64 PNG", "image");
+            throw new RequestException(400, "invalid_value", "image is not a base64 PNG or JPEG", "image");
         }
         String infotext = chunks.getOrDefault("parameters", "");
         ObjectNode body = JSON.createObjectNode().put("info", infotext);

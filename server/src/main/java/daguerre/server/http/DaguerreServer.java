@@ -166,7 +166,7 @@ public final class DaguerreServer implements AutoCloseable {
             if (!config.corsOrigins().contains("*")) {
                 config.corsOrigins().forEach(cors::addOrigin);
             }
-            cors.allowedMethods(Set.of(HttpMethod.GET, HttpMethod.POST, HttpMethod.PATCH, HttpMethod.DELETE, HttpMethod.OPTIONS))
+            cors.allowedMethods(Set.of(HttpMethod.GET, HttpMethod.POST, HttpMethod.PUT, HttpMethod.PATCH, HttpMethod.DELETE, HttpMethod.OPTIONS))
                     .allowedHeaders(Set.of("Authorization", "Content-Type"));
             router.route().handler(cors);
         }
@@ -186,6 +186,7 @@ public final class DaguerreServer implements AutoCloseable {
         router.get("/api/v1/openapi.json").handler(DaguerreServer::openApi);
         new NativeApi(services).mount(router);
         new GalleryApi(services).mount(router);
+        new StylesApi(services).mount(router);
         events.mount(router);
         new A1111Api(services).mount(router);
         new OpenAiApi(services).mount(router);

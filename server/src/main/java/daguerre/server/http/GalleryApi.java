@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import daguerre.diffusion.pipeline.Infotext;
 import daguerre.diffusion.pipeline.PngText;
 import daguerre.server.gallery.ImageEntry;
 import daguerre.server.gallery.ImagePage;
@@ -79,6 +80,9 @@ final class GalleryApi {
         byte[] png = call(() -> services.gallery().png(id)).orElseThrow(() -> notFound(ctx));
         ObjectNode body = summary(entry);
         body.put("infotext", entry.infotext());
+        // the infotext's "Key: value" fields, in its order, as /sdapi/v1/png-info parses them
+        ObjectNode fields = body.putObject("infotext_parameters");
+        Infotext.parse(entry.infotext()).parameters().forEach(fields::put);
         body.set("request", call(() -> JSON.readTree(entry.request())));
         ObjectNode chunks = body.putObject("png_text");
         Map<String, String> texts = call(() -> PngText.read(png));

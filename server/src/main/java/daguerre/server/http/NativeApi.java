@@ -1,5 +1,6 @@
 package daguerre.server.http;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -46,7 +47,12 @@ final class NativeApi {
     }
 
     private void generate(RoutingContext ctx) {
-        GenerationParams params = services.requests().parse(Http.body(ctx), true);
+        JsonNode request = Http.body(ctx);
+        if (request instanceof ObjectNode object && object.has("styles")) {
+            // the styles' text goes into the prompts, so that the job, its infotext and its stored request hold what ran
+            StylesApi.applyStyles(object, object.remove("styles"), services.styles(), "styles");
+        }
+        GenerationParams params = services.requests().parse(request, true);
         ActiveJob job = services.queue().submit(params);
         ctx.put(ServiceLog.JOB_ID, job.id());
         ObjectNode body = JSON.createObjectNode().put("id", job.id()).put("status", job.state().wireName())

@@ -10,6 +10,7 @@ import daguerre.server.jobs.GenerationRequests;
 import daguerre.server.jobs.ImageEngine;
 import daguerre.server.jobs.JobQueue;
 import daguerre.server.jobs.JobStore;
+import daguerre.server.styles.StyleStore;
 import io.vertx.core.Vertx;
 
 /** What the route classes work with: Vert.x and the service core. */
@@ -49,5 +50,9 @@ record Services(Vertx vertx, ServiceCore core) {
 
     RuntimeOptions options() {
         return core.options();
+    }
+
+    StyleStore styles() {
+        return core.styles();
     }
 }

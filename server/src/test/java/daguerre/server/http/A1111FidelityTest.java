@@ -158,8 +158,7 @@ class A1111FidelityTest {
 
     @Test
     void fieldsDaguerreDoesNotImplementAreRefusedUnlessAtTheirDefault() throws Exception {
-        Map<String, String> set = Map.ofEntries(Map.entry("styles", "[\"cinematic\"]"),
-                Map.entry("script_name", "\"x/y/z plot\""),
+        Map<String, String> set = Map.ofEntries(Map.entry("script_name", "\"x/y/z plot\""),
                 Map.entry("alwayson_scripts", "{\"controlnet\":{\"args\":[]}}"),
                 Map.entry("refiner_checkpoint", "\"sd_xl_refiner\""),
                 Map.entry("refiner_switch_at", "0.8"),
