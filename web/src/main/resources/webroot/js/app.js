@@ -25,7 +25,7 @@ async function main() {
     },
     samplerName: (name) => form.samplerName(name),
   });
-  const queue = new Queue({ onImages: (ids) => gallery.addImages(ids) });
+  const queue = new Queue({ onImages: (ids) => gallery.addImages(ids), samplerName: (name) => form.samplerName(name) });
   const form = new GenerateForm({ submit: (body) => queue.submit(body) });
   const batch = new BatchView();
   const styles = new StylesControl();

@@ -7,6 +7,7 @@ import { ApiError, request } from './api.js';
 import { announce, el, randomSeed } from './dom.js';
 import { examplesFor } from './examples.js';
 import { MaskEditor } from './mask.js';
+import { PromptHistory } from './prompts.js';
 
 /** Request fields shown by a form control (the id of the control that gets the error). */
 const FIELD_CONTROLS = {
@@ -84,6 +85,7 @@ export class GenerateForm {
     this.initImage = null;
     this.form = byId('generate-form');
     this.mask = new MaskEditor();
+    this.promptHistory = new PromptHistory({ onPick: (entry) => this.usePrompt(entry) });
     this.bind();
   }
 
@@ -146,6 +148,9 @@ export class GenerateForm {
     this.bindInitImage();
     for (const id of ['hires-enabled', 'hires-scale', 'width', 'height']) {
       byId(id).addEventListener('input', () => this.showHiresSize());
+    }
+    for (const id of ['width', 'height']) {
+      byId(id).addEventListener('input', () => this.markPreset());
     }
     byId('hires-enabled').addEventListener('change', () => this.showHiresSize());
     for (const control of this.form.querySelectorAll('input, textarea, select')) {
@@ -225,6 +230,8 @@ export class GenerateForm {
       disabled: !fits(w, h),
       title: fits(w, h) ? null
           : `${w}×${h} is ${pixels(w * h)} pixels: this server allows at most ${pixels(maxPixels(model))} on this model.`,
+      'aria-pressed': 'false',
+      dataset: { width: w, height: h },
       onclick: () => this.setSize(w, h),
     }, `${name} ${w}×${h}`)));
     // The model's own size, unless the server allows less: then the first preset that fits.
@@ -234,6 +241,16 @@ export class GenerateForm {
     } else {
       this.setSize(fallback[1], fallback[2]);
     }
+  }
+
+  /** Puts a prompt from the history in the form, with its negative prompt. */
+  usePrompt(entry) {
+    byId('prompt').value = entry.prompt;
+    byId('negative_prompt').value = entry.negative_prompt || '';
+    this.clearError('prompt');
+    this.clearError('negative_prompt');
+    byId('prompt').focus();
+    announce('The prompt is in the form.');
   }
 
   useExample(prompt) {
@@ -248,6 +265,15 @@ export class GenerateForm {
     this.clearError('width');
     this.clearError('height');
     this.showHiresSize();
+    this.markPreset();
+  }
+
+  /** Marks the size preset that matches the width and height fields as pressed. */
+  markPreset() {
+    for (const chip of byId('size-presets').children) {
+      const pressed = chip.dataset.width === byId('width').value && chip.dataset.height === byId('height').value;
+      chip.setAttribute('aria-pressed', String(pressed));
+    }
   }
 
   /** The hires fix's final size under its checkbox, as the server computes it (multiples of 8). */

@@ -7,8 +7,10 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import daguerre.server.batch.BatchStore;
 import daguerre.server.jobs.ActiveJob;
 import daguerre.server.jobs.GenerationParams;
+import daguerre.server.jobs.GenerationRequests;
 import daguerre.server.jobs.Ids;
 import daguerre.server.jobs.JobRecord;
+import daguerre.server.jobs.JobStore;
 import daguerre.server.jobs.JobState;
 import daguerre.server.jobs.LoraDescriptor;
 import daguerre.server.jobs.ModelDescriptor;
@@ -17,6 +19,8 @@ import daguerre.server.jobs.SamplerDescriptor;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import java.sql.SQLException;
+import java.util.Base64;
+import java.util.Iterator;
 import java.util.List;
 
 /** The native API's job routes: generations, jobs, models, samplers, batches. */
@@ -26,6 +30,10 @@ final class NativeApi {
     private static final int RECENT_JOBS = 50;
     /** The most lines in one page of a batch, and the page size when none is asked for (the default --max-batch-lines). */
     private static final int MAX_BATCH_PAGE = 1000;
+
+    private static final int DEFAULT_PROMPTS = 50;
+    private static final int MAX_PROMPTS = 500;
+    private static final int MAX_PROMPT_QUERY = 1000;
 
     private final Services services;
 
@@ -38,6 +46,8 @@ final class NativeApi {
         router.get("/api/v1/jobs").blockingHandler(this::listJobs, false);
         router.get("/api/v1/jobs/:id").blockingHandler(this::getJob, false);
         router.post("/api/v1/jobs/:id/cancel").blockingHandler(this::cancel, false);
+        router.post("/api/v1/jobs/:id/rerun").blockingHandler(this::rerun, false);
+        router.get("/api/v1/prompts").blockingHandler(this::prompts, false);
         router.get("/api/v1/models").handler(this::models);
         router.get("/api/v1/samplers").handler(this::samplers);
         router.get("/api/v1/upscalers").handler(NativeApi::upscalers);
@@ -52,11 +62,15 @@ final class NativeApi {
             // the styles' text goes into the prompts, so that the job, its infotext and its stored request hold what ran
             StylesApi.applyStyles(object, object.remove("styles"), services.styles(), "styles");
         }
-        GenerationParams params = services.requests().parse(request, true);
+        accept(ctx, services.requests().parse(request, true));
+    }
+
+    /** Queues a validated request: {@code 202 {id, status, position, seed, warnings, links}}. */
+    private void accept(RoutingContext ctx, GenerationParams params) {
         ActiveJob job = services.queue().submit(params);
         ctx.put(ServiceLog.JOB_ID, job.id());
         ObjectNode body = JSON.createObjectNode().put("id", job.id()).put("status", job.state().wireName())
-                .put("position", services.queue().position(job.id()));
+                .put("position", services.queue().position(job.id())).put("seed", params.seed());
         body.set("warnings", JSON.valueToTree(services.requests().warnings(params)));
         body.set("links", JobViews.links(job.id()));
         ctx.response().putHeader("Location", "/api/v1/jobs/" + job.id());
@@ -97,6 +111,62 @@ final class NativeApi {
         ObjectNode body = JobViews.job(findJob(id), services.queue());
         body.put("cancel", state == JobState.RUNNING ? "requested" : "done");
         Http.send(ctx, state == JobState.RUNNING ? 202 : 200, body);
+    }
+
+    /**
+     * {@code POST /api/v1/jobs/{id}/rerun}, body {@code {"seed": N}} or none: queues a new job with the stored
+     * request of job {@code id} (init image and mask included), with its seed unless the body names one (-1: random).
+     * The request is validated again, against today's models and limits.
+     */
+    private void rerun(RoutingContext ctx) {
+        JobRecord job = findJob(ctx.pathParam("id"));
+        ObjectNode request = GenerationRequests.toStoredJson(job.params());
+        if (job.params().initImage() != null) {
+            request.put("init_image", Base64.getEncoder().encodeToString(job.params().initImage()));
+        }
+        JsonNode seed = rerunOptions(ctx).get("seed");
+        if (seed != null) {
+            request.set("seed", seed); // checked with the rest of the request
+        }
+        accept(ctx, services.requests().parse(request, true));
+    }
+
+    /** A re-run's body: none, or an object with at most {@code seed}. */
+    private static JsonNode rerunOptions(RoutingContext ctx) {
+        String text = Http.bodyText(ctx);
+        if (text == null || text.isBlank()) {
+            return JSON.createObjectNode();
+        }
+        JsonNode options = Http.body(ctx);
+        if (!options.isObject()) {
+            throw RequestException.invalid(null, "the request body must be a JSON object, such as {\"seed\": -1}");
+        }
+        for (Iterator<String> names = options.fieldNames(); names.hasNext(); ) {
+            String name = names.next();
+            if (!name.equals("seed")) {
+                throw new RequestException(400, "unknown_field", "unknown field " + name + " (a re-run takes only seed)", name);
+            }
+        }
+        return options;
+    }
+
+    /** {@code GET /api/v1/prompts?q=&limit=}: the distinct prompts of the newest jobs, most recent first. */
+    private void prompts(RoutingContext ctx) {
+        String contains = ctx.queryParams().get("q");
+        if (contains != null && contains.length() > MAX_PROMPT_QUERY) {
+            throw RequestException.invalid("q", "q must be at most " + MAX_PROMPT_QUERY + " characters, got " + contains.length());
+        }
+        int limit = queryInteger(ctx, "limit", 1, MAX_PROMPTS, DEFAULT_PROMPTS);
+        ArrayNode items = JSON.createArrayNode();
+        try {
+            for (JobStore.PromptUse use : services.jobs().recentPrompts(contains, limit)) {
+                items.addObject().put("prompt", use.prompt()).put("negative_prompt", use.negativePrompt())
+                        .put("last_used_at", Http.time(use.lastUsedAt()));
+            }
+        } catch (SQLException e) {
+            throw new IllegalStateException("cannot list prompts: " + e.getMessage(), e);
+        }
+        Http.send(ctx, 200, JSON.createObjectNode().set("items", items));
     }
 
     private JobRecord findJob(String id) {

@@ -119,6 +119,40 @@ public final class JobStore {
                 List.of(limit));
     }
 
+    /** A prompt pair as submitted, with when it was last submitted (epoch milliseconds). */
+    public record PromptUse(String prompt, String negativePrompt, long lastUsedAt) {}
+
+    /** How many of the newest jobs {@link #recentPrompts} looks through, so that it stays fast on any history. */
+    public static final int PROMPT_HISTORY_JOBS = 10_000;
+
+    /**
+     * The distinct prompt and negative prompt pairs of the newest jobs, most recently submitted first.
+     *
+     * @param contains only prompts containing this text, ignoring ASCII case; null or empty for all
+     */
+    public List<PromptUse> recentPrompts(String contains, int limit) throws SQLException {
+        return database.call(c -> {
+            try (PreparedStatement s = c.prepareStatement("""
+                    SELECT prompt, negative, MAX(created_at) FROM (
+                        SELECT seq, created_at, json_extract(request, '$.prompt') AS prompt,
+                               COALESCE(json_extract(request, '$.negative_prompt'), '') AS negative
+                        FROM jobs ORDER BY seq DESC LIMIT ?)
+                    WHERE instr(lower(prompt), lower(?)) > 0
+                    GROUP BY prompt, negative ORDER BY MAX(seq) DESC LIMIT ?""")) {
+                s.setInt(1, PROMPT_HISTORY_JOBS);
+                s.setString(2, contains == null ? "" : contains);
+                s.setInt(3, limit);
+                List<PromptUse> prompts = new ArrayList<>();
+                try (ResultSet rows = s.executeQuery()) {
+                    while (rows.next()) {
+                        prompts.add(new PromptUse(rows.getString(1), rows.getString(2), rows.getLong(3)));
+                    }
+                }
+                return prompts;
+            }
+        });
+    }
+
     /** Job counts by state, from the whole history. */
     public java.util.Map<JobState, Long> countByState() throws SQLException {
         return database.call(c -> {

@@ -76,6 +76,8 @@ class HttpFuzzTest {
             new Route("/api/v1/jobs", List.of("GET")),
             new Route("/api/v1/jobs/{id}", List.of("GET")),
             new Route("/api/v1/jobs/{id}/cancel", List.of("POST")),
+            new Route("/api/v1/jobs/{id}/rerun", List.of("POST")),
+            new Route("/api/v1/prompts", List.of("GET")),
             new Route("/api/v1/jobs/{id}/events", List.of("GET")),
             new Route("/api/v1/ws", List.of("GET")),
             new Route("/api/v1/models", List.of("GET")),

@@ -94,7 +94,7 @@ class ReadmeScreenshotsTest {
                 server.post("/api/v1/jobs/" + job.getDomAttribute("data-job-id") + "/cancel", "{}");
             }
             waitFor(driver, d -> d.findElements(By.cssSelector("#queue li.running, #queue li.queued")).isEmpty());
-            ((JavascriptExecutor) driver).executeScript("for (const b of document.querySelectorAll('#queue li button')) b.click()");
+            ((JavascriptExecutor) driver).executeScript("for (const b of document.querySelectorAll('#queue li button[data-action=dismiss]')) b.click()");
             waitFor(driver, d -> d.findElements(By.cssSelector("#queue li")).isEmpty());
 
             WebElement gallery = driver.findElement(By.id("gallery"));
