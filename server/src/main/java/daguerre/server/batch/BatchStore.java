@@ -222,7 +222,8 @@ public final class BatchStore {
 
     private static StoredBatch batch(ResultSet row, List<StoredLine> lines) throws SQLException {
         long cancelledAt = row.getLong(4);
-        return new StoredBatch(row.getString(1), row.getString(2), row.getLong(3), row.wasNull() ? null : cancelledAt, lines);
+        Long cancelled = row.wasNull() ? null : cancelledAt;
+        return new StoredBatch(row.getString(1), row.getString(2), row.getLong(3), cancelled, lines);
     }
 
     /** The summaries of the batches whose lines {@code where} selects, by batch id. */
