@@ -93,7 +93,7 @@ public final class BatchCommand implements Callable<Integer> {
         try (ImageEngine engine = engines.create(config); ServiceCore core = ServiceCore.open(config, engine, progress)) {
             BatchStore.StoredBatch batch;
             try {
-                batch = core.batches().submit(text);
+                batch = core.batches().submit(text, file.getFileName().toString());
             } catch (RequestException e) {
                 err.println("batch: " + e.getMessage());
                 return 2;

@@ -26,11 +26,12 @@ public final class PromptFileParser {
     /**
      * One line of a prompt file.
      *
-     * @param line the 1-based line number
+     * @param line the 1-based line number (of a JSON array: the 1-based element number)
+     * @param source the line as written (of a JSON array: the element as compact JSON)
      * @param request the native request, or null when the line is bad
      * @param error why the line is bad, or null
      */
-    public record Line(int line, ObjectNode request, RequestException error) {}
+    public record Line(int line, String source, ObjectNode request, RequestException error) {}
 
     private static final ObjectMapper JSON = new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
 
@@ -107,12 +108,57 @@ public final class PromptFileParser {
                 continue;
             }
             try {
-                lines.add(new Line(i + 1, parseLine(row), null));
+                lines.add(new Line(i + 1, row, parseLine(row), null));
             } catch (RequestException e) {
-                lines.add(new Line(i + 1, null, e));
+                lines.add(new Line(i + 1, row, null, e));
             }
         }
         return lines;
+    }
+
+    /**
+     * Reads the elements of a JSON array of native requests (the JSON body of a batch), one line each:
+     * an element that is not an object gets an error naming its number.
+     */
+    public static List<Line> parseRequests(JsonNode array) {
+        List<Line> lines = new ArrayList<>();
+        for (int i = 0; i < array.size(); i++) {
+            JsonNode element = array.get(i);
+            if (element.isObject()) {
+                lines.add(new Line(i + 1, element.toString(), (ObjectNode) element, null));
+            } else {
+                lines.add(new Line(i + 1, element.toString(), null, new RequestException(400, "invalid_type", "element " + (i + 1)
+                        + " of the list is " + kind(element) + ", not a request object such as {\"prompt\": \"a cat\"}", null)));
+            }
+        }
+        return lines;
+    }
+
+    /** What a JSON value is, in words: "a string", "a number", "a list", ... */
+    private static String kind(JsonNode value) {
+        return switch (value.getNodeType()) {
+            case STRING -> "a string";
+            case NUMBER -> "a number";
+            case BOOLEAN -> "true or false";
+            case ARRAY -> "a list";
+            case NULL -> "null";
+            default -> "not an object";
+        };
+    }
+
+    /**
+     * What is wrong with text that is not valid JSON, in a user's terms and with where it is (not the
+     * JSON library's own message, which talks of tokens and Java types).
+     */
+    public static String jsonProblem(JsonProcessingException e) {
+        com.fasterxml.jackson.core.JsonLocation at = e.getLocation();
+        String where = at == null || at.getLineNr() < 1 ? "" : at.getLineNr() == 1 ? " at column " + at.getColumnNr()
+                : " at line " + at.getLineNr() + ", column " + at.getColumnNr();
+        if (e instanceof com.fasterxml.jackson.core.io.JsonEOFException) {
+            return "it ends too early" + where + " (a closing quote, } or ] is missing)";
+        }
+        return "unexpected text" + where + " (names and strings need double quotes, items are separated by commas,"
+                + " and nothing may follow the end)";
     }
 
     private ObjectNode parseLine(String row) {
@@ -124,7 +170,7 @@ public final class PromptFileParser {
                 }
                 return (ObjectNode) node;
             } catch (JsonProcessingException e) {
-                throw new RequestException(400, "invalid_json", "the line is not valid JSON: " + e.getOriginalMessage(), null);
+                throw new RequestException(400, "invalid_json", "the line is not valid JSON: " + jsonProblem(e), null);
             }
         }
         if (row.startsWith("--")) {

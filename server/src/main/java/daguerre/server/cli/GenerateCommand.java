@@ -14,7 +14,9 @@ import daguerre.diffusion.pipeline.StableDiffusionModel;
 import daguerre.diffusion.pipeline.StableDiffusionPipeline;
 import daguerre.diffusion.sampling.Sampler;
 import daguerre.diffusion.vae.VaeTiling;
+import daguerre.server.batch.PromptFileParser;
 import daguerre.server.files.AtomicFiles;
+import daguerre.server.jobs.RequestException;
 import daguerre.weights.model.DefaultModel;
 import daguerre.weights.model.ModelHasher;
 import java.awt.image.BufferedImage;
@@ -25,6 +27,7 @@ import java.security.SecureRandom;
 import java.util.List;
 import java.util.concurrent.Callable;
 import javax.imageio.ImageIO;
+import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -41,8 +44,19 @@ public final class GenerateCommand implements Callable<Integer> {
             description = "epsilon or v_prediction (default: from the model, its sidecar .yaml, else epsilon).")
     String predictionType;
 
-    @Option(names = "--prompt", required = true, description = "The prompt (A1111 emphasis syntax supported).")
-    String prompt;
+    /** What to generate: one prompt, or a prompt file of one job per line. */
+    static final class PromptSource {
+        @Option(names = "--prompt", required = true, description = "The prompt (A1111 emphasis syntax supported).")
+        String prompt;
+
+        @Option(names = "--prompt-file", required = true, paramLabel = "FILE",
+                description = "One job per line, as `batch` reads them: A1111's \"prompts from file\" options, a JSON object or a plain"
+                        + " prompt; the other options are the defaults of every line.")
+        Path file;
+    }
+
+    @ArgGroup(exclusive = true, multiplicity = "1")
+    PromptSource source;
 
     @Option(names = "--negative-prompt", defaultValue = "", description = "What to steer away from.")
     String negativePrompt;
@@ -231,6 +245,25 @@ public final class GenerateCommand implements Callable<Integer> {
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
 
+    /**
+     * One job: the request of {@code --prompt}, or of one line of {@code --prompt-file}.
+     *
+     * @param line the prompt file's line number, or null for {@code --prompt}
+     */
+    private record Job(Integer line, GenerationRequest request) {
+        String label(int iteration, int iterations) {
+            String batchLabel = "batch " + (iteration + 1) + "/" + iterations;
+            if (line == null) {
+                return iterations == 1 ? "generating" : batchLabel;
+            }
+            return "line " + line + (iterations == 1 ? "" : ", " + batchLabel);
+        }
+    }
+
+    /** The fields a prompt file's line may set here; the rest of a request comes from the options. */
+    private static final List<String> LINE_FIELDS = List.of("prompt", "negative_prompt", "sampler", "steps", "guidance_scale",
+            "guidance_rescale", "clip_skip", "eta", "cache_interval", "seed", "width", "height", "n");
+
     @Override
     public Integer call() throws Exception {
         if (nIter < 1) {
@@ -246,17 +279,24 @@ public final class GenerateCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--quality must be between 1 and 100, got " + quality);
         }
         WeightPrecision precision = WeightPrecision.parse(weightDtype);
-        long firstSeed = seed == -1 ? new SecureRandom().nextLong() & 0xffffffffL : seed;
         BufferedImage init = initImage == null ? null : readImage(initImage);
-        GenerationRequest request = GenerationRequest.builder(prompt)
-                .negativePrompt(negativePrompt).sampler(Sampler.fromName(sampler)).steps(steps)
-                .guidanceScale(guidance).guidanceRescale(guidanceRescale).clipSkip(clipSkip).eta(eta).cacheInterval(cacheInterval)
-                .seed(firstSeed).size(width, height).batchSize(batch)
-                .initImage(init, strength)
-                .loras(loras.stream().map(GenerateCommand::lora).toList())
-                .inpaint(inpaint(init))
-                .hiresFix(hiresFix())
-                .build();
+        List<Job> jobs = new java.util.ArrayList<>();
+        int badLines = 0;
+        if (source.file == null) {
+            jobs.add(new Job(null, request(source.prompt, seed, init).build()));
+        } else {
+            for (PromptFileParser.Line line : new PromptFileParser(java.util.function.UnaryOperator.identity()).parse(readPromptFile())) {
+                try {
+                    jobs.add(new Job(line.line(), lineRequest(line, init)));
+                } catch (IllegalArgumentException | RequestException e) {
+                    System.err.printf("%s:%d: %s%n", source.file, line.line(), e.getMessage());
+                    badLines++;
+                }
+            }
+            if (jobs.isEmpty()) {
+                throw new IllegalArgumentException(source.file + " has no line to generate" + (badLines > 0 ? " (all are bad)" : ""));
+            }
+        }
         VaeTiling tiling = VaeTiling.of(VaeTiling.Mode.named(vaeTiling));
         Files.createDirectories(out);
 
@@ -264,36 +304,149 @@ public final class GenerateCommand implements Callable<Integer> {
         Path modelPath = model != null ? model : DefaultModel.locate().orElseThrow(() -> new IllegalArgumentException(
                 "this build ships no default model: pass --model PATH"));
         ModelHasher hasher = new ModelHasher();
+        int failedLines = 0;
         try (StableDiffusionModel loaded = StableDiffusionModel.load(modelPath, predictionType, hasher, precision)) {
             System.err.printf("loaded %s (hash %s, %s weights, %.2f GiB) in %.1f s%n", loaded.id(), loaded.hash(),
                     loaded.weightDtype(), loaded.weightBytes() / (double) (1L << 30), seconds(loadStart));
-            loaded.card().ifPresent(card -> card.promptWarnings(prompt).forEach(w -> System.err.println("warning: " + w)));
             StableDiffusionPipeline pipeline = new StableDiffusionPipeline(loaded, tiling, new LoraLibrary(loraDir, 0, hasher),
                     new TextualInversionLibrary(embeddingsDir, hasher));
             java.io.PrintWriter stdout = spec.commandLine().getOut();
             int number = nextNumber(out);
-            for (int iteration = 0; iteration < nIter; iteration++) {
-                ProgressBar bar = new ProgressBar(System.err, nIter == 1 ? "generating" : "batch " + (iteration + 1) + "/" + nIter);
-                long start = System.nanoTime();
-                GenerationRequest iterationRequest = iteration == 0 ? request
-                        : request.toBuilder().seed(firstSeed + (long) iteration * batch).build();
-                List<GeneratedImage> images = pipeline.generate(iterationRequest, (step, total, preview) -> bar.update(step, total),
-                        () -> false);
-                System.err.printf("generated %d image(s) in %.1f s%n", images.size(), seconds(start));
-                for (GeneratedImage image : images) {
-                    Path file = write(image, number, names.expand(values(image, loaded)), jpeg);
-                    number = numberOf(file) + 1;
-                    if (json) {
-                        stdout.println(JSON.writeValueAsString(JSON.createObjectNode().put("file", file.toString())
-                                .put("seed", image.seed()).put("infotext", image.infotext().format())));
-                    } else {
-                        stdout.println(file + "  seed " + image.seed());
+            for (Job job : jobs) {
+                String prompt = job.request().prompt();
+                loaded.card().ifPresent(card -> card.promptWarnings(prompt).forEach(w -> System.err.println(
+                        (job.line() == null ? "" : source.file + ":" + job.line() + ": ") + "warning: " + w)));
+                for (int iteration = 0; iteration < nIter; iteration++) {
+                    ProgressBar bar = new ProgressBar(System.err, job.label(iteration, nIter));
+                    long start = System.nanoTime();
+                    GenerationRequest iterationRequest = iteration == 0 ? job.request()
+                            : job.request().toBuilder().seed(job.request().seed() + (long) iteration * job.request().batchSize()).build();
+                    List<GeneratedImage> images;
+                    try {
+                        images = pipeline.generate(iterationRequest, (step, total, preview) -> bar.update(step, total), () -> false);
+                    } catch (IllegalArgumentException e) {
+                        if (job.line() == null) {
+                            throw e;
+                        }
+                        // a line the pipeline refuses (an unknown LoRA, a size the model cannot take): the other lines still run
+                        System.err.printf("%n%s:%d: %s%n", source.file, job.line(), e.getMessage());
+                        failedLines++;
+                        break;
                     }
-                    stdout.flush();
+                    System.err.printf("generated %d image(s) in %.1f s%n", images.size(), seconds(start));
+                    for (GeneratedImage image : images) {
+                        Path file = write(image, number, names.expand(values(image, prompt, loaded)), jpeg);
+                        number = numberOf(file) + 1;
+                        if (json) {
+                            com.fasterxml.jackson.databind.node.ObjectNode line = JSON.createObjectNode().put("file", file.toString())
+                                    .put("seed", image.seed()).put("infotext", image.infotext().format());
+                            if (job.line() != null) {
+                                line.put("line", job.line());
+                            }
+                            stdout.println(JSON.writeValueAsString(line));
+                        } else {
+                            stdout.println(file + "  seed " + image.seed());
+                        }
+                        stdout.flush();
+                    }
                 }
             }
         }
+        if (badLines + failedLines > 0) {
+            System.err.printf("%s: %d of %d lines were bad or failed%n", source.file, badLines + failedLines, jobs.size() + badLines);
+            return 1;
+        }
         return 0;
+    }
+
+    /** The request of the options, for {@code prompt}; a seed of -1 becomes a random one. */
+    private GenerationRequest.Builder request(String prompt, long requestedSeed, BufferedImage init) throws IOException {
+        long firstSeed = requestedSeed == -1 ? new SecureRandom().nextLong() & 0xffffffffL : requestedSeed;
+        return GenerationRequest.builder(prompt)
+                .negativePrompt(negativePrompt).sampler(Sampler.fromName(sampler)).steps(steps)
+                .guidanceScale(guidance).guidanceRescale(guidanceRescale).clipSkip(clipSkip).eta(eta).cacheInterval(cacheInterval)
+                .seed(firstSeed).size(width, height).batchSize(batch)
+                .initImage(init, strength)
+                .loras(loras.stream().map(GenerateCommand::lora).toList())
+                .inpaint(inpaint(init))
+                .hiresFix(hiresFix());
+    }
+
+    /** The request of a prompt file's line: the options, with what the line sets instead ({@code n} is the images per batch). */
+    private GenerationRequest lineRequest(PromptFileParser.Line line, BufferedImage init) throws IOException {
+        if (line.error() != null) {
+            throw line.error();
+        }
+        com.fasterxml.jackson.databind.node.ObjectNode fields = line.request();
+        for (java.util.Iterator<String> it = fields.fieldNames(); it.hasNext(); ) {
+            String field = it.next();
+            if (!LINE_FIELDS.contains(field)) {
+                throw new IllegalArgumentException(field + " cannot be set by a line here (generate runs one --model and takes the"
+                        + " rest from its options; a line may set " + String.join(", ", LINE_FIELDS) + "); `daguerre batch` takes every field");
+            }
+        }
+        com.fasterxml.jackson.databind.JsonNode prompt = fields.get("prompt");
+        if (prompt == null || !prompt.isTextual()) {
+            throw new IllegalArgumentException("the line needs a prompt (text)");
+        }
+        GenerationRequest.Builder request = request(prompt.asText(), integer(fields, "seed", seed), init)
+                .size((int) integer(fields, "width", width), (int) integer(fields, "height", height))
+                .steps((int) integer(fields, "steps", steps))
+                .guidanceScale(number(fields, "guidance_scale", guidance))
+                .guidanceRescale(number(fields, "guidance_rescale", guidanceRescale))
+                .clipSkip((int) integer(fields, "clip_skip", clipSkip))
+                .eta(number(fields, "eta", eta))
+                .cacheInterval((int) integer(fields, "cache_interval", cacheInterval))
+                .batchSize((int) integer(fields, "n", batch));
+        if (fields.has("negative_prompt")) {
+            request.negativePrompt(text(fields, "negative_prompt"));
+        }
+        if (fields.has("sampler")) {
+            request.sampler(Sampler.fromName(text(fields, "sampler")));
+        }
+        return request.build();
+    }
+
+    private static long integer(com.fasterxml.jackson.databind.node.ObjectNode fields, String name, long fallback) {
+        com.fasterxml.jackson.databind.JsonNode value = fields.get(name);
+        if (value == null) {
+            return fallback;
+        }
+        boolean fits = name.equals("seed") ? value.canConvertToLong() : value.canConvertToInt();
+        if (!value.isIntegralNumber() || !fits) {
+            throw new IllegalArgumentException(name + " must be a whole number, got " + value);
+        }
+        return value.asLong();
+    }
+
+    private static double number(com.fasterxml.jackson.databind.node.ObjectNode fields, String name, double fallback) {
+        com.fasterxml.jackson.databind.JsonNode value = fields.get(name);
+        if (value == null) {
+            return fallback;
+        }
+        if (!value.isNumber()) {
+            throw new IllegalArgumentException(name + " must be a number, got " + value);
+        }
+        return value.asDouble();
+    }
+
+    private static String text(com.fasterxml.jackson.databind.node.ObjectNode fields, String name) {
+        com.fasterxml.jackson.databind.JsonNode value = fields.get(name);
+        if (!value.isTextual()) {
+            throw new IllegalArgumentException(name + " must be text, got " + value);
+        }
+        return value.asText();
+    }
+
+    /** The prompt file's text; a clear error when it is missing or not UTF-8. */
+    private String readPromptFile() throws IOException {
+        try {
+            return Files.readString(source.file);
+        } catch (java.nio.file.NoSuchFileException e) {
+            throw new IllegalArgumentException("--prompt-file " + source.file + ": no such file");
+        } catch (java.nio.charset.CharacterCodingException e) {
+            throw new IllegalArgumentException("--prompt-file " + source.file + " is not UTF-8 text");
+        }
     }
 
     /** {@code NAME[:WEIGHT]}: the part after the last ':' is the weight when it is a number (so a path may hold ':'). */
@@ -321,7 +474,7 @@ public final class GenerateCommand implements Callable<Integer> {
     }
 
     /** The values of {@code --filename-pattern}'s tokens for {@code image}. */
-    private java.util.Map<String, String> values(GeneratedImage image, StableDiffusionModel loaded) {
+    private static java.util.Map<String, String> values(GeneratedImage image, String prompt, StableDiffusionModel loaded) {
         java.util.Map<String, String> parameters = image.infotext().parameters();
         return FilenamePattern.values(image.seed(), prompt, loaded.id(), loaded.hash(), parameters.getOrDefault("Steps", ""),
                 parameters.getOrDefault("CFG scale", ""), parameters.getOrDefault("Sampler", ""),

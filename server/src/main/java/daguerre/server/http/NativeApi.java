@@ -1,10 +1,12 @@
 package daguerre.server.http;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import daguerre.server.batch.BatchStore;
+import daguerre.server.batch.PromptFileParser;
 import daguerre.server.jobs.ActiveJob;
 import daguerre.server.jobs.GenerationParams;
 import daguerre.server.jobs.GenerationRequests;
@@ -30,6 +32,10 @@ final class NativeApi {
     private static final int RECENT_JOBS = 50;
     /** The most lines in one page of a batch, and the page size when none is asked for (the default --max-batch-lines). */
     private static final int MAX_BATCH_PAGE = 1000;
+    /** Batches in one page of the list, when none is asked for, and at most. */
+    private static final int DEFAULT_BATCH_LIST = 50;
+    private static final int MAX_BATCH_LIST = 200;
+    private static final int MAX_BATCH_NAME = 200;
 
     private static final int DEFAULT_PROMPTS = 50;
     private static final int MAX_PROMPTS = 500;
@@ -53,7 +59,9 @@ final class NativeApi {
         router.get("/api/v1/upscalers").handler(NativeApi::upscalers);
         router.get("/api/v1/loras").blockingHandler(this::loras, false);
         router.post("/api/v1/batches").blockingHandler(this::createBatch, false);
+        router.get("/api/v1/batches").blockingHandler(this::listBatches, false);
         router.get("/api/v1/batches/:id").blockingHandler(this::getBatch, false);
+        router.delete("/api/v1/batches/:id").blockingHandler(this::cancelBatch, false);
     }
 
     private void generate(RoutingContext ctx) {
@@ -220,21 +228,97 @@ final class NativeApi {
         Http.send(ctx, 200, JSON.createObjectNode().set("items", items));
     }
 
+    /**
+     * {@code POST /api/v1/batches?name=}: a prompt file as the body (one job per line), or a JSON array of
+     * native requests (one job per element).
+     */
     private void createBatch(RoutingContext ctx) {
-        BatchStore.StoredBatch batch = services.batchService().submit(Http.bodyText(ctx));
+        String name = ctx.queryParams().get("name");
+        if (name != null && (name.isBlank() || name.length() > MAX_BATCH_NAME)) {
+            throw RequestException.invalid("name", "name must be 1 to " + MAX_BATCH_NAME + " characters");
+        }
+        String text = Http.bodyText(ctx);
+        JsonNode requests = requestList(text, ctx.request().getHeader("Content-Type"));
+        BatchStore.StoredBatch batch = requests != null ? services.batchService().submitRequests(requests, name)
+                : services.batchService().submit(text, name);
         ctx.response().putHeader("Location", "/api/v1/batches/" + batch.id());
         Http.send(ctx, 202, batchPage(batch.id(), 0, MAX_BATCH_PAGE));
     }
 
+    /**
+     * The body as a JSON array of requests, or null when it is a prompt file: a body that is a JSON array is a
+     * list of requests; any other body, also a JSON object, is read line by line as a prompt file. A body that
+     * starts as an array but is not valid JSON is a 400 when it is declared JSON, else a prompt file.
+     */
+    private static JsonNode requestList(String text, String contentType) {
+        if (text == null || !text.strip().startsWith("[")) {
+            return null;
+        }
+        try {
+            JsonNode body = Http.JSON.readTree(text);
+            return body.isArray() ? body : null;
+        } catch (JsonProcessingException e) {
+            String type = contentType == null ? "" : contentType.split(";")[0].strip().toLowerCase(java.util.Locale.ROOT);
+            if (type.equals("application/json") || type.endsWith("+json")) {
+                throw new RequestException(400, "invalid_json", "the list of requests is not valid JSON: "
+                        + PromptFileParser.jsonProblem(e), null);
+            }
+            return null;
+        }
+    }
+
+    /** {@code GET /api/v1/batches?cursor=&limit=}: batches newest first, each with its counts and state (no lines). */
+    private void listBatches(RoutingContext ctx) {
+        String cursor = ctx.queryParams().get("cursor");
+        Long before = null;
+        if (cursor != null && !cursor.isEmpty()) {
+            if (!cursor.matches("\\d{1,18}")) {
+                throw RequestException.invalid("cursor", "cursor must be a next_cursor this route returned");
+            }
+            before = Long.parseLong(cursor);
+        }
+        int limit = queryInteger(ctx, "limit", 1, MAX_BATCH_LIST, DEFAULT_BATCH_LIST);
+        List<BatchStore.Listed> page;
+        try {
+            page = services.batches().list(before, limit + 1);
+        } catch (SQLException e) {
+            throw new IllegalStateException("cannot list batches: " + e.getMessage(), e);
+        }
+        boolean more = page.size() > limit;
+        ArrayNode items = JSON.createArrayNode();
+        for (BatchStore.Listed listed : more ? page.subList(0, limit) : page) {
+            items.add(batchHeader(listed.batch(), listed.summary()));
+        }
+        ObjectNode body = JSON.createObjectNode();
+        body.set("items", items);
+        body.put("next_cursor", more ? Long.toString(page.get(limit - 1).cursor()) : null);
+        Http.send(ctx, 200, body);
+    }
+
     /** {@code GET /api/v1/batches/{id}?cursor=&limit=}: the batch's counts and one page of its lines. */
     private void getBatch(RoutingContext ctx) {
+        String id = batchId(ctx);
+        int afterLine = queryInteger(ctx, "cursor", 0, Integer.MAX_VALUE, 0);
+        int limit = queryInteger(ctx, "limit", 1, MAX_BATCH_PAGE, MAX_BATCH_PAGE);
+        Http.send(ctx, 200, batchPage(id, afterLine, limit));
+    }
+
+    /**
+     * {@code DELETE /api/v1/batches/{id}}: cancels the batch's queued and running lines; 202 while a running line
+     * is still stopping, else 200; the same again later changes nothing.
+     */
+    private void cancelBatch(RoutingContext ctx) {
+        String id = batchId(ctx);
+        int stopping = services.batchService().cancel(id);
+        Http.send(ctx, stopping > 0 ? 202 : 200, batchPage(id, 0, MAX_BATCH_PAGE));
+    }
+
+    private static String batchId(RoutingContext ctx) {
         String id = ctx.pathParam("id");
         if (!Ids.isValid(id)) {
             throw RequestException.notFound("batch " + id);
         }
-        int afterLine = queryInteger(ctx, "cursor", 0, Integer.MAX_VALUE, 0);
-        int limit = queryInteger(ctx, "limit", 1, MAX_BATCH_PAGE, MAX_BATCH_PAGE);
-        Http.send(ctx, 200, batchPage(id, afterLine, limit));
+        return id;
     }
 
     private static int queryInteger(RoutingContext ctx, String name, int min, int max, int fallback) {
@@ -264,38 +348,49 @@ final class NativeApi {
         }
     }
 
-    private ObjectNode batchView(BatchStore.StoredBatch batch, List<BatchStore.StoredLine> page, BatchStore.Summary summary,
-            Integer nextCursor) {
-        ObjectNode body = JSON.createObjectNode().put("id", batch.id()).put("created_at", Http.time(batch.createdAt()));
-        ObjectNode counts = JSON.createObjectNode().put("invalid", summary.counts().getOrDefault("invalid", 0));
+    /** {id, name, created_at, cancelled_at, state, total, counts, links}: a batch without its lines. */
+    private static ObjectNode batchHeader(BatchStore.StoredBatch batch, BatchStore.Summary summary) {
+        ObjectNode body = JSON.createObjectNode().put("id", batch.id()).put("name", batch.name())
+                .put("created_at", Http.time(batch.createdAt())).put("cancelled_at", Http.time(batch.cancelledAt()))
+                .put("state", summary.state(batch.cancelledAt() != null)).put("total", summary.total());
+        ObjectNode counts = body.putObject("counts").put("invalid", summary.count("invalid"));
         for (JobState state : JobState.values()) {
-            counts.put(state.wireName(), summary.counts().getOrDefault(state.wireName(), 0));
+            counts.put(state.wireName(), summary.count(state.wireName()));
+        }
+        body.putObject("links").put("self", "/api/v1/batches/" + batch.id());
+        return body;
+    }
+
+    private ObjectNode batchView(BatchStore.StoredBatch batch, List<BatchStore.StoredLine> page, BatchStore.Summary summary,
+            Integer nextCursor) throws SQLException {
+        ObjectNode body = batchHeader(batch, summary);
+        Long eta = summary.count("queued") + summary.count("running") == 0 ? null
+                : services.queue().etaMs(services.batches().jobIds(batch.id()));
+        if (eta != null) {
+            body.put("eta_ms", eta);
+        } else {
+            body.putNull("eta_ms");
         }
         ArrayNode lines = body.putArray("lines");
         for (BatchStore.StoredLine line : page) {
-            ObjectNode item = lines.addObject().put("line", line.line());
+            ObjectNode item = lines.addObject().put("line", line.line()).put("prompt", line.prompt()).put("source", line.source());
             if (line.jobId() == null) {
                 item.put("status", "invalid");
                 item.putObject("error").put("code", line.errorCode()).put("message", line.errorMessage()).put("field", line.errorField());
                 continue;
             }
             JobRecord job = services.queue().find(line.jobId()).orElseThrow();
-            item.put("status", job.state().wireName()).put("job_id", job.id());
+            item.put("prompt", job.params().prompt()).put("status", job.state().wireName()).put("job_id", job.id());
+            int total = job.total() > 0 ? job.total() : job.params().steps();
+            item.putObject("progress").put("step", job.state() == JobState.SUCCEEDED ? total : job.step()).put("total", total);
             item.set("images", JSON.valueToTree(job.imageIds()));
             if (job.errorCode() != null) {
                 item.putObject("error").put("code", job.errorCode()).put("message", job.errorMessage());
             }
         }
-        body.put("total", summary.total());
-        body.set("counts", counts);
-        if (nextCursor == null) {
-            body.putNull("next_cursor");
-        } else {
-            body.put("next_cursor", Integer.toString(nextCursor));
-        }
-        ObjectNode links = body.putObject("links").put("self", "/api/v1/batches/" + batch.id());
+        body.put("next_cursor", nextCursor == null ? null : Integer.toString(nextCursor));
         if (nextCursor != null) {
-            links.put("next", "/api/v1/batches/" + batch.id() + "?cursor=" + nextCursor);
+            ((ObjectNode) body.get("links")).put("next", "/api/v1/batches/" + batch.id() + "?cursor=" + nextCursor);
         }
         return body;
     }

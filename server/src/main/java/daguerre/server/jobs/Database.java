@@ -98,7 +98,12 @@ public final class Database implements AutoCloseable {
      */
     private static final List<AddedColumn> ADDED_COLUMNS = List.of(
             // times a job was found running at start (the service had stopped without re-queueing it)
-            new AddedColumn("jobs", "crash_restarts", "INTEGER NOT NULL DEFAULT 0"));
+            new AddedColumn("jobs", "crash_restarts", "INTEGER NOT NULL DEFAULT 0"),
+            // a batch's name (the prompt file's) and when it was cancelled; each line's text and parsed prompt
+            new AddedColumn("batches", "name", "TEXT"),
+            new AddedColumn("batches", "cancelled_at", "INTEGER"),
+            new AddedColumn("batch_lines", "source", "TEXT"),
+            new AddedColumn("batch_lines", "prompt", "TEXT"));
 
     /** Work done with the connection. */
     @FunctionalInterface

@@ -7,12 +7,15 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.SQLException;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.Predicate;
 
@@ -331,6 +334,46 @@ public final class JobQueue {
     }
 
     /**
+     * Cancels several jobs at once (a batch): the queued ones at once and in one write, the running ones
+     * as {@link #cancel} does; finished and unknown ids are left alone.
+     *
+     * @return how many of them were running (they end as cancelled within the layer they are in)
+     */
+    public int cancelAll(Collection<String> ids) {
+        List<String> cancelled = new ArrayList<>();
+        int stopping = 0;
+        synchronized (storeWrites) {
+            synchronized (this) {
+                for (String id : ids) {
+                    ActiveJob job = running.get(id);
+                    if (job != null) {
+                        job.requestCancel();
+                        stopping++;
+                    } else if (queued.containsKey(id)) {
+                        cancelled.add(id);
+                    }
+                }
+            }
+            if (!cancelled.isEmpty()) {
+                try {
+                    store.markCancelled(cancelled, System.currentTimeMillis());
+                } catch (SQLException e) {
+                    throw new IllegalStateException("cannot cancel " + cancelled.size() + " jobs: " + e.getMessage(), e);
+                }
+                synchronized (this) {
+                    for (String id : cancelled) {
+                        queued.remove(id).state(JobState.CANCELLED);
+                        events.publish(id, "cancelled", JSON.createObjectNode());
+                    }
+                    queued.values().forEach(this::publishQueued);
+                }
+            }
+        }
+        cancelled.forEach(this::completeWaiters);
+        return stopping;
+    }
+
+    /**
      * Notes that a client watches a job through the native API ({@code GET /api/v1/jobs/{id}} or
      * its event stream), so that {@link #abandon} leaves it alone. Unknown or finished ids are ignored.
      */
@@ -432,6 +475,31 @@ public final class JobQueue {
         }
         int position = position(id);
         return position < 1 ? null : etaAheadMs(position) + Math.round(queuedMs(queued.get(id).params()));
+    }
+
+    /**
+     * Estimated milliseconds until all of these jobs have finished (a batch's time left): the time of the
+     * one last in the queue, else of the slowest running one; null as {@link #etaMs(String)}, or when none is active.
+     */
+    public synchronized Long etaMs(Collection<String> ids) {
+        Set<String> wanted = new HashSet<>(ids);
+        String last = null;
+        for (String id : queued.keySet()) {
+            if (wanted.contains(id)) {
+                last = id;
+            }
+        }
+        if (last != null) {
+            return etaMs(last);
+        }
+        Long slowest = null;
+        for (String id : running.keySet()) {
+            Long eta = wanted.contains(id) ? etaMs(id) : null;
+            if (eta != null && (slowest == null || eta > slowest)) {
+                slowest = eta;
+            }
+        }
+        return slowest;
     }
 
     /** Counters for monitoring. */

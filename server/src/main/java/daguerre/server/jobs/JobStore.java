@@ -56,6 +56,22 @@ public final class JobStore {
                 state.wireName(), finishedAt, images, errorCode, errorMessage, id);
     }
 
+    /** Marks queued jobs cancelled, in one transaction (a whole batch at once). */
+    public void markCancelled(List<String> ids, long finishedAt) throws SQLException {
+        database.transaction(c -> {
+            try (PreparedStatement s = c.prepareStatement(
+                    "UPDATE jobs SET state = 'cancelled', finished_at = ?, image_ids = '[]', error_code = NULL, error_message = NULL WHERE id = ?")) {
+                for (String id : ids) {
+                    s.setLong(1, finishedAt);
+                    s.setString(2, id);
+                    s.addBatch();
+                }
+                s.executeBatch();
+            }
+            return null;
+        });
+    }
+
     /** Puts a running job back in the queue (shutdown); it keeps its place by creation order. */
     public void requeue(String id) throws SQLException {
         update("UPDATE jobs SET state = 'queued', started_at = NULL, step = 0, requeued = requeued + 1 WHERE id = ?", id);

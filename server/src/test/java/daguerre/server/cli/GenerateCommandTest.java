@@ -219,6 +219,72 @@ class GenerateCommandTest {
         assertTrue(err.toString(StandardCharsets.UTF_8).contains("unknown token [job]"), err.toString(StandardCharsets.UTF_8));
     }
 
+    /**
+     * {@code --prompt-file}: one job per line in {@code batch}'s syntax (plain, A1111 options, JSON), the
+     * command's options the defaults of every line; with {@code --n-iter} and {@code --json} every image
+     * gets its own file number across the lines and names its line. A bad line is reported by its number
+     * and the others still run (exit 1).
+     */
+    @Test
+    void promptFileRunsOneJobPerLineWithTheOptionsAsDefaults() throws Exception {
+        Path model = TinyModelFolder.create(temp, "tiny");
+        Path file = temp.resolve("prompts.txt");
+        Files.writeString(file, String.join("\n",
+                "a red cat",
+                "--prompt \"a blue dog\" --seed 30 --steps 1 --sampler_name \"Euler\"",
+                "",
+                "--prompt broken --steps many",
+                "{\"prompt\": \"a json bird\", \"n\": 2, \"seed\": 40}",
+                "{\"prompt\": \"a model line\", \"model\": \"other\"}"));
+        Path out = temp.resolve("lines");
+        java.io.StringWriter stdout = new java.io.StringWriter();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        picocli.CommandLine cli = Main.commandLine();
+        cli.setOut(new java.io.PrintWriter(stdout, true));
+        PrintStream original = System.err;
+        System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+        int exit;
+        try {
+            exit = cli.execute("generate", "--model", model.toString(), "--prompt-file", file.toString(), "--steps", "2",
+                    "--seed", "10", "--n-iter", "2", "--json", "--filename-pattern", "[prompt_words] [seed]", "--out", out.toString());
+        } finally {
+            System.setErr(original);
+        }
+        String stderr = err.toString(StandardCharsets.UTF_8);
+        assertEquals(1, exit, "bad lines make the exit status 1: " + stderr);
+        assertTrue(stderr.contains(file + ":4: steps must be an integer, got many"), stderr);
+        assertTrue(stderr.contains(file + ":6: model cannot be set by a line here"), stderr);
+
+        // line 1: the options' seed and steps, two batches; line 2: its own seed, steps and sampler; line 5: two images a batch
+        List<Integer> expectedLines = List.of(1, 1, 2, 2, 5, 5, 5, 5);
+        List<Long> expectedSeeds = List.of(10L, 11L, 30L, 31L, 40L, 41L, 42L, 43L);
+        List<String> expectedPrompts = List.of("a red cat", "a red cat", "a blue dog", "a blue dog", "a json bird", "a json bird",
+                "a json bird", "a json bird");
+        List<String> printed = stdout.toString().lines().toList();
+        assertEquals(8, printed.size(), stdout.toString());
+        com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
+        for (int i = 0; i < 8; i++) {
+            com.fasterxml.jackson.databind.JsonNode node = json.readTree(printed.get(i));
+            assertEquals(expectedLines.get(i), node.get("line").asInt(), printed.get(i));
+            assertEquals(expectedSeeds.get(i), node.get("seed").asLong(), printed.get(i));
+            Path image = Path.of(node.get("file").asText());
+            assertEquals(out.resolve(String.format("%05d-%s %d.png", i, expectedPrompts.get(i), expectedSeeds.get(i))), image);
+            String infotext = daguerre.diffusion.pipeline.PngText.read(Files.readAllBytes(image)).get("parameters");
+            assertEquals(infotext, node.get("infotext").asText());
+            assertTrue(infotext.startsWith(expectedPrompts.get(i) + "\n"), infotext);
+            assertTrue(infotext.contains(expectedLines.get(i) == 2 ? "Steps: 1, Sampler: Euler," : "Steps: 2, Sampler: Euler a,"), infotext);
+        }
+
+        ByteArrayOutputStream usage = new ByteArrayOutputStream();
+        picocli.CommandLine both = Main.commandLine();
+        both.setErr(new java.io.PrintWriter(usage, true, StandardCharsets.UTF_8));
+        assertEquals(2, both.execute("generate", "--model", model.toString(), "--prompt", "a cat", "--prompt-file", file.toString(),
+                "--out", out.toString()), "--prompt and --prompt-file together are refused");
+        assertTrue(usage.toString(StandardCharsets.UTF_8).contains("mutually exclusive"), usage.toString(StandardCharsets.UTF_8));
+        assertEquals(1, Main.commandLine().execute("generate", "--model", model.toString(), "--prompt-file",
+                temp.resolve("missing.txt").toString(), "--out", out.toString()), "a missing prompt file is refused");
+    }
+
     private static Path single(Path folder) throws Exception {
         try (Stream<Path> files = Files.list(folder)) {
             List<Path> pngs = files.filter(f -> f.toString().endsWith(".png")).toList();

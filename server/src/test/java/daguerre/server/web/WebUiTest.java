@@ -264,22 +264,6 @@ class WebUiTest extends BrowserTestBase {
     }
 
     @Test
-    void batchFileShowsEachLinesProgressAndErrors() throws Exception {
-        Path file = dataDir.resolve("prompts.txt");
-        Files.writeString(file, "batch heart, twemoji style, on a blue background\n"
-                + "--prompt \"batch circle, noto style\" --steps 4 --seed 7\n"
-                + "--prompt \"batch broken\" --steps 9999\n");
-        driver.findElement(By.id("batch-file")).sendKeys(file.toString());
-        waitFor(d -> "succeeded".equals(lineStatus(1)) && "succeeded".equals(lineStatus(2)));
-        assertEquals("invalid", lineStatus(3));
-        waitFor(d -> driver.findElement(By.id("batch-summary")).getText().contains("3 of 3 lines done"));
-        String bad = driver.findElement(By.cssSelector("#batch-lines tr[data-line='3']")).getText();
-        assertTrue(bad.contains("steps must be between 1 and 150"), bad);
-        assertTrue(bad.contains("--prompt \"batch broken\""), bad);
-        waitFor(d -> d.findElements(By.cssSelector("#gallery-grid img[alt^='batch ']")).size() == 2);
-    }
-
-    @Test
     void aRunningJobSurvivesAServerRestartAndTheEventStreamReconnects() throws Exception {
         int port;
         try (ServerSocket socket = new ServerSocket(0)) {
