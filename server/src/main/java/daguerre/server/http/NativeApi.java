@@ -4,9 +4,9 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import daguerre.server.batch.BatchStore;
-import daguerre.server.jobs.ActiveJob;
 import daguerre.server.jobs.GenerationParams;
 import daguerre.server.jobs.Ids;
+import daguerre.server.jobs.JobHandle;
 import daguerre.server.jobs.JobRecord;
 import daguerre.server.jobs.JobState;
 import daguerre.server.jobs.LoraDescriptor;
@@ -47,7 +47,7 @@ final class NativeApi {
 
     private void generate(RoutingContext ctx) {
         GenerationParams params = services.requests().parse(Http.body(ctx), true);
-        ActiveJob job = services.queue().submit(params);
+        JobHandle job = services.queue().submit(params);
         ctx.put(ServiceLog.JOB_ID, job.id());
         ObjectNode body = JSON.createObjectNode().put("id", job.id()).put("status", job.state().wireName())
                 .put("position", services.queue().position(job.id()));
@@ -63,12 +63,8 @@ final class NativeApi {
             active.add(JobViews.job(job, services.queue()));
         }
         ArrayNode recent = JSON.createArrayNode();
-        try {
-            for (JobRecord job : services.jobs().recentFinished(RECENT_JOBS)) {
-                recent.add(JobViews.job(job, services.queue()));
-            }
-        } catch (SQLException e) {
-            throw new IllegalStateException("cannot list jobs: " + e.getMessage(), e);
+        for (JobRecord job : services.queue().recentFinished(RECENT_JOBS)) {
+            recent.add(JobViews.job(job, services.queue()));
         }
         ObjectNode body = JSON.createObjectNode().put("queue_depth", services.queue().depth());
         body.set("items", active);

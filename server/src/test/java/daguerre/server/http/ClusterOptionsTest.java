@@ -53,7 +53,7 @@ class ClusterOptionsTest {
                 "--cluster-members", "10.0.0.6:5801,10.0.0.7:5801", "--cluster-name", "prod", "--database",
                 "jdbc:postgresql://db:5432/daguerre", "--images", "/mnt/images");
         assertEquals(new ClusterOptions(ClusterOptions.Role.WORKER, true, "10.0.0.5", 5801, List.of("10.0.0.6:5801", "10.0.0.7:5801"),
-                "prod", "jdbc:postgresql://db:5432/daguerre", null, null, Path.of("/mnt/images")), flags);
+                "prod", "jdbc:postgresql://db:5432/daguerre", null, null, Path.of("/mnt/images"), 10), flags);
         assertFalse(flags.single());
 
         ClusterOptions environment = resolve(Map.of("DAGUERRE_ROLE", "api", "DAGUERRE_CLUSTER", "true",
