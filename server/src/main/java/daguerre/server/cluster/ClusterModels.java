@@ -123,6 +123,11 @@ public final class ClusterModels implements ImageEngine {
     }
 
     @Override
+    public boolean serves(String modelId) {
+        return served.test(modelId);
+    }
+
+    @Override
     public List<SamplerDescriptor> samplers() {
         return samplers;
     }

@@ -103,7 +103,8 @@ final class NativeApi {
             item.put("id", model.id()).put("name", model.name()).put("hash", model.hash()).put("family", model.family())
                     .put("default_width", model.defaultWidth()).put("default_height", model.defaultHeight())
                     .put("max_pixels", services.requests().limits().maxPixels(model))
-                    .put("description", model.description()).put("default", model.id().equals(services.engine().defaultModelId()));
+                    .put("description", model.description()).put("default", model.id().equals(services.engine().defaultModelId()))
+                    .put("served", services.engine().serves(model.id()));
             model.modelCard().ifPresent(card -> {
                 ObjectNode prompts = item.putObject("prompts").put("grammar", card.captionGrammar()).put("draws_well", card.drawsWell());
                 prompts.set("examples", JSON.valueToTree(card.examplePrompts()));

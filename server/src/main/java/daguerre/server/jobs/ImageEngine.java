@@ -18,6 +18,14 @@ public interface ImageEngine extends AutoCloseable {
     /** The id of the model used when a request names none; one of {@link #models()}. */
     String defaultModelId();
 
+    /**
+     * Whether model {@code modelId} of {@link #models()} can run now; in a cluster, whether a live
+     * worker serves it (jobs for the others wait). True by default.
+     */
+    default boolean serves(String modelId) {
+        return true;
+    }
+
     /** The samplers this engine supports, in the order clients should list them. */
     List<SamplerDescriptor> samplers();
 
