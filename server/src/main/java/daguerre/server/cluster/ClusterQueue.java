@@ -163,14 +163,13 @@ public final class ClusterQueue implements JobService {
         Followed job = followed.get(id);
         switch (event) {
             case "progress" -> {
-                if (job != null) {
-                    job.state = JobState.RUNNING;
-                    job.step = data.path("step").asInt();
-                    job.total = data.path("total").asInt();
-                    if (data.hasNonNull("eta_ms")) {
-                        job.etaMs = data.get("eta_ms").asLong();
-                        job.etaAt = System.nanoTime();
-                    }
+                Followed running = followed.computeIfAbsent(id, k -> new Followed(id, data.path("total").asInt()));
+                running.state = JobState.RUNNING;
+                running.step = data.path("step").asInt();
+                running.total = data.path("total").asInt();
+                if (data.hasNonNull("eta_ms")) {
+                    running.etaMs = data.get("eta_ms").asLong();
+                    running.etaAt = System.nanoTime();
                 }
                 return;
             }
@@ -472,15 +471,14 @@ public final class ClusterQueue implements JobService {
         }
     }
 
+    /** Asks the worker on the bus, if this node saw the job running (no database read: A1111's interrupt runs on the event loop). */
     @Override
     public boolean finishEarly(String id) {
-        if (position(id) != 0) {
+        Followed job = followed.get(id);
+        if (job == null || job.state != JobState.RUNNING) {
             return false;
         }
-        Followed job = followed.get(id);
-        if (job != null) {
-            job.finishEarlyRequested = true;
-        }
+        job.finishEarlyRequested = true;
         cluster.vertx().eventBus().publish(ClusterMembership.FINISH_EARLY_ADDRESS, JSON.createObjectNode().put("job_id", id).toString());
         return true;
     }

@@ -96,7 +96,7 @@ final class A1111Api {
     void mount(Router router) {
         router.post("/sdapi/v1/txt2img").blockingHandler(ctx -> generate(ctx, false), false);
         router.post("/sdapi/v1/img2img").blockingHandler(ctx -> generate(ctx, true), false);
-        router.get("/sdapi/v1/progress").handler(this::progress);
+        router.get("/sdapi/v1/progress").blockingHandler(this::progress, false);   // a cluster's queue reads PostgreSQL
         router.post("/sdapi/v1/interrupt").handler(this::interrupt);
         router.post("/sdapi/v1/skip").handler(this::skip);
         router.get("/sdapi/v1/samplers").handler(this::samplers);

@@ -72,7 +72,7 @@ final class EventStreams {
         });
         consumer.completion().compose(ready -> services.vertx().executeBlocking(() -> {
                     services.queue().watch(id);
-                    return services.queue().find(id);
+                    return services.queue().find(id).map(this::snapshot);   // off the event loop: a cluster's queue reads PostgreSQL
                 }))
                 .onFailure(ctx::fail)
                 .onSuccess(found -> {
@@ -93,7 +93,7 @@ final class EventStreams {
                     });
                     response.closeHandler(v -> stop(consumer, heartbeat));
                     response.endHandler(v -> stop(consumer, heartbeat));
-                    writeSse(response, snapshot(found.get()));
+                    writeSse(response, found.get());
                     snapshotSent[0] = true;
                     for (JsonNode envelope : early) {
                         writeSse(response, envelope);
