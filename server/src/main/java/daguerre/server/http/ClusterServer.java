@@ -168,6 +168,9 @@ public final class ClusterServer implements AutoCloseable {
                 log.job(event.path("job_id").asText(), name);
             }
         });
+        if (queue != null) {
+            queue.start(LOCAL_EVENTS);
+        }
         http = DaguerreServer.listen(vertx, config, router(vertx), log);
     }
 
@@ -217,7 +220,6 @@ public final class ClusterServer implements AutoCloseable {
     /** An api node's router: the one process's routes over the cluster's services, and this node's monitoring; a worker's: monitoring only. */
     private Router router(Vertx vertx) {
         if (options.role().runsHttpApi()) {
-            queue.start(LOCAL_EVENTS);
             RuntimeOptions runtime = new RuntimeOptions(database.settings(), models);
             GenerationRequests requests = new GenerationRequests(models, config.limits(), () -> {
                 try {
