@@ -49,6 +49,10 @@ public final class ClusterFlags {
     @Option(names = "--images", paramLabel = "DIR", description = "Images folder every node mounts (default DATA/images).")
     Path images;
 
+    @Option(names = "--lease-seconds", paramLabel = "SECONDS",
+            description = "How long a worker holds a job without renewing its lease (renewed every third of it); default 10.")
+    Integer leaseSeconds;
+
     /** The options from these flags and {@code settings} (environment, config file), over {@link ClusterOptions#SINGLE}. */
     public ClusterOptions resolve(Settings settings) {
         ClusterOptions d = ClusterOptions.SINGLE;
@@ -72,7 +76,8 @@ public final class ClusterFlags {
                 settings.string("database", database, null),
                 settings.string("database-user", databaseUser, null),
                 settings.string("database-password", databasePassword, null),
-                imagesValue == null ? null : Path.of(imagesValue));
+                imagesValue == null ? null : Path.of(imagesValue),
+                settings.integer("lease-seconds", leaseSeconds, d.leaseSeconds(), 1, ClusterOptions.MAX_LEASE_SECONDS));
         String problem = options.problem();
         if (problem != null) {
             throw new IllegalArgumentException(problem);

@@ -2,6 +2,12 @@ package daguerre.server.cluster;
 
 import daguerre.diffusion.pipeline.PngText;
 import daguerre.server.gallery.Gallery;
+import daguerre.server.gallery.ImageCursor;
+import daguerre.server.gallery.ImageEntry;
+import daguerre.server.gallery.ImageGallery;
+import daguerre.server.gallery.ImagePage;
+import daguerre.server.gallery.ImageQuery;
+import daguerre.server.gallery.Thumbnails;
 import daguerre.server.jobs.EngineResult;
 import daguerre.server.jobs.GenerationParams;
 import daguerre.server.jobs.GenerationRequests;
@@ -27,16 +33,24 @@ import java.util.Optional;
  * job's images whole to hidden staging files of its own lease ({@link #stage}); the transaction
  * that completes the job, once it confirmed the lease, renames them into place and inserts their
  * rows ({@link Staged#commit}). A worker that lost the job deletes its staging files instead, so
- * a late result never replaces or adds a file.
+ * a late result never replaces or adds a file. The api nodes search and serve it as the one
+ * process does its SQLite gallery (prompt search with PostgreSQL's full-text search, the
+ * {@code simple} configuration: words lower-cased, not stemmed, all required); thumbnails are made
+ * once, by whichever api node is asked first, in the hidden {@code .thumbnails} folder of the images folder.
  */
-public final class ClusterGallery {
+public final class ClusterGallery implements ImageGallery {
+
+    private static final String COLUMNS = "seq, id, job_id, prompt, negative_prompt, model, sampler, seed, steps, guidance_scale,"
+            + " width, height, created_at, favorite, infotext, request";
 
     private final PgDatabase database;
     private final Path imagesDir;
+    private final Path thumbnailsDir;
 
     public ClusterGallery(PgDatabase database, Path imagesDir) throws IOException {
         this.database = database;
         this.imagesDir = imagesDir;
+        this.thumbnailsDir = imagesDir.resolve(".thumbnails");
         Files.createDirectories(imagesDir);
     }
 
@@ -48,25 +62,35 @@ public final class ClusterGallery {
     private record StagedImage(String id, Path staging, Path file, GenerationParams params, String request, EngineResult.Image image,
             int width, int height) {}
 
-    /** A job's images written to staging files, waiting for the transaction that completes the job. */
+    /**
+     * A job's images written to staging files, waiting for the transaction that completes the job;
+     * or, for a job whose images are not saved to the gallery, the images kept for its client.
+     */
     public final class Staged {
 
         private final List<StagedImage> images;
         private final String jobId;
         private final String worker;
+        private final EngineResult unsaved;
 
-        private Staged(String jobId, String worker, List<StagedImage> images) {
+        private Staged(String jobId, String worker, List<StagedImage> images, EngineResult unsaved) {
             this.jobId = jobId;
             this.worker = worker;
             this.images = images;
+            this.unsaved = unsaved;
         }
 
+        /** The gallery ids of the images (none when they are not saved to the gallery). */
         public List<String> ids() {
             return images.stream().map(StagedImage::id).toList();
         }
 
-        /** Inside the completing transaction: moves the files into place and inserts their rows. */
+        /** Inside the completing transaction: moves the files into place and inserts their rows, or keeps the unsaved images. */
         public void commit(Connection c) throws SQLException {
+            if (unsaved != null) {
+                PgJobs.storeResults(c, jobId, unsaved);
+                return;
+            }
             try {
                 for (StagedImage image : images) {
                     Files.move(image.staging(), image.file(), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
@@ -137,13 +161,92 @@ public final class ClusterGallery {
                 images.add(new StagedImage(id, staging, file, params, request, image, header.getInt(16), header.getInt(20)));
             }
         } catch (IOException | RuntimeException e) {
-            new Staged(jobId, worker, images).discard();
+            new Staged(jobId, worker, images, null).discard();
             throw e;
         }
-        return new Staged(jobId, worker, images);
+        return new Staged(jobId, worker, images, null);
+    }
+
+    /** The images of a job not saved to the gallery: kept in the database, in the completing transaction, for its client. */
+    public Staged unsaved(String jobId, EngineResult result) {
+        return new Staged(jobId, null, List.of(), result);
+    }
+
+    @Override
+    public ImagePage list(ImageQuery query) throws SQLException {
+        StringBuilder sql = new StringBuilder("SELECT " + COLUMNS + " FROM images WHERE TRUE");
+        List<Object> args = new ArrayList<>();
+        String words = query.text() == null ? "" : query.text().replaceAll("\\p{Cntrl}", " ").strip();
+        if (!words.isEmpty()) {
+            sql.append(" AND to_tsvector('simple', prompt || ' ' || negative_prompt) @@ plainto_tsquery('simple', ?)");
+            args.add(words);
+        }
+        if (query.favorite() != null) {
+            sql.append(" AND favorite = ?");
+            args.add(query.favorite());
+        }
+        if (query.model() != null) {
+            sql.append(" AND model = ?");
+            args.add(query.model());
+        }
+        if (query.sampler() != null) {
+            sql.append(" AND sampler = ?");
+            args.add(query.sampler());
+        }
+        if (query.from() != null) {
+            sql.append(" AND created_at >= ?");
+            args.add(query.from());
+        }
+        if (query.to() != null) {
+            sql.append(" AND created_at < ?");
+            args.add(query.to());
+        }
+        if (query.cursor() != null) {
+            sql.append(" AND seq < ?");
+            args.add(ImageCursor.decode(query.cursor()));
+        }
+        sql.append(" ORDER BY seq DESC LIMIT ?");
+        args.add(query.limit() + 1);
+        return database.call(c -> {
+            try (PreparedStatement s = c.prepareStatement(sql.toString())) {
+                for (int i = 0; i < args.size(); i++) {
+                    s.setObject(i + 1, args.get(i));
+                }
+                List<ImageEntry> items = new ArrayList<>();
+                long lastSeq = 0;
+                boolean more = false;
+                try (ResultSet rows = s.executeQuery()) {
+                    while (rows.next()) {
+                        if (items.size() == query.limit()) {
+                            more = true;
+                            break;
+                        }
+                        lastSeq = rows.getLong("seq");
+                        items.add(read(rows));
+                    }
+                }
+                return new ImagePage(items, more ? ImageCursor.encode(lastSeq) : null);
+            }
+        });
+    }
+
+    @Override
+    public Optional<ImageEntry> find(String id) throws SQLException {
+        if (!Ids.isValid(id)) {
+            return Optional.empty();
+        }
+        return database.call(c -> {
+            try (PreparedStatement s = c.prepareStatement("SELECT " + COLUMNS + " FROM images WHERE id = ?")) {
+                s.setString(1, id);
+                try (ResultSet rows = s.executeQuery()) {
+                    return rows.next() ? Optional.of(read(rows)) : Optional.empty();
+                }
+            }
+        });
     }
 
     /** The PNG file of an indexed image, if any. */
+    @Override
     public Optional<Path> file(String id) throws SQLException {
         if (!Ids.isValid(id)) {
             return Optional.empty();
@@ -159,7 +262,69 @@ public final class ClusterGallery {
         return Optional.ofNullable(relative).map(imagesDir::resolve).filter(Files::isRegularFile);
     }
 
+    @Override
+    public Optional<byte[]> png(String id) throws SQLException, IOException {
+        Optional<Path> file = file(id);
+        return file.isEmpty() ? Optional.empty() : Optional.of(Files.readAllBytes(file.get()));
+    }
+
+    @Override
+    public Optional<Path> thumbnail(String id) throws SQLException, IOException {
+        Optional<Path> source = file(id);
+        if (source.isEmpty()) {
+            return Optional.empty();
+        }
+        return Optional.of(Thumbnails.ensure(source.get(), thumbnailFile(id)));
+    }
+
+    @Override
+    public boolean setFavorite(String id, boolean favorite) throws SQLException {
+        if (!Ids.isValid(id)) {
+            return false;
+        }
+        return database.call(c -> {
+            try (PreparedStatement s = c.prepareStatement("UPDATE images SET favorite = ? WHERE id = ?")) {
+                s.setBoolean(1, favorite);
+                s.setString(2, id);
+                return s.executeUpdate() == 1;
+            }
+        });
+    }
+
+    @Override
+    public boolean delete(String id) throws SQLException, IOException {
+        if (!Ids.isValid(id)) {
+            return false;
+        }
+        String relative = database.call(c -> {
+            try (PreparedStatement s = c.prepareStatement("DELETE FROM images WHERE id = ? RETURNING file")) {
+                s.setString(1, id);
+                try (ResultSet rows = s.executeQuery()) {
+                    return rows.next() ? rows.getString(1) : null;
+                }
+            }
+        });
+        if (relative == null) {
+            return false;
+        }
+        Files.deleteIfExists(imagesDir.resolve(relative));
+        Files.deleteIfExists(thumbnailFile(id));
+        return true;
+    }
+
+    private Path thumbnailFile(String id) {
+        return thumbnailsDir.resolve(id.substring(0, 2)).resolve(id + ".png");
+    }
+
+    private static ImageEntry read(ResultSet rows) throws SQLException {
+        return new ImageEntry(rows.getString("id"), rows.getString("job_id"), rows.getString("prompt"),
+                rows.getString("negative_prompt"), rows.getString("model"), rows.getString("sampler"), rows.getLong("seed"),
+                rows.getInt("steps"), rows.getDouble("guidance_scale"), rows.getInt("width"), rows.getInt("height"),
+                rows.getLong("created_at"), rows.getBoolean("favorite"), rows.getString("infotext"), rows.getString("request"));
+    }
+
     /** Images in the index. */
+    @Override
     public long count() throws SQLException {
         return database.call(c -> {
             try (PreparedStatement s = c.prepareStatement("SELECT COUNT(*) FROM images"); ResultSet rows = s.executeQuery()) {

@@ -21,7 +21,7 @@ import java.util.function.Supplier;
  * This node's place in the cluster: Vert.x clustered over Hazelcast (TCP/IP join to the given
  * members only; multicast and cloud discovery off), and what every node tells the others. Each
  * node publishes a heartbeat on {@link #NODES_ADDRESS} every second ({@code node}, {@code role},
- * {@code models}, {@code running}); a node is live while Hazelcast counts it a member and its
+ * {@code models}, {@code running}, and a worker's {@code slots} and measured {@code ms_per_unit}); a node is live while Hazelcast counts it a member and its
  * last heartbeat is at most {@link #STALE_MILLIS} old.
  */
 public final class ClusterMembership implements AutoCloseable {
@@ -32,6 +32,8 @@ public final class ClusterMembership implements AutoCloseable {
     public static final String NODES_ADDRESS = "daguerre.cluster.nodes";
     /** Cancel requests for running jobs: {@code {job_id}}, published to every worker. */
     public static final String CANCEL_ADDRESS = "daguerre.cluster.cancel";
+    /** Requests that a running job finish early with its images as they stand (A1111's interrupt and skip): {@code {job_id}}. */
+    public static final String FINISH_EARLY_ADDRESS = "daguerre.cluster.finish-early";
     /** A job was queued: workers waiting for work look at once instead of at their next poll. */
     public static final String QUEUED_ADDRESS = "daguerre.cluster.queued";
     static final long HEARTBEAT_MILLIS = 1000;
@@ -100,6 +102,16 @@ public final class ClusterMembership implements AutoCloseable {
 
     public Vertx vertx() {
         return vertx;
+    }
+
+    /** Publishes a job event to every node: {@code {job_id, event, data}}, with the {@code worker} that runs it when not null. */
+    public void publishJobEvent(String jobId, String event, ObjectNode data, String worker) {
+        ObjectNode envelope = JSON.createObjectNode().put("job_id", jobId).put("event", event);
+        if (worker != null) {
+            envelope.put("worker", worker);
+        }
+        envelope.set("data", data);
+        vertx.eventBus().publish(EVENTS_ADDRESS, envelope.toString());
     }
 
     /** This node's id: its Hazelcast member id, which the log prints at start. */

@@ -21,6 +21,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.function.BooleanSupplier;
 
 /**
@@ -120,6 +121,26 @@ public final class ClusterModels implements ImageEngine {
         List<ModelDescriptor> known = models;
         return known.stream().map(ModelDescriptor::id).filter(served).findFirst()
                 .orElse(known.isEmpty() ? "none" : known.get(0).id());
+    }
+
+    /** A model registered since the last {@link #refresh()} (a worker that just started) is found: the models are read again first. */
+    @Override
+    public Optional<ModelDescriptor> findModel(String modelId) {
+        Optional<ModelDescriptor> known = ImageEngine.super.findModel(modelId);
+        if (known.isPresent()) {
+            return known;
+        }
+        try {
+            refresh();
+        } catch (SQLException e) {
+            throw new RequestException(503, "database_unavailable", "the model registry is unavailable: " + e.getMessage(), null);
+        }
+        return ImageEngine.super.findModel(modelId);
+    }
+
+    @Override
+    public boolean serves(String modelId) {
+        return served.test(modelId);
     }
 
     @Override

@@ -19,9 +19,11 @@ import java.util.List;
  * @param databaseUser the database user, or null
  * @param databasePassword the database password, or null
  * @param images the shared images folder every node mounts (needed with a cluster), or null for {@code DATA/images}
+ * @param leaseSeconds how long a worker's claim holds a job without renewal (renewed every third of it); a worker
+ *                     that cannot renew for longer loses the job, which runs elsewhere
  */
 public record ClusterOptions(Role role, boolean clustered, String host, int port, List<String> members, String name,
-        String databaseUrl, String databaseUser, String databasePassword, Path images) {
+        String databaseUrl, String databaseUser, String databasePassword, Path images, int leaseSeconds) {
 
     /** What a process of the cluster does. */
     public enum Role {
@@ -56,8 +58,11 @@ public record ClusterOptions(Role role, boolean clustered, String host, int port
 
     public static final int DEFAULT_PORT = 5701;
     public static final String DEFAULT_NAME = "daguerre";
+    public static final int DEFAULT_LEASE_SECONDS = 10;
+    /** The longest lease: a worker lost for longer than this holds its job for as long. */
+    public static final int MAX_LEASE_SECONDS = 3600;
     public static final ClusterOptions SINGLE = new ClusterOptions(Role.ALL, false, "127.0.0.1", DEFAULT_PORT, List.of(),
-            DEFAULT_NAME, null, null, null, null);
+            DEFAULT_NAME, null, null, null, null, DEFAULT_LEASE_SECONDS);
 
     public ClusterOptions {
         members = List.copyOf(members);
@@ -96,6 +101,12 @@ public record ClusterOptions(Role role, boolean clustered, String host, int port
             if (!member.matches("[^:\\s]+:\\d{1,5}")) {
                 return "--cluster-members takes HOST:PORT,...; got " + member;
             }
+        }
+        if (!clustered && leaseSeconds != DEFAULT_LEASE_SECONDS) {
+            return "--lease-seconds needs --cluster (it is how long a worker of the shared queue holds a job)";
+        }
+        if (leaseSeconds < 1 || leaseSeconds > MAX_LEASE_SECONDS) {
+            return "--lease-seconds takes whole seconds from 1 to " + MAX_LEASE_SECONDS + "; got " + leaseSeconds;
         }
         if (port < 1 || port > 65535) {
             return "--cluster-port takes a TCP port from 1 to 65535; got " + port;

@@ -25,27 +25,30 @@ import org.slf4j.LoggerFactory;
 
 /**
  * A worker node's job runner: threads (one per job the engine runs at once, so that step-level
- * batching stays within this worker) that claim jobs from the shared queue with a lease, run them
- * on the engine, renew the lease every {@link #RENEW_MILLIS} while they run, publish progress,
- * previews and the end on the clustered event bus, and complete the job in the transaction that
- * indexes its images. A cancel arrives on the bus (or, should that message be lost, at the next
- * renewal); a lost lease stops the job and discards what it made.
+ * batching stays within this worker) that claim jobs from the shared queue with a lease
+ * ({@code --lease-seconds}), run them on the engine, renew the lease every third of it while they
+ * run, publish progress (with an ETA from this worker's measured step times), previews and the end
+ * on the clustered event bus, and complete the job in the transaction that indexes its images (or,
+ * for a job whose images are not saved to the gallery, keeps them for the waiting client). A
+ * cancel arrives on the bus (or, should that message be lost, at the next renewal); a lost lease
+ * stops the job and discards what it made.
  */
 public final class ClusterWorker implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(ClusterWorker.class);
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final SecureRandom RANDOM = new SecureRandom();
-    /** How long a claim holds a job without renewal. */
-    public static final long LEASE_MILLIS = 10_000;
-    static final long RENEW_MILLIS = 2_000;
     private static final long POLL_MILLIS = 500;
+    /** Pixels of a 512x512 image: the unit of work is one step on one such image. */
+    private static final double UNIT_PIXELS = 512.0 * 512.0;
+    private static final double SPEED_SMOOTHING = 0.2;
 
     private final ClusterMembership cluster;
     private final PgJobs jobs;
     private final ClusterGallery gallery;
     private final ImageEngine engine;
     private final int previewEvery;
+    private final long leaseMillis;
     private final List<String> models;
     private final List<Thread> threads = new java.util.ArrayList<>();
     private final Map<String, Running> running = new ConcurrentHashMap<>();
@@ -56,6 +59,8 @@ public final class ClusterWorker implements AutoCloseable {
     });
     private final Object wake = new Object();
     private final AtomicInteger finished = new AtomicInteger();
+    /** Smoothed milliseconds per unit of work ({@link #units}) over this worker's steps; NaN before the first. */
+    private double msPerUnit = Double.NaN;
     private volatile boolean stopping;
 
     /** A job this worker runs. */
@@ -64,7 +69,10 @@ public final class ClusterWorker implements AutoCloseable {
         final String token;
         volatile int step;
         volatile boolean cancel;
+        volatile boolean finishEarly;
         volatile boolean lost;
+        /** This job's smoothed milliseconds per step, NaN before its first. */
+        double msPerStep = Double.NaN;
 
         Running(String id, String token) {
             this.id = id;
@@ -72,17 +80,28 @@ public final class ClusterWorker implements AutoCloseable {
         }
     }
 
-    public ClusterWorker(ClusterMembership cluster, PgJobs jobs, ClusterGallery gallery, ImageEngine engine, int previewEvery) {
+    /**
+     * @param leaseMillis how long a claim holds a job without renewal; renewed every third of it
+     */
+    public ClusterWorker(ClusterMembership cluster, PgJobs jobs, ClusterGallery gallery, ImageEngine engine, int previewEvery,
+            long leaseMillis) {
         this.cluster = cluster;
         this.jobs = jobs;
         this.gallery = gallery;
         this.engine = engine;
         this.previewEvery = previewEvery;
+        this.leaseMillis = leaseMillis;
         this.models = engine.models().stream().map(ModelDescriptor::id).toList();
         cluster.vertx().eventBus().<String>consumer(ClusterMembership.CANCEL_ADDRESS, message -> {
             Running job = running.get(ClusterMembership.parse(message.body()).path("job_id").asText());
             if (job != null) {
                 job.cancel = true;
+            }
+        });
+        cluster.vertx().eventBus().<String>consumer(ClusterMembership.FINISH_EARLY_ADDRESS, message -> {
+            Running job = running.get(ClusterMembership.parse(message.body()).path("job_id").asText());
+            if (job != null) {
+                job.finishEarly = true;
             }
         });
         cluster.vertx().eventBus().<String>consumer(ClusterMembership.QUEUED_ADDRESS, message -> {
@@ -95,7 +114,8 @@ public final class ClusterWorker implements AutoCloseable {
             thread.setDaemon(true);
             threads.add(thread);
         }
-        renewals.scheduleWithFixedDelay(this::renewAll, RENEW_MILLIS, RENEW_MILLIS, TimeUnit.MILLISECONDS);
+        long renewMillis = Math.max(1, leaseMillis / 3);
+        renewals.scheduleWithFixedDelay(this::renewAll, renewMillis, renewMillis, TimeUnit.MILLISECONDS);
     }
 
     /** The model ids this worker serves. */
@@ -106,6 +126,21 @@ public final class ClusterWorker implements AutoCloseable {
     /** The ids of the jobs running here now. */
     public List<String> runningJobs() {
         return List.copyOf(running.keySet());
+    }
+
+    /** How many jobs this worker runs at once. */
+    public int slots() {
+        return threads.size();
+    }
+
+    /** This worker's measured milliseconds per step of one 512x512 image, smoothed; NaN before its first step. */
+    public synchronized double msPerUnit() {
+        return msPerUnit;
+    }
+
+    /** The work of one step of a job, in steps of one 512x512 image (the unit of {@link #msPerUnit()}). */
+    public static double units(GenerationParams params) {
+        return params.n() * (double) params.width() * params.height() / UNIT_PIXELS;
     }
 
     /** Jobs this worker ended since it started. */
@@ -123,7 +158,7 @@ public final class ClusterWorker implements AutoCloseable {
             Optional<PgJobs.ClusterJob> claimed;
             String token = token();
             try {
-                claimed = jobs.claim(cluster.nodeId(), models, lastModel, token, LEASE_MILLIS, System.currentTimeMillis());
+                claimed = jobs.claim(cluster.nodeId(), models, lastModel, token, leaseMillis, System.currentTimeMillis());
             } catch (SQLException | RuntimeException e) {
                 LOG.warn("cannot claim a job (the database may be restarting): {}", e.getMessage());
                 claimed = Optional.empty();
@@ -153,15 +188,19 @@ public final class ClusterWorker implements AutoCloseable {
         running.put(id, state);
         LOG.info("job {} claimed by worker {}", id, cluster.nodeId());
         publish(id, "running", JSON.createObjectNode().put("total", params.steps()));
+        long[] lastStep = {System.nanoTime()};
         StepListener listener = new StepListener() {
             @Override
             public void onStep(int step, int total, byte[] previewPng) {
+                long now = System.nanoTime();
                 state.step = step;
                 if (previewPng != null) {
                     publish(id, "preview", JSON.createObjectNode().put("step", step)
                             .put("png", Base64.getEncoder().encodeToString(previewPng)));
                 }
-                publish(id, "progress", JSON.createObjectNode().put("step", step).put("total", total));
+                long eta = stepDone(state, params, (now - lastStep[0]) / 1e6, total - step);
+                lastStep[0] = now;
+                publish(id, "progress", JSON.createObjectNode().put("step", step).put("total", total).put("eta_ms", eta));
             }
 
             @Override
@@ -177,8 +216,10 @@ public final class ClusterWorker implements AutoCloseable {
             } catch (SQLException e) {
                 LOG.warn("job {}: cannot read its cancel flag now ({}); the next renewal reads it", id, e.getMessage());
             }
-            EngineResult result = engine.generate(params, listener, () -> stopping || state.cancel || state.lost);
-            ClusterGallery.Staged staged = gallery.stage(id, cluster.nodeId(), token, params, result);
+            EngineResult result = engine.generate(params, listener, () -> stopping || state.cancel || state.lost,
+                    () -> state.finishEarly);
+            ClusterGallery.Staged staged = job.saveToGallery() ? gallery.stage(id, cluster.nodeId(), token, params, result)
+                    : gallery.unsaved(id, result);
             boolean completed;
             try {
                 completed = !state.lost && jobs.complete(id, token, JobState.SUCCEEDED, System.currentTimeMillis(), staged.ids(),
@@ -217,6 +258,17 @@ public final class ClusterWorker implements AutoCloseable {
         }
     }
 
+    /** Records a step's time for this worker's and the job's speed; returns the job's estimated milliseconds left. */
+    private synchronized long stepDone(Running job, GenerationParams params, double stepMillis, int stepsLeft) {
+        job.msPerStep = smoothed(job.msPerStep, stepMillis);
+        msPerUnit = smoothed(msPerUnit, stepMillis / units(params));
+        return Math.round(Math.max(0, stepsLeft) * job.msPerStep);
+    }
+
+    private static double smoothed(double average, double sample) {
+        return Double.isNaN(average) ? sample : average + SPEED_SMOOTHING * (sample - average);
+    }
+
     private void end(String id, String token, JobState state, String errorCode, String errorMessage) {
         try {
             if (jobs.complete(id, token, state, System.currentTimeMillis(), List.of(), errorCode, errorMessage, c -> {})) {
@@ -245,7 +297,7 @@ public final class ClusterWorker implements AutoCloseable {
     private void renewAll() {
         for (Running job : running.values()) {
             try {
-                PgJobs.Renewal renewal = jobs.renew(job.id, job.token, job.step, LEASE_MILLIS);
+                PgJobs.Renewal renewal = jobs.renew(job.id, job.token, job.step, leaseMillis);
                 if (renewal == PgJobs.Renewal.LOST) {
                     job.lost = true;
                 } else if (renewal == PgJobs.Renewal.CANCEL_REQUESTED) {
@@ -258,9 +310,7 @@ public final class ClusterWorker implements AutoCloseable {
     }
 
     private void publish(String jobId, String event, ObjectNode data) {
-        ObjectNode envelope = JSON.createObjectNode().put("job_id", jobId).put("event", event).put("worker", cluster.nodeId());
-        envelope.set("data", data);
-        cluster.vertx().eventBus().publish(ClusterMembership.EVENTS_ADDRESS, envelope.toString());
+        cluster.publishJobEvent(jobId, event, data, cluster.nodeId());
     }
 
     private static String token() {

@@ -1,5 +1,6 @@
 package daguerre.server.cluster;
 
+import daguerre.server.config.SettingsStore;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.PreparedStatement;
@@ -73,6 +74,25 @@ public final class PgDatabase implements AutoCloseable {
                 descriptor TEXT NOT NULL,
                 updated_at BIGINT NOT NULL
             );
+            """,
+            // the api nodes serve A1111, OpenAI and the gallery: images not saved to the gallery, watched jobs,
+            // shared runtime options, prompt search
+            """
+            ALTER TABLE jobs ADD COLUMN save_to_gallery BOOLEAN NOT NULL DEFAULT TRUE;
+            ALTER TABLE jobs ADD COLUMN watched BOOLEAN NOT NULL DEFAULT FALSE;
+            CREATE TABLE job_results (
+                job_id TEXT NOT NULL,
+                idx INTEGER NOT NULL,
+                png BYTEA NOT NULL,
+                seed BIGINT NOT NULL,
+                infotext TEXT NOT NULL,
+                PRIMARY KEY (job_id, idx)
+            );
+            CREATE TABLE settings (
+                key TEXT PRIMARY KEY,
+                value TEXT NOT NULL
+            );
+            CREATE INDEX images_by_text ON images USING GIN (to_tsvector('simple', prompt || ' ' || negative_prompt));
             """);
 
     private static final int POOL = 4;
@@ -190,6 +210,35 @@ public final class PgDatabase implements AutoCloseable {
         } finally {
             giveBack(c, healthy);
         }
+    }
+
+    /** The {@code settings} table: runtime options every node shares. */
+    public SettingsStore settings() {
+        return new SettingsStore() {
+            @Override
+            public String get(String key) throws SQLException {
+                return call(c -> {
+                    try (PreparedStatement s = c.prepareStatement("SELECT value FROM settings WHERE key = ?")) {
+                        s.setString(1, key);
+                        try (ResultSet rows = s.executeQuery()) {
+                            return rows.next() ? rows.getString(1) : null;
+                        }
+                    }
+                });
+            }
+
+            @Override
+            public void put(String key, String value) throws SQLException {
+                call(c -> {
+                    try (PreparedStatement s = c.prepareStatement("INSERT INTO settings (key, value) VALUES (?, ?)"
+                            + " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value")) {
+                        s.setString(1, key);
+                        s.setString(2, value);
+                        return s.executeUpdate();
+                    }
+                });
+            }
+        };
     }
 
     private Connection borrow() throws SQLException {

@@ -3,10 +3,12 @@ package daguerre.server.cluster;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import daguerre.server.jobs.EngineResult;
 import daguerre.server.jobs.GenerationParams;
 import daguerre.server.jobs.GenerationRequests;
 import daguerre.server.jobs.JobRecord;
 import daguerre.server.jobs.JobState;
+import daguerre.server.jobs.JobStore;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -28,7 +30,7 @@ public final class PgJobs {
 
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final String COLUMNS = "seq, id, state, request, init_image, created_at, started_at, finished_at, step, total,"
-            + " error_code, error_message, image_ids, requeued, worker, lease_token";
+            + " error_code, error_message, image_ids, requeued, worker, lease_token, save_to_gallery";
 
     private final PgDatabase database;
 
@@ -42,8 +44,10 @@ public final class PgJobs {
      * @param record the job as the single-process service stores it
      * @param worker the node id of the worker that runs or ran it, or null
      * @param leaseToken the token of its current lease, or null when no worker holds it
+     * @param saveToGallery whether its images go to the gallery; when not, its worker leaves them in {@code job_results}
+     *                      for the api node whose client waits ({@link #takeResults})
      */
-    public record ClusterJob(JobRecord record, String worker, String leaseToken) {
+    public record ClusterJob(JobRecord record, String worker, String leaseToken, boolean saveToGallery) {
 
         public String id() {
             return record.id();
@@ -60,18 +64,30 @@ public final class PgJobs {
         LOST
     }
 
-    /** Stores a new queued job. */
+    /** Stores a new queued job whose images go to the gallery. */
     public void insert(String id, GenerationParams params, long createdAt) throws SQLException {
-        database.call(c -> {
-            try (PreparedStatement s = c.prepareStatement(
-                    "INSERT INTO jobs (id, state, model, request, init_image, created_at, total) VALUES (?, 'queued', ?, ?, ?, ?, ?)")) {
-                s.setString(1, id);
-                s.setString(2, params.model());
-                s.setString(3, GenerationRequests.toStoredJson(params).toString());
-                s.setBytes(4, params.initImage());
-                s.setLong(5, createdAt);
-                s.setInt(6, params.steps());
-                return s.executeUpdate();
+        insertAll(List.of(new NewJob(id, params)), createdAt, true);
+    }
+
+    /** A job to insert. */
+    public record NewJob(String id, GenerationParams params) {}
+
+    /** Stores new queued jobs, all or none. */
+    public void insertAll(List<NewJob> newJobs, long createdAt, boolean saveToGallery) throws SQLException {
+        database.transaction(c -> {
+            try (PreparedStatement s = c.prepareStatement("INSERT INTO jobs (id, state, model, request, init_image, created_at, total,"
+                    + " save_to_gallery) VALUES (?, 'queued', ?, ?, ?, ?, ?, ?)")) {
+                for (NewJob job : newJobs) {
+                    s.setString(1, job.id());
+                    s.setString(2, job.params().model());
+                    s.setString(3, GenerationRequests.toStoredJson(job.params()).toString());
+                    s.setBytes(4, job.params().initImage());
+                    s.setLong(5, createdAt);
+                    s.setInt(6, job.params().steps());
+                    s.setBoolean(7, saveToGallery);
+                    s.addBatch();
+                }
+                return s.executeBatch();
             }
         });
     }
@@ -271,6 +287,73 @@ public final class PgJobs {
         });
     }
 
+    /** Notes that a client watches an active job through the native API (so that an A1111 or OpenAI client's leaving does not cancel it). */
+    public void watch(String id) throws SQLException {
+        database.call(c -> {
+            try (PreparedStatement s = c.prepareStatement(
+                    "UPDATE jobs SET watched = TRUE WHERE id = ? AND NOT watched AND state IN ('queued', 'running')")) {
+                s.setString(1, id);
+                return s.executeUpdate();
+            }
+        });
+    }
+
+    /** Whether a client watches the job ({@link #watch}). */
+    public boolean watched(String id) throws SQLException {
+        return database.call(c -> {
+            try (PreparedStatement s = c.prepareStatement("SELECT watched FROM jobs WHERE id = ?")) {
+                s.setString(1, id);
+                try (ResultSet rows = s.executeQuery()) {
+                    return rows.next() && rows.getBoolean(1);
+                }
+            }
+        });
+    }
+
+    /** Inside the completing transaction: the images of a job not saved to the gallery, for the client that waits. */
+    public static void storeResults(Connection c, String id, EngineResult result) throws SQLException {
+        try (PreparedStatement s = c.prepareStatement("INSERT INTO job_results (job_id, idx, png, seed, infotext) VALUES (?, ?, ?, ?, ?)"
+                + " ON CONFLICT DO NOTHING")) {
+            for (int i = 0; i < result.images().size(); i++) {
+                EngineResult.Image image = result.images().get(i);
+                s.setString(1, id);
+                s.setInt(2, i);
+                s.setBytes(3, image.png());
+                s.setLong(4, image.seed());
+                s.setString(5, image.infotext());
+                s.addBatch();
+            }
+            s.executeBatch();
+        }
+    }
+
+    /** The images {@link #storeResults} kept for a job, removed from the database (they are handed out once). */
+    public EngineResult takeResults(String id) throws SQLException {
+        return database.call(c -> {
+            java.util.SortedMap<Integer, EngineResult.Image> images = new java.util.TreeMap<>();
+            try (PreparedStatement s = c.prepareStatement("DELETE FROM job_results WHERE job_id = ? RETURNING idx, png, seed, infotext")) {
+                s.setString(1, id);
+                try (ResultSet rows = s.executeQuery()) {
+                    while (rows.next()) {
+                        images.put(rows.getInt(1), new EngineResult.Image(rows.getBytes(2), rows.getLong(3), rows.getString(4)));
+                    }
+                }
+            }
+            return new EngineResult(List.copyOf(images.values()));
+        });
+    }
+
+    /** Deletes kept images of jobs finished before {@code before} whose client never took them (its api node went away). */
+    public int deleteUntakenResults(long before) throws SQLException {
+        return database.call(c -> {
+            try (PreparedStatement s = c.prepareStatement("DELETE FROM job_results r USING jobs j WHERE j.id = r.job_id"
+                    + " AND j.finished_at < ?")) {
+                s.setLong(1, before);
+                return s.executeUpdate();
+            }
+        });
+    }
+
     /** Whether a client asked to cancel the job. */
     public boolean cancelRequested(String id) throws SQLException {
         return database.call(c -> {
@@ -325,6 +408,30 @@ public final class PgJobs {
                 + " ORDER BY seq DESC LIMIT " + limit));
     }
 
+    /** As {@link JobStore#recentPrompts}, over the shared queue's jobs. */
+    public List<JobStore.PromptUse> recentPrompts(String contains, int limit) throws SQLException {
+        return database.call(c -> {
+            try (PreparedStatement s = c.prepareStatement("""
+                    SELECT prompt, negative, MAX(created_at) FROM (
+                        SELECT seq, created_at, request::jsonb ->> 'prompt' AS prompt,
+                               COALESCE(request::jsonb ->> 'negative_prompt', '') AS negative
+                        FROM jobs ORDER BY seq DESC LIMIT ?) newest
+                    WHERE strpos(lower(prompt), lower(?)) > 0
+                    GROUP BY prompt, negative ORDER BY MAX(seq) DESC LIMIT ?""")) {
+                s.setInt(1, JobStore.PROMPT_HISTORY_JOBS);
+                s.setString(2, contains == null ? "" : contains);
+                s.setInt(3, limit);
+                List<JobStore.PromptUse> prompts = new ArrayList<>();
+                try (ResultSet rows = s.executeQuery()) {
+                    while (rows.next()) {
+                        prompts.add(new JobStore.PromptUse(rows.getString(1), rows.getString(2), rows.getLong(3)));
+                    }
+                }
+                return prompts;
+            }
+        });
+    }
+
     /** Job counts by state. */
     public Map<JobState, Long> countByState() throws SQLException {
         return database.call(c -> {
@@ -365,7 +472,7 @@ public final class PgJobs {
                     rows.getLong("created_at"), nullableLong(rows, "started_at"), nullableLong(rows, "finished_at"),
                     rows.getInt("step"), rows.getInt("total"), rows.getString("error_code"), rows.getString("error_message"),
                     imageIds, rows.getInt("requeued"));
-            return new ClusterJob(record, rows.getString("worker"), rows.getString("lease_token"));
+            return new ClusterJob(record, rows.getString("worker"), rows.getString("lease_token"), rows.getBoolean("save_to_gallery"));
         } catch (JsonProcessingException e) {
             throw new SQLException("job " + rows.getString("id") + " has an unreadable request: " + e.getMessage(), e);
         }

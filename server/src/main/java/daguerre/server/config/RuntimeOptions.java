@@ -1,37 +1,32 @@
 package daguerre.server.config;
 
-import daguerre.server.jobs.Database;
 import daguerre.server.jobs.ImageEngine;
-import java.sql.PreparedStatement;
-import java.sql.ResultSet;
 import java.sql.SQLException;
 
 /**
  * Settings clients may change while the service runs (A1111's {@code /sdapi/v1/options}),
- * kept in the {@code settings} table: for now the model used when a request names none.
+ * kept in a {@link SettingsStore}: for now the model used when a request names none.
  */
 public final class RuntimeOptions {
 
     private static final String DEFAULT_MODEL = "default_model";
 
-    private final Database database;
+    private final SettingsStore store;
     private final ImageEngine engine;
 
-    public RuntimeOptions(Database database, ImageEngine engine) {
-        this.database = database;
+    public RuntimeOptions(SettingsStore store, ImageEngine engine) {
+        this.store = store;
         this.engine = engine;
+    }
+
+    /** The store the options live in (A1111's other options are kept there too in a cluster). */
+    public SettingsStore store() {
+        return store;
     }
 
     /** The model used when a request names none: the stored choice while the engine still has it, else the engine's default. */
     public String defaultModel() throws SQLException {
-        String stored = database.call(c -> {
-            try (PreparedStatement s = c.prepareStatement("SELECT value FROM settings WHERE key = ?")) {
-                s.setString(1, DEFAULT_MODEL);
-                try (ResultSet rows = s.executeQuery()) {
-                    return rows.next() ? rows.getString(1) : null;
-                }
-            }
-        });
+        String stored = store.get(DEFAULT_MODEL);
         if (stored != null && engine.models().stream().anyMatch(m -> m.id().equals(stored))) {
             return stored;
         }
@@ -40,13 +35,6 @@ public final class RuntimeOptions {
 
     /** Makes {@code modelId} the default model (the caller checked it exists). */
     public void setDefaultModel(String modelId) throws SQLException {
-        database.call(c -> {
-            try (PreparedStatement s = c.prepareStatement("INSERT INTO settings (key, value) VALUES (?, ?) "
-                    + "ON CONFLICT(key) DO UPDATE SET value = excluded.value")) {
-                s.setString(1, DEFAULT_MODEL);
-                s.setString(2, modelId);
-                return s.executeUpdate();
-            }
-        });
+        store.put(DEFAULT_MODEL, modelId);
     }
 }

@@ -56,7 +56,7 @@ public final class ServiceCore implements AutoCloseable {
         this.queue = new JobQueue(jobs, events, config.limits(), config.dataDir(), config.minFreeDiskBytes());
         this.restored = queue.restore();
         this.gallery = new Gallery(database, config.dataDir());
-        this.options = new RuntimeOptions(database, engine);
+        this.options = new RuntimeOptions(SettingsStore.of(database), engine);
         this.requests = new GenerationRequests(engine, config.limits(), this::defaultModel);
         this.batchStore = new BatchStore(database);
         this.batches = new BatchService(engine, requests, queue, batchStore);

@@ -6,29 +6,22 @@ import daguerre.server.jobs.Database;
 import daguerre.server.jobs.EngineResult;
 import daguerre.server.jobs.GenerationParams;
 import daguerre.server.jobs.Ids;
-import daguerre.server.jobs.RequestException;
-import java.awt.image.BufferedImage;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.util.ArrayList;
-import java.util.Base64;
 import java.util.List;
 import java.util.Optional;
-import javax.imageio.ImageIO;
-import org.imgscalr.Scalr;
 
 /**
  * The image gallery: PNG files under {@code images/} in the data directory, written atomically
  * (temporary file, then rename), indexed in the {@code images} table with full-text search on
  * prompts. Files are found from the id through the index, never from a path a client gave.
  */
-public final class Gallery {
+public final class Gallery implements ImageGallery {
 
     /** The PNG text chunk holding the full native request as JSON. */
     public static final String REQUEST_CHUNK = "daguerre";
@@ -236,16 +229,7 @@ public final class Gallery {
         if (source.isEmpty()) {
             return Optional.empty();
         }
-        Path thumbnail = thumbnailsDir.resolve(id + ".png");
-        if (!Files.isRegularFile(thumbnail)) {
-            BufferedImage image = ImageIO.read(source.get().toFile());
-            BufferedImage small = Math.max(image.getWidth(), image.getHeight()) <= THUMBNAIL_SIZE ? image
-                    : Scalr.resize(image, Scalr.Method.QUALITY, Scalr.Mode.AUTOMATIC, THUMBNAIL_SIZE);
-            ByteArrayOutputStream png = new ByteArrayOutputStream();
-            ImageIO.write(small, "png", png);
-            AtomicFiles.write(thumbnail, png.toByteArray());
-        }
-        return Optional.of(thumbnail);
+        return Optional.of(Thumbnails.ensure(source.get(), thumbnailsDir.resolve(id + ".png")));
     }
 
     /** Marks or unmarks an image as a favourite; false when there is no such image. */
@@ -328,19 +312,11 @@ public final class Gallery {
     }
 
     private static String encodeCursor(long seq) {
-        return Base64.getUrlEncoder().withoutPadding().encodeToString(("s" + seq).getBytes(StandardCharsets.US_ASCII));
+        return ImageCursor.encode(seq);
     }
 
     private static long decodeCursor(String cursor) {
-        try {
-            String text = new String(Base64.getUrlDecoder().decode(cursor), StandardCharsets.US_ASCII);
-            if (!text.startsWith("s")) {
-                throw new IllegalArgumentException();
-            }
-            return Long.parseLong(text.substring(1));
-        } catch (IllegalArgumentException e) {
-            throw RequestException.invalid("cursor", "cursor is not a cursor this service returned");
-        }
+        return ImageCursor.decode(cursor);
     }
 
     private static ImageEntry read(ResultSet rows) throws SQLException {

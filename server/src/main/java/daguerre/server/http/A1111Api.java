@@ -11,11 +11,11 @@ import daguerre.diffusion.pipeline.Upscaler;
 import daguerre.diffusion.pipeline.Upscalers;
 import daguerre.diffusion.pipeline.PngText;
 import daguerre.server.gallery.Gallery;
-import daguerre.server.jobs.ActiveJob;
 import daguerre.server.jobs.EmbeddingDescriptor;
 import daguerre.server.jobs.GenerationParams;
 import daguerre.server.jobs.LoraDescriptor;
 import daguerre.server.jobs.GenerationRequests;
+import daguerre.server.jobs.JobHandle;
 import daguerre.server.jobs.JobRecord;
 import daguerre.server.jobs.JobState;
 import daguerre.server.jobs.ModelDescriptor;
@@ -91,13 +91,13 @@ final class A1111Api {
 
     A1111Api(Services services) {
         this.services = services;
-        this.options = A1111Options.load(services.config().dataDir());
+        this.options = services.a1111Options();
     }
 
     void mount(Router router) {
         router.post("/sdapi/v1/txt2img").blockingHandler(ctx -> generate(ctx, false), false);
         router.post("/sdapi/v1/img2img").blockingHandler(ctx -> generate(ctx, true), false);
-        router.get("/sdapi/v1/progress").handler(this::progress);
+        router.get("/sdapi/v1/progress").blockingHandler(this::progress, false);   // a cluster's queue reads PostgreSQL
         router.post("/sdapi/v1/interrupt").handler(this::interrupt);
         router.post("/sdapi/v1/skip").handler(this::skip);
         router.get("/sdapi/v1/samplers").handler(this::samplers);
@@ -161,7 +161,7 @@ final class A1111Api {
         final boolean saveImages;
         final List<Finished> finished = new ArrayList<>();
         final AtomicBoolean interrupted = new AtomicBoolean();
-        volatile ActiveJob current;
+        volatile JobHandle current;
 
         Task(List<GenerationParams> batches, boolean saveImages) {
             this.batches = batches;
@@ -203,7 +203,7 @@ final class A1111Api {
             batches.add(first.withSeed(first.seed() + (long) i * first.n()));
         }
         Task task = new Task(batches, saveImages);
-        ActiveJob job = services.queue().submitAll(List.of(batches.get(0)), saveImages).get(0);
+        JobHandle job = services.queue().submitAll(List.of(batches.get(0)), saveImages).get(0);
         if (!restore && overrides != null && overrides.isObject()) {
             store(settings); // override_settings_restore_afterwards: false keeps the overridden options
         }
@@ -226,7 +226,7 @@ final class A1111Api {
     }
 
     /** Waits for {@code job}, batch {@code task.finished.size()} of the task, then queues the next batch or completes {@code done}. */
-    private void awaitBatch(Task task, ActiveJob job, CompletableFuture<Void> done) {
+    private void awaitBatch(Task task, JobHandle job, CompletableFuture<Void> done) {
         task.current = job;
         services.queue().completion(job.id()).whenComplete((record, error) -> services.vertx().executeBlocking(() -> {
             if (error != null) {
@@ -684,14 +684,14 @@ final class A1111Api {
 
     /** A1111's progress: the running job's fraction done, ETA and latest preview. */
     private void progress(RoutingContext ctx) {
-        List<ActiveJob> running = services.queue().runningJobs();
+        List<? extends JobHandle> running = services.queue().runningJobs();
         ObjectNode body = JSON.createObjectNode();
         ObjectNode state = JSON.createObjectNode();
         if (running.isEmpty()) {
             body.put("progress", 0.0).put("eta_relative", 0.0);
             state.put("job", "").put("job_count", 0).put("sampling_step", 0).put("sampling_steps", 0).put("interrupted", false);
         } else {
-            ActiveJob job = running.get(0);
+            JobHandle job = running.get(0);
             int total = job.totalSteps(); // the engine's count: both passes of a hires fix
             Long eta = services.queue().etaMs(job.id());
             body.put("progress", (double) job.step() / total).put("eta_relative", eta == null ? 0.0 : eta / 1000.0);
@@ -718,7 +718,7 @@ final class A1111Api {
      */
     private void interrupt(RoutingContext ctx) {
         for (Task task : tasks) {
-            ActiveJob current = task.current;
+            JobHandle current = task.current;
             if (current != null && services.queue().finishEarly(current.id())) {
                 task.interrupted.set(true);
             }
@@ -729,7 +729,7 @@ final class A1111Api {
     /** A1111's skip: the running batches of A1111 requests finish early as on interrupt, and their requests go on with the next. */
     private void skip(RoutingContext ctx) {
         for (Task task : tasks) {
-            ActiveJob current = task.current;
+            JobHandle current = task.current;
             if (current != null) {
                 services.queue().finishEarly(current.id());
             }

@@ -3,19 +3,22 @@ package daguerre.server.http;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import daguerre.server.config.SettingsStore;
 import daguerre.server.files.AtomicFiles;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.sql.SQLException;
 
 /**
  * The A1111 options ({@code /sdapi/v1/options}) that only the A1111-compatible API reads, kept in
  * {@code a1111-options.json} in the data directory (written whole or not at all), so that a value
  * a client set survives a restart: {@code CLIP_stop_at_last_layers}, and SDXL's crop conditioning
- * {@code sdxl_crop_top} and {@code sdxl_crop_left}. The default model ({@code sd_model_checkpoint})
- * is a setting of the whole service and lives in its database.
+ * {@code sdxl_crop_top} and {@code sdxl_crop_left}. In a cluster they are a setting in PostgreSQL that
+ * every api node reads instead. The default model ({@code sd_model_checkpoint}) is a setting of the
+ * whole service and lives in its database.
  */
 final class A1111Options {
 
@@ -35,34 +38,80 @@ final class A1111Options {
         static final Values DEFAULTS = new Values(1, 0, 0);
     }
 
-    private final Path file;
-    private Values values;
+    /** Where the options are kept: a file of the data directory, or a setting every node of a cluster shares. */
+    interface Storage {
+        /** The stored JSON, or null when none is stored. */
+        String read() throws IOException;
 
-    private A1111Options(Path file, Values values) {
-        this.file = file;
-        this.values = values;
+        void write(byte[] json) throws IOException;
+
+        /** Where, for error messages. */
+        String describe();
+    }
+
+    private final Storage storage;
+
+    private A1111Options(Storage storage) {
+        this.storage = storage;
     }
 
     /**
-     * Reads the options stored in {@code dataDir}; none stored: A1111's defaults.
+     * The options stored in {@code dataDir}; none stored: A1111's defaults.
      *
      * @throws UncheckedIOException when the file cannot be read or holds no valid options (it is never guessed around)
      */
     static A1111Options load(Path dataDir) {
         Path file = dataDir.resolve(FILE_NAME);
-        if (!Files.exists(file)) {
-            return new A1111Options(file, Values.DEFAULTS);
-        }
-        try {
-            JsonNode stored = JSON.readTree(Files.readString(file, StandardCharsets.UTF_8));
-            if (stored == null || !stored.isObject()) {
-                throw new IOException("not a JSON object");
+        return checked(new A1111Options(new Storage() {
+            @Override
+            public String read() throws IOException {
+                return Files.exists(file) ? Files.readString(file, StandardCharsets.UTF_8) : null;
             }
-            return new A1111Options(file, new Values(stored(stored, CLIP_SKIP, 1, MIN_CLIP_SKIP, MAX_CLIP_SKIP),
-                    stored(stored, SDXL_CROP_TOP, 0, 0, MAX_CROP), stored(stored, SDXL_CROP_LEFT, 0, 0, MAX_CROP)));
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot read the A1111 options in " + file + ": " + e.getMessage(), e);
-        }
+
+            @Override
+            public void write(byte[] json) throws IOException {
+                AtomicFiles.write(file, json);
+            }
+
+            @Override
+            public String describe() {
+                return file.toString();
+            }
+        }));
+    }
+
+    /** The options kept under {@code key} of a settings store every node of a cluster shares; read at every use. */
+    static A1111Options shared(SettingsStore store, String key) {
+        return checked(new A1111Options(new Storage() {
+            @Override
+            public String read() throws IOException {
+                try {
+                    return store.get(key);
+                } catch (SQLException e) {
+                    throw new IOException("the settings database is unavailable: " + e.getMessage(), e);
+                }
+            }
+
+            @Override
+            public void write(byte[] json) throws IOException {
+                try {
+                    store.put(key, new String(json, StandardCharsets.UTF_8));
+                } catch (SQLException e) {
+                    throw new IOException("the settings database is unavailable: " + e.getMessage(), e);
+                }
+            }
+
+            @Override
+            public String describe() {
+                return "the shared setting " + key;
+            }
+        }));
+    }
+
+    /** {@code options}, once their stored values were read and found valid. */
+    private static A1111Options checked(A1111Options options) {
+        options.values();
+        return options;
     }
 
     /** The most a crop coordinate may be (as the native API's micro-conditioning). */
@@ -79,16 +128,32 @@ final class A1111Options {
         return value.asInt();
     }
 
-    /** The stored values. */
+    /**
+     * The stored values; none stored: A1111's defaults.
+     *
+     * @throws UncheckedIOException when they cannot be read or are not valid options (they are never guessed around)
+     */
     synchronized Values values() {
-        return values;
+        try {
+            String text = storage.read();
+            if (text == null) {
+                return Values.DEFAULTS;
+            }
+            JsonNode stored = JSON.readTree(text);
+            if (stored == null || !stored.isObject()) {
+                throw new IOException("not a JSON object");
+            }
+            return new Values(stored(stored, CLIP_SKIP, 1, MIN_CLIP_SKIP, MAX_CLIP_SKIP),
+                    stored(stored, SDXL_CROP_TOP, 0, 0, MAX_CROP), stored(stored, SDXL_CROP_LEFT, 0, 0, MAX_CROP));
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read the A1111 options in " + storage.describe() + ": " + e.getMessage(), e);
+        }
     }
 
     /** Stores {@code newValues} (the caller checked their ranges), written whole or not at all. */
     synchronized void set(Values newValues) throws IOException {
         ObjectNode stored = JSON.createObjectNode().put(CLIP_SKIP, newValues.clipSkip())
                 .put(SDXL_CROP_TOP, newValues.sdxlCropTop()).put(SDXL_CROP_LEFT, newValues.sdxlCropLeft());
-        AtomicFiles.write(file, JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(stored));
-        values = newValues;
+        storage.write(JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(stored));
     }
 }

@@ -8,57 +8,50 @@ import daguerre.server.cluster.ClusterGallery;
 import daguerre.server.cluster.ClusterMembership;
 import daguerre.server.cluster.ClusterModels;
 import daguerre.server.cluster.ClusterOptions;
+import daguerre.server.cluster.ClusterQueue;
 import daguerre.server.cluster.ClusterWorker;
 import daguerre.server.cluster.PgDatabase;
 import daguerre.server.cluster.PgJobs;
 import daguerre.server.config.EngineFactory;
+import daguerre.server.config.RuntimeOptions;
 import daguerre.server.config.ServeConfig;
-import daguerre.server.jobs.GenerationParams;
 import daguerre.server.jobs.GenerationRequests;
-import daguerre.server.jobs.Ids;
 import daguerre.server.jobs.ImageEngine;
 import daguerre.server.jobs.JobRecord;
 import daguerre.server.jobs.JobState;
-import daguerre.server.jobs.ModelDescriptor;
 import daguerre.server.jobs.RequestException;
-import daguerre.server.jobs.SamplerDescriptor;
+import daguerre.server.styles.StyleStore;
 import io.vertx.core.Vertx;
 import io.vertx.core.eventbus.DeliveryOptions;
-import io.vertx.core.eventbus.MessageConsumer;
 import io.vertx.core.http.HttpServer;
-import io.vertx.core.http.HttpServerOptions;
-import io.vertx.core.http.HttpServerResponse;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
-import io.vertx.ext.web.handler.BodyHandler;
-import io.vertx.ext.web.handler.StaticHandler;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.SQLException;
 import java.time.Clock;
-import java.util.ArrayList;
-import java.util.List;
-import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * One node of a cluster ({@code serve --cluster --database jdbc:postgresql://...}): Vert.x
- * clustered over Hazelcast, the queue and gallery index in PostgreSQL, and by role an HTTP API
- * (native job routes, event streams, images, {@code /api/v1/cluster}) and/or a
- * {@link ClusterWorker}. A worker-only node answers HTTP only for {@code /healthz},
- * {@code /readyz}, {@code /metrics} and {@code /api/v1/cluster}. Every node returns expired
- * leases to the queue once a second.
+ * clustered over Hazelcast, the queue and gallery index in PostgreSQL, and by role the HTTP API
+ * and/or a {@link ClusterWorker}. The HTTP API is the one process's (the same route classes over
+ * {@link Services}), with the queue a {@link ClusterQueue}, the gallery a {@link ClusterGallery}
+ * and the runtime options in PostgreSQL; it adds {@code /api/v1/cluster}. A worker-only node
+ * answers HTTP only for {@code /healthz}, {@code /readyz}, {@code /metrics} and
+ * {@code /api/v1/cluster}. Every node returns expired leases to the queue once a second.
  */
 public final class ClusterServer implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(ClusterServer.class);
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static final long HEARTBEAT_MILLIS = 15_000;
-    private static final int RECENT_JOBS = 50;
-    /** This node's own copy of the cluster's job events, for its SSE and WebSocket streams. */
+    /** This node's own copy of the cluster's job events, for its SSE and WebSocket streams and its queue view. */
     private static final String LOCAL_EVENTS = "daguerre.jobs.events.local";
+    /** The settings key of the A1111 options every api node shares. */
+    private static final String A1111_OPTIONS = "a1111_options";
+    /** Images kept for A1111 clients that never took them (their api node went away) are deleted this long after their job ended. */
+    private static final long UNTAKEN_RESULTS_MILLIS = 3_600_000;
 
     private final ServeConfig config;
     private final ClusterOptions options;
@@ -68,12 +61,16 @@ public final class ClusterServer implements AutoCloseable {
     private final ClusterGallery gallery;
     private final ImageEngine engine;
     private final ClusterModels models;
-    private final GenerationRequests requests;
+    private final ClusterQueue queue;
     private final ClusterWorker worker;
     private final ServiceLog log;
     private HttpServer http;
     private long reaper = -1;
+    private long reaps;
     private boolean closed;
+
+    /** The images folder every node mounts; it also holds the api nodes' shared {@code styles.csv}. */
+    private final Path images;
 
     private ClusterServer(ServeConfig config, ClusterOptions options, ClusterMembership cluster, PgDatabase database,
             ImageEngine engine, ServiceLog log) throws Exception {
@@ -83,7 +80,7 @@ public final class ClusterServer implements AutoCloseable {
         this.database = database;
         this.log = log;
         this.jobs = new PgJobs(database);
-        Path images = options.images() != null ? options.images() : config.dataDir().resolve("images");
+        this.images = options.images() != null ? options.images() : config.dataDir().resolve("images");
         this.gallery = new ClusterGallery(database, images);
         this.engine = engine;
         this.models = new ClusterModels(database, cluster::served,
@@ -92,8 +89,9 @@ public final class ClusterServer implements AutoCloseable {
             ClusterModels.register(database, engine);
         }
         models.refresh();
-        this.requests = new GenerationRequests(models, config.limits(), models::defaultModelId);
-        this.worker = options.role().runsJobs() ? new ClusterWorker(cluster, jobs, gallery, engine, config.previewEvery()) : null;
+        this.queue = options.role().runsHttpApi() ? new ClusterQueue(cluster, jobs, config.limits()) : null;
+        this.worker = options.role().runsJobs()
+                ? new ClusterWorker(cluster, jobs, gallery, engine, config.previewEvery(), options.leaseSeconds() * 1000L) : null;
     }
 
     /**
@@ -141,6 +139,10 @@ public final class ClusterServer implements AutoCloseable {
             if (worker != null) {
                 worker.models().forEach(served::add);
                 worker.runningJobs().forEach(running::add);
+                info.put("slots", worker.slots());
+                if (!Double.isNaN(worker.msPerUnit())) {
+                    info.put("ms_per_unit", worker.msPerUnit());
+                }
             }
             info.put("http", http == null ? null : options.host() + ":" + http.actualPort());
             return info;
@@ -170,11 +172,10 @@ public final class ClusterServer implements AutoCloseable {
                 log.job(event.path("job_id").asText(), name);
             }
         });
-        http = vertx.createHttpServer(new HttpServerOptions().setHost(config.host()).setPort(config.port())
-                .setHttp2ClearTextEnabled(false).setIdleTimeoutUnit(TimeUnit.MILLISECONDS)
-                .setIdleTimeout((int) Math.min(Integer.MAX_VALUE, config.connections().idleTimeoutMillis())));
-        http.requestHandler(router(vertx));
-        http.listen().toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
+        if (queue != null) {
+            queue.start(LOCAL_EVENTS);
+        }
+        http = DaguerreServer.listen(vertx, config, router(vertx), log);
     }
 
     /** Returns expired leases to the queue (or fails jobs lost too often) and tells the streams. */
@@ -197,6 +198,9 @@ public final class ClusterServer implements AutoCloseable {
             if (!expired.requeued().isEmpty()) {
                 cluster.vertx().eventBus().publish(ClusterMembership.QUEUED_ADDRESS, "{}");
             }
+            if (reaps++ % 60 == 0) {
+                jobs.deleteUntakenResults(System.currentTimeMillis() - UNTAKEN_RESULTS_MILLIS);
+            }
         } catch (SQLException | RuntimeException e) {
             LOG.warn("cannot return expired leases to the queue (the database may be restarting): {}", e.getMessage());
         }
@@ -204,9 +208,7 @@ public final class ClusterServer implements AutoCloseable {
     }
 
     private void publish(String jobId, String event, ObjectNode data) {
-        ObjectNode envelope = JSON.createObjectNode().put("job_id", jobId).put("event", event);
-        envelope.set("data", data);
-        cluster.vertx().eventBus().publish(ClusterMembership.EVENTS_ADDRESS, envelope.toString());
+        cluster.publishJobEvent(jobId, event, data, null);
     }
 
     /** This node's cluster id. */
@@ -219,33 +221,39 @@ public final class ClusterServer implements AutoCloseable {
         return http.actualPort();
     }
 
+    /** An api node's router: the one process's routes over the cluster's services, and this node's monitoring; a worker's: monitoring only. */
     private Router router(Vertx vertx) {
+        if (options.role().runsHttpApi()) {
+            RuntimeOptions runtime = new RuntimeOptions(database.settings(), models);
+            GenerationRequests requests = new GenerationRequests(models, config.limits(), () -> {
+                try {
+                    return runtime.defaultModel();
+                } catch (SQLException e) {
+                    throw new RequestException(503, "database_unavailable", "the settings database is unavailable: " + e.getMessage(), null);
+                }
+            });
+            Services services = new Services(vertx, config, models, queue, gallery, requests, runtime,
+                    A1111Options.shared(database.settings(), A1111_OPTIONS), LOCAL_EVENTS, new StyleStore(images), null);
+            return DaguerreServer.router(services, log, this::monitoring);
+        }
         Router router = Router.router(vertx);
         router.route().handler(log::handle);
         if (config.authenticationRequired()) {
             router.route().handler(new Authentication(config));
         }
+        monitoring(router);
+        router.route().handler(ctx -> ctx.fail(404));
+        router.route().failureHandler(DaguerreServer::failure);
+        return router;
+    }
+
+    /** {@code /healthz}, {@code /readyz}, {@code /metrics} of this node, and {@code /api/v1/cluster}. */
+    private void monitoring(Router router) {
         router.get("/healthz").handler(ctx -> Http.send(ctx, 200, JSON.createObjectNode().put("status", "ok")
                 .put("node", cluster.nodeId()).put("role", options.role().optionName())));
         router.get("/readyz").blockingHandler(this::ready, false);
         router.get("/metrics").blockingHandler(this::metrics, false);
         router.get("/api/v1/cluster").handler(ctx -> Http.send(ctx, 200, cluster.view()));
-        if (options.role().runsHttpApi()) {
-            router.get("/api/v1/ws").handler(this::webSocket);
-            router.route().handler(BodyHandler.create(false).setBodyLimit(config.maxBodyBytes()));
-            router.post("/api/v1/generations").blockingHandler(this::generate, false);
-            router.get("/api/v1/jobs").blockingHandler(this::listJobs, false);
-            router.get("/api/v1/jobs/:id").blockingHandler(this::getJob, false);
-            router.post("/api/v1/jobs/:id/cancel").blockingHandler(this::cancel, false);
-            router.get("/api/v1/jobs/:id/events").handler(this::sse);
-            router.get("/api/v1/models").handler(this::models);
-            router.get("/api/v1/samplers").handler(this::samplers);
-            router.get("/api/v1/images/:id").blockingHandler(this::png, false);
-            router.route("/*").handler(StaticHandler.create(Authentication.WEBROOT).setCachingEnabled(false));
-        }
-        router.route().handler(ctx -> ctx.fail(404));
-        router.route().failureHandler(ClusterServer::failure);
-        return router;
     }
 
     private void ready(RoutingContext ctx) {
@@ -280,288 +288,6 @@ public final class ClusterServer implements AutoCloseable {
         ctx.response().putHeader("Content-Type", "text/plain; version=0.0.4; charset=utf-8").end(text.toString());
     }
 
-    private void generate(RoutingContext ctx) {
-        JsonNode request = Http.body(ctx);
-        GenerationParams params;
-        try {
-            params = requests.parse(request, true);
-        } catch (RequestException e) {
-            if (!e.code().equals("model_not_found")) {
-                throw e;
-            }
-            try {
-                models.refresh(); // a worker may have registered the model since the last refresh
-            } catch (SQLException refreshFailed) {
-                throw e;
-            }
-            params = requests.parse(request, true);
-        }
-        String id = Ids.newId();
-        try {
-            long queued = jobs.countByState().get(JobState.QUEUED);
-            if (queued >= config.limits().queueSize()) {
-                throw new RequestException(429, "queue_full", "the queue is full (" + config.limits().queueSize() + " jobs); retry later",
-                        null, 5L);
-            }
-            jobs.insert(id, params, System.currentTimeMillis());
-            ctx.put(ServiceLog.JOB_ID, id);
-            int position = jobs.position(id);
-            publish(id, "queued", JSON.createObjectNode().put("position", position));
-            cluster.vertx().eventBus().publish(ClusterMembership.QUEUED_ADDRESS, "{}");
-            ObjectNode body = JSON.createObjectNode().put("id", id).put("status", "queued").put("position", position);
-            body.set("warnings", JSON.valueToTree(requests.warnings(params)));
-            body.set("links", JobViews.links(id));
-            ctx.response().putHeader("Location", "/api/v1/jobs/" + id);
-            Http.send(ctx, 202, body);
-        } catch (SQLException e) {
-            throw new RequestException(503, "database_unavailable", "the job database is unavailable: " + e.getMessage(), null);
-        }
-    }
-
-    private void listJobs(RoutingContext ctx) {
-        try {
-            ArrayNode active = JSON.createArrayNode();
-            List<PgJobs.ClusterJob> activeJobs = jobs.active();
-            for (PgJobs.ClusterJob job : activeJobs) {
-                active.add(view(job));
-            }
-            ArrayNode recent = JSON.createArrayNode();
-            for (PgJobs.ClusterJob job : jobs.recentFinished(RECENT_JOBS)) {
-                recent.add(view(job));
-            }
-            ObjectNode body = JSON.createObjectNode().put("queue_depth",
-                    activeJobs.stream().filter(j -> j.record().state() == JobState.QUEUED).count());
-            body.set("items", active);
-            body.set("recent", recent);
-            Http.send(ctx, 200, body);
-        } catch (SQLException e) {
-            throw new RequestException(503, "database_unavailable", "the job database is unavailable: " + e.getMessage(), null);
-        }
-    }
-
-    private void getJob(RoutingContext ctx) {
-        Http.send(ctx, 200, view(findJob(ctx.pathParam("id"))));
-    }
-
-    private void cancel(RoutingContext ctx) {
-        String id = ctx.pathParam("id");
-        if (!Ids.isValid(id)) {
-            throw RequestException.notFound("job " + id);
-        }
-        JobState state;
-        try {
-            state = jobs.cancel(id, System.currentTimeMillis()).orElseThrow(() -> RequestException.notFound("job " + id));
-        } catch (SQLException e) {
-            throw new RequestException(503, "database_unavailable", "the job database is unavailable: " + e.getMessage(), null);
-        }
-        if (state == JobState.RUNNING) {
-            cluster.vertx().eventBus().publish(ClusterMembership.CANCEL_ADDRESS, JSON.createObjectNode().put("job_id", id).toString());
-        } else if (state == JobState.CANCELLED) {
-            publish(id, "cancelled", JSON.createObjectNode());
-        } else {
-            throw new RequestException(409, "job_finished", "job " + id + " is already " + state.wireName(), null);
-        }
-        ObjectNode body = view(findJob(id));
-        body.put("cancel", state == JobState.RUNNING ? "requested" : "done");
-        Http.send(ctx, state == JobState.RUNNING ? 202 : 200, body);
-    }
-
-    private PgJobs.ClusterJob findJob(String id) {
-        if (!Ids.isValid(id)) {
-            throw RequestException.notFound("job " + id);
-        }
-        try {
-            return jobs.find(id).orElseThrow(() -> RequestException.notFound("job " + id));
-        } catch (SQLException e) {
-            throw new RequestException(503, "database_unavailable", "the job database is unavailable: " + e.getMessage(), null);
-        }
-    }
-
-    /** The native job view, with {@code worker} (the node that runs or ran it) and, for a waiting job, {@code waiting_for}. */
-    private ObjectNode view(PgJobs.ClusterJob job) {
-        JobRecord r = job.record();
-        ObjectNode json = JSON.createObjectNode().put("id", r.id()).put("status", r.state().wireName());
-        int position;
-        try {
-            position = jobs.position(r.id());
-        } catch (SQLException e) {
-            position = -1;
-        }
-        if (position >= 0) {
-            json.put("position", position);
-        } else {
-            json.putNull("position");
-        }
-        json.putNull("eta_ms");
-        json.putObject("progress").put("step", r.state() == JobState.SUCCEEDED ? r.total() : r.step()).put("total", r.total());
-        json.put("created_at", Http.time(r.createdAt()));
-        json.put("started_at", Http.time(r.startedAt()));
-        json.put("finished_at", Http.time(r.finishedAt()));
-        ObjectNode request = GenerationRequests.toJson(r.params());
-        request.put("init_image", r.params().initImage() != null);
-        json.set("request", request);
-        json.set("images", JSON.valueToTree(r.imageIds()));
-        if (r.errorCode() != null) {
-            json.putObject("error").put("code", r.errorCode()).put("message", r.errorMessage());
-        } else {
-            json.putNull("error");
-        }
-        json.put("requeued", r.requeued());
-        json.put("worker", job.worker());
-        if (r.state() == JobState.QUEUED && !cluster.served(r.params().model())) {
-            json.put("waiting_for", "no live worker serves model " + r.params().model() + "; the job waits for one");
-        }
-        json.set("links", JobViews.links(r.id()));
-        return json;
-    }
-
-    private void models(RoutingContext ctx) {
-        ArrayNode items = JSON.createArrayNode();
-        for (ModelDescriptor model : models.models()) {
-            items.addObject().put("id", model.id()).put("name", model.name()).put("hash", model.hash()).put("family", model.family())
-                    .put("default_width", model.defaultWidth()).put("default_height", model.defaultHeight())
-                    .put("max_pixels", requests.limits().maxPixels(model)).put("description", model.description())
-                    .put("default", model.id().equals(models.defaultModelId())).put("served", cluster.served(model.id()));
-        }
-        Http.send(ctx, 200, JSON.createObjectNode().set("items", items));
-    }
-
-    private void samplers(RoutingContext ctx) {
-        ArrayNode items = JSON.createArrayNode();
-        for (SamplerDescriptor sampler : models.samplers()) {
-            items.addObject().put("name", sampler.name()).put("a1111_name", sampler.a1111Name());
-        }
-        Http.send(ctx, 200, JSON.createObjectNode().set("items", items));
-    }
-
-    private void png(RoutingContext ctx) {
-        String id = ctx.pathParam("id");
-        Optional<Path> file;
-        try {
-            file = gallery.file(id);
-        } catch (SQLException e) {
-            throw new RequestException(503, "database_unavailable", "the gallery index is unavailable: " + e.getMessage(), null);
-        }
-        Path found = file.orElseThrow(() -> RequestException.notFound("image " + id));
-        try {
-            ctx.response().putHeader("Content-Type", "image/png").end(io.vertx.core.buffer.Buffer.buffer(Files.readAllBytes(found)));
-        } catch (java.io.IOException e) {
-            throw new java.io.UncheckedIOException(e);
-        }
-    }
-
-    /** One job's events as Server-Sent Events: its current state first, then what any worker publishes, to a final event. */
-    private void sse(RoutingContext ctx) {
-        String id = ctx.pathParam("id");
-        if (!Ids.isValid(id)) {
-            ctx.fail(RequestException.notFound("job " + id));
-            return;
-        }
-        Vertx vertx = cluster.vertx();
-        HttpServerResponse response = ctx.response();
-        List<JsonNode> early = new ArrayList<>();
-        boolean[] snapshotSent = {false};
-        MessageConsumer<String> consumer = vertx.eventBus().localConsumer(LOCAL_EVENTS, message -> {
-            JsonNode envelope = ClusterMembership.parse(message.body());
-            if (!id.equals(envelope.path("job_id").asText())) {
-                return;
-            }
-            if (snapshotSent[0]) {
-                EventStreams.writeSse(response, envelope);
-            } else {
-                early.add(envelope);
-            }
-        });
-        consumer.completion().compose(ready -> vertx.executeBlocking(() -> jobs.find(id), false))
-                .onFailure(ctx::fail)
-                .onSuccess(found -> {
-                    if (found.isEmpty()) {
-                        consumer.unregister();
-                        ctx.fail(RequestException.notFound("job " + id));
-                        return;
-                    }
-                    response.setChunked(true).putHeader("Content-Type", "text/event-stream; charset=utf-8")
-                            .putHeader("Cache-Control", "no-cache").putHeader("X-Accel-Buffering", "no");
-                    long heartbeat = vertx.setPeriodic(HEARTBEAT_MILLIS, timer -> {
-                        if (response.ended() || response.closed()) {
-                            consumer.unregister();
-                            vertx.cancelTimer(timer);
-                        } else {
-                            response.write(": keep-alive\n\n");
-                        }
-                    });
-                    Runnable stop = () -> {
-                        consumer.unregister();
-                        vertx.cancelTimer(heartbeat);
-                    };
-                    response.closeHandler(v -> stop.run());
-                    response.endHandler(v -> stop.run());
-                    EventStreams.writeSse(response, snapshot(found.get()));
-                    snapshotSent[0] = true;
-                    early.forEach(e -> EventStreams.writeSse(response, e));
-                    early.clear();
-                });
-    }
-
-    private static ObjectNode snapshot(PgJobs.ClusterJob job) {
-        JobRecord r = job.record();
-        ObjectNode envelope = JSON.createObjectNode().put("job_id", r.id());
-        if (job.worker() != null) {
-            envelope.put("worker", job.worker());
-        }
-        ObjectNode data = JSON.createObjectNode();
-        switch (r.state()) {
-            case QUEUED -> envelope.put("event", "queued");
-            case RUNNING -> {
-                envelope.put("event", "progress");
-                data.put("step", r.step()).put("total", r.total());
-            }
-            case SUCCEEDED -> {
-                envelope.put("event", "succeeded");
-                data.set("images", JSON.valueToTree(r.imageIds()));
-            }
-            case FAILED -> {
-                envelope.put("event", "failed");
-                data.putObject("error").put("code", r.errorCode()).put("message", r.errorMessage());
-            }
-            case CANCELLED -> envelope.put("event", "cancelled");
-            default -> throw new IllegalStateException();
-        }
-        envelope.set("data", data);
-        return envelope;
-    }
-
-    /** Every job's events as WebSocket text frames, after {@code {"event":"subscribed"}}. */
-    private void webSocket(RoutingContext ctx) {
-        EventStreams.relayToWebSocket(ctx, frames -> cluster.vertx().eventBus().localConsumer(LOCAL_EVENTS, frames));
-    }
-
-    private static void failure(RoutingContext ctx) {
-        Throwable failure = ctx.failure();
-        RequestException error;
-        if (failure instanceof RequestException e) {
-            error = e;
-        } else if (failure == null || ctx.statusCode() > 0 && ctx.statusCode() < 500) {
-            int status = ctx.statusCode() > 0 ? ctx.statusCode() : 500;
-            error = status == 404 ? new RequestException(404, "not_found", "no route " + ctx.request().method() + " "
-                    + ctx.normalizedPath() + " on this node", null)
-                    : new RequestException(status, "error", "request failed with status " + status, null);
-        } else {
-            LOG.error("{} {} failed", ctx.request().method(), ctx.normalizedPath(), failure);
-            error = new RequestException(500, "internal_error", "internal error; see the server log", null);
-        }
-        if (ctx.response().ended() || ctx.response().headWritten()) {
-            if (!ctx.response().ended()) {
-                ctx.response().end();
-            }
-            return;
-        }
-        if (error.retryAfterSeconds() != null) {
-            ctx.response().putHeader("Retry-After", Long.toString(error.retryAfterSeconds()));
-        }
-        Http.send(ctx, error.status(), ApiFamily.NATIVE.body(error, null));
-    }
-
     /** Stops gracefully: no new requests, running jobs back in the queue, leaves the cluster, closes the database. */
     @Override
     public synchronized void close() {
@@ -569,6 +295,9 @@ public final class ClusterServer implements AutoCloseable {
             return;
         }
         closed = true;
+        if (queue != null) {
+            queue.close();
+        }
         try {
             if (http != null) {
                 http.shutdown(5, TimeUnit.SECONDS).toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);

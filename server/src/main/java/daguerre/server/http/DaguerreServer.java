@@ -87,37 +87,46 @@ public final class DaguerreServer implements AutoCloseable {
                 LOG.info("{} jobs back in the queue from the last run", core.restoredJobs());
             }
             core.startWorker();
-            // Vert.x's idle timeout closes silent connections until their first request; ConnectionGuard then takes over
-            HttpServer server = vertx.createHttpServer(new HttpServerOptions().setHost(config.host()).setPort(config.port())
-                    // HTTP/1.1 only: a cleartext HTTP/2 upgrade (h2c) without its settings would leave the request unanswered
-                    .setHttp2ClearTextEnabled(false)
-                    .setCompressionSupported(true).setIdleTimeoutUnit(TimeUnit.MILLISECONDS)
-                    .setIdleTimeout((int) Math.min(Integer.MAX_VALUE, config.connections().idleTimeoutMillis())));
-            Router router = router(new Services(vertx, core), log);
-            ConnectionGuard connections = new ConnectionGuard(config.connections());
-            server.connectionHandler(connections::onConnection);
-            server.requestHandler(request -> {
-                if (!connections.onRequest(request)) {
-                    return;
-                }
-                if (!Http.percentEscapesValid(request.uri())) {
-                    refuse(request, log, new RequestException(400, "invalid_uri",
-                            "the request URI has a % that does not start an escape of two hex digits", null));
-                    return;
-                }
-                router.handle(request);
-            });
-            // requests Netty could not parse: a request line over the limit (414), headers too large (431), malformed ones (400)
-            server.invalidRequestHandler(request -> refuse(request, log, invalidRequest(request)));
-            connections.start(vertx);
-            server.listen().toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
-            connections.watchAccepted(server);
+            Router router = router(Services.local(vertx, core), log, r -> monitoring(r, core));
+            HttpServer server = listen(vertx, config, router, log);
             return new DaguerreServer(vertx, server, router, core, engine);
         } catch (Exception e) {
             core.close();
             vertx.close();
             throw e;
         }
+    }
+
+    /**
+     * Serves {@code router} on the configured host and port, with the connection limits, and
+     * answers requests the HTTP decoder or the URI check refuse; returns once the port is bound.
+     */
+    static HttpServer listen(Vertx vertx, ServeConfig config, Router router, ServiceLog log) throws Exception {
+        // Vert.x's idle timeout closes silent connections until their first request; ConnectionGuard then takes over
+        HttpServer server = vertx.createHttpServer(new HttpServerOptions().setHost(config.host()).setPort(config.port())
+                // HTTP/1.1 only: a cleartext HTTP/2 upgrade (h2c) without its settings would leave the request unanswered
+                .setHttp2ClearTextEnabled(false)
+                .setCompressionSupported(true).setIdleTimeoutUnit(TimeUnit.MILLISECONDS)
+                .setIdleTimeout((int) Math.min(Integer.MAX_VALUE, config.connections().idleTimeoutMillis())));
+        ConnectionGuard connections = new ConnectionGuard(config.connections());
+        server.connectionHandler(connections::onConnection);
+        server.requestHandler(request -> {
+            if (!connections.onRequest(request)) {
+                return;
+            }
+            if (!Http.percentEscapesValid(request.uri())) {
+                refuse(request, log, new RequestException(400, "invalid_uri",
+                        "the request URI has a % that does not start an escape of two hex digits", null));
+                return;
+            }
+            router.handle(request);
+        });
+        // requests Netty could not parse: a request line over the limit (414), headers too large (431), malformed ones (400)
+        server.invalidRequestHandler(request -> refuse(request, log, invalidRequest(request)));
+        connections.start(vertx);
+        server.listen().toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
+        connections.watchAccepted(server);
+        return server;
     }
 
     /** The error for a request the HTTP decoder refused, with the status Vert.x's own handler would give. */
@@ -157,7 +166,11 @@ public final class DaguerreServer implements AutoCloseable {
         return router;
     }
 
-    private static Router router(Services services, ServiceLog log) {
+    /**
+     * The router every node that serves the HTTP API uses (one process, or a cluster's api node):
+     * {@code monitoring} mounts the node's own {@code /healthz}, {@code /readyz} and {@code /metrics}.
+     */
+    static Router router(Services services, ServiceLog log, java.util.function.Consumer<Router> monitoring) {
         Router router = Router.router(services.vertx());
         router.route().handler(log::handle);
         ServeConfig config = services.config();
@@ -180,9 +193,7 @@ public final class DaguerreServer implements AutoCloseable {
         router.post("/v1/images/edits").handler(BodyHandler.create(config.dataDir().resolve("uploads").toString())
                 .setBodyLimit(config.maxBodyBytes()).setDeleteUploadedFilesOnEnd(true));
         router.route().handler(BodyHandler.create(false).setBodyLimit(config.maxBodyBytes()));
-        router.get("/healthz").handler(ctx -> Http.send(ctx, 200, JSON.createObjectNode().put("status", "ok")));
-        router.get("/readyz").handler(ctx -> ready(ctx, services));
-        router.get("/metrics").blockingHandler(ctx -> metrics(ctx, services), false);
+        monitoring.accept(router);
         router.get("/api/v1/openapi.json").handler(DaguerreServer::openApi);
         new NativeApi(services).mount(router);
         new GalleryApi(services).mount(router);
@@ -194,6 +205,13 @@ public final class DaguerreServer implements AutoCloseable {
         router.route().handler(ctx -> ctx.fail(404));
         router.route().failureHandler(DaguerreServer::failure);
         return router;
+    }
+
+    /** This process's health, readiness and metrics routes. */
+    private static void monitoring(Router router, ServiceCore core) {
+        router.get("/healthz").handler(ctx -> Http.send(ctx, 200, JSON.createObjectNode().put("status", "ok")));
+        router.get("/readyz").handler(ctx -> ready(ctx, core));
+        router.get("/metrics").blockingHandler(ctx -> metrics(ctx, core), false);
     }
 
     /**
@@ -213,22 +231,22 @@ public final class DaguerreServer implements AutoCloseable {
         ctx.next();
     }
 
-    private static void ready(RoutingContext ctx, Services services) {
-        boolean ready = !services.queue().isClosed() && !services.engine().models().isEmpty();
+    private static void ready(RoutingContext ctx, ServiceCore core) {
+        boolean ready = !core.queue().isClosed() && !core.engine().models().isEmpty();
         Http.send(ctx, ready ? 200 : 503, JSON.createObjectNode().put("status", ready ? "ready" : "not ready")
-                .put("models", services.engine().models().size()).put("queue_depth", services.queue().depth()));
+                .put("models", core.engine().models().size()).put("queue_depth", core.queue().depth()));
     }
 
-    private static void metrics(RoutingContext ctx, Services services) {
-        JobQueue.Stats stats = services.queue().stats();
+    private static void metrics(RoutingContext ctx, ServiceCore core) {
+        JobQueue.Stats stats = core.queue().stats();
         StringBuilder text = new StringBuilder();
         gauge(text, "daguerre_queue_depth", "Jobs waiting in the queue.", stats.queueDepth());
         gauge(text, "daguerre_jobs_running", "Jobs running now.", stats.running());
         try {
             text.append("# HELP daguerre_jobs Jobs in the database by state.\n# TYPE daguerre_jobs gauge\n");
-            services.jobs().countByState().forEach((state, count) ->
+            core.jobs().countByState().forEach((state, count) ->
                     text.append("daguerre_jobs{state=\"").append(state.wireName()).append("\"} ").append(count).append('\n'));
-            gauge(text, "daguerre_gallery_images", "Images in the gallery.", services.gallery().count());
+            gauge(text, "daguerre_gallery_images", "Images in the gallery.", core.gallery().count());
         } catch (java.sql.SQLException e) {
             throw new IllegalStateException("cannot read job counts: " + e.getMessage(), e);
         }
@@ -262,7 +280,8 @@ public final class DaguerreServer implements AutoCloseable {
         }
     }
 
-    private static void failure(RoutingContext ctx) {
+    /** Answers a failed request in the error shape of its path's API family. */
+    static void failure(RoutingContext ctx) {
         Throwable failure = ctx.failure();
         RequestException error;
         if (failure instanceof RequestException e) {

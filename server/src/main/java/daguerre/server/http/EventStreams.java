@@ -23,7 +23,8 @@ import java.util.function.Function;
 
 /**
  * Live job events: Server-Sent Events for one job at {@code /api/v1/jobs/{id}/events} and a
- * WebSocket at {@code /api/v1/ws} for all jobs. Both relay the event bus; neither blocks the event loop.
+ * WebSocket at {@code /api/v1/ws} for all jobs. Both relay this node's events address on the event bus
+ * (in a cluster, where the node copies every worker's events); neither blocks the event loop.
  */
 final class EventStreams {
 
@@ -58,7 +59,7 @@ final class EventStreams {
         HttpServerResponse response = ctx.response();
         List<JsonNode> early = new ArrayList<>();
         boolean[] snapshotSent = {false};
-        MessageConsumer<String> consumer = services.vertx().eventBus().consumer(DaguerreServer.EVENTS_ADDRESS, message -> {
+        MessageConsumer<String> consumer = services.vertx().eventBus().localConsumer(services.eventsAddress(), message -> {
             JsonNode envelope = parse(message.body());
             if (!id.equals(envelope.path("job_id").asText())) {
                 return;
@@ -71,7 +72,7 @@ final class EventStreams {
         });
         consumer.completion().compose(ready -> services.vertx().executeBlocking(() -> {
                     services.queue().watch(id);
-                    return services.queue().find(id);
+                    return services.queue().find(id).map(this::snapshot);   // off the event loop: a cluster's queue reads PostgreSQL
                 }))
                 .onFailure(ctx::fail)
                 .onSuccess(found -> {
@@ -92,7 +93,7 @@ final class EventStreams {
                     });
                     response.closeHandler(v -> stop(consumer, heartbeat));
                     response.endHandler(v -> stop(consumer, heartbeat));
-                    writeSse(response, snapshot(found.get()));
+                    writeSse(response, found.get());
                     snapshotSent[0] = true;
                     for (JsonNode envelope : early) {
                         writeSse(response, envelope);
@@ -107,9 +108,13 @@ final class EventStreams {
         services.vertx().cancelTimer(heartbeat);
     }
 
-    /** The job's current state as an event envelope. */
+    /** The job's current state as an event envelope (in a cluster with the {@code worker} that runs or ran it). */
     private ObjectNode snapshot(JobRecord job) {
         ObjectNode envelope = JSON.createObjectNode().put("job_id", job.id());
+        JsonNode worker = services.queue().details(job).get("worker");
+        if (worker != null && !worker.isNull()) {
+            envelope.set("worker", worker);
+        }
         ObjectNode data = JSON.createObjectNode();
         switch (job.state()) {
             case QUEUED -> {
@@ -167,7 +172,7 @@ final class EventStreams {
      * frame {@code {"event":"subscribed"}} that tells the client no later event will be missed.
      */
     private void webSocket(RoutingContext ctx) {
-        relayToWebSocket(ctx, frames -> services.vertx().eventBus().consumer(DaguerreServer.EVENTS_ADDRESS, frames));
+        relayToWebSocket(ctx, frames -> services.vertx().eventBus().localConsumer(services.eventsAddress(), frames));
     }
 
     /**

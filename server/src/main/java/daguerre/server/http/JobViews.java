@@ -3,7 +3,7 @@ package daguerre.server.http;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import daguerre.server.jobs.GenerationRequests;
-import daguerre.server.jobs.JobQueue;
+import daguerre.server.jobs.JobService;
 import daguerre.server.jobs.JobRecord;
 import daguerre.server.jobs.JobState;
 
@@ -19,8 +19,11 @@ final class JobViews {
         return JSON.createObjectNode().put("self", self).put("events", self + "/events").put("cancel", self + "/cancel");
     }
 
-    /** {id, status, position, eta_ms, progress, created_at, started_at, finished_at, request, images, error, links}. */
-    static ObjectNode job(JobRecord job, JobQueue queue) {
+    /**
+     * {id, status, position, eta_ms, progress, created_at, started_at, finished_at, request, images, error, requeued,
+     * links}, and the fields the queue adds ({@link JobService#details}: a cluster's {@code worker}, {@code waiting_for}).
+     */
+    static ObjectNode job(JobRecord job, JobService queue) {
         ObjectNode json = JSON.createObjectNode().put("id", job.id()).put("status", job.state().wireName());
         int position = queue.position(job.id());
         if (position >= 0) {
@@ -50,6 +53,7 @@ final class JobViews {
             json.putNull("error");
         }
         json.put("requeued", job.requeued());
+        json.setAll(queue.details(job));
         json.set("links", links(job.id()));
         return json;
     }

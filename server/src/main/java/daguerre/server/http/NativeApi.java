@@ -7,10 +7,10 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import daguerre.server.batch.BatchStore;
 import daguerre.server.batch.PromptFileParser;
-import daguerre.server.jobs.ActiveJob;
 import daguerre.server.jobs.GenerationParams;
 import daguerre.server.jobs.GenerationRequests;
 import daguerre.server.jobs.Ids;
+import daguerre.server.jobs.JobHandle;
 import daguerre.server.jobs.JobRecord;
 import daguerre.server.jobs.JobStore;
 import daguerre.server.jobs.JobState;
@@ -75,7 +75,7 @@ final class NativeApi {
 
     /** Queues a validated request: {@code 202 {id, status, position, seed, warnings, links}}. */
     private void accept(RoutingContext ctx, GenerationParams params) {
-        ActiveJob job = services.queue().submit(params);
+        JobHandle job = services.queue().submit(params);
         ctx.put(ServiceLog.JOB_ID, job.id());
         ObjectNode body = JSON.createObjectNode().put("id", job.id()).put("status", job.state().wireName())
                 .put("position", services.queue().position(job.id())).put("seed", params.seed());
@@ -91,12 +91,8 @@ final class NativeApi {
             active.add(JobViews.job(job, services.queue()));
         }
         ArrayNode recent = JSON.createArrayNode();
-        try {
-            for (JobRecord job : services.jobs().recentFinished(RECENT_JOBS)) {
-                recent.add(JobViews.job(job, services.queue()));
-            }
-        } catch (SQLException e) {
-            throw new IllegalStateException("cannot list jobs: " + e.getMessage(), e);
+        for (JobRecord job : services.queue().recentFinished(RECENT_JOBS)) {
+            recent.add(JobViews.job(job, services.queue()));
         }
         ObjectNode body = JSON.createObjectNode().put("queue_depth", services.queue().depth());
         body.set("items", active);
@@ -166,13 +162,9 @@ final class NativeApi {
         }
         int limit = queryInteger(ctx, "limit", 1, MAX_PROMPTS, DEFAULT_PROMPTS);
         ArrayNode items = JSON.createArrayNode();
-        try {
-            for (JobStore.PromptUse use : services.jobs().recentPrompts(contains, limit)) {
-                items.addObject().put("prompt", use.prompt()).put("negative_prompt", use.negativePrompt())
-                        .put("last_used_at", Http.time(use.lastUsedAt()));
-            }
-        } catch (SQLException e) {
-            throw new IllegalStateException("cannot list prompts: " + e.getMessage(), e);
+        for (JobStore.PromptUse use : services.queue().recentPrompts(contains, limit)) {
+            items.addObject().put("prompt", use.prompt()).put("negative_prompt", use.negativePrompt())
+                    .put("last_used_at", Http.time(use.lastUsedAt()));
         }
         Http.send(ctx, 200, JSON.createObjectNode().set("items", items));
     }
@@ -191,7 +183,8 @@ final class NativeApi {
             item.put("id", model.id()).put("name", model.name()).put("hash", model.hash()).put("family", model.family())
                     .put("default_width", model.defaultWidth()).put("default_height", model.defaultHeight())
                     .put("max_pixels", services.requests().limits().maxPixels(model))
-                    .put("description", model.description()).put("default", model.id().equals(services.engine().defaultModelId()));
+                    .put("description", model.description()).put("default", model.id().equals(services.engine().defaultModelId()))
+                    .put("served", services.engine().serves(model.id()));
             model.modelCard().ifPresent(card -> {
                 ObjectNode prompts = item.putObject("prompts").put("grammar", card.captionGrammar()).put("draws_well", card.drawsWell());
                 prompts.set("examples", JSON.valueToTree(card.examplePrompts()));
@@ -365,7 +358,7 @@ final class NativeApi {
             Integer nextCursor) throws SQLException {
         ObjectNode body = batchHeader(batch, summary);
         Long eta = summary.count("queued") + summary.count("running") == 0 ? null
-                : services.queue().etaMs(services.batches().jobIds(batch.id()));
+                : services.core().queue().etaMs(services.batches().jobIds(batch.id()));   // batches run on one machine only
         if (eta != null) {
             body.put("eta_ms", eta);
         } else {

@@ -4,8 +4,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import daguerre.server.jobs.ActiveJob;
 import daguerre.server.jobs.GenerationParams;
+import daguerre.server.jobs.JobHandle;
 import daguerre.server.jobs.JobRecord;
 import daguerre.server.jobs.JobState;
 import daguerre.server.jobs.ModelDescriptor;
@@ -218,7 +218,7 @@ final class OpenAiApi {
             boolean sizeError = "width".equals(e.field()) || "height".equals(e.field());
             throw sizeError ? new RequestException(e.status(), e.code(), e.getMessage(), "size", e.retryAfterSeconds()) : e;
         }
-        ActiveJob job = services.queue().submit(params);
+        JobHandle job = services.queue().submit(params);
         ctx.put(ServiceLog.JOB_ID, job.id());
         Http.onClientGone(ctx, () -> services.queue().abandon(job.id()));
         String baseUrl = Http.baseUrl(ctx, services.config().publicUrl());

@@ -4,7 +4,7 @@ package daguerre.server.jobs;
  * A queued or running job, held in memory by the {@link JobQueue} (which guards its state);
  * workers read its params and watch {@link #cancelRequested()}.
  */
-public final class ActiveJob {
+public final class ActiveJob implements JobHandle {
 
     private final String id;
     private final GenerationParams params;

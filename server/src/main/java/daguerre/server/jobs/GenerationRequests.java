@@ -107,7 +107,7 @@ public final class GenerationRequests {
             model = defaultModel.get();
         }
         String modelId = model;
-        ModelDescriptor descriptor = engine.models().stream().filter(m -> m.id().equals(modelId)).findFirst()
+        ModelDescriptor descriptor = engine.findModel(modelId)
                 .orElseThrow(() -> new RequestException(404, "model_not_found", "unknown model " + modelId, "model"));
         String sampler = string(body, "sampler", DEFAULT_SAMPLER);
         if (engine.samplers().stream().noneMatch(s -> s.name().equals(sampler))) {

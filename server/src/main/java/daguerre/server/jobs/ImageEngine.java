@@ -18,6 +18,23 @@ public interface ImageEngine extends AutoCloseable {
     /** The id of the model used when a request names none; one of {@link #models()}. */
     String defaultModelId();
 
+    /**
+     * The model with this id, for checking a request; called off the event loop. The default looks
+     * in {@link #models()}; a cluster's api node reads the models the workers registered again
+     * before it finds a model unknown.
+     */
+    default java.util.Optional<ModelDescriptor> findModel(String modelId) {
+        return models().stream().filter(m -> m.id().equals(modelId)).findFirst();
+    }
+
+    /**
+     * Whether model {@code modelId} of {@link #models()} can run now; in a cluster, whether a live
+     * worker serves it (jobs for the others wait). True by default.
+     */
+    default boolean serves(String modelId) {
+        return true;
+    }
+
     /** The samplers this engine supports, in the order clients should list them. */
     List<SamplerDescriptor> samplers();
 

@@ -35,7 +35,7 @@ import java.util.function.Predicate;
  * database write and is held across the write. A thread takes {@code storeWrites} before
  * {@code this}, never the other way round.
  */
-public final class JobQueue {
+public final class JobQueue implements JobService {
 
     private static final ObjectMapper JSON = new ObjectMapper();
     /** Pixels of a 512x512 image: the unit of work is one step on one such image. */
@@ -442,6 +442,24 @@ public final class JobQueue {
         running.values().forEach(job -> jobs.add(job.toRecord()));
         queued.values().forEach(job -> jobs.add(job.toRecord()));
         return jobs;
+    }
+
+    /** The most recently finished jobs, newest first, from the store. */
+    public List<JobRecord> recentFinished(int limit) {
+        try {
+            return store.recentFinished(limit);
+        } catch (SQLException e) {
+            throw new IllegalStateException("cannot list jobs: " + e.getMessage(), e);
+        }
+    }
+
+    @Override
+    public List<JobStore.PromptUse> recentPrompts(String contains, int limit) {
+        try {
+            return store.recentPrompts(contains, limit);
+        } catch (SQLException e) {
+            throw new IllegalStateException("cannot list prompts: " + e.getMessage(), e);
+        }
     }
 
     /** The running jobs. */

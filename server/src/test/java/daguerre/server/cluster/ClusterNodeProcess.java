@@ -88,6 +88,23 @@ final class ClusterNodeProcess implements AutoCloseable {
         process.waitFor(30, TimeUnit.SECONDS);
     }
 
+    /** SIGSTOP: every thread of the JVM stops (a partition as the node sees it: no renewal, no heartbeat) until {@link #resume()}. */
+    void freeze() throws Exception {
+        signal("STOP");
+    }
+
+    /** SIGCONT after {@link #freeze()}. */
+    void resume() throws Exception {
+        signal("CONT");
+    }
+
+    private void signal(String name) throws Exception {
+        Process kill = new ProcessBuilder("kill", "-" + name, Long.toString(process.pid())).inheritIO().start();
+        if (kill.waitFor() != 0) {
+            throw new IllegalStateException("kill -" + name + " " + process.pid() + " failed");
+        }
+    }
+
     /** SIGTERM: the shutdown hook stops it gracefully. */
     int stop() throws InterruptedException {
         process.destroy();

@@ -254,18 +254,150 @@ class ClusterTest {
         }
     }
 
+    @Test
+    void theApiNodeServesTheA1111OpenAiAndGalleryRoutesAndAFrozenWorkersLateResultIsDiscarded() throws Exception {
+        String database = postgres.createDatabase("apis");
+        Path model = TinyModelFolder.create(temp, "tiny");
+        Path images = Files.createDirectories(temp.resolve("shared-images"));
+        int[] hz = {PostgresServer.freePort(), PostgresServer.freePort(), PostgresServer.freePort()};
+        int apiPort = PostgresServer.freePort();
+        List<String> shortLease = List.of("--lease-seconds", "3");
+        ClusterNodeProcess w1 = worker("worker1", database, images, model, hz, 1, shortLease);
+        ClusterNodeProcess w2 = worker("worker2", database, images, model, hz, 2, shortLease);
+        ClusterNodeProcess api = api("api", database, images, hz, apiPort, List.of("--max-steps", "5000"));
+        for (ClusterNodeProcess node : List.of(w1, w2, api)) {
+            node.awaitStarted(180);
+        }
+        awaitLiveWorkers(apiPort, 2);
+
+        // A1111: options every api node shares, a txt2img whose images are not saved (they come back through PostgreSQL)
+        int clipSkip = JSON.readTree(model.resolve("text_encoder/config.json").toFile()).get("num_hidden_layers").asInt();
+        assertEquals(200, post(apiPort, "/sdapi/v1/options", "{\"CLIP_stop_at_last_layers\":" + clipSkip + "}").statusCode());
+        assertEquals(clipSkip, json(get(apiPort, "/sdapi/v1/options")).get("CLIP_stop_at_last_layers").asInt());
+        assertTrue(get(apiPort, "/sdapi/v1/sd-models").body().contains("\"tiny\""));
+        HttpResponse<String> txt2img = post(apiPort, "/sdapi/v1/txt2img",
+                "{\"prompt\":\"a red cat\",\"steps\":4,\"width\":64,\"height\":64,\"sampler_name\":\"Euler\",\"seed\":5,\"n_iter\":2}");
+        assertEquals(200, txt2img.statusCode(), txt2img.body());
+        JsonNode a1111 = json(txt2img);
+        assertEquals(2, a1111.get("images").size(), "one image per n_iter batch");
+        assertPng(a1111.get("images").get(0).asText());
+        JsonNode info = JSON.readTree(a1111.get("info").asText());
+        assertEquals(List.of(5L, 6L), List.of(info.get("all_seeds").get(0).asLong(), info.get("all_seeds").get(1).asLong()));
+        assertEquals(clipSkip, info.get("clip_skip").asInt(), "the shared option applied: " + info);
+        assertEquals(0, json(get(apiPort, "/api/v1/images")).get("items").size(), "save_images false leaves the gallery alone");
+        assertEquals(0, count(database, "SELECT COUNT(*) FROM job_results"), "the kept images were handed out once and deleted");
+        assertEquals(422, post(apiPort, "/sdapi/v1/txt2img", "{\"steps\":\"many\"}").statusCode(), "A1111's error status");
+        assertEquals(200, get(apiPort, "/sdapi/v1/progress").statusCode());
+
+        // OpenAI: the image comes back and is in the gallery
+        HttpResponse<String> openAi = post(apiPort, "/v1/images/generations",
+                "{\"prompt\":\"a blue dog\",\"size\":\"64x64\",\"steps\":4,\"seed\":9}");
+        assertEquals(200, openAi.statusCode(), openAi.body());
+        assertPng(json(openAi).at("/data/0/b64_json").asText());
+
+        // the gallery: search, thumbnail, metadata, favourite, delete
+        JsonNode found = json(get(apiPort, "/api/v1/images?q=dog"));
+        assertEquals(1, found.get("items").size(), found.toString());
+        String image = found.at("/items/0/id").asText();
+        assertEquals(0, json(get(apiPort, "/api/v1/images?q=horse")).get("items").size());
+        HttpResponse<byte[]> thumbnail = client.send(HttpRequest.newBuilder(uri(apiPort, "/api/v1/images/" + image + "/thumbnail")).build(),
+                HttpResponse.BodyHandlers.ofByteArray());
+        assertEquals(200, thumbnail.statusCode());
+        assertEquals("image/png", thumbnail.headers().firstValue("Content-Type").orElse(""));
+        assertTrue(json(get(apiPort, "/api/v1/images/" + image + "/metadata")).at("/png_text/daguerre").asText().contains("a blue dog"));
+        HttpResponse<String> favourite = client.send(HttpRequest.newBuilder(uri(apiPort, "/api/v1/images/" + image))
+                .header("Content-Type", "application/json").method("PATCH", HttpRequest.BodyPublishers.ofString("{\"favorite\":true}"))
+                .build(), HttpResponse.BodyHandlers.ofString());
+        assertEquals(200, favourite.statusCode(), favourite.body());
+        assertEquals(image, json(get(apiPort, "/api/v1/images?favorite=true")).at("/items/0/id").asText());
+        assertEquals(0, json(get(apiPort, "/api/v1/images?favorite=false")).get("items").size());
+        HttpResponse<String> deleted = client.send(HttpRequest.newBuilder(uri(apiPort, "/api/v1/images/" + image)).DELETE().build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertEquals(204, deleted.statusCode(), deleted.body());
+        assertEquals(404, get(apiPort, "/api/v1/images/" + image).statusCode());
+        assertEquals(0, count(database, "SELECT COUNT(*) FROM images"));
+        try (Stream<Path> files = Files.walk(images)) {
+            assertEquals(List.of(), files.filter(f -> f.toString().endsWith(".png")).toList(), "the file and its thumbnail are gone");
+        }
+        HttpResponse<String> batch = post(apiPort, "/api/v1/batches", "a cat\n");
+        assertEquals(501, batch.statusCode(), batch.body());
+        assertTrue(json(batch).at("/error/message").asText().contains("cluster"), batch.body());
+
+        // ETAs: both workers busy with long jobs (about 5 s of steps at the speed the workers measured), a third job waits
+        double msPerStep = 0;
+        for (JsonNode node : json(get(apiPort, "/api/v1/cluster")).get("nodes")) {
+            msPerStep = Math.max(msPerStep, node.path("ms_per_unit").asDouble() * 64 * 64 / (512 * 512));
+        }
+        assertTrue(msPerStep > 0, "the workers' heartbeats carry their measured speed");
+        int longSteps = (int) Math.max(100, Math.min(5000, 5_000 / msPerStep));
+        String long1 = submit(apiPort, String.format(JOB, longSteps, 11));
+        String long2 = submit(apiPort, String.format(JOB, longSteps, 12));
+        awaitStatus(apiPort, long1, "running", 60);
+        awaitStatus(apiPort, long2, "running", 60);
+        String waiting = submit(apiPort, String.format(JOB, 4, 13));
+        JsonNode queued = json(get(apiPort, "/api/v1/jobs/" + waiting));
+        assertEquals("queued", queued.get("status").asText(), queued.toString());
+        assertTrue(queued.get("eta_ms").isNumber() && queued.get("eta_ms").asLong() > 0, "a queued job's ETA: " + queued);
+        awaitStep(apiPort, long1, 2, 60);
+        JsonNode running = json(get(apiPort, "/api/v1/jobs/" + long1));
+        assertTrue(running.get("eta_ms").isNumber(), "a running job's ETA: " + running);
+        assertEquals(202, post(apiPort, "/api/v1/jobs/" + long2 + "/cancel", "").statusCode());
+        awaitStatus(apiPort, waiting, "succeeded", 120);
+
+        // a partition: the worker running long1 is frozen past its lease; the other completes the job, the late result is dropped
+        awaitStep(apiPort, long1, 3, 60);
+        ClusterNodeProcess frozen = json(get(apiPort, "/api/v1/jobs/" + long1)).get("worker").asText().equals(w1.nodeId()) ? w1 : w2;
+        ClusterNodeProcess other = frozen == w1 ? w2 : w1;
+        frozen.freeze();
+        try {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            JsonNode moved = null;
+            while (System.nanoTime() < deadline) {
+                moved = json(get(apiPort, "/api/v1/jobs/" + long1));
+                if (moved.get("status").asText().equals("running") && other.nodeId().equals(moved.path("worker").asText())) {
+                    break;
+                }
+                Thread.sleep(50);
+            }
+            assertEquals(other.nodeId(), moved.path("worker").asText(), "the job went back to the queue and to the other worker: " + moved);
+        } finally {
+            frozen.resume();
+        }
+        JsonNode done = awaitStatus(apiPort, long1, "succeeded", 240);
+        assertEquals(other.nodeId(), done.get("worker").asText());
+        assertTrue(done.get("requeued").asInt() >= 1, done.toString());
+        awaitLog(frozen, "job " + long1 + ": this worker lost its lease", 60);
+        assertEquals(1, count(database, "SELECT COUNT(*) FROM images WHERE job_id = '" + long1 + "'"), "completed exactly once");
+        assertEquals(1, count(database, "SELECT COUNT(*) FROM images WHERE job_id = '" + long1 + "' AND worker = '" + other.nodeId() + "'"));
+        try (Stream<Path> files = Files.walk(images)) {
+            assertEquals(1, files.filter(f -> f.getFileName().toString().startsWith(done.at("/images/0").asText())).count(),
+                    "one PNG for the job, no staging file of the frozen worker left");
+        }
+    }
+
     private ClusterNodeProcess worker(String name, String database, Path images, Path model, int[] hz, int index) throws Exception {
+        return worker(name, database, images, model, hz, index, List.of());
+    }
+
+    private ClusterNodeProcess worker(String name, String database, Path images, Path model, int[] hz, int index, List<String> extra)
+            throws Exception {
         List<String> args = new ArrayList<>(common(database, images, hz, index));
         args.addAll(List.of("--role", "worker", "--model", model.toString(), "--port", "0", "--concurrent-jobs", "1",
                 "--data", temp.resolve(name).toString(), "--preview-every", "2"));
+        args.addAll(extra);
         ClusterNodeProcess node = ClusterNodeProcess.start(name, temp, args);
         nodes.add(node);
         return node;
     }
 
     private ClusterNodeProcess api(String name, String database, Path images, int[] hz, int port) throws Exception {
+        return api(name, database, images, hz, port, List.of());
+    }
+
+    private ClusterNodeProcess api(String name, String database, Path images, int[] hz, int port, List<String> extra) throws Exception {
         List<String> args = new ArrayList<>(common(database, images, hz, 0));
         args.addAll(List.of("--role", "api", "--port", Integer.toString(port), "--data", temp.resolve(name).toString()));
+        args.addAll(extra);
         ClusterNodeProcess node = ClusterNodeProcess.start(name, temp, args);
         nodes.add(node);
         return node;
@@ -388,6 +520,30 @@ class ClusterTest {
             Thread.sleep(50);
         }
         throw new AssertionError("job " + id + " did not reach step " + step);
+    }
+
+    private static void assertPng(String base64) {
+        byte[] png = java.util.Base64.getDecoder().decode(base64);
+        assertTrue(png.length > 8 && png[1] == 'P' && png[2] == 'N' && png[3] == 'G', "a PNG");
+    }
+
+    private static int count(String database, String sql) throws Exception {
+        try (Connection c = DriverManager.getConnection(database, PostgresServer.USER, ""); Statement s = c.createStatement();
+                ResultSet rows = s.executeQuery(sql)) {
+            rows.next();
+            return rows.getInt(1);
+        }
+    }
+
+    private static void awaitLog(ClusterNodeProcess node, String text, int seconds) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
+        while (System.nanoTime() < deadline) {
+            if (Files.readString(node.log).contains(text)) {
+                return;
+            }
+            Thread.sleep(100);
+        }
+        throw new AssertionError(node.name + " never logged '" + text + "'");
     }
 
     private String submit(int port, String body) throws Exception {

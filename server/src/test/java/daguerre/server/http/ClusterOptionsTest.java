@@ -51,25 +51,29 @@ class ClusterOptionsTest {
     void everyClusterOptionComesFromFlagsEnvironmentAndFile() throws Exception {
         ClusterOptions flags = resolve(Map.of(), "--role", "worker", "--cluster", "--cluster-host", "10.0.0.5", "--cluster-port", "5801",
                 "--cluster-members", "10.0.0.6:5801,10.0.0.7:5801", "--cluster-name", "prod", "--database",
-                "jdbc:postgresql://db:5432/daguerre", "--images", "/mnt/images");
+                "jdbc:postgresql://db:5432/daguerre", "--images", "/mnt/images", "--lease-seconds", "30");
         assertEquals(new ClusterOptions(ClusterOptions.Role.WORKER, true, "10.0.0.5", 5801, List.of("10.0.0.6:5801", "10.0.0.7:5801"),
-                "prod", "jdbc:postgresql://db:5432/daguerre", null, null, Path.of("/mnt/images")), flags);
+                "prod", "jdbc:postgresql://db:5432/daguerre", null, null, Path.of("/mnt/images"), 30), flags);
         assertFalse(flags.single());
 
         ClusterOptions environment = resolve(Map.of("DAGUERRE_ROLE", "api", "DAGUERRE_CLUSTER", "true",
                 "DAGUERRE_CLUSTER_MEMBERS", "a:1,b:2", "DAGUERRE_DATABASE", "jdbc:postgresql://db/d",
-                "DAGUERRE_DATABASE_USER", "daguerre", "DAGUERRE_DATABASE_PASSWORD", "secret", "DAGUERRE_IMAGES", "/mnt/i"));
+                "DAGUERRE_DATABASE_USER", "daguerre", "DAGUERRE_DATABASE_PASSWORD", "secret", "DAGUERRE_IMAGES", "/mnt/i",
+                "DAGUERRE_LEASE_SECONDS", "5"));
+        assertEquals(5, environment.leaseSeconds());
         assertEquals(ClusterOptions.Role.API, environment.role());
         assertEquals(List.of("a:1", "b:2"), environment.members());
         assertEquals("daguerre", environment.databaseUser());
         assertEquals("secret", environment.databasePassword());
 
         Path file = dir.resolve("cluster.properties");
-        Files.writeString(file, "cluster=true\ndatabase=jdbc:postgresql://db/d\ndatabase-user=u\ndatabase-password=p\nrole=worker\nimages=/mnt/i\n");
+        Files.writeString(file, "cluster=true\ndatabase=jdbc:postgresql://db/d\ndatabase-user=u\ndatabase-password=p\nrole=worker\nimages=/mnt/i\n"
+                + "lease-seconds=20\n");
         ClusterOptions fromFile = resolve(Map.of(), "--config", file.toString());
         assertEquals(ClusterOptions.Role.WORKER, fromFile.role());
         assertEquals("u", fromFile.databaseUser());
         assertEquals("p", fromFile.databasePassword());
+        assertEquals(20, fromFile.leaseSeconds());
     }
 
     @Test
@@ -83,5 +87,10 @@ class ClusterOptionsTest {
         assertTrue(refusal("--role", "boss").contains("takes all, api or worker"));
         assertTrue(refusal("--cluster", "--database", "jdbc:postgresql://db/d", "--images", "/i",
                 "--cluster-members", "nohost").contains("HOST:PORT"));
+        assertTrue(refusal("--lease-seconds", "5").contains("--lease-seconds needs --cluster"));
+        String cluster = "--cluster --database jdbc:postgresql://db/d --images /i --lease-seconds ";
+        assertTrue(refusal((cluster + "0").split(" ")).contains("lease-seconds (--lease-seconds, DAGUERRE_LEASE_SECONDS) must be between 1 and 3600, got 0"));
+        assertTrue(refusal((cluster + "7200").split(" ")).contains("must be between 1 and 3600, got 7200"));
+        assertTrue(refusal((cluster + "ten").split(" ")).contains("ten"), "not a number");
     }
 }

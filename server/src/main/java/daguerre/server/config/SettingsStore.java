@@ -1,0 +1,49 @@
+package daguerre.server.config;
+
+import daguerre.server.jobs.Database;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+
+/**
+ * Named settings the service keeps across restarts: the {@code settings} table of the one
+ * process's SQLite database, or of the PostgreSQL database a cluster's nodes share (so that every
+ * api node reads what a client set through any of them).
+ */
+public interface SettingsStore {
+
+    /** The stored value, or null. */
+    String get(String key) throws SQLException;
+
+    /** Stores {@code value} under {@code key}, replacing what was there. */
+    void put(String key, String value) throws SQLException;
+
+    /** The {@code settings} table of the one process's SQLite database. */
+    static SettingsStore of(Database database) {
+        return new SettingsStore() {
+            @Override
+            public String get(String key) throws SQLException {
+                return database.call(c -> {
+                    try (PreparedStatement s = c.prepareStatement("SELECT value FROM settings WHERE key = ?")) {
+                        s.setString(1, key);
+                        try (ResultSet rows = s.executeQuery()) {
+                            return rows.next() ? rows.getString(1) : null;
+                        }
+                    }
+                });
+            }
+
+            @Override
+            public void put(String key, String value) throws SQLException {
+                database.call(c -> {
+                    try (PreparedStatement s = c.prepareStatement("INSERT INTO settings (key, value) VALUES (?, ?) "
+                            + "ON CONFLICT(key) DO UPDATE SET value = excluded.value")) {
+                        s.setString(1, key);
+                        s.setString(2, value);
+                        return s.executeUpdate();
+                    }
+                });
+            }
+        };
+    }
+}
