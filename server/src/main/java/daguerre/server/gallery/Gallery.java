@@ -18,6 +18,7 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.Base64;
+import java.util.Collection;
 import java.util.List;
 import java.util.Optional;
 import javax.imageio.ImageIO;
@@ -35,9 +36,10 @@ public final class Gallery {
     /** The longest side of a thumbnail, in pixels. */
     public static final int THUMBNAIL_SIZE = 256;
     private static final String COLUMNS = "id, job_id, prompt, negative_prompt, model, sampler, seed, steps, guidance_scale, "
-            + "width, height, created_at, favorite, infotext, request";
+            + "width, height, created_at, favorite, infotext, request, board_id";
 
     private final Database database;
+    private final Boards boards;
     private final Path imagesDir;
     private final Path thumbnailsDir;
 
@@ -49,6 +51,7 @@ public final class Gallery {
      */
     public Gallery(Database database, Path dataDir) throws IOException, SQLException {
         this.database = database;
+        this.boards = new Boards(database);
         this.imagesDir = Files.createDirectories(dataDir.resolve("images")).toRealPath();
         this.thumbnailsDir = Files.createDirectories(dataDir.resolve("thumbnails")).toRealPath();
         for (Path dir : List.of(imagesDir, thumbnailsDir)) {
@@ -143,7 +146,12 @@ public final class Gallery {
         return id;
     }
 
-    /** Searches the gallery, newest first. */
+    /** The boards the images can be put on. */
+    public Boards boards() {
+        return boards;
+    }
+
+    /** Searches the gallery, in the query's order. */
     public ImagePage list(ImageQuery query) throws SQLException {
         StringBuilder sql = new StringBuilder("SELECT seq, " + COLUMNS + " FROM images WHERE 1 = 1");
         List<Object> args = new ArrayList<>();
@@ -156,27 +164,20 @@ public final class Gallery {
             sql.append(" AND favorite = ?");
             args.add(query.favorite() ? 1 : 0);
         }
-        if (query.model() != null) {
-            sql.append(" AND model = ?");
-            args.add(query.model());
+        filter(sql, args, "model = ?", query.model());
+        filter(sql, args, "sampler = ?", query.sampler());
+        filter(sql, args, "width = ?", query.width());
+        filter(sql, args, "height = ?", query.height());
+        if (ImageQuery.NO_BOARD.equals(query.board())) {
+            sql.append(" AND board_id IS NULL");
+        } else {
+            filter(sql, args, "board_id = ?", query.board());
         }
-        if (query.sampler() != null) {
-            sql.append(" AND sampler = ?");
-            args.add(query.sampler());
-        }
-        if (query.from() != null) {
-            sql.append(" AND created_at >= ?");
-            args.add(query.from());
-        }
-        if (query.to() != null) {
-            sql.append(" AND created_at < ?");
-            args.add(query.to());
-        }
-        if (query.cursor() != null) {
-            sql.append(" AND seq < ?");
-            args.add(decodeCursor(query.cursor()));
-        }
-        sql.append(" ORDER BY seq DESC LIMIT ?");
+        filter(sql, args, "created_at >= ?", query.from());
+        filter(sql, args, "created_at < ?", query.to());
+        boolean oldestFirst = query.order() == ImageQuery.Order.OLDEST;
+        filter(sql, args, oldestFirst ? "seq > ?" : "seq < ?", query.cursor() == null ? null : decodeCursor(query.cursor(), query.order()));
+        sql.append(oldestFirst ? " ORDER BY seq ASC LIMIT ?" : " ORDER BY seq DESC LIMIT ?");
         args.add(query.limit() + 1);
         return database.call(c -> {
             try (PreparedStatement s = c.prepareStatement(sql.toString())) {
@@ -196,7 +197,38 @@ public final class Gallery {
                         items.add(read(rows));
                     }
                 }
-                return new ImagePage(items, more ? encodeCursor(lastSeq) : null);
+                return new ImagePage(items, more ? encodeCursor(lastSeq, query.order()) : null);
+            }
+        });
+    }
+
+    /** Appends {@code AND condition} with its one argument, unless the argument is null. */
+    private static void filter(StringBuilder sql, List<Object> args, String condition, Object value) {
+        if (value != null) {
+            sql.append(" AND ").append(condition);
+            args.add(value);
+        }
+    }
+
+    /**
+     * One image size in the gallery and how many images have it.
+     *
+     * @param width in pixels
+     * @param height in pixels
+     * @param count the images of this size
+     */
+    public record SizeCount(int width, int height, long count) {}
+
+    /** The image sizes in the gallery, the most common first. */
+    public List<SizeCount> sizes() throws SQLException {
+        return database.call(c -> {
+            try (PreparedStatement s = c.prepareStatement("SELECT width, height, COUNT(*) FROM images GROUP BY width, height "
+                    + "ORDER BY COUNT(*) DESC, width, height"); ResultSet rows = s.executeQuery()) {
+                List<SizeCount> sizes = new ArrayList<>();
+                while (rows.next()) {
+                    sizes.add(new SizeCount(rows.getInt(1), rows.getInt(2), rows.getLong(3)));
+                }
+                return sizes;
             }
         });
     }
@@ -248,36 +280,90 @@ public final class Gallery {
         return Optional.of(thumbnail);
     }
 
+    /** The ids of {@code ids} that name no image (in their order; anything that is not an id among them). */
+    public List<String> missing(Collection<String> ids) throws SQLException {
+        return database.call(c -> {
+            List<String> missing = new ArrayList<>();
+            try (PreparedStatement s = c.prepareStatement("SELECT 1 FROM images WHERE id = ?")) {
+                for (String id : ids) {
+                    if (!Ids.isValid(id)) {
+                        missing.add(id);
+                        continue;
+                    }
+                    s.setString(1, id);
+                    try (ResultSet row = s.executeQuery()) {
+                        if (!row.next()) {
+                            missing.add(id);
+                        }
+                    }
+                }
+            }
+            return missing;
+        });
+    }
+
     /** Marks or unmarks an image as a favourite; false when there is no such image. */
     public boolean setFavorite(String id, boolean favorite) throws SQLException {
-        if (!Ids.isValid(id)) {
-            return false;
-        }
-        return database.call(c -> {
-            try (PreparedStatement s = c.prepareStatement("UPDATE images SET favorite = ? WHERE id = ?")) {
-                s.setInt(1, favorite ? 1 : 0);
-                s.setString(2, id);
-                return s.executeUpdate() == 1;
+        return setFavorite(List.of(id), favorite) == 1;
+    }
+
+    /** Marks or unmarks images as favourites, in one transaction; returns how many there were. */
+    public int setFavorite(Collection<String> ids, boolean favorite) throws SQLException {
+        return updateEach(ids, "UPDATE images SET favorite = ? WHERE id = ?", favorite ? 1 : 0);
+    }
+
+    /**
+     * Puts images on a board (null: on none), in one transaction; returns how many there were.
+     * The board must exist ({@link Boards#find}).
+     */
+    public int setBoard(Collection<String> ids, String boardId) throws SQLException {
+        return updateEach(ids, "UPDATE images SET board_id = ? WHERE id = ?", boardId);
+    }
+
+    /** Runs {@code sql} (its parameters: {@code value}, then the id) for each id, in one transaction; the rows it changed. */
+    private int updateEach(Collection<String> ids, String sql, Object value) throws SQLException {
+        List<String> valid = ids.stream().filter(Ids::isValid).distinct().toList();
+        return database.transaction(c -> {
+            int changed = 0;
+            try (PreparedStatement s = c.prepareStatement(sql)) {
+                for (String id : valid) {
+                    s.setObject(1, value);
+                    s.setString(2, id);
+                    changed += s.executeUpdate();
+                }
             }
+            return changed;
         });
     }
 
     /** Deletes an image: its row, its file and its thumbnail; false when there is no such image. */
     public boolean delete(String id) throws SQLException, IOException {
-        if (!Ids.isValid(id)) {
-            return false;
-        }
-        boolean deleted = database.call(c -> {
+        return delete(List.of(id)) == 1;
+    }
+
+    /**
+     * Deletes images: their rows in one transaction, then their files and thumbnails; returns how
+     * many there were.
+     */
+    public int delete(Collection<String> ids) throws SQLException, IOException {
+        List<String> valid = ids.stream().filter(Ids::isValid).distinct().toList();
+        List<String> deleted = database.transaction(c -> {
+            List<String> gone = new ArrayList<>();
             try (PreparedStatement s = c.prepareStatement("DELETE FROM images WHERE id = ?")) {
-                s.setString(1, id);
-                return s.executeUpdate() == 1;
+                for (String id : valid) {
+                    s.setString(1, id);
+                    if (s.executeUpdate() == 1) {
+                        gone.add(id);
+                    }
+                }
             }
+            return gone;
         });
-        if (deleted) {
+        for (String id : deleted) {
             Files.deleteIfExists(imageFile(id));
             Files.deleteIfExists(thumbnailsDir.resolve(id + ".png"));
         }
-        return deleted;
+        return deleted.size();
     }
 
     /** Number of images in the gallery. */
@@ -327,26 +413,38 @@ public final class Gallery {
         return query.toString();
     }
 
-    private static String encodeCursor(long seq) {
-        return Base64.getUrlEncoder().withoutPadding().encodeToString(("s" + seq).getBytes(StandardCharsets.US_ASCII));
+    /** The letter that starts a cursor of each order ("s" for newest first, as cursors were before there was a choice). */
+    private static String cursorPrefix(ImageQuery.Order order) {
+        return order == ImageQuery.Order.OLDEST ? "o" : "s";
     }
 
-    private static long decodeCursor(String cursor) {
+    private static String encodeCursor(long seq, ImageQuery.Order order) {
+        return Base64.getUrlEncoder().withoutPadding().encodeToString((cursorPrefix(order) + seq).getBytes(StandardCharsets.US_ASCII));
+    }
+
+    private static long decodeCursor(String cursor, ImageQuery.Order order) {
+        String text;
+        long seq;
         try {
-            String text = new String(Base64.getUrlDecoder().decode(cursor), StandardCharsets.US_ASCII);
-            if (!text.startsWith("s")) {
-                throw new IllegalArgumentException();
-            }
-            return Long.parseLong(text.substring(1));
-        } catch (IllegalArgumentException e) {
+            text = new String(Base64.getUrlDecoder().decode(cursor), StandardCharsets.US_ASCII);
+            seq = Long.parseLong(text.substring(1));
+        } catch (IllegalArgumentException | IndexOutOfBoundsException e) {
             throw RequestException.invalid("cursor", "cursor is not a cursor this service returned");
         }
+        if (text.startsWith(cursorPrefix(order))) {
+            return seq;
+        }
+        if (text.startsWith("s") || text.startsWith("o")) {
+            throw RequestException.invalid("cursor", "cursor belongs to a page of the other sort order; start again without a cursor");
+        }
+        throw RequestException.invalid("cursor", "cursor is not a cursor this service returned");
     }
 
     private static ImageEntry read(ResultSet rows) throws SQLException {
         return new ImageEntry(rows.getString("id"), rows.getString("job_id"), rows.getString("prompt"),
                 rows.getString("negative_prompt"), rows.getString("model"), rows.getString("sampler"), rows.getLong("seed"),
                 rows.getInt("steps"), rows.getDouble("guidance_scale"), rows.getInt("width"), rows.getInt("height"),
-                rows.getLong("created_at"), rows.getInt("favorite") == 1, rows.getString("infotext"), rows.getString("request"));
+                rows.getLong("created_at"), rows.getInt("favorite") == 1, rows.getString("infotext"), rows.getString("request"),
+                rows.getString("board_id"));
     }
 }

@@ -186,6 +186,7 @@ public final class DaguerreServer implements AutoCloseable {
         router.get("/api/v1/openapi.json").handler(DaguerreServer::openApi);
         new NativeApi(services).mount(router);
         new GalleryApi(services).mount(router);
+        new BoardsApi(services).mount(router);
         events.mount(router);
         new A1111Api(services).mount(router);
         new OpenAiApi(services).mount(router);
