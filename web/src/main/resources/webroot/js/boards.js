@@ -62,7 +62,7 @@ export class Boards {
     const chip = (value, name, count) => el('li', {}, el('button', {
       type: 'button', class: 'chip board', 'aria-pressed': String(this.current === value), dataset: { board: value },
       onclick: () => this.select(value),
-    }, name, ' ', el('span', { class: 'count' }, `(${count})`)));
+    }, `${name} (${count})`));
     this.list.replaceChildren(chip('', 'All images', total), chip(NO_BOARD, 'No board', this.unboarded),
         ...this.items.map((b) => chip(b.id, b.name, b.image_count)));
     const board = this.currentBoard();
