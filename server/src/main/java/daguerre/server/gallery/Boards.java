@@ -3,6 +3,7 @@ package daguerre.server.gallery;
 import daguerre.server.jobs.Database;
 import daguerre.server.jobs.Ids;
 import daguerre.server.jobs.RequestException;
+import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
@@ -143,7 +144,7 @@ public final class Boards {
     }
 
     /** 409 board_exists when a board other than {@code id} has the name. */
-    private static void requireFree(java.sql.Connection c, String name, String id) throws SQLException {
+    private static void requireFree(Connection c, String name, String id) throws SQLException {
         try (PreparedStatement s = c.prepareStatement("SELECT 1 FROM boards WHERE name = ? AND id <> ?")) {
             s.setString(1, name);
             s.setString(2, id);

@@ -19,8 +19,10 @@ import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.Collection;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 import javax.imageio.ImageIO;
 import org.imgscalr.Scalr;
 
@@ -75,20 +77,8 @@ public final class Gallery {
                 files.filter(f -> Ids.isValid(idOf(f)) && Files.isRegularFile(f)).forEach(candidates::add);
             }
         }
-        List<Path> orphans = database.call(c -> {
-            List<Path> unrecorded = new ArrayList<>();
-            try (PreparedStatement s = c.prepareStatement("SELECT 1 FROM images WHERE id = ?")) {
-                for (Path file : candidates) {
-                    s.setString(1, idOf(file));
-                    try (ResultSet row = s.executeQuery()) {
-                        if (!row.next()) {
-                            unrecorded.add(file);
-                        }
-                    }
-                }
-            }
-            return unrecorded;
-        });
+        Set<String> unrecorded = new HashSet<>(missing(candidates.stream().map(Gallery::idOf).toList()));
+        List<Path> orphans = candidates.stream().filter(file -> unrecorded.contains(idOf(file))).toList();
         for (Path orphan : orphans) {
             Files.deleteIfExists(orphan);
         }

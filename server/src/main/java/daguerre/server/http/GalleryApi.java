@@ -19,12 +19,16 @@ import java.nio.file.Path;
 import java.sql.SQLException;
 import java.time.Instant;
 import java.time.LocalDate;
-import java.time.ZoneOffset;
 import java.text.Normalizer;
+import java.time.ZoneOffset;
 import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
+import java.util.stream.Collectors;
 import java.util.zip.CRC32;
 import java.util.zip.ZipEntry;
 import java.util.zip.ZipOutputStream;
@@ -49,7 +53,7 @@ final class GalleryApi {
         DELETE, FAVORITE, UNFAVORITE, MOVE;
 
         String wireName() {
-            return name().toLowerCase(java.util.Locale.ROOT);
+            return name().toLowerCase(Locale.ROOT);
         }
     }
 
@@ -167,9 +171,9 @@ final class GalleryApi {
         if (actionNode == null || actionNode.isNull()) {
             throw new RequestException(400, "missing_field", "action is required: delete, favorite, unfavorite or move", "action");
         }
-        BulkAction action = java.util.Arrays.stream(BulkAction.values()).filter(a -> a.wireName().equals(actionNode.asText()))
-                .filter(a -> actionNode.isTextual()).findFirst().orElseThrow(() -> RequestException.invalidField("action",
-                        "must be one of delete, favorite, unfavorite, move"));
+        String actionName = actionNode.isTextual() ? actionNode.asText() : "";
+        BulkAction action = Arrays.stream(BulkAction.values()).filter(a -> a.wireName().equals(actionName)).findFirst()
+                .orElseThrow(() -> RequestException.invalidField("action", "must be one of delete, favorite, unfavorite, move"));
         if (action == BulkAction.MOVE && !body.has("board")) {
             throw new RequestException(400, "missing_field", "board is required with move: a board id, or null for none", "board");
         }
@@ -246,9 +250,9 @@ final class GalleryApi {
     }
 
     /** {@code <prompt in lowercase ASCII words>-<id>.png}, or {@code image-<id>.png} for a prompt without letters or digits. */
-    static String zipEntryName(ImageEntry entry) {
+    private static String zipEntryName(ImageEntry entry) {
         String ascii = Normalizer.normalize(entry.prompt() == null ? "" : entry.prompt(), Normalizer.Form.NFKD)
-                .toLowerCase(java.util.Locale.ROOT).replaceAll("[^a-z0-9]+", "-").replaceAll("^-|-$", "");
+                .toLowerCase(Locale.ROOT).replaceAll("[^a-z0-9]+", "-").replaceAll("^-|-$", "");
         String words = ascii.length() <= ZIP_NAME_PROMPT_CHARS ? ascii : ascii.substring(0, ZIP_NAME_PROMPT_CHARS).replaceAll("-[^-]*$", "");
         return (words.isEmpty() ? "image" : words) + "-" + entry.id() + ".png";
     }
@@ -265,11 +269,11 @@ final class GalleryApi {
         if (ids.size() > MAX_IDS) {
             throw RequestException.invalidField("ids", "must hold at most " + MAX_IDS + " image ids, got " + ids.size());
         }
-        java.util.LinkedHashSet<String> unique = new java.util.LinkedHashSet<>();
+        LinkedHashSet<String> unique = new LinkedHashSet<>();
         for (JsonNode id : ids) {
             if (!id.isTextual()) {
                 throw new RequestException(400, "invalid_type", "ids must hold image ids (strings), got " + id.getNodeType()
-                        .toString().toLowerCase(java.util.Locale.ROOT), "ids");
+                        .toString().toLowerCase(Locale.ROOT), "ids");
             }
             unique.add(id.asText());
         }
@@ -282,7 +286,7 @@ final class GalleryApi {
     }
 
     private static RequestException imagesNotFound(List<String> ids) {
-        String shown = ids.stream().limit(5).map(ServiceLog::printable).collect(java.util.stream.Collectors.joining(", "));
+        String shown = ids.stream().limit(5).map(ServiceLog::printable).collect(Collectors.joining(", "));
         String more = ids.size() > 5 ? " and " + (ids.size() - 5) + " more" : "";
         return new RequestException(404, "not_found", (ids.size() == 1 ? "image " : "images ") + shown + more + " not found", "ids");
     }
