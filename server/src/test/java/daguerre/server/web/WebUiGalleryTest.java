@@ -203,8 +203,11 @@ class WebUiGalleryTest extends BrowserTestBase {
         assertEquals(boardId, metadata(ids.get(0)).get("board").asText());
         assertTrue(metadata(ids.get(2)).get("board").isNull());
 
+        assertFalse(driver.findElement(By.id("board-rename")).isDisplayed(), "all images: no board to rename");
+        assertFalse(driver.findElement(By.id("board-delete")).isDisplayed());
         By owlsChip = By.cssSelector("#board-list button[data-board='" + boardId + "']");
         click(owlsChip);
+        waitFor(d -> d.findElement(By.id("board-rename")).isDisplayed());
         waitFor(d -> Set.copyOf(tileOrder()).equals(Set.of(ids.get(0), ids.get(1))));
         waitFor(d -> "true".equals(d.findElement(owlsChip).getDomAttribute("aria-pressed")));
         click(By.cssSelector("#board-list button[data-board='none']"));
