@@ -32,9 +32,24 @@ function authHeaders() {
  * Sends a request and returns the JSON answer (null for an empty one; its bytes as a Blob with `blob`). A 401
  * asks the user for an API key once (concurrent requests share the prompt) and tries again.
  */
-export async function request(method, path, { json, body, contentType, blob = false } = {}) {
+export async function request(method, path, options = {}) {
+  const response = await send(method, path, options, 'application/json');
+  if (response.status === 204) {
+    return null;
+  }
+  const text = await response.text();
+  return text ? JSON.parse(text) : null;
+}
+
+/** Sends a request, as request() does, and returns the answer's body as a Blob (a zip download). */
+export async function requestBlob(method, path, options = {}) {
+  return (await send(method, path, options, '*/*')).blob();
+}
+
+/** The successful Response of a request; errors as ApiError, a 401 after asking for a key (see request()). */
+async function send(method, path, { json, body, contentType } = {}, accept) {
   for (;;) {
-    const headers = { Accept: 'application/json', ...authHeaders() };
+    const headers = { Accept: accept, ...authHeaders() };
     let payload = body;
     if (json !== undefined) {
       payload = JSON.stringify(json);
@@ -56,14 +71,7 @@ export async function request(method, path, { json, body, contentType, blob = fa
     if (!response.ok) {
       throw await readError(response);
     }
-    if (response.status === 204) {
-      return null;
-    }
-    if (blob) {
-      return response.blob();
-    }
-    const text = await response.text();
-    return text ? JSON.parse(text) : null;
+    return response;
   }
 }
 

@@ -5,7 +5,7 @@
  * several one after another to combine them. Also: save the boxes as a style, delete one, import and
  * export styles.csv.
  */
-import { request } from './api.js';
+import { request, requestBlob } from './api.js';
 import { announce, el } from './dom.js';
 
 const byId = (id) => document.getElementById(id);
@@ -161,7 +161,7 @@ export class StylesControl {
 
   async exportFile() {
     try {
-      const url = URL.createObjectURL(await request('GET', '/api/v1/styles.csv', { blob: true }));
+      const url = URL.createObjectURL(await requestBlob('GET', '/api/v1/styles.csv'));
       const link = el('a', { href: url, download: 'styles.csv', hidden: true });
       document.body.append(link);
       link.click();

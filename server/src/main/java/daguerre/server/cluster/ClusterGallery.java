@@ -1,6 +1,7 @@
 package daguerre.server.cluster;
 
 import daguerre.diffusion.pipeline.PngText;
+import daguerre.server.gallery.Boards;
 import daguerre.server.gallery.Gallery;
 import daguerre.server.gallery.ImageCursor;
 import daguerre.server.gallery.ImageEntry;
@@ -12,6 +13,7 @@ import daguerre.server.jobs.EngineResult;
 import daguerre.server.jobs.GenerationParams;
 import daguerre.server.jobs.GenerationRequests;
 import daguerre.server.jobs.Ids;
+import daguerre.server.jobs.RequestException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -24,6 +26,7 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.List;
 import java.util.Optional;
 
@@ -193,6 +196,17 @@ public final class ClusterGallery implements ImageGallery {
             sql.append(" AND sampler = ?");
             args.add(query.sampler());
         }
+        if (query.width() != null) {
+            sql.append(" AND width = ?");
+            args.add(query.width());
+        }
+        if (query.height() != null) {
+            sql.append(" AND height = ?");
+            args.add(query.height());
+        }
+        if (query.board() != null) {
+            throw boardsUnavailable();
+        }
         if (query.from() != null) {
             sql.append(" AND created_at >= ?");
             args.add(query.from());
@@ -201,11 +215,12 @@ public final class ClusterGallery implements ImageGallery {
             sql.append(" AND created_at < ?");
             args.add(query.to());
         }
+        boolean oldestFirst = query.order() == ImageQuery.Order.OLDEST;
         if (query.cursor() != null) {
-            sql.append(" AND seq < ?");
-            args.add(ImageCursor.decode(query.cursor()));
+            sql.append(oldestFirst ? " AND seq > ?" : " AND seq < ?");
+            args.add(ImageCursor.decode(query.cursor(), query.order()));
         }
-        sql.append(" ORDER BY seq DESC LIMIT ?");
+        sql.append(oldestFirst ? " ORDER BY seq ASC LIMIT ?" : " ORDER BY seq DESC LIMIT ?");
         args.add(query.limit() + 1);
         return database.call(c -> {
             try (PreparedStatement s = c.prepareStatement(sql.toString())) {
@@ -225,7 +240,7 @@ public final class ClusterGallery implements ImageGallery {
                         items.add(read(rows));
                     }
                 }
-                return new ImagePage(items, more ? ImageCursor.encode(lastSeq) : null);
+                return new ImagePage(items, more ? ImageCursor.encode(lastSeq, query.order()) : null);
             }
         });
     }
@@ -312,6 +327,66 @@ public final class ClusterGallery implements ImageGallery {
         return true;
     }
 
+    @Override
+    public List<SizeCount> sizes() throws SQLException {
+        return database.call(c -> {
+            try (PreparedStatement s = c.prepareStatement("SELECT width, height, COUNT(*) FROM images GROUP BY width, height "
+                    + "ORDER BY COUNT(*) DESC, width, height"); ResultSet rows = s.executeQuery()) {
+                List<SizeCount> sizes = new ArrayList<>();
+                while (rows.next()) {
+                    sizes.add(new SizeCount(rows.getInt(1), rows.getInt(2), rows.getLong(3)));
+                }
+                return sizes;
+            }
+        });
+    }
+
+    @Override
+    public List<String> missing(Collection<String> ids) throws SQLException {
+        List<String> missing = new ArrayList<>();
+        for (String id : ids) {
+            if (find(id).isEmpty()) {
+                missing.add(id);
+            }
+        }
+        return missing;
+    }
+
+    /** One image at a time (not one transaction, as on a single machine). */
+    @Override
+    public int setFavorite(Collection<String> ids, boolean favorite) throws SQLException {
+        int changed = 0;
+        for (String id : ids) {
+            changed += setFavorite(id, favorite) ? 1 : 0;
+        }
+        return changed;
+    }
+
+    /** One image at a time (not one transaction, as on a single machine). */
+    @Override
+    public int delete(Collection<String> ids) throws SQLException, IOException {
+        int deleted = 0;
+        for (String id : ids) {
+            deleted += delete(id) ? 1 : 0;
+        }
+        return deleted;
+    }
+
+    @Override
+    public Boards boards() {
+        throw boardsUnavailable();
+    }
+
+    @Override
+    public int setBoard(Collection<String> ids, String boardId) {
+        throw boardsUnavailable();
+    }
+
+    private static RequestException boardsUnavailable() {
+        return new RequestException(501, "not_implemented",
+                "boards are not available in cluster mode yet: they live in a single machine's database", null);
+    }
+
     private Path thumbnailFile(String id) {
         return thumbnailsDir.resolve(id.substring(0, 2)).resolve(id + ".png");
     }
@@ -320,7 +395,8 @@ public final class ClusterGallery implements ImageGallery {
         return new ImageEntry(rows.getString("id"), rows.getString("job_id"), rows.getString("prompt"),
                 rows.getString("negative_prompt"), rows.getString("model"), rows.getString("sampler"), rows.getLong("seed"),
                 rows.getInt("steps"), rows.getDouble("guidance_scale"), rows.getInt("width"), rows.getInt("height"),
-                rows.getLong("created_at"), rows.getBoolean("favorite"), rows.getString("infotext"), rows.getString("request"));
+                rows.getLong("created_at"), rows.getBoolean("favorite"), rows.getString("infotext"), rows.getString("request"),
+                null);   // boards are single-machine only for now
     }
 
     /** Images in the index. */

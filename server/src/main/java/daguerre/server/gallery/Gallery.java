@@ -13,8 +13,14 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.util.ArrayList;
+import java.util.Base64;
+import java.util.Collection;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
+import javax.imageio.ImageIO;
+import org.imgscalr.Scalr;
 
 /**
  * The image gallery: PNG files under {@code images/} in the data directory, written atomically
@@ -28,9 +34,10 @@ public final class Gallery implements ImageGallery {
     /** The longest side of a thumbnail, in pixels. */
     public static final int THUMBNAIL_SIZE = 256;
     private static final String COLUMNS = "id, job_id, prompt, negative_prompt, model, sampler, seed, steps, guidance_scale, "
-            + "width, height, created_at, favorite, infotext, request";
+            + "width, height, created_at, favorite, infotext, request, board_id";
 
     private final Database database;
+    private final Boards boards;
     private final Path imagesDir;
     private final Path thumbnailsDir;
 
@@ -42,6 +49,7 @@ public final class Gallery implements ImageGallery {
      */
     public Gallery(Database database, Path dataDir) throws IOException, SQLException {
         this.database = database;
+        this.boards = new Boards(database);
         this.imagesDir = Files.createDirectories(dataDir.resolve("images")).toRealPath();
         this.thumbnailsDir = Files.createDirectories(dataDir.resolve("thumbnails")).toRealPath();
         for (Path dir : List.of(imagesDir, thumbnailsDir)) {
@@ -65,20 +73,8 @@ public final class Gallery implements ImageGallery {
                 files.filter(f -> Ids.isValid(idOf(f)) && Files.isRegularFile(f)).forEach(candidates::add);
             }
         }
-        List<Path> orphans = database.call(c -> {
-            List<Path> unrecorded = new ArrayList<>();
-            try (PreparedStatement s = c.prepareStatement("SELECT 1 FROM images WHERE id = ?")) {
-                for (Path file : candidates) {
-                    s.setString(1, idOf(file));
-                    try (ResultSet row = s.executeQuery()) {
-                        if (!row.next()) {
-                            unrecorded.add(file);
-                        }
-                    }
-                }
-            }
-            return unrecorded;
-        });
+        Set<String> unrecorded = new HashSet<>(missing(candidates.stream().map(Gallery::idOf).toList()));
+        List<Path> orphans = candidates.stream().filter(file -> unrecorded.contains(idOf(file))).toList();
         for (Path orphan : orphans) {
             Files.deleteIfExists(orphan);
         }
@@ -136,7 +132,13 @@ public final class Gallery implements ImageGallery {
         return id;
     }
 
-    /** Searches the gallery, newest first. */
+    /** The boards the images can be put on. */
+    @Override
+    public Boards boards() {
+        return boards;
+    }
+
+    /** Searches the gallery, in the query's order. */
     public ImagePage list(ImageQuery query) throws SQLException {
         StringBuilder sql = new StringBuilder("SELECT seq, " + COLUMNS + " FROM images WHERE 1 = 1");
         List<Object> args = new ArrayList<>();
@@ -149,27 +151,20 @@ public final class Gallery implements ImageGallery {
             sql.append(" AND favorite = ?");
             args.add(query.favorite() ? 1 : 0);
         }
-        if (query.model() != null) {
-            sql.append(" AND model = ?");
-            args.add(query.model());
+        filter(sql, args, "model = ?", query.model());
+        filter(sql, args, "sampler = ?", query.sampler());
+        filter(sql, args, "width = ?", query.width());
+        filter(sql, args, "height = ?", query.height());
+        if (ImageQuery.NO_BOARD.equals(query.board())) {
+            sql.append(" AND board_id IS NULL");
+        } else {
+            filter(sql, args, "board_id = ?", query.board());
         }
-        if (query.sampler() != null) {
-            sql.append(" AND sampler = ?");
-            args.add(query.sampler());
-        }
-        if (query.from() != null) {
-            sql.append(" AND created_at >= ?");
-            args.add(query.from());
-        }
-        if (query.to() != null) {
-            sql.append(" AND created_at < ?");
-            args.add(query.to());
-        }
-        if (query.cursor() != null) {
-            sql.append(" AND seq < ?");
-            args.add(decodeCursor(query.cursor()));
-        }
-        sql.append(" ORDER BY seq DESC LIMIT ?");
+        filter(sql, args, "created_at >= ?", query.from());
+        filter(sql, args, "created_at < ?", query.to());
+        boolean oldestFirst = query.order() == ImageQuery.Order.OLDEST;
+        filter(sql, args, oldestFirst ? "seq > ?" : "seq < ?", query.cursor() == null ? null : decodeCursor(query.cursor(), query.order()));
+        sql.append(oldestFirst ? " ORDER BY seq ASC LIMIT ?" : " ORDER BY seq DESC LIMIT ?");
         args.add(query.limit() + 1);
         return database.call(c -> {
             try (PreparedStatement s = c.prepareStatement(sql.toString())) {
@@ -189,7 +184,29 @@ public final class Gallery implements ImageGallery {
                         items.add(read(rows));
                     }
                 }
-                return new ImagePage(items, more ? encodeCursor(lastSeq) : null);
+                return new ImagePage(items, more ? encodeCursor(lastSeq, query.order()) : null);
+            }
+        });
+    }
+
+    /** Appends {@code AND condition} with its one argument, unless the argument is null. */
+    private static void filter(StringBuilder sql, List<Object> args, String condition, Object value) {
+        if (value != null) {
+            sql.append(" AND ").append(condition);
+            args.add(value);
+        }
+    }
+
+    @Override
+    public List<SizeCount> sizes() throws SQLException {
+        return database.call(c -> {
+            try (PreparedStatement s = c.prepareStatement("SELECT width, height, COUNT(*) FROM images GROUP BY width, height "
+                    + "ORDER BY COUNT(*) DESC, width, height"); ResultSet rows = s.executeQuery()) {
+                List<SizeCount> sizes = new ArrayList<>();
+                while (rows.next()) {
+                    sizes.add(new SizeCount(rows.getInt(1), rows.getInt(2), rows.getLong(3)));
+                }
+                return sizes;
             }
         });
     }
@@ -232,36 +249,94 @@ public final class Gallery implements ImageGallery {
         return Optional.of(Thumbnails.ensure(source.get(), thumbnailsDir.resolve(id + ".png")));
     }
 
+    /** The ids of {@code ids} that name no image (in their order; anything that is not an id among them). */
+    @Override
+    public List<String> missing(Collection<String> ids) throws SQLException {
+        return database.call(c -> {
+            List<String> missing = new ArrayList<>();
+            try (PreparedStatement s = c.prepareStatement("SELECT 1 FROM images WHERE id = ?")) {
+                for (String id : ids) {
+                    if (!Ids.isValid(id)) {
+                        missing.add(id);
+                        continue;
+                    }
+                    s.setString(1, id);
+                    try (ResultSet row = s.executeQuery()) {
+                        if (!row.next()) {
+                            missing.add(id);
+                        }
+                    }
+                }
+            }
+            return missing;
+        });
+    }
+
     /** Marks or unmarks an image as a favourite; false when there is no such image. */
     public boolean setFavorite(String id, boolean favorite) throws SQLException {
-        if (!Ids.isValid(id)) {
-            return false;
-        }
-        return database.call(c -> {
-            try (PreparedStatement s = c.prepareStatement("UPDATE images SET favorite = ? WHERE id = ?")) {
-                s.setInt(1, favorite ? 1 : 0);
-                s.setString(2, id);
-                return s.executeUpdate() == 1;
+        return setFavorite(List.of(id), favorite) == 1;
+    }
+
+    /** Marks or unmarks images as favourites, in one transaction; returns how many there were. */
+    @Override
+    public int setFavorite(Collection<String> ids, boolean favorite) throws SQLException {
+        return updateEach(ids, "UPDATE images SET favorite = ? WHERE id = ?", favorite ? 1 : 0);
+    }
+
+    /**
+     * Puts images on a board (null: on none), in one transaction; returns how many there were.
+     * The board must exist ({@link Boards#find}).
+     */
+    @Override
+    public int setBoard(Collection<String> ids, String boardId) throws SQLException {
+        return updateEach(ids, "UPDATE images SET board_id = ? WHERE id = ?", boardId);
+    }
+
+    /** Runs {@code sql} (its parameters: {@code value}, then the id) for each id, in one transaction; the rows it changed. */
+    private int updateEach(Collection<String> ids, String sql, Object value) throws SQLException {
+        List<String> valid = ids.stream().filter(Ids::isValid).distinct().toList();
+        return database.transaction(c -> {
+            int changed = 0;
+            try (PreparedStatement s = c.prepareStatement(sql)) {
+                for (String id : valid) {
+                    s.setObject(1, value);
+                    s.setString(2, id);
+                    changed += s.executeUpdate();
+                }
             }
+            return changed;
         });
     }
 
     /** Deletes an image: its row, its file and its thumbnail; false when there is no such image. */
     public boolean delete(String id) throws SQLException, IOException {
-        if (!Ids.isValid(id)) {
-            return false;
-        }
-        boolean deleted = database.call(c -> {
+        return delete(List.of(id)) == 1;
+    }
+
+    /**
+     * Deletes images: their rows in one transaction, then their files and thumbnails; returns how
+     * many there were.
+     */
+    @Override
+    public int delete(Collection<String> ids) throws SQLException, IOException {
+        List<String> valid = ids.stream().filter(Ids::isValid).distinct().toList();
+        List<String> deleted = database.transaction(c -> {
+            List<String> gone = new ArrayList<>();
             try (PreparedStatement s = c.prepareStatement("DELETE FROM images WHERE id = ?")) {
-                s.setString(1, id);
-                return s.executeUpdate() == 1;
+                for (String id : valid) {
+                    s.setString(1, id);
+                    if (s.executeUpdate() == 1) {
+                        gone.add(id);
+                    }
+                }
             }
+            return gone;
         });
-        if (deleted) {
+        for (String id : deleted) {
             Files.deleteIfExists(imageFile(id));
             Files.deleteIfExists(thumbnailsDir.resolve(id + ".png"));
         }
-        return deleted;
+        return deleted.size();
     }
 
     /** Number of images in the gallery. */
@@ -311,18 +386,19 @@ public final class Gallery implements ImageGallery {
         return query.toString();
     }
 
-    private static String encodeCursor(long seq) {
-        return ImageCursor.encode(seq);
+    private static String encodeCursor(long seq, ImageQuery.Order order) {
+        return ImageCursor.encode(seq, order);
     }
 
-    private static long decodeCursor(String cursor) {
-        return ImageCursor.decode(cursor);
+    private static long decodeCursor(String cursor, ImageQuery.Order order) {
+        return ImageCursor.decode(cursor, order);
     }
 
     private static ImageEntry read(ResultSet rows) throws SQLException {
         return new ImageEntry(rows.getString("id"), rows.getString("job_id"), rows.getString("prompt"),
                 rows.getString("negative_prompt"), rows.getString("model"), rows.getString("sampler"), rows.getLong("seed"),
                 rows.getInt("steps"), rows.getDouble("guidance_scale"), rows.getInt("width"), rows.getInt("height"),
-                rows.getLong("created_at"), rows.getInt("favorite") == 1, rows.getString("infotext"), rows.getString("request"));
+                rows.getLong("created_at"), rows.getInt("favorite") == 1, rows.getString("infotext"), rows.getString("request"),
+                rows.getString("board_id"));
     }
 }

@@ -9,20 +9,31 @@ public final class ImageCursor {
 
     private ImageCursor() {}
 
-    public static String encode(long seq) {
-        return Base64.getUrlEncoder().withoutPadding().encodeToString(("s" + seq).getBytes(StandardCharsets.US_ASCII));
+    /** The letter that starts a cursor of each order ("s" for newest first, as cursors were before there was a choice). */
+    private static String prefix(ImageQuery.Order order) {
+        return order == ImageQuery.Order.OLDEST ? "o" : "s";
     }
 
-    /** @throws RequestException 400 for anything this service did not return */
-    public static long decode(String cursor) {
+    public static String encode(long seq, ImageQuery.Order order) {
+        return Base64.getUrlEncoder().withoutPadding().encodeToString((prefix(order) + seq).getBytes(StandardCharsets.US_ASCII));
+    }
+
+    /** @throws RequestException 400 for anything this service did not return, or a cursor of the other order */
+    public static long decode(String cursor, ImageQuery.Order order) {
+        String text;
+        long seq;
         try {
-            String text = new String(Base64.getUrlDecoder().decode(cursor), StandardCharsets.US_ASCII);
-            if (!text.startsWith("s")) {
-                throw new IllegalArgumentException();
-            }
-            return Long.parseLong(text.substring(1));
-        } catch (IllegalArgumentException e) {
+            text = new String(Base64.getUrlDecoder().decode(cursor), StandardCharsets.US_ASCII);
+            seq = Long.parseLong(text.substring(1));
+        } catch (IllegalArgumentException | IndexOutOfBoundsException e) {
             throw RequestException.invalid("cursor", "cursor is not a cursor this service returned");
         }
+        if (text.startsWith(prefix(order))) {
+            return seq;
+        }
+        if (text.startsWith("s") || text.startsWith("o")) {
+            throw RequestException.invalid("cursor", "cursor belongs to a page of the other sort order; start again without a cursor");
+        }
+        throw RequestException.invalid("cursor", "cursor is not a cursor this service returned");
     }
 }

@@ -18,6 +18,7 @@ package daguerre.server.gallery;
  * @param favorite whether it is marked as a favourite
  * @param infotext the A1111 infotext
  * @param request the full native request of its job, as JSON
+ * @param board the id of the board it is on, or null
  */
 public record ImageEntry(
         String id,
@@ -34,4 +35,5 @@ public record ImageEntry(
         long createdAt,
         boolean favorite,
         String infotext,
-        String request) {}
+        String request,
+        String board) {}

@@ -3,6 +3,8 @@ package daguerre.server.gallery;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.sql.SQLException;
+import java.util.Collection;
+import java.util.List;
 import java.util.Optional;
 
 /**
@@ -35,4 +37,31 @@ public interface ImageGallery {
 
     /** Number of images. */
     long count() throws SQLException;
+
+    /**
+     * One image size in the gallery and how many images have it.
+     *
+     * @param width in pixels
+     * @param height in pixels
+     * @param count the images of this size
+     */
+    record SizeCount(int width, int height, long count) {}
+
+    /** The image sizes in the gallery, the most common first. */
+    List<SizeCount> sizes() throws SQLException;
+
+    /** The ids of {@code ids} that name no image (in their order; anything that is not an id among them). */
+    List<String> missing(Collection<String> ids) throws SQLException;
+
+    /** Marks or unmarks images as favourites; returns how many there were. */
+    int setFavorite(Collection<String> ids, boolean favorite) throws SQLException;
+
+    /** Deletes images (rows, files, thumbnails); returns how many there were. */
+    int delete(Collection<String> ids) throws SQLException, IOException;
+
+    /** The boards (named albums). */
+    Boards boards();
+
+    /** Puts images on a board (null: on none); returns how many there were. The board must exist. */
+    int setBoard(Collection<String> ids, String boardId) throws SQLException;
 }

@@ -198,6 +198,7 @@ public final class DaguerreServer implements AutoCloseable {
         new NativeApi(services).mount(router);
         new GalleryApi(services).mount(router);
         new StylesApi(services).mount(router);
+        new BoardsApi(services).mount(router);
         events.mount(router);
         new A1111Api(services).mount(router);
         new OpenAiApi(services).mount(router);

@@ -82,6 +82,16 @@ public final class Database implements AutoCloseable {
                 key TEXT PRIMARY KEY,
                 value TEXT NOT NULL
             );
+            """,
+            // boards (named albums); an image is on at most one, and a deleted board leaves its images unboarded
+            """
+            CREATE TABLE boards (
+                id TEXT PRIMARY KEY,
+                name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+                created_at INTEGER NOT NULL
+            );
+            ALTER TABLE images ADD COLUMN board_id TEXT REFERENCES boards(id) ON DELETE SET NULL;
+            CREATE INDEX images_by_board ON images(board_id, seq);
             """);
 
     /**
@@ -120,6 +130,14 @@ public final class Database implements AutoCloseable {
 
     /** Opens (creating when missing) {@code file} and migrates its schema to the newest version. */
     public static Database open(Path file) throws SQLException {
+        return open(file, MIGRATIONS.size());
+    }
+
+    /**
+     * Opens {@code file} migrated to {@code version} at most, as an older release left it (the tests of
+     * the migrations from an earlier version); a file already past it is left as it is.
+     */
+    static Database open(Path file, int version) throws SQLException {
         try {
             Files.createDirectories(file.toAbsolutePath().getParent());
         } catch (java.io.IOException e) {
@@ -133,7 +151,7 @@ public final class Database implements AutoCloseable {
             statement.execute("PRAGMA busy_timeout=5000");
         }
         Database database = new Database(connection);
-        database.migrate();
+        database.migrate(version);
         return database;
     }
 
@@ -151,12 +169,12 @@ public final class Database implements AutoCloseable {
         });
     }
 
-    private void migrate() throws SQLException {
+    private void migrate(int upTo) throws SQLException {
         int version = version();
         if (version > MIGRATIONS.size()) {
             throw new SQLException("database schema version " + version + " is newer than this program's " + MIGRATIONS.size());
         }
-        for (int v = version; v < MIGRATIONS.size(); v++) {
+        for (int v = version; v < upTo; v++) {
             int target = v + 1;
             String script = MIGRATIONS.get(v);
             transaction(c -> {

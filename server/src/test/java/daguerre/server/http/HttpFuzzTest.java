@@ -84,6 +84,11 @@ class HttpFuzzTest {
             new Route("/api/v1/samplers", List.of("GET")),
             new Route("/api/v1/upscalers", List.of("GET")),
             new Route("/api/v1/images", List.of("GET")),
+            new Route("/api/v1/images/sizes", List.of("GET")),
+            new Route("/api/v1/images/bulk", List.of("POST")),
+            new Route("/api/v1/images/zip", List.of("POST")),
+            new Route("/api/v1/boards", List.of("GET", "POST")),
+            new Route("/api/v1/boards/{id}", List.of("PATCH", "DELETE")),
             new Route("/api/v1/images/{id}", List.of("GET", "PATCH", "DELETE")),
             new Route("/api/v1/images/{id}/thumbnail", List.of("GET")),
             new Route("/api/v1/images/{id}/metadata", List.of("GET")),
@@ -782,7 +787,8 @@ class HttpFuzzTest {
     private static String query(Random random, String template) {
         List<String> names;
         switch (template) {
-            case "/api/v1/images" -> names = List.of("q", "favorite", "model", "sampler", "from", "to", "cursor", "limit");
+            case "/api/v1/images" -> names = List.of("q", "favorite", "model", "sampler", "from", "to", "cursor", "limit", "sort", "width",
+                    "height", "board");
             case "/api/v1/batches/{id}" -> names = List.of("cursor", "limit");
             default -> names = List.of("x", "limit", "cursor");
         }
@@ -815,7 +821,9 @@ class HttpFuzzTest {
             "9223372036854775808", "1e309", "yesterday", "", "2026-13-45T99:99:99Z", "+999999999-12-31T23:59:59Z",
             "-999999999-01-01T00:00:00Z", "1764547200000", "1970-01-01T00:00:00Z", "%00"};
         return switch (name) {
-            case "limit" -> numbers[random.nextInt(numbers.length)];
+            case "limit", "width", "height" -> numbers[random.nextInt(numbers.length)];
+            case "sort" -> new String[]{"newest", "oldest", "", "NEWEST", "random", "%00"}[random.nextInt(6)];
+            case "board" -> new String[]{"none", "aaaaaaaaaaaaaaaaaaaa", "", "null", "..", "%00"}[random.nextInt(6)];
             case "cursor" -> random.nextBoolean() ? numbers[random.nextInt(numbers.length)]
                     : new String[]{"abc", "%00", "eyJ4IjoxfQ", "!!!", "MTIzNDU2", "-1:abc", "99999999999999999999:zz", ""}[random.nextInt(8)];
             case "from", "to" -> times[random.nextInt(times.length)];
@@ -839,7 +847,13 @@ class HttpFuzzTest {
                     "a cat\n{\"prompt\":\"a dog\",\"steps\":" + steps + "}\n",
                     "--prompt \"a fox\" --steps " + steps + " --width 64 --height 64 --sampler_name \"Euler a\"\n",
                     "{\"prompt\":\"x\",\"steps\":1}\n\n--prompt \"y\" --negative_prompt \"z\" --steps 1 --seed " + seed + "\n"));
-            case "/api/v1/images/{id}" -> "{\"favorite\":" + random.nextBoolean() + "}";
+            case "/api/v1/images/{id}" -> random.nextBoolean() ? "{\"favorite\":" + random.nextBoolean() + "}"
+                    : "{\"board\":" + (random.nextBoolean() ? "null" : "\"" + id(random) + "\"") + "}";
+            case "/api/v1/images/bulk" -> "{\"ids\":[\"" + id(random) + "\",\"" + id(random) + "\"],\"action\":\""
+                    + pick(random, List.of("delete", "favorite", "unfavorite", "move")) + "\""
+                    + (random.nextBoolean() ? ",\"board\":" + (random.nextBoolean() ? "null" : "\"" + id(random) + "\"") : "") + "}";
+            case "/api/v1/images/zip" -> "{\"ids\":[\"" + id(random) + "\"]}";
+            case "/api/v1/boards", "/api/v1/boards/{id}" -> "{\"name\":\"" + prompt + " " + seed + "\"}";
             case "/sdapi/v1/txt2img" -> "{\"prompt\":\"" + prompt + "\",\"negative_prompt\":\"\",\"steps\":" + steps
                     + ",\"width\":64,\"height\":64,\"seed\":" + seed + ",\"sampler_name\":\"Euler a\",\"cfg_scale\":7,\"batch_size\":1,"
                     + "\"n_iter\":1,\"scheduler\":\"" + pick(random, List.of("automatic", "karras")) + "\""
