@@ -165,6 +165,7 @@ class WebUiGenerationTest extends BrowserTestBase {
         Path png = dataDir.resolve("covered-init.png");
         ImageIO.write(new BufferedImage(64, 64, BufferedImage.TYPE_INT_RGB), "png", png.toFile());
         click(By.cssSelector("#hires summary"));
+        click(By.cssSelector("#styles summary"));
         click(By.cssSelector("#img2img summary"));
         driver.findElement(By.id("init-file")).sendKeys(png.toString());
         waitFor(d -> d.findElement(By.id("mask-tools")).isDisplayed());
@@ -177,7 +178,7 @@ class WebUiGenerationTest extends BrowserTestBase {
                     const covered = [];
                     for (const field of document.querySelectorAll('#generate-form input, #generate-form select, #generate-form textarea')) {
                       const box = field.getBoundingClientRect();
-                      if (box.width < 4 || box.height < 4 || getComputedStyle(field).visibility === 'hidden') continue; // not on screen
+                      if (box.width < 4 || box.height < 4 || !field.checkVisibility({visibilityProperty: true})) continue; // not on screen (hidden, or in a closed section)
                       field.scrollIntoView({block: 'nearest'});
                       const now = field.getBoundingClientRect();
                       // its centre, and its top and bottom edges (1 px in): the whole field is clear of the bar
