@@ -3,7 +3,7 @@ package daguerre.server.cluster;
 import daguerre.diffusion.pipeline.PngText;
 import daguerre.server.gallery.Boards;
 import daguerre.server.gallery.Gallery;
-import daguerre.server.gallery.ImageCursor;
+import daguerre.server.gallery.GalleryQueries;
 import daguerre.server.gallery.ImageEntry;
 import daguerre.server.gallery.ImageGallery;
 import daguerre.server.gallery.ImagePage;
@@ -184,65 +184,17 @@ public final class ClusterGallery implements ImageGallery {
             sql.append(" AND to_tsvector('simple', prompt || ' ' || negative_prompt) @@ plainto_tsquery('simple', ?)");
             args.add(words);
         }
-        if (query.favorite() != null) {
-            sql.append(" AND favorite = ?");
-            args.add(query.favorite());
-        }
-        if (query.model() != null) {
-            sql.append(" AND model = ?");
-            args.add(query.model());
-        }
-        if (query.sampler() != null) {
-            sql.append(" AND sampler = ?");
-            args.add(query.sampler());
-        }
-        if (query.width() != null) {
-            sql.append(" AND width = ?");
-            args.add(query.width());
-        }
-        if (query.height() != null) {
-            sql.append(" AND height = ?");
-            args.add(query.height());
-        }
+        GalleryQueries.filter(sql, args, "favorite = ?", query.favorite());
+        GalleryQueries.filter(sql, args, "model = ?", query.model());
+        GalleryQueries.filter(sql, args, "sampler = ?", query.sampler());
+        GalleryQueries.filter(sql, args, "width = ?", query.width());
+        GalleryQueries.filter(sql, args, "height = ?", query.height());
         if (query.board() != null) {
             throw boardsUnavailable();
         }
-        if (query.from() != null) {
-            sql.append(" AND created_at >= ?");
-            args.add(query.from());
-        }
-        if (query.to() != null) {
-            sql.append(" AND created_at < ?");
-            args.add(query.to());
-        }
-        boolean oldestFirst = query.order() == ImageQuery.Order.OLDEST;
-        if (query.cursor() != null) {
-            sql.append(oldestFirst ? " AND seq > ?" : " AND seq < ?");
-            args.add(ImageCursor.decode(query.cursor(), query.order()));
-        }
-        sql.append(oldestFirst ? " ORDER BY seq ASC LIMIT ?" : " ORDER BY seq DESC LIMIT ?");
-        args.add(query.limit() + 1);
-        return database.call(c -> {
-            try (PreparedStatement s = c.prepareStatement(sql.toString())) {
-                for (int i = 0; i < args.size(); i++) {
-                    s.setObject(i + 1, args.get(i));
-                }
-                List<ImageEntry> items = new ArrayList<>();
-                long lastSeq = 0;
-                boolean more = false;
-                try (ResultSet rows = s.executeQuery()) {
-                    while (rows.next()) {
-                        if (items.size() == query.limit()) {
-                            more = true;
-                            break;
-                        }
-                        lastSeq = rows.getLong("seq");
-                        items.add(read(rows));
-                    }
-                }
-                return new ImagePage(items, more ? ImageCursor.encode(lastSeq, query.order()) : null);
-            }
-        });
+        GalleryQueries.filter(sql, args, "created_at >= ?", query.from());
+        GalleryQueries.filter(sql, args, "created_at < ?", query.to());
+        return database.call(c -> GalleryQueries.page(c, sql, args, query, ClusterGallery::read));
     }
 
     @Override
@@ -329,16 +281,7 @@ public final class ClusterGallery implements ImageGallery {
 
     @Override
     public List<SizeCount> sizes() throws SQLException {
-        return database.call(c -> {
-            try (PreparedStatement s = c.prepareStatement("SELECT width, height, COUNT(*) FROM images GROUP BY width, height "
-                    + "ORDER BY COUNT(*) DESC, width, height"); ResultSet rows = s.executeQuery()) {
-                List<SizeCount> sizes = new ArrayList<>();
-                while (rows.next()) {
-                    sizes.add(new SizeCount(rows.getInt(1), rows.getInt(2), rows.getLong(3)));
-                }
-                return sizes;
-            }
-        });
+        return database.call(GalleryQueries::sizes);
     }
 
     @Override

@@ -217,26 +217,12 @@ public final class PgDatabase implements AutoCloseable {
         return new SettingsStore() {
             @Override
             public String get(String key) throws SQLException {
-                return call(c -> {
-                    try (PreparedStatement s = c.prepareStatement("SELECT value FROM settings WHERE key = ?")) {
-                        s.setString(1, key);
-                        try (ResultSet rows = s.executeQuery()) {
-                            return rows.next() ? rows.getString(1) : null;
-                        }
-                    }
-                });
+                return call(c -> SettingsStore.read(c, key));
             }
 
             @Override
             public void put(String key, String value) throws SQLException {
-                call(c -> {
-                    try (PreparedStatement s = c.prepareStatement("INSERT INTO settings (key, value) VALUES (?, ?)"
-                            + " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value")) {
-                        s.setString(1, key);
-                        s.setString(2, value);
-                        return s.executeUpdate();
-                    }
-                });
+                call(c -> SettingsStore.write(c, key, value));
             }
         };
     }

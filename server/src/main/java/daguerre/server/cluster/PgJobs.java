@@ -300,14 +300,7 @@ public final class PgJobs {
 
     /** Whether a client watches the job ({@link #watch}). */
     public boolean watched(String id) throws SQLException {
-        return database.call(c -> {
-            try (PreparedStatement s = c.prepareStatement("SELECT watched FROM jobs WHERE id = ?")) {
-                s.setString(1, id);
-                try (ResultSet rows = s.executeQuery()) {
-                    return rows.next() && rows.getBoolean(1);
-                }
-            }
-        });
+        return flag(id, "watched");
     }
 
     /** Inside the completing transaction: the images of a job not saved to the gallery, for the client that waits. */
@@ -354,16 +347,21 @@ public final class PgJobs {
         });
     }
 
-    /** Whether a client asked to cancel the job. */
-    public boolean cancelRequested(String id) throws SQLException {
+    /** A boolean column of a job's row; false when there is no such job. */
+    private boolean flag(String id, String column) throws SQLException {
         return database.call(c -> {
-            try (PreparedStatement s = c.prepareStatement("SELECT cancel_requested FROM jobs WHERE id = ?")) {
+            try (PreparedStatement s = c.prepareStatement("SELECT " + column + " FROM jobs WHERE id = ?")) {
                 s.setString(1, id);
                 try (ResultSet rows = s.executeQuery()) {
                     return rows.next() && rows.getBoolean(1);
                 }
             }
         });
+    }
+
+    /** Whether a client asked to cancel the job. */
+    public boolean cancelRequested(String id) throws SQLException {
+        return flag(id, "cancel_requested");
     }
 
     /** The job with this id, if any. */

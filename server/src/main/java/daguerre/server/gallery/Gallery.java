@@ -13,14 +13,11 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.util.ArrayList;
-import java.util.Base64;
 import java.util.Collection;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
-import javax.imageio.ImageIO;
-import org.imgscalr.Scalr;
 
 /**
  * The image gallery: PNG files under {@code images/} in the data directory, written atomically
@@ -151,64 +148,23 @@ public final class Gallery implements ImageGallery {
             sql.append(" AND favorite = ?");
             args.add(query.favorite() ? 1 : 0);
         }
-        filter(sql, args, "model = ?", query.model());
-        filter(sql, args, "sampler = ?", query.sampler());
-        filter(sql, args, "width = ?", query.width());
-        filter(sql, args, "height = ?", query.height());
+        GalleryQueries.filter(sql, args, "model = ?", query.model());
+        GalleryQueries.filter(sql, args, "sampler = ?", query.sampler());
+        GalleryQueries.filter(sql, args, "width = ?", query.width());
+        GalleryQueries.filter(sql, args, "height = ?", query.height());
         if (ImageQuery.NO_BOARD.equals(query.board())) {
             sql.append(" AND board_id IS NULL");
         } else {
-            filter(sql, args, "board_id = ?", query.board());
+            GalleryQueries.filter(sql, args, "board_id = ?", query.board());
         }
-        filter(sql, args, "created_at >= ?", query.from());
-        filter(sql, args, "created_at < ?", query.to());
-        boolean oldestFirst = query.order() == ImageQuery.Order.OLDEST;
-        filter(sql, args, oldestFirst ? "seq > ?" : "seq < ?", query.cursor() == null ? null : decodeCursor(query.cursor(), query.order()));
-        sql.append(oldestFirst ? " ORDER BY seq ASC LIMIT ?" : " ORDER BY seq DESC LIMIT ?");
-        args.add(query.limit() + 1);
-        return database.call(c -> {
-            try (PreparedStatement s = c.prepareStatement(sql.toString())) {
-                for (int i = 0; i < args.size(); i++) {
-                    s.setObject(i + 1, args.get(i));
-                }
-                List<ImageEntry> items = new ArrayList<>();
-                long lastSeq = 0;
-                boolean more = false;
-                try (ResultSet rows = s.executeQuery()) {
-                    while (rows.next()) {
-                        if (items.size() == query.limit()) {
-                            more = true;
-                            break;
-                        }
-                        lastSeq = rows.getLong("seq");
-                        items.add(read(rows));
-                    }
-                }
-                return new ImagePage(items, more ? encodeCursor(lastSeq, query.order()) : null);
-            }
-        });
-    }
-
-    /** Appends {@code AND condition} with its one argument, unless the argument is null. */
-    private static void filter(StringBuilder sql, List<Object> args, String condition, Object value) {
-        if (value != null) {
-            sql.append(" AND ").append(condition);
-            args.add(value);
-        }
+        GalleryQueries.filter(sql, args, "created_at >= ?", query.from());
+        GalleryQueries.filter(sql, args, "created_at < ?", query.to());
+        return database.call(c -> GalleryQueries.page(c, sql, args, query, Gallery::read));
     }
 
     @Override
     public List<SizeCount> sizes() throws SQLException {
-        return database.call(c -> {
-            try (PreparedStatement s = c.prepareStatement("SELECT width, height, COUNT(*) FROM images GROUP BY width, height "
-                    + "ORDER BY COUNT(*) DESC, width, height"); ResultSet rows = s.executeQuery()) {
-                List<SizeCount> sizes = new ArrayList<>();
-                while (rows.next()) {
-                    sizes.add(new SizeCount(rows.getInt(1), rows.getInt(2), rows.getLong(3)));
-                }
-                return sizes;
-            }
-        });
+        return database.call(GalleryQueries::sizes);
     }
 
     /** The image with this id, if any; anything that is not an id finds nothing. */
@@ -384,14 +340,6 @@ public final class Gallery implements ImageGallery {
             query.append('"').append(word.replace("\"", "\"\"")).append('"');
         }
         return query.toString();
-    }
-
-    private static String encodeCursor(long seq, ImageQuery.Order order) {
-        return ImageCursor.encode(seq, order);
-    }
-
-    private static long decodeCursor(String cursor, ImageQuery.Order order) {
-        return ImageCursor.decode(cursor, order);
     }
 
     private static ImageEntry read(ResultSet rows) throws SQLException {

@@ -1,0 +1,77 @@
+package daguerre.server.gallery;
+
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The SQL that the single-machine gallery (SQLite) and a cluster's gallery index (PostgreSQL) share:
+ * both have an {@code images} table with a {@code seq} that orders the rows and the same filter
+ * columns.
+ */
+public final class GalleryQueries {
+
+    /** Reads one row of a result. */
+    @FunctionalInterface
+    public interface RowReader<T> {
+        T read(ResultSet rows) throws SQLException;
+    }
+
+    private GalleryQueries() {}
+
+    /** Appends {@code AND condition} with its one argument, unless the argument is null. */
+    public static void filter(StringBuilder sql, List<Object> args, String condition, Object value) {
+        if (value != null) {
+            sql.append(" AND ").append(condition);
+            args.add(value);
+        }
+    }
+
+    /**
+     * One page of {@code query}: appends the query's cursor, order and limit to {@code sql} (a
+     * {@code SELECT} of {@code images} with its filters, selecting {@code seq}), runs it and reads
+     * the rows, with the next page's cursor when there are more.
+     */
+    public static ImagePage page(Connection c, StringBuilder sql, List<Object> args, ImageQuery query,
+            RowReader<ImageEntry> read) throws SQLException {
+        boolean oldestFirst = query.order() == ImageQuery.Order.OLDEST;
+        filter(sql, args, oldestFirst ? "seq > ?" : "seq < ?",
+                query.cursor() == null ? null : ImageCursor.decode(query.cursor(), query.order()));
+        sql.append(oldestFirst ? " ORDER BY seq ASC LIMIT ?" : " ORDER BY seq DESC LIMIT ?");
+        args.add(query.limit() + 1);
+        try (PreparedStatement s = c.prepareStatement(sql.toString())) {
+            for (int i = 0; i < args.size(); i++) {
+                s.setObject(i + 1, args.get(i));
+            }
+            List<ImageEntry> items = new ArrayList<>();
+            long lastSeq = 0;
+            boolean more = false;
+            try (ResultSet rows = s.executeQuery()) {
+                while (rows.next()) {
+                    if (items.size() == query.limit()) {
+                        more = true;
+                        break;
+                    }
+                    lastSeq = rows.getLong("seq");
+                    items.add(read.read(rows));
+                }
+            }
+            return new ImagePage(items, more ? ImageCursor.encode(lastSeq, query.order()) : null);
+        }
+    }
+
+    /** The image sizes in {@code images} and their counts, the most common first. */
+    public static List<ImageGallery.SizeCount> sizes(Connection c) throws SQLException {
+        try (PreparedStatement s = c.prepareStatement("SELECT width, height, COUNT(*) FROM images GROUP BY width, height "
+                + "ORDER BY COUNT(*) DESC, width, height"); ResultSet rows = s.executeQuery()) {
+            List<ImageGallery.SizeCount> sizes = new ArrayList<>();
+            while (rows.next()) {
+                sizes.add(new ImageGallery.SizeCount(rows.getInt(1), rows.getInt(2), rows.getLong(3)));
+            }
+            return sizes;
+        }
+    }
+}
