@@ -50,7 +50,8 @@ public final class Main implements Runnable {
     public static CommandLine commandLine() {
         EngineFactory engines = config -> {
             ModelHasher hasher = new ModelHasher(config.dataDir().resolve("model-hashes.json"));
-            return PipelineEngine.load(config.models(), hasher, config.concurrentJobs(), config.weightPrecision(), config.vaeTiling(),
+            return PipelineEngine.load(config.models(), hasher, config.concurrentJobs(), config.weightPrecision(),
+                    config.computePrecision(), config.vaeTiling(),
                     new LoraLibrary(config.loraDir(), config.extraNetworks().loraCacheBytes(), hasher),
                     new TextualInversionLibrary(config.embeddingsDir(), hasher));
         };

@@ -12,6 +12,7 @@ import daguerre.diffusion.lora.LoraMerger;
 import daguerre.diffusion.lora.RuntimeLora;
 import daguerre.diffusion.lora.RuntimeLoras;
 import daguerre.diffusion.lora.WeightedLora;
+import daguerre.diffusion.nn.ComputePrecision;
 import daguerre.diffusion.nn.FusedOps;
 import daguerre.diffusion.nn.Kernels;
 import daguerre.diffusion.nn.LowRankBranch;
@@ -257,24 +258,25 @@ public final class Benchmark {
      * Each fused kernel's effect, in one run: the median seconds of a U-Net step and of a VAE decode
      * at image size {@code size} with every {@link FusedOps.Kernel} in use ({@code all}), with each
      * one switched off in turn ({@code without_<kernel>}), and with none ({@code none}: plain DJL
-     * ops only). Leaves every kernel switched on.
+     * ops only), all with the model's product type ({@link Kernels#products()}). Leaves the
+     * model's kernels as they were.
      *
      * @return by configuration name, {unet seconds, vae decode seconds}
      */
     public static Map<String, double[]> ablation(StableDiffusionModel model, int size, Options options) {
+        Kernels used = model.unet().kernels();
         Map<String, Kernels> configurations = new LinkedHashMap<>();
-        configurations.put("all", Kernels.ALL);
+        configurations.put("all", Kernels.ALL.withProducts(used.products()));
         for (FusedOps.Kernel kernel : FusedOps.Kernel.values()) {
-            configurations.put("without_" + kernel.name().toLowerCase(Locale.ROOT), Kernels.ALL.without(kernel));
+            configurations.put("without_" + kernel.name().toLowerCase(Locale.ROOT), Kernels.ALL.without(kernel).withProducts(used.products()));
         }
-        configurations.put("none", Kernels.NONE);
+        configurations.put("none", Kernels.NONE.withProducts(used.products()));
         if (size <= 0 || size % model.vaeScaleFactor() != 0) {
             throw new IllegalArgumentException("image size " + size + " is not a positive multiple of " + model.vaeScaleFactor());
         }
         int tokens = model.tokenizer().encode(PROMPT).length;
         Inputs inputs = Inputs.random(model, size / model.vaeScaleFactor(), tokens, new SplittableRandom(options.seed()));
         Map<String, double[]> seconds = new LinkedHashMap<>();
-        Kernels used = model.unet().kernels();
         try {
             for (Map.Entry<String, Kernels> configuration : configurations.entrySet()) {
                 model.useKernels(configuration.getValue());
@@ -598,6 +600,77 @@ public final class Benchmark {
                     ImageMetrics.maxAbsoluteDifference(uncached.image(), cached.image()), flopSpeedup));
         }
         return figures;
+    }
+
+    /**
+     * Float32 against bfloat16 matrix products ({@link ComputePrecision}) in one run, at image size
+     * {@code px}: the U-Net step and the VAE decode timed with each, alternating, {@code rounds}
+     * times (each figure the median of {@code options.repeats()} calls), so that a change in the
+     * machine's CPU share falls on both; then one seeded {@code steps}-step image with each, and how
+     * far the bfloat16 image is from the float32 one.
+     *
+     * @param unetSeconds by product type ({@code float32}, {@code bfloat16}): the median over the rounds
+     * @param decodeSeconds the same for the VAE decode
+     * @param meanAbsLevels mean |bf16 image - f32 image| over every channel of every pixel, levels 0-255
+     * @param maxAbsLevels the largest such difference
+     */
+    public record ComputeComparison(int size, Map<String, Double> unetSeconds, Map<String, Double> decodeSeconds,
+                                    double meanAbsLevels, int maxAbsLevels) {
+
+        /**
+         * {@code compute_unet_step_s.<px>.<type>}, {@code compute_vae_decode_s.<px>.<type>},
+         * {@code compute_unet_speedup.<px>} and {@code compute_vae_speedup.<px>} (float32 seconds over
+         * bfloat16 seconds), {@code compute_image_mean_abs.<px>}, {@code compute_image_max_abs.<px>}.
+         */
+        public Map<String, Double> named() {
+            Map<String, Double> named = new LinkedHashMap<>();
+            unetSeconds.forEach((type, seconds) -> named.put("compute_unet_step_s." + size + "." + type, seconds));
+            decodeSeconds.forEach((type, seconds) -> named.put("compute_vae_decode_s." + size + "." + type, seconds));
+            named.put("compute_unet_speedup." + size, unetSeconds.get("float32") / unetSeconds.get("bfloat16"));
+            named.put("compute_vae_speedup." + size, decodeSeconds.get("float32") / decodeSeconds.get("bfloat16"));
+            named.put("compute_image_mean_abs." + size, meanAbsLevels);
+            named.put("compute_image_max_abs." + size, (double) maxAbsLevels);
+            return named;
+        }
+    }
+
+    /** See {@link ComputeComparison}; leaves the model's kernels as they were. */
+    public static ComputeComparison computeComparison(StableDiffusionModel model, int px, int steps, int rounds, Options options) {
+        if (px <= 0 || px % model.vaeScaleFactor() != 0) {
+            throw new IllegalArgumentException("image size " + px + " is not a positive multiple of " + model.vaeScaleFactor());
+        }
+        List<ComputePrecision> types = List.of(ComputePrecision.FLOAT32, ComputePrecision.BFLOAT16);
+        Kernels used = model.unet().kernels();
+        int tokens = model.tokenizer().encode(PROMPT).length;
+        Inputs inputs = Inputs.random(model, px / model.vaeScaleFactor(), tokens, new SplittableRandom(options.seed()));
+        Map<String, double[]> unet = new LinkedHashMap<>();
+        Map<String, double[]> decode = new LinkedHashMap<>();
+        Map<String, BufferedImage> images = new LinkedHashMap<>();
+        try {
+            for (int round = 0; round < rounds; round++) {
+                for (ComputePrecision type : types) {
+                    model.useKernels(used.withProducts(type));
+                    unet.computeIfAbsent(type.dtypeName(), t -> new double[rounds])[round] = unetStepSeconds(model, inputs, options);
+                    decode.computeIfAbsent(type.dtypeName(), t -> new double[rounds])[round] = vaeDecodeSeconds(model, inputs, options);
+                }
+            }
+            StableDiffusionPipeline pipeline = new StableDiffusionPipeline(model);
+            GenerationRequest request = imageRequest(steps, options.seed()).toBuilder().size(px, px).build();
+            for (ComputePrecision type : types) {
+                model.useKernels(used.withProducts(type));
+                images.put(type.dtypeName(), denoise(pipeline, request).image());
+            }
+        } finally {
+            model.useKernels(used);
+        }
+        Map<String, Double> unetMedians = new LinkedHashMap<>();
+        unet.forEach((type, seconds) -> unetMedians.put(type, median(seconds)));
+        Map<String, Double> decodeMedians = new LinkedHashMap<>();
+        decode.forEach((type, seconds) -> decodeMedians.put(type, median(seconds)));
+        BufferedImage f32 = images.get("float32");
+        BufferedImage bf16 = images.get("bfloat16");
+        return new ComputeComparison(px, unetMedians, decodeMedians, ImageMetrics.meanAbsoluteDifference(f32, bf16),
+                ImageMetrics.maxAbsoluteDifference(f32, bf16));
     }
 
     private record Denoised(double seconds, BufferedImage image) {}

@@ -33,8 +33,9 @@ public final class Conv2d extends Module {
     /**
      * [B, in, H, W] -> [B, out, H', W'] with H' = (H + 2 padding - kernel) / stride + 1: by
      * {@link #forwardUnfolded} on small output maps unless the weights are being trained, else by
-     * libtorch's convolution. Within {@link LowRankBranches#during} the branches it names for this
-     * layer run beside it.
+     * libtorch's convolution; with bfloat16 products ({@link Kernels#currentProducts()}) by
+     * {@link FusedOps#conv2dBf16} (oneDNN's direct bf16 convolution at every map size) or its
+     * reference. Within {@link LowRankBranches#during} the branches it names for this layer run beside it.
      */
     public NDArray forward(NDArray x) {
         return forward(x, LowRankBranches.of(weight));
@@ -42,6 +43,11 @@ public final class Conv2d extends Module {
 
     private NDArray forwardBare(NDArray x) {
         Cancellation.check();
+        if (Kernels.currentProducts() == ComputePrecision.BFLOAT16) {
+            return Kernels.fuse(FusedOps.Kernel.BF16_PRODUCTS)
+                    ? FusedOps.conv2dBf16(x, weight.value(), bias.value(), stride, padding)
+                    : FusedOps.conv2dBf16Reference(x, weight.value(), bias.value(), stride, padding);
+        }
         long positions = outputSize(x.getShape().get(2)) * outputSize(x.getShape().get(3));
         if (kernel > 1 && positions <= GEMM_MAX_POSITIONS && Kernels.fuse(FusedOps.Kernel.SMALL_CONV_GEMM)) {
             return forwardUnfolded(x);

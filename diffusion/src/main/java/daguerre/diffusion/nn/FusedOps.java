@@ -71,10 +71,53 @@ public final class FusedOps {
                 stride: int,
                 padding: int) -> Tensor:
                 return torch.conv2d(x, torch.to(weight, 6), bias, [stride, stride], [padding, padding])
+              def linear_bf16(self: __torch__.FusedOps,
+                x: Tensor,
+                weight: Tensor,
+                bias: Tensor) -> Tensor:
+                return torch.to(ops.mkldnn._linear_pointwise(torch.to(x, 15), torch.to(weight, 15), torch.to(bias, 15), "none", annotate(List[Optional[number]], []), None), 6)
+              def linear_bf16_no_bias(self: __torch__.FusedOps,
+                x: Tensor,
+                weight: Tensor) -> Tensor:
+                return torch.to(ops.mkldnn._linear_pointwise(torch.to(x, 15), torch.to(weight, 15), None, "none", annotate(List[Optional[number]], []), None), 6)
+              def conv2d_bf16(self: __torch__.FusedOps,
+                x: Tensor,
+                weight: Tensor,
+                bias: Tensor,
+                stride: int,
+                padding: int) -> Tensor:
+                return torch.to(torch.conv2d(torch.to(x, 15), torch.to(weight, 15), torch.to(bias, 15), [stride, stride], [padding, padding]), 6)
+              def attention_bf16(self: __torch__.FusedOps,
+                q: Tensor,
+                k: Tensor,
+                v: Tensor) -> Tensor:
+                return torch.to(torch.scaled_dot_product_attention(torch.to(q, 15), torch.to(k, 15), torch.to(v, 15)), 6)
               def embedding(self: __torch__.FusedOps,
                 weight: Tensor,
                 indices: Tensor) -> Tensor:
                 return torch.to(torch.embedding(weight, indices), 6)
+              def linear_bf16_reference(self: __torch__.FusedOps,
+                x: Tensor,
+                weight: Tensor,
+                bias: Tensor) -> Tensor:
+                y = torch.linear(torch.to(torch.to(x, 15), 6), torch.to(torch.to(weight, 15), 6), torch.to(torch.to(bias, 15), 6))
+                return torch.to(torch.to(y, 15), 6)
+              def linear_bf16_reference_no_bias(self: __torch__.FusedOps,
+                x: Tensor,
+                weight: Tensor) -> Tensor:
+                y = torch.linear(torch.to(torch.to(x, 15), 6), torch.to(torch.to(weight, 15), 6))
+                return torch.to(torch.to(y, 15), 6)
+              def conv2d_bf16_reference(self: __torch__.FusedOps,
+                x: Tensor,
+                weight: Tensor,
+                bias: Tensor,
+                stride: int,
+                padding: int) -> Tensor:
+                y = torch.conv2d(torch.to(torch.to(x, 15), 6), torch.to(torch.to(weight, 15), 6), torch.to(torch.to(bias, 15), 6), [stride, stride], [padding, padding])
+                return torch.to(torch.to(y, 15), 6)
+              def round_bf16(self: __torch__.FusedOps,
+                x: Tensor) -> Tensor:
+                return torch.to(torch.to(x, 15), 6)
               def convert(self: __torch__.FusedOps,
                 x: Tensor,
                 dtype: int) -> Tensor:
@@ -127,7 +170,13 @@ public final class FusedOps {
         /** {@link #im2col} + {@link #linear} for 3x3 convolutions on small maps, in {@link Conv2d#forward}. */
         SMALL_CONV_GEMM,
         /** {@link #channelsLast} activations through the VAE decoder (in the U-Net they measured no faster). */
-        CHANNELS_LAST
+        CHANNELS_LAST,
+        /**
+         * oneDNN's bfloat16 products ({@link #linearBf16}, {@link #conv2dBf16}) in {@link Linear} and
+         * {@link Conv2d} while {@link Kernels#currentProducts()} is bfloat16; without it, their float32
+         * references on bfloat16-rounded operands. Nothing changes while products are float32.
+         */
+        BF16_PRODUCTS
     }
 
     private static PtSymbolBlock module;
@@ -195,6 +244,57 @@ public final class FusedOps {
      */
     public static NDArray conv2d(NDArray x, NDArray weight, NDArray bias, int stride, int padding) {
         return call("conv2d", x, tensor(x), tensor(weight), tensor(bias), IValue.from(stride), IValue.from(padding));
+    }
+
+    /**
+     * {@link #linear} with the product in bfloat16 ({@link ComputePrecision#BFLOAT16}): x, the weight
+     * and the bias are rounded to bfloat16, oneDNN multiplies and accumulates in float32 and rounds
+     * the output to bfloat16, which comes back widened to float32.
+     *
+     * @param x [..., in], float32
+     * @param weight [out, in], any floating type
+     * @param bias [out], or null
+     * @return [..., out], float32 (bfloat16 values)
+     */
+    public static NDArray linearBf16(NDArray x, NDArray weight, NDArray bias) {
+        return bias == null
+                ? call("linear_bf16_no_bias", x, tensor(x), tensor(weight))
+                : call("linear_bf16", x, tensor(x), tensor(weight), tensor(bias));
+    }
+
+    /** {@link #conv2d} with the product in bfloat16, rounded as {@link #linearBf16} is. */
+    public static NDArray conv2dBf16(NDArray x, NDArray weight, NDArray bias, int stride, int padding) {
+        return call("conv2d_bf16", x, tensor(x), tensor(weight), tensor(bias), IValue.from(stride), IValue.from(padding));
+    }
+
+    /**
+     * {@link #attention} computed in bfloat16. The networks do not use it: on a Zen 4 CPU with
+     * avx512_bf16 libtorch's bf16 attention ran 0.86-0.94 times as fast as its float32 one
+     * ({@code Bf16ProductsProbe}); it is here so that the probe can keep measuring it.
+     */
+    public static NDArray attentionBf16(NDArray q, NDArray k, NDArray v) {
+        return call("attention_bf16", q, tensor(q), tensor(k), tensor(v));
+    }
+
+    /**
+     * The float32 reference of {@link #linearBf16}: x, the weight and the bias rounded to bfloat16
+     * (nearest, ties to even) and widened back, multiplied by libtorch's float32 {@code linear}
+     * (its BLAS, not oneDNN), the output rounded to bfloat16.
+     */
+    public static NDArray linearBf16Reference(NDArray x, NDArray weight, NDArray bias) {
+        return bias == null
+                ? call("linear_bf16_reference_no_bias", x, tensor(x), tensor(weight))
+                : call("linear_bf16_reference", x, tensor(x), tensor(weight), tensor(bias));
+    }
+
+    /** The float32 reference of {@link #conv2dBf16}, rounded as {@link #linearBf16Reference} is. */
+    public static NDArray conv2dBf16Reference(NDArray x, NDArray weight, NDArray bias, int stride, int padding) {
+        return call("conv2d_bf16_reference", x, tensor(x), tensor(weight), tensor(bias), IValue.from(stride), IValue.from(padding));
+    }
+
+    /** x rounded to the nearest bfloat16 (ties to even) and widened back to float32. */
+    public static NDArray roundToBf16(NDArray x) {
+        return call("round_bf16", x, tensor(x));
     }
 
     /**

@@ -19,9 +19,13 @@ import java.util.function.Supplier;
  * thread-local grad mode cannot tell: it is on by default on every thread DJL did not switch it
  * off for, such as a service's worker threads.)
  *
+ * <p>It also carries the type the matrix products run in ({@link ComputePrecision}; float32 unless
+ * a model was told otherwise), read by {@link Linear} and {@link Conv2d} through {@link #currentProducts()}.
+ *
  * @param enabled the kernels in use
+ * @param products the type of the linear layers' and convolutions' products: float32 or bfloat16, never auto
  */
-public record Kernels(Set<FusedOps.Kernel> enabled) {
+public record Kernels(Set<FusedOps.Kernel> enabled, ComputePrecision products) {
 
     /** Every fused kernel (the default). */
     public static final Kernels ALL = new Kernels(EnumSet.allOf(FusedOps.Kernel.class));
@@ -32,6 +36,19 @@ public record Kernels(Set<FusedOps.Kernel> enabled) {
 
     public Kernels {
         enabled = Collections.unmodifiableSet(enabled.isEmpty() ? EnumSet.noneOf(FusedOps.Kernel.class) : EnumSet.copyOf(enabled));
+        if (products == ComputePrecision.AUTO) {
+            throw new IllegalArgumentException("resolve the compute precision before a pass uses it (ComputePrecision.resolve)");
+        }
+    }
+
+    /** These kernels with float32 products. */
+    public Kernels(Set<FusedOps.Kernel> enabled) {
+        this(enabled, ComputePrecision.FLOAT32);
+    }
+
+    /** This set with its matrix products in {@code products} (float32 or bfloat16). */
+    public Kernels withProducts(ComputePrecision products) {
+        return new Kernels(enabled, products);
     }
 
     /** {@link #ALL} or {@link #NONE}. */
@@ -43,12 +60,17 @@ public record Kernels(Set<FusedOps.Kernel> enabled) {
     public Kernels without(FusedOps.Kernel kernel) {
         EnumSet<FusedOps.Kernel> rest = enabled.isEmpty() ? EnumSet.noneOf(FusedOps.Kernel.class) : EnumSet.copyOf(enabled);
         rest.remove(kernel);
-        return new Kernels(rest);
+        return new Kernels(rest, products);
     }
 
     /** Whether the forward pass running on this thread uses {@code kernel}. */
     public static boolean fuse(FusedOps.Kernel kernel) {
         return CURRENT.get().enabled.contains(kernel);
+    }
+
+    /** The type the matrix products of the forward pass running on this thread use (float32 outside any pass). */
+    public static ComputePrecision currentProducts() {
+        return CURRENT.get().products;
     }
 
     /** A pass of {@code network} with this set, or with {@link #NONE} while the network is being trained. */

@@ -17,7 +17,8 @@ public final class Linear extends Module {
 
     /**
      * [..., in] -> [..., out], by oneDNN ({@link FusedOps#linear}); while training, or with the
-     * kernel off, by {@link #forwardUnfused} (see {@link Kernels}). Within
+     * kernel off, by {@link #forwardUnfused} (see {@link Kernels}); with bfloat16 products
+     * ({@link Kernels#currentProducts()}) by {@link FusedOps#linearBf16} or its reference. Within
      * {@link LowRankBranches#during} the branches it names for this layer run beside it.
      */
     public NDArray forward(NDArray x) {
@@ -25,10 +26,16 @@ public final class Linear extends Module {
     }
 
     private NDArray forwardBare(NDArray x) {
+        NDArray b = bias == null ? null : bias.value();
+        if (Kernels.currentProducts() == ComputePrecision.BFLOAT16) {
+            return Kernels.fuse(FusedOps.Kernel.BF16_PRODUCTS)
+                    ? FusedOps.linearBf16(x, weight.value(), b)
+                    : FusedOps.linearBf16Reference(x, weight.value(), b);
+        }
         if (!Kernels.fuse(FusedOps.Kernel.LINEAR)) {
             return forwardUnfused(x);
         }
-        return FusedOps.linear(x, weight.value(), bias == null ? null : bias.value());
+        return FusedOps.linear(x, weight.value(), b);
     }
 
     /**

@@ -1,7 +1,10 @@
 package daguerre.diffusion.pipeline;
 
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
 import daguerre.diffusion.DjlRuntime;
+import daguerre.diffusion.bench.CpuFeatures;
+import daguerre.diffusion.nn.ComputePrecision;
 import daguerre.diffusion.nn.Kernels;
 import daguerre.diffusion.nn.Module;
 import daguerre.diffusion.nn.Parameter;
@@ -200,7 +203,31 @@ public final class StableDiffusionModel implements AutoCloseable {
         return hash;
     }
 
-    /** Uses {@code kernels} in every pass of the text encoder, U-Net and VAE from now on (default: all). */
+    /**
+     * Runs the matrix products of every network in {@code requested}, resolved for this model's
+     * weights and this CPU ({@link ComputePrecision#resolve}: {@code auto} is bfloat16 only with
+     * 16-bit weights on a CPU with native bf16 units), keeping the networks' kernels.
+     *
+     * @return the type now in use, float32 or bfloat16
+     */
+    public ComputePrecision useComputePrecision(ComputePrecision requested) {
+        ComputePrecision resolved = requested.resolve(matrixType(), CpuFeatures.current().hasNativeBf16());
+        useKernels(unet.kernels().withProducts(resolved));
+        return resolved;
+    }
+
+    /** The type the networks' matrix products run in: float32 unless {@link #useComputePrecision} said otherwise. */
+    public ComputePrecision computePrecision() {
+        return unet.kernels().products();
+    }
+
+    /** The type the U-Net's matrices are kept in (all of a model's are, unless it is mixed). */
+    private DataType matrixType() {
+        return unet.namedParameters().values().stream().filter(p -> p.shape().dimension() >= 2)
+                .map(Parameter::dataType).findFirst().orElse(DataType.FLOAT32);
+    }
+
+    /** Uses {@code kernels} in every pass of the text encoder, U-Net and VAE from now on (default: all, float32 products). */
     public void useKernels(Kernels kernels) {
         textEncoder.useKernels(kernels);
         if (secondTextEncoder != null) {

@@ -119,4 +119,71 @@ class FusedOpsTest {
             }
         }
     }
+
+    /**
+     * oneDNN's bf16 products against their float32 references, element by element, within a bound
+     * derived from what the two routes share: both round the same operands to bfloat16, so every
+     * product x_i w_i is exact in float32 on both; their float32 sums differ only in order, by at most
+     * 2 n 2^-24 sum_i |x_i w_i| (n terms, float32 unit roundoff 2^-24, each route's own error); and
+     * rounding two such sums to bfloat16 can put them one bfloat16 step apart, at most 2^-7 |y|
+     * (8 significant bits). The sum of |x_i w_i| is the same product of |x| and |w|.
+     */
+    @Test
+    void bf16ProductsMatchTheirFloat32ReferencesWithinOneRoundingStep() {
+        try (NDManager m = DjlRuntime.newManager()) {
+            Random rng = new Random(19);
+            // linear: (rows, in, out), with and without bias
+            for (int[] c : new int[][] {{7, 24, 40}, {64, 320, 96}, {33, 1280, 17}}) {
+                NDArray x = random(m, rng, c[0], c[1]);
+                NDArray w = random(m, rng, c[2], c[1]);
+                NDArray b = random(m, rng, c[2]);
+                for (NDArray bias : new NDArray[] {b, null}) {
+                    NDArray kernel = FusedOps.linearBf16(x, w, bias);
+                    NDArray reference = FusedOps.linearBf16Reference(x, w, bias);
+                    NDArray magnitudes = FusedOps.linear(FusedOps.roundToBf16(x).abs(), FusedOps.roundToBf16(w).abs(),
+                            bias == null ? null : FusedOps.roundToBf16(bias).abs());
+                    assertWithinOneBf16Step(kernel, reference, magnitudes, c[1], "linear " + java.util.Arrays.toString(c) + " bias " + (bias != null));
+                }
+            }
+            // conv: (in, out, stride, padding, input size), 3x3 kernels on large and small maps, and a 1x1
+            for (int[] c : new int[][] {{6, 10, 1, 1, 8}, {64, 32, 1, 1, 24}, {32, 16, 2, 1, 9}, {128, 64, 1, 1, 4}}) {
+                NDArray x = random(m, rng, 2, c[0], c[4], c[4]);
+                NDArray w = random(m, rng, c[1], c[0], 3, 3);
+                NDArray b = random(m, rng, c[1]);
+                NDArray kernel = FusedOps.conv2dBf16(x, w, b, c[2], c[3]);
+                NDArray reference = FusedOps.conv2dBf16Reference(x, w, b, c[2], c[3]);
+                NDArray magnitudes = FusedOps.conv2d(FusedOps.roundToBf16(x).abs(), FusedOps.roundToBf16(w).abs(),
+                        FusedOps.roundToBf16(b).abs(), c[2], c[3]);
+                assertWithinOneBf16Step(kernel, reference, magnitudes, c[0] * 9, "conv " + java.util.Arrays.toString(c));
+            }
+            NDArray x = random(m, rng, 2, 40, 6, 6);
+            NDArray w = random(m, rng, 24, 40, 1, 1);
+            NDArray b = random(m, rng, 24);
+            assertWithinOneBf16Step(FusedOps.conv2dBf16(x, w, b, 1, 0), FusedOps.conv2dBf16Reference(x, w, b, 1, 0),
+                    FusedOps.conv2d(FusedOps.roundToBf16(x).abs(), FusedOps.roundToBf16(w).abs(), FusedOps.roundToBf16(b).abs(), 1, 0),
+                    40, "conv 1x1");
+        }
+    }
+
+    @Test
+    void bf16ProductsRoundTheirOperandsAndOutput() {
+        try (NDManager m = DjlRuntime.newManager()) {
+            Random rng = new Random(20);
+            NDArray x = random(m, rng, 16, 48);
+            NDArray w = random(m, rng, 32, 48);
+            NDArray exact = FusedOps.linear(x, w, null);
+            NDArray bf16 = FusedOps.linearBf16(x, w, null);
+            assertTrue(maxAbsDiff(bf16, FusedOps.roundToBf16(bf16)) == 0, "the output holds bfloat16 values");
+            float change = maxAbsDiff(bf16, exact) / exact.abs().max().getFloat();
+            // operands rounded by at most 2^-9 each (relative), output by 2^-9: well above float32's 1e-6, below 1%
+            assertTrue(change > 1e-4f && change < 1e-2f, "relative change of bf16 products: " + change);
+        }
+    }
+
+    private static void assertWithinOneBf16Step(NDArray kernel, NDArray reference, NDArray magnitudes, int terms, String what) {
+        assertArrayEquals(reference.getShape().getShape(), kernel.getShape().getShape(), what);
+        NDArray bound = kernel.abs().maximum(reference.abs()).mul(Math.pow(2, -7)).add(magnitudes.mul(2.0 * terms * Math.pow(2, -24)));
+        NDArray excess = kernel.sub(reference).abs().sub(bound);
+        assertTrue(excess.max().getFloat() <= 0, what + ": bf16 kernel and reference differ beyond one rounding step by " + excess.max().getFloat());
+    }
 }

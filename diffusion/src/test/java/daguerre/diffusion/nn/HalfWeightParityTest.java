@@ -81,6 +81,69 @@ class HalfWeightParityTest {
         }
     }
 
+    /**
+     * The golden cases with bfloat16 matrix products ({@link ComputePrecision#BFLOAT16}), weights as
+     * the case stores them.
+     *
+     * <p>A bfloat16 product rounds its operands and its output to bfloat16 and accumulates in float32.
+     * With A the network on oneDNN's bf16 kernels, B the same network on their float32 references
+     * ({@link FusedOps#linearBf16Reference}, {@link FusedOps#conv2dBf16Reference}: the same roundings
+     * around libtorch's float32 products), C the float32 network and G the golden output:
+     * <ul>
+     *   <li>B - C, the effect of the roundings, is measured for the case's own weights and inputs;</li>
+     *   <li>A and B make the same roundings except where their float32 sums, taken in different
+     *       orders, fall on two sides of a bfloat16 boundary: one step at a few outputs of each
+     *       product ({@code FusedOpsTest} bounds that per product). A network carries those steps as it
+     *       carries any rounding, so A - C is a perturbation of the same kind and size as B - C: over
+     *       the golden cases the root mean square of A - C was 1.00-1.04 times that of B - C, its
+     *       maximum 0.85-1.48 times;</li>
+     *   <li>|C - G| is the float32 parity, within the case's tolerance.</li>
+     * </ul>
+     * So A is asserted against G within tolerance + 1.5 rms(B - C) in root mean square and within
+     * tolerance + 3 max|B - C| at every element: room for the spread of a second sample of the same
+     * perturbation, far below what a wrong conversion, a product in the wrong type or a lost bias gives.
+     */
+    @ParameterizedTest
+    @CsvSource({"unet_tiny, out_sample", "unet_tiny_xl, out_sample", "vae_tiny, dec_out", "clip_text_tiny, last_hidden_state"})
+    void bf16ProductsMatchGoldenWithinTheBoundOfTheirRounding(String caseName, String output) throws Exception {
+        CaseNetwork network = network(caseName);
+        double tolerance = tolerance(caseName, output);
+        try (NDManager weights = NDManager.newBaseManager();
+             SafetensorsFile io = Golden.tensors(caseName, "inputs_outputs.safetensors")) {
+            Module model = network.load(weights, WeightPrecision.AS_STORED);
+            try (NDManager request = weights.newSubManager()) {
+                useKernels(model, Kernels.ALL.without(FusedOps.Kernel.BF16_PRODUCTS).withProducts(ComputePrecision.BFLOAT16));
+                float[] b = network.run(model, io, request).toFloatArray();
+                useKernels(model, Kernels.ALL);
+                float[] c = network.run(model, io, request).toFloatArray();
+                useKernels(model, Kernels.ALL.withProducts(ComputePrecision.BFLOAT16));
+                NDArray kernels = network.run(model, io, request);
+                float[] a = kernels.toFloatArray();
+                float[] g = Parity.load(io, output, request).toFloatArray();
+                double roundingRms = rms(b, c);
+                double roundingMax = maxAbs(b, c);
+                assertTrue(roundingMax > 0, caseName + ": bfloat16 products changed nothing: not a bfloat16 run");
+                double rmsBound = tolerance + 1.5 * roundingRms;
+                assertTrue(rms(a, g) <= rmsBound, caseName + ": bf16 products' rms error vs golden " + rms(a, g)
+                        + " above " + rmsBound + " (tolerance " + tolerance + " + 1.5 x the rms of the roundings " + roundingRms + ")");
+                double maxBound = tolerance + 3 * roundingMax;
+                double golden = Parity.assertClose(io, output, kernels, maxBound);
+                System.out.printf("%s bf16 products vs golden: rms %.3g (bound %.3g), max %.3g (bound %.3g); roundings rms %.3g max %.3g%n",
+                        caseName, rms(a, g), rmsBound, golden, maxBound, roundingRms, roundingMax);
+            }
+        }
+    }
+
+    private static void useKernels(Module network, Kernels kernels) {
+        if (network instanceof UNet2DConditionModel unet) {
+            unet.useKernels(kernels);
+        } else if (network instanceof AutoencoderKL vae) {
+            vae.useKernels(kernels);
+        } else {
+            ((ClipTextModel) network).useKernels(kernels);
+        }
+    }
+
     private static double tolerance(String caseName, String output) {
         Map<String, Double> observed = Parity.observedErrors(caseName);
         return observed.containsKey(output) ? Parity.tolerance(observed, output) : Parity.suggestedAtol(caseName);
@@ -160,6 +223,14 @@ class HalfWeightParityTest {
             Parameter parameter = entry.getValue();
             assertEquals(parameter.shape().dimension() >= 2 ? type : DataType.FLOAT32, parameter.dataType(), entry.getKey());
         }
+    }
+
+    private static double rms(float[] x, float[] y) {
+        double sum = 0;
+        for (int i = 0; i < x.length; i++) {
+            sum += ((double) x[i] - y[i]) * ((double) x[i] - y[i]);
+        }
+        return Math.sqrt(sum / x.length);
     }
 
     private static double maxAbs(float[] x, float[] y) {

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import daguerre.diffusion.bench.Benchmark;
 import daguerre.diffusion.bench.MachineInfo;
+import daguerre.diffusion.nn.ComputePrecision;
 import daguerre.diffusion.nn.WeightPrecision;
 import daguerre.diffusion.pipeline.ModelPreset;
 import daguerre.diffusion.pipeline.RandomModel;
@@ -111,6 +112,11 @@ public final class BenchCommand implements Callable<Integer> {
             description = "keep the measured model's weights in f32, f16 or bf16 (default: as stored; random weights: f32)")
     String weightDtype;
 
+    @Option(names = "--compute-dtype", paramLabel = "TYPE", defaultValue = "auto",
+            description = "matrix products in f32 or bf16, or auto: bf16 with 16-bit weights on a CPU with native bf16, else f32"
+                    + " (default: ${DEFAULT-VALUE})")
+    String computeDtype;
+
     @Option(names = "--json", description = "print the figures as one JSON object on stdout (progress lines go to stderr)")
     boolean json;
 
@@ -134,6 +140,13 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--lora-rank", defaultValue = "16", description = "rank of the --loras LoRAs (default: ${DEFAULT-VALUE})")
     int loraRank;
 
+    @Option(names = "--compare-compute", paramLabel = "ROUNDS",
+            description = "also time the U-Net step and VAE decode with float32 and with bfloat16 products, alternating ROUNDS"
+                    + " times, and compare one --image-steps image of each (compute_unet_speedup.<px>, compute_image_mean_abs.<px>, ...)")
+    Integer compareComputeRounds;
+
+    private ComputePrecision compute;
+
     /** Finds the default model; tests replace it. */
     Supplier<Optional<Path>> defaultModelLocator = DefaultModel::locate;
 
@@ -148,10 +161,14 @@ public final class BenchCommand implements Callable<Integer> {
         VaeTiling tiling;
         try {
             precision = WeightPrecision.parse(weightDtype);
+            compute = ComputePrecision.parse(computeDtype);
             Path modelPath = source == null ? null : source.model;
             preset = modelPath != null ? null : ModelPreset.named(source == null ? "sd15" : source.random);
             options = new Benchmark.Options(sizes, repeats, warmups, seed);
             tiling = VaeTiling.of(VaeTiling.Mode.named(vaeTiling));
+            if (compareComputeRounds != null && compareComputeRounds < 1) {
+                throw new IllegalArgumentException("--compare-compute takes a number of rounds of at least 1, got " + compareComputeRounds);
+            }
             if (imageSteps < 1 || soak < 0 || soak == 1) {
                 throw new IllegalArgumentException("--image-steps must be at least 1 and --soak 0 or at least 2");
             }
@@ -184,12 +201,16 @@ public final class BenchCommand implements Callable<Integer> {
                 : RandomModel.create(preset, seed, precision)) {
             print(out, "", "model", model.id());
             print(out, "", "weight_dtype", model.weightDtype());
-            print(out, "", "compute_dtype", "float32");
+            print(out, "", "compute_dtype", model.useComputePrecision(compute).dtypeName());
             print(out, "", "weight_gib", model.weightBytes() / (double) (1L << 30));
             print(out, "", "model_load_s", (System.nanoTime() - start) / 1e9);
             printAll(out, "", Benchmark.run(model, options));
             for (int size : cacheIntervals.isEmpty() ? List.<Integer>of() : sizes) {
                 printCache(out, "", Benchmark.stepCache(model, size, cacheSteps, cacheIntervals, seed));
+            }
+            for (int size : compareComputeRounds == null ? List.<Integer>of() : sizes) {
+                Benchmark.computeComparison(model, size, imageSteps, compareComputeRounds, options).named()
+                        .forEach((name, value) -> print(out, "", name, value));
             }
             for (int size : loras == null || loras.isEmpty() ? List.<Integer>of() : sizes) {
                 Map<String, Double> costs = Benchmark.loraCosts(model, size, loras, loraRank, options);
@@ -228,12 +249,17 @@ public final class BenchCommand implements Callable<Integer> {
         try (StableDiffusionModel model = StableDiffusionModel.load(folder, null, new ModelHasher())) {
             String prefix = "default.";
             print(out, prefix, "model", model.id());
+            print(out, prefix, "compute_dtype", model.useComputePrecision(compute).dtypeName());
             print(out, prefix, "model_load_s", (System.nanoTime() - start) / 1e9);
             Benchmark.Options atOwnSize = new Benchmark.Options(List.of(model.defaultImageSize()), repeats, warmups, seed);
             printAll(out, prefix, Benchmark.run(model, atOwnSize));
             print(out, prefix, "image_s." + imageSteps + "_steps", Benchmark.imageSeconds(model, imageSteps, atOwnSize));
             if (!cacheIntervals.isEmpty()) {
                 printCache(out, prefix, Benchmark.stepCache(model, model.defaultImageSize(), cacheSteps, cacheIntervals, seed));
+            }
+            if (compareComputeRounds != null) {
+                Benchmark.computeComparison(model, model.defaultImageSize(), imageSteps, compareComputeRounds, atOwnSize).named()
+                        .forEach((name, value) -> print(out, prefix, name, value));
             }
             if (soak > 0) {
                 Benchmark.Soak result = Benchmark.soak(model, soak, imageSteps, seed);

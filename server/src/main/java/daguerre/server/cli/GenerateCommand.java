@@ -4,6 +4,7 @@ import daguerre.diffusion.embeddings.TextualInversionLibrary;
 import daguerre.diffusion.lora.LoraLibrary;
 import daguerre.diffusion.lora.LoraTags;
 import daguerre.diffusion.lora.RequestedLora;
+import daguerre.diffusion.nn.ComputePrecision;
 import daguerre.diffusion.nn.WeightPrecision;
 import daguerre.diffusion.pipeline.GeneratedImage;
 import daguerre.diffusion.pipeline.JpegText;
@@ -182,8 +183,13 @@ public final class GenerateCommand implements Callable<Integer> {
     String hiresNegativePrompt;
 
     @Option(names = "--weight-dtype", paramLabel = "TYPE", defaultValue = "stored",
-            description = "Keep weights in f32, f16 or bf16 (compute is float32 either way). Default: as the checkpoint stores them.")
+            description = "Keep weights in f32, f16 or bf16. Default: as the checkpoint stores them.")
     String weightDtype;
+
+    @Option(names = "--compute-dtype", paramLabel = "TYPE", defaultValue = "auto",
+            description = "Matrix products in f32 or bf16, or auto: bf16 with 16-bit weights on a CPU with native bf16"
+                    + " (avx512_bf16, AMX), else f32. Default: ${DEFAULT-VALUE}.")
+    String computeDtype;
 
     @Option(names = "--out", required = true, paramLabel = "DIR", description = "Output folder (created if missing).")
     Path out;
@@ -279,6 +285,7 @@ public final class GenerateCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--quality must be between 1 and 100, got " + quality);
         }
         WeightPrecision precision = WeightPrecision.parse(weightDtype);
+        ComputePrecision compute = ComputePrecision.parse(computeDtype);
         BufferedImage init = initImage == null ? null : readImage(initImage);
         List<Job> jobs = new java.util.ArrayList<>();
         int badLines = 0;
@@ -306,8 +313,9 @@ public final class GenerateCommand implements Callable<Integer> {
         ModelHasher hasher = new ModelHasher();
         int failedLines = 0;
         try (StableDiffusionModel loaded = StableDiffusionModel.load(modelPath, predictionType, hasher, precision)) {
-            System.err.printf("loaded %s (hash %s, %s weights, %.2f GiB) in %.1f s%n", loaded.id(), loaded.hash(),
-                    loaded.weightDtype(), loaded.weightBytes() / (double) (1L << 30), seconds(loadStart));
+            ComputePrecision products = loaded.useComputePrecision(compute);
+            System.err.printf("loaded %s (hash %s, %s weights, %.2f GiB, %s products) in %.1f s%n", loaded.id(), loaded.hash(),
+                    loaded.weightDtype(), loaded.weightBytes() / (double) (1L << 30), products.dtypeName(), seconds(loadStart));
             StableDiffusionPipeline pipeline = new StableDiffusionPipeline(loaded, tiling, new LoraLibrary(loraDir, 0, hasher),
                     new TextualInversionLibrary(embeddingsDir, hasher));
             java.io.PrintWriter stdout = spec.commandLine().getOut();

@@ -1,5 +1,6 @@
 package daguerre.server.config;
 
+import daguerre.diffusion.nn.ComputePrecision;
 import daguerre.diffusion.nn.WeightPrecision;
 import daguerre.diffusion.vae.VaeTiling;
 import daguerre.server.jobs.Limits;
@@ -28,6 +29,8 @@ import java.util.Objects;
  * @param publicUrl the service's address as clients reach it ({@code https://host[:port][/path]}), for the
  *     absolute URLs it returns (OpenAI's {@code url}); null = the address it listens on
  * @param weightPrecision the type the models' weights are kept in ({@code --weight-dtype}; default: as stored)
+ * @param computePrecision the type the models' matrix products run in ({@code --compute-dtype}; default: auto,
+ *     bfloat16 with 16-bit weights on a CPU with native bf16 units, else float32)
  * @param vaeTiling when VAE decodes and encodes run in overlapping tiles ({@code --vae-tiling}; a runtime
  *     setting of every model, not per request)
  * @param extraNetworks the LoRA and embeddings folders and the LoRA cache
@@ -50,10 +53,12 @@ public record ServeConfig(
         ConnectionLimits connections,
         String publicUrl,
         WeightPrecision weightPrecision,
+        ComputePrecision computePrecision,
         VaeTiling vaeTiling,
         ExtraNetworks extraNetworks) {
 
     public ServeConfig {
+        Objects.requireNonNull(computePrecision, "computePrecision");
         Objects.requireNonNull(vaeTiling, "vaeTiling");
         Objects.requireNonNull(extraNetworks, "extraNetworks");
         models = List.copyOf(models);
@@ -66,68 +71,73 @@ public record ServeConfig(
     public static ServeConfig defaults() {
         return new ServeConfig("127.0.0.1", 7860, Path.of("data"), List.of(), new Limits(2048, 2048, 150, 8, 100),
                 32L << 20, 1L << 30, List.of(), List.of(), List.of(), 5, 4, 30_000, LogFormat.TEXT,
-                ConnectionLimits.DEFAULTS, null, WeightPrecision.AS_STORED, VaeTiling.AUTO,
+                ConnectionLimits.DEFAULTS, null, WeightPrecision.AS_STORED, ComputePrecision.AUTO, VaeTiling.AUTO,
                 ExtraNetworks.DEFAULTS);
     }
 
     public ServeConfig withPort(int newPort) {
         return new ServeConfig(host, newPort, dataDir, models, limits, maxBodyBytes, minFreeDiskBytes, apiKeys, apiAuth, corsOrigins,
-                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, connections, publicUrl, weightPrecision, vaeTiling, extraNetworks);
+                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, connections, publicUrl, weightPrecision, computePrecision, vaeTiling, extraNetworks);
     }
 
     public ServeConfig withDataDir(Path newDataDir) {
         return new ServeConfig(host, port, newDataDir, models, limits, maxBodyBytes, minFreeDiskBytes, apiKeys, apiAuth, corsOrigins,
-                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, connections, publicUrl, weightPrecision, vaeTiling, extraNetworks);
+                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, connections, publicUrl, weightPrecision, computePrecision, vaeTiling, extraNetworks);
     }
 
     public ServeConfig withLimits(Limits newLimits) {
         return new ServeConfig(host, port, dataDir, models, newLimits, maxBodyBytes, minFreeDiskBytes, apiKeys, apiAuth, corsOrigins,
-                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, connections, publicUrl, weightPrecision, vaeTiling, extraNetworks);
+                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, connections, publicUrl, weightPrecision, computePrecision, vaeTiling, extraNetworks);
     }
 
     public ServeConfig withMaxBodyBytes(long bytes) {
         return new ServeConfig(host, port, dataDir, models, limits, bytes, minFreeDiskBytes, apiKeys, apiAuth, corsOrigins,
-                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, connections, publicUrl, weightPrecision, vaeTiling, extraNetworks);
+                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, connections, publicUrl, weightPrecision, computePrecision, vaeTiling, extraNetworks);
     }
 
     public ServeConfig withMinFreeDiskBytes(long bytes) {
         return new ServeConfig(host, port, dataDir, models, limits, maxBodyBytes, bytes, apiKeys, apiAuth, corsOrigins,
-                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, connections, publicUrl, weightPrecision, vaeTiling, extraNetworks);
+                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, connections, publicUrl, weightPrecision, computePrecision, vaeTiling, extraNetworks);
     }
 
     public ServeConfig withApiKeys(List<String> keys) {
         return new ServeConfig(host, port, dataDir, models, limits, maxBodyBytes, minFreeDiskBytes, keys, apiAuth, corsOrigins,
-                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, connections, publicUrl, weightPrecision, vaeTiling, extraNetworks);
+                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, connections, publicUrl, weightPrecision, computePrecision, vaeTiling, extraNetworks);
     }
 
     public ServeConfig withApiAuth(List<String> credentials) {
         return new ServeConfig(host, port, dataDir, models, limits, maxBodyBytes, minFreeDiskBytes, apiKeys, credentials, corsOrigins,
-                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, connections, publicUrl, weightPrecision, vaeTiling, extraNetworks);
+                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, connections, publicUrl, weightPrecision, computePrecision, vaeTiling, extraNetworks);
     }
 
     public ServeConfig withConnections(ConnectionLimits limits) {
         return new ServeConfig(host, port, dataDir, models, this.limits, maxBodyBytes, minFreeDiskBytes, apiKeys, apiAuth, corsOrigins,
-                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, limits, publicUrl, weightPrecision, vaeTiling, extraNetworks);
+                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, limits, publicUrl, weightPrecision, computePrecision, vaeTiling, extraNetworks);
     }
 
     public ServeConfig withPublicUrl(String url) {
         return new ServeConfig(host, port, dataDir, models, limits, maxBodyBytes, minFreeDiskBytes, apiKeys, apiAuth, corsOrigins,
-                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, connections, url, weightPrecision, vaeTiling, extraNetworks);
+                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, connections, url, weightPrecision, computePrecision, vaeTiling, extraNetworks);
     }
 
     public ServeConfig withWeightPrecision(WeightPrecision precision) {
         return new ServeConfig(host, port, dataDir, models, limits, maxBodyBytes, minFreeDiskBytes, apiKeys, apiAuth, corsOrigins,
-                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, connections, publicUrl, precision, vaeTiling, extraNetworks);
+                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, connections, publicUrl, precision, computePrecision, vaeTiling, extraNetworks);
+    }
+
+    public ServeConfig withComputePrecision(ComputePrecision precision) {
+        return new ServeConfig(host, port, dataDir, models, limits, maxBodyBytes, minFreeDiskBytes, apiKeys, apiAuth, corsOrigins,
+                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, connections, publicUrl, weightPrecision, precision, vaeTiling, extraNetworks);
     }
 
     public ServeConfig withVaeTiling(VaeTiling tiling) {
         return new ServeConfig(host, port, dataDir, models, limits, maxBodyBytes, minFreeDiskBytes, apiKeys, apiAuth, corsOrigins,
-                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, connections, publicUrl, weightPrecision, tiling, extraNetworks);
+                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, connections, publicUrl, weightPrecision, computePrecision, tiling, extraNetworks);
     }
 
     public ServeConfig withExtraNetworks(ExtraNetworks networks) {
         return new ServeConfig(host, port, dataDir, models, limits, maxBodyBytes, minFreeDiskBytes, apiKeys, apiAuth, corsOrigins,
-                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, connections, publicUrl, weightPrecision, vaeTiling, networks);
+                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, connections, publicUrl, weightPrecision, computePrecision, vaeTiling, networks);
     }
 
     /** The LoRA folder in use. */
@@ -147,11 +157,11 @@ public record ServeConfig(
 
     public ServeConfig withPreviewEvery(int steps) {
         return new ServeConfig(host, port, dataDir, models, limits, maxBodyBytes, minFreeDiskBytes, apiKeys, apiAuth, corsOrigins,
-                steps, concurrentJobs, shutdownGraceMillis, logFormat, connections, publicUrl, weightPrecision, vaeTiling, extraNetworks);
+                steps, concurrentJobs, shutdownGraceMillis, logFormat, connections, publicUrl, weightPrecision, computePrecision, vaeTiling, extraNetworks);
     }
 
     public ServeConfig withCorsOrigins(List<String> origins) {
         return new ServeConfig(host, port, dataDir, models, limits, maxBodyBytes, minFreeDiskBytes, apiKeys, apiAuth, origins,
-                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, connections, publicUrl, weightPrecision, vaeTiling, extraNetworks);
+                previewEvery, concurrentJobs, shutdownGraceMillis, logFormat, connections, publicUrl, weightPrecision, computePrecision, vaeTiling, extraNetworks);
     }
 }

@@ -1,5 +1,6 @@
 package daguerre.server.config;
 
+import daguerre.diffusion.nn.ComputePrecision;
 import daguerre.diffusion.nn.WeightPrecision;
 import daguerre.diffusion.vae.VaeTiling;
 import daguerre.server.jobs.Limits;
@@ -81,8 +82,13 @@ public final class ServiceOptions {
     Integer concurrentJobs;
 
     @Option(names = "--weight-dtype", paramLabel = "TYPE",
-            description = "Keep weights in f32, f16 or bf16 (compute is float32 either way; default: as the checkpoint stores them).")
+            description = "Keep weights in f32, f16 or bf16 (default: as the checkpoint stores them).")
     String weightDtype;
+
+    @Option(names = "--compute-dtype", paramLabel = "TYPE",
+            description = "Matrix products in f32 or bf16, or auto (default): bf16 with 16-bit weights on a CPU with native bf16 "
+                    + "(avx512_bf16, AMX), else f32.")
+    String computeDtype;
 
     @Option(names = "--vae-tiling", paramLabel = "MODE",
             description = "VAE decode and encode in overlapping tiles: on, off or auto (default: auto, tiles above 1024x1024 px).")
@@ -179,6 +185,7 @@ public final class ServiceOptions {
                 d.connections(),
                 d.publicUrl(),
                 weightPrecision(settings, settings.string("weight-dtype", weightDtype, d.weightPrecision().optionName())),
+                computePrecision(settings, settings.string("compute-dtype", computeDtype, d.computePrecision().optionName())),
                 vaeTiling(settings, settings.string("vae-tiling", vaeTiling, d.vaeTiling().mode().optionName())),
                 new ExtraNetworks(path(settings.string("lora-dir", loraDir == null ? null : loraDir.toString(), null)),
                         path(settings.string("embeddings-dir", embeddingsDir == null ? null : embeddingsDir.toString(), null)),
@@ -210,6 +217,7 @@ public final class ServiceOptions {
                         settings.bytes("min-body-rate", http.minBodyRate(), d.connections().minBodyBytesPerSecond())),
                 publicUrl(settings, settings.string("public-url", http.publicUrl(), null)),
                 config.weightPrecision(),
+                config.computePrecision(),
                 config.vaeTiling(),
                 config.extraNetworks());
     }
@@ -223,6 +231,14 @@ public final class ServiceOptions {
             return WeightPrecision.parse(name);
         } catch (IllegalArgumentException e) {
             throw settings.invalid("weight-dtype", "takes f32, f16, bf16 or stored; got " + name);
+        }
+    }
+
+    private static ComputePrecision computePrecision(Settings settings, String name) {
+        try {
+            return ComputePrecision.parse(name);
+        } catch (IllegalArgumentException e) {
+            throw settings.invalid("compute-dtype", "takes auto, f32 or bf16; got " + name);
         }
     }
 

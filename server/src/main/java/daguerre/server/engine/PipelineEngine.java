@@ -3,6 +3,7 @@ package daguerre.server.engine;
 import daguerre.diffusion.DjlRuntime;
 import daguerre.diffusion.embeddings.TextualInversionLibrary;
 import daguerre.diffusion.lora.LoraLibrary;
+import daguerre.diffusion.nn.ComputePrecision;
 import daguerre.diffusion.nn.WeightPrecision;
 import daguerre.diffusion.pipeline.GeneratedImage;
 import daguerre.diffusion.pipeline.GenerationListener;
@@ -100,10 +101,22 @@ public final class PipelineEngine implements ImageEngine {
     /**
      * As {@link #load(List, ModelHasher, int, WeightPrecision, VaeTiling)}, requests' LoRAs coming from
      * {@code loraLibrary} and their prompts' textual-inversion embeddings from {@code embeddingLibrary}
-     * (null: none).
+     * (null: none), with float32 products.
      */
     public static PipelineEngine load(List<Path> modelPaths, ModelHasher hasher, int concurrentJobs, WeightPrecision precision,
                                       VaeTiling vaeTiling, LoraLibrary loraLibrary, TextualInversionLibrary embeddingLibrary)
+            throws IOException {
+        return load(modelPaths, hasher, concurrentJobs, precision, ComputePrecision.FLOAT32, vaeTiling, loraLibrary, embeddingLibrary);
+    }
+
+    /**
+     * As {@link #load(List, ModelHasher, int, WeightPrecision, VaeTiling, LoraLibrary, TextualInversionLibrary)},
+     * every model's matrix products in {@code compute} as {@link StableDiffusionModel#useComputePrecision}
+     * resolves it for that model (the service passes {@code --compute-dtype}, default auto).
+     */
+    public static PipelineEngine load(List<Path> modelPaths, ModelHasher hasher, int concurrentJobs, WeightPrecision precision,
+                                      ComputePrecision compute, VaeTiling vaeTiling, LoraLibrary loraLibrary,
+                                      TextualInversionLibrary embeddingLibrary)
             throws IOException {
         if (concurrentJobs < 1) {
             throw new IllegalArgumentException("concurrent jobs must be at least 1, got " + concurrentJobs);
@@ -116,6 +129,7 @@ public final class PipelineEngine implements ImageEngine {
         try {
             for (Path path : modelPaths) {
                 StableDiffusionModel model = StableDiffusionModel.load(path, null, hasher, precision);
+                model.useComputePrecision(compute);
                 if (pipelines.containsKey(model.id())) {
                     model.close();
                     throw new IllegalArgumentException("two models have the id '" + model.id() + "'; rename one of " + modelPaths);

@@ -80,6 +80,44 @@ class BenchCommandTest {
         assertTrue(weightGib[1] > 0.5 * weightGib[0] && weightGib[1] < 0.52 * weightGib[0], java.util.Arrays.toString(weightGib));
     }
 
+    /**
+     * --compute-dtype: auto gives bfloat16 products only with 16-bit weights on a CPU with native bf16;
+     * an explicit choice is kept; --compare-compute times both in one run and compares their images.
+     */
+    @Test
+    void computeDtypeIsResolvedAndComparedInOneRun() {
+        String expectedAuto = CpuFeatures.current().hasNativeBf16() ? "bfloat16" : "float32";
+        Map<String, String> cases = new LinkedHashMap<>();
+        cases.put("f16 auto", expectedAuto);
+        cases.put("f32 auto", "float32");
+        cases.put("f32 bf16", "bfloat16");
+        cases.put("f16 f32", "float32");
+        for (Map.Entry<String, String> c : cases.entrySet()) {
+            String[] types = c.getKey().split(" ");
+            StringWriter out = new StringWriter();
+            int exit = new CommandLine(new BenchCommand()).setOut(new PrintWriter(out)).execute("--random", "tiny", "--size", "32",
+                    "--repeats", "1", "--warmups", "0", "--no-default-model", "--weight-dtype", types[0], "--compute-dtype", types[1]);
+            assertEquals(0, exit, out.toString());
+            assertTrue(("\n" + out).contains("\ncompute_dtype " + c.getValue() + "\n"), c.getKey() + ": " + out);
+        }
+        StringWriter out = new StringWriter();
+        int exit = new CommandLine(new BenchCommand()).setOut(new PrintWriter(out)).execute("--random", "tiny", "--size", "32",
+                "--repeats", "1", "--warmups", "0", "--no-default-model", "--compare-compute", "1", "--image-steps", "2");
+        assertEquals(0, exit, out.toString());
+        Map<String, Double> figures = figures(out.toString());
+        assertPositive(figures, out, "compute_unet_step_s.32.float32", "compute_unet_step_s.32.bfloat16",
+                "compute_vae_decode_s.32.float32", "compute_vae_decode_s.32.bfloat16", "compute_unet_speedup.32", "compute_vae_speedup.32");
+        assertEquals(figures.get("compute_unet_step_s.32.float32") / figures.get("compute_unet_step_s.32.bfloat16"),
+                figures.get("compute_unet_speedup.32"), 1e-3 * figures.get("compute_unet_speedup.32"));
+        // bfloat16 products change the image, within the 0-255 range of levels
+        assertTrue(figures.get("compute_image_max_abs.32") > 0 && figures.get("compute_image_max_abs.32") <= 255, out.toString());
+        assertTrue(figures.get("compute_image_mean_abs.32") <= figures.get("compute_image_max_abs.32"), out.toString());
+        StringWriter err = new StringWriter();
+        assertEquals(2, new CommandLine(new BenchCommand()).setErr(new PrintWriter(err)).execute("--random", "tiny",
+                "--no-default-model", "--compute-dtype", "f8"));
+        assertTrue(err.toString().contains("f8") && err.toString().contains("auto, f32, bf16"), err.toString());
+    }
+
     /** --json: stdout is one JSON object holding every figure the lines (now on stderr) name, numbers as numbers, text as strings. */
     @Test
     void jsonPrintsTheSameFiguresAsOneObject() throws Exception {

@@ -111,6 +111,18 @@ class ServeCommandTest {
     }
 
     @Test
+    void computeDtypeComesFromEverySourceAndIsChecked() throws Exception {
+        assertEquals(daguerre.diffusion.nn.ComputePrecision.AUTO, resolve(Map.of()).computePrecision());
+        assertEquals(daguerre.diffusion.nn.ComputePrecision.FLOAT32, resolve(Map.of("DAGUERRE_COMPUTE_DTYPE", "f32")).computePrecision());
+        assertEquals(daguerre.diffusion.nn.ComputePrecision.BFLOAT16,
+                resolve(Map.of("DAGUERRE_COMPUTE_DTYPE", "f32"), "--compute-dtype", "BF16").computePrecision());
+        Start refused = start(Map.of("DAGUERRE_COMPUTE_DTYPE", "f16"));
+        assertEquals(2, refused.status());
+        assertTrue(refused.err().contains("compute-dtype") && refused.err().contains("auto, f32 or bf16")
+                && refused.err().contains("f16"), refused.err());
+    }
+
+    @Test
     void badSettingsAreReportedByName() throws Exception {
         ServeCommand command = new ServeCommand(config -> new GradientTestEngine(1), Map.of("DAGUERRE_MAX_STEPS", "lots"));
         StringWriter err = new StringWriter();
