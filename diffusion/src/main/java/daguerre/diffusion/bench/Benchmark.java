@@ -606,8 +606,10 @@ public final class Benchmark {
      * Float32 against bfloat16 matrix products ({@link ComputePrecision}) in one run, at image size
      * {@code px}: the U-Net step and the VAE decode timed with each, alternating, {@code rounds}
      * times (each figure the median of {@code options.repeats()} calls), so that a change in the
-     * machine's CPU share falls on both; then one seeded {@code steps}-step image with each, and how
-     * far the bfloat16 image is from the float32 one.
+     * machine's CPU share falls on both; then one seeded {@code steps}-step image with each as
+     * {@link StableDiffusionModel#useComputePrecision} runs it (text encoders and U-Net; the VAE,
+     * timed here with both for comparison, decodes with float32 products), and how far the bfloat16
+     * image is from the float32 one.
      *
      * @param unetSeconds by product type ({@code float32}, {@code bfloat16}): the median over the rounds
      * @param decodeSeconds the same for the VAE decode
@@ -640,7 +642,8 @@ public final class Benchmark {
             throw new IllegalArgumentException("image size " + px + " is not a positive multiple of " + model.vaeScaleFactor());
         }
         List<ComputePrecision> types = List.of(ComputePrecision.FLOAT32, ComputePrecision.BFLOAT16);
-        Kernels used = model.unet().kernels();
+        ComputePrecision used = model.computePrecision();
+        Kernels vaeKernels = model.vae().kernels();
         int tokens = model.tokenizer().encode(PROMPT).length;
         Inputs inputs = Inputs.random(model, px / model.vaeScaleFactor(), tokens, new SplittableRandom(options.seed()));
         Map<String, double[]> unet = new LinkedHashMap<>();
@@ -649,19 +652,23 @@ public final class Benchmark {
         try {
             for (int round = 0; round < rounds; round++) {
                 for (ComputePrecision type : types) {
-                    model.useKernels(used.withProducts(type));
+                    model.useComputePrecision(type);
+                    model.vae().useKernels(vaeKernels.withProducts(type));
                     unet.computeIfAbsent(type.dtypeName(), t -> new double[rounds])[round] = unetStepSeconds(model, inputs, options);
                     decode.computeIfAbsent(type.dtypeName(), t -> new double[rounds])[round] = vaeDecodeSeconds(model, inputs, options);
                 }
             }
+            // the images as the service makes them: the VAE with float32 products
+            model.vae().useKernels(vaeKernels);
             StableDiffusionPipeline pipeline = new StableDiffusionPipeline(model);
             GenerationRequest request = imageRequest(steps, options.seed()).toBuilder().size(px, px).build();
             for (ComputePrecision type : types) {
-                model.useKernels(used.withProducts(type));
+                model.useComputePrecision(type);
                 images.put(type.dtypeName(), denoise(pipeline, request).image());
             }
         } finally {
-            model.useKernels(used);
+            model.useComputePrecision(used);
+            model.vae().useKernels(vaeKernels);
         }
         Map<String, Double> unetMedians = new LinkedHashMap<>();
         unet.forEach((type, seconds) -> unetMedians.put(type, median(seconds)));

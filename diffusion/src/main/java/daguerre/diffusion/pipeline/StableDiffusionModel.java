@@ -204,19 +204,28 @@ public final class StableDiffusionModel implements AutoCloseable {
     }
 
     /**
-     * Runs the matrix products of every network in {@code requested}, resolved for this model's
-     * weights and this CPU ({@link ComputePrecision#resolve}: {@code auto} is bfloat16 only with
-     * 16-bit weights on a CPU with native bf16 units), keeping the networks' kernels.
+     * Runs the matrix products of the text encoder(s) and the U-Net in {@code requested}, resolved for
+     * this model's weights and this CPU ({@link ComputePrecision#resolve}: {@code auto} is bfloat16
+     * only with 16-bit weights on a CPU with native bf16 units), keeping the networks' kernels.
+     *
+     * <p>The VAE keeps float32 products. Its bfloat16 convolutions are faster too, but each one
+     * holds a bfloat16 copy of its input and output beside the float32 ones, and at 512 px those are
+     * 64-128 MiB each: the whole process's peak (reached in the decode) rose from 3.13 to 3.32 GiB
+     * with SD 1.5 and f16 weights (docs/performance.md), for a decode that runs once per image.
      *
      * @return the type now in use, float32 or bfloat16
      */
     public ComputePrecision useComputePrecision(ComputePrecision requested) {
         ComputePrecision resolved = requested.resolve(matrixType(), CpuFeatures.current().hasNativeBf16());
-        useKernels(unet.kernels().withProducts(resolved));
+        textEncoder.useKernels(textEncoder.kernels().withProducts(resolved));
+        if (secondTextEncoder != null) {
+            secondTextEncoder.encoder().useKernels(secondTextEncoder.encoder().kernels().withProducts(resolved));
+        }
+        unet.useKernels(unet.kernels().withProducts(resolved));
         return resolved;
     }
 
-    /** The type the networks' matrix products run in: float32 unless {@link #useComputePrecision} said otherwise. */
+    /** The type the U-Net's and text encoders' matrix products run in: float32 unless {@link #useComputePrecision} said otherwise. */
     public ComputePrecision computePrecision() {
         return unet.kernels().products();
     }

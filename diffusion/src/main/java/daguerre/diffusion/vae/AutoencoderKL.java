@@ -5,6 +5,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import daguerre.diffusion.DjlRuntime;
 import daguerre.diffusion.nn.Capture;
 import daguerre.diffusion.nn.Conv2d;
 import daguerre.diffusion.nn.Kernels;
@@ -70,6 +71,10 @@ public final class AutoencoderKL extends Module {
      */
     public NDArray decode(NDArray z, Capture capture) {
         checkLatents(z);
+        // The U-Net's freed activations (2-30 MiB each at 512 px, below malloc's mmap threshold) stay
+        // in malloc's arenas; the decoder's stages of 64-256 MiB come from fresh mappings on top of
+        // them. Handing the free memory back first keeps the decode's peak at the model plus its own.
+        DjlRuntime.releaseFreedNativeMemory();
         return kernels.run(this, () -> Scopes.scoped(() -> {
             NDArray h = Capture.record(capture, "post_quant_conv", postQuantConv.forward(z));
             return decoder.forward(h, Capture.child(capture, "decoder"));
