@@ -14,6 +14,7 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
@@ -284,6 +285,46 @@ public final class PgJobs {
                 }
             }
             return Optional.of(current);
+        });
+    }
+
+    /**
+     * What {@link #cancelAll} did.
+     *
+     * @param cancelled the queued jobs, now cancelled
+     * @param running the running jobs, whose workers are asked to stop
+     */
+    public record BulkCancel(List<String> cancelled, List<String> running) {}
+
+    /**
+     * Cancels several jobs in one transaction (a batch's), as {@link #cancel} does each: the queued ones at
+     * once, the running ones by their recorded request; finished and unknown ids are left alone.
+     */
+    public BulkCancel cancelAll(Collection<String> ids, long now) throws SQLException {
+        return database.transaction(c -> {
+            java.sql.Array array = c.createArrayOf("text", ids.toArray());
+            List<String> cancelled = new ArrayList<>();
+            try (PreparedStatement s = c.prepareStatement("UPDATE jobs SET state = 'cancelled', finished_at = ?, cancel_requested = TRUE"
+                    + " WHERE id = ANY(?) AND state = 'queued' RETURNING id")) {
+                s.setLong(1, now);
+                s.setArray(2, array);
+                try (ResultSet rows = s.executeQuery()) {
+                    while (rows.next()) {
+                        cancelled.add(rows.getString(1));
+                    }
+                }
+            }
+            List<String> running = new ArrayList<>();
+            try (PreparedStatement s = c.prepareStatement("UPDATE jobs SET cancel_requested = TRUE WHERE id = ANY(?) AND state = 'running'"
+                    + " RETURNING id")) {
+                s.setArray(1, array);
+                try (ResultSet rows = s.executeQuery()) {
+                    while (rows.next()) {
+                        running.add(rows.getString(1));
+                    }
+                }
+            }
+            return new BulkCancel(cancelled, running);
         });
     }
 

@@ -4,6 +4,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import daguerre.server.batch.BatchService;
+import daguerre.server.batch.BatchStore;
 import daguerre.server.cluster.ClusterGallery;
 import daguerre.server.cluster.ClusterMembership;
 import daguerre.server.cluster.ClusterModels;
@@ -232,8 +234,10 @@ public final class ClusterServer implements AutoCloseable {
                     throw new RequestException(503, "database_unavailable", "the settings database is unavailable: " + e.getMessage(), null);
                 }
             });
+            BatchStore batches = BatchStore.postgres(database);
             Services services = new Services(vertx, config, models, queue, gallery, requests, runtime,
-                    A1111Options.shared(database.settings(), A1111_OPTIONS), LOCAL_EVENTS, new StyleStore(images), null);
+                    A1111Options.shared(database.settings(), A1111_OPTIONS), LOCAL_EVENTS, new StyleStore(images), batches,
+                    new BatchService(models, requests, queue, batches));
             return DaguerreServer.router(services, log, this::monitoring);
         }
         Router router = Router.router(vertx);

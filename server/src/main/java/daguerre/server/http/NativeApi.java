@@ -358,7 +358,7 @@ final class NativeApi {
             Integer nextCursor) throws SQLException {
         ObjectNode body = batchHeader(batch, summary);
         Long eta = summary.count("queued") + summary.count("running") == 0 ? null
-                : services.core().queue().etaMs(services.batches().jobIds(batch.id()));   // batches run on one machine only
+                : services.queue().etaMs(services.batches().jobIds(batch.id()));
         if (eta != null) {
             body.put("eta_ms", eta);
         } else {
