@@ -19,6 +19,7 @@ import daguerre.server.jobs.StepListener;
 import daguerre.server.testing.GradientTestEngine;
 import daguerre.server.testing.PostgresServer;
 import daguerre.server.testing.TestModelCards;
+import java.io.ByteArrayInputStream;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -30,6 +31,7 @@ import java.sql.DriverManager;
 import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
@@ -37,6 +39,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 import java.util.function.Predicate;
 import java.util.stream.Stream;
+import java.util.zip.ZipEntry;
+import java.util.zip.ZipInputStream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Assumptions;
@@ -238,7 +242,10 @@ class ClusterApiTest {
         assertEquals(404, get(apiA, "/api/v1/batches/aaaaaaaaaaaaaaaaaaaa").statusCode());
     }
 
-    /** Boards on PostgreSQL, as on one machine: unique names regardless of case, moves, the board filter, renaming, deleting. */
+    /**
+     * Boards on PostgreSQL, as on one machine: unique names regardless of case, moves, the board filter, renaming,
+     * deleting; and a zip of images.
+     */
     @Test
     void boardsWorkAcrossApiNodes() throws Exception {
         List<String> made = generate(apiA, 3);
@@ -271,6 +278,23 @@ class ClusterApiTest {
         assertEquals(404, get(apiB, "/api/v1/images?board=" + boardId).statusCode());
         assertTrue(imageIds(apiB, "/api/v1/images?board=none&limit=200").containsAll(made));
         assertEquals(0, json(get(apiA, "/api/v1/boards")).get("items").size());
+
+        // a zip of images, from the shared folder, byte for byte
+        HttpResponse<byte[]> zip = client.send(HttpRequest.newBuilder(uri(apiB, "/api/v1/images/zip")).header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString("{\"ids\":[\"" + made.get(0) + "\",\"" + made.get(2) + "\"]}")).build(),
+                HttpResponse.BodyHandlers.ofByteArray());
+        assertEquals(200, zip.statusCode());
+        List<String> entries = new ArrayList<>();
+        try (ZipInputStream in = new ZipInputStream(new ByteArrayInputStream(zip.body()))) {
+            for (ZipEntry entry = in.getNextEntry(); entry != null; entry = in.getNextEntry()) {
+                byte[] png = in.readAllBytes();
+                String id = entry.getName().replaceAll("^.*-([a-z0-9]+)\\.png$", "$1");
+                assertTrue(Arrays.equals(png, client.send(HttpRequest.newBuilder(uri(apiA, "/api/v1/images/" + id)).build(),
+                        HttpResponse.BodyHandlers.ofByteArray()).body()), entry.getName());
+                entries.add(id);
+            }
+        }
+        assertEquals(List.of(made.get(0), made.get(2)), entries);
     }
 
     /**
