@@ -313,6 +313,22 @@ public final class ClusterQueue implements JobService {
         }
     }
 
+    /** One query for all of them (a batch's page of up to 1000 lines). */
+    @Override
+    public Map<String, JobRecord> findAll(Collection<String> ids) {
+        List<String> valid = ids.stream().filter(Ids::isValid).distinct().toList();
+        Map<String, JobRecord> found = new LinkedHashMap<>();
+        if (valid.isEmpty()) {
+            return found;
+        }
+        try {
+            jobs.findAll(valid).forEach(job -> found.put(job.id(), record(job)));
+        } catch (SQLException e) {
+            throw unavailable(e);
+        }
+        return found;
+    }
+
     @Override
     public List<JobRecord> active() {
         return activeJobs().stream().map(this::record).toList();

@@ -415,6 +415,11 @@ public final class PgJobs {
         return jobs.stream().findFirst();
     }
 
+    /** The jobs of these ids that exist, in one query. */
+    public List<ClusterJob> findAll(Collection<String> ids) throws SQLException {
+        return database.call(c -> query(c, "SELECT " + COLUMNS + " FROM jobs WHERE id = ANY(?)", c.createArrayOf("text", ids.toArray())));
+    }
+
     /** 1-based place of a queued job among the queued ones, 0 for a running job, -1 for any other. */
     public int position(String id) throws SQLException {
         return database.call(c -> {

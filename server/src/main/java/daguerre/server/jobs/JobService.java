@@ -32,6 +32,15 @@ public interface JobService {
     /** The job, if any. */
     Optional<JobRecord> find(String id);
 
+    /** The jobs of these ids that exist, by id (a batch's page of lines); the default asks {@link #find} for each. */
+    default java.util.Map<String, JobRecord> findAll(Collection<String> ids) {
+        java.util.Map<String, JobRecord> found = new java.util.LinkedHashMap<>();
+        for (String id : ids) {
+            find(id).ifPresent(job -> found.put(id, job));
+        }
+        return found;
+    }
+
     /** The running jobs, then the queued ones in order. */
     List<JobRecord> active();
 
