@@ -1,12 +1,12 @@
 package daguerre.server.batch;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import daguerre.server.jobs.ActiveJob;
 import daguerre.server.jobs.GenerationParams;
 import daguerre.server.jobs.GenerationRequests;
 import daguerre.server.jobs.Ids;
 import daguerre.server.jobs.ImageEngine;
-import daguerre.server.jobs.JobQueue;
+import daguerre.server.jobs.JobHandle;
+import daguerre.server.jobs.JobService;
 import daguerre.server.jobs.RequestException;
 import daguerre.server.jobs.SamplerDescriptor;
 import java.sql.SQLException;
@@ -14,15 +14,19 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 
-/** Turns a prompt file into a batch: one queued job per good line, the bad lines kept with their errors. */
+/**
+ * Turns a prompt file into a batch: one queued job per good line, the bad lines kept with their errors. The
+ * same on one machine (its {@code JobQueue} and SQLite) and on a cluster's api node (the shared queue and
+ * PostgreSQL, where the lines are ordinary jobs any worker runs).
+ */
 public final class BatchService {
 
     private final ImageEngine engine;
     private final GenerationRequests requests;
-    private final JobQueue queue;
+    private final JobService queue;
     private final BatchStore store;
 
-    public BatchService(ImageEngine engine, GenerationRequests requests, JobQueue queue, BatchStore store) {
+    public BatchService(ImageEngine engine, GenerationRequests requests, JobService queue, BatchStore store) {
         this.engine = engine;
         this.requests = requests;
         this.queue = queue;
@@ -80,7 +84,7 @@ public final class BatchService {
             lines.add(new BatchStore.StoredLine(line.line(), line.source(), promptOf(line), null, error.code(), error.getMessage(),
                     error.field()));
         }
-        List<ActiveJob> jobs = queue.submitAll(valid);
+        List<? extends JobHandle> jobs = queue.submitAll(valid, true);
         for (int i = 0; i < jobs.size(); i++) {
             PromptFileParser.Line line = validLines.get(i);
             lines.add(new BatchStore.StoredLine(line.line(), line.source(), valid.get(i).prompt(), jobs.get(i).id(), null, null, null));
@@ -109,6 +113,9 @@ public final class BatchService {
      * @throws RequestException 404 for an unknown batch
      */
     public int cancel(String id) {
+        if (!Ids.isValid(id)) {
+            throw RequestException.notFound("batch " + id);
+        }
         try {
             if (!store.markCancelled(id, System.currentTimeMillis())) {
                 throw RequestException.notFound("batch " + id);

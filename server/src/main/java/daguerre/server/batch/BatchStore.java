@@ -1,6 +1,7 @@
 package daguerre.server.batch;
 
 import daguerre.server.jobs.Database;
+import daguerre.server.jobs.SqlDatabase;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -11,7 +12,12 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 
-/** The {@code batches} and {@code batch_lines} tables: which job each line of a prompt file became, or why it did not. */
+/**
+ * The {@code batches} and {@code batch_lines} tables: which job each line of a prompt file became, or why it did not.
+ * The same SQL runs on the one process's SQLite database and on a cluster's PostgreSQL database (where any api
+ * node answers for any batch); they differ only in the column that orders the batches, SQLite's {@code rowid}
+ * and PostgreSQL's {@code seq}. A line's state is its job's, read from the {@code jobs} table of the same database.
+ */
 public final class BatchStore {
 
     /**
@@ -80,10 +86,23 @@ public final class BatchStore {
 
     private static final String STATUS = "CASE WHEN b.job_id IS NULL THEN 'invalid' ELSE j.state END";
 
-    private final Database database;
+    private final SqlDatabase database;
+    /** The column that numbers the batches in the order they were stored: the list's order and cursor. */
+    private final String order;
 
-    public BatchStore(Database database) {
+    private BatchStore(SqlDatabase database, String order) {
         this.database = database;
+        this.order = order;
+    }
+
+    /** The tables of the one process's SQLite database. */
+    public static BatchStore sqlite(Database database) {
+        return new BatchStore(database, "rowid");
+    }
+
+    /** The tables of a cluster's PostgreSQL database. */
+    public static BatchStore postgres(SqlDatabase database) {
+        return new BatchStore(database, "seq");
     }
 
     /** Stores a batch and its lines in one transaction. */
@@ -195,8 +214,8 @@ public final class BatchStore {
         return database.call(c -> {
             List<StoredBatch> batches = new ArrayList<>();
             List<Long> cursors = new ArrayList<>();
-            try (PreparedStatement s = c.prepareStatement("SELECT id, name, created_at, cancelled_at, rowid FROM batches"
-                    + " WHERE rowid < ? ORDER BY rowid DESC LIMIT ?")) {
+            try (PreparedStatement s = c.prepareStatement("SELECT id, name, created_at, cancelled_at, " + order + " FROM batches"
+                    + " WHERE " + order + " < ? ORDER BY " + order + " DESC LIMIT ?")) {
                 s.setLong(1, before == null ? Long.MAX_VALUE : before);
                 s.setInt(2, limit);
                 try (ResultSet rows = s.executeQuery()) {
@@ -209,8 +228,8 @@ public final class BatchStore {
             if (batches.isEmpty()) {
                 return List.of();
             }
-            Map<String, Summary> summaries = summaries(c, "b.batch_id IN (SELECT id FROM batches WHERE rowid < ? ORDER BY rowid DESC"
-                    + " LIMIT ?)", before == null ? Long.MAX_VALUE : before, limit);
+            Map<String, Summary> summaries = summaries(c, "b.batch_id IN (SELECT id FROM batches WHERE " + order + " < ? ORDER BY "
+                    + order + " DESC LIMIT ?)", before == null ? Long.MAX_VALUE : before, limit);
             List<Listed> listed = new ArrayList<>();
             for (int i = 0; i < batches.size(); i++) {
                 StoredBatch batch = batches.get(i);

@@ -13,7 +13,6 @@ import daguerre.server.jobs.EngineResult;
 import daguerre.server.jobs.GenerationParams;
 import daguerre.server.jobs.GenerationRequests;
 import daguerre.server.jobs.Ids;
-import daguerre.server.jobs.RequestException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -27,7 +26,9 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 
 /**
@@ -40,18 +41,22 @@ import java.util.Optional;
  * process does its SQLite gallery (prompt search with PostgreSQL's full-text search, the
  * {@code simple} configuration: words lower-cased, not stemmed, all required); thumbnails are made
  * once, by whichever api node is asked first, in the hidden {@code .thumbnails} folder of the images folder.
+ * Boards are the one process's {@link Boards} over PostgreSQL (the same SQL); a bulk change or
+ * deletion is one transaction, and a deletion removes the files only once it committed.
  */
 public final class ClusterGallery implements ImageGallery {
 
     private static final String COLUMNS = "seq, id, job_id, prompt, negative_prompt, model, sampler, seed, steps, guidance_scale,"
-            + " width, height, created_at, favorite, infotext, request";
+            + " width, height, created_at, favorite, infotext, request, board_id";
 
     private final PgDatabase database;
+    private final Boards boards;
     private final Path imagesDir;
     private final Path thumbnailsDir;
 
     public ClusterGallery(PgDatabase database, Path imagesDir) throws IOException {
         this.database = database;
+        this.boards = new Boards(database);
         this.imagesDir = imagesDir;
         this.thumbnailsDir = imagesDir.resolve(".thumbnails");
         Files.createDirectories(imagesDir);
@@ -185,15 +190,7 @@ public final class ClusterGallery implements ImageGallery {
             args.add(words);
         }
         GalleryQueries.filter(sql, args, "favorite = ?", query.favorite());
-        GalleryQueries.filter(sql, args, "model = ?", query.model());
-        GalleryQueries.filter(sql, args, "sampler = ?", query.sampler());
-        GalleryQueries.filter(sql, args, "width = ?", query.width());
-        GalleryQueries.filter(sql, args, "height = ?", query.height());
-        if (query.board() != null) {
-            throw boardsUnavailable();
-        }
-        GalleryQueries.filter(sql, args, "created_at >= ?", query.from());
-        GalleryQueries.filter(sql, args, "created_at < ?", query.to());
+        GalleryQueries.commonFilters(sql, args, query);
         return database.call(c -> GalleryQueries.page(c, sql, args, query, ClusterGallery::read));
     }
 
@@ -246,37 +243,12 @@ public final class ClusterGallery implements ImageGallery {
 
     @Override
     public boolean setFavorite(String id, boolean favorite) throws SQLException {
-        if (!Ids.isValid(id)) {
-            return false;
-        }
-        return database.call(c -> {
-            try (PreparedStatement s = c.prepareStatement("UPDATE images SET favorite = ? WHERE id = ?")) {
-                s.setBoolean(1, favorite);
-                s.setString(2, id);
-                return s.executeUpdate() == 1;
-            }
-        });
+        return setFavorite(List.of(id), favorite) == 1;
     }
 
     @Override
     public boolean delete(String id) throws SQLException, IOException {
-        if (!Ids.isValid(id)) {
-            return false;
-        }
-        String relative = database.call(c -> {
-            try (PreparedStatement s = c.prepareStatement("DELETE FROM images WHERE id = ? RETURNING file")) {
-                s.setString(1, id);
-                try (ResultSet rows = s.executeQuery()) {
-                    return rows.next() ? rows.getString(1) : null;
-                }
-            }
-        });
-        if (relative == null) {
-            return false;
-        }
-        Files.deleteIfExists(imagesDir.resolve(relative));
-        Files.deleteIfExists(thumbnailFile(id));
-        return true;
+        return delete(List.of(id)) == 1;
     }
 
     @Override
@@ -286,48 +258,52 @@ public final class ClusterGallery implements ImageGallery {
 
     @Override
     public List<String> missing(Collection<String> ids) throws SQLException {
-        List<String> missing = new ArrayList<>();
-        for (String id : ids) {
-            if (find(id).isEmpty()) {
-                missing.add(id);
-            }
-        }
-        return missing;
+        return database.call(c -> GalleryQueries.missing(c, ids));
     }
 
-    /** One image at a time (not one transaction, as on a single machine). */
+    /** Marks or unmarks images as favourites, in one transaction; returns how many there were. */
     @Override
     public int setFavorite(Collection<String> ids, boolean favorite) throws SQLException {
-        int changed = 0;
-        for (String id : ids) {
-            changed += setFavorite(id, favorite) ? 1 : 0;
-        }
-        return changed;
+        return database.transaction(c -> GalleryQueries.updateEach(c, ids, "UPDATE images SET favorite = ? WHERE id = ?", favorite));
     }
 
-    /** One image at a time (not one transaction, as on a single machine). */
+    /**
+     * Deletes images: their rows in one transaction, then, once it committed, their files and
+     * thumbnails (a failed transaction leaves every row and file as it was); returns how many there were.
+     */
     @Override
     public int delete(Collection<String> ids) throws SQLException, IOException {
-        int deleted = 0;
-        for (String id : ids) {
-            deleted += delete(id) ? 1 : 0;
+        List<String> valid = ids.stream().filter(Ids::isValid).distinct().toList();
+        Map<String, String> deleted = database.transaction(c -> {
+            Map<String, String> files = new LinkedHashMap<>();
+            try (PreparedStatement s = c.prepareStatement("DELETE FROM images WHERE id = ? RETURNING file")) {
+                for (String id : valid) {
+                    s.setString(1, id);
+                    try (ResultSet rows = s.executeQuery()) {
+                        if (rows.next()) {
+                            files.put(id, rows.getString(1));
+                        }
+                    }
+                }
+            }
+            return files;
+        });
+        for (Map.Entry<String, String> image : deleted.entrySet()) {
+            Files.deleteIfExists(imagesDir.resolve(image.getValue()));
+            Files.deleteIfExists(thumbnailFile(image.getKey()));
         }
-        return deleted;
+        return deleted.size();
     }
 
     @Override
     public Boards boards() {
-        throw boardsUnavailable();
+        return boards;
     }
 
+    /** Puts images on a board (null: on none), in one transaction; returns how many there were. The board must exist. */
     @Override
-    public int setBoard(Collection<String> ids, String boardId) {
-        throw boardsUnavailable();
-    }
-
-    private static RequestException boardsUnavailable() {
-        return new RequestException(501, "not_implemented",
-                "boards are not available in cluster mode yet: they live in a single machine's database", null);
+    public int setBoard(Collection<String> ids, String boardId) throws SQLException {
+        return database.transaction(c -> GalleryQueries.updateEach(c, ids, "UPDATE images SET board_id = ? WHERE id = ?", boardId));
     }
 
     private Path thumbnailFile(String id) {
@@ -339,7 +315,7 @@ public final class ClusterGallery implements ImageGallery {
                 rows.getString("negative_prompt"), rows.getString("model"), rows.getString("sampler"), rows.getLong("seed"),
                 rows.getInt("steps"), rows.getDouble("guidance_scale"), rows.getInt("width"), rows.getInt("height"),
                 rows.getLong("created_at"), rows.getBoolean("favorite"), rows.getString("infotext"), rows.getString("request"),
-                null);   // boards are single-machine only for now
+                rows.getString("board_id"));
     }
 
     /** Images in the index. */

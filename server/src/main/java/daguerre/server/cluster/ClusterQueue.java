@@ -17,11 +17,14 @@ import io.vertx.core.Vertx;
 import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.Base64;
+import java.util.Collection;
 import java.util.Collections;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import org.slf4j.Logger;
@@ -310,6 +313,22 @@ public final class ClusterQueue implements JobService {
         }
     }
 
+    /** One query for all of them (a batch's page of up to 1000 lines). */
+    @Override
+    public Map<String, JobRecord> findAll(Collection<String> ids) {
+        List<String> valid = ids.stream().filter(Ids::isValid).distinct().toList();
+        Map<String, JobRecord> found = new LinkedHashMap<>();
+        if (valid.isEmpty()) {
+            return found;
+        }
+        try {
+            jobs.findAll(valid).forEach(job -> found.put(job.id(), record(job)));
+        } catch (SQLException e) {
+            throw unavailable(e);
+        }
+        return found;
+    }
+
     @Override
     public List<JobRecord> active() {
         return activeJobs().stream().map(this::record).toList();
@@ -454,6 +473,59 @@ public final class ClusterQueue implements JobService {
             throw new RequestException(409, "job_finished", "job " + id + " is already " + state.wireName(), null);
         }
         return state;
+    }
+
+    /** Cancels the jobs in one transaction; tells the streams of the queued ones and the workers of the running ones. */
+    @Override
+    public int cancelAll(Collection<String> ids) {
+        List<String> valid = ids.stream().filter(Ids::isValid).distinct().toList();
+        if (valid.isEmpty()) {
+            return 0;
+        }
+        PgJobs.BulkCancel done;
+        try {
+            done = jobs.cancelAll(valid, System.currentTimeMillis());
+        } catch (SQLException e) {
+            throw unavailable(e);
+        }
+        for (String id : done.running()) {
+            Followed job = followed.get(id);
+            if (job != null) {
+                job.cancelRequested = true;
+            }
+            cluster.vertx().eventBus().publish(ClusterMembership.CANCEL_ADDRESS, JSON.createObjectNode().put("job_id", id).toString());
+        }
+        if (!done.cancelled().isEmpty()) {
+            snapshot = null;
+        }
+        for (String id : done.cancelled()) {
+            cluster.publishJobEvent(id, "cancelled", JSON.createObjectNode(), null);
+        }
+        return done.running().size();
+    }
+
+    /** The ETA of the last of these jobs in the queue, else of the slowest running one, as {@link #etaMs(String)} gives them. */
+    @Override
+    public Long etaMs(Collection<String> ids) {
+        Set<String> wanted = new HashSet<>(ids);
+        List<PgJobs.ClusterJob> active = activeJobs();
+        String lastQueued = null;
+        for (PgJobs.ClusterJob job : active) {
+            if (job.record().state() == JobState.QUEUED && wanted.contains(job.id())) {
+                lastQueued = job.id();
+            }
+        }
+        if (lastQueued != null) {
+            return etaMs(active, lastQueued);
+        }
+        Long slowest = null;
+        for (PgJobs.ClusterJob job : active) {
+            Long eta = job.record().state() == JobState.RUNNING && wanted.contains(job.id()) ? etaMs(active, job.id()) : null;
+            if (eta != null && (slowest == null || eta > slowest)) {
+                slowest = eta;
+            }
+        }
+        return slowest;
     }
 
     @Override

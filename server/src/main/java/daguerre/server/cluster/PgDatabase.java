@@ -1,6 +1,7 @@
 package daguerre.server.cluster;
 
 import daguerre.server.config.SettingsStore;
+import daguerre.server.jobs.SqlDatabase;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.PreparedStatement;
@@ -19,7 +20,7 @@ import java.util.Properties;
  * migrate once. The SQLite migrations stay in {@link daguerre.server.jobs.Database}; this is the
  * PostgreSQL dialect's list.
  */
-public final class PgDatabase implements AutoCloseable {
+public final class PgDatabase implements SqlDatabase, AutoCloseable {
 
     /** Schema migrations; migration i (0-based) brings the schema from version i to i + 1. Append only. */
     static final List<String> MIGRATIONS = List.of(
@@ -93,16 +94,43 @@ public final class PgDatabase implements AutoCloseable {
                 value TEXT NOT NULL
             );
             CREATE INDEX images_by_text ON images USING GIN (to_tsvector('simple', prompt || ' ' || negative_prompt));
+            """,
+            // boards (named albums), as on one machine: an image is on at most one, a deleted board leaves its
+            // images unboarded; names are unique regardless of case
+            """
+            CREATE TABLE boards (
+                id TEXT PRIMARY KEY,
+                name TEXT NOT NULL,
+                created_at BIGINT NOT NULL
+            );
+            CREATE UNIQUE INDEX boards_by_name ON boards (lower(name));
+            ALTER TABLE images ADD COLUMN board_id TEXT REFERENCES boards(id) ON DELETE SET NULL;
+            CREATE INDEX images_by_board ON images(board_id, seq);
+            """,
+            // batches (prompt files) on the api nodes: which job each line became, or why it did not; seq orders the list
+            """
+            CREATE TABLE batches (
+                seq BIGSERIAL PRIMARY KEY,
+                id TEXT NOT NULL UNIQUE,
+                name TEXT,
+                created_at BIGINT NOT NULL,
+                cancelled_at BIGINT
+            );
+            CREATE TABLE batch_lines (
+                batch_id TEXT NOT NULL REFERENCES batches(id),
+                line INTEGER NOT NULL,
+                source TEXT,
+                prompt TEXT,
+                job_id TEXT,
+                error_code TEXT,
+                error_message TEXT,
+                error_field TEXT,
+                PRIMARY KEY (batch_id, line)
+            );
             """);
 
     private static final int POOL = 4;
     private static final long MIGRATION_LOCK = 0x6461677565727265L; // "daguerre"
-
-    /** Work done with a connection. */
-    @FunctionalInterface
-    public interface Work<T> {
-        T apply(Connection connection) throws SQLException;
-    }
 
     private final String url;
     private final Properties credentials = new Properties();
@@ -170,6 +198,7 @@ public final class PgDatabase implements AutoCloseable {
     }
 
     /** Runs {@code work} with a pooled connection in auto-commit mode. */
+    @Override
     public <T> T call(Work<T> work) throws SQLException {
         Connection c = borrow();
         boolean healthy = false;
@@ -183,6 +212,7 @@ public final class PgDatabase implements AutoCloseable {
     }
 
     /** Runs {@code work} in one transaction, rolled back when it throws. */
+    @Override
     public <T> T transaction(Work<T> work) throws SQLException {
         Connection c = borrow();
         boolean healthy = false;
@@ -214,17 +244,7 @@ public final class PgDatabase implements AutoCloseable {
 
     /** The {@code settings} table: runtime options every node shares. */
     public SettingsStore settings() {
-        return new SettingsStore() {
-            @Override
-            public String get(String key) throws SQLException {
-                return call(c -> SettingsStore.read(c, key));
-            }
-
-            @Override
-            public void put(String key, String value) throws SQLException {
-                call(c -> SettingsStore.write(c, key, value));
-            }
-        };
+        return SettingsStore.of(this);
     }
 
     private Connection borrow() throws SQLException {

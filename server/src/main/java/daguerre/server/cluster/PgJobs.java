@@ -14,6 +14,7 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
@@ -287,6 +288,46 @@ public final class PgJobs {
         });
     }
 
+    /**
+     * What {@link #cancelAll} did.
+     *
+     * @param cancelled the queued jobs, now cancelled
+     * @param running the running jobs, whose workers are asked to stop
+     */
+    public record BulkCancel(List<String> cancelled, List<String> running) {}
+
+    /**
+     * Cancels several jobs in one transaction (a batch's), as {@link #cancel} does each: the queued ones at
+     * once, the running ones by their recorded request; finished and unknown ids are left alone.
+     */
+    public BulkCancel cancelAll(Collection<String> ids, long now) throws SQLException {
+        return database.transaction(c -> {
+            java.sql.Array array = c.createArrayOf("text", ids.toArray());
+            List<String> cancelled = new ArrayList<>();
+            try (PreparedStatement s = c.prepareStatement("UPDATE jobs SET state = 'cancelled', finished_at = ?, cancel_requested = TRUE"
+                    + " WHERE id = ANY(?) AND state = 'queued' RETURNING id")) {
+                s.setLong(1, now);
+                s.setArray(2, array);
+                try (ResultSet rows = s.executeQuery()) {
+                    while (rows.next()) {
+                        cancelled.add(rows.getString(1));
+                    }
+                }
+            }
+            List<String> running = new ArrayList<>();
+            try (PreparedStatement s = c.prepareStatement("UPDATE jobs SET cancel_requested = TRUE WHERE id = ANY(?) AND state = 'running'"
+                    + " RETURNING id")) {
+                s.setArray(1, array);
+                try (ResultSet rows = s.executeQuery()) {
+                    while (rows.next()) {
+                        running.add(rows.getString(1));
+                    }
+                }
+            }
+            return new BulkCancel(cancelled, running);
+        });
+    }
+
     /** Notes that a client watches an active job through the native API (so that an A1111 or OpenAI client's leaving does not cancel it). */
     public void watch(String id) throws SQLException {
         database.call(c -> {
@@ -372,6 +413,11 @@ public final class PgJobs {
     private static Optional<ClusterJob> find(Connection c, String id) throws SQLException {
         List<ClusterJob> jobs = query(c, "SELECT " + COLUMNS + " FROM jobs WHERE id = ?", id);
         return jobs.stream().findFirst();
+    }
+
+    /** The jobs of these ids that exist, in one query. */
+    public List<ClusterJob> findAll(Collection<String> ids) throws SQLException {
+        return database.call(c -> query(c, "SELECT " + COLUMNS + " FROM jobs WHERE id = ANY(?)", c.createArrayOf("text", ids.toArray())));
     }
 
     /** 1-based place of a queued job among the queued ones, 0 for a running job, -1 for any other. */

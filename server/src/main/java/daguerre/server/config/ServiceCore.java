@@ -58,7 +58,7 @@ public final class ServiceCore implements AutoCloseable {
         this.gallery = new Gallery(database, config.dataDir());
         this.options = new RuntimeOptions(SettingsStore.of(database), engine);
         this.requests = new GenerationRequests(engine, config.limits(), this::defaultModel);
-        this.batchStore = new BatchStore(database);
+        this.batchStore = BatchStore.sqlite(database);
         this.batches = new BatchService(engine, requests, queue, batchStore);
         this.styles = new StyleStore(config.dataDir());
         for (int i = 0; i < engine.concurrentJobs(); i++) {

@@ -1,6 +1,6 @@
 package daguerre.server.config;
 
-import daguerre.server.jobs.Database;
+import daguerre.server.jobs.SqlDatabase;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -19,8 +19,8 @@ public interface SettingsStore {
     /** Stores {@code value} under {@code key}, replacing what was there. */
     void put(String key, String value) throws SQLException;
 
-    /** The {@code settings} table of the one process's SQLite database. */
-    static SettingsStore of(Database database) {
+    /** The {@code settings} table of a database: the one process's SQLite database, or a cluster's PostgreSQL one. */
+    static SettingsStore of(SqlDatabase database) {
         return new SettingsStore() {
             @Override
             public String get(String key) throws SQLException {

@@ -1,19 +1,23 @@
 package daguerre.server.gallery;
 
-import daguerre.server.jobs.Database;
 import daguerre.server.jobs.Ids;
 import daguerre.server.jobs.RequestException;
+import daguerre.server.jobs.SqlDatabase;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Optional;
 
 /**
  * The gallery's boards (named albums, as InvokeAI has them), in the {@code boards} table; an
  * image's board is its {@code board_id}. Deleting a board keeps its images: they become unboarded.
+ * The same SQL runs on the one process's SQLite database and on a cluster's PostgreSQL database;
+ * names are compared with {@code lower()} (SQLite folds ASCII letters only, PostgreSQL the letters
+ * of its locale) and listed in an order Java computes, the same on both.
  */
 public final class Boards {
 
@@ -22,24 +26,40 @@ public final class Boards {
     private static final String SELECT = "SELECT b.id, b.name, b.created_at, "
             + "(SELECT COUNT(*) FROM images i WHERE i.board_id = b.id) AS image_count FROM boards b";
 
-    private final Database database;
+    /** By name with ASCII letters folded to lower case (as SQLite's {@code NOCASE} compares), then by id. */
+    private static final Comparator<Board> ORDER = Comparator.comparing((Board b) -> asciiLowerCase(b.name())).thenComparing(Board::id);
+    /** PostgreSQL's SQLSTATE for a unique index refusing a row. */
+    private static final String UNIQUE_VIOLATION = "23505";
 
-    Boards(Database database) {
+    private final SqlDatabase database;
+
+    /** The boards of the database's {@code boards} table and its images' {@code board_id}. */
+    public Boards(SqlDatabase database) {
         this.database = database;
     }
 
     /** Every board, by name (ASCII case ignored), with its image count. */
     public List<Board> list() throws SQLException {
-        return database.call(c -> {
-            try (PreparedStatement s = c.prepareStatement(SELECT + " ORDER BY b.name COLLATE NOCASE, b.id");
-                    ResultSet rows = s.executeQuery()) {
-                List<Board> boards = new ArrayList<>();
+        List<Board> boards = database.call(c -> {
+            try (PreparedStatement s = c.prepareStatement(SELECT); ResultSet rows = s.executeQuery()) {
+                List<Board> found = new ArrayList<>();
                 while (rows.next()) {
-                    boards.add(read(rows));
+                    found.add(read(rows));
                 }
-                return boards;
+                return found;
             }
         });
+        boards.sort(ORDER);
+        return boards;
+    }
+
+    private static String asciiLowerCase(String text) {
+        StringBuilder lower = new StringBuilder(text.length());
+        for (int i = 0; i < text.length(); i++) {
+            char c = text.charAt(i);
+            lower.append(c >= 'A' && c <= 'Z' ? (char) (c + ('a' - 'A')) : c);
+        }
+        return lower.toString();
     }
 
     /** The board with this id, if any; anything that is not an id finds nothing. */
@@ -62,6 +82,7 @@ public final class Boards {
         return database.call(c -> {
             try (PreparedStatement s = c.prepareStatement("SELECT COUNT(*) FROM images WHERE board_id IS NULL");
                     ResultSet rows = s.executeQuery()) {
+                rows.next();
                 return rows.getLong(1);
             }
         });
@@ -75,7 +96,7 @@ public final class Boards {
         String clean = checkedName(name);
         String id = Ids.newId();
         long now = System.currentTimeMillis();
-        database.transaction(c -> {
+        inTransaction(clean, c -> {
             requireFree(c, clean, id);
             try (PreparedStatement s = c.prepareStatement("INSERT INTO boards (id, name, created_at) VALUES (?, ?, ?)")) {
                 s.setString(1, id);
@@ -93,7 +114,7 @@ public final class Boards {
         if (!Ids.isValid(id)) {
             return Optional.empty();
         }
-        boolean renamed = database.transaction(c -> {
+        boolean renamed = inTransaction(clean, c -> {
             try (PreparedStatement s = c.prepareStatement("SELECT 1 FROM boards WHERE id = ?")) {
                 s.setString(1, id);
                 try (ResultSet rows = s.executeQuery()) {
@@ -143,18 +164,36 @@ public final class Boards {
         return clean;
     }
 
+    /**
+     * Runs a change of a board's name in one transaction. Two api nodes of a cluster may give two boards
+     * the same name at once: both find it free, and PostgreSQL's unique index refuses the second, a 409 too.
+     */
+    private <T> T inTransaction(String name, SqlDatabase.Work<T> work) throws SQLException {
+        try {
+            return database.transaction(work);
+        } catch (SQLException e) {
+            if (UNIQUE_VIOLATION.equals(e.getSQLState())) {
+                throw nameTaken(name);
+            }
+            throw e;
+        }
+    }
+
     /** 409 board_exists when a board other than {@code id} has the name. */
     private static void requireFree(Connection c, String name, String id) throws SQLException {
-        try (PreparedStatement s = c.prepareStatement("SELECT 1 FROM boards WHERE name = ? AND id <> ?")) {
+        try (PreparedStatement s = c.prepareStatement("SELECT 1 FROM boards WHERE lower(name) = lower(?) AND id <> ?")) {
             s.setString(1, name);
             s.setString(2, id);
             try (ResultSet rows = s.executeQuery()) {
                 if (rows.next()) {
-                    throw new RequestException(409, "board_exists", "a board named \"" + name + "\" exists already; choose another name",
-                            "name");
+                    throw nameTaken(name);
                 }
             }
         }
+    }
+
+    private static RequestException nameTaken(String name) {
+        return new RequestException(409, "board_exists", "a board named \"" + name + "\" exists already; choose another name", "name");
     }
 
     private static Board read(ResultSet rows) throws SQLException {

@@ -148,17 +148,7 @@ public final class Gallery implements ImageGallery {
             sql.append(" AND favorite = ?");
             args.add(query.favorite() ? 1 : 0);
         }
-        GalleryQueries.filter(sql, args, "model = ?", query.model());
-        GalleryQueries.filter(sql, args, "sampler = ?", query.sampler());
-        GalleryQueries.filter(sql, args, "width = ?", query.width());
-        GalleryQueries.filter(sql, args, "height = ?", query.height());
-        if (ImageQuery.NO_BOARD.equals(query.board())) {
-            sql.append(" AND board_id IS NULL");
-        } else {
-            GalleryQueries.filter(sql, args, "board_id = ?", query.board());
-        }
-        GalleryQueries.filter(sql, args, "created_at >= ?", query.from());
-        GalleryQueries.filter(sql, args, "created_at < ?", query.to());
+        GalleryQueries.commonFilters(sql, args, query);
         return database.call(c -> GalleryQueries.page(c, sql, args, query, Gallery::read));
     }
 
@@ -208,24 +198,7 @@ public final class Gallery implements ImageGallery {
     /** The ids of {@code ids} that name no image (in their order; anything that is not an id among them). */
     @Override
     public List<String> missing(Collection<String> ids) throws SQLException {
-        return database.call(c -> {
-            List<String> missing = new ArrayList<>();
-            try (PreparedStatement s = c.prepareStatement("SELECT 1 FROM images WHERE id = ?")) {
-                for (String id : ids) {
-                    if (!Ids.isValid(id)) {
-                        missing.add(id);
-                        continue;
-                    }
-                    s.setString(1, id);
-                    try (ResultSet row = s.executeQuery()) {
-                        if (!row.next()) {
-                            missing.add(id);
-                        }
-                    }
-                }
-            }
-            return missing;
-        });
+        return database.call(c -> GalleryQueries.missing(c, ids));
     }
 
     /** Marks or unmarks an image as a favourite; false when there is no such image. */
@@ -250,18 +223,7 @@ public final class Gallery implements ImageGallery {
 
     /** Runs {@code sql} (its parameters: {@code value}, then the id) for each id, in one transaction; the rows it changed. */
     private int updateEach(Collection<String> ids, String sql, Object value) throws SQLException {
-        List<String> valid = ids.stream().filter(Ids::isValid).distinct().toList();
-        return database.transaction(c -> {
-            int changed = 0;
-            try (PreparedStatement s = c.prepareStatement(sql)) {
-                for (String id : valid) {
-                    s.setObject(1, value);
-                    s.setString(2, id);
-                    changed += s.executeUpdate();
-                }
-            }
-            return changed;
-        });
+        return database.transaction(c -> GalleryQueries.updateEach(c, ids, sql, value));
     }
 
     /** Deletes an image: its row, its file and its thumbnail; false when there is no such image. */

@@ -4,13 +4,15 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import daguerre.server.jobs.Ids;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.List;
 
 /**
  * The SQL that the single-machine gallery (SQLite) and a cluster's gallery index (PostgreSQL) share:
- * both have an {@code images} table with a {@code seq} that orders the rows and the same filter
- * columns.
+ * both have an {@code images} table with a {@code seq} that orders the rows, the same filter
+ * columns and a {@code board_id} that names a row of {@code boards}.
  */
 public final class GalleryQueries {
 
@@ -28,6 +30,60 @@ public final class GalleryQueries {
             sql.append(" AND ").append(condition);
             args.add(value);
         }
+    }
+
+    /**
+     * Appends the query's filters that read the same in both dialects: model, sampler, size, board
+     * ({@link ImageQuery#NO_BOARD}: on none) and creation time.
+     */
+    public static void commonFilters(StringBuilder sql, List<Object> args, ImageQuery query) {
+        filter(sql, args, "model = ?", query.model());
+        filter(sql, args, "sampler = ?", query.sampler());
+        filter(sql, args, "width = ?", query.width());
+        filter(sql, args, "height = ?", query.height());
+        if (ImageQuery.NO_BOARD.equals(query.board())) {
+            sql.append(" AND board_id IS NULL");
+        } else {
+            filter(sql, args, "board_id = ?", query.board());
+        }
+        filter(sql, args, "created_at >= ?", query.from());
+        filter(sql, args, "created_at < ?", query.to());
+    }
+
+    /**
+     * Runs {@code sql} (its parameters: {@code value}, then an image id) once for each distinct valid id of
+     * {@code ids}, on the caller's connection (inside its transaction); returns the rows it changed.
+     */
+    public static int updateEach(Connection c, Collection<String> ids, String sql, Object value) throws SQLException {
+        int changed = 0;
+        try (PreparedStatement s = c.prepareStatement(sql)) {
+            for (String id : ids.stream().filter(Ids::isValid).distinct().toList()) {
+                s.setObject(1, value);
+                s.setString(2, id);
+                changed += s.executeUpdate();
+            }
+        }
+        return changed;
+    }
+
+    /** The ids of {@code ids} that name no row of {@code images} (in their order; anything that is not an id among them). */
+    public static List<String> missing(Connection c, Collection<String> ids) throws SQLException {
+        List<String> missing = new ArrayList<>();
+        try (PreparedStatement s = c.prepareStatement("SELECT 1 FROM images WHERE id = ?")) {
+            for (String id : ids) {
+                if (!Ids.isValid(id)) {
+                    missing.add(id);
+                    continue;
+                }
+                s.setString(1, id);
+                try (ResultSet row = s.executeQuery()) {
+                    if (!row.next()) {
+                        missing.add(id);
+                    }
+                }
+            }
+        }
+        return missing;
     }
 
     /**

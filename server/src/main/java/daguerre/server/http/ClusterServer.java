@@ -4,6 +4,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import daguerre.server.batch.BatchService;
+import daguerre.server.batch.BatchStore;
 import daguerre.server.cluster.ClusterGallery;
 import daguerre.server.cluster.ClusterMembership;
 import daguerre.server.cluster.ClusterModels;
@@ -29,6 +31,7 @@ import io.vertx.ext.web.RoutingContext;
 import java.nio.file.Path;
 import java.sql.SQLException;
 import java.time.Clock;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -64,6 +67,8 @@ public final class ClusterServer implements AutoCloseable {
     private final ClusterQueue queue;
     private final ClusterWorker worker;
     private final ServiceLog log;
+    /** What this worker last registered of its models (cards, embeddings), to register again only what changed. */
+    private Map<String, String> registered = Map.of();
     private HttpServer http;
     private long reaper = -1;
     private long reaps;
@@ -86,7 +91,8 @@ public final class ClusterServer implements AutoCloseable {
         this.models = new ClusterModels(database, cluster::served,
                 new daguerre.diffusion.lora.LoraLibrary(config.loraDir(), 0, new daguerre.weights.model.ModelHasher()));
         if (engine != null) {
-            ClusterModels.register(database, engine);
+            registered = ClusterModels.descriptors(engine);
+            ClusterModels.register(database, registered);
         }
         models.refresh();
         this.queue = options.role().runsHttpApi() ? new ClusterQueue(cluster, jobs, config.limits()) : null;
@@ -128,6 +134,9 @@ public final class ClusterServer implements AutoCloseable {
             worker.start();
         }
         vertx.setPeriodic(2000, t -> vertx.executeBlocking(() -> {
+            if (engine != null) {
+                registerChangedModels();
+            }
             models.refresh();
             return null;
         }, false));
@@ -176,6 +185,19 @@ public final class ClusterServer implements AutoCloseable {
             queue.start(LOCAL_EVENTS);
         }
         http = DaguerreServer.listen(vertx, config, router(vertx), log);
+    }
+
+    /** A worker's models as registered, again when their embeddings folder (or anything else registered) changed. */
+    private synchronized void registerChangedModels() {
+        try {
+            Map<String, String> now = ClusterModels.descriptors(engine);
+            if (!now.equals(registered)) {
+                ClusterModels.register(database, now);
+                registered = now;
+            }
+        } catch (SQLException | RuntimeException e) {
+            LOG.warn("cannot register this worker's models again (the database may be restarting): {}", e.getMessage());
+        }
     }
 
     /** Returns expired leases to the queue (or fails jobs lost too often) and tells the streams. */
@@ -232,8 +254,10 @@ public final class ClusterServer implements AutoCloseable {
                     throw new RequestException(503, "database_unavailable", "the settings database is unavailable: " + e.getMessage(), null);
                 }
             });
+            BatchStore batches = BatchStore.postgres(database);
             Services services = new Services(vertx, config, models, queue, gallery, requests, runtime,
-                    A1111Options.shared(database.settings(), A1111_OPTIONS), LOCAL_EVENTS, new StyleStore(images), null);
+                    A1111Options.shared(database.settings(), A1111_OPTIONS), LOCAL_EVENTS, new StyleStore(images), batches,
+                    new BatchService(models, requests, queue, batches));
             return DaguerreServer.router(services, log, this::monitoring);
         }
         Router router = Router.router(vertx);

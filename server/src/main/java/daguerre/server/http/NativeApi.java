@@ -24,6 +24,7 @@ import java.sql.SQLException;
 import java.util.Base64;
 import java.util.Iterator;
 import java.util.List;
+import java.util.Map;
 
 /** The native API's job routes: generations, jobs, models, samplers, batches. */
 final class NativeApi {
@@ -358,13 +359,15 @@ final class NativeApi {
             Integer nextCursor) throws SQLException {
         ObjectNode body = batchHeader(batch, summary);
         Long eta = summary.count("queued") + summary.count("running") == 0 ? null
-                : services.core().queue().etaMs(services.batches().jobIds(batch.id()));   // batches run on one machine only
+                : services.queue().etaMs(services.batches().jobIds(batch.id()));
         if (eta != null) {
             body.put("eta_ms", eta);
         } else {
             body.putNull("eta_ms");
         }
         ArrayNode lines = body.putArray("lines");
+        Map<String, JobRecord> jobs = services.queue().findAll(page.stream().map(BatchStore.StoredLine::jobId)
+                .filter(java.util.Objects::nonNull).toList());
         for (BatchStore.StoredLine line : page) {
             ObjectNode item = lines.addObject().put("line", line.line()).put("prompt", line.prompt()).put("source", line.source());
             if (line.jobId() == null) {
@@ -372,7 +375,10 @@ final class NativeApi {
                 item.putObject("error").put("code", line.errorCode()).put("message", line.errorMessage()).put("field", line.errorField());
                 continue;
             }
-            JobRecord job = services.queue().find(line.jobId()).orElseThrow();
+            JobRecord job = jobs.get(line.jobId());
+            if (job == null) {
+                throw new IllegalStateException("batch " + batch.id() + " line " + line.line() + ": job " + line.jobId() + " is missing");
+            }
             item.put("prompt", job.params().prompt()).put("status", job.state().wireName()).put("job_id", job.id());
             int total = job.total() > 0 ? job.total() : job.params().steps();
             item.putObject("progress").put("step", job.state() == JobState.SUCCEEDED ? total : job.step()).put("total", total);

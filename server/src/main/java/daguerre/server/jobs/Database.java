@@ -13,7 +13,7 @@ import java.util.concurrent.locks.ReentrantLock;
  * The service's SQLite database ({@code daguerre.db} in the data directory): one connection,
  * used by one thread at a time, with versioned schema migrations tracked in {@code PRAGMA user_version}.
  */
-public final class Database implements AutoCloseable {
+public final class Database implements SqlDatabase, AutoCloseable {
 
     /** Schema migrations; migration i (0-based) brings the schema from version i to i + 1. Append only. */
     private static final List<String> MIGRATIONS = List.of(
@@ -114,12 +114,6 @@ public final class Database implements AutoCloseable {
             new AddedColumn("batches", "cancelled_at", "INTEGER"),
             new AddedColumn("batch_lines", "source", "TEXT"),
             new AddedColumn("batch_lines", "prompt", "TEXT"));
-
-    /** Work done with the connection. */
-    @FunctionalInterface
-    public interface Work<T> {
-        T apply(Connection connection) throws SQLException;
-    }
 
     private final Connection connection;
     private final ReentrantLock lock = new ReentrantLock();
@@ -234,6 +228,7 @@ public final class Database implements AutoCloseable {
     }
 
     /** Runs {@code work} with the connection, holding it exclusively. */
+    @Override
     public <T> T call(Work<T> work) throws SQLException {
         lock.lock();
         try {
@@ -244,6 +239,7 @@ public final class Database implements AutoCloseable {
     }
 
     /** Runs {@code work} in one transaction, rolled back when it throws. */
+    @Override
     public <T> T transaction(Work<T> work) throws SQLException {
         lock.lock();
         try {

@@ -339,6 +339,7 @@ public final class JobQueue implements JobService {
      *
      * @return how many of them were running (they end as cancelled within the layer they are in)
      */
+    @Override
     public int cancelAll(Collection<String> ids) {
         List<String> cancelled = new ArrayList<>();
         int stopping = 0;
@@ -499,6 +500,7 @@ public final class JobQueue implements JobService {
      * Estimated milliseconds until all of these jobs have finished (a batch's time left): the time of the
      * one last in the queue, else of the slowest running one; null as {@link #etaMs(String)}, or when none is active.
      */
+    @Override
     public synchronized Long etaMs(Collection<String> ids) {
         Set<String> wanted = new HashSet<>(ids);
         String last = null;

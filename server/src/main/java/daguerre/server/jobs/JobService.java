@@ -1,6 +1,7 @@
 package daguerre.server.jobs;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.util.Collection;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
@@ -30,6 +31,15 @@ public interface JobService {
 
     /** The job, if any. */
     Optional<JobRecord> find(String id);
+
+    /** The jobs of these ids that exist, by id (a batch's page of lines); the default asks {@link #find} for each. */
+    default java.util.Map<String, JobRecord> findAll(Collection<String> ids) {
+        java.util.Map<String, JobRecord> found = new java.util.LinkedHashMap<>();
+        for (String id : ids) {
+            find(id).ifPresent(job -> found.put(id, job));
+        }
+        return found;
+    }
 
     /** The running jobs, then the queued ones in order. */
     List<JobRecord> active();
@@ -64,6 +74,20 @@ public interface JobService {
      * @throws RequestException 404 for an unknown id, 409 when the job is already finished
      */
     JobState cancel(String id);
+
+    /**
+     * Cancels several jobs at once (a batch's): the queued ones at once, the running ones within the layer
+     * they are in; finished and unknown ids are left alone.
+     *
+     * @return how many of them were running (they end as cancelled shortly)
+     */
+    int cancelAll(Collection<String> ids);
+
+    /**
+     * Estimated milliseconds until all of these jobs have finished (a batch's time left), or null when
+     * nothing was measured yet or none of them is active.
+     */
+    Long etaMs(Collection<String> ids);
 
     /** Notes that a client watches the job through the native API, so that {@link #abandon} leaves it alone. */
     void watch(String id);

@@ -75,27 +75,40 @@ public record ModelCard(String id, String description, String captionGrammar, Pa
         } catch (IOException e) {
             throw new IOException(file + ": not valid JSON: " + e.getMessage(), e);
         }
-        if (json == null || !json.isObject()) {
-            throw new IOException(file + ": must be a JSON object");
-        }
         try {
-            String patternText = text(json, "caption_pattern");
-            Pattern pattern = patternText == null ? null : Pattern.compile(patternText);
-            if (pattern != null && !patternText.contains("(?<subject>")) {
-                throw new IllegalArgumentException("caption_pattern must have a named group 'subject'");
-            }
-            return new ModelCard(text(json, "id"), text(json, "description"), text(json, "caption_grammar"), pattern,
-                    new LinkedHashSet<>(strings(json, "subjects")), new LinkedHashSet<>(strings(json, "vocabulary")),
-                    text(json, "draws_well"), strings(json, "example_prompts"));
-        } catch (PatternSyntaxException e) {
-            throw new IOException(file + ": caption_pattern is not a regular expression: " + e.getDescription(), e);
+            return fromJson(json);
         } catch (IllegalArgumentException e) {
             throw new IOException(file + ": " + e.getMessage(), e);
         }
     }
 
-    /** Writes the card as {@link #read} reads it (lists sorted, so that the file is stable). */
-    public void write(Path file) throws IOException {
+    /**
+     * The card a JSON object holds, in the file's form (a cluster's workers carry their models' cards to the
+     * api nodes this way).
+     *
+     * @throws IllegalArgumentException naming the field that is wrong
+     */
+    public static ModelCard fromJson(JsonNode json) {
+        if (json == null || !json.isObject()) {
+            throw new IllegalArgumentException("must be a JSON object");
+        }
+        String patternText = text(json, "caption_pattern");
+        Pattern pattern;
+        try {
+            pattern = patternText == null ? null : Pattern.compile(patternText);
+        } catch (PatternSyntaxException e) {
+            throw new IllegalArgumentException("caption_pattern is not a regular expression: " + e.getDescription(), e);
+        }
+        if (pattern != null && !patternText.contains("(?<subject>")) {
+            throw new IllegalArgumentException("caption_pattern must have a named group 'subject'");
+        }
+        return new ModelCard(text(json, "id"), text(json, "description"), text(json, "caption_grammar"), pattern,
+                new LinkedHashSet<>(strings(json, "subjects")), new LinkedHashSet<>(strings(json, "vocabulary")),
+                text(json, "draws_well"), strings(json, "example_prompts"));
+    }
+
+    /** The card as {@link #fromJson} reads it (lists sorted, so that the text is stable). */
+    public ObjectNode toJson() {
         ObjectNode json = JSON.createObjectNode();
         json.put("id", id);
         json.put("description", description);
@@ -107,7 +120,12 @@ public record ModelCard(String id, String description, String captionGrammar, Pa
         new TreeSet<>(subjects).forEach(subjectList::add);
         ArrayNode words = json.putArray("vocabulary");
         new TreeSet<>(vocabulary).forEach(words::add);
-        Files.writeString(file, JSON.writerWithDefaultPrettyPrinter().writeValueAsString(json) + "\n");
+        return json;
+    }
+
+    /** Writes the card as {@link #read} reads it. */
+    public void write(Path file) throws IOException {
+        Files.writeString(file, JSON.writerWithDefaultPrettyPrinter().writeValueAsString(toJson()) + "\n");
     }
 
     /** The words of a text as the vocabulary counts them: runs of letters and digits, lower-cased. */
