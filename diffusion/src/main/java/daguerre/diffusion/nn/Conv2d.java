@@ -34,8 +34,10 @@ public final class Conv2d extends Module {
      * [B, in, H, W] -> [B, out, H', W'] with H' = (H + 2 padding - kernel) / stride + 1: by
      * {@link #forwardUnfolded} on small output maps unless the weights are being trained, else by
      * libtorch's convolution; with bfloat16 products ({@link Kernels#currentProducts()}) by
-     * {@link FusedOps#conv2dBf16} (oneDNN's direct bf16 convolution at every map size) or its
-     * reference. Within {@link LowRankBranches#during} the branches it names for this layer run beside it.
+     * {@link FusedOps#conv2dBf16} or its reference (small maps: im2col and the bf16 matrix multiply,
+     * 1.0-1.4 times as fast as the direct bf16 convolution on SD 1.5's 8 x 8 and 4 x 4 maps,
+     * {@code Bf16ProductsProbe}). Within {@link LowRankBranches#during} the branches it names for
+     * this layer run beside it.
      */
     public NDArray forward(NDArray x) {
         return forward(x, LowRankBranches.of(weight));
@@ -43,14 +45,14 @@ public final class Conv2d extends Module {
 
     private NDArray forwardBare(NDArray x) {
         Cancellation.check();
+        long positions = outputSize(x.getShape().get(2)) * outputSize(x.getShape().get(3));
+        if (kernel > 1 && positions <= GEMM_MAX_POSITIONS && Kernels.fuse(FusedOps.Kernel.SMALL_CONV_GEMM)) {
+            return forwardUnfolded(x);
+        }
         if (Kernels.currentProducts() == ComputePrecision.BFLOAT16) {
             return Kernels.fuse(FusedOps.Kernel.BF16_PRODUCTS)
                     ? FusedOps.conv2dBf16(x, weight.value(), bias.value(), stride, padding)
                     : FusedOps.conv2dBf16Reference(x, weight.value(), bias.value(), stride, padding);
-        }
-        long positions = outputSize(x.getShape().get(2)) * outputSize(x.getShape().get(3));
-        if (kernel > 1 && positions <= GEMM_MAX_POSITIONS && Kernels.fuse(FusedOps.Kernel.SMALL_CONV_GEMM)) {
-            return forwardUnfolded(x);
         }
         return forwardDirect(x);
     }
@@ -92,7 +94,8 @@ public final class Conv2d extends Module {
 
     /**
      * The same convolution as one matrix multiply: im2col gathers every kernel window into a
-     * column, [B, in k k, H' W'], and out = W [out, in k k] x columns + b ({@link FusedOps#linear}).
+     * column, [B, in k k, H' W'], and out = W [out, in k k] x columns + b (the matrix multiply in the
+     * pass's product type, {@link Linear#product}).
      */
     public NDArray forwardUnfolded(NDArray x) {
         Shape shape = x.getShape();
@@ -104,7 +107,7 @@ public final class Conv2d extends Module {
             // manager, here the weights'; moved into this call's scope so that it is closed with it
             NDArray matrix = weight.value().reshape(weight.value().getShape().get(0), -1);
             matrix.attach(x.getManager());
-            NDArray out = FusedOps.linear(columns, matrix, bias.value());                      // [B, H' W', out]
+            NDArray out = Linear.product(columns, matrix, bias.value());                       // [B, H' W', out]
             return out.transpose(0, 2, 1).reshape(shape.get(0), -1, height, width);
         }, x);
     }

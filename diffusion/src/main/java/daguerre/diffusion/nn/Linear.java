@@ -26,16 +26,24 @@ public final class Linear extends Module {
     }
 
     private NDArray forwardBare(NDArray x) {
-        NDArray b = bias == null ? null : bias.value();
-        if (Kernels.currentProducts() == ComputePrecision.BFLOAT16) {
-            return Kernels.fuse(FusedOps.Kernel.BF16_PRODUCTS)
-                    ? FusedOps.linearBf16(x, weight.value(), b)
-                    : FusedOps.linearBf16Reference(x, weight.value(), b);
-        }
-        if (!Kernels.fuse(FusedOps.Kernel.LINEAR)) {
+        if (Kernels.currentProducts() == ComputePrecision.FLOAT32 && !Kernels.fuse(FusedOps.Kernel.LINEAR)) {
             return forwardUnfused(x);
         }
-        return FusedOps.linear(x, weight.value(), b);
+        return product(x, weight.value(), bias == null ? null : bias.value());
+    }
+
+    /**
+     * x W^T + b in the pass's product type ({@link Kernels#currentProducts()}): oneDNN's float32
+     * multiply, or its bfloat16 one (or, with {@link FusedOps.Kernel#BF16_PRODUCTS} off, that one's
+     * float32 reference).
+     */
+    static NDArray product(NDArray x, NDArray weight, NDArray bias) {
+        if (Kernels.currentProducts() == ComputePrecision.BFLOAT16) {
+            return Kernels.fuse(FusedOps.Kernel.BF16_PRODUCTS)
+                    ? FusedOps.linearBf16(x, weight, bias)
+                    : FusedOps.linearBf16Reference(x, weight, bias);
+        }
+        return FusedOps.linear(x, weight, bias);
     }
 
     /**

@@ -14,7 +14,9 @@ import java.util.function.Supplier;
  * <pre>
  * java -cp server/target/daguerre.jar:diffusion/target/test-classes daguerre.diffusion.bench.Bf16ProductsProbe [rounds]
  * </pre>
- * Each figure is the best of 3 timed calls after one untimed call.
+ * Each line times a first and a second route (float32 and bfloat16, or for small convolutions the
+ * direct bf16 one and im2col + the bf16 matrix multiply); each figure is the best of 3 timed calls
+ * after one untimed call.
  */
 public final class Bf16ProductsProbe {
 
@@ -31,6 +33,9 @@ public final class Bf16ProductsProbe {
                 conv(m, 2, 320, 320, 64);
                 conv(m, 2, 640, 640, 32);
                 conv(m, 2, 1280, 1280, 8);
+                smallConvAsGemm(m, 2, 1280, 1280, 8);
+                smallConvAsGemm(m, 2, 2560, 1280, 8);
+                smallConvAsGemm(m, 2, 1280, 1280, 4);
                 conv(m, 1, 128, 128, 512);
                 attention(m, 16, 4096, 40);
                 attention(m, 16, 1024, 80);
@@ -58,6 +63,20 @@ public final class Bf16ProductsProbe {
         }
     }
 
+    /** A 3x3 convolution on a small map as im2col + matrix multiply ({@code Conv2d.forwardUnfolded}) against the direct one, both bf16. */
+    private static void smallConvAsGemm(NDManager m, int batch, int in, int out, int size) {
+        try (NDManager call = m.newSubManager()) {
+            NDArray x = call.randomUniform(-1f, 1f, new Shape(batch, in, size, size));
+            NDArray w = FusedOps.convert(call.randomUniform(-0.1f, 0.1f, new Shape(out, in, 3, 3)), DataType.FLOAT16);
+            NDArray matrix = w.reshape(out, -1);
+            NDArray b = call.randomUniform(-1f, 1f, new Shape(out));
+            report(String.format("bf16 conv3x3 [%d, %d, %d, %d] -> %d, direct vs im2col+GEMM", batch, in, size, size, out),
+                    2.0 * batch * in * out * 9.0 * size * size,
+                    () -> FusedOps.conv2dBf16(x, w, b, 1, 1),
+                    () -> FusedOps.linearBf16(FusedOps.im2col(x, 3, 1, 1).transpose(0, 2, 1), matrix, b));
+        }
+    }
+
     private static void attention(NDManager m, int heads, int tokens, int width) {
         try (NDManager call = m.newSubManager()) {
             Shape shape = new Shape(1, heads, tokens, width);
@@ -72,7 +91,7 @@ public final class Bf16ProductsProbe {
     private static void report(String name, double flops, Supplier<NDArray> float32, Supplier<NDArray> bfloat16) {
         double f32 = best(float32);
         double bf16 = best(bfloat16);
-        System.out.printf("  %-40s float32 %6.1f GFLOP/s  bfloat16 %6.1f GFLOP/s  speed-up %.2f%n",
+        System.out.printf("  %-40s first %6.1f GFLOP/s  second %6.1f GFLOP/s  speed-up %.2f%n",
                 name, flops / f32 / 1e9, flops / bf16 / 1e9, f32 / bf16);
     }
 
