@@ -258,13 +258,14 @@ public final class Benchmark {
      * Each fused kernel's effect, in one run: the median seconds of a U-Net step and of a VAE decode
      * at image size {@code size} with every {@link FusedOps.Kernel} in use ({@code all}), with each
      * one switched off in turn ({@code without_<kernel>}), and with none ({@code none}: plain DJL
-     * ops only), all with the model's product type ({@link Kernels#products()}). Leaves the
-     * model's kernels as they were.
+     * ops only), each network with its own product type ({@link Kernels#products()}: the U-Net's
+     * from {@code --compute-dtype}, the VAE's float32). Leaves the model's kernels as they were.
      *
      * @return by configuration name, {unet seconds, vae decode seconds}
      */
     public static Map<String, double[]> ablation(StableDiffusionModel model, int size, Options options) {
         Kernels used = model.unet().kernels();
+        ComputePrecision vaeProducts = model.vae().kernels().products();
         Map<String, Kernels> configurations = new LinkedHashMap<>();
         configurations.put("all", Kernels.ALL.withProducts(used.products()));
         for (FusedOps.Kernel kernel : FusedOps.Kernel.values()) {
@@ -280,11 +281,13 @@ public final class Benchmark {
         try {
             for (Map.Entry<String, Kernels> configuration : configurations.entrySet()) {
                 model.useKernels(configuration.getValue());
+                model.vae().useKernels(configuration.getValue().withProducts(vaeProducts));
                 seconds.put(configuration.getKey(),
                         new double[] {unetStepSeconds(model, inputs, options), vaeDecodeSeconds(model, inputs, options)});
             }
         } finally {
             model.useKernels(used);
+            model.vae().useKernels(used.withProducts(vaeProducts));
         }
         return seconds;
     }

@@ -3,6 +3,7 @@ package daguerre.diffusion.bench;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import daguerre.diffusion.nn.ComputePrecision;
 import daguerre.diffusion.nn.FusedOps;
 import daguerre.diffusion.nn.Kernels;
 import daguerre.diffusion.pipeline.ModelPreset;
@@ -11,6 +12,7 @@ import daguerre.diffusion.pipeline.StableDiffusionModel;
 import daguerre.diffusion.vae.VaeTiling;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
 
 /** A smoke run of the benchmark on the tiny random model: every figure is there, finite and positive (times are never asserted). */
@@ -78,6 +80,27 @@ class BenchmarkTest {
             assertEquals(Kernels.ALL, model.vae().kernels());
             assertEquals(Kernels.ALL, model.textEncoder().kernels());
         }
+    }
+
+    /** bf16 products in the text encoder and U-Net, float32 in the VAE: as the model had them before each call, after it. */
+    @Test
+    void ablationAndTheComputeComparisonKeepEachNetworksProducts() throws Exception {
+        try (StableDiffusionModel model = RandomModel.create(ModelPreset.TINY, 7)) {
+            assertEquals(ComputePrecision.BFLOAT16, model.useComputePrecision(ComputePrecision.BFLOAT16));
+            Benchmark.Options options = new Benchmark.Options(List.of(32), 1, 0, 0);
+            Benchmark.ablation(model, 32, options);
+            assertProducts(model);
+            Benchmark.ComputeComparison comparison = Benchmark.computeComparison(model, 32, 2, 1, options);
+            assertProducts(model);
+            assertEquals(Set.of("float32", "bfloat16"), comparison.unetSeconds().keySet());
+            assertTrue(comparison.maxAbsLevels() >= 0 && comparison.meanAbsLevels() <= comparison.maxAbsLevels(), comparison.toString());
+        }
+    }
+
+    private static void assertProducts(StableDiffusionModel model) {
+        assertEquals(Kernels.ALL.withProducts(ComputePrecision.BFLOAT16), model.unet().kernels());
+        assertEquals(Kernels.ALL.withProducts(ComputePrecision.BFLOAT16), model.textEncoder().kernels());
+        assertEquals(Kernels.ALL, model.vae().kernels());
     }
 
     @Test
