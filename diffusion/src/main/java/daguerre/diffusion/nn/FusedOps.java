@@ -269,7 +269,7 @@ public final class FusedOps {
 
     /**
      * {@link #attention} computed in bfloat16. The networks do not use it: on a Zen 4 CPU with
-     * avx512_bf16 libtorch's bf16 attention ran 0.86-0.94 times as fast as its float32 one
+     * avx512_bf16 libtorch's bf16 attention ran 0.84-0.94 times as fast as its float32 one
      * ({@code Bf16ProductsProbe}); it is here so that the probe can keep measuring it.
      */
     public static NDArray attentionBf16(NDArray q, NDArray k, NDArray v) {
