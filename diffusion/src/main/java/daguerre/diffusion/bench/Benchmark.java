@@ -421,7 +421,7 @@ public final class Benchmark {
     private static double vaeDecodeSeconds(StableDiffusionModel model, Inputs in, Options options) {
         return median(options, model.manager(), m -> {
             NDArray z = m.create(in.latents(), new Shape(1, model.vae().config().latentChannels(), in.latent(), in.latent()));
-            return () -> model.vae().decode(z);
+            return () -> model.vae().decode(z, VaeTiling.OFF);   // untiled, as the pipeline decodes an image
         });
     }
 

@@ -71,10 +71,6 @@ public final class AutoencoderKL extends Module {
      */
     public NDArray decode(NDArray z, Capture capture) {
         checkLatents(z);
-        // The U-Net's freed activations (2-30 MiB each at 512 px, below malloc's mmap threshold) stay
-        // in malloc's arenas; the decoder's stages of 64-256 MiB come from fresh mappings on top of
-        // them. Handing the free memory back first keeps the decode's peak at the model plus its own.
-        DjlRuntime.releaseFreedNativeMemory();
         return kernels.run(this, () -> Scopes.scoped(() -> {
             NDArray h = Capture.record(capture, "post_quant_conv", postQuantConv.forward(z));
             return decoder.forward(h, Capture.child(capture, "decoder"));
@@ -100,6 +96,11 @@ public final class AutoencoderKL extends Module {
      */
     public NDArray decode(NDArray z, VaeTiling tiling) {
         checkLatents(z);
+        // An image's decode, once, after its U-Net steps (not per tile, nor in training): their freed
+        // activations (2-30 MiB each at 512 px, below malloc's mmap threshold) stay in malloc's
+        // arenas, and the decoder's stages of 64-256 MiB would come from fresh mappings on top of
+        // them. Handing the free memory back first keeps the decode's peak at the model plus its own.
+        DjlRuntime.releaseFreedNativeMemory();
         int h = Math.toIntExact(z.getShape().get(2));
         int w = Math.toIntExact(z.getShape().get(3));
         int f = config.downsamplingFactor();
