@@ -55,6 +55,21 @@ public final class FusedOps {
                 bias: Tensor,
                 eps: float) -> Tensor:
                 return torch.silu_(torch.group_norm(x, groups, weight, bias, eps))
+              def group_norm_silu_(self: __torch__.FusedOps,
+                x: Tensor,
+                groups: int,
+                per_group: int,
+                weight: Tensor,
+                bias: Tensor,
+                eps: float) -> Tensor:
+                variance, mean = torch.var_mean(torch.unflatten(x, 1, [groups, per_group]), [2, 3, 4], correction=0, keepdim=False)
+                rstd = torch.repeat_interleave(torch.rsqrt(torch.add(variance, eps)), per_group, 1)
+                scale = torch.mul(rstd, weight)
+                shift = torch.sub(bias, torch.mul(torch.repeat_interleave(mean, per_group, 1), scale))
+                batch = torch.size(x, 0)
+                channels = torch.size(x, 1)
+                y = torch.add_(torch.mul_(x, torch.view(scale, [batch, channels, 1, 1])), torch.view(shift, [batch, channels, 1, 1]))
+                return torch.silu_(y)
               def linear(self: __torch__.FusedOps,
                 x: Tensor,
                 weight: Tensor,
@@ -172,6 +187,16 @@ public final class FusedOps {
         /** {@link #channelsLast} activations through the VAE decoder (in the U-Net they measured no faster). */
         CHANNELS_LAST,
         /**
+         * {@link #groupNormSiluInPlace}, in {@link GroupNorm#forwardSiluOverwriting}: the VAE decoder's
+         * ResNet blocks normalise a tensor they are done with in its own memory.
+         */
+        IN_PLACE_NORM,
+        /**
+         * {@link Upsample2D#forwardBanded}, in the VAE decoder's upsamplers whose doubled map is over
+         * {@link Upsample2D#BAND_BYTES}: the doubled map is computed and convolved a band of rows at a time.
+         */
+        BANDED_UPSAMPLE,
+        /**
          * oneDNN's bfloat16 products ({@link #linearBf16}, {@link #conv2dBf16}) in {@link Linear} and
          * {@link Conv2d} while {@link Kernels#currentProducts()} is bfloat16; without it, their float32
          * references on bfloat16-rounded operands. Nothing changes while products are float32.
@@ -211,6 +236,20 @@ public final class FusedOps {
     /** {@link #groupNorm} followed by SiLU, computed in place on the normalised tensor: one output, no temporary. */
     public static NDArray groupNormSilu(NDArray x, int groups, NDArray weight, NDArray bias, float eps) {
         return call("group_norm_silu", x, tensor(x), IValue.from(groups), tensor(weight), tensor(bias), IValue.from((double) eps));
+    }
+
+    /**
+     * {@link #groupNormSilu} computed in place: x's values are overwritten with the result, which is
+     * returned as a second handle on x's memory (no new activation). From the per-group mean and
+     * biased variance over [C/G, H, W]: y = x * (gamma * rstd) + (beta - mean * gamma * rstd), then
+     * SiLU. For a caller that no longer needs x.
+     *
+     * @param x [B, C, H, W], float32, any memory layout
+     */
+    public static NDArray groupNormSiluInPlace(NDArray x, int groups, NDArray weight, NDArray bias, float eps) {
+        int perGroup = Math.toIntExact(x.getShape().get(1) / groups);
+        return call("group_norm_silu_", x, tensor(x), IValue.from(groups), IValue.from(perGroup), tensor(weight), tensor(bias),
+                IValue.from((double) eps));
     }
 
     /**

@@ -53,6 +53,22 @@ public final class GroupNorm extends Module {
         return FusedOps.groupNormSilu(x, groups, weight.value(), bias.value(), eps);
     }
 
+    /**
+     * {@link #forwardSilu} for a caller that is done with x (inference): with the fused kernels, the
+     * result overwrites x's memory (one activation fewer at the peak); x must not be read again, and
+     * the caller closes x as usual. Otherwise the same as {@link #forwardSilu}.
+     *
+     * @param x [B, C, H, W]
+     */
+    public NDArray forwardSiluOverwriting(NDArray x) {
+        checkInput(x);
+        if (x.getShape().dimension() != 4 || !Kernels.fuse(FusedOps.Kernel.GROUP_NORM) || !Kernels.fuse(FusedOps.Kernel.SILU)
+                || !Kernels.fuse(FusedOps.Kernel.IN_PLACE_NORM)) {
+            return forwardSilu(x);
+        }
+        return FusedOps.groupNormSiluInPlace(x, groups, weight.value(), bias.value(), eps);
+    }
+
     private void checkInput(NDArray x) {
         Shape shape = x.getShape();
         if (shape.dimension() < 2 || shape.get(1) != channels) {

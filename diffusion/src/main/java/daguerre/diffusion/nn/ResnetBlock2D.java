@@ -56,6 +56,34 @@ public final class ResnetBlock2D extends Module {
         }, x, temb);
     }
 
+    /**
+     * {@link #forward}(x, null) for a caller that is done with x (the VAE decoder): x is closed
+     * before this returns, and with a 1x1 shortcut its memory takes norm1's output once the shortcut
+     * is computed, so the block holds x, the shortcut and conv1's output at most (at 512 px in the
+     * last decoder level: 256 + 128 + 128 MiB, against 256 + 256 + 128). norm2 overwrites conv1's
+     * output, which nothing reads again.
+     */
+    public NDArray forwardConsuming(NDArray x) {
+        if (timeEmbProj != null) {
+            throw new IllegalArgumentException("this ResnetBlock2D needs a time embedding");
+        }
+        if (convShortcut == null) {
+            try (x) {
+                return forward(x, null);
+            }
+        }
+        // every temporary is closed explicitly (x mid-block), so no Scopes.scoped here
+        NDArray shortcut = convShortcut.forward(x);
+        NDArray h;
+        try (x) {
+            h = closing(norm1.forwardSiluOverwriting(x), conv1::forward);
+        }
+        h = closing(closing(h, norm2::forwardSiluOverwriting), conv2::forward);
+        try (shortcut) {
+            return closing(h, shortcut::add);
+        }
+    }
+
     /** f(temporary), closing the temporary. */
     private static NDArray closing(NDArray temporary, java.util.function.UnaryOperator<NDArray> f) {
         try (temporary) {

@@ -2,12 +2,18 @@ package daguerre.diffusion.nn;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
 
 /**
  * diffusers' {@code Upsample2D} with a convolution: nearest-neighbour upsampling, then a 3x3 conv
  * (padding 1). Key {@code conv}.
  */
 public final class Upsample2D extends Module {
+
+    /** The band size of {@link #forwardBanded}: the doubled rows of one band take about this many bytes (32 MiB). */
+    public static final long BAND_BYTES = 32L << 20;
 
     private final Conv2d conv;
 
@@ -27,6 +33,55 @@ public final class Upsample2D extends Module {
      */
     public NDArray forward(NDArray x, long height, long width) {
         return Scopes.scoped(() -> conv.forward(nearest(x, height, width)), x);
+    }
+
+    /**
+     * {@link #forward(NDArray)} for large maps: conv(nearest x2 (x)) computed in bands of output rows,
+     * each written into the output as it is done, so that the doubled map [B, C, 2H, 2W] (256 MiB in
+     * SD's VAE decoder at 512 px) never exists whole: at most one band of it (about
+     * {@value #BAND_BYTES} bytes) besides x and the output. Output rows [r0, r1) need doubled rows
+     * r0 - 1 to r1 (the 3x3 window), which are input rows floor((r0 - 1) / 2) to floor(r1 / 2); a
+     * band convolves the doubled rows of those input rows with padding 1 and keeps its rows r0 to
+     * r1, so each band's result equals the whole map's rows (zero padding only at the map's own
+     * edges). Inference only; the values match {@link #forward(NDArray)}'s.
+     *
+     * @param x [B, C, H, W]
+     * @param channelsLast whether to lay the output out channels-last (as the VAE decoder's activations are)
+     * @return [B, C, 2H, 2W]
+     */
+    public NDArray forwardBanded(NDArray x, boolean channelsLast) {
+        Shape shape = x.getShape();
+        return forwardBanded(x, channelsLast, Math.max(2, BAND_BYTES / (shape.get(0) * shape.get(1) * 2 * shape.get(3) * Float.BYTES)));
+    }
+
+    /** {@link #forwardBanded(NDArray, boolean)} with bands of {@code bandRows} output rows. */
+    NDArray forwardBanded(NDArray x, boolean channelsLast, long bandRows) {
+        long batch = x.getShape().get(0);
+        long channels = x.getShape().get(1);
+        long height = x.getShape().get(2);
+        long width = x.getShape().get(3);
+        long outHeight = 2 * height;
+        NDArray out;
+        if (channelsLast) {
+            // [B, 2H, 2W, C] in memory, seen as [B, C, 2H, 2W]: the view keeps the memory
+            try (NDArray positionsFirst = x.getManager().create(new Shape(batch, outHeight, 2 * width, channels), DataType.FLOAT32)) {
+                out = positionsFirst.transpose(0, 3, 1, 2);
+            }
+        } else {
+            out = x.getManager().create(new Shape(batch, channels, outHeight, 2 * width), DataType.FLOAT32);
+        }
+        for (long r0 = 0; r0 < outHeight; r0 += bandRows) {
+            long r1 = Math.min(r0 + bandRows, outHeight);
+            long i0 = Math.max((r0 - 1) / 2, 0);
+            long i1 = Math.min(r1 / 2 + 1, height);
+            try (NDArray rows = x.get(new NDIndex(":, :, {}:{}", i0, i1));
+                 NDArray doubled = nearest(rows, 2 * (i1 - i0), 2 * width);
+                 NDArray band = conv.forward(doubled);
+                 NDArray kept = band.get(new NDIndex(":, :, {}:{}", r0 - 2 * i0, r1 - 2 * i0))) {
+                out.set(new NDIndex(":, :, {}:{}", r0, r1), kept);
+            }
+        }
+        return out;
     }
 
     /**

@@ -63,8 +63,12 @@ public final class UNetDownBlock extends Module {
         for (int j = 0; j < resnets.size(); j++) {
             h = resnets.get(j).forward(h, temb);
             if (!attentions.isEmpty()) {
+                NDArray resnetOut = h;
                 h = Capture.record(capture, "attentions." + j,
-                        attentions.get(j).forward(h, context, Capture.child(capture, "attentions." + j)));
+                        attentions.get(j).forward(resnetOut, context, Capture.child(capture, "attentions." + j)));
+                if (capture == null) {
+                    resnetOut.close();   // not a skip: only the transformer's output is
+                }
             }
             skips.add(h);
         }

@@ -59,20 +59,47 @@ public final class UNetUpBlock extends Module {
      * multiple of the U-Net's downsampling factor.
      */
     public NDArray forward(NDArray x, NDArray temb, NDArray context, List<NDArray> skips, Capture capture) {
+        // Without a capture, each intermediate (and each consumed skip) is closed as soon as the next
+        // one is made: otherwise they would all live until the whole U-Net pass ends (at 512 px level
+        // 0's three concatenations, ResNet and transformer outputs alone are 130 MiB). x is the
+        // caller's. A capture keeps them all, since it holds the recorded ones.
+        boolean closeEarly = capture == null;
         NDArray h = x;
         for (int j = 0; j < resnets.size(); j++) {
             NDArray skip = skips.remove(skips.size() - 1);
             // [B, C, h, w] ++ [B, S, h, w] -> [B, C + S, h, w]
-            h = resnets.get(j).forward(h.concat(skip, 1), temb);
+            NDArray joined = h.concat(skip, 1);
+            if (closeEarly) {
+                closeUnlessInput(h, x);
+                skip.close();
+            }
+            h = resnets.get(j).forward(joined, temb);
+            if (closeEarly) {
+                joined.close();
+            }
             if (!attentions.isEmpty()) {
+                NDArray resnetOut = h;
                 h = Capture.record(capture, "attentions." + j,
-                        attentions.get(j).forward(h, context, Capture.child(capture, "attentions." + j)));
+                        attentions.get(j).forward(resnetOut, context, Capture.child(capture, "attentions." + j)));
+                if (closeEarly) {
+                    resnetOut.close();
+                }
             }
         }
         if (upsampler != null) {
             NDArray next = skips.get(skips.size() - 1);
-            h = upsampler.forward(h, next.getShape().get(2), next.getShape().get(3));
+            NDArray beforeUpsampling = h;
+            h = upsampler.forward(beforeUpsampling, next.getShape().get(2), next.getShape().get(3));
+            if (closeEarly) {
+                closeUnlessInput(beforeUpsampling, x);
+            }
         }
         return h;
+    }
+
+    private static void closeUnlessInput(NDArray array, NDArray input) {
+        if (array != input) {
+            array.close();
+        }
     }
 }

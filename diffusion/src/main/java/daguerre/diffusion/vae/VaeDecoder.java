@@ -54,13 +54,14 @@ public final class VaeDecoder extends Module {
             return forwardRecorded(z, capture);
         }
         // At 512 px the up blocks' activations are 128-256 MiB each: each stage's input is closed
-        // once the next stage has its output, so only one stage's temporaries are alive at a time.
+        // once the next stage has its output (an up block's, inside its first ResNet block), so only
+        // one stage's temporaries are alive at a time.
         // Channels-last activations spare oneDNN a layout reorder around every convolution.
         boolean channelsLast = Kernels.fuse(FusedOps.Kernel.CHANNELS_LAST);
         NDArray h = channelsLast ? replacing(FusedOps.channelsLast(z), convIn::forward) : convIn.forward(z);
         h = replacing(h, midBlock::forward);
         for (UpBlock block : upBlocks) {
-            h = replacing(h, block::forward);
+            h = block.forwardConsuming(h, channelsLast);
         }
         h = replacing(h, convNormOut::forwardSilu);
         h = replacing(h, convOut::forward);
@@ -96,6 +97,26 @@ public final class VaeDecoder extends Module {
                 resnets.add(child("resnets." + j, new ResnetBlock2D(j == 0 ? in : out, out, 0, groups, AutoencoderKL.NORM_EPS)));
             }
             this.upsampler = upsample ? child("upsamplers.0", new Upsample2D(out)) : null;
+        }
+
+        /**
+         * {@link #forward} for a caller that is done with x: x is closed inside the first ResNet
+         * block (its memory reused there), not held through the whole level, and a large doubled
+         * map is upsampled and convolved in bands of rows ({@link Upsample2D#forwardBanded}).
+         *
+         * @param channelsLast whether the activations are channels-last (the upsampler's output is laid out alike)
+         */
+        public NDArray forwardConsuming(NDArray x, boolean channelsLast) {
+            NDArray h = resnets.get(0).forwardConsuming(x);
+            for (ResnetBlock2D resnet : resnets.subList(1, resnets.size())) {
+                h = replacing(h, previous -> resnet.forward(previous, null));
+            }
+            if (upsampler == null) {
+                return h;
+            }
+            long doubledBytes = 4 * h.getShape().size() * Float.BYTES;
+            boolean banded = doubledBytes > Upsample2D.BAND_BYTES && Kernels.fuse(FusedOps.Kernel.BANDED_UPSAMPLE);
+            return replacing(h, banded ? in -> upsampler.forwardBanded(in, channelsLast) : upsampler::forward);
         }
 
         /** [B, in, h, w] -> [B, out, 2h, 2w] (no doubling on the last level) */

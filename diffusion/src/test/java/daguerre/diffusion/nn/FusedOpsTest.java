@@ -57,6 +57,30 @@ class FusedOpsTest {
         }
     }
 
+    /**
+     * The in-place GroupNorm + SiLU gives what the out-of-place one gives, in either memory layout,
+     * and writes it into x's own memory.
+     */
+    @Test
+    void inPlaceGroupNormSiluMatchesTheOutOfPlaceOneAndOverwritesItsInput() {
+        try (NDManager m = DjlRuntime.newManager()) {
+            Random rng = new Random(17);
+            NDArray weight = random(m, rng, 12);
+            NDArray bias = random(m, rng, 12);
+            for (boolean channelsLast : new boolean[] {false, true}) {
+                // an offset and scale per channel, so that the statistics matter
+                NDArray x = random(m, rng, 2, 12, 5, 7).mul(3).add(random(m, rng, 1, 12, 1, 1).mul(5));
+                NDArray expected = FusedOps.groupNormSilu(x, 3, weight, bias, 1e-6f);
+                NDArray input = channelsLast ? FusedOps.channelsLast(x) : x.duplicate();
+                NDArray inPlace = FusedOps.groupNormSiluInPlace(input, 3, weight, bias, 1e-6f);
+                float scale = expected.abs().max().getFloat();
+                assertTrue(maxAbsDiff(expected, inPlace) < 1e-5f * scale, channelsLast + ": max diff " + maxAbsDiff(expected, inPlace));
+                assertTrue(maxAbsDiff(expected, input) < 1e-5f * scale, channelsLast + ": the input holds the result");
+                assertTrue(maxAbsDiff(x, input) > 0.1f, "the input was overwritten");
+            }
+        }
+    }
+
     @Test
     void siluMatchesXTimesSigmoid() {
         try (NDManager m = DjlRuntime.newManager()) {
