@@ -124,7 +124,7 @@ public final class Benchmark {
      * @param peakGflopsEnd the same, measured after them
      * @param gemmPeakGflopsStart the {@link GemmPeak} matrix-multiply peak before the timed calls, GFLOP/s
      * @param gemmPeakGflopsEnd the same, after them
-     * @param modelRssGib RSS with the model loaded, before any call
+     * @param modelRssGib RSS with the model loaded, before any call, once it has settled ({@link MemoryStatus#settledRssGib})
      * @param textEncodeSeconds median seconds of one text encode (batch 1, 77 tokens)
      */
     public record Figures(double peakGflopsStart, double peakGflopsEnd, double gemmPeakGflopsStart,
@@ -205,7 +205,7 @@ public final class Benchmark {
         double gemmStart = GemmPeak.measureGflops();
         System.gc();
         DjlRuntime.releaseFreedNativeMemory();
-        double modelRss = MemoryStatus.rssGib();
+        double modelRss = MemoryStatus.settledRssGib();
 
         int[] ids = model.tokenizer().encode(PROMPT);
         int tokens = ids.length;

@@ -2,6 +2,7 @@ package daguerre.server.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import daguerre.diffusion.DjlRuntime;
 import daguerre.diffusion.bench.Benchmark;
 import daguerre.diffusion.bench.MachineInfo;
 import daguerre.diffusion.nn.ComputePrecision;
@@ -108,9 +109,11 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--cache-steps", defaultValue = "10", description = "steps of the --cache-intervals loops (default: ${DEFAULT-VALUE})")
     int cacheSteps;
 
-    @Option(names = "--weight-dtype", paramLabel = "TYPE", defaultValue = "stored",
-            description = "keep the measured model's weights in f32, f16 or bf16 (default: as stored; random weights: f32)")
-    String weightDtype;
+    @Option(names = "--weight-dtype", paramLabel = "TYPE", defaultValue = "stored", split = ",",
+            description = "keep the measured model's weights in f32, f16 or bf16 (default: as stored; random weights: f32);"
+                    + " a list (f32,f16) measures the model once per type, one after another, figures prefixed <type>."
+                    + " (f32.unet_step_s.512)")
+    List<String> weightDtypes;
 
     @Option(names = "--compute-dtype", paramLabel = "TYPE", defaultValue = "auto",
             description = "matrix products in f32 or bf16, or auto: bf16 with 16-bit weights on a CPU with native bf16, else f32"
@@ -157,10 +160,10 @@ public final class BenchCommand implements Callable<Integer> {
         PrintWriter out = json ? spec.commandLine().getErr() : stdout;
         ModelPreset preset;
         Benchmark.Options options;
-        WeightPrecision precision;
+        List<WeightPrecision> precisions;
         VaeTiling tiling;
         try {
-            precision = WeightPrecision.parse(weightDtype);
+            precisions = weightDtypes.stream().map(WeightPrecision::parse).distinct().toList();
             compute = ComputePrecision.parse(computeDtype);
             Path modelPath = source == null ? null : source.model;
             preset = modelPath != null ? null : ModelPreset.named(source == null ? "sd15" : source.random);
@@ -195,37 +198,9 @@ public final class BenchCommand implements Callable<Integer> {
                 benchDefaultModel(out, folder.get());
             }
         }
-        long start = System.nanoTime();
-        try (StableDiffusionModel model = preset == null
-                ? StableDiffusionModel.load(source.model, predictionType, new ModelHasher(), precision)
-                : RandomModel.create(preset, seed, precision)) {
-            print(out, "", "model", model.id());
-            print(out, "", "weight_dtype", model.weightDtype());
-            print(out, "", "compute_dtype", model.useComputePrecision(compute).dtypeName());
-            print(out, "", "weight_gib", model.weightBytes() / (double) (1L << 30));
-            print(out, "", "model_load_s", (System.nanoTime() - start) / 1e9);
-            printAll(out, "", Benchmark.run(model, options));
-            for (int size : cacheIntervals.isEmpty() ? List.<Integer>of() : sizes) {
-                printCache(out, "", Benchmark.stepCache(model, size, cacheSteps, cacheIntervals, seed));
-            }
-            for (int size : compareComputeRounds == null ? List.<Integer>of() : sizes) {
-                Benchmark.computeComparison(model, size, imageSteps, compareComputeRounds, options).named()
-                        .forEach((name, value) -> print(out, "", name, value));
-            }
-            for (int size : loras == null || loras.isEmpty() ? List.<Integer>of() : sizes) {
-                Map<String, Double> costs = Benchmark.loraCosts(model, size, loras, loraRank, options);
-                costs.forEach((name, value) -> print(out, "", name, value));
-                double plain = costs.get("lora_unet_step_s." + size + ".0");
-                for (int count : loras) {
-                    print(out, "", "lora_step_overhead." + size + "." + count, costs.get("lora_unet_step_s." + size + "." + count) / plain);
-                }
-            }
-            for (int size : vaeDecodeSizes == null ? List.<Integer>of() : vaeDecodeSizes) {
-                Benchmark.vaeDecode(model, size, tiling, options).named().forEach((name, value) -> print(out, "", name, value));
-            }
-            if (ablationSize != null) {
-                printAblation(out, Benchmark.ablation(model, ablationSize, options));
-            }
+        for (WeightPrecision precision : precisions) {
+            // one type: the figures keep their plain names; several: each type's are prefixed with it
+            benchModel(out, preset, precision, precisions.size() == 1 ? "" : precision.optionName() + ".", options, tiling);
         }
         out.flush();
         if (json) {
@@ -235,13 +210,61 @@ public final class BenchCommand implements Callable<Integer> {
         return 0;
     }
 
-    /** {@code cpu_model}, {@code cpu_features}, {@code omp_wait_policy}, {@code threads}, {@code interop_threads}. */
+    /**
+     * Measures the {@code --model} (or the random preset) with its weights in {@code precision}:
+     * the model's own figures, then each optional measurement the options ask for, every name
+     * prefixed with {@code prefix}. The model is closed, and its memory handed back, before it returns.
+     */
+    private void benchModel(PrintWriter out, ModelPreset preset, WeightPrecision precision, String prefix,
+                            Benchmark.Options options, VaeTiling tiling) throws Exception {
+        long start = System.nanoTime();
+        try (StableDiffusionModel model = preset == null
+                ? StableDiffusionModel.load(source.model, predictionType, new ModelHasher(), precision)
+                : RandomModel.create(preset, seed, precision)) {
+            print(out, prefix, "model", model.id());
+            print(out, prefix, "weight_dtype", model.weightDtype());
+            print(out, prefix, "compute_dtype", model.useComputePrecision(compute).dtypeName());
+            print(out, prefix, "weight_gib", model.weightBytes() / (double) (1L << 30));
+            print(out, prefix, "model_load_s", (System.nanoTime() - start) / 1e9);
+            printAll(out, prefix, Benchmark.run(model, options));
+            for (int size : cacheIntervals.isEmpty() ? List.<Integer>of() : sizes) {
+                printCache(out, prefix, Benchmark.stepCache(model, size, cacheSteps, cacheIntervals, seed));
+            }
+            for (int size : compareComputeRounds == null ? List.<Integer>of() : sizes) {
+                Benchmark.computeComparison(model, size, imageSteps, compareComputeRounds, options).named()
+                        .forEach((name, value) -> print(out, prefix, name, value));
+            }
+            for (int size : loras == null || loras.isEmpty() ? List.<Integer>of() : sizes) {
+                Map<String, Double> costs = Benchmark.loraCosts(model, size, loras, loraRank, options);
+                costs.forEach((name, value) -> print(out, prefix, name, value));
+                double plain = costs.get("lora_unet_step_s." + size + ".0");
+                for (int count : loras) {
+                    print(out, prefix, "lora_step_overhead." + size + "." + count, costs.get("lora_unet_step_s." + size + "." + count) / plain);
+                }
+            }
+            for (int size : vaeDecodeSizes == null ? List.<Integer>of() : vaeDecodeSizes) {
+                Benchmark.vaeDecode(model, size, tiling, options).named().forEach((name, value) -> print(out, prefix, name, value));
+            }
+            if (ablationSize != null) {
+                printAblation(out, prefix, Benchmark.ablation(model, ablationSize, options));
+            }
+        }
+        System.gc();
+        DjlRuntime.releaseFreedNativeMemory();
+    }
+
+    /**
+     * {@code cpu_model}, {@code cpu_features}, {@code omp_wait_policy}, {@code threads}, {@code interop_threads},
+     * {@code thp_mem_alloc_enable} and {@code transparent_hugepage} (the kernel's mode).
+     */
     private void printMachine(PrintWriter out, MachineInfo machine) {
         print(out, "", "cpu_model", machine.cpu().model());
         print(out, "", "cpu_features", machine.cpu().reportedText());
         print(out, "", "omp_wait_policy", machine.ompWaitPolicy());
         print(out, "", "threads", (long) machine.intraOpThreads());
         print(out, "", "interop_threads", (long) machine.interopThreads());
+        print(out, "", "thp_mem_alloc_enable", machine.hugePageAllocations());
+        print(out, "", "transparent_hugepage", machine.transparentHugePages());
     }
 
     private void benchDefaultModel(PrintWriter out, Path folder) throws Exception {
@@ -277,18 +300,18 @@ public final class BenchCommand implements Callable<Integer> {
     }
 
     /** {@code ablation.unet_step_s.<config>}, {@code ablation.unet_speedup.<kernel>} (step without it / with all), the same for the VAE. */
-    private void printAblation(PrintWriter out, Map<String, double[]> seconds) {
+    private void printAblation(PrintWriter out, String prefix, Map<String, double[]> seconds) {
         double[] all = seconds.get("all");
         String at = "." + ablationSize;
         for (Map.Entry<String, double[]> entry : seconds.entrySet()) {
-            print(out, "", "ablation.unet_step_s" + at + "." + entry.getKey(), entry.getValue()[0]);
-            print(out, "", "ablation.vae_decode_s" + at + "." + entry.getKey(), entry.getValue()[1]);
+            print(out, prefix, "ablation.unet_step_s" + at + "." + entry.getKey(), entry.getValue()[0]);
+            print(out, prefix, "ablation.vae_decode_s" + at + "." + entry.getKey(), entry.getValue()[1]);
         }
         for (Map.Entry<String, double[]> entry : seconds.entrySet()) {
             String name = entry.getKey().equals("none") ? "all_kernels" : entry.getKey().replace("without_", "");
             if (!entry.getKey().equals("all")) {
-                print(out, "", "ablation.unet_speedup" + at + "." + name, entry.getValue()[0] / all[0]);
-                print(out, "", "ablation.vae_speedup" + at + "." + name, entry.getValue()[1] / all[1]);
+                print(out, prefix, "ablation.unet_speedup" + at + "." + name, entry.getValue()[0] / all[0]);
+                print(out, prefix, "ablation.vae_speedup" + at + "." + name, entry.getValue()[1] / all[1]);
             }
         }
     }

@@ -1,6 +1,7 @@
 package daguerre.server.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -61,23 +62,33 @@ class BenchCommandTest {
                 "--no-default-model", "--loras", "0"), "a count of 0 is refused");
     }
 
-    /** --weight-dtype f16 builds the random model with float16 matrices: half the weight memory. */
+    /**
+     * --weight-dtype f16 builds the random model with float16 matrices: half the weight memory. A list
+     * measures the model once per type in the same run, each type's figures prefixed with it.
+     */
     @Test
     void keepsTheRandomWeightsInTheTypeAsked() {
-        Map<String, String> text = new LinkedHashMap<>();
-        double[] weightGib = new double[2];
-        String[] types = {"f32", "f16"};
-        for (int i = 0; i < 2; i++) {
-            StringWriter out = new StringWriter();
-            int exit = new CommandLine(new BenchCommand()).setOut(new PrintWriter(out)).execute("--random", "tiny", "--size", "32",
-                    "--repeats", "1", "--warmups", "0", "--no-default-model", "--weight-dtype", types[i]);
-            assertEquals(0, exit, out.toString());
-            weightGib[i] = figures(out.toString()).get("weight_gib");
-            text.put(types[i], out.toString());
-        }
-        assertTrue(text.get("f16").contains("\nweight_dtype float16\n"), text.get("f16"));
+        StringWriter out = new StringWriter();
+        int exit = new CommandLine(new BenchCommand()).setOut(new PrintWriter(out)).execute("--random", "tiny", "--size", "32",
+                "--repeats", "1", "--warmups", "0", "--no-default-model", "--weight-dtype", "f32,f16");
+        assertEquals(0, exit, out.toString());
+        String text = "\n" + out;
+        assertTrue(text.contains("\nf32.weight_dtype float32\n") && text.contains("\nf16.weight_dtype float16\n"), text);
+        assertFalse(text.contains("\nunet_step_s.32 "), "with two types no figure keeps its plain name: " + text);
+        Map<String, Double> figures = figures(out.toString());
+        assertPositive(figures, out, "f32.unet_step_s.32", "f16.unet_step_s.32", "f32.peak_rss_gib.32", "f16.peak_rss_gib.32",
+                "f32.peak_gflops", "f16.peak_gflops");
+        double f32 = figures.get("f32.weight_gib");
+        double f16 = figures.get("f16.weight_gib");
         // norms and biases stay float32: a little over half
-        assertTrue(weightGib[1] > 0.5 * weightGib[0] && weightGib[1] < 0.52 * weightGib[0], java.util.Arrays.toString(weightGib));
+        assertTrue(f16 > 0.5 * f32 && f16 < 0.52 * f32, f32 + " " + f16);
+
+        StringWriter single = new StringWriter();
+        exit = new CommandLine(new BenchCommand()).setOut(new PrintWriter(single)).execute("--random", "tiny", "--size", "32",
+                "--repeats", "1", "--warmups", "0", "--no-default-model", "--weight-dtype", "f16");
+        assertEquals(0, exit, single.toString());
+        assertTrue(("\n" + single).contains("\nweight_dtype float16\n"), "one type keeps the plain names: " + single);
+        assertEquals(f16, figures(single.toString()).get("weight_gib"), 1e-9);
     }
 
     /**
@@ -189,6 +200,11 @@ class BenchCommandTest {
         assertEquals(figures.get("default.soak_model_arrays_baseline"), figures.get("default.soak_model_arrays_end"), out.toString());
         assertEquals(Runtime.getRuntime().availableProcessors(), figures.get("threads"), out.toString());
         assertTrue(out.toString().contains("omp_wait_policy PASSIVE"), out.toString());
+        // libtorch's huge-page allocations are on unless the user's environment says otherwise
+        String hugePages = System.getenv("THP_MEM_ALLOC_ENABLE");
+        assertTrue(out.toString().contains("\nthp_mem_alloc_enable " + (hugePages == null ? "1" : hugePages) + "\n"), out.toString());
+        assertTrue(List.of("always", "madvise", "never", "unknown").stream()
+                .anyMatch(mode -> out.toString().contains("\ntransparent_hugepage " + mode + "\n")), out.toString());
         assertTrue(figures.keySet().stream().anyMatch(name -> name.startsWith("default.unet_step_s.")), out.toString());
     }
 
@@ -243,9 +259,9 @@ class BenchCommandTest {
         assertTrue(err.toString().contains("--soak"), err.toString());
     }
 
-    /** The figures printed with a text value (the rest of the line), with or without the {@code default.} prefix. */
+    /** The figures printed with a text value (the rest of the line), with or without the {@code default.} or a weight type's prefix. */
     private static final Set<String> TEXT_FIGURES = Set.of("model", "cpu_model", "cpu_features", "omp_wait_policy", "peak_probes",
-            "weight_dtype", "compute_dtype");
+            "weight_dtype", "compute_dtype", "thp_mem_alloc_enable", "transparent_hugepage");
 
     /** The numeric figures of the printed lines: every line is "name value", the value a number unless the name is a text figure. */
     private static Map<String, Double> figures(String printed) {
@@ -253,7 +269,7 @@ class BenchCommandTest {
         for (String line : printed.strip().split("\n")) {
             String[] parts = line.strip().split(" ", 2);
             assertEquals(2, parts.length, "line '" + line + "'");
-            if (!TEXT_FIGURES.contains(parts[0].replaceFirst("^default\\.", ""))) {
+            if (!TEXT_FIGURES.contains(parts[0].replaceFirst("^(default|stored|f32|f16|bf16)\\.", ""))) {
                 assertEquals(-1, parts[1].indexOf(' '), "line '" + line + "'");
                 figures.put(parts[0], Double.parseDouble(parts[1]));
             }
