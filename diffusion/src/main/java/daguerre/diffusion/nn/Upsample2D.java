@@ -38,8 +38,8 @@ public final class Upsample2D extends Module {
     /**
      * {@link #forward(NDArray)} for large maps: conv(nearest x2 (x)) computed in bands of output rows,
      * each written into the output as it is done, so that the doubled map [B, C, 2H, 2W] (256 MiB in
-     * SD's VAE decoder at 512 px) never exists whole: at most one band of it (about
-     * {@value #BAND_BYTES} bytes) besides x and the output. Output rows [r0, r1) need doubled rows
+     * SD's VAE decoder at 512 px) never exists whole: at most one band of it (about 32 MiB,
+     * {@link #BAND_BYTES}) besides x and the output. Output rows [r0, r1) need doubled rows
      * r0 - 1 to r1 (the 3x3 window), which are input rows floor((r0 - 1) / 2) to floor(r1 / 2); a
      * band convolves the doubled rows of those input rows with padding 1 and keeps its rows r0 to
      * r1, so each band's result equals the whole map's rows (zero padding only at the map's own

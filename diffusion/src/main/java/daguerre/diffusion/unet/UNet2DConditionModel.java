@@ -4,7 +4,6 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import daguerre.diffusion.DjlRuntime;
 import daguerre.diffusion.nn.Activations;
 import daguerre.diffusion.nn.Capture;
 import daguerre.diffusion.nn.Conv2d;
@@ -223,13 +222,6 @@ public final class UNet2DConditionModel extends Module {
         NDArray textEmbeds = conditioning.textEmbeds();
         float[] timeIds = conditioning.hasTextTime() ? floats(conditioning.timeIds()) : null;
         float[] steps = perSample(timesteps, batch);
-        if (!isTraining()) {
-            // The last pass's freed activations (2-30 MiB each at 512 px) stay in malloc's arenas,
-            // where allocations over glibc's mmap threshold later in this pass (16-bit weights'
-            // converted copies, up to 59 MiB, mapped on their own) cannot reuse them: hand them back
-            // first, so that the peak does not grow step by step (docs/performance.md).
-            DjlRuntime.releaseFreedNativeMemory();
-        }
         return kernels.run(this, () -> Scopes.scopedList(() -> {
             // time_proj: [B] -> [B, C0]; time_embedding: [B, C0] -> [B, 4*C0] (the same in every kind of pass)
             int first = config.blockOutChannels().get(0);
