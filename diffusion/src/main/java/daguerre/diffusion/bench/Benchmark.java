@@ -738,7 +738,8 @@ public final class Benchmark {
         return n % 2 == 1 ? seconds[n / 2] : (seconds[n / 2 - 1] + seconds[n / 2]) / 2;
     }
 
-    private static float[] normal(SplittableRandom random, long count) {
+    /** {@code count} standard normal values from {@code random}. */
+    static float[] normal(SplittableRandom random, long count) {
         float[] values = new float[Math.toIntExact(count)];
         for (int i = 0; i < values.length; i++) {
             values[i] = (float) random.nextGaussian();

@@ -39,8 +39,8 @@ public final class MemoryProbe {
             System.gc();
             DjlRuntime.releaseFreedNativeMemory();
             System.out.printf("model_rss_gib %.3f%n", MemoryStatus.settledRssGib());
-            float[] sample = normal(random, 2L * 4 * latent * latent);
-            float[] context = normal(random, 2L * 77 * 768);
+            float[] sample = Benchmark.normal(random, 2L * 4 * latent * latent);
+            float[] context = Benchmark.normal(random, 2L * 77 * 768);
             for (int step = 0; step < 3; step++) {
                 double before = MemoryStatus.rssGib();
                 MemoryStatus.resetPeak();
@@ -60,7 +60,7 @@ public final class MemoryProbe {
             decoders.put("without_banded_upsample", Kernels.ALL.without(FusedOps.Kernel.BANDED_UPSAMPLE));
             decoders.put("without_in_place_norm", Kernels.ALL.without(FusedOps.Kernel.IN_PLACE_NORM));
             Kernels used = model.vae().kernels();
-            float[] latents = normal(random, 4L * latent * latent);
+            float[] latents = Benchmark.normal(random, 4L * latent * latent);
             try {
                 for (int round = 1; round <= rounds; round++) {
                     for (Map.Entry<String, Kernels> decoder : decoders.entrySet()) {
@@ -82,14 +82,5 @@ public final class MemoryProbe {
                 model.vae().useKernels(used);
             }
         }
-    }
-
-    private static float[] normal(SplittableRandom random, long count) {
-        float[] values = new float[Math.toIntExact(count)];
-        for (int i = 0; i < values.length; i++) {
-            // Box-Muller
-            values[i] = (float) (Math.sqrt(-2 * Math.log(1 - random.nextDouble())) * Math.cos(2 * Math.PI * random.nextDouble()));
-        }
-        return values;
     }
 }
