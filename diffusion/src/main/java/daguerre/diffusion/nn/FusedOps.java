@@ -1,7 +1,9 @@
 package daguerre.diffusion.nn;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.engine.PtNDManager;
 import ai.djl.pytorch.engine.PtSymbolBlock;
@@ -55,7 +57,7 @@ public final class FusedOps {
                 bias: Tensor,
                 eps: float) -> Tensor:
                 return torch.silu_(torch.group_norm(x, groups, weight, bias, eps))
-              def group_norm_silu_(self: __torch__.FusedOps,
+              def group_norm_affine(self: __torch__.FusedOps,
                 x: Tensor,
                 groups: int,
                 per_group: int,
@@ -66,10 +68,47 @@ public final class FusedOps {
                 rstd = torch.repeat_interleave(torch.rsqrt(torch.add(variance, eps)), per_group, 1)
                 scale = torch.mul(rstd, weight)
                 shift = torch.sub(bias, torch.mul(torch.repeat_interleave(mean, per_group, 1), scale))
-                batch = torch.size(x, 0)
-                channels = torch.size(x, 1)
-                y = torch.add_(torch.mul_(x, torch.view(scale, [batch, channels, 1, 1])), torch.view(shift, [batch, channels, 1, 1]))
+                return torch.stack([scale, shift])
+              def group_norm_silu_(self: __torch__.FusedOps,
+                x: Tensor,
+                groups: int,
+                per_group: int,
+                weight: Tensor,
+                bias: Tensor,
+                eps: float) -> Tensor:
+                affine = self.group_norm_affine(x, groups, per_group, weight, bias, eps)
+                shape = [torch.size(x, 0), torch.size(x, 1), 1, 1]
+                y = torch.add_(torch.mul_(x, torch.view(torch.select(affine, 0, 0), shape)), torch.view(torch.select(affine, 0, 1), shape))
                 return torch.silu_(y)
+              def affine_silu(self: __torch__.FusedOps,
+                x: Tensor,
+                affine: Tensor,
+                item: int) -> Tensor:
+                shape = [1, torch.size(x, 1), 1, 1]
+                scale = torch.view(torch.select(torch.select(affine, 0, 0), 0, item), shape)
+                shift = torch.view(torch.select(torch.select(affine, 0, 1), 0, item), shape)
+                return torch.silu_(torch.addcmul(shift, x, scale))
+              def write_rows_(self: __torch__.FusedOps,
+                target: Tensor,
+                item: int,
+                row: int,
+                value: Tensor) -> Tensor:
+                rows = torch.slice(torch.slice(target, 0, item, item + 1), 2, row, row + torch.size(value, 2))
+                return torch.copy_(rows, value)
+              def write_sum_rows_(self: __torch__.FusedOps,
+                target: Tensor,
+                item: int,
+                row: int,
+                a: Tensor,
+                b: Tensor) -> Tensor:
+                rows = torch.slice(torch.slice(target, 0, item, item + 1), 2, row, row + torch.size(a, 2))
+                return torch.add(a, b, out=rows)
+              def channels_last_prefix(self: __torch__.FusedOps,
+                x: Tensor,
+                channels: int) -> Tensor:
+                height = torch.size(x, 2)
+                width = torch.size(x, 3)
+                return torch.as_strided(x, [torch.size(x, 0), channels, height, width], [height * width * channels, 1, width * channels, channels])
               def linear(self: __torch__.FusedOps,
                 x: Tensor,
                 weight: Tensor,
@@ -197,6 +236,12 @@ public final class FusedOps {
          */
         BANDED_UPSAMPLE,
         /**
+         * {@link ResnetBlock2D#forwardBanded}, in the VAE decoder's last level once its input takes
+         * {@code VaeDecoder.UpBlock.BANDED_LEVEL_BYTES}: the normalised maps and the convolutions'
+         * outputs exist a band of rows at a time, and each block's output overwrites its input.
+         */
+        BANDED_RESNET,
+        /**
          * oneDNN's bfloat16 products ({@link #linearBf16}, {@link #conv2dBf16}) in {@link Linear} and
          * {@link Conv2d} while {@link Kernels#currentProducts()} is bfloat16; without it, their float32
          * references on bfloat16-rounded operands. Nothing changes while products are float32.
@@ -250,6 +295,71 @@ public final class FusedOps {
         int perGroup = Math.toIntExact(x.getShape().get(1) / groups);
         return call("group_norm_silu_", x, tensor(x), IValue.from(groups), IValue.from(perGroup), tensor(weight), tensor(bias),
                 IValue.from((double) eps));
+    }
+
+    /**
+     * The per-channel affine map that group normalisation applies to x, from x's per-group mean
+     * and biased variance over [C/G, H, W]: GroupNorm(x)[b, c] = x[b, c] * scale[b, c] + shift[b, c]
+     * with scale = gamma rstd and shift = beta - mean gamma rstd.
+     *
+     * @param x [B, C, H, W], float32, any memory layout
+     * @return [2, B, C]: scale, then shift
+     */
+    public static NDArray groupNormAffine(NDArray x, int groups, NDArray weight, NDArray bias, float eps) {
+        int perGroup = Math.toIntExact(x.getShape().get(1) / groups);
+        return call("group_norm_affine", x, tensor(x), IValue.from(groups), IValue.from(perGroup), tensor(weight), tensor(bias),
+                IValue.from((double) eps));
+    }
+
+    /**
+     * SiLU(rows * scale + shift) with the scale and shift of batch item {@code item} of a
+     * {@link #groupNormAffine} result: the normalised, activated values of a band of rows of that
+     * item, as a new tensor in the rows' layout.
+     *
+     * @param rows [1, C, h, W]
+     * @param affine [2, B, C]
+     */
+    public static NDArray affineSilu(NDArray rows, NDArray affine, long item) {
+        return call("affine_silu", rows, tensor(rows), tensor(affine), IValue.from(item));
+    }
+
+    /**
+     * A channels-last [B, channels, H, W] view on the start of a channels-last x's memory ([B, H, W,
+     * C] in memory, channels <= C): writes to it overwrite x. A block that turns C channels into
+     * fewer can write its output there, row band after row band, once it has read the bands'
+     * inputs: output rows [r0, r1) of item b lie in the first (b H W + r1 W) channels floats, below
+     * every row of x still to be read.
+     *
+     * @param x [B, C, H, W], channels-last in memory
+     */
+    public static NDArray channelsLastPrefix(NDArray x, long channels) {
+        return call("channels_last_prefix", x, tensor(x), IValue.from(channels));
+    }
+
+    /**
+     * Copies value into rows [row, row + h) of batch item {@code item} of target, in place (here,
+     * since DJL may not write into arrays that these methods made).
+     *
+     * @param target [B, C, H, W]
+     * @param value [1, C, h, W]
+     */
+    public static void writeRows(NDArray target, long item, long row, NDArray value) {
+        call("write_rows_", target, tensor(target), IValue.from(item), IValue.from(row), tensor(value)).close();
+    }
+
+    /** {@link #writeRows} of a + b, summed straight into the target's rows (a and b [1, C, h, W]). */
+    public static void writeSumRows(NDArray target, long item, long row, NDArray a, NDArray b) {
+        call("write_sum_rows_", target, tensor(target), IValue.from(item), IValue.from(row), tensor(a), tensor(b)).close();
+    }
+
+    /**
+     * A new, uninitialised float32 [B, C, H, W] array laid out channels-last ([B, H, W, C] in
+     * memory), for a band-by-band computation to fill.
+     */
+    public static NDArray emptyChannelsLast(NDManager manager, long batch, long channels, long height, long width) {
+        try (NDArray positionsFirst = manager.create(new Shape(batch, height, width, channels), DataType.FLOAT32)) {
+            return positionsFirst.transpose(0, 3, 1, 2);     // the view keeps the memory
+        }
     }
 
     /**

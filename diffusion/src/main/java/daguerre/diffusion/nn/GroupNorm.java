@@ -69,6 +69,29 @@ public final class GroupNorm extends Module {
         return FusedOps.groupNormSiluInPlace(x, groups, weight.value(), bias.value(), eps);
     }
 
+    /**
+     * The statistics half of {@link #forwardSilu} for a map normalised a band of rows at a time
+     * (inference): the per-channel scale and shift that this norm applies to x, [2, B, C]
+     * ({@link FusedOps#groupNormAffine}), for {@link #forwardSiluBand}.
+     *
+     * @param x [B, C, H, W]
+     */
+    public NDArray affine(NDArray x) {
+        checkInput(x);
+        return FusedOps.groupNormAffine(x, groups, weight.value(), bias.value(), eps);
+    }
+
+    /**
+     * Rows of {@link #forwardSilu}(x) for batch item {@code item}: SiLU(rows * scale + shift) with
+     * the scale and shift {@link #affine}(x) gave, as a new tensor.
+     *
+     * @param rows [1, C, h, W], a band of rows of x's item {@code item}
+     */
+    public NDArray forwardSiluBand(NDArray rows, NDArray affine, long item) {
+        checkInput(rows);
+        return FusedOps.affineSilu(rows, affine, item);
+    }
+
     private void checkInput(NDArray x) {
         Shape shape = x.getShape();
         if (shape.dimension() < 2 || shape.get(1) != channels) {

@@ -1,6 +1,8 @@
 package daguerre.diffusion.nn;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.Shape;
 
 /**
  * The residual block of diffusers' {@code ResnetBlock2D} (time_embedding_norm "default", output
@@ -11,12 +13,16 @@ import ai.djl.ndarray.NDArray;
  */
 public final class ResnetBlock2D extends Module {
 
+    /** The band size of {@link #forwardBanded}: one band of input rows takes about this many bytes (64 MiB). */
+    public static final long BAND_BYTES = 64L << 20;
+
     private final GroupNorm norm1;
     private final Conv2d conv1;
     private final Linear timeEmbProj;
     private final GroupNorm norm2;
     private final Conv2d conv2;
     private final Conv2d convShortcut;
+    private final int outChannels;
 
     /**
      * @param in input channels
@@ -32,6 +38,7 @@ public final class ResnetBlock2D extends Module {
         this.norm2 = child("norm2", new GroupNorm(groups, out, eps));
         this.conv2 = child("conv2", new Conv2d(out, out, 3, 1, 1));
         this.convShortcut = in != out ? child("conv_shortcut", new Conv2d(in, out, 1, 1, 0)) : null;
+        this.outChannels = out;
     }
 
     /** x [B, in, H, W], temb [B, timeEmbeddingDim] (null without a time embedding) -> [B, out, H, W]. */
@@ -81,6 +88,86 @@ public final class ResnetBlock2D extends Module {
         h = closing(closing(h, norm2::forwardSiluOverwriting), conv2::forward);
         try (shortcut) {
             return closing(h, shortcut::add);
+        }
+    }
+
+    /**
+     * {@link #forwardConsuming} for large maps (the VAE decoder's last level), a band
+     * of rows at a time, so that only x and conv1's output exist whole:
+     * <ol>
+     *   <li>a = conv1(silu(norm1(x))): norm1's scale and shift from the statistics of the whole of x
+     *       ({@link GroupNorm#affine}), then per band of output rows the normalised input rows it
+     *       needs, convolved;</li>
+     *   <li>out = shortcut(x) + conv2(silu(norm2(a))), per band likewise, written over x's own memory
+     *       ({@link FusedOps#channelsLastPrefix}: with fewer output channels than input ones, into its
+     *       start, below the rows still to be read).</li>
+     * </ol>
+     * Output rows [r0, r1) of a 3x3 convolution with padding 1 need input rows r0 - 1 to r1; a band
+     * convolves those (zero padding only at the map's own edges) and keeps its rows r0 to r1, so each
+     * band equals the whole map's rows. In SD's VAE decoder at 1024 px the first block of the last
+     * level then holds x (1 GiB) and a (0.5 GiB) besides one band's temporaries, against x, the
+     * shortcut and conv1's output (2 GiB) in {@link #forwardConsuming}. Inference only: x is consumed
+     * (its handle closed) and the result lives in x's memory (in a channels-last copy of x if x is not
+     * channels-last).
+     *
+     * @param x [B, in, H, W]
+     * @return [B, out, H, W], channels-last
+     */
+    public NDArray forwardBanded(NDArray x) {
+        Shape shape = x.getShape();
+        return forwardBanded(x, Math.max(1, BAND_BYTES / (shape.get(1) * shape.get(3) * Float.BYTES)));
+    }
+
+    /** {@link #forwardBanded(NDArray)} with bands of {@code bandRows} output rows. */
+    NDArray forwardBanded(NDArray x, long bandRows) {
+        if (timeEmbProj != null) {
+            throw new IllegalArgumentException("this ResnetBlock2D needs a time embedding");
+        }
+        Shape shape = x.getShape();
+        NDArray out;
+        try (NDArray own = x; NDArray in = FusedOps.channelsLast(own)) {   // x itself when it is channels-last already
+            NDArray a = FusedOps.emptyChannelsLast(in.getManager(), shape.get(0), outChannels, shape.get(2), shape.get(3));
+            try (NDArray affine = norm1.affine(in)) {
+                convolveInBands(in, norm1, affine, conv1, bandRows, (item, r0, rows, band) -> FusedOps.writeRows(a, item, r0, band));
+            }
+            out = FusedOps.channelsLastPrefix(in, outChannels);
+            try (a; NDArray affine = norm2.affine(a)) {
+                convolveInBands(a, norm2, affine, conv2, bandRows, (item, r0, rows, band) -> {
+                    try (NDArray input = in.get(rows);
+                         NDArray shortcut = convShortcut == null ? null : convShortcut.forward(input)) {
+                        FusedOps.writeSumRows(out, item, r0, shortcut == null ? input : shortcut, band);
+                    }
+                });
+            }
+        }
+        return out;
+    }
+
+    /** What {@link #convolveInBands} does with each band of output rows: [item, :, r0:r0 + h] of the map, also as an index. */
+    private interface BandSink {
+        void accept(long item, long r0, NDIndex rows, NDArray band);
+    }
+
+    /**
+     * conv(silu(norm(source))) band by band: for each batch item and each band of {@code bandRows}
+     * output rows [r0, r1), the normalised source rows r0 - 1 to r1 (within the map) are convolved
+     * and output rows r0 to r1 handed to {@code sink}, with the index of those rows in the map.
+     */
+    private static void convolveInBands(NDArray source, GroupNorm norm, NDArray affine, Conv2d conv, long bandRows, BandSink sink) {
+        long batch = source.getShape().get(0);
+        long height = source.getShape().get(2);
+        for (long item = 0; item < batch; item++) {
+            for (long r0 = 0; r0 < height; r0 += bandRows) {
+                long r1 = Math.min(r0 + bandRows, height);
+                long i0 = Math.max(r0 - 1, 0);
+                long i1 = Math.min(r1 + 1, height);
+                try (NDArray rows = source.get(new NDIndex("{}:{}, :, {}:{}", item, item + 1, i0, i1));
+                     NDArray normed = norm.forwardSiluBand(rows, affine, item);
+                     NDArray convolved = conv.forward(normed);
+                     NDArray kept = convolved.get(new NDIndex(":, :, {}:{}", r0 - i0, r1 - i0))) {
+                    sink.accept(item, r0, new NDIndex("{}:{}, :, {}:{}", item, item + 1, r0, r1), kept);
+                }
+            }
         }
     }
 

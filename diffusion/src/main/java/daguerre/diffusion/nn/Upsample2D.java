@@ -61,15 +61,9 @@ public final class Upsample2D extends Module {
         long height = x.getShape().get(2);
         long width = x.getShape().get(3);
         long outHeight = 2 * height;
-        NDArray out;
-        if (channelsLast) {
-            // [B, 2H, 2W, C] in memory, seen as [B, C, 2H, 2W]: the view keeps the memory
-            try (NDArray positionsFirst = x.getManager().create(new Shape(batch, outHeight, 2 * width, channels), DataType.FLOAT32)) {
-                out = positionsFirst.transpose(0, 3, 1, 2);
-            }
-        } else {
-            out = x.getManager().create(new Shape(batch, channels, outHeight, 2 * width), DataType.FLOAT32);
-        }
+        NDArray out = channelsLast
+                ? FusedOps.emptyChannelsLast(x.getManager(), batch, channels, outHeight, 2 * width)
+                : x.getManager().create(new Shape(batch, channels, outHeight, 2 * width), DataType.FLOAT32);
         for (long r0 = 0; r0 < outHeight; r0 += bandRows) {
             long r1 = Math.min(r0 + bandRows, outHeight);
             long i0 = Math.max((r0 - 1) / 2, 0);

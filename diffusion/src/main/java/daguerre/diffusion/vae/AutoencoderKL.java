@@ -55,6 +55,11 @@ public final class AutoencoderKL extends Module {
         return kernels;
     }
 
+    /** The decoder, for tests in this package. */
+    VaeDecoder decoder() {
+        return decoder;
+    }
+
     /** Uses {@code kernels} in this network's passes from now on. */
     public void useKernels(Kernels kernels) {
         this.kernels = Objects.requireNonNull(kernels, "kernels");

@@ -26,6 +26,7 @@ public final class VaeDecoder extends Module {
     private final List<UpBlock> upBlocks = new ArrayList<>();
     private final GroupNorm convNormOut;
     private final Conv2d convOut;
+    private long bandedLevelBytes = UpBlock.BANDED_LEVEL_BYTES;
 
     public VaeDecoder(VaeConfig config) {
         List<Integer> channels = config.blockOutChannels();
@@ -61,9 +62,9 @@ public final class VaeDecoder extends Module {
         NDArray h = channelsLast ? replacing(FusedOps.channelsLast(z), convIn::forward) : convIn.forward(z);
         h = replacing(h, midBlock::forward);
         for (UpBlock block : upBlocks) {
-            h = block.forwardConsuming(h, channelsLast);
+            h = block.forwardConsuming(h, channelsLast, bandedLevelBytes);
         }
-        h = replacing(h, convNormOut::forwardSilu);
+        h = replacing(h, convNormOut::forwardSiluOverwriting);
         h = replacing(h, convOut::forward);
         return channelsLast ? replacing(h, FusedOps::channelsFirst) : h;
     }
@@ -79,6 +80,11 @@ public final class VaeDecoder extends Module {
         return Capture.record(capture, "conv_out", convOut.forward(Activations.silu(h)));
     }
 
+    /** Bands the last level's ResNet blocks from inputs of this many bytes on (tests: 0, always). */
+    void bandLastLevelFrom(long bytes) {
+        this.bandedLevelBytes = bytes;
+    }
+
     /** stage(h), closing h (a temporary of this forward pass; autograd keeps what it needs). */
     private static NDArray replacing(NDArray h, UnaryOperator<NDArray> stage) {
         try (h) {
@@ -88,6 +94,16 @@ public final class VaeDecoder extends Module {
 
     /** diffusers' {@code UpDecoderBlock2D}: keys {@code resnets.j}, {@code upsamplers.0}. */
     public static final class UpBlock extends Module {
+
+        /**
+         * The last level (no upsampler) runs its ResNet blocks in bands of rows once its input
+         * takes this many bytes (512 MiB: SD's VAE at 1024 px, where the level's first block was
+         * the decode's peak; measured 2.20 -> 1.84 GiB of activations). Only the last level: a banded
+         * block's output stays in its input's memory, which an upsampler after it would hold beside
+         * its doubled output. At 512 px banding saved nothing (the peak lies elsewhere) and cost up
+         * to 8% of the decode.
+         */
+        public static final long BANDED_LEVEL_BYTES = 512L << 20;
 
         private final List<ResnetBlock2D> resnets = new ArrayList<>();
         private final Upsample2D upsampler;
@@ -100,16 +116,20 @@ public final class VaeDecoder extends Module {
         }
 
         /**
-         * {@link #forward} for a caller that is done with x: x is closed inside the first ResNet
-         * block (its memory reused there), not held through the whole level, and a large doubled
-         * map is upsampled and convolved in bands of rows ({@link Upsample2D#forwardBanded}).
+         * {@link #forward} for a caller that is done with x: each ResNet block consumes its input
+         * (its memory reused there), the last level's blocks go through a large map in bands of rows
+         * ({@link ResnetBlock2D#forwardBanded}, from {@code bandedLevelBytes}, normally
+         * {@link #BANDED_LEVEL_BYTES}), and a large doubled map is upsampled and convolved in bands of
+         * rows ({@link Upsample2D#forwardBanded}).
          *
          * @param channelsLast whether the activations are channels-last (the upsampler's output is laid out alike)
          */
-        public NDArray forwardConsuming(NDArray x, boolean channelsLast) {
-            NDArray h = resnets.get(0).forwardConsuming(x);
-            for (ResnetBlock2D resnet : resnets.subList(1, resnets.size())) {
-                h = replacing(h, previous -> resnet.forward(previous, null));
+        public NDArray forwardConsuming(NDArray x, boolean channelsLast, long bandedLevelBytes) {
+            boolean bandedBlocks = upsampler == null && channelsLast && x.getShape().size() * Float.BYTES >= bandedLevelBytes
+                    && Kernels.fuse(FusedOps.Kernel.BANDED_RESNET);
+            NDArray h = x;
+            for (ResnetBlock2D resnet : resnets) {
+                h = bandedBlocks ? resnet.forwardBanded(h) : resnet.forwardConsuming(h);
             }
             if (upsampler == null) {
                 return h;

@@ -49,9 +49,9 @@ public record VaeTiling(Mode mode, int tile, int overlap) {
 
     /**
      * {@link Mode#AUTO} tiles images of more pixels than this: 1024 x 1024. Measured with SD 1.5's VAE
-     * (docs/performance.md), an untiled decode takes 0.74 GiB of activations at 512 px and 2.81 GiB at
+     * (docs/performance.md), an untiled decode takes 0.62 GiB of activations at 512 px and 1.75 GiB at
      * 1024 px, growing with the pixel count (and its mid-block attention with its square): past
-     * 1024 x 1024 it would pass 4 GiB, while a tiled one stays at one tile's (0.79 GiB at 2048 px).
+     * 1024 x 1024 it would pass 4 GiB, while a tiled one stays at one tile's (0.54 GiB at 2048 px).
      * Up to this size nothing is tiled, so auto changes no image at the sizes the supported models
      * were trained at (SDXL's 1024 px included).
      */

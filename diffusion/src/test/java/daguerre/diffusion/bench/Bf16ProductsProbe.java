@@ -88,10 +88,11 @@ public final class Bf16ProductsProbe {
         }
     }
 
-    private static void report(String name, double flops, Supplier<NDArray> float32, Supplier<NDArray> bfloat16) {
+    /** Times two routes to the same result and prints both throughputs and the second's speed-up. */
+    static void report(String name, double flops, Supplier<NDArray> float32, Supplier<NDArray> bfloat16) {
         double f32 = best(float32);
         double bf16 = best(bfloat16);
-        System.out.printf("  %-40s first %6.1f GFLOP/s  second %6.1f GFLOP/s  speed-up %.2f%n",
+        System.out.printf("  %-58s first %6.1f GFLOP/s  second %6.1f GFLOP/s  speed-up %.2f%n",
                 name, flops / f32 / 1e9, flops / bf16 / 1e9, f32 / bf16);
     }
 

@@ -20,10 +20,10 @@ import java.util.SplittableRandom;
 /**
  * Where SD 1.5's memory goes at one image size, for docs/performance.md: random SD 1.5 weights in
  * f16, the U-Net steps' peak RSS step by step, then untiled VAE decodes alternating between every
- * kernel and the decoder without its in-place norm and banded upsampling (and with each alone), with
- * the activations (peak less the RSS before) and the seconds of each:
+ * kernel, the decoder without its banded ResNet blocks, and without those, its in-place norm and its
+ * banded upsampling, with the activations (peak less the RSS before) and the seconds of each:
  * <pre>
- * java -cp server/target/daguerre.jar:diffusion/target/test-classes daguerre.diffusion.bench.MemoryProbe [size] [rounds]
+ * java -cp server/target/daguerre.jar:diffusion/target/test-classes daguerre.diffusion.bench.MemoryProbe [size] [rounds] [unet steps]
  * </pre>
  * Memory figures do not depend on the machine's CPU share; the seconds do, so compare them within a round.
  */
@@ -32,6 +32,7 @@ public final class MemoryProbe {
     public static void main(String[] args) throws Exception {
         int size = args.length > 0 ? Integer.parseInt(args[0]) : 512;
         int rounds = args.length > 1 ? Integer.parseInt(args[1]) : 2;
+        int unetSteps = args.length > 2 ? Integer.parseInt(args[2]) : 3;
         int latent = size / 8;
         SplittableRandom random = new SplittableRandom(1);
         try (StableDiffusionModel model = RandomModel.create(ModelPreset.named("sd15"), 0, WeightPrecision.FLOAT16)) {
@@ -41,7 +42,7 @@ public final class MemoryProbe {
             System.out.printf("model_rss_gib %.3f%n", MemoryStatus.settledRssGib());
             float[] sample = Benchmark.normal(random, 2L * 4 * latent * latent);
             float[] context = Benchmark.normal(random, 2L * 77 * 768);
-            for (int step = 0; step < 3; step++) {
+            for (int step = 0; step < unetSteps; step++) {
                 double before = MemoryStatus.rssGib();
                 MemoryStatus.resetPeak();
                 long start = System.nanoTime();
@@ -55,10 +56,9 @@ public final class MemoryProbe {
             }
             Map<String, Kernels> decoders = new LinkedHashMap<>();
             decoders.put("all", Kernels.ALL);
-            decoders.put("without_in_place_norm_and_banded_upsample",
-                    Kernels.ALL.without(FusedOps.Kernel.IN_PLACE_NORM).without(FusedOps.Kernel.BANDED_UPSAMPLE));
-            decoders.put("without_banded_upsample", Kernels.ALL.without(FusedOps.Kernel.BANDED_UPSAMPLE));
-            decoders.put("without_in_place_norm", Kernels.ALL.without(FusedOps.Kernel.IN_PLACE_NORM));
+            decoders.put("without_banded_resnet", Kernels.ALL.without(FusedOps.Kernel.BANDED_RESNET));
+            decoders.put("without_banded_resnet_in_place_norm_and_banded_upsample", Kernels.ALL.without(FusedOps.Kernel.BANDED_RESNET)
+                    .without(FusedOps.Kernel.IN_PLACE_NORM).without(FusedOps.Kernel.BANDED_UPSAMPLE));
             Kernels used = model.vae().kernels();
             float[] latents = Benchmark.normal(random, 4L * latent * latent);
             try {
