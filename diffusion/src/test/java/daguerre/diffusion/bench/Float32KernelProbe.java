@@ -12,8 +12,8 @@ import daguerre.diffusion.nn.FusedOps;
  * Other float32 routes for the U-Net's least efficient shapes at 512 px, against the ones the
  * networks take, interleaved in one run, for docs/performance.md ("Where a float32 U-Net step goes"):
  * 3x3 convolutions by oneDNN's direct convolution (first) and as im2col + oneDNN GEMM (second), and
- * attention by libtorch's fused kernel (first) and from plain matrix products and softmax in chunks
- * of queries (second):
+ * attention by libtorch's fused kernel (first) and from matrix products and softmax in chunks of
+ * queries (second: over all heads with libtorch's batched products, or head by head with oneDNN's):
  * <pre>
  * java -cp server/target/daguerre.jar:diffusion/target/test-classes daguerre.diffusion.bench.Float32KernelProbe [rounds]
  * </pre>
@@ -33,6 +33,8 @@ public final class Float32KernelProbe {
                 conv(m, 2, 640, 640, 32);
                 conv(m, 2, 1280, 1280, 32);
                 conv(m, 2, 320, 320, 64);
+                headwiseAttention(m, 2, 8, 4096, 40, 256);
+                headwiseAttention(m, 2, 8, 4096, 40, 512);
                 attention(m, 2, 8, 4096, 40, 1024);
                 attention(m, 2, 8, 4096, 40, 512);
                 attention(m, 2, 8, 1024, 80, 1024);
@@ -78,6 +80,42 @@ public final class Float32KernelProbe {
                             }
                         }
                         return NDArrays.concat(new NDList(parts), 1);
+                    });
+        }
+    }
+
+    /** Per head, per chunk of queries: scores by oneDNN's product (linear against k), softmax, then oneDNN's product against v^T. */
+    private static void headwiseAttention(NDManager m, int batch, int heads, int tokens, int width, int chunk) {
+        try (NDManager call = m.newSubManager()) {
+            Shape shape = new Shape(batch, heads, tokens, width);
+            NDArray q = call.randomUniform(-1f, 1f, shape);
+            NDArray k = call.randomUniform(-1f, 1f, shape);
+            NDArray v = call.randomUniform(-1f, 1f, shape);
+            NDArray vt = v.transpose(0, 1, 3, 2).duplicate();                  // [B, heads, d, T]
+            float scale = (float) (1 / Math.sqrt(width));
+            Bf16ProductsProbe.report(String.format("attention [%d, %d, %d, %d] sdpa | headwise oneDNN %d", batch, heads, tokens, width, chunk),
+                    4.0 * batch * heads * tokens * (double) tokens * width,
+                    () -> FusedOps.attention(q, k, v),
+                    () -> {
+                        NDArray out = call.create(new Shape(batch, heads, tokens, width));
+                        for (int b = 0; b < batch; b++) {
+                            for (int h = 0; h < heads; h++) {
+                                try (NDManager s = call.newSubManager()) {
+                                    NDArray kh = k.get(b).get(h);
+                                    NDArray vth = vt.get(b).get(h);
+                                    kh.attach(s);
+                                    vth.attach(s);
+                                    for (int r = 0; r < tokens; r += chunk) {
+                                        NDArray qc = q.get(b).get(h).get(r + ":" + (r + chunk));
+                                        qc.attach(s);
+                                        NDArray scores = FusedOps.linear(qc.mul(scale), kh, null);   // [chunk, T]
+                                        NDArray o = FusedOps.linear(scores.softmax(-1), vth, null);   // [chunk, d]
+                                        out.set(new ai.djl.ndarray.index.NDIndex("{}, {}, {}:{}", b, h, r, r + chunk), o);
+                                    }
+                                }
+                            }
+                        }
+                        return out;
                     });
         }
     }
