@@ -128,12 +128,12 @@ public final class ResnetBlock2D extends Module {
         try (NDArray own = x; NDArray in = FusedOps.channelsLast(own)) {   // x itself when it is channels-last already
             NDArray a = FusedOps.emptyChannelsLast(in.getManager(), shape.get(0), outChannels, shape.get(2), shape.get(3));
             try (NDArray affine = norm1.affine(in)) {
-                convolveInBands(in, norm1, affine, conv1, bandRows, (item, r0, rows, band) -> FusedOps.writeRows(a, item, r0, band));
+                convolveInBands(in, norm1, affine, conv1, bandRows, (item, r0, band) -> FusedOps.writeRows(a, item, r0, band));
             }
             out = FusedOps.channelsLastPrefix(in, outChannels);
             try (a; NDArray affine = norm2.affine(a)) {
-                convolveInBands(a, norm2, affine, conv2, bandRows, (item, r0, rows, band) -> {
-                    try (NDArray input = in.get(rows);
+                convolveInBands(a, norm2, affine, conv2, bandRows, (item, r0, band) -> {
+                    try (NDArray input = in.get(rows(item, r0, r0 + band.getShape().get(2)));
                          NDArray shortcut = convShortcut == null ? null : convShortcut.forward(input)) {
                         FusedOps.writeSumRows(out, item, r0, shortcut == null ? input : shortcut, band);
                     }
@@ -143,15 +143,20 @@ public final class ResnetBlock2D extends Module {
         return out;
     }
 
-    /** What {@link #convolveInBands} does with each band of output rows: [item, :, r0:r0 + h] of the map, also as an index. */
+    /** What {@link #convolveInBands} does with each band of output rows, [item, :, r0:r0 + h] of the map. */
     private interface BandSink {
-        void accept(long item, long r0, NDIndex rows, NDArray band);
+        void accept(long item, long r0, NDArray band);
+    }
+
+    /** [item, :, r0:r1] of a [B, C, H, W] map, batch axis kept. */
+    private static NDIndex rows(long item, long r0, long r1) {
+        return new NDIndex("{}:{}, :, {}:{}", item, item + 1, r0, r1);
     }
 
     /**
      * conv(silu(norm(source))) band by band: for each batch item and each band of {@code bandRows}
      * output rows [r0, r1), the normalised source rows r0 - 1 to r1 (within the map) are convolved
-     * and output rows r0 to r1 handed to {@code sink}, with the index of those rows in the map.
+     * and output rows r0 to r1 handed to {@code sink}.
      */
     private static void convolveInBands(NDArray source, GroupNorm norm, NDArray affine, Conv2d conv, long bandRows, BandSink sink) {
         long batch = source.getShape().get(0);
@@ -161,11 +166,11 @@ public final class ResnetBlock2D extends Module {
                 long r1 = Math.min(r0 + bandRows, height);
                 long i0 = Math.max(r0 - 1, 0);
                 long i1 = Math.min(r1 + 1, height);
-                try (NDArray rows = source.get(new NDIndex("{}:{}, :, {}:{}", item, item + 1, i0, i1));
-                     NDArray normed = norm.forwardSiluBand(rows, affine, item);
+                try (NDArray input = source.get(rows(item, i0, i1));
+                     NDArray normed = norm.forwardSiluBand(input, affine, item);
                      NDArray convolved = conv.forward(normed);
                      NDArray kept = convolved.get(new NDIndex(":, :, {}:{}", r0 - i0, r1 - i0))) {
-                    sink.accept(item, r0, new NDIndex("{}:{}, :, {}:{}", item, item + 1, r0, r1), kept);
+                    sink.accept(item, r0, kept);
                 }
             }
         }

@@ -1,15 +1,11 @@
 package daguerre.diffusion.bench;
 
-import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.jni.JniUtils;
 import daguerre.diffusion.nn.ComputePrecision;
 import daguerre.diffusion.nn.WeightPrecision;
 import daguerre.diffusion.pipeline.ModelPreset;
 import daguerre.diffusion.pipeline.RandomModel;
 import daguerre.diffusion.pipeline.StableDiffusionModel;
-import daguerre.diffusion.unet.UNetConditioning;
 import java.util.SplittableRandom;
 
 /**
@@ -37,13 +33,8 @@ public final class ProfileProbe {
                 if (step == 0 && !trace.equals("-")) {
                     JniUtils.startProfile(false, true, false);
                 }
-                long start = System.nanoTime();
-                try (NDManager call = model.manager().newSubManager()) {
-                    NDArray x = call.create(sample, new Shape(2, 4, latent, latent));
-                    NDArray c = call.create(context, new Shape(2, 77, 768));
-                    model.unet().forward(x, new float[] {500, 500}, UNetConditioning.of(c)).toFloatArray();
-                }
-                System.out.printf("unet_step %d: %.3f s%n", step, (System.nanoTime() - start) / 1e9);
+                double seconds = KernelStepProbe.step(model, model.unet().kernels(), sample, context, latent);
+                System.out.printf("unet_step %d: %.3f s%n", step, seconds);
             }
             if (!trace.equals("-")) {
                 JniUtils.stopProfile(trace);
